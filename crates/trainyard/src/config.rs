@@ -1,0 +1,266 @@
+//! `[workspace.metadata.trainyard]` in the root `Cargo.toml`.
+
+use std::collections::BTreeMap;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::Deserialize;
+
+use crate::cli::project_var;
+use crate::error::{io, Error, Result};
+
+/// The configuration of a workspace.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// The application's name: RPM names, notifications, and its own make variable.
+    /// Defaults to the workspace directory's name.
+    pub name: Option<String>,
+    /// Release tags are `<tag-prefix><version>`: `rpm-1.2`.
+    #[serde(default = "default_tag_prefix")]
+    pub tag_prefix: String,
+    /// The branch that carries the next release train.
+    #[serde(default = "default_branch")]
+    pub default_branch: String,
+    /// Release branch names; `{version}` is `MAJOR.MINOR`.
+    #[serde(default = "default_release_branch")]
+    pub release_branch: String,
+    /// Directory of the channels' requirement files, relative to the workspace root.
+    #[serde(default = "default_reqs_dir")]
+    pub reqs_dir: Utf8PathBuf,
+    /// Where checkouts of internal projects live; default `<target>/trainyard/checkouts`.
+    pub cache_dir: Option<Utf8PathBuf>,
+    /// Internal projects: other git repositories the workspace builds against.
+    #[serde(default)]
+    pub internal: BTreeMap<String, InternalProject>,
+    /// Settings of `build_rpms`.
+    #[serde(default)]
+    pub rpm: RpmSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct InternalProject {
+    /// Any URL git accepts, including a local path or `file://`.
+    pub git: String,
+    /// The crates of that repository the workspace uses (default: the project's name).
+    #[serde(default)]
+    pub crates: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RpmSettings {
+    /// zstd level per channel; defaults: dev 3, stage and prod 19.
+    #[serde(default)]
+    pub compression_level: BTreeMap<String, i32>,
+    /// The `Release:` of every RPM (default "1").
+    pub release: Option<String>,
+}
+
+fn default_tag_prefix() -> String {
+    "rpm-".into()
+}
+fn default_branch() -> String {
+    "main".into()
+}
+fn default_release_branch() -> String {
+    "{version}-release".into()
+}
+fn default_reqs_dir() -> Utf8PathBuf {
+    "reqs".into()
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            name: None,
+            tag_prefix: default_tag_prefix(),
+            default_branch: default_branch(),
+            release_branch: default_release_branch(),
+            reqs_dir: default_reqs_dir(),
+            cache_dir: None,
+            internal: BTreeMap::new(),
+            rpm: RpmSettings::default(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Root {
+    workspace: Option<WorkspaceTable>,
+}
+#[derive(Deserialize)]
+struct WorkspaceTable {
+    metadata: Option<MetadataTable>,
+}
+#[derive(Deserialize)]
+struct MetadataTable {
+    trainyard: Option<Config>,
+}
+
+/// A character that may appear in a project or application name.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
+impl Config {
+    /// Parses the configuration out of a root `Cargo.toml`'s text.
+    pub fn parse(manifest: &Utf8Path, text: &str, workspace_dir_name: &str) -> Result<Config> {
+        let root: Root = toml::from_str(text).map_err(|err| {
+            Error::usage(format!(
+                "{manifest}: invalid [workspace.metadata.trainyard] configuration\n{}",
+                err.to_string().trim_end()
+            ))
+            .with_help("see the README's configuration section for every key and its type")
+        })?;
+        let mut config = root.workspace.and_then(|w| w.metadata).and_then(|m| m.trainyard).unwrap_or_default();
+        if config.name.is_none() {
+            config.name = Some(workspace_dir_name.to_string());
+        }
+        config.validate(manifest)?;
+        Ok(config)
+    }
+
+    pub fn load(manifest: &Utf8Path) -> Result<Config> {
+        let text = std::fs::read_to_string(manifest).map_err(io(manifest))?;
+        let dir_name = manifest.parent().and_then(|p| p.file_name()).unwrap_or("app");
+        Config::parse(manifest, &text, dir_name)
+    }
+
+    fn validate(&self, manifest: &Utf8Path) -> Result<()> {
+        let key = |k: &str| format!("{manifest}: [workspace.metadata.trainyard] {k}");
+        let name = self.name();
+        if !valid_name(name) {
+            return Err(Error::usage(format!("{}: `{name}` is not a valid name", key("name")))
+                .with_help("use letters, digits, `-`, `_` and `.`, starting with a letter or digit"));
+        }
+        if self.tag_prefix.starts_with('-') || self.tag_prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(Error::usage(format!("{}: `{}` cannot start a git tag", key("tag-prefix"), self.tag_prefix)));
+        }
+        crate::git::validate_ref(&self.default_branch).map_err(|e| e.context(key("default-branch")))?;
+        if !self.release_branch.contains("{version}") {
+            return Err(Error::usage(format!(
+                "{}: `{}` has no `{{version}}`",
+                key("release-branch"),
+                self.release_branch
+            ))
+            .with_help("for example release-branch = \"{version}-release\""));
+        }
+        let mut vars: BTreeMap<String, String> = BTreeMap::new();
+        vars.insert(project_var(name), format!("the workspace itself (name = \"{name}\")"));
+        for (project, spec) in &self.internal {
+            let here = key(&format!("internal.{project}"));
+            if !valid_name(project) {
+                return Err(Error::usage(format!("{here}: `{project}` is not a valid project name")));
+            }
+            if spec.git.trim().is_empty() || spec.git.starts_with('-') {
+                return Err(Error::usage(format!("{here}.git: `{}` is not a git URL", spec.git))
+                    .with_help("give any URL git accepts: https://..., ssh://..., file:///path, or a path"));
+            }
+            let var = project_var(project);
+            if let Some(other) = vars.get(&var) {
+                return Err(Error::usage(format!(
+                    "{here}: internal project `{project}` and {other} both map to the variable {var}"
+                ))
+                .with_help("rename one of them: each project needs its own PROJECT=ref variable"));
+            }
+            vars.insert(var, format!("internal project `{project}`"));
+        }
+        for (channel, level) in &self.rpm.compression_level {
+            crate::channel::Channel::parse(channel).map_err(|e| e.context(key("rpm.compression-level")))?;
+            if !(1..=22).contains(level) {
+                return Err(Error::usage(format!(
+                    "{}.{channel}: zstd level {level} is outside 1..=22",
+                    key("rpm.compression-level")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("app")
+    }
+
+    /// The make variable of the workspace itself (`ACCOUNT_PORTAL`).
+    pub fn self_var(&self) -> String {
+        project_var(self.name())
+    }
+
+    /// The make variables of every internal project, then of the workspace itself.
+    pub fn project_vars(&self) -> Vec<String> {
+        let mut vars: Vec<String> = self.internal.keys().map(|p| project_var(p)).collect();
+        vars.push(self.self_var());
+        vars
+    }
+
+    /// The release tag of a version rendered for tags: `rpm-1.2`.
+    pub fn tag_for(&self, version_text: &str) -> String {
+        format!("{}{version_text}", self.tag_prefix)
+    }
+
+    /// The release branch of a `MAJOR.MINOR`: `1.2-release`.
+    pub fn release_branch_for(&self, major_minor: &str) -> String {
+        self.release_branch.replace("{version}", major_minor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(Utf8Path::new("Cargo.toml"), text, "portal")
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse("[workspace]\nmembers = []\n").unwrap();
+        assert_eq!(c.name(), "portal");
+        assert_eq!(c.tag_prefix, "rpm-");
+        assert_eq!(c.default_branch, "main");
+        assert_eq!(c.release_branch_for("1.2"), "1.2-release");
+        assert_eq!(c.tag_for("1.2"), "rpm-1.2");
+    }
+
+    #[test]
+    fn internal_projects() {
+        let c = parse(
+            "[workspace.metadata.trainyard]\nname = \"account-portal\"\n[workspace.metadata.trainyard.internal.server-core]\ngit = \"file:///srv/git/server-core\"\ncrates = [\"server-core\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.project_vars(), vec!["SERVER_CORE".to_string(), "ACCOUNT_PORTAL".to_string()]);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let err = parse("[workspace]\n\n[workspace.metadata.trainyard]\ntag-prefx = \"x\"\n").unwrap_err();
+        assert!(err.message.contains("tag-prefx"), "{}", err.message);
+        assert!(err.message.contains("line 4"), "{}", err.message);
+    }
+
+    #[test]
+    fn wrong_type_names_key_and_line() {
+        let err = parse("[workspace.metadata.trainyard]\nname = \"x\"\ntag-prefix = 3\n").unwrap_err();
+        assert!(err.message.contains("line 3"), "{}", err.message);
+        assert!(err.message.contains("tag-prefix"), "{}", err.message);
+    }
+
+    #[test]
+    fn colliding_variables() {
+        let err = parse(
+            "[workspace.metadata.trainyard.internal.server-core]\ngit = \"a\"\n[workspace.metadata.trainyard.internal.server_core]\ngit = \"b\"\n",
+        )
+        .unwrap_err();
+        assert!(err.message.contains("server-core") && err.message.contains("server_core"), "{}", err.message);
+        assert!(err.message.contains("SERVER_CORE"));
+    }
+
+    #[test]
+    fn git_url_that_looks_like_an_option() {
+        let err = parse("[workspace.metadata.trainyard.internal.core]\ngit = \"--upload-pack=x\"\n").unwrap_err();
+        assert!(err.message.contains("not a git URL"), "{}", err.message);
+    }
+}

@@ -1,0 +1,120 @@
+//! The one place where trainyard changes things: running commands that mutate,
+//! writing files. Dry-run is honoured here and nowhere else.
+//!
+//! Read-only commands (`git rev-parse`, `cargo metadata`) go through [`read`],
+//! which always runs them: a dry-run plan needs their answers.
+
+use camino::Utf8Path;
+use std::io::Write;
+use xshell::Cmd;
+
+use crate::error::{io, Error, Result};
+
+/// How mutating steps are carried out.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Effects {
+    pub dry_run: bool,
+    pub quiet: bool,
+}
+
+impl Effects {
+    pub fn new(dry_run: bool) -> Effects {
+        Effects { dry_run, quiet: false }
+    }
+
+    /// Prints a plan line: what is about to happen (or would happen, in dry-run).
+    pub fn say(&self, line: impl std::fmt::Display) {
+        if self.dry_run {
+            println!("would: {line}");
+        } else if !self.quiet {
+            eprintln!("trainyard: {line}");
+        }
+    }
+
+    /// Runs a command that changes something. In dry-run, prints it instead.
+    pub fn run(&self, cmd: Cmd<'_>) -> Result<()> {
+        if self.dry_run {
+            println!("would run: {cmd}");
+            return Ok(());
+        }
+        if !self.quiet {
+            eprintln!("$ {cmd}");
+        }
+        cmd.quiet().run().map_err(command_error)
+    }
+
+    /// Runs a command that changes something and returns its stdout.
+    /// In dry-run, prints it and returns `None`.
+    pub fn run_read(&self, cmd: Cmd<'_>) -> Result<Option<String>> {
+        if self.dry_run {
+            println!("would run: {cmd}");
+            return Ok(None);
+        }
+        if !self.quiet {
+            eprintln!("$ {cmd}");
+        }
+        cmd.quiet().read().map(Some).map_err(command_error)
+    }
+
+    /// Writes a file atomically (temp file, fsync, rename). In dry-run, prints the path.
+    pub fn write(&self, path: &Utf8Path, contents: &[u8]) -> Result<()> {
+        if self.dry_run {
+            println!("would write: {path} ({} bytes)", contents.len());
+            return Ok(());
+        }
+        write_atomic(path, contents)
+    }
+
+    /// Creates a directory (and parents). In dry-run, prints it.
+    pub fn create_dir(&self, path: &Utf8Path) -> Result<()> {
+        if self.dry_run {
+            if !path.exists() {
+                println!("would create: {path}/");
+            }
+            return Ok(());
+        }
+        std::fs::create_dir_all(path).map_err(io(path))
+    }
+}
+
+/// Runs a command that changes nothing and returns its trimmed stdout.
+pub fn read(cmd: Cmd<'_>) -> Result<String> {
+    cmd.quiet().read().map_err(command_error)
+}
+
+/// Runs a read-only command and returns (success, stdout, stderr) without failing on status.
+pub fn output(cmd: Cmd<'_>) -> Result<(bool, String, String)> {
+    let out = cmd.quiet().ignore_status().output().map_err(command_error)?;
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+pub fn command_error(err: xshell::Error) -> Error {
+    Error::failed(err.to_string())
+}
+
+/// Writes `contents` to `path` so that readers see the old file or the new one, never half.
+pub fn write_atomic(path: &Utf8Path, contents: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let name = path.file_name().unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io(path))
+}
+
+/// Finds an external tool, or says which Debian package provides it.
+pub fn tool(name: &str, debian_package: &str) -> Result<std::path::PathBuf> {
+    which::which(name).map_err(|_| Error::missing_tool(name, debian_package))
+}

@@ -1,0 +1,102 @@
+//! trainyard: a team's release Makefile as typed Rust functions behind `cargo xtask`.
+//!
+//! The `xtask` binary and the `trainyard` binary both call [`main_with_args`].
+
+pub mod channel;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod exec;
+pub mod git;
+pub mod lockfile;
+pub mod reqs;
+pub mod resolution;
+pub mod targets;
+pub mod workspace;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use camino::Utf8PathBuf;
+
+use crate::cli::Args;
+use crate::error::{Error, Result};
+use crate::exec::Effects;
+use crate::workspace::Workspace;
+
+/// Everything a target needs to run.
+pub struct Context {
+    pub ws: Workspace,
+    pub args: Args,
+    pub effects: Effects,
+    /// How the user invoked us (`cargo xtask` or `trainyard`), for messages.
+    pub program: String,
+}
+
+/// Runs the command line and returns the documented exit code.
+pub fn main_with_args(args: Vec<OsString>, program: &str) -> ExitCode {
+    match run(args, program) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if !err.message.is_empty() {
+                eprintln!("{err}");
+            }
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+fn run(args: Vec<OsString>, program: &str) -> Result<()> {
+    let words: Vec<String> = args
+        .into_iter()
+        .map(|a| a.into_string().map_err(|a| Error::usage(format!("argument {a:?} is not valid UTF-8"))))
+        .collect::<Result<_>>()?;
+    let Some(first) = words.first() else {
+        print!("{}", targets::overview(program));
+        return Err(Error::usage(String::new()));
+    };
+    match first.as_str() {
+        "--help" | "-h" | "help" => {
+            print!("{}", targets::overview(program));
+            return Ok(());
+        }
+        "--version" | "-V" => {
+            println!("trainyard {}", option_env!("TRAINYARD_VERSION").unwrap_or(env!("CARGO_PKG_VERSION")));
+            return Ok(());
+        }
+        _ => {}
+    }
+    let Some(target) = targets::find(first) else {
+        let names: Vec<String> = targets::TARGETS.iter().map(|t| t.spec.name.to_string()).collect();
+        let mut help = format!("targets: {}", names.join(", "));
+        if let Some(near) = cli::closest(first, &names) {
+            help = format!("did you mean `{near}`?\n{help}");
+        }
+        return Err(Error::usage(format!("unknown target `{first}`")).with_help(help));
+    };
+    let cwd = std::env::current_dir().map_err(|e| Error::failed(format!("current directory: {e}")))?;
+    let cwd = Utf8PathBuf::from_path_buf(cwd).map_err(|p| Error::usage(format!("{} is not UTF-8", p.display())))?;
+    let rest = &words[1..];
+    let wants_help = rest.iter().take_while(|w| *w != "--").any(|w| w == "--help" || w == "-h");
+    let ws = match Workspace::discover(&cwd) {
+        Ok(ws) => ws,
+        Err(_) if wants_help => {
+            print!("{}", cli::target_help(target.spec, program, &[]));
+            return Ok(());
+        }
+        Err(err) => return Err(err),
+    };
+    let project_vars = ws.config.project_vars();
+    let env = |name: &str| std::env::var(name).ok();
+    let (args, notes) = cli::parse(target.spec, rest, &project_vars, targets::GLOBAL_VARS, &env)?;
+    if args.help {
+        print!("{}", cli::target_help(target.spec, program, &project_vars));
+        return Ok(());
+    }
+    for note in notes {
+        eprintln!("{note}");
+    }
+    let effects = Effects::new(args.dry_run());
+    let ctx = Context { ws, args, effects, program: program.to_string() };
+    (target.run)(&ctx)
+}

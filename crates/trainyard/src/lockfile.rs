@@ -1,0 +1,176 @@
+//! `Cargo.lock`: reading the resolved graph, and building with another resolution
+//! without leaving the user's lock file changed.
+//!
+//! Cargo (1.95) has no stable option for another lock file path. A build that needs
+//! another resolution (the dev channel, an internal-project override) swaps its lock
+//! in for the duration of the cargo calls. Before the swap the user's lock is saved
+//! under `target/trainyard/lock-swap/` with a journal; it is put back when the build
+//! ends, on error, on panic, and, if the process was killed, by the next trainyard
+//! run before it does anything else.
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::Deserialize;
+
+use crate::error::{io, Error, Result};
+use crate::exec::write_atomic;
+use crate::workspace::Workspace;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct LockedPackage {
+    pub name: String,
+    pub version: String,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub checksum: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub dependencies: Vec<String>,
+}
+
+impl LockedPackage {
+    /// A crate from a registry (crates.io or a replacement): an external package.
+    pub fn is_registry(&self) -> bool {
+        self.source.as_deref().is_some_and(|s| s.starts_with("registry+") || s.starts_with("sparse+"))
+    }
+    /// A crate from a git repository (an internal project, usually).
+    pub fn is_git(&self) -> bool {
+        self.source.as_deref().is_some_and(|s| s.starts_with("git+"))
+    }
+}
+
+#[derive(Deserialize)]
+struct LockFile {
+    #[serde(default)]
+    package: Vec<LockedPackage>,
+}
+
+/// Parses a `Cargo.lock`.
+pub fn parse(path: &Utf8Path, text: &str) -> Result<Vec<LockedPackage>> {
+    let lock: LockFile = toml::from_str(text)
+        .map_err(|e| Error::usage(format!("{path}: not a valid Cargo.lock\n{}", e.to_string().trim_end())))?;
+    Ok(lock.package)
+}
+
+pub fn read(path: &Utf8Path) -> Result<Vec<LockedPackage>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| io(path)(e).with_help("generate the lock file with `cargo generate-lockfile` and commit it"))?;
+    parse(path, &text)
+}
+
+/// A lock file swapped in place of the user's one; put back on [`Swap::finish`] or drop.
+pub struct Swap {
+    lock: Utf8PathBuf,
+    dir: Utf8PathBuf,
+    keep_as: Utf8PathBuf,
+    done: bool,
+}
+
+fn swap_dir(ws: &Workspace) -> Utf8PathBuf {
+    ws.state_dir().join("lock-swap")
+}
+
+/// Puts the user's lock file back if an earlier run was killed while it was swapped.
+pub fn recover(ws: &Workspace) -> Result<()> {
+    let dir = swap_dir(ws);
+    let journal = dir.join("journal");
+    if !journal.exists() {
+        return Ok(());
+    }
+    restore(&ws.lock_path(), &dir)?;
+    eprintln!("trainyard: restored {} from an interrupted earlier run", ws.display(&ws.lock_path()));
+    Ok(())
+}
+
+fn restore(lock: &Utf8Path, dir: &Utf8Path) -> Result<()> {
+    let saved = dir.join("original.lock");
+    if saved.exists() {
+        let bytes = std::fs::read(&saved).map_err(io(&saved))?;
+        if std::fs::read(lock).ok().as_deref() != Some(&bytes[..]) {
+            write_atomic(lock, &bytes)?;
+        }
+    } else if lock.exists() {
+        // There was no lock file before the swap.
+        std::fs::remove_file(lock).map_err(io(lock))?;
+    }
+    let journal = dir.join("journal");
+    std::fs::remove_file(&journal).map_err(io(&journal))?;
+    let _ = std::fs::remove_file(&saved);
+    Ok(())
+}
+
+impl Swap {
+    /// Saves the user's lock, then puts `alternative` (or, if it does not exist
+    /// yet, a copy of the user's lock) in its place. The resolution cargo leaves
+    /// behind is kept at `alternative` by [`Swap::finish`].
+    pub fn begin(ws: &Workspace, alternative: &Utf8Path) -> Result<Swap> {
+        recover(ws)?;
+        let lock = ws.lock_path();
+        let dir = swap_dir(ws);
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let original = std::fs::read(&lock).ok();
+        if let Some(bytes) = &original {
+            write_atomic(&dir.join("original.lock"), bytes)?;
+        }
+        // The journal is written after the saved copy and before the lock is touched,
+        // so a crash at any point leaves something `recover` can undo.
+        write_atomic(&dir.join("journal"), lock.as_str().as_bytes())?;
+        let swap = Swap { lock: lock.clone(), dir, keep_as: alternative.to_path_buf(), done: false };
+        if let Ok(bytes) = std::fs::read(alternative) {
+            write_atomic(&lock, &bytes)?;
+        }
+        Ok(swap)
+    }
+
+    /// Keeps the resolution cargo produced and puts the user's lock back.
+    pub fn finish(mut self) -> Result<()> {
+        self.done = true;
+        if let Ok(bytes) = std::fs::read(&self.lock) {
+            write_atomic(&self.keep_as, &bytes)?;
+        }
+        restore(&self.lock, &self.dir)
+    }
+}
+
+impl Drop for Swap {
+    fn drop(&mut self) {
+        if !self.done {
+            if let Err(err) = restore(&self.lock, &self.dir) {
+                eprintln!("{err}\nhelp: the next trainyard run restores it");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_packages_and_sources() {
+        let text = r#"
+version = 4
+
+[[package]]
+name = "app"
+version = "0.1.0"
+dependencies = ["serde"]
+
+[[package]]
+name = "serde"
+version = "1.0.219"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+checksum = "abc"
+
+[[package]]
+name = "core"
+version = "2.0.0"
+source = "git+file:///srv/core?tag=rpm-2.0#0123"
+"#;
+        let pkgs = parse(Utf8Path::new("Cargo.lock"), text).unwrap();
+        assert_eq!(pkgs.len(), 3);
+        assert!(!pkgs[0].is_registry());
+        assert!(pkgs[1].is_registry());
+        assert!(pkgs[2].is_git());
+        assert!(parse(Utf8Path::new("Cargo.lock"), "[[package]]\nname = 3\n").is_err());
+    }
+}

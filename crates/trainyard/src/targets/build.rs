@@ -1,0 +1,348 @@
+//! `build [CHANNEL=dev|stage|prod]`: apply the channel, build the workspace in release mode,
+//! write the build manifest.
+
+use std::collections::BTreeSet;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::Serialize;
+use xshell::{cmd, Shell};
+
+use crate::channel::Channel;
+use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
+use crate::error::{io, Error, Result};
+use crate::exec::{self, command_error};
+use crate::lockfile::{self, LockedPackage, Swap};
+use crate::reqs::{self, Requirement};
+use crate::resolution;
+use crate::Context;
+
+pub const SPEC: TargetSpec = TargetSpec {
+    name: "build",
+    summary: "build the workspace in release mode for a channel (CHANNEL=dev by default)",
+    usage: "[CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--dry-run] [--refresh]",
+    about: "dev takes the newest versions reqs/dev-reqs.txt allows (its == pins are honoured) and keeps\n\
+            that resolution under target/trainyard/dev/, never in your Cargo.lock. stage and prod build\n\
+            --locked and refuse a Cargo.lock that disagrees with reqs/<channel>-reqs.txt.\n\
+            The build manifest is written to target/trainyard/build-<channel>.json.",
+    vars: &[VarSpec { name: "CHANNEL", help: "dev (default), stage or prod" }],
+    flags: &[
+        DRY_RUN,
+        FlagSpec { name: "channel", value: Some("NAME"), help: "same as CHANNEL=NAME", var: Some("CHANNEL") },
+        FlagSpec {
+            name: "refresh",
+            value: None,
+            help: "dev: resolve the newest versions again even if nothing changed",
+            var: None,
+        },
+    ],
+    takes_projects: true,
+    max_positional: 0,
+    passthrough: false,
+};
+
+/// How long a dev resolution is reused when nothing it depends on changed.
+const DEV_RESOLUTION_TTL_SECS: u64 = 24 * 3600;
+
+pub fn run(ctx: &Context) -> Result<()> {
+    let channel = channel_arg(ctx, "CHANNEL", Channel::Dev)?;
+    let outcome = build(ctx, channel, ctx.args.flag("refresh"))?;
+    if let Some(path) = outcome.manifest_path {
+        eprintln!("trainyard: built {} for {channel}; manifest {}", ctx.ws.config.name(), ctx.ws.display(&path));
+    }
+    Ok(())
+}
+
+/// Reads a channel variable (CHANNEL or RPM_CHANNEL) or its default.
+pub fn channel_arg(ctx: &Context, var: &str, default: Channel) -> Result<Channel> {
+    match ctx.args.var(var) {
+        Some(v) => {
+            Channel::parse(&v.value).map_err(|e| e.context(format!("{var}={} (from the {})", v.value, v.origin)))
+        }
+        None => Ok(default),
+    }
+}
+
+/// What the build manifest records.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildManifest {
+    pub channel: Channel,
+    pub workspace: String,
+    pub commit: Option<String>,
+    pub dirty: bool,
+    /// The lock file the build used (the user's, or trainyard's dev resolution).
+    pub lock_file: Utf8PathBuf,
+    pub packages: Vec<LockedPackage>,
+}
+
+pub struct BuildOutcome {
+    pub manifest: BuildManifest,
+    pub manifest_path: Option<Utf8PathBuf>,
+}
+
+/// The crate names of internal projects: never pinned, never checked as external.
+pub fn internal_crates(ctx: &Context) -> BTreeSet<String> {
+    let mut set = BTreeSet::new();
+    for (name, project) in &ctx.ws.config.internal {
+        set.insert(reqs::normalize(name));
+        set.extend(project.crates.iter().map(|c| reqs::normalize(c)));
+    }
+    set
+}
+
+/// Loads a channel's requirement file. A missing file is empty for dev and an error otherwise.
+pub fn load_reqs(ctx: &Context, channel: Channel) -> Result<Vec<Requirement>> {
+    let path = ctx.ws.reqs_path(channel);
+    if !path.exists() {
+        if channel == Channel::Dev {
+            return Ok(Vec::new());
+        }
+        return Err(Error::usage(format!("{} does not exist", ctx.ws.display(&path)))
+            .with_help(format!("write it from the current lock: {} pin CHANNEL={channel}", ctx.program)));
+    }
+    reqs::load(&path)
+}
+
+pub fn cargo_program() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+pub fn shell() -> Result<Shell> {
+    Shell::new().map_err(command_error)
+}
+
+/// Applies the channel and runs `cargo build --release` over the workspace.
+pub fn build(ctx: &Context, channel: Channel, refresh: bool) -> Result<BuildOutcome> {
+    let ws = &ctx.ws;
+    if !ctx.effects.dry_run {
+        lockfile::recover(ws)?;
+    }
+    let requirements = load_reqs(ctx, channel)?;
+    let internal = internal_crates(ctx);
+    let sh = shell()?;
+    let cargo = cargo_program();
+    let manifest = &ws.manifest;
+    let (lock_file, packages) = if channel.is_pinned() {
+        let lock = lockfile::read(&ws.lock_path())?;
+        check_pinned(ctx, channel, &lock, &requirements, &internal)?;
+        ctx.effects.run(cmd!(sh, "{cargo} build --release --workspace --locked --manifest-path {manifest}"))?;
+        (ws.lock_path(), lock)
+    } else {
+        let dev_lock = ws.state_dir().join("dev").join("Cargo.lock");
+        let fingerprint = dev_fingerprint(ctx, &requirements)?;
+        let stamp = ws.state_dir().join("dev").join("fingerprint");
+        let fresh = !refresh && dev_lock.exists() && is_fresh(&stamp, &fingerprint);
+        if ctx.effects.dry_run {
+            println!("would swap in {} for Cargo.lock during the build (restored after)", ws.display(&dev_lock));
+            if !fresh {
+                ctx.effects.run(cmd!(sh, "{cargo} update --manifest-path {manifest}"))?;
+                println!(
+                    "would pin the == lines of {} with cargo update --precise",
+                    ws.display(&ws.reqs_path(channel))
+                );
+            }
+            ctx.effects.run(cmd!(sh, "{cargo} build --release --workspace --manifest-path {manifest}"))?;
+            (dev_lock.clone(), Vec::new())
+        } else {
+            let swap = Swap::begin(ws, &dev_lock)?;
+            if !fresh {
+                resolve_dev(ctx, &requirements, &internal)?;
+            }
+            ctx.effects.run(cmd!(sh, "{cargo} build --release --workspace --manifest-path {manifest}"))?;
+            let packages = lockfile::read(&ws.lock_path())?;
+            swap.finish()?;
+            if !fresh {
+                exec::write_atomic(&stamp, fingerprint.as_bytes())?;
+            }
+            (dev_lock, packages)
+        }
+    };
+    let git = crate::git::Git::new(&ws.root);
+    let in_git = crate::git::Git::is_repo(&ws.root);
+    let manifest = BuildManifest {
+        channel,
+        workspace: ws.config.name().to_string(),
+        commit: if in_git { git.head().ok() } else { None },
+        dirty: in_git && git.is_dirty()?,
+        lock_file,
+        packages,
+    };
+    let path = ws.state_dir().join(format!("build-{channel}.json"));
+    if ctx.effects.dry_run {
+        println!("would write: {}", ws.display(&path));
+        return Ok(BuildOutcome { manifest, manifest_path: None });
+    }
+    write_if_changed(&path, &serde_json::to_vec_pretty(&manifest).expect("manifest serialises"))?;
+    Ok(BuildOutcome { manifest, manifest_path: Some(path) })
+}
+
+/// Refuses a lock that disagrees with a pinned channel's file, listing every problem.
+pub fn check_pinned(
+    ctx: &Context,
+    channel: Channel,
+    lock: &[LockedPackage],
+    requirements: &[Requirement],
+    internal: &BTreeSet<String>,
+) -> Result<()> {
+    let problems = resolution::check(lock, requirements, internal);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let reqs_path = ctx.ws.display(&ctx.ws.reqs_path(channel)).to_string();
+    let mut message =
+        format!("Cargo.lock disagrees with {reqs_path} ({} problem{}):", problems.len(), plural(problems.len()));
+    for p in &problems {
+        message.push_str(&format!("\n  - {}", display_problem(ctx, p)));
+    }
+    let mut help = format!("to pin what Cargo.lock has: {} pin CHANNEL={channel}", ctx.program);
+    for p in &problems {
+        if let resolution::Problem::Mismatch { name, locked, wanted, .. } = p {
+            if let Some(v) = wanted.split("== ").nth(1).filter(|_| locked.len() == 1) {
+                help.push_str(&format!(
+                    "\nto move the lock to the pin instead: cargo update -p {name}@{} --precise {v}",
+                    locked[0]
+                ));
+            }
+        }
+    }
+    Err(Error::failed(message).with_help(help))
+}
+
+fn display_problem(ctx: &Context, p: &resolution::Problem) -> String {
+    let root = format!("{}/", ctx.ws.root);
+    p.to_string().replace(&root, "")
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Updates the swapped-in lock to the newest compatible versions, then applies the
+/// `==` lines of the dev file and checks its other specifiers.
+fn resolve_dev(ctx: &Context, requirements: &[Requirement], internal: &BTreeSet<String>) -> Result<()> {
+    let sh = shell()?;
+    let cargo = cargo_program();
+    let manifest = &ctx.ws.manifest;
+    ctx.effects.run(cmd!(sh, "{cargo} update --manifest-path {manifest}"))?;
+    let lock = lockfile::read(&ctx.ws.lock_path())?;
+    let externals = resolution::external(&lock, internal);
+    for r in requirements {
+        let Some(pinned) = r.pinned() else { continue };
+        for p in externals.iter().filter(|p| reqs::normalize(&p.name) == r.key()) {
+            if !resolution::same_version(&p.version, pinned) {
+                let spec = format!("{}@{}", p.name, p.version);
+                let pinned = padded(pinned);
+                ctx.effects
+                    .run(cmd!(sh, "{cargo} update --manifest-path {manifest} -p {spec} --precise {pinned}"))
+                    .map_err(|e| e.context(format!("{}:{}: applying `{} == {}`", r.file, r.line, r.name, pinned)))?;
+            }
+        }
+    }
+    let lock = lockfile::read(&ctx.ws.lock_path())?;
+    let mut violations = Vec::new();
+    for r in requirements.iter().filter(|r| r.pinned().is_none() && !r.specifiers.is_empty()) {
+        for p in resolution::external(&lock, internal).iter().filter(|p| reqs::normalize(&p.name) == r.key()) {
+            if let Ok(v) = semver::Version::parse(&p.version) {
+                if !r.allows(&v) {
+                    violations.push(format!(
+                        "{}:{}: `{}` does not allow {} {}, the newest version Cargo.toml allows",
+                        ctx.ws.display(&r.file),
+                        r.line,
+                        r.name,
+                        p.name,
+                        p.version
+                    ));
+                }
+            }
+        }
+    }
+    if !violations.is_empty() {
+        return Err(Error::failed(format!(
+            "the dev resolution breaks dev-reqs.txt:\n  - {}",
+            violations.join("\n  - ")
+        ))
+        .with_help("pin an allowed version with `NAME == VERSION` in the dev requirement file"));
+    }
+    Ok(())
+}
+
+/// `1.0` -> `1.0.0`: cargo's --precise wants a full semver version.
+fn padded(v: &str) -> String {
+    let n = v.split(['-', '+']).next().unwrap_or(v).split('.').count();
+    let mut out = v.to_string();
+    if n < 3 && !v.contains(['-', '+']) {
+        for _ in n..3 {
+            out.push_str(".0");
+        }
+    }
+    out
+}
+
+/// What a dev resolution depends on: the user's lock, every manifest, the dev file.
+fn dev_fingerprint(ctx: &Context, requirements: &[Requirement]) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    let mut files: Vec<Utf8PathBuf> = vec![ctx.ws.lock_path(), ctx.ws.manifest.clone()];
+    files.extend(member_manifests(&ctx.ws.root)?);
+    files.extend(requirements.iter().map(|r| r.file.clone()));
+    files.sort();
+    files.dedup();
+    for f in files {
+        hash.update(f.as_str().as_bytes());
+        hash.update(std::fs::read(&f).unwrap_or_default());
+    }
+    Ok(format!("{:x}", hash.finalize()))
+}
+
+/// Every `Cargo.toml` below the root, outside `target/` and hidden directories.
+fn member_manifests(root: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+            let entry = entry.map_err(io(&dir))?;
+            let Ok(path) = Utf8PathBuf::from_path_buf(entry.path()) else { continue };
+            let name = path.file_name().unwrap_or("");
+            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                if !name.starts_with('.') && name != "target" {
+                    stack.push(path);
+                }
+            } else if name == "Cargo.toml" {
+                out.push(path);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn is_fresh(stamp: &Utf8Path, fingerprint: &str) -> bool {
+    let Ok(meta) = std::fs::metadata(stamp) else { return false };
+    let young =
+        meta.modified().ok().and_then(|m| m.elapsed().ok()).is_some_and(|age| age.as_secs() < DEV_RESOLUTION_TTL_SECS);
+    young && std::fs::read_to_string(stamp).is_ok_and(|s| s == fingerprint)
+}
+
+/// Writes only when the content differs, so a no-op build leaves files (and mtimes) alone.
+pub fn write_if_changed(path: &Utf8Path, bytes: &[u8]) -> Result<bool> {
+    if std::fs::read(path).ok().as_deref() == Some(bytes) {
+        return Ok(false);
+    }
+    exec::write_atomic(path, bytes)?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padding_versions_for_precise() {
+        assert_eq!(padded("1.0"), "1.0.0");
+        assert_eq!(padded("1"), "1.0.0");
+        assert_eq!(padded("1.2.3"), "1.2.3");
+        assert_eq!(padded("1.2.3-beta.1"), "1.2.3-beta.1");
+    }
+}

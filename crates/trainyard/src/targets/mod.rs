@@ -1,0 +1,43 @@
+//! One file per target; this table is the command line's list of them.
+
+use crate::cli::TargetSpec;
+use crate::error::Result;
+use crate::Context;
+
+pub mod build;
+pub mod pin;
+pub mod tests;
+
+pub struct Target {
+    pub spec: &'static TargetSpec,
+    pub run: fn(&Context) -> Result<()>,
+}
+
+pub const TARGETS: &[Target] = &[
+    Target { spec: &build::SPEC, run: build::run },
+    Target { spec: &tests::SPEC, run: tests::run },
+    Target { spec: &pin::SPEC, run: pin::run },
+];
+
+/// Variables some target reads; one given to a target that does not read it is a note, not an error.
+pub const GLOBAL_VARS: &[&str] = &["CHANNEL", "RPM_CHANNEL"];
+
+pub fn find(name: &str) -> Option<&'static Target> {
+    // `build-rpms` is accepted for `build_rpms`: both spellings are in use.
+    let name = name.replace('-', "_");
+    TARGETS.iter().find(|t| t.spec.name == name)
+}
+
+pub fn overview(program: &str) -> String {
+    let mut out = format!(
+        "trainyard: the release Makefile as cargo xtask\n\nusage: {program} <target> [VAR=value ...] [--flags]\n\ntargets:\n"
+    );
+    for t in TARGETS {
+        out.push_str(&format!("  {:<12} {}\n", t.spec.name, t.spec.summary));
+    }
+    out.push_str(&format!(
+        "\nEvery target takes --help and --dry-run. `{program} <target> --help` lists its variables and options.\n\
+         exit codes: 0 success, 1 the work failed, 2 bad input or configuration, 3 a required tool is missing\n"
+    ));
+    out
+}

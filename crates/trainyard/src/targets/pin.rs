@@ -1,0 +1,88 @@
+//! `pin CHANNEL=prod`: write the channel's requirement file from the resolved graph.
+
+use crate::channel::Channel;
+use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
+use crate::error::{io, Error, Result};
+use crate::lockfile;
+use crate::reqs;
+use crate::resolution;
+use crate::targets::build::{channel_arg, internal_crates};
+use crate::Context;
+
+pub const SPEC: TargetSpec = TargetSpec {
+    name: "pin",
+    summary: "pin every external package of the resolved graph in reqs/<channel>-reqs.txt",
+    usage: "[CHANNEL=prod] [--check] [--dry-run]",
+    about: "Writes `name == version` for every registry crate in Cargo.lock (for dev: trainyard's dev\n\
+            resolution, when a dev build made one), sorted, keeping the file's comments and its pins of\n\
+            internal projects, and prints what changed. --check changes nothing and fails if the file\n\
+            is not up to date.",
+    vars: &[VarSpec { name: "CHANNEL", help: "dev, stage or prod (default prod)" }],
+    flags: &[
+        DRY_RUN,
+        FlagSpec { name: "channel", value: Some("NAME"), help: "same as CHANNEL=NAME", var: Some("CHANNEL") },
+        FlagSpec { name: "check", value: None, help: "fail if the file is not up to date; write nothing", var: None },
+    ],
+    takes_projects: false,
+    max_positional: 0,
+    passthrough: false,
+};
+
+pub fn run(ctx: &Context) -> Result<()> {
+    let channel = channel_arg(ctx, "CHANNEL", Channel::Prod)?;
+    let (path, old, new) = pinned_file(ctx, channel)?;
+    let shown = ctx.ws.display(&path).to_string();
+    let diff = line_diff(old.as_deref().unwrap_or(""), &new);
+    if diff.is_empty() {
+        println!("{shown} is up to date");
+        return Ok(());
+    }
+    for line in &diff {
+        println!("{line}");
+    }
+    if ctx.args.flag("check") {
+        return Err(Error::failed(format!("{shown} is not up to date ({} line changes)", diff.len()))
+            .with_help(format!("{} pin CHANNEL={channel}", ctx.program)));
+    }
+    ctx.effects.write(&path, new.as_bytes())?;
+    if !ctx.effects.dry_run {
+        println!("wrote {shown}");
+    }
+    Ok(())
+}
+
+/// The requirement file's path, its current text and the pinned text.
+pub fn pinned_file(ctx: &Context, channel: Channel) -> Result<(camino::Utf8PathBuf, Option<String>, String)> {
+    let lock_path = match channel {
+        Channel::Dev if ctx.ws.state_dir().join("dev/Cargo.lock").exists() => ctx.ws.state_dir().join("dev/Cargo.lock"),
+        _ => ctx.ws.lock_path(),
+    };
+    let lock = lockfile::read(&lock_path)?;
+    let internal = internal_crates(ctx);
+    let path = ctx.ws.reqs_path(channel);
+    let old = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(&path)(e)),
+    };
+    let mut pins = resolution::pins(&lock, &internal);
+    if let Some(text) = &old {
+        // Pins of internal projects (`server-core == 2.0` = tag rpm-2.0) are the user's, kept as they are.
+        for r in reqs::parse(&path, text)? {
+            if let (true, Some(v)) = (internal.contains(&r.key()), r.pinned()) {
+                pins.push((r.name.clone(), v.to_string()));
+            }
+        }
+    }
+    let new = reqs::render_pins(old.as_deref(), &pins);
+    Ok((path, old, new))
+}
+
+/// The lines removed (`-`) and added (`+`), by content; enough for a pin file's short diff.
+pub fn line_diff(old: &str, new: &str) -> Vec<String> {
+    let old_lines: Vec<&str> = old.lines().collect();
+    let new_lines: Vec<&str> = new.lines().collect();
+    let mut out: Vec<String> = old_lines.iter().filter(|l| !new_lines.contains(l)).map(|l| format!("-{l}")).collect();
+    out.extend(new_lines.iter().filter(|l| !old_lines.contains(l)).map(|l| format!("+{l}")));
+    out
+}
