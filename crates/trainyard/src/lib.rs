@@ -97,6 +97,10 @@ fn run(args: Vec<OsString>, program: &str) -> Result<()> {
         eprintln!("{note}");
     }
     let effects = Effects::new(args.dry_run());
+    if !effects.dry_run {
+        // A run killed while another lock file was swapped in left the user's aside: put it back first.
+        lockfile::recover(&ws)?;
+    }
     let ctx = Context { ws, args, effects, program: program.to_string() };
     (target.run)(&ctx)
 }

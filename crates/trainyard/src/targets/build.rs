@@ -113,9 +113,6 @@ pub fn shell() -> Result<Shell> {
 /// Applies the channel and runs `cargo build --release` over the workspace.
 pub fn build(ctx: &Context, channel: Channel, refresh: bool) -> Result<BuildOutcome> {
     let ws = &ctx.ws;
-    if !ctx.effects.dry_run {
-        lockfile::recover(ws)?;
-    }
     let requirements = load_reqs(ctx, channel)?;
     let internal = internal_crates(ctx);
     let sh = shell()?;
