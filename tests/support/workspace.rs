@@ -60,7 +60,11 @@ pub fn write_registry(dir: &Path, crates: &[RegistryCrate<'_>]) {
         let mut body = format!("pub const VERSION: &str = \"{}\";\n", c.version);
         for (dep, req) in c.deps {
             manifest.push_str(&format!("{dep} = \"{req}\"\n"));
-            body.push_str(&format!("pub use {}::VERSION as {}_VERSION;\n", dep.replace('-', "_"), dep.replace('-', "_").to_uppercase()));
+            body.push_str(&format!(
+                "pub use {}::VERSION as {}_VERSION;\n",
+                dep.replace('-', "_"),
+                dep.replace('-', "_").to_uppercase()
+            ));
         }
         write(&root.join("Cargo.toml"), &manifest);
         write(&root.join("src/lib.rs"), &body);
@@ -145,7 +149,12 @@ impl Run {
     }
     pub fn says(&self, needle: &str) -> &Run {
         let all = format!("{}{}", self.stdout, self.stderr);
-        assert!(all.contains(needle), "expected output to contain {needle:?}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert!(
+            all.contains(needle),
+            "expected output to contain {needle:?}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
     pub fn output(&self) -> String {
@@ -157,7 +166,18 @@ impl Run {
 pub fn trainyard(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_trainyard"));
     cmd.args(args).current_dir(dir);
-    for var in ["CHANNEL", "RPM_CHANNEL", "CI", "GITHUB_ACTIONS", "GITHUB_REF", "GITHUB_REF_TYPE", "GITLAB_CI", "CI_COMMIT_TAG", "CARGO_TARGET_DIR", "TRAINYARD_PRETEND_VERSION"] {
+    for var in [
+        "CHANNEL",
+        "RPM_CHANNEL",
+        "CI",
+        "GITHUB_ACTIONS",
+        "GITHUB_REF",
+        "GITHUB_REF_TYPE",
+        "GITLAB_CI",
+        "CI_COMMIT_TAG",
+        "CARGO_TARGET_DIR",
+        "TRAINYARD_PRETEND_VERSION",
+    ] {
         cmd.env_remove(var);
     }
     cmd.envs(git_env());

@@ -84,6 +84,7 @@ fn run(args: Vec<OsString>, program: &str) -> Result<()> {
             print!("{}", cli::target_help(target.spec, program, &[]));
             return Ok(());
         }
+        Err(_) if !target.needs_workspace => Workspace::detached(&cwd),
         Err(err) => return Err(err),
     };
     let project_vars = ws.config.project_vars();
