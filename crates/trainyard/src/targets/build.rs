@@ -13,6 +13,7 @@ use crate::error::{io, Error, Result};
 use crate::exec::{self, command_error};
 use crate::lockfile::{self, LockedPackage, Swap};
 use crate::reqs::{self, Requirement};
+use crate::projects;
 use crate::resolution;
 use crate::Context;
 
@@ -71,6 +72,8 @@ pub struct BuildManifest {
     pub dirty: bool,
     /// The lock file the build used (the user's, or trainyard's dev resolution).
     pub lock_file: Utf8PathBuf,
+    /// Every internal project: requested ref, where the request came from, commit.
+    pub internal: Vec<projects::Record>,
     pub packages: Vec<LockedPackage>,
 }
 
@@ -114,38 +117,68 @@ pub fn shell() -> Result<Shell> {
 pub fn build(ctx: &Context, channel: Channel, refresh: bool) -> Result<BuildOutcome> {
     let ws = &ctx.ws;
     let requirements = load_reqs(ctx, channel)?;
-    let internal = internal_crates(ctx);
+    let projects = projects::plan(ctx, channel, &requirements)?;
+    let patches = projects::patch_args(&projects);
+    let mut internal = internal_crates(ctx);
+    for p in &projects {
+        internal.insert(reqs::normalize(&p.name));
+        internal.extend(p.crates.iter().map(|(c, _)| reqs::normalize(c)));
+    }
     let sh = shell()?;
+    // Cargo reads `.cargo/config.toml` from the current directory up: the workspace's own.
+    sh.change_dir(&ws.root);
     let cargo = cargo_program();
     let manifest = &ws.manifest;
-    let (lock_file, packages) = if channel.is_pinned() {
+    let target_dir = &ws.target_dir;
+    let build_cmd = || {
+        cmd!(sh, "{cargo} build --release --workspace --manifest-path {manifest} --target-dir {target_dir} {patches...}")
+    };
+    let (lock_file, packages) = if channel.is_pinned() && patches.is_empty() {
         let lock = lockfile::read(&ws.lock_path())?;
         check_pinned(ctx, channel, &lock, &requirements, &internal)?;
-        ctx.effects.run(cmd!(sh, "{cargo} build --release --workspace --locked --manifest-path {manifest}"))?;
+        ctx.effects.run(build_cmd().arg("--locked"))?;
         (ws.lock_path(), lock)
+    } else if channel.is_pinned() {
+        // Overrides change the resolution of the internal crates only; every external
+        // package must still be the pinned one.
+        let alt = ws.state_dir().join(channel.as_str()).join("Cargo.lock");
+        if ctx.effects.dry_run {
+            println!("would swap in {} (Cargo.lock with the overrides) during the build", ws.display(&alt));
+            ctx.effects.run(build_cmd())?;
+            (alt, Vec::new())
+        } else {
+            let _ = std::fs::remove_file(&alt);
+            let swap = Swap::begin(ws, &alt)?;
+            exec::read(cmd!(sh, "{cargo} metadata --format-version 1 --manifest-path {manifest} {patches...}"))
+                .map_err(|e| e.context("resolving the workspace with the overrides"))?;
+            let lock = lockfile::read(&ws.lock_path())?;
+            projects::check_patched(&projects, &lock)?;
+            check_pinned(ctx, channel, &lock, &requirements, &internal)?;
+            ctx.effects.run(build_cmd().arg("--locked"))?;
+            swap.finish()?;
+            (alt, lock)
+        }
     } else {
         let dev_lock = ws.state_dir().join("dev").join("Cargo.lock");
-        let fingerprint = dev_fingerprint(ctx, &requirements)?;
+        let fingerprint = dev_fingerprint(ctx, &requirements, &patches)?;
         let stamp = ws.state_dir().join("dev").join("fingerprint");
         let fresh = !refresh && dev_lock.exists() && is_fresh(&stamp, &fingerprint);
         if ctx.effects.dry_run {
             println!("would swap in {} for Cargo.lock during the build (restored after)", ws.display(&dev_lock));
             if !fresh {
-                ctx.effects.run(cmd!(sh, "{cargo} update --manifest-path {manifest}"))?;
-                println!(
-                    "would pin the == lines of {} with cargo update --precise",
-                    ws.display(&ws.reqs_path(channel))
-                );
+                ctx.effects.run(cmd!(sh, "{cargo} update --manifest-path {manifest} {patches...}"))?;
+                println!("would pin the == lines of {} with cargo update --precise", ws.display(&ws.reqs_path(channel)));
             }
-            ctx.effects.run(cmd!(sh, "{cargo} build --release --workspace --manifest-path {manifest}"))?;
+            ctx.effects.run(build_cmd())?;
             (dev_lock.clone(), Vec::new())
         } else {
             let swap = Swap::begin(ws, &dev_lock)?;
             if !fresh {
-                resolve_dev(ctx, &requirements, &internal)?;
+                resolve_dev(ctx, &requirements, &internal, &patches)?;
             }
-            ctx.effects.run(cmd!(sh, "{cargo} build --release --workspace --manifest-path {manifest}"))?;
+            ctx.effects.run(build_cmd())?;
             let packages = lockfile::read(&ws.lock_path())?;
+            projects::check_patched(&projects, &packages)?;
             swap.finish()?;
             if !fresh {
                 exec::write_atomic(&stamp, fingerprint.as_bytes())?;
@@ -161,6 +194,7 @@ pub fn build(ctx: &Context, channel: Channel, refresh: bool) -> Result<BuildOutc
         commit: if in_git { git.head().ok() } else { None },
         dirty: in_git && git.is_dirty()?,
         lock_file,
+        internal: projects::records(&projects, &packages),
         packages,
     };
     let path = ws.state_dir().join(format!("build-{channel}.json"));
@@ -219,11 +253,17 @@ fn plural(n: usize) -> &'static str {
 
 /// Updates the swapped-in lock to the newest compatible versions, then applies the
 /// `==` lines of the dev file and checks its other specifiers.
-fn resolve_dev(ctx: &Context, requirements: &[Requirement], internal: &BTreeSet<String>) -> Result<()> {
+fn resolve_dev(
+    ctx: &Context,
+    requirements: &[Requirement],
+    internal: &BTreeSet<String>,
+    patches: &[String],
+) -> Result<()> {
     let sh = shell()?;
+    sh.change_dir(&ctx.ws.root);
     let cargo = cargo_program();
     let manifest = &ctx.ws.manifest;
-    ctx.effects.run(cmd!(sh, "{cargo} update --manifest-path {manifest}"))?;
+    ctx.effects.run(cmd!(sh, "{cargo} update --manifest-path {manifest} {patches...}"))?;
     let lock = lockfile::read(&ctx.ws.lock_path())?;
     let externals = resolution::external(&lock, internal);
     for r in requirements {
@@ -233,7 +273,7 @@ fn resolve_dev(ctx: &Context, requirements: &[Requirement], internal: &BTreeSet<
                 let spec = format!("{}@{}", p.name, p.version);
                 let pinned = padded(pinned);
                 ctx.effects
-                    .run(cmd!(sh, "{cargo} update --manifest-path {manifest} -p {spec} --precise {pinned}"))
+                    .run(cmd!(sh, "{cargo} update --manifest-path {manifest} -p {spec} --precise {pinned} {patches...}"))
                     .map_err(|e| e.context(format!("{}:{}: applying `{} == {}`", r.file, r.line, r.name, pinned)))?;
             }
         }
@@ -279,9 +319,13 @@ fn padded(v: &str) -> String {
 }
 
 /// What a dev resolution depends on: the user's lock, every manifest, the dev file.
-fn dev_fingerprint(ctx: &Context, requirements: &[Requirement]) -> Result<String> {
+fn dev_fingerprint(ctx: &Context, requirements: &[Requirement], patches: &[String]) -> Result<String> {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
+    for p in patches {
+        hash.update(p.as_bytes());
+        hash.update([0]);
+    }
     let mut files: Vec<Utf8PathBuf> = vec![ctx.ws.lock_path(), ctx.ws.manifest.clone()];
     files.extend(member_manifests(&ctx.ws.root)?);
     files.extend(requirements.iter().map(|r| r.file.clone()));
