@@ -3,6 +3,7 @@
 //! The `xtask` binary and the `trainyard` binary both call [`main_with_args`].
 
 pub mod channel;
+pub mod checkout;
 pub mod cli;
 pub mod config;
 pub mod error;
