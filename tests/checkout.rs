@@ -1,6 +1,7 @@
 //! The checkout cache against real git repositories made in a temp dir.
 
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -363,18 +364,35 @@ fn a_run_waits_for_the_lock_held_by_another_process() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Read the child's stderr as it comes, so the lock is released only once the child waits for it.
+    let stderr = child.stderr.take().unwrap();
+    let (lines, seen) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            let _ = lines.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let waiting = format!("trainyard: waiting for the lock on {lock_path} (another trainyard run is using it)");
+    loop {
+        match seen.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) if line == waiting => break,
+            Ok(_) => {}
+            Err(err) => panic!("the child never said it was waiting for {lock_path}: {err}"),
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
     assert!(child.try_wait().unwrap().is_none(), "the child went on while the lock was held");
     assert!(!root.join("mirrors").exists(), "the child changed the cache while the lock was held");
     drop(lock);
 
     let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = reader.join().unwrap();
     assert!(out.status.success(), "child failed:\n{}\n{stderr}", String::from_utf8_lossy(&out.stdout));
-    assert!(
-        stderr.contains(&format!("trainyard: waiting for the lock on {lock_path} (another trainyard run is using it)")),
-        "{stderr}"
-    );
     assert!(Path::new(&Cache::new(&root, "rpm-").tree_path(NAME, &rev(&remote, "rpm-2.0"))).is_dir());
 }
 
