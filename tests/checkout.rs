@@ -290,6 +290,16 @@ fn a_new_url_is_fetched_before_its_refs_are_trusted() {
     assert_eq!(new.source, Source::Fetched);
     assert_eq!(new.commit, rev(&moved, "rpm-2.0"));
     assert_ne!(new.commit, old.commit);
+    let mirror = cache.mirror_path(NAME);
+    assert_eq!(git(&mirror, &["--git-dir=.", "config", "remote.origin.url"]), file_url(&moved));
+
+    // A new URL that cannot be fetched leaves the mirror of the last good one, still naming it.
+    let missing = file_url(&tmp.path().join("no-such-repo"));
+    let err = cache.resolve(NAME, &missing, "rpm-2.0", &quiet()).unwrap_err();
+    assert!(err.message.starts_with(&format!("cannot fetch server-core from {missing}")), "{err}");
+    assert_eq!(git(&mirror, &["--git-dir=.", "config", "remote.origin.url"]), file_url(&moved));
+    assert!(cache.resolve(NAME, &missing, "rpm-2.0", &quiet()).is_err(), "the other remote's tag is not trusted");
+    assert_eq!(entries(&tmp.path().join("cache/mirrors")), ["server-core.git"]);
 }
 
 #[test]

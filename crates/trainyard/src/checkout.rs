@@ -13,8 +13,8 @@
 //! - a branch is fetched on every resolve, because a branch moves. If that fetch fails the
 //!   resolve fails: building silently against a stale branch is worse than stopping
 //!   (the help says to use a tag or a commit id to build offline);
-//! - when a project's URL changes, the mirror fetches from the new URL before anything in
-//!   it is trusted.
+//! - when a project's URL changes, it is mirrored afresh from the new URL (the old mirror
+//!   stays until the new one is complete): refs of another remote prove nothing.
 //!
 //! Dry-run fetches nothing and creates nothing: a mirror that already has the answer gives
 //! it; otherwise the remote is asked with `git ls-remote` (read-only) and the plan says
@@ -141,9 +141,10 @@ impl Cache {
         if !mirror.is_usable()? {
             self.create_mirror(&project, effects)?;
             fetched = true;
-        } else if mirror.url()?.as_deref() != Some(url_for_git.as_str()) {
-            mirror.set_url(&url_for_git)?;
-            mirror.fetch(&project, effects)?;
+        } else if let Some(old) = mirror.url()?.filter(|old| *old != url_for_git) {
+            // Refs fetched from another URL prove nothing about this one: mirror it afresh.
+            effects.say(format!("the URL of {name} changed from {}; mirroring it afresh", redact(&old)));
+            self.create_mirror(&project, effects)?;
             fetched = true;
         }
         loop {
@@ -270,11 +271,6 @@ impl Cache {
         let leftover_prefix = format!(".{name}.git.tmp-");
         remove_leftovers(&dir, |entry| entry.starts_with(&leftover_prefix))?;
         let path = self.mirror_path(name);
-        if path.exists() {
-            // Not a repository any more (damaged from outside): start again.
-            effects.say(format!("{path} is not a usable git mirror; making it again"));
-            std::fs::remove_dir_all(&path).map_err(io(&path))?;
-        }
         let tmp = dir.join(format!("{leftover_prefix}{}", std::process::id()));
         let result = (|| {
             std::fs::create_dir(&tmp).map_err(io(&tmp))?;
@@ -287,6 +283,10 @@ impl Cache {
             // An automatic gc must finish while we hold the lock, not in the background.
             mirror.run(&["config", "gc.autoDetach", "false"])?;
             mirror.fetch(project, effects)?;
+            // The old mirror (damaged, or of another URL) stays until the new one is complete.
+            if path.exists() {
+                std::fs::remove_dir_all(&path).map_err(io(&path))?;
+            }
             std::fs::rename(&tmp, &path).map_err(io(&path))
         })();
         if result.is_err() {
