@@ -2,71 +2,44 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+#[path = "support/workspace.rs"]
+mod support;
+
 use camino::{Utf8Path, Utf8PathBuf};
+use support::TempDir;
 use trainyard::checkout::{Cache, RefKind, Source};
 use trainyard::error::Kind;
 use trainyard::exec::Effects;
 
 const NAME: &str = "server-core";
 
-/// A directory removed when the test ends.
-struct TempDir(Utf8PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("trainyard-checkout-{}-{test}", std::process::id()));
-        let dir = Utf8PathBuf::from_path_buf(dir).expect("temp dir is UTF-8");
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn path(&self) -> &Utf8Path {
-        &self.0
-    }
+/// A temp dir removed when the test ends, and its UTF-8 path.
+fn temp_dir(label: &str) -> (TempDir, Utf8PathBuf) {
+    let tmp = TempDir::new(&format!("checkout-{label}"));
+    let path = Utf8PathBuf::from_path_buf(tmp.path().to_path_buf()).expect("temp dir is UTF-8");
+    (tmp, path)
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Runs git with fixed identities and dates and no user configuration; panics on failure.
+/// git with the fixtures' fixed identities and dates; panics on failure.
 fn git(dir: &Utf8Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Test Author")
-        .env("GIT_AUTHOR_EMAIL", "author@example.org")
-        .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
-        .env("GIT_COMMITTER_NAME", "Test Committer")
-        .env("GIT_COMMITTER_EMAIL", "committer@example.org")
-        .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z")
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?} in {dir}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim_end().to_string()
+    support::git(dir.as_std_path(), args)
 }
 
 fn commit_file(repo: &Utf8Path, text: &str, message: &str) {
     fs::create_dir_all(repo.join("src")).unwrap();
     fs::write(repo.join("src/lib.rs"), format!("pub const VERSION: &str = \"{text}\";\n")).unwrap();
-    git(repo, &["add", "--all"]);
-    git(repo, &["commit", "--quiet", "-m", message]);
+    support::commit_all(repo.as_std_path(), message);
 }
 
 /// server-core: `rpm-1.0` (lightweight tag), `rpm-2.0` (annotated), and `main` one commit ahead.
 fn make_remote(dir: &Utf8Path, flavour: &str) -> Utf8PathBuf {
     let repo = dir.join(format!("server-core{flavour}"));
     fs::create_dir_all(&repo).unwrap();
-    git(&repo, &["init", "--quiet", "--initial-branch=main"]);
+    support::git_init(repo.as_std_path());
     fs::write(repo.join("Cargo.toml"), "[package]\nname = \"server-core\"\nversion = \"1.0.0\"\n").unwrap();
     commit_file(&repo, &format!("1.0{flavour}"), "server-core 1.0");
     git(&repo, &["tag", "rpm-1.0"]);
@@ -103,10 +76,10 @@ fn entries(dir: &Utf8Path) -> Vec<String> {
 
 #[test]
 fn a_tag_resolves_once_then_builds_offline_from_the_cache() {
-    let tmp = TempDir::new("offline");
-    let remote = make_remote(tmp.path(), "");
+    let (_tmp, tmp) = temp_dir("offline");
+    let remote = make_remote(&tmp, "");
     let url = file_url(&remote);
-    let cache = Cache::new(tmp.path().join("cache"), "rpm-");
+    let cache = Cache::new(tmp.join("cache"), "rpm-");
 
     let first = cache.resolve(NAME, &url, "rpm-2.0", &quiet()).unwrap();
     assert_eq!(first.kind, RefKind::Tag);
@@ -119,7 +92,7 @@ fn a_tag_resolves_once_then_builds_offline_from_the_cache() {
     fs::write(tree.join("marker"), "made by the first run").unwrap();
 
     // The remote goes away: tags and commits already fetched still resolve, without the network.
-    fs::rename(&remote, tmp.path().join("gone")).unwrap();
+    fs::rename(&remote, tmp.join("gone")).unwrap();
     let second = cache.resolve(NAME, &url, "rpm-2.0", &quiet()).unwrap();
     assert_eq!(second.source, Source::Cache);
     assert_eq!(second.commit, first.commit);
@@ -139,9 +112,9 @@ fn a_tag_resolves_once_then_builds_offline_from_the_cache() {
 
 #[test]
 fn a_plain_path_is_a_url_too() {
-    let tmp = TempDir::new("plain-path");
-    let remote = make_remote(tmp.path(), "");
-    let cache = Cache::new(tmp.path().join("cache"), "rpm-");
+    let (_tmp, tmp) = temp_dir("plain-path");
+    let remote = make_remote(&tmp, "");
+    let cache = Cache::new(tmp.join("cache"), "rpm-");
     let resolved = cache.resolve(NAME, remote.as_str(), "rpm-1.0", &quiet()).unwrap();
     assert_eq!(resolved.commit, rev(&remote, "rpm-1.0"));
     assert_eq!(resolved.url, remote.as_str());
@@ -151,10 +124,10 @@ fn a_plain_path_is_a_url_too() {
 
 #[test]
 fn a_branch_is_fetched_on_every_run_and_an_unreachable_remote_stops_it() {
-    let tmp = TempDir::new("branch");
-    let remote = make_remote(tmp.path(), "");
+    let (_tmp, tmp) = temp_dir("branch");
+    let remote = make_remote(&tmp, "");
     let url = file_url(&remote);
-    let cache = Cache::new(tmp.path().join("cache"), "rpm-");
+    let cache = Cache::new(tmp.join("cache"), "rpm-");
 
     let first = cache.resolve(NAME, &url, "main", &quiet()).unwrap();
     assert_eq!((first.kind, first.commit.as_str()), (RefKind::Branch, rev(&remote, "main").as_str()));
@@ -167,7 +140,7 @@ fn a_branch_is_fetched_on_every_run_and_an_unreachable_remote_stops_it() {
     let tree = cache.worktree(&moved, &quiet()).unwrap();
     assert!(fs::read_to_string(tree.join("src/lib.rs")).unwrap().contains("2.2-dev"));
 
-    fs::rename(&remote, tmp.path().join("gone")).unwrap();
+    fs::rename(&remote, tmp.join("gone")).unwrap();
     let err = cache.resolve(NAME, &url, "main", &quiet()).unwrap_err();
     assert_eq!(err.kind, Kind::Failed);
     assert!(err.message.contains(&format!("cannot fetch server-core from {url}")), "{err}");
@@ -181,20 +154,20 @@ fn a_branch_is_fetched_on_every_run_and_an_unreachable_remote_stops_it() {
 
 #[test]
 fn a_missing_ref_names_the_project_the_url_and_the_release_tags() {
-    let tmp = TempDir::new("missing");
-    let remote = make_remote(tmp.path(), "");
+    let (_tmp, tmp) = temp_dir("missing");
+    let remote = make_remote(&tmp, "");
     let url = file_url(&remote);
-    let cache = Cache::new(tmp.path().join("cache"), "rpm-");
+    let cache = Cache::new(tmp.join("cache"), "rpm-");
 
     let err = cache.resolve(NAME, &url, "rpm-9.9", &quiet()).unwrap_err();
     assert_eq!(err.kind, Kind::Usage);
     assert_eq!(err.message, format!("server-core has no ref rpm-9.9 at {url}; release tags there: rpm-1.0, rpm-2.0"));
 
     // The same answer in dry-run, from `git ls-remote`.
-    let fresh = Cache::new(tmp.path().join("fresh"), "rpm-");
+    let fresh = Cache::new(tmp.join("fresh"), "rpm-");
     let err = fresh.resolve(NAME, &url, "rpm-9.9", &dry_run()).unwrap_err();
     assert_eq!(err.message, format!("server-core has no ref rpm-9.9 at {url}; release tags there: rpm-1.0, rpm-2.0"));
-    assert!(!tmp.path().join("fresh").exists());
+    assert!(!tmp.join("fresh").exists());
 
     let nowhere = "0123456789abcdef0123456789abcdef01234567";
     let err = cache.resolve(NAME, &url, nowhere, &quiet()).unwrap_err();
@@ -208,12 +181,12 @@ fn a_missing_ref_names_the_project_the_url_and_the_release_tags() {
 
 #[test]
 fn options_disguised_as_refs_or_urls_execute_nothing_and_create_nothing() {
-    let tmp = TempDir::new("options");
-    let remote = make_remote(tmp.path(), "");
+    let (_tmp, tmp) = temp_dir("options");
+    let remote = make_remote(&tmp, "");
     let url = file_url(&remote);
-    let root = tmp.path().join("cache");
+    let root = tmp.join("cache");
     let cache = Cache::new(&root, "rpm-");
-    let witness = tmp.path().join("pwned");
+    let witness = tmp.join("pwned");
 
     for effects in [quiet(), dry_run()] {
         let err = cache.resolve(NAME, &url, &format!("--upload-pack=touch {witness}"), &effects).unwrap_err();
@@ -237,14 +210,14 @@ fn options_disguised_as_refs_or_urls_execute_nothing_and_create_nothing() {
 
 #[test]
 fn an_unreachable_remote_is_a_clear_error_and_leaves_no_mirror() {
-    let tmp = TempDir::new("unreachable");
-    let url = file_url(&tmp.path().join("no-such-repo"));
-    let cache = Cache::new(tmp.path().join("cache"), "rpm-");
+    let (_tmp, tmp) = temp_dir("unreachable");
+    let url = file_url(&tmp.join("no-such-repo"));
+    let cache = Cache::new(tmp.join("cache"), "rpm-");
     let err = cache.resolve(NAME, &url, "rpm-2.0", &quiet()).unwrap_err();
     assert_eq!(err.kind, Kind::Failed);
     assert!(err.message.starts_with(&format!("cannot fetch server-core from {url}: ")), "{err}");
     assert!(err.message.contains("does not appear to be a git repository"), "{err}");
-    assert_eq!(entries(&tmp.path().join("cache/mirrors")), Vec::<String>::new());
+    assert_eq!(entries(&tmp.join("cache/mirrors")), Vec::<String>::new());
 
     let err = cache.resolve(NAME, &url, "rpm-2.0", &dry_run()).unwrap_err();
     assert!(err.message.starts_with(&format!("cannot fetch server-core from {url}: ")), "{err}");
@@ -252,10 +225,10 @@ fn an_unreachable_remote_is_a_clear_error_and_leaves_no_mirror() {
 
 #[test]
 fn dry_run_fetches_nothing_and_creates_nothing() {
-    let tmp = TempDir::new("dry-run");
-    let remote = make_remote(tmp.path(), "");
+    let (_tmp, tmp) = temp_dir("dry-run");
+    let remote = make_remote(&tmp, "");
     let url = file_url(&remote);
-    let root = tmp.path().join("cache");
+    let root = tmp.join("cache");
     let cache = Cache::new(&root, "rpm-");
 
     let planned = cache.resolve(NAME, &url, "rpm-2.0", &dry_run()).unwrap();
@@ -281,10 +254,10 @@ fn dry_run_fetches_nothing_and_creates_nothing() {
 
 #[test]
 fn a_new_url_is_fetched_before_its_refs_are_trusted() {
-    let tmp = TempDir::new("new-url");
-    let first = make_remote(tmp.path(), "");
-    let moved = make_remote(tmp.path(), "-moved");
-    let cache = Cache::new(tmp.path().join("cache"), "rpm-");
+    let (_tmp, tmp) = temp_dir("new-url");
+    let first = make_remote(&tmp, "");
+    let moved = make_remote(&tmp, "-moved");
+    let cache = Cache::new(tmp.join("cache"), "rpm-");
     let old = cache.resolve(NAME, &file_url(&first), "rpm-2.0", &quiet()).unwrap();
     let new = cache.resolve(NAME, &file_url(&moved), "rpm-2.0", &quiet()).unwrap();
     assert_eq!(new.source, Source::Fetched);
@@ -294,20 +267,20 @@ fn a_new_url_is_fetched_before_its_refs_are_trusted() {
     assert_eq!(git(&mirror, &["--git-dir=.", "config", "remote.origin.url"]), file_url(&moved));
 
     // A new URL that cannot be fetched leaves the mirror of the last good one, still naming it.
-    let missing = file_url(&tmp.path().join("no-such-repo"));
+    let missing = file_url(&tmp.join("no-such-repo"));
     let err = cache.resolve(NAME, &missing, "rpm-2.0", &quiet()).unwrap_err();
     assert!(err.message.starts_with(&format!("cannot fetch server-core from {missing}")), "{err}");
     assert_eq!(git(&mirror, &["--git-dir=.", "config", "remote.origin.url"]), file_url(&moved));
     assert!(cache.resolve(NAME, &missing, "rpm-2.0", &quiet()).is_err(), "the other remote's tag is not trusted");
-    assert_eq!(entries(&tmp.path().join("cache/mirrors")), ["server-core.git"]);
+    assert_eq!(entries(&tmp.join("cache/mirrors")), ["server-core.git"]);
 }
 
 #[test]
 fn leftovers_of_an_interrupted_run_are_cleaned_and_a_damaged_mirror_is_made_again() {
-    let tmp = TempDir::new("leftovers");
-    let remote = make_remote(tmp.path(), "");
+    let (_tmp, tmp) = temp_dir("leftovers");
+    let remote = make_remote(&tmp, "");
     let url = file_url(&remote);
-    let root = tmp.path().join("cache");
+    let root = tmp.join("cache");
     let cache = Cache::new(&root, "rpm-");
     let commit = rev(&remote, "rpm-2.0");
     let stale_mirror = root.join("mirrors/.server-core.git.tmp-999999");
@@ -326,10 +299,10 @@ fn leftovers_of_an_interrupted_run_are_cleaned_and_a_damaged_mirror_is_made_agai
 
 #[test]
 fn concurrent_runs_share_one_cache_without_corrupting_it() {
-    let tmp = TempDir::new("concurrent");
-    let remote = make_remote(tmp.path(), "");
+    let (_tmp, tmp) = temp_dir("concurrent");
+    let remote = make_remote(&tmp, "");
     let url = file_url(&remote);
-    let root = tmp.path().join("cache");
+    let root = tmp.join("cache");
     let results: Vec<_> = std::thread::scope(|scope| {
         let runs: Vec<_> = ["rpm-2.0", "rpm-2.0", "main", "rpm-1.0", "rpm-2.0", "main"]
             .into_iter()
@@ -358,9 +331,9 @@ fn concurrent_runs_share_one_cache_without_corrupting_it() {
 /// Another process holds the project's lock: a run waits, says so, and goes on once it is released.
 #[test]
 fn a_run_waits_for_the_lock_held_by_another_process() {
-    let tmp = TempDir::new("lock");
-    let remote = make_remote(tmp.path(), "");
-    let root = tmp.path().join("cache");
+    let (_tmp, tmp) = temp_dir("lock");
+    let remote = make_remote(&tmp, "");
+    let root = tmp.join("cache");
     let lock_path = Cache::new(&root, "rpm-").lock_path(NAME);
     fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
     let lock = fs::File::create(&lock_path).unwrap();
@@ -403,7 +376,7 @@ fn a_run_waits_for_the_lock_held_by_another_process() {
     let out = child.wait_with_output().unwrap();
     let stderr = reader.join().unwrap();
     assert!(out.status.success(), "child failed:\n{}\n{stderr}", String::from_utf8_lossy(&out.stdout));
-    assert!(Path::new(&Cache::new(&root, "rpm-").tree_path(NAME, &rev(&remote, "rpm-2.0"))).is_dir());
+    assert!(Cache::new(&root, "rpm-").tree_path(NAME, &rev(&remote, "rpm-2.0")).is_dir());
 }
 
 /// The other process of `a_run_waits_for_the_lock_held_by_another_process`.
