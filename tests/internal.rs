@@ -156,7 +156,10 @@ fn conflicting_refs_are_reported_unless_the_command_line_settles_them() {
     let manifest = read(&d.portal.join("Cargo.toml"));
     write(
         &d.portal.join("Cargo.toml"),
-        &format!("{manifest}\n[workspace.metadata.trainyard.internal.billing]\ngit = \"file://{}\"\n", billing.display()),
+        &format!(
+            "{manifest}\n[workspace.metadata.trainyard.internal.billing]\ngit = \"file://{}\"\n",
+            billing.display()
+        ),
     );
     write(&d.portal.join("reqs/dev-reqs.txt"), "server-core == 1.0\n");
     commit_all(&d.portal, "billing is internal too");

@@ -3,6 +3,7 @@
 //! The `xtask` binary and the `trainyard` binary both call [`main_with_args`].
 
 pub mod channel;
+pub mod checkout;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -119,7 +120,11 @@ fn self_checkout(ws: &Workspace, reference: &str, effects: &Effects) -> Result<W
     let cache = projects::cache(ws);
     let name = ws.config.name();
     let resolved = cache.resolve(name, ws.root.as_str(), reference, effects)?;
-    let tree = cache.worktree(name, &resolved)?;
+    let tree = cache.worktree(&resolved, effects)?;
+    if !tree.exists() {
+        // Dry-run: nothing was checked out; plan against the workspace as it is.
+        return Ok(ws.clone());
+    }
     let mut sub = Workspace::at(&tree.join("Cargo.toml"))?;
     sub.target_dir = ws.target_dir.clone();
     eprintln!("trainyard: building {name} as of {reference} ({}) from {tree}", resolved.commit);

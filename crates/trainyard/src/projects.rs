@@ -73,7 +73,7 @@ pub fn cache(ws: &Workspace) -> Cache {
         Some(dir) => ws.root.join(dir),
         None => ws.state_dir().join("checkouts"),
     };
-    Cache::new(root)
+    Cache::new(root, &ws.config.tag_prefix)
 }
 
 /// The request the command line or the environment makes for `variable`.
@@ -88,7 +88,13 @@ fn variable_request(ctx: &Context, variable: &str) -> Option<Request> {
 }
 
 /// A `name == version` pin of a project in a requirement file, as a request for its tag.
-fn reqs_request(project: &str, tag_prefix: &str, requirements: &[Requirement], requested_by: &str, root: &Utf8Path) -> Option<Request> {
+fn reqs_request(
+    project: &str,
+    tag_prefix: &str,
+    requirements: &[Requirement],
+    requested_by: &str,
+    root: &Utf8Path,
+) -> Option<Request> {
     let key = reqs::normalize(project);
     requirements.iter().find(|r| r.key() == key).and_then(|r| {
         r.pinned().map(|v| Request {
@@ -146,18 +152,23 @@ pub fn plan(ctx: &Context, channel: Channel, requirements: &[Requirement]) -> Re
         let request = project.request.clone().expect("requested");
         let resolved = cache.resolve(&project.name, &project.url, &request.reference, &ctx.effects)?;
         project.commit = Some(resolved.commit.clone());
-        if ctx.effects.dry_run && !cache.has_worktree(&project.name, &resolved) {
-            println!("would check out {} {} ({}) at {}", project.name, request.reference, request.origin, resolved.commit);
+        let tree = cache.worktree(&resolved, &ctx.effects)?;
+        if !tree.exists() {
+            // Dry-run: the work tree is not there to look into; the plan patches its root.
+            println!(
+                "would build against {} {} ({}), commit {}",
+                project.name, request.reference, request.origin, resolved.commit
+            );
+            for (_, dir) in project.crates.iter_mut() {
+                *dir = tree.clone();
+            }
+            project.checkout = Some(tree);
             continue;
         }
-        let tree = cache.worktree(&project.name, &resolved)?;
         for (krate, dir) in project.crates.iter_mut() {
             *dir = find_crate(&tree, krate).ok_or_else(|| {
-                Error::usage(format!(
-                    "{} at {} has no crate named `{krate}`",
-                    project.name, request.reference
-                ))
-                .with_help(format!("fix [workspace.metadata.trainyard.internal.{}] crates", project.name))
+                Error::usage(format!("{} at {} has no crate named `{krate}`", project.name, request.reference))
+                    .with_help(format!("fix [workspace.metadata.trainyard.internal.{}] crates", project.name))
             })?;
         }
         project.checkout = Some(tree.clone());
@@ -183,10 +194,14 @@ pub fn plan(ctx: &Context, channel: Channel, requirements: &[Requirement]) -> Re
                             request: Some(r),
                             commit: None,
                             checkout: None,
-                            crates: (if sub_spec.crates.is_empty() { vec![sub_name.clone()] } else { sub_spec.crates.clone() })
-                                .into_iter()
-                                .map(|c| (c, Utf8PathBuf::new()))
-                                .collect(),
+                            crates: (if sub_spec.crates.is_empty() {
+                                vec![sub_name.clone()]
+                            } else {
+                                sub_spec.crates.clone()
+                            })
+                            .into_iter()
+                            .map(|c| (c, Utf8PathBuf::new()))
+                            .collect(),
                         },
                     );
                 }
@@ -203,8 +218,11 @@ pub fn plan(ctx: &Context, channel: Channel, requirements: &[Requirement]) -> Re
         refs.dedup();
         if !settled && refs.len() > 1 {
             let who: Vec<String> = requests.iter().map(|r| format!("{} asks for {}", r.origin, r.reference)).collect();
-            return Err(Error::usage(format!("conflicting refs for internal project {name}:\n  - {}", who.join("\n  - ")))
-                .with_help(format!("settle it on the command line: {}=<ref>", project_var(name))));
+            return Err(Error::usage(format!(
+                "conflicting refs for internal project {name}:\n  - {}",
+                who.join("\n  - ")
+            ))
+            .with_help(format!("settle it on the command line: {}=<ref>", project_var(name))));
         }
     }
     Ok(projects.into_values().collect())

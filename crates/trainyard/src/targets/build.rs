@@ -12,8 +12,8 @@ use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
 use crate::exec::{self, command_error};
 use crate::lockfile::{self, LockedPackage, Swap};
-use crate::reqs::{self, Requirement};
 use crate::projects;
+use crate::reqs::{self, Requirement};
 use crate::resolution;
 use crate::Context;
 
@@ -130,8 +130,12 @@ pub fn build(ctx: &Context, channel: Channel, refresh: bool) -> Result<BuildOutc
     let cargo = cargo_program();
     let manifest = &ws.manifest;
     let target_dir = &ws.target_dir;
+    let patch_list = &patches;
     let build_cmd = || {
-        cmd!(sh, "{cargo} build --release --workspace --manifest-path {manifest} --target-dir {target_dir} {patches...}")
+        cmd!(
+            sh,
+            "{cargo} build --release --workspace --manifest-path {manifest} --target-dir {target_dir} {patch_list...}"
+        )
     };
     let (lock_file, packages) = if channel.is_pinned() && patches.is_empty() {
         let lock = lockfile::read(&ws.lock_path())?;
@@ -149,7 +153,7 @@ pub fn build(ctx: &Context, channel: Channel, refresh: bool) -> Result<BuildOutc
         } else {
             let _ = std::fs::remove_file(&alt);
             let swap = Swap::begin(ws, &alt)?;
-            exec::read(cmd!(sh, "{cargo} metadata --format-version 1 --manifest-path {manifest} {patches...}"))
+            exec::read(cmd!(sh, "{cargo} metadata --format-version 1 --manifest-path {manifest} {patch_list...}"))
                 .map_err(|e| e.context("resolving the workspace with the overrides"))?;
             let lock = lockfile::read(&ws.lock_path())?;
             projects::check_patched(&projects, &lock)?;
@@ -166,8 +170,11 @@ pub fn build(ctx: &Context, channel: Channel, refresh: bool) -> Result<BuildOutc
         if ctx.effects.dry_run {
             println!("would swap in {} for Cargo.lock during the build (restored after)", ws.display(&dev_lock));
             if !fresh {
-                ctx.effects.run(cmd!(sh, "{cargo} update --manifest-path {manifest} {patches...}"))?;
-                println!("would pin the == lines of {} with cargo update --precise", ws.display(&ws.reqs_path(channel)));
+                ctx.effects.run(cmd!(sh, "{cargo} update --manifest-path {manifest} {patch_list...}"))?;
+                println!(
+                    "would pin the == lines of {} with cargo update --precise",
+                    ws.display(&ws.reqs_path(channel))
+                );
             }
             ctx.effects.run(build_cmd())?;
             (dev_lock.clone(), Vec::new())
@@ -273,7 +280,10 @@ fn resolve_dev(
                 let spec = format!("{}@{}", p.name, p.version);
                 let pinned = padded(pinned);
                 ctx.effects
-                    .run(cmd!(sh, "{cargo} update --manifest-path {manifest} -p {spec} --precise {pinned} {patches...}"))
+                    .run(cmd!(
+                        sh,
+                        "{cargo} update --manifest-path {manifest} -p {spec} --precise {pinned} {patches...}"
+                    ))
                     .map_err(|e| e.context(format!("{}:{}: applying `{} == {}`", r.file, r.line, r.name, pinned)))?;
             }
         }
