@@ -153,6 +153,21 @@ pub fn build(ctx: &Context, channel: Channel, refresh: bool) -> Result<BuildOutc
         } else {
             let _ = std::fs::remove_file(&alt);
             let swap = Swap::begin(ws, &alt)?;
+            // Move only the overridden crates to their checkouts; everything else stays locked.
+            let before = lockfile::read(&ws.lock_path())?;
+            let mut specs: Vec<String> = Vec::new();
+            for p in projects.iter().filter(|p| p.checkout.is_some()) {
+                for (krate, _) in &p.crates {
+                    for l in before.iter().filter(|l| reqs::normalize(&l.name) == reqs::normalize(krate)) {
+                        specs.push("-p".into());
+                        specs.push(format!("{}@{}", l.name, l.version));
+                    }
+                }
+            }
+            if !specs.is_empty() {
+                exec::read(cmd!(sh, "{cargo} update --manifest-path {manifest} {specs...} {patch_list...}"))
+                    .map_err(|e| e.context("resolving the workspace with the overrides"))?;
+            }
             exec::read(cmd!(sh, "{cargo} metadata --format-version 1 --manifest-path {manifest} {patch_list...}"))
                 .map_err(|e| e.context("resolving the workspace with the overrides"))?;
             let lock = lockfile::read(&ws.lock_path())?;
@@ -290,6 +305,20 @@ fn resolve_dev(
     }
     let lock = lockfile::read(&ctx.ws.lock_path())?;
     let mut violations = Vec::new();
+    for r in requirements {
+        let Some(pinned) = r.pinned() else { continue };
+        let found: Vec<&LockedPackage> =
+            resolution::external(&lock, internal).into_iter().filter(|p| reqs::normalize(&p.name) == r.key()).collect();
+        if !found.is_empty() && !found.iter().any(|p| resolution::same_version(&p.version, pinned)) {
+            violations.push(format!(
+                "{}:{}: `{} == {pinned}` could not be applied: the graph has {}",
+                ctx.ws.display(&r.file),
+                r.line,
+                r.name,
+                found.iter().map(|p| p.version.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
     for r in requirements.iter().filter(|r| r.pinned().is_none() && !r.specifiers.is_empty()) {
         for p in resolution::external(&lock, internal).iter().filter(|p| reqs::normalize(&p.name) == r.key()) {
             if let Ok(v) = semver::Version::parse(&p.version) {
