@@ -12,6 +12,7 @@ pub mod lockfile;
 pub mod reqs;
 pub mod resolution;
 pub mod targets;
+pub mod version;
 pub mod workspace;
 
 use std::ffi::OsString;
