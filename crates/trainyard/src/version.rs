@@ -383,7 +383,8 @@ mod tests {
         let beta = Version::new(0, 12, Some(0)).with_pre(Pre::Beta(1));
         let release = Version::new(1, 2, None);
         let fix = Version::new(1, 2, Some(1));
-        let rows: [(Version, &str, &str, &str, Option<&str>, &str); 4] = [
+        type Row = (Version, &'static str, &'static str, &'static str, Option<&'static str>, &'static str);
+        let rows: [Row; 4] = [
             (dev, "1.3.dev5", "1.3.0-0.dev.5", "1.3~~dev5", None, "feature-add-doodad"),
             (beta, "0.12.0b1", "0.12.0-beta.1", "0.12.0~b1", Some("rpm-0.12.0b1"), "0.12.0b1"),
             (release, "1.2", "1.2.0", "1.2", Some("rpm-1.2"), "1.2"),
