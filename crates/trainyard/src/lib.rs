@@ -11,6 +11,7 @@ pub mod git;
 pub mod lockfile;
 pub mod reqs;
 pub mod resolution;
+pub mod scm;
 pub mod targets;
 pub mod version;
 pub mod workspace;
