@@ -7,6 +7,7 @@ use crate::Context;
 pub mod build;
 pub mod pin;
 pub mod tests;
+pub mod version;
 
 pub struct Target {
     pub spec: &'static TargetSpec,
@@ -17,6 +18,7 @@ pub const TARGETS: &[Target] = &[
     Target { spec: &build::SPEC, run: build::run },
     Target { spec: &tests::SPEC, run: tests::run },
     Target { spec: &pin::SPEC, run: pin::run },
+    Target { spec: &version::SPEC, run: version::run },
 ];
 
 /// Variables some target reads; one given to a target that does not read it is a note, not an error.
