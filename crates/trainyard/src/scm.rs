@@ -283,16 +283,19 @@ impl Described {
             Format::Json => self.to_json(tag_prefix).to_string(),
             Format::Tag => match self.release_tag(tag_prefix) {
                 Some(tag) => tag,
-                None if self.dirty => {
-                    return Err(Error::failed("the tree has uncommitted changes: no release tag names it")
-                        .with_help("commit or stash the changes"))
-                }
-                None => {
+                None if self.version.is_dev() => {
                     return Err(Error::failed(format!(
                         "{} is a dev version: dev versions have no git tag",
                         self.pep440()
                     ))
                     .with_help("release tags are made by `release tag`; use --format pep440|semver|rpm|docker"))
+                }
+                None => {
+                    return Err(Error::failed(format!(
+                        "{} has uncommitted changes on top: no release tag names it",
+                        self.version
+                    ))
+                    .with_help("commit or stash the changes"))
                 }
             },
         })
