@@ -173,6 +173,14 @@ fn push_tag_race() {
     // --trigger wins over the CI variables.
     assert_eq!(version_env(&repo, &["--trigger", "push"], &github_tag).ok(), "1.3.dev6");
 
+    // A CI build of a tag that is not a release tag is a push build.
+    repo.commits(1, "docs");
+    repo.lightweight_tag("docs-1");
+    let github_docs = [("GITHUB_ACTIONS", "true"), ("GITHUB_REF_TYPE", "tag"), ("GITHUB_REF_NAME", "docs-1")];
+    assert_eq!(version_env(&repo, &[], &github_docs).ok(), "1.4.dev1");
+    let err = version_env(&repo, &["--trigger", "tag"], &github_docs).fails_with(1).to_string();
+    assert!(err.contains("HEAD carries no release tag"), "{err}");
+
     // A tag build of a tag this clone does not have fails instead of guessing.
     let err = version_env(&repo, &[], &[("GITLAB_CI", "true"), ("CI_COMMIT_TAG", "rpm-1.4")]).fails_with(1).to_string();
     assert!(err.contains("does not have it") && err.contains("git fetch --unshallow --tags"), "{err}");

@@ -399,7 +399,8 @@ pub fn describe_with(ws: &Workspace, trigger: Trigger, env: &dyn Fn(&str) -> Opt
 
     match mode {
         Mode::Tag => {
-            if let Some(tag) = ci.as_ref().and_then(|c| c.tag.as_deref()) {
+            let ci_tag = ci.as_ref().and_then(|c| c.tag.as_deref());
+            if let Some(tag) = ci_tag.filter(|t| Version::parse_tag(t, prefix).is_some_and(|r| r.is_ok())) {
                 check_ci_tag(&git, ci.as_ref().map_or("CI", |c| c.system), tag, &at_head)?;
             }
             let (version, tag) = match at_head.as_slice() {
@@ -510,7 +511,7 @@ fn count(git: &Git, range: &str) -> Result<u64> {
     text.trim().parse().map_err(|_| Error::failed(format!("git rev-list --count {range} printed {text:?}")))
 }
 
-/// A CI tag build of a release tag must build that tag, and the tag must be in the clone.
+/// A CI build of a release tag must build that tag, and the tag must be in the clone.
 fn check_ci_tag(git: &Git, system: &str, tag: &str, at_head: &[(Version, String)]) -> Result<()> {
     if at_head.iter().any(|(_, t)| t == tag) {
         return Ok(());
