@@ -13,7 +13,9 @@ pub mod lockfile;
 pub mod projects;
 pub mod reqs;
 pub mod resolution;
+pub mod scm;
 pub mod targets;
+pub mod version;
 pub mod workspace;
 
 use std::ffi::OsString;
