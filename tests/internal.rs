@@ -52,6 +52,10 @@ fn command_line_override_builds_against_the_tag_and_the_manifest_says_so() {
     let d = Demo::new();
     d.run(&["build"]).ok();
     assert_eq!(d.portal_says(), "account-portal (after 1.2) using server-core 1.0");
+    // The build exports the version computed from git (rpm-1.2 + one commit on main).
+    let bin = d.portal.join("target/release/account-portal");
+    assert_eq!(sh(&d.portal, bin.to_str().unwrap(), &["--version"]), "account-portal 1.3.0-0.dev.1");
+    assert_eq!(d.manifest("dev")["version"], "1.3.0-0.dev.1");
     let p = internal(&d.manifest("dev"), "server-core");
     assert_eq!(p["origin"]["kind"], "cargo-toml");
     assert_eq!(p["requested_ref"], "rpm-1.0");

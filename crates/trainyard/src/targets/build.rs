@@ -46,7 +46,8 @@ const DEV_RESOLUTION_TTL_SECS: u64 = 24 * 3600;
 
 pub fn run(ctx: &Context) -> Result<()> {
     let channel = channel_arg(ctx, "CHANNEL", Channel::Dev)?;
-    let outcome = build(ctx, channel, ctx.args.flag("refresh"))?;
+    let options = BuildOptions { refresh: ctx.args.flag("refresh"), ..BuildOptions::default() };
+    let outcome = build(ctx, channel, &options)?;
     if let Some(path) = outcome.manifest_path {
         eprintln!("trainyard: built {} for {channel}; manifest {}", ctx.ws.config.name(), ctx.ws.display(&path));
     }
@@ -68,6 +69,8 @@ pub fn channel_arg(ctx: &Context, var: &str, default: Channel) -> Result<Channel
 pub struct BuildManifest {
     pub channel: Channel,
     pub workspace: String,
+    /// The computed version (Cargo semver rendering), exported to the build as TRAINYARD_VERSION.
+    pub version: Option<String>,
     pub commit: Option<String>,
     pub dirty: bool,
     /// The lock file the build used (the user's, or trainyard's dev resolution).
@@ -114,9 +117,21 @@ pub fn shell() -> Result<Shell> {
 }
 
 /// Applies the channel and runs `cargo build --release` over the workspace.
-pub fn build(ctx: &Context, channel: Channel, refresh: bool) -> Result<BuildOutcome> {
+/// How a build runs beyond its channel.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Resolve the dev channel again even if nothing changed.
+    pub refresh: bool,
+    /// More arguments for `cargo build` (`build_rpms` strips the binaries).
+    pub cargo_args: Vec<String>,
+}
+
+pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<BuildOutcome> {
+    let refresh = options.refresh;
     let ws = &ctx.ws;
     let requirements = load_reqs(ctx, channel)?;
+    // Every build exports the computed version: `option_env!("TRAINYARD_VERSION")` in the crates.
+    let version = crate::scm::version_env(ws)?;
     let projects = projects::plan(ctx, channel, &requirements)?;
     let patches = projects::patch_args(&projects);
     let mut internal = internal_crates(ctx);
@@ -131,11 +146,16 @@ pub fn build(ctx: &Context, channel: Channel, refresh: bool) -> Result<BuildOutc
     let manifest = &ws.manifest;
     let target_dir = &ws.target_dir;
     let patch_list = &patches;
+    let extra = &options.cargo_args;
     let build_cmd = || {
-        cmd!(
+        let c = cmd!(
             sh,
-            "{cargo} build --release --workspace --manifest-path {manifest} --target-dir {target_dir} {patch_list...}"
-        )
+            "{cargo} build --release --workspace --manifest-path {manifest} --target-dir {target_dir} {patch_list...} {extra...}"
+        );
+        match &version {
+            Some(v) => c.env("TRAINYARD_VERSION", v),
+            None => c,
+        }
     };
     let (lock_file, packages) = if channel.is_pinned() && patches.is_empty() {
         let lock = lockfile::read(&ws.lock_path())?;
@@ -213,6 +233,7 @@ pub fn build(ctx: &Context, channel: Channel, refresh: bool) -> Result<BuildOutc
     let manifest = BuildManifest {
         channel,
         workspace: ws.config.name().to_string(),
+        version: version.clone(),
         commit: if in_git { git.head().ok() } else { None },
         dirty: in_git && git.is_dirty()?,
         lock_file,
