@@ -359,6 +359,10 @@ impl Package {
         let config = rpm::BuildConfig::v4().compression(compression.to_rpm()).source_date(date);
         let mut b = rpm::PackageBuilder::new(&self.name, &self.version, &self.license, &self.arch, &self.summary);
         b.using_config(config).release(&self.release).description(&self.description);
+        // What rpmbuild records when nothing is said: Group is deprecated but rpm tools expect
+        // it, and `reproducible` is the build host of reproducible builds (the real host name
+        // would make two machines' packages differ).
+        b.group("Unspecified").build_host("reproducible");
         if let Some(epoch) = self.epoch {
             b.epoch(epoch);
         }
