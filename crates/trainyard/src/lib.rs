@@ -13,6 +13,7 @@ pub mod lockfile;
 pub mod projects;
 pub mod reqs;
 pub mod resolution;
+pub mod rpmpkg;
 pub mod scm;
 pub mod targets;
 pub mod version;
