@@ -36,8 +36,18 @@ pub const SPEC: TargetSpec = TargetSpec {
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod)" }],
     flags: &[
         DRY_RUN,
-        FlagSpec { name: "rpm-channel", value: Some("NAME"), help: "same as RPM_CHANNEL=NAME", var: Some("RPM_CHANNEL") },
-        FlagSpec { name: "out", value: Some("DIR"), help: "output directory (default target/rpms/<channel>)", var: None },
+        FlagSpec {
+            name: "rpm-channel",
+            value: Some("NAME"),
+            help: "same as RPM_CHANNEL=NAME",
+            var: Some("RPM_CHANNEL"),
+        },
+        FlagSpec {
+            name: "out",
+            value: Some("DIR"),
+            help: "output directory (default target/rpms/<channel>)",
+            var: None,
+        },
         FlagSpec { name: "no-deps", value: None, help: "leave out the rust-NAME-devel packages", var: None },
         FlagSpec {
             name: "package",
@@ -153,7 +163,10 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         match members.iter().find(|m| &m.info.name == name) {
             None => {
                 return Err(Error::usage(format!("--package {name}: no crate `{name}` in the workspace")).with_help(
-                    format!("workspace crates: {}", members.iter().map(|m| m.info.name.as_str()).collect::<Vec<_>>().join(", ")),
+                    format!(
+                        "workspace crates: {}",
+                        members.iter().map(|m| m.info.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
                 ))
             }
             Some(m) if !m.packaged() => {
@@ -177,10 +190,8 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     if ctx.effects.dry_run {
         println!("collection of {} {} for {channel}: {}", ws.config.name(), version_rpm, out);
     }
-    let options = BuildOptions {
-        refresh: false,
-        cargo_args: rpmpkg::STRIP_CARGO_ARGS.iter().map(|s| s.to_string()).collect(),
-    };
+    let options =
+        BuildOptions { refresh: false, cargo_args: rpmpkg::STRIP_CARGO_ARGS.iter().map(|s| s.to_string()).collect() };
     let built = build::build(ctx, channel, &options)?;
     let release_dir = ws.target_dir.join("release");
 
@@ -227,9 +238,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     }
 
     for member in &packaged {
-        let Some(mut crate_pkg) =
-            assets::from_metadata(&member.info, &member.metadata, &release_dir, &arch)?
-        else {
+        let Some(mut crate_pkg) = assets::from_metadata(&member.info, &member.metadata, &release_dir, &arch)? else {
             continue;
         };
         let pkg = &mut crate_pkg.package;
@@ -249,7 +258,10 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
             pkg.provides.push(Dependency::eq(format!("bundled(crate({}))", dep.name), dep.version.clone()));
         }
         for (project, (v, crates)) in &internal_versions {
-            if closure.iter().any(|d| crates.iter().any(|c| crate::reqs::normalize(c) == crate::reqs::normalize(&d.name))) {
+            if closure
+                .iter()
+                .any(|d| crates.iter().any(|c| crate::reqs::normalize(c) == crate::reqs::normalize(&d.name)))
+            {
                 for name in internal_packages.iter().filter(|p| internal_rpm_of(p, project)).map(|p| p.name.clone()) {
                     pkg.requires.push(Dependency::eq(name, v.clone()));
                 }
@@ -302,8 +314,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     std::fs::create_dir_all(&out).map_err(io(&out))?;
     let only: Vec<Package> = packages.iter().map(|(p, _)| p.clone()).collect();
     let written = rpmpkg::write_all(&only, &out, compression)?;
-    let entries: Vec<Entry> =
-        written.iter().zip(&packages).map(|(w, (p, kind))| entry(w, p, *kind, &out)).collect();
+    let entries: Vec<Entry> = written.iter().zip(&packages).map(|(w, (p, kind))| entry(w, p, *kind, &out)).collect();
     remove_stale(&out, &entries)?;
     let manifest = CollectionManifest {
         channel,
@@ -429,7 +440,8 @@ fn internal_project_packages(
     let manifest = tree.join("Cargo.toml");
     let target = ctx.ws.state_dir().join("internal-target");
     let strip = rpmpkg::STRIP_CARGO_ARGS;
-    let mut c = cmd!(sh, "{cargo} build --release --workspace --manifest-path {manifest} --target-dir {target} {strip...}");
+    let mut c =
+        cmd!(sh, "{cargo} build --release --workspace --manifest-path {manifest} --target-dir {target} {strip...}");
     if tree.join("Cargo.lock").exists() {
         c = c.arg("--locked");
     }
@@ -519,7 +531,10 @@ fn dependency_packages(
     for p in lock.iter().filter(|p| p.is_registry()) {
         let dir = vendor.join(format!("{}-{}", p.name, p.version));
         if !dir.is_dir() {
-            return Err(Error::failed(format!("cargo vendor left no sources for {} {} in {vendor}", p.name, p.version)));
+            return Err(Error::failed(format!(
+                "cargo vendor left no sources for {} {} in {vendor}",
+                p.name, p.version
+            )));
         }
         let (license, description) = crate_license(&dir.join("Cargo.toml"));
         let dest_root = format!("/usr/share/cargo/registry/{}-{}", p.name, p.version);
