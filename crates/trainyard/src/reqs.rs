@@ -374,11 +374,10 @@ impl OldFile {
                     Kind::Blank
                 } else if content.is_empty() {
                     Kind::Comment
-                } else if matches!(parse_line(raw), Ok(Line::Include { .. })) {
-                    Kind::Kept
                 } else {
                     // A requirement line, or one `parse` rejects: the pins replace it either way.
                     let version = match parse_line(raw) {
+                        Ok(Line::Include { .. }) => return (Kind::Kept, raw),
                         Ok(Line::Requirement { specifiers, .. }) => match specifiers.as_slice() {
                             [Specifier { op: Op::Eq, version }] => Some(version.clone()),
                             _ => None,
@@ -406,30 +405,26 @@ impl OldFile {
                 }
                 Kind::Requirement { key, version, trailing } => {
                     let comments = if block_starts_file { Vec::new() } else { std::mem::take(&mut block) };
-                    old.push_free(std::mem::take(&mut block));
+                    old.free.append(&mut block);
                     old.requirements.push(OldRequirement { key, version, comments, trailing });
                 }
                 Kind::Blank => {
-                    old.push_free(std::mem::take(&mut block));
+                    old.free.append(&mut block);
                     if old.free.last().is_some_and(|l| !l.is_empty()) {
                         old.free.push(String::new());
                     }
                 }
                 Kind::Kept => {
-                    old.push_free(std::mem::take(&mut block));
+                    old.free.append(&mut block);
                     old.free.push(raw.to_owned());
                 }
             }
         }
-        old.push_free(block);
+        old.free.append(&mut block);
         while old.free.last().is_some_and(|l| l.is_empty()) {
             old.free.pop();
         }
         old
-    }
-
-    fn push_free(&mut self, lines: Vec<String>) {
-        self.free.extend(lines);
     }
 }
 
