@@ -373,6 +373,12 @@ fn elf_samples() -> Vec<Utf8PathBuf> {
         Utf8PathBuf::from(env!("CARGO_BIN_EXE_trainyard")),
         Utf8PathBuf::from_path_buf(std::env::current_exe().unwrap()).unwrap(),
     ];
+    // Libraries with version definitions (verdef provides) and the dynamic linker itself.
+    for lib in ["libc.so.6", "libz.so.1", "libgcc_s.so.1", "libstdc++.so.6", "ld-linux-x86-64.so.2"] {
+        if let Ok(real) = Utf8Path::new("/usr/lib/x86_64-linux-gnu").join(lib).canonicalize_utf8() {
+            files.push(real);
+        }
+    }
     for (dir, take) in [("/usr/bin", 120), ("/usr/lib/x86_64-linux-gnu", 120), ("/usr/lib/rpm", 20)] {
         let Ok(entries) = std::fs::read_dir(dir) else { continue };
         let mut found: Vec<Utf8PathBuf> = entries
