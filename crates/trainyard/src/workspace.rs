@@ -55,6 +55,16 @@ impl Workspace {
         Ok(Workspace { manifest: manifest.to_path_buf(), root, config, target_dir })
     }
 
+    /// A stand-in for targets that need no workspace, rooted at `dir`.
+    pub fn detached(dir: &Utf8Path) -> Workspace {
+        Workspace {
+            root: dir.to_path_buf(),
+            manifest: dir.join("Cargo.toml"),
+            config: Config::default(),
+            target_dir: dir.join("target"),
+        }
+    }
+
     /// trainyard's own state: `target/trainyard/`.
     pub fn state_dir(&self) -> Utf8PathBuf {
         self.target_dir.join("trainyard")

@@ -5,18 +5,24 @@ use crate::error::Result;
 use crate::Context;
 
 pub mod build;
+pub mod demo;
 pub mod pin;
 pub mod tests;
+pub mod version;
 
 pub struct Target {
     pub spec: &'static TargetSpec,
     pub run: fn(&Context) -> Result<()>,
+    /// Whether the target works on a workspace (`demo` does not need one).
+    pub needs_workspace: bool,
 }
 
 pub const TARGETS: &[Target] = &[
-    Target { spec: &build::SPEC, run: build::run },
-    Target { spec: &tests::SPEC, run: tests::run },
-    Target { spec: &pin::SPEC, run: pin::run },
+    Target { spec: &build::SPEC, run: build::run, needs_workspace: true },
+    Target { spec: &tests::SPEC, run: tests::run, needs_workspace: true },
+    Target { spec: &pin::SPEC, run: pin::run, needs_workspace: true },
+    Target { spec: &demo::SPEC, run: demo::run, needs_workspace: false },
+    Target { spec: &version::SPEC, run: version::run, needs_workspace: true },
 ];
 
 /// Variables some target reads; one given to a target that does not read it is a note, not an error.

@@ -1,0 +1,258 @@
+//! End-to-end tests of the foundation: `build`, `pin`, channels, requirement files and
+//! the command line, on fixture workspaces with a local registry the test controls.
+
+#[path = "support/workspace.rs"]
+mod support;
+
+use std::path::Path;
+use support::*;
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// A workspace `portal` with one binary `app` depending on `leftpad = "1"`, which depends
+/// on `padcore = "0.3"`. The registry has leftpad 1.0.0/1.1.0 and padcore 0.3.0/0.3.1;
+/// the committed lock holds the older ones, and prod pins them.
+struct Fixture {
+    _tmp: TempDir,
+    root: std::path::PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let tmp = TempDir::new("build");
+        let registry = tmp.path().join("registry");
+        write_registry(
+            &registry,
+            &[
+                RegistryCrate { name: "padcore", version: "0.3.0", deps: &[] },
+                RegistryCrate { name: "padcore", version: "0.3.1", deps: &[] },
+                RegistryCrate { name: "leftpad", version: "1.0.0", deps: &[("padcore", "0.3")] },
+                RegistryCrate { name: "leftpad", version: "1.1.0", deps: &[("padcore", "0.3")] },
+            ],
+        );
+        let root = tmp.path().join("portal");
+        write(
+            &root.join("Cargo.toml"),
+            "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n\n[workspace.package]\nversion = \"0.1.0\"\n\n[workspace.metadata.trainyard]\nname = \"portal\"\n",
+        );
+        write(
+            &root.join("app/Cargo.toml"),
+            "[package]\nname = \"app\"\nversion.workspace = true\nedition = \"2021\"\n\n[dependencies]\nleftpad = \"1\"\n",
+        );
+        write(
+            &root.join("app/src/main.rs"),
+            "fn main() {\n    println!(\"leftpad {} padcore {}\", leftpad::VERSION, leftpad::PADCORE_VERSION);\n}\n",
+        );
+        write(&root.join(".gitignore"), "/target\n");
+        write(&root.join("reqs/prod-reqs.txt"), "# Pins of the prod channel.\nleftpad == 1.0.0\npadcore == 0.3.0\n");
+        write(&root.join("reqs/dev-reqs.txt"), "# dev takes the newest versions.\n");
+        use_registry(&root, &registry);
+        sh(&root, &cargo(), &["generate-lockfile", "--quiet"]);
+        sh(&root, &cargo(), &["update", "--quiet", "-p", "leftpad", "--precise", "1.0.0"]);
+        sh(&root, &cargo(), &["update", "--quiet", "-p", "padcore", "--precise", "0.3.0"]);
+        git_init(&root);
+        commit_all(&root, "portal");
+        Fixture { _tmp: tmp, root }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        trainyard(&self.root, args, &[])
+    }
+
+    fn lock(&self) -> String {
+        read(&self.root.join("Cargo.lock"))
+    }
+
+    fn app_says(&self) -> String {
+        sh(&self.root, &self.root.join("target/release/app").display().to_string(), &[])
+    }
+
+    fn manifest(&self, channel: &str) -> serde_json::Value {
+        let text = read(&self.root.join(format!("target/trainyard/build-{channel}.json")));
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+fn locked_version(manifest: &serde_json::Value, name: &str) -> Vec<String> {
+    manifest["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"] == name)
+        .map(|p| p["version"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Runs `args`, expects `code` and `needles`, and checks nothing in the tree changed.
+fn refused(f: &Fixture, args: &[&str], code: i32, needles: &[&str]) {
+    let before = snapshot(&f.root);
+    let run = f.run(args);
+    run.fails_with(code);
+    for n in needles {
+        run.says(n);
+    }
+    assert!(snapshot(&f.root) == before, "{args:?} changed files");
+    assert_eq!(tracked_changes(&f.root), "");
+    assert!(!f.root.join("target/release/app").exists(), "{args:?} built something");
+}
+
+#[test]
+fn prod_build_passes_with_pinned_graph_and_changes_no_tracked_file() {
+    let f = Fixture::new();
+    let lock = f.lock();
+    f.run(&["build", "CHANNEL=prod"]).ok();
+    assert_eq!(f.app_says(), "leftpad 1.0.0 padcore 0.3.0");
+    let m = f.manifest("prod");
+    assert_eq!(m["channel"], "prod");
+    assert_eq!(m["workspace"], "portal");
+    assert_eq!(m["dirty"], false);
+    assert_eq!(m["commit"].as_str().unwrap(), git(&f.root, &["rev-parse", "HEAD"]));
+    assert_eq!(locked_version(&m, "leftpad"), ["1.0.0"]);
+    assert!(m["packages"].as_array().unwrap().iter().any(|p| p["name"] == "padcore" && p["source"].is_string()));
+    assert_eq!(f.lock(), lock);
+    assert_eq!(tracked_changes(&f.root), "");
+
+    // A second build with nothing changed leaves the manifest alone.
+    let path = f.root.join("target/trainyard/build-prod.json");
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let run = f.run(&["build", "--channel", "prod"]);
+    run.ok();
+    assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), mtime);
+}
+
+#[test]
+fn prod_build_refuses_unpinned_and_mispinned_packages_naming_each() {
+    let f = Fixture::new();
+    write(&f.root.join("reqs/prod-reqs.txt"), "leftpad == 0.9.0\nserde == 1.0.0\n");
+    commit_all(&f.root, "bad pins");
+    refused(
+        &f,
+        &["build", "CHANNEL=prod"],
+        1,
+        &[
+            "padcore 0.3.0 is in the resolved graph but not pinned",
+            "reqs/prod-reqs.txt:1 wants `leftpad == 0.9.0` but the lock has 1.0.0",
+            "serde: reqs/prod-reqs.txt:2 pins `serde == 1.0.0` but serde is not in the resolved graph",
+            "pin CHANNEL=prod",
+            "cargo update -p leftpad@1.0.0 --precise 0.9.0",
+        ],
+    );
+}
+
+#[test]
+fn dev_build_takes_newest_allowed_versions_without_touching_the_lock() {
+    let f = Fixture::new();
+    let lock = f.lock();
+    f.run(&["build"]).ok();
+    assert_eq!(f.app_says(), "leftpad 1.1.0 padcore 0.3.1");
+    let m = f.manifest("dev");
+    assert_eq!(locked_version(&m, "leftpad"), ["1.1.0"]);
+    assert_eq!(locked_version(&m, "padcore"), ["0.3.1"]);
+    assert!(m["lock_file"].as_str().unwrap().ends_with("target/trainyard/dev/Cargo.lock"));
+    assert_eq!(f.lock(), lock, "the user's Cargo.lock must not change");
+    assert_eq!(tracked_changes(&f.root), "");
+    assert!(!f.root.join("target/trainyard/lock-swap/journal").exists());
+
+    // A == line in dev-reqs.txt is honoured; everything else stays newest.
+    write(&f.root.join("reqs/dev-reqs.txt"), "padcore == 0.3.0\n");
+    f.run(&["build", "CHANNEL=dev"]).ok();
+    assert_eq!(f.app_says(), "leftpad 1.1.0 padcore 0.3.0");
+    assert_eq!(f.lock(), lock);
+}
+
+#[test]
+fn dev_build_refuses_a_range_the_newest_version_breaks() {
+    let f = Fixture::new();
+    write(&f.root.join("reqs/dev-reqs.txt"), "leftpad < 1.1\n");
+    let lock = f.lock();
+    f.run(&["build"]).fails_with(1).says("reqs/dev-reqs.txt:1: `leftpad` does not allow leftpad 1.1.0");
+    assert_eq!(f.lock(), lock);
+}
+
+#[test]
+fn pin_writes_the_graph_and_a_pinned_build_then_passes() {
+    let f = Fixture::new();
+    write(&f.root.join("reqs/stage-reqs.txt"), "# Stage pins: keep this header.\nleftpad == 0.1.0\n");
+    commit_all(&f.root, "stage reqs");
+    f.run(&["build", "CHANNEL=stage"]).fails_with(1);
+    f.run(&["pin", "CHANNEL=stage", "--check"]).fails_with(1).says("+padcore == 0.3.0");
+    let run = f.run(&["pin", "CHANNEL=stage"]);
+    run.ok().says("-leftpad == 0.1.0").says("+leftpad == 1.0.0").says("+padcore == 0.3.0");
+    let text = read(&f.root.join("reqs/stage-reqs.txt"));
+    assert!(text.starts_with("# Stage pins: keep this header.\n"), "{text}");
+    assert!(text.contains("leftpad == 1.0.0\npadcore == 0.3.0\n"), "{text}");
+    f.run(&["pin", "CHANNEL=stage", "--check"]).ok().says("up to date");
+    f.run(&["build", "CHANNEL=stage"]).ok();
+    assert_eq!(f.app_says(), "leftpad 1.0.0 padcore 0.3.0");
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let f = Fixture::new();
+    refused(&f, &["build", "CHANEL=prod"], 2, &["unknown variable `CHANEL`", "did you mean CHANNEL?"]);
+    refused(&f, &["build", "CHANNEL=production"], 2, &["unknown channel `production`", "dev, stage and prod"]);
+    refused(&f, &["build", "--frobnicate"], 2, &["unknown option `--frobnicate`"]);
+    refused(&f, &["bulid"], 2, &["unknown target `bulid`", "did you mean `build`?"]);
+
+    write(&f.root.join("reqs/prod-reqs.txt"), "leftpad == 1.0.0\nPaste ==\n");
+    commit_all(&f.root, "malformed");
+    refused(&f, &["build", "CHANNEL=prod"], 2, &["reqs/prod-reqs.txt:2:"]);
+
+    let manifest = read(&f.root.join("Cargo.toml"));
+    write(&f.root.join("Cargo.toml"), &manifest.replace("name = \"portal\"", "name = \"portal\"\ntag-prefx = \"v\""));
+    commit_all(&f.root, "broken config");
+    refused(&f, &["build"], 2, &["tag-prefx", "line 10"]);
+}
+
+#[test]
+fn environment_variables_apply_and_the_command_line_wins() {
+    let f = Fixture::new();
+    // CHANNEL from the environment: prod, with a malformed prod file, fails...
+    write(&f.root.join("reqs/prod-reqs.txt"), "leftpad ==\n");
+    let run = trainyard(&f.root, &["build", "--dry-run"], &[("CHANNEL", "prod")]);
+    run.fails_with(2).says("prod-reqs.txt:1:");
+    // ...and the command line beats it.
+    trainyard(&f.root, &["build", "--dry-run", "CHANNEL=dev"], &[("CHANNEL", "prod")]).ok();
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_builds_nothing() {
+    let f = Fixture::new();
+    let before = snapshot(&f.root);
+    let run = f.run(&["build", "--dry-run"]);
+    run.ok().says("would run: ").says("cargo update").says("cargo build --release --workspace");
+    assert!(snapshot(&f.root) == before);
+    assert!(!f.root.join("target").exists());
+    f.run(&["build", "CHANNEL=prod", "--dry-run"]).ok().says("--locked");
+    f.run(&["pin", "CHANNEL=stage", "--dry-run"]).ok().says("would write: ");
+    assert!(!f.root.join("reqs/stage-reqs.txt").exists());
+}
+
+#[test]
+fn an_interrupted_swap_is_restored_by_the_next_run() {
+    let f = Fixture::new();
+    let lock = f.lock();
+    // What a killed dev build leaves: the journal, the saved lock, and a swapped Cargo.lock.
+    let swap = f.root.join("target/trainyard/lock-swap");
+    write(&swap.join("original.lock"), &lock);
+    write(&swap.join("journal"), "Cargo.lock");
+    write(&f.root.join("Cargo.lock"), &lock.replace("1.0.0", "1.1.0"));
+    f.run(&["build", "CHANNEL=prod"]).ok().says("restored Cargo.lock");
+    assert_eq!(f.lock(), lock);
+    assert!(!swap.join("journal").exists());
+}
+
+#[test]
+fn help_lists_targets_and_each_target_has_help() {
+    let dir = TempDir::new("help");
+    let run = trainyard(dir.path(), &["--help"], &[]);
+    run.ok().says("build").says("tests").says("pin").says("exit codes");
+    for target in ["build", "tests", "pin"] {
+        trainyard(dir.path(), &[target, "--help"], &[]).ok().says("usage:").says("--dry-run");
+    }
+    let f = Fixture::new();
+    f.run(&["build", "--help"]).ok().says("CHANNEL").says("PORTAL=REF");
+    let _ = Path::new(".");
+}

@@ -1,0 +1,240 @@
+//! Fixture workspaces for end-to-end tests: a temp dir, a local crate registry the
+//! test controls (a directory source replacing crates-io), a git repository, and
+//! the real `trainyard` binary run inside it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A directory removed when dropped (kept when TRAINYARD_KEEP_TEST_DIRS is set).
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("trainyard-{label}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("TRAINYARD_KEEP_TEST_DIRS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+pub fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A crate in the local registry: name, version, dependencies (`name = "req"` lines).
+pub struct RegistryCrate<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    pub deps: &'a [(&'a str, &'a str)],
+}
+
+/// Writes a local registry (index + `.crate` files, the format `cargo` reads with
+/// `local-registry = DIR`) at `dir` holding `crates`; several versions of a name allowed.
+/// (A directory source would be simpler, but `cargo update --precise` cannot move a
+/// package within one.)
+pub fn write_registry(dir: &Path, crates: &[RegistryCrate<'_>]) {
+    use sha2::{Digest, Sha256};
+    let src = dir.join("src");
+    for c in crates {
+        let base = format!("{}-{}", c.name, c.version);
+        let root = src.join(&base);
+        let mut manifest = format!(
+            "[package]\nname = \"{}\"\nversion = \"{}\"\nedition = \"2021\"\nlicense = \"MIT\"\ndescription = \"fixture crate\"\n\n[dependencies]\n",
+            c.name, c.version
+        );
+        let mut body = format!("pub const VERSION: &str = \"{}\";\n", c.version);
+        let mut deps = Vec::new();
+        for (dep, req) in c.deps {
+            manifest.push_str(&format!("{dep} = \"{req}\"\n"));
+            let ident = dep.replace('-', "_");
+            body.push_str(&format!("pub use {ident}::VERSION as {}_VERSION;\n", ident.to_uppercase()));
+            deps.push(serde_json::json!({
+                "name": dep, "req": format!("^{req}"), "features": [], "optional": false,
+                "default_features": true, "target": null, "kind": "normal"
+            }));
+        }
+        write(&root.join("Cargo.toml"), &manifest);
+        write(&root.join("src/lib.rs"), &body);
+        let file = dir.join(format!("{base}.crate"));
+        sh(
+            &src,
+            "tar",
+            &["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "-czf", file.to_str().unwrap(), &base],
+        );
+        let sum = format!("{:x}", Sha256::digest(std::fs::read(&file).unwrap()));
+        let entry = serde_json::json!({
+            "name": c.name, "vers": c.version, "deps": deps, "cksum": sum, "features": {}, "yanked": false
+        });
+        let name = c.name.to_lowercase();
+        let index = match name.len() {
+            1 => dir.join("index/1").join(&name),
+            2 => dir.join("index/2").join(&name),
+            3 => dir.join("index/3").join(&name[..1]).join(&name),
+            _ => dir.join("index").join(&name[..2]).join(&name[2..4]).join(&name),
+        };
+        std::fs::create_dir_all(index.parent().unwrap()).unwrap();
+        let mut text = std::fs::read_to_string(&index).unwrap_or_default();
+        text.push_str(&format!("{entry}\n"));
+        std::fs::write(&index, text).unwrap();
+    }
+}
+
+/// Points cargo at the local registry for everything under `workspace`.
+pub fn use_registry(workspace: &Path, registry: &Path) {
+    write(
+        &workspace.join(".cargo/config.toml"),
+        &format!(
+            "[source.crates-io]\nreplace-with = \"fixture\"\n\n[source.fixture]\nlocal-registry = \"{}\"\n\n[net]\noffline = true\n",
+            registry.display()
+        ),
+    );
+}
+
+/// Runs a command in `dir`, panicking with its output on failure.
+pub fn sh(dir: &Path, program: &str, args: &[&str]) -> String {
+    let out = Command::new(program).args(args).current_dir(dir).envs(git_env()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed in {}:\n{}{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+/// Fixed identities and dates, so commits are reproducible.
+pub fn git_env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("GIT_AUTHOR_NAME", "Test"),
+        ("GIT_AUTHOR_EMAIL", "test@example.com"),
+        ("GIT_COMMITTER_NAME", "Test"),
+        ("GIT_COMMITTER_EMAIL", "test@example.com"),
+        ("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z"),
+        ("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z"),
+        ("GIT_CONFIG_NOSYSTEM", "1"),
+    ]
+}
+
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    sh(dir, "git", args)
+}
+
+pub fn git_init(dir: &Path) {
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["config", "user.name", "Test"]);
+    git(dir, &["config", "user.email", "test@example.com"]);
+}
+
+pub fn commit_all(dir: &Path, message: &str) {
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", message]);
+}
+
+/// What a run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(&self) -> &Run {
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+    pub fn fails_with(&self, code: i32) -> &Run {
+        assert_eq!(self.code, code, "expected exit {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+    pub fn says(&self, needle: &str) -> &Run {
+        let all = format!("{}{}", self.stdout, self.stderr);
+        assert!(
+            all.contains(needle),
+            "expected output to contain {needle:?}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+    pub fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs the real `trainyard` binary in `dir` with a clean CI-free environment.
+pub fn trainyard(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trainyard"));
+    cmd.args(args).current_dir(dir);
+    for var in [
+        "CHANNEL",
+        "RPM_CHANNEL",
+        "CI",
+        "GITHUB_ACTIONS",
+        "GITHUB_REF",
+        "GITHUB_REF_TYPE",
+        "GITLAB_CI",
+        "CI_COMMIT_TAG",
+        "CARGO_TARGET_DIR",
+        "TRAINYARD_PRETEND_VERSION",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(git_env());
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `git status --porcelain` of tracked files: empty when nothing tracked changed.
+pub fn tracked_changes(dir: &Path) -> String {
+    git(dir, &["status", "--porcelain", "--untracked-files=no"])
+}
+
+/// A snapshot of every file under `dir` except `target/` and `.git/`, to prove "changes nothing".
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let name = entry.file_name();
+            if entry.file_type().unwrap().is_dir() {
+                if name != "target" && name != ".git" {
+                    stack.push(path);
+                }
+            } else {
+                out.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
