@@ -3,7 +3,8 @@
 //! needs nothing beyond the Rust toolchain (no `ldd`: it is transitive and breaks cross builds).
 //!
 //! What elfdeps emits, and so what we emit:
-//! - Requires (only for files with an execute bit): each `DT_NEEDED` library as
+//! - Requires (for every file except an executable, one with a program interpreter, that
+//!   lacks an execute bit): each `DT_NEEDED` library as
 //!   `libfoo.so.1()(64bit)`, each version it needs from `.gnu.version_r` as
 //!   `libfoo.so.1(FOO_1.0)(64bit)`, and `rtld(GNU_HASH)` when the file has a GNU hash table
 //!   but no SysV one.
@@ -21,6 +22,8 @@ const ET_EXEC: u16 = 2;
 const ET_DYN: u16 = 3;
 const EM_ALPHA: u16 = 41;
 const EM_FAKE_ALPHA: u16 = 0x9026;
+
+const PT_INTERP: u32 = 3;
 
 const SHT_NOBITS: u32 = 8;
 const SHT_DYNAMIC: u32 = 6;
@@ -91,6 +94,8 @@ pub struct ElfInfo {
     pub has_hash: bool,
     pub has_gnu_hash: bool,
     pub has_debug: bool,
+    /// The program interpreter (`PT_INTERP`), set for dynamically linked executables.
+    pub interp: Option<String>,
     /// A `.symtab` section is present (the file is not stripped of symbols).
     pub has_symtab: bool,
     /// Some `.debug_*` section is present.
@@ -208,9 +213,11 @@ impl ElfInfo {
             has_hash: false,
             has_gnu_hash: false,
             has_debug: false,
+            interp: None,
             has_symtab: false,
             has_debug_info: false,
         };
+        info.interp = read_interp(&r, is_64)?;
         if shoff == 0 {
             return Ok(info);
         }
@@ -384,7 +391,7 @@ impl ElfInfo {
     ///
     /// `file_name` is the installed base name (used as the provided soname of a library that
     /// declares none); `executable` is whether the packaged file has an execute bit (elfdeps
-    /// generates requires only for those).
+    /// generates no requires for a program, one with an interpreter, that lacks it).
     pub fn dependencies(&self, file_name: &str, executable: bool) -> ElfDeps {
         let mut requires = BTreeSet::new();
         let mut provides = BTreeSet::new();
@@ -404,7 +411,7 @@ impl ElfInfo {
         if let Some(base) = &self.version_base {
             provides.extend(self.version_defs.iter().filter_map(|v| dep(base, Some(v))));
         }
-        if executable {
+        if executable || self.interp.is_none() {
             for need in &self.version_needs {
                 requires.extend(need.versions.iter().filter_map(|v| dep(&need.library, Some(v))));
             }
@@ -424,6 +431,35 @@ impl ElfInfo {
     pub fn is_stripped(&self) -> bool {
         !self.has_symtab && !self.has_debug_info
     }
+}
+
+/// The `PT_INTERP` string, if the file has one.
+fn read_interp(r: &Reader<'_>, is_64: bool) -> Result<Option<String>> {
+    let (phoff, entsize, count) = if is_64 {
+        (r.u64(32)?, u64::from(r.u16(54)?), u64::from(r.u16(56)?))
+    } else {
+        (u64::from(r.u32(28)?), u64::from(r.u16(42)?), u64::from(r.u16(44)?))
+    };
+    if phoff == 0 || count == 0 {
+        return Ok(None);
+    }
+    let min = if is_64 { 56 } else { 32 };
+    if entsize < min {
+        return Err(bad(format!("program header entries of {entsize} bytes (expected {min})")));
+    }
+    for i in 0..count {
+        let at = phoff
+            .checked_add(i * entsize)
+            .ok_or_else(|| bad("program header table lies beyond the end of the file"))?;
+        r.slice(at, entsize, "a program header")?;
+        if r.u32(at)? == PT_INTERP {
+            let offset = if is_64 { r.u64(at + 8)? } else { u64::from(r.u32(at + 4)?) };
+            let rest = r.slice(offset, (r.bytes.len() as u64).saturating_sub(offset), "the program interpreter")?;
+            let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+            return Ok(Some(String::from_utf8_lossy(&rest[..end]).into_owned()));
+        }
+    }
+    Ok(None)
 }
 
 /// elfdeps' sanity filter on library names.
@@ -504,14 +540,17 @@ mod tests {
             has_hash: false,
             has_gnu_hash: true,
             has_debug: false,
+            interp: None,
             has_symtab: false,
             has_debug_info: false,
         };
         let deps = info.dependencies("libdemo.so.1.0.0", true);
         assert_eq!(deps.requires, ["libc.so.6()(64bit)", "libc.so.6(GLIBC_2.34)(64bit)", "rtld(GNU_HASH)"]);
         assert_eq!(deps.provides, ["libdemo.so.1()(64bit)", "libdemo.so.1(DEMO_1)(64bit)"]);
-        let not_exec = info.dependencies("x", false);
-        assert!(not_exec.requires.is_empty());
+        // A library needs its libraries whatever its mode; a program without an execute bit not.
+        assert_eq!(info.dependencies("x", false).requires.len(), 3);
+        let program = ElfInfo { interp: Some("/lib64/ld-linux-x86-64.so.2".into()), ..info.clone() };
+        assert!(program.dependencies("x", false).requires.is_empty());
         let thirty_two = ElfInfo { is_64: false, soname: None, version_base: None, ..info };
         assert_eq!(thirty_two.dependencies("libdemo.so.1", true).provides, ["libdemo.so.1"]);
         assert!(thirty_two.dependencies("x", true).requires.contains(&"libc.so.6(GLIBC_2.34)".to_string()));

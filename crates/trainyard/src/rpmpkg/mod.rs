@@ -305,20 +305,16 @@ impl Package {
         }
     }
 
-    /// Adds the shared-library Requires and Provides rpm's `elfdeps` would generate for every
-    /// executable ELF file of the package (Binary files, and any other with an execute bit).
+    /// Adds the shared-library Requires and Provides rpm's `elfdeps` would generate for the
+    /// package's ELF files (rpmbuild runs it on every file whose magic says ELF).
     pub fn add_elf_dependencies(&mut self) -> Result<()> {
         let mut requires = BTreeSet::new();
         let mut provides = BTreeSet::new();
         for f in &self.files {
-            if f.kind == FileKind::Dir || (f.kind != FileKind::Binary && f.mode & 0o111 == 0) {
+            if f.kind == FileKind::Dir || !starts_with_elf_magic(&f.source)? {
                 continue;
             }
             let bytes = std::fs::read(&f.source).map_err(io(&f.source))?;
-            if !elf::is_elf(&bytes) {
-                // A script is a fine binary; only ELF files have library dependencies.
-                continue;
-            }
             let base = f.dest.rsplit('/').next().unwrap_or(&f.dest);
             let deps = elf::dependencies(&bytes, base, f.mode & 0o111 != 0)
                 .map_err(|e| Error::failed(format!("{} (packaged as {}): {e}", f.source, f.dest)))?;
@@ -441,6 +437,17 @@ impl Package {
         let mut out = Vec::new();
         pkg.write(&mut out).map_err(ctx)?;
         Ok(out)
+    }
+}
+
+fn starts_with_elf_magic(path: &Utf8Path) -> Result<bool> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    let mut file = std::fs::File::open(path).map_err(io(path))?;
+    match file.read_exact(&mut magic) {
+        Ok(()) => Ok(elf::is_elf(&magic)),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(io(path)(e)),
     }
 }
 
