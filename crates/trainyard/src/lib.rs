@@ -9,6 +9,7 @@ pub mod error;
 pub mod exec;
 pub mod git;
 pub mod lockfile;
+pub mod release;
 pub mod reqs;
 pub mod resolution;
 pub mod targets;

@@ -7,6 +7,7 @@ use crate::Context;
 pub mod build;
 pub mod demo;
 pub mod pin;
+pub mod release;
 pub mod tests;
 
 pub struct Target {
@@ -20,6 +21,7 @@ pub const TARGETS: &[Target] = &[
     Target { spec: &build::SPEC, run: build::run, needs_workspace: true },
     Target { spec: &tests::SPEC, run: tests::run, needs_workspace: true },
     Target { spec: &pin::SPEC, run: pin::run, needs_workspace: true },
+    Target { spec: &release::SPEC, run: release::run, needs_workspace: true },
     Target { spec: &demo::SPEC, run: demo::run, needs_workspace: false },
 ];
 
