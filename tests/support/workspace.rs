@@ -49,33 +49,55 @@ pub struct RegistryCrate<'a> {
     pub deps: &'a [(&'a str, &'a str)],
 }
 
-/// Writes a directory source at `dir` holding `crates` (several versions of a name allowed).
+/// Writes a local registry (index + `.crate` files, the format `cargo` reads with
+/// `local-registry = DIR`) at `dir` holding `crates`; several versions of a name allowed.
+/// (A directory source would be simpler, but `cargo update --precise` cannot move a
+/// package within one.)
 pub fn write_registry(dir: &Path, crates: &[RegistryCrate<'_>]) {
+    use sha2::{Digest, Sha256};
+    let src = dir.join("src");
     for c in crates {
-        let root = dir.join(format!("{}-{}", c.name, c.version));
+        let base = format!("{}-{}", c.name, c.version);
+        let root = src.join(&base);
         let mut manifest = format!(
             "[package]\nname = \"{}\"\nversion = \"{}\"\nedition = \"2021\"\nlicense = \"MIT\"\ndescription = \"fixture crate\"\n\n[dependencies]\n",
             c.name, c.version
         );
         let mut body = format!("pub const VERSION: &str = \"{}\";\n", c.version);
+        let mut deps = Vec::new();
         for (dep, req) in c.deps {
             manifest.push_str(&format!("{dep} = \"{req}\"\n"));
-            body.push_str(&format!(
-                "pub use {}::VERSION as {}_VERSION;\n",
-                dep.replace('-', "_"),
-                dep.replace('-', "_").to_uppercase()
-            ));
+            let ident = dep.replace('-', "_");
+            body.push_str(&format!("pub use {ident}::VERSION as {}_VERSION;\n", ident.to_uppercase()));
+            deps.push(serde_json::json!({
+                "name": dep, "req": format!("^{req}"), "features": [], "optional": false,
+                "default_features": true, "target": null, "kind": "normal"
+            }));
         }
         write(&root.join("Cargo.toml"), &manifest);
         write(&root.join("src/lib.rs"), &body);
-        // A directory source needs a checksum; any stable hex string does for a fixture.
-        let sum: String = format!("{:0>64}", format!("{:x}", fxhash(&format!("{}-{}", c.name, c.version))));
-        write(&root.join(".cargo-checksum.json"), &format!("{{\"files\":{{}},\"package\":\"{sum}\"}}"));
+        let file = dir.join(format!("{base}.crate"));
+        sh(
+            &src,
+            "tar",
+            &["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "-czf", file.to_str().unwrap(), &base],
+        );
+        let sum = format!("{:x}", Sha256::digest(std::fs::read(&file).unwrap()));
+        let entry = serde_json::json!({
+            "name": c.name, "vers": c.version, "deps": deps, "cksum": sum, "features": {}, "yanked": false
+        });
+        let name = c.name.to_lowercase();
+        let index = match name.len() {
+            1 => dir.join("index/1").join(&name),
+            2 => dir.join("index/2").join(&name),
+            3 => dir.join("index/3").join(&name[..1]).join(&name),
+            _ => dir.join("index").join(&name[..2]).join(&name[2..4]).join(&name),
+        };
+        std::fs::create_dir_all(index.parent().unwrap()).unwrap();
+        let mut text = std::fs::read_to_string(&index).unwrap_or_default();
+        text.push_str(&format!("{entry}\n"));
+        std::fs::write(&index, text).unwrap();
     }
-}
-
-fn fxhash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
 }
 
 /// Points cargo at the local registry for everything under `workspace`.
@@ -83,7 +105,7 @@ pub fn use_registry(workspace: &Path, registry: &Path) {
     write(
         &workspace.join(".cargo/config.toml"),
         &format!(
-            "[source.crates-io]\nreplace-with = \"fixture\"\n\n[source.fixture]\ndirectory = \"{}\"\n\n[net]\noffline = true\n",
+            "[source.crates-io]\nreplace-with = \"fixture\"\n\n[source.fixture]\nlocal-registry = \"{}\"\n\n[net]\noffline = true\n",
             registry.display()
         ),
     );

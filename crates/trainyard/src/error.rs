@@ -62,7 +62,7 @@ impl Error {
         self.code = Some(code);
         self
     }
-    /// Adds context in front of the message: "while doing X: <message>".
+    /// Adds context in front of the message: "while doing X: message".
     pub fn context(mut self, what: impl fmt::Display) -> Error {
         self.message = format!("{what}: {}", self.message);
         self

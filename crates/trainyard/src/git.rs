@@ -76,6 +76,24 @@ impl Git {
         Ok(ok.then(|| out.trim_end().to_string()))
     }
 
+    /// Runs a git command and returns (success, stdout, stderr) without failing on its status,
+    /// so the caller can turn git's own message into an error. Not dry-run aware: the caller
+    /// decides (trainyard's own state under `target/`, for example the checkout cache).
+    pub fn output(&self, args: &[&str]) -> Result<(bool, String, String)> {
+        self.output_env(&[], args)
+    }
+
+    /// [`Git::output`] with extra environment variables (a throwaway `GIT_INDEX_FILE`, for example).
+    pub fn output_env(&self, env: &[(&str, &str)], args: &[&str]) -> Result<(bool, String, String)> {
+        let sh = Self::sh()?;
+        let dir = &self.dir;
+        let mut cmd = cmd!(sh, "git -C {dir} {args...}");
+        for (key, value) in env {
+            cmd = cmd.env(key, value);
+        }
+        exec::output(cmd)
+    }
+
     /// Runs a git command that changes the repository (dry-run aware).
     pub fn run(&self, effects: &Effects, args: &[&str]) -> Result<()> {
         let sh = Self::sh()?;

@@ -3,16 +3,21 @@
 //! The `xtask` binary and the `trainyard` binary both call [`main_with_args`].
 
 pub mod channel;
+pub mod checkout;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod exec;
 pub mod git;
 pub mod lockfile;
+pub mod projects;
 pub mod release;
 pub mod reqs;
 pub mod resolution;
+pub mod rpmpkg;
+pub mod scm;
 pub mod targets;
+pub mod version;
 pub mod workspace;
 
 use std::ffi::OsString;
@@ -99,10 +104,33 @@ fn run(args: Vec<OsString>, program: &str) -> Result<()> {
         eprintln!("{note}");
     }
     let effects = Effects::new(args.dry_run());
+    let ws = match args.var(&ws.config.self_var()) {
+        Some(var) if target.spec.takes_projects => self_checkout(&ws, &var.value, &effects)?,
+        _ => ws,
+    };
     if !effects.dry_run {
         // A run killed while another lock file was swapped in left the user's aside: put it back first.
         lockfile::recover(&ws)?;
     }
     let ctx = Context { ws, args, effects, program: program.to_string() };
     (target.run)(&ctx)
+}
+
+/// `ACCOUNT_PORTAL=rpm-1.2` on account-portal itself: the workspace as it was at that ref,
+/// checked out in the cache and built into the same target directory.
+fn self_checkout(ws: &Workspace, reference: &str, effects: &Effects) -> Result<Workspace> {
+    let var = ws.config.self_var();
+    git::validate_ref(reference).map_err(|e| e.context(&var))?;
+    let cache = projects::cache(ws);
+    let name = ws.config.name();
+    let resolved = cache.resolve(name, ws.root.as_str(), reference, effects)?;
+    let tree = cache.worktree(&resolved, effects)?;
+    if !tree.exists() {
+        // Dry-run: nothing was checked out; plan against the workspace as it is.
+        return Ok(ws.clone());
+    }
+    let mut sub = Workspace::at(&tree.join("Cargo.toml"))?;
+    sub.target_dir = ws.target_dir.clone();
+    eprintln!("trainyard: building {name} as of {reference} ({}) from {tree}", resolved.commit);
+    Ok(sub)
 }

@@ -76,8 +76,14 @@ pub fn recover(ws: &Workspace) -> Result<()> {
     if !journal.exists() {
         return Ok(());
     }
-    restore(&ws.lock_path(), &dir)?;
-    eprintln!("trainyard: restored {} from an interrupted earlier run", ws.display(&ws.lock_path()));
+    // The journal names the lock file that was swapped (a checkout's, possibly).
+    let lock = std::fs::read_to_string(&journal)
+        .ok()
+        .map(|s| Utf8PathBuf::from(s.trim_end()))
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| ws.lock_path());
+    restore(&lock, &dir)?;
+    eprintln!("trainyard: restored {} from an interrupted earlier run", ws.display(&lock));
     Ok(())
 }
 
@@ -172,5 +178,79 @@ source = "git+file:///srv/core?tag=rpm-2.0#0123"
         assert!(pkgs[1].is_registry());
         assert!(pkgs[2].is_git());
         assert!(parse(Utf8Path::new("Cargo.lock"), "[[package]]\nname = 3\n").is_err());
+    }
+}
+
+/// Index into `lock` of the package a dependency entry (`name`, `name version`,
+/// or `name version (source)`) names.
+fn find_dependency(lock: &[LockedPackage], entry: &str) -> Option<usize> {
+    let mut parts = entry.splitn(3, ' ');
+    let name = parts.next()?;
+    let version = parts.next();
+    let source = parts.next().map(|s| s.trim_start_matches('(').trim_end_matches(')'));
+    lock.iter().position(|p| {
+        p.name == name
+            && version.is_none_or(|v| p.version == v)
+            && source.is_none_or(|s| p.source.as_deref() == Some(s))
+    })
+}
+
+/// Every package `root` depends on, directly or indirectly (not `root` itself), in lock order.
+/// The lock holds the dependencies of every feature and platform, so this is an upper bound
+/// of what a binary links.
+pub fn closure<'a>(lock: &'a [LockedPackage], root: &str) -> Vec<&'a LockedPackage> {
+    let Some(start) = lock.iter().position(|p| p.name == root && p.source.is_none()) else {
+        return Vec::new();
+    };
+    let mut seen = vec![false; lock.len()];
+    let mut stack = vec![start];
+    seen[start] = true;
+    while let Some(i) = stack.pop() {
+        for dep in &lock[i].dependencies {
+            if let Some(j) = find_dependency(lock, dep) {
+                if !seen[j] {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            }
+        }
+    }
+    seen[start] = false;
+    lock.iter().zip(seen).filter(|(_, s)| *s).map(|(p, _)| p).collect()
+}
+
+/// The packages a locked package depends on directly.
+pub fn direct_dependencies<'a>(lock: &'a [LockedPackage], package: &LockedPackage) -> Vec<&'a LockedPackage> {
+    package.dependencies.iter().filter_map(|d| find_dependency(lock, d)).map(|i| &lock[i]).collect()
+}
+
+#[cfg(test)]
+mod closure_tests {
+    use super::*;
+
+    fn pkg(name: &str, version: &str, source: Option<&str>, deps: &[&str]) -> LockedPackage {
+        LockedPackage {
+            name: name.into(),
+            version: version.into(),
+            source: source.map(Into::into),
+            checksum: None,
+            dependencies: deps.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn closure_follows_versions_and_skips_unrelated() {
+        let reg = Some("registry+x");
+        let lock = vec![
+            pkg("app", "0.1.0", None, &["leftpad", "syn 2.0.1"]),
+            pkg("leftpad", "1.0.0", reg, &["syn 1.0.9"]),
+            pkg("syn", "1.0.9", reg, &[]),
+            pkg("syn", "2.0.1", reg, &[]),
+            pkg("unrelated", "1.0.0", reg, &[]),
+        ];
+        let names: Vec<String> = closure(&lock, "app").iter().map(|p| format!("{} {}", p.name, p.version)).collect();
+        assert_eq!(names, ["leftpad 1.0.0", "syn 1.0.9", "syn 2.0.1"]);
+        assert_eq!(direct_dependencies(&lock, &lock[1]).len(), 1);
+        assert!(closure(&lock, "nope").is_empty());
     }
 }

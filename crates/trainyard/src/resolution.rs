@@ -65,6 +65,7 @@ pub fn check(lock: &[LockedPackage], reqs: &[Requirement], internal: &BTreeSet<S
             continue;
         };
         let versions: Vec<String> = pkgs.iter().map(|p| p.version.clone()).collect();
+        let before = problems.len();
         for r in lines {
             let pinned_here = r.pinned().map(|v| pkgs.iter().any(|p| same_version(&p.version, v)));
             if pinned_here != Some(true) {
@@ -79,7 +80,8 @@ pub fn check(lock: &[LockedPackage], reqs: &[Requirement], internal: &BTreeSet<S
         }
         for p in pkgs {
             let covered = lines.iter().any(|r| r.pinned().is_some_and(|v| same_version(&p.version, v)));
-            if !covered && lines.iter().all(|r| r.pinned().is_some()) {
+            // A mismatch already names this package; "unpinned" would say it twice.
+            if !covered && problems.len() == before {
                 problems.push(Problem::Unpinned { name: p.name.clone(), locked: p.version.clone() });
             }
         }

@@ -12,6 +12,7 @@ use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
 use crate::exec::{self, command_error};
 use crate::lockfile::{self, LockedPackage, Swap};
+use crate::projects;
 use crate::reqs::{self, Requirement};
 use crate::resolution;
 use crate::Context;
@@ -45,7 +46,8 @@ const DEV_RESOLUTION_TTL_SECS: u64 = 24 * 3600;
 
 pub fn run(ctx: &Context) -> Result<()> {
     let channel = channel_arg(ctx, "CHANNEL", Channel::Dev)?;
-    let outcome = build(ctx, channel, ctx.args.flag("refresh"))?;
+    let options = BuildOptions { refresh: ctx.args.flag("refresh"), ..BuildOptions::default() };
+    let outcome = build(ctx, channel, &options)?;
     if let Some(path) = outcome.manifest_path {
         eprintln!("trainyard: built {} for {channel}; manifest {}", ctx.ws.config.name(), ctx.ws.display(&path));
     }
@@ -67,10 +69,14 @@ pub fn channel_arg(ctx: &Context, var: &str, default: Channel) -> Result<Channel
 pub struct BuildManifest {
     pub channel: Channel,
     pub workspace: String,
+    /// The computed version (Cargo semver rendering), exported to the build as TRAINYARD_VERSION.
+    pub version: Option<String>,
     pub commit: Option<String>,
     pub dirty: bool,
     /// The lock file the build used (the user's, or trainyard's dev resolution).
     pub lock_file: Utf8PathBuf,
+    /// Every internal project: requested ref, where the request came from, commit.
+    pub internal: Vec<projects::Record>,
     pub packages: Vec<LockedPackage>,
 }
 
@@ -111,41 +117,110 @@ pub fn shell() -> Result<Shell> {
 }
 
 /// Applies the channel and runs `cargo build --release` over the workspace.
-pub fn build(ctx: &Context, channel: Channel, refresh: bool) -> Result<BuildOutcome> {
+/// How a build runs beyond its channel.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Resolve the dev channel again even if nothing changed.
+    pub refresh: bool,
+    /// More arguments for `cargo build` (`build_rpms` strips the binaries).
+    pub cargo_args: Vec<String>,
+}
+
+pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<BuildOutcome> {
+    let refresh = options.refresh;
     let ws = &ctx.ws;
     let requirements = load_reqs(ctx, channel)?;
-    let internal = internal_crates(ctx);
+    // Every build exports the computed version: `option_env!("TRAINYARD_VERSION")` in the crates.
+    let version = crate::scm::version_env(ws)?;
+    let projects = projects::plan(ctx, channel, &requirements)?;
+    let patches = projects::patch_args(&projects);
+    let mut internal = internal_crates(ctx);
+    for p in &projects {
+        internal.insert(reqs::normalize(&p.name));
+        internal.extend(p.crates.iter().map(|(c, _)| reqs::normalize(c)));
+    }
     let sh = shell()?;
+    // Cargo reads `.cargo/config.toml` from the current directory up: the workspace's own.
+    sh.change_dir(&ws.root);
     let cargo = cargo_program();
     let manifest = &ws.manifest;
-    let (lock_file, packages) = if channel.is_pinned() {
+    let target_dir = &ws.target_dir;
+    let patch_list = &patches;
+    let extra = &options.cargo_args;
+    let build_cmd = || {
+        let c = cmd!(
+            sh,
+            "{cargo} build --release --workspace --manifest-path {manifest} --target-dir {target_dir} {patch_list...} {extra...}"
+        );
+        match &version {
+            Some(v) => c.env("TRAINYARD_VERSION", v),
+            None => c,
+        }
+    };
+    let (lock_file, packages) = if channel.is_pinned() && patches.is_empty() {
         let lock = lockfile::read(&ws.lock_path())?;
         check_pinned(ctx, channel, &lock, &requirements, &internal)?;
-        ctx.effects.run(cmd!(sh, "{cargo} build --release --workspace --locked --manifest-path {manifest}"))?;
+        ctx.effects.run(build_cmd().arg("--locked"))?;
         (ws.lock_path(), lock)
+    } else if channel.is_pinned() {
+        // Overrides change the resolution of the internal crates only; every external
+        // package must still be the pinned one.
+        let alt = ws.state_dir().join(channel.as_str()).join("Cargo.lock");
+        if ctx.effects.dry_run {
+            println!("would swap in {} (Cargo.lock with the overrides) during the build", ws.display(&alt));
+            ctx.effects.run(build_cmd())?;
+            (alt, Vec::new())
+        } else {
+            let _ = std::fs::remove_file(&alt);
+            let swap = Swap::begin(ws, &alt)?;
+            // Move only the overridden crates to their checkouts; everything else stays locked.
+            let before = lockfile::read(&ws.lock_path())?;
+            let mut specs: Vec<String> = Vec::new();
+            for p in projects.iter().filter(|p| p.checkout.is_some()) {
+                for (krate, _) in &p.crates {
+                    for l in before.iter().filter(|l| reqs::normalize(&l.name) == reqs::normalize(krate)) {
+                        specs.push("-p".into());
+                        specs.push(format!("{}@{}", l.name, l.version));
+                    }
+                }
+            }
+            if !specs.is_empty() {
+                exec::read(cmd!(sh, "{cargo} update --manifest-path {manifest} {specs...} {patch_list...}"))
+                    .map_err(|e| e.context("resolving the workspace with the overrides"))?;
+            }
+            exec::read(cmd!(sh, "{cargo} metadata --format-version 1 --manifest-path {manifest} {patch_list...}"))
+                .map_err(|e| e.context("resolving the workspace with the overrides"))?;
+            let lock = lockfile::read(&ws.lock_path())?;
+            projects::check_patched(&projects, &lock)?;
+            check_pinned(ctx, channel, &lock, &requirements, &internal)?;
+            ctx.effects.run(build_cmd().arg("--locked"))?;
+            swap.finish()?;
+            (alt, lock)
+        }
     } else {
         let dev_lock = ws.state_dir().join("dev").join("Cargo.lock");
-        let fingerprint = dev_fingerprint(ctx, &requirements)?;
+        let fingerprint = dev_fingerprint(ctx, &requirements, &patches)?;
         let stamp = ws.state_dir().join("dev").join("fingerprint");
         let fresh = !refresh && dev_lock.exists() && is_fresh(&stamp, &fingerprint);
         if ctx.effects.dry_run {
             println!("would swap in {} for Cargo.lock during the build (restored after)", ws.display(&dev_lock));
             if !fresh {
-                ctx.effects.run(cmd!(sh, "{cargo} update --manifest-path {manifest}"))?;
+                ctx.effects.run(cmd!(sh, "{cargo} update --manifest-path {manifest} {patch_list...}"))?;
                 println!(
                     "would pin the == lines of {} with cargo update --precise",
                     ws.display(&ws.reqs_path(channel))
                 );
             }
-            ctx.effects.run(cmd!(sh, "{cargo} build --release --workspace --manifest-path {manifest}"))?;
+            ctx.effects.run(build_cmd())?;
             (dev_lock.clone(), Vec::new())
         } else {
             let swap = Swap::begin(ws, &dev_lock)?;
             if !fresh {
-                resolve_dev(ctx, &requirements, &internal)?;
+                resolve_dev(ctx, &requirements, &internal, &patches)?;
             }
-            ctx.effects.run(cmd!(sh, "{cargo} build --release --workspace --manifest-path {manifest}"))?;
+            ctx.effects.run(build_cmd())?;
             let packages = lockfile::read(&ws.lock_path())?;
+            projects::check_patched(&projects, &packages)?;
             swap.finish()?;
             if !fresh {
                 exec::write_atomic(&stamp, fingerprint.as_bytes())?;
@@ -158,9 +233,11 @@ pub fn build(ctx: &Context, channel: Channel, refresh: bool) -> Result<BuildOutc
     let manifest = BuildManifest {
         channel,
         workspace: ws.config.name().to_string(),
+        version: version.clone(),
         commit: if in_git { git.head().ok() } else { None },
         dirty: in_git && git.is_dirty()?,
         lock_file,
+        internal: projects::records(&projects, &packages),
         packages,
     };
     let path = ws.state_dir().join(format!("build-{channel}.json"));
@@ -219,11 +296,17 @@ fn plural(n: usize) -> &'static str {
 
 /// Updates the swapped-in lock to the newest compatible versions, then applies the
 /// `==` lines of the dev file and checks its other specifiers.
-fn resolve_dev(ctx: &Context, requirements: &[Requirement], internal: &BTreeSet<String>) -> Result<()> {
+fn resolve_dev(
+    ctx: &Context,
+    requirements: &[Requirement],
+    internal: &BTreeSet<String>,
+    patches: &[String],
+) -> Result<()> {
     let sh = shell()?;
+    sh.change_dir(&ctx.ws.root);
     let cargo = cargo_program();
     let manifest = &ctx.ws.manifest;
-    ctx.effects.run(cmd!(sh, "{cargo} update --manifest-path {manifest}"))?;
+    ctx.effects.run(cmd!(sh, "{cargo} update --manifest-path {manifest} {patches...}"))?;
     let lock = lockfile::read(&ctx.ws.lock_path())?;
     let externals = resolution::external(&lock, internal);
     for r in requirements {
@@ -233,13 +316,30 @@ fn resolve_dev(ctx: &Context, requirements: &[Requirement], internal: &BTreeSet<
                 let spec = format!("{}@{}", p.name, p.version);
                 let pinned = padded(pinned);
                 ctx.effects
-                    .run(cmd!(sh, "{cargo} update --manifest-path {manifest} -p {spec} --precise {pinned}"))
+                    .run(cmd!(
+                        sh,
+                        "{cargo} update --manifest-path {manifest} -p {spec} --precise {pinned} {patches...}"
+                    ))
                     .map_err(|e| e.context(format!("{}:{}: applying `{} == {}`", r.file, r.line, r.name, pinned)))?;
             }
         }
     }
     let lock = lockfile::read(&ctx.ws.lock_path())?;
     let mut violations = Vec::new();
+    for r in requirements {
+        let Some(pinned) = r.pinned() else { continue };
+        let found: Vec<&LockedPackage> =
+            resolution::external(&lock, internal).into_iter().filter(|p| reqs::normalize(&p.name) == r.key()).collect();
+        if !found.is_empty() && !found.iter().any(|p| resolution::same_version(&p.version, pinned)) {
+            violations.push(format!(
+                "{}:{}: `{} == {pinned}` could not be applied: the graph has {}",
+                ctx.ws.display(&r.file),
+                r.line,
+                r.name,
+                found.iter().map(|p| p.version.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
     for r in requirements.iter().filter(|r| r.pinned().is_none() && !r.specifiers.is_empty()) {
         for p in resolution::external(&lock, internal).iter().filter(|p| reqs::normalize(&p.name) == r.key()) {
             if let Ok(v) = semver::Version::parse(&p.version) {
@@ -279,9 +379,13 @@ fn padded(v: &str) -> String {
 }
 
 /// What a dev resolution depends on: the user's lock, every manifest, the dev file.
-fn dev_fingerprint(ctx: &Context, requirements: &[Requirement]) -> Result<String> {
+fn dev_fingerprint(ctx: &Context, requirements: &[Requirement], patches: &[String]) -> Result<String> {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
+    for p in patches {
+        hash.update(p.as_bytes());
+        hash.update([0]);
+    }
     let mut files: Vec<Utf8PathBuf> = vec![ctx.ws.lock_path(), ctx.ws.manifest.clone()];
     files.extend(member_manifests(&ctx.ws.root)?);
     files.extend(requirements.iter().map(|r| r.file.clone()));

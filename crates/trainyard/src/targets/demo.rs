@@ -79,7 +79,7 @@ pub fn create(ctx: &Context, dir: &Utf8Path) -> Result<()> {
     }
     commit(ctx, &portal_git, "account-portal 1.2")?;
     portal_git.run(fx, &["tag", "-a", "-m", "release 1.2", "rpm-1.2"])?;
-    fx.write(&portal.join("CHANGES.txt"), b"Work after 1.2.\n")?;
+    write_portal_main(ctx, &portal, "account-portal (after 1.2)")?;
     commit(ctx, &portal_git, "work after 1.2")?;
     Ok(())
 }
@@ -178,10 +178,7 @@ smoke = "account-portal --version"
         )
         .as_bytes(),
     )?;
-    fx.write(
-        &dir.join("portal/src/main.rs"),
-        b"fn main() {\n    if std::env::args().nth(1).as_deref() == Some(\"--version\") {\n        println!(\"account-portal {}\", option_env!(\"TRAINYARD_VERSION\").unwrap_or(env!(\"CARGO_PKG_VERSION\")));\n        return;\n    }\n    println!(\"account-portal using {}\", server_core::greeting());\n}\n",
-    )?;
+    write_portal_main(ctx, dir, "account-portal")?;
     fx.write(&dir.join(".gitignore"), b"/target\n")?;
     fx.write(&dir.join("LICENSE"), b"MIT License (demo)\n")?;
     for channel in ["dev", "stage", "prod"] {
@@ -191,4 +188,21 @@ smoke = "account-portal --version"
         )?;
     }
     Ok(())
+}
+
+fn write_portal_main(ctx: &Context, dir: &Utf8Path, label: &str) -> Result<()> {
+    ctx.effects.write(
+        &dir.join("portal/src/main.rs"),
+        format!(
+            r#"fn main() {{
+    if std::env::args().nth(1).as_deref() == Some("--version") {{
+        println!("account-portal {{}}", option_env!("TRAINYARD_VERSION").unwrap_or(env!("CARGO_PKG_VERSION")));
+        return;
+    }}
+    println!("{label} using {{}}", server_core::greeting());
+}}
+"#
+        )
+        .as_bytes(),
+    )
 }

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod pin;
 pub mod release;
 pub mod tests;
+pub mod version;
 
 pub struct Target {
     pub spec: &'static TargetSpec,
@@ -23,6 +24,7 @@ pub const TARGETS: &[Target] = &[
     Target { spec: &pin::SPEC, run: pin::run, needs_workspace: true },
     Target { spec: &release::SPEC, run: release::run, needs_workspace: true },
     Target { spec: &demo::SPEC, run: demo::run, needs_workspace: false },
+    Target { spec: &version::SPEC, run: version::run, needs_workspace: true },
 ];
 
 /// Variables some target reads; one given to a target that does not read it is a note, not an error.

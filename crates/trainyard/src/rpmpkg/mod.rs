@@ -1,0 +1,625 @@
+//! Binary RPMs, written in-process with the `rpm` crate: the package model (plain data), the
+//! writer (reproducible, atomic, parallel), and the pieces that fill the model in
+//! ([`elf`] for shared-library capabilities, [`systemd`] for unit scriptlets, [`assets`] for
+//! `[package.metadata.generate-rpm]` and `[package.metadata.trainyard.rpm]`).
+//!
+//! Named `rpmpkg`, not `rpm`, so that `rpm::` in paths always means the `rpm` crate.
+//!
+//! Typical use (what `build_rpms` does for one crate):
+//!
+//! ```ignore
+//! let mut crate_pkg = assets::from_metadata(&krate, &metadata, &target_release_dir)?.unwrap();
+//! crate_pkg.package.version = rpm_version;            // from the version model
+//! crate_pkg.package.source_date = source_date_epoch;
+//! crate_pkg.package.add_elf_dependencies()?;          // after the binaries are built
+//! let written = write_all(&[crate_pkg.package], &out_dir, Compression::Zstd(19))?;
+//! ```
+//!
+//! Stripping: binaries are stripped by the compiler, not by binutils' `strip` (which a fresh
+//! machine with only the Rust toolchain lacks): build with [`STRIP_CARGO_ARGS`]
+//! (`--config profile.release.strip=true`, i.e. `-C strip=symbols`), then
+//! [`Package::check_stripped`] refuses a binary that still carries symbols or debug info.
+
+pub mod assets;
+pub mod elf;
+pub mod systemd;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::os::unix::fs::PermissionsExt;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use sha2::{Digest, Sha256};
+
+use crate::error::{io, Error, Result};
+
+/// Arguments for `cargo build` that make the release profile strip symbols and debug info
+/// (`-C strip=symbols`), so packaged binaries need no `strip` from binutils.
+pub const STRIP_CARGO_ARGS: [&str; 2] = ["--config", "profile.release.strip=true"];
+
+/// One binary RPM, as plain data.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Package {
+    pub name: String,
+    /// Rarely needed: only when a version scheme went backwards.
+    pub epoch: Option<u32>,
+    /// An RPM version: no `-`; `~` sorts before (`1.3~~dev5 < 1.3~beta1 < 1.3`).
+    pub version: String,
+    pub release: String,
+    /// `x86_64`, `aarch64`, `noarch`, ...
+    pub arch: String,
+    pub summary: String,
+    pub description: String,
+    pub license: String,
+    pub url: Option<String>,
+    pub vendor: Option<String>,
+    pub packager: Option<String>,
+    pub files: Vec<FileEntry>,
+    pub requires: Vec<Dependency>,
+    pub provides: Vec<Dependency>,
+    pub conflicts: Vec<Dependency>,
+    pub obsoletes: Vec<Dependency>,
+    pub scriptlets: Scriptlets,
+    /// Newest first, as in a spec's `%changelog`.
+    pub changelog: Vec<ChangelogEntry>,
+    /// Seconds since the epoch: the build time and every file's mtime (`SOURCE_DATE_EPOCH`).
+    pub source_date: u64,
+}
+
+/// One file or directory in the package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// The file on disk (ignored for [`FileKind::Dir`]).
+    pub source: Utf8PathBuf,
+    /// Absolute path on the installed system.
+    pub dest: String,
+    /// Permission bits, e.g. `0o755`.
+    pub mode: u16,
+    pub user: String,
+    pub group: String,
+    pub kind: FileKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// An executable or shared library: scanned for shared-library requires and provides.
+    Binary,
+    /// `%config`, or `%config(noreplace)`: an edited file survives upgrades, the new one lands as `.rpmnew`.
+    Config {
+        noreplace: bool,
+    },
+    /// `%doc`
+    Doc,
+    /// `%license`
+    License,
+    /// An owned directory (`%dir`).
+    Dir,
+    Regular,
+}
+
+impl FileEntry {
+    /// A file owned by root:root.
+    pub fn new(source: impl Into<Utf8PathBuf>, dest: impl Into<String>, mode: u16, kind: FileKind) -> FileEntry {
+        FileEntry { source: source.into(), dest: dest.into(), mode, user: "root".into(), group: "root".into(), kind }
+    }
+
+    /// An owned directory, root:root.
+    pub fn dir(dest: impl Into<String>, mode: u16) -> FileEntry {
+        FileEntry::new(Utf8PathBuf::new(), dest, mode, FileKind::Dir)
+    }
+}
+
+/// Version comparison of a dependency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DepFlags {
+    Any,
+    Less,
+    LessEq,
+    Eq,
+    GreaterEq,
+    Greater,
+}
+
+impl DepFlags {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            DepFlags::Any => "",
+            DepFlags::Less => "<",
+            DepFlags::LessEq => "<=",
+            DepFlags::Eq => "=",
+            DepFlags::GreaterEq => ">=",
+            DepFlags::Greater => ">",
+        }
+    }
+
+    /// Parses `<`, `<=`, `=`, `==`, `>=`, `>`.
+    pub fn parse(symbol: &str) -> Option<DepFlags> {
+        Some(match symbol {
+            "<" => DepFlags::Less,
+            "<=" => DepFlags::LessEq,
+            "=" | "==" => DepFlags::Eq,
+            ">=" => DepFlags::GreaterEq,
+            ">" => DepFlags::Greater,
+            _ => return None,
+        })
+    }
+}
+
+/// A Requires/Provides/Conflicts/Obsoletes entry: `name`, or `name OP version`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Dependency {
+    pub name: String,
+    pub flags: DepFlags,
+    pub version: String,
+}
+
+impl Dependency {
+    pub fn any(name: impl Into<String>) -> Dependency {
+        Dependency { name: name.into(), flags: DepFlags::Any, version: String::new() }
+    }
+    pub fn new(name: impl Into<String>, flags: DepFlags, version: impl Into<String>) -> Dependency {
+        Dependency { name: name.into(), flags, version: version.into() }
+    }
+    pub fn eq(name: impl Into<String>, version: impl Into<String>) -> Dependency {
+        Dependency::new(name, DepFlags::Eq, version)
+    }
+
+    fn to_rpm(&self) -> rpm::Dependency {
+        let (n, v) = (self.name.clone(), self.version.clone());
+        match self.flags {
+            DepFlags::Any => rpm::Dependency::any(n),
+            DepFlags::Less => rpm::Dependency::less(n, v),
+            DepFlags::LessEq => rpm::Dependency::less_eq(n, v),
+            DepFlags::Eq => rpm::Dependency::eq(n, v),
+            DepFlags::GreaterEq => rpm::Dependency::greater_eq(n, v),
+            DepFlags::Greater => rpm::Dependency::greater(n, v),
+        }
+    }
+}
+
+impl fmt::Display for Dependency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.flags {
+            DepFlags::Any => f.write_str(&self.name),
+            flags => write!(f, "{} {} {}", self.name, flags.symbol(), self.version),
+        }
+    }
+}
+
+/// Install and erase scripts, shell text run by `/bin/sh`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Scriptlets {
+    pub pre: Option<String>,
+    pub post: Option<String>,
+    pub preun: Option<String>,
+    pub postun: Option<String>,
+}
+
+impl Scriptlets {
+    /// Appends `text` to a scriptlet, after what is already there.
+    pub fn append(slot: &mut Option<String>, text: &str) {
+        match slot {
+            Some(existing) => {
+                if !existing.ends_with('\n') {
+                    existing.push('\n');
+                }
+                existing.push_str(text);
+            }
+            None => *slot = Some(text.to_string()),
+        }
+    }
+}
+
+/// One `%changelog` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangelogEntry {
+    /// `Name <email>`
+    pub author: String,
+    /// `version-release` the entry describes.
+    pub version: String,
+    /// Seconds since the epoch.
+    pub time: u64,
+    /// Lines, conventionally each starting with `- `.
+    pub text: String,
+}
+
+/// Payload compression and its level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Levels 1..=22; 3 is fast (dev), 19 small (stage, prod).
+    Zstd(i32),
+    /// Levels 0..=9.
+    Gzip(u32),
+}
+
+impl Compression {
+    fn to_rpm(self) -> rpm::CompressionWithLevel {
+        match self {
+            Compression::Zstd(level) => rpm::CompressionWithLevel::Zstd(level),
+            Compression::Gzip(level) => rpm::CompressionWithLevel::Gzip(level),
+        }
+    }
+
+    fn validate(self) -> Result<()> {
+        match self {
+            Compression::Zstd(1..=22) | Compression::Gzip(0..=9) => Ok(()),
+            other => Err(Error::usage(format!("compression {other:?} is out of range"))
+                .with_help("zstd takes levels 1 to 22, gzip 0 to 9")),
+        }
+    }
+}
+
+impl Package {
+    /// `name-[epoch:]version-release.arch`
+    pub fn nevra(&self) -> String {
+        let epoch = self.epoch.map(|e| format!("{e}:")).unwrap_or_default();
+        format!("{}-{epoch}{}-{}.{}", self.name, self.version, self.release, self.arch)
+    }
+
+    /// `name-version-release.arch.rpm` (the epoch is never in file names)
+    pub fn file_name(&self) -> String {
+        format!("{}-{}-{}.{}.rpm", self.name, self.version, self.release, self.arch)
+    }
+
+    /// Checks what the `rpm` crate or `rpm` itself would reject, with a message naming the package.
+    pub fn validate(&self) -> Result<()> {
+        let mut problems = Vec::new();
+        let name_ok = |s: &str| {
+            !s.is_empty() && !s.starts_with('-') && s.chars().all(|c| c.is_ascii_alphanumeric() || "-._+".contains(c))
+        };
+        let version_ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "._+~^".contains(c));
+        if !name_ok(&self.name) {
+            problems.push(format!("name `{}`: use letters, digits and `-._+`", self.name));
+        }
+        if !version_ok(&self.version) {
+            problems.push(format!("version `{}`: use letters, digits and `._+~^` (no `-`)", self.version));
+        }
+        if !version_ok(&self.release) {
+            problems.push(format!("release `{}`: use letters, digits and `._+~^` (no `-`)", self.release));
+        }
+        if !name_ok(&self.arch) {
+            problems.push(format!("arch `{}`", self.arch));
+        }
+        if self.summary.trim().is_empty() || self.summary.contains('\n') {
+            problems.push("summary: one non-empty line".to_string());
+        }
+        if u32::try_from(self.source_date).is_err() {
+            problems.push(format!("source date {} does not fit in 32 bits", self.source_date));
+        }
+        let mut seen = BTreeSet::new();
+        for f in &self.files {
+            if !f.dest.starts_with('/') || f.dest == "/" || f.dest.split('/').any(|c| c == ".." || c == ".") {
+                problems.push(format!("file `{}`: the destination must be an absolute path without `.`/`..`", f.dest));
+            }
+            if !seen.insert(f.dest.trim_end_matches('/')) {
+                problems.push(format!("file `{}` is listed twice", f.dest));
+            }
+            if f.mode > 0o7777 {
+                problems.push(format!("file `{}`: mode {:o} is not a permission mode", f.dest, f.mode));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::usage(format!("package {}: {}", self.name, problems.join("; "))))
+        }
+    }
+
+    /// Adds the shared-library Requires and Provides rpm's `elfdeps` would generate for every
+    /// executable ELF file of the package (Binary files, and any other with an execute bit).
+    pub fn add_elf_dependencies(&mut self) -> Result<()> {
+        let mut requires = BTreeSet::new();
+        let mut provides = BTreeSet::new();
+        for f in &self.files {
+            if f.kind == FileKind::Dir || (f.kind != FileKind::Binary && f.mode & 0o111 == 0) {
+                continue;
+            }
+            let bytes = std::fs::read(&f.source).map_err(io(&f.source))?;
+            if !elf::is_elf(&bytes) {
+                // A script is a fine binary; only ELF files have library dependencies.
+                continue;
+            }
+            let base = f.dest.rsplit('/').next().unwrap_or(&f.dest);
+            let deps = elf::dependencies(&bytes, base, f.mode & 0o111 != 0)
+                .map_err(|e| Error::failed(format!("{} (packaged as {}): {e}", f.source, f.dest)))?;
+            requires.extend(deps.requires);
+            provides.extend(deps.provides);
+        }
+        for r in requires {
+            push_unique(&mut self.requires, Dependency::any(r));
+        }
+        for p in provides {
+            push_unique(&mut self.provides, Dependency::any(p));
+        }
+        Ok(())
+    }
+
+    /// Refuses Binary files that still carry a symbol table or debug sections.
+    pub fn check_stripped(&self) -> Result<()> {
+        for f in self.files.iter().filter(|f| f.kind == FileKind::Binary) {
+            let bytes = std::fs::read(&f.source).map_err(io(&f.source))?;
+            if !elf::is_elf(&bytes) {
+                continue;
+            }
+            let info = elf::ElfInfo::parse(&bytes).map_err(|e| Error::failed(format!("{}: {e}", f.source)))?;
+            if !info.is_stripped() {
+                return Err(Error::failed(format!("{} is not stripped (it has symbols or debug info)", f.source))
+                    .with_help(format!("build it with `cargo build --release {}`", STRIP_CARGO_ARGS.join(" "))));
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the RPM in memory. Same package, same inputs: same bytes.
+    pub fn to_bytes(&self, compression: Compression) -> Result<Vec<u8>> {
+        self.validate()?;
+        compression.validate()?;
+        let ctx = |e: rpm::Error| Error::failed(format!("package {}: {e}", self.nevra()));
+        let date = rpm::Timestamp::from(self.source_date as u32);
+        let config = rpm::BuildConfig::v4().compression(compression.to_rpm()).source_date(date);
+        let mut b = rpm::PackageBuilder::new(&self.name, &self.version, &self.license, &self.arch, &self.summary);
+        b.using_config(config).release(&self.release).description(&self.description);
+        // What rpmbuild records when nothing is said: Group is deprecated but rpm tools expect
+        // it, and `reproducible` is the build host of reproducible builds (the real host name
+        // would make two machines' packages differ).
+        b.group("Unspecified").build_host("reproducible");
+        if let Some(epoch) = self.epoch {
+            b.epoch(epoch);
+        }
+        if let Some(url) = &self.url {
+            b.url(url);
+        }
+        if let Some(vendor) = &self.vendor {
+            b.vendor(vendor);
+        }
+        if let Some(packager) = &self.packager {
+            b.packager(packager);
+        }
+        let mut files: Vec<&FileEntry> = self.files.iter().collect();
+        files.sort_by(|a, b| a.dest.cmp(&b.dest));
+        for f in files {
+            let opts =
+                |o: rpm::FileOptionsBuilder| o.permissions(f.mode).user(&f.user).group(&f.group).modified_at(date);
+            match f.kind {
+                FileKind::Dir => {
+                    b.with_dir_entry(opts(rpm::FileOptions::dir(f.dest.trim_end_matches('/')))).map_err(ctx)?;
+                    continue;
+                }
+                _ => {
+                    let meta = std::fs::metadata(&f.source).map_err(io(&f.source))?;
+                    if !meta.is_file() {
+                        return Err(Error::usage(format!(
+                            "package {}: {} (for {}) is not a regular file",
+                            self.name, f.source, f.dest
+                        )));
+                    }
+                }
+            }
+            let o = opts(rpm::FileOptions::new(&f.dest));
+            let o = match f.kind {
+                FileKind::Config { noreplace: true } => o.config().noreplace(),
+                FileKind::Config { noreplace: false } => o.config(),
+                FileKind::Doc => o.doc(),
+                FileKind::License => o.license(),
+                FileKind::Binary | FileKind::Regular | FileKind::Dir => o,
+            };
+            b.with_file(f.source.as_std_path(), o).map_err(ctx)?;
+        }
+        for d in unique(&self.requires) {
+            b.requires(d);
+        }
+        for d in unique(&self.provides) {
+            b.provides(d);
+        }
+        for d in unique(&self.conflicts) {
+            b.conflicts(d);
+        }
+        for d in unique(&self.obsoletes) {
+            b.obsoletes(d);
+        }
+        let s = &self.scriptlets;
+        let sh = |text: &String| rpm::Scriptlet::new(text.clone()).prog(vec!["/bin/sh"]);
+        if let Some(t) = &s.pre {
+            b.pre_install_script(sh(t));
+        }
+        if let Some(t) = &s.post {
+            b.post_install_script(sh(t));
+        }
+        if let Some(t) = &s.preun {
+            b.pre_uninstall_script(sh(t));
+        }
+        if let Some(t) = &s.postun {
+            b.post_uninstall_script(sh(t));
+        }
+        for c in &self.changelog {
+            let time = u32::try_from(c.time).map_err(|_| {
+                Error::usage(format!("package {}: changelog time {} is out of range", self.name, c.time))
+            })?;
+            b.add_changelog_entry(format!("{} - {}", c.author, c.version), &c.text, rpm::Timestamp::from(time));
+        }
+        let pkg = b.build().map_err(ctx)?;
+        let mut out = Vec::new();
+        pkg.write(&mut out).map_err(ctx)?;
+        Ok(out)
+    }
+}
+
+/// The dependencies of `list` without duplicates, in a stable order.
+fn unique(list: &[Dependency]) -> Vec<rpm::Dependency> {
+    list.iter().collect::<BTreeSet<_>>().into_iter().map(Dependency::to_rpm).collect()
+}
+
+fn push_unique(list: &mut Vec<Dependency>, dep: Dependency) {
+    if !list.contains(&dep) {
+        list.push(dep);
+    }
+}
+
+/// What was written for one package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub path: Utf8PathBuf,
+    pub nevra: String,
+    /// Hex SHA-256 of the whole file.
+    pub sha256: String,
+    pub size: u64,
+    /// As recorded in the header, including what rpm adds itself (`name = evr`, `rpmlib(...)`).
+    pub provides: Vec<String>,
+    pub requires: Vec<String>,
+    /// The file was already there with these exact bytes, and was left untouched.
+    pub unchanged: bool,
+}
+
+/// Writes one package into `out_dir` as [`Package::file_name`], atomically (temp name, rename).
+/// An existing file with identical bytes is left untouched.
+pub fn write(pkg: &Package, out_dir: &Utf8Path, compression: Compression) -> Result<Written> {
+    let bytes = pkg.to_bytes(compression)?;
+    let path = out_dir.join(pkg.file_name());
+    let sha256 = hex(&Sha256::digest(&bytes));
+    let unchanged = match std::fs::read(&path) {
+        Ok(existing) => existing == bytes,
+        Err(_) => false,
+    };
+    if !unchanged {
+        crate::exec::write_atomic(&path, &bytes)?;
+        // rpm files are world-readable, like rpmbuild's.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).map_err(io(&path))?;
+    }
+    let parsed = rpm::Package::parse(&mut bytes.as_slice())
+        .map_err(|e| Error::failed(format!("{path}: reading back what was written: {e}")))?;
+    let show = |deps: std::result::Result<Vec<rpm::Dependency>, rpm::Error>| -> Result<Vec<String>> {
+        let deps = deps.map_err(|e| Error::failed(format!("{path}: {e}")))?;
+        Ok(deps.iter().map(show_dependency).collect())
+    };
+    Ok(Written {
+        provides: show(parsed.metadata.get_provides())?,
+        requires: show(parsed.metadata.get_requires())?,
+        path,
+        nevra: pkg.nevra(),
+        sha256,
+        size: bytes.len() as u64,
+        unchanged,
+    })
+}
+
+fn show_dependency(d: &rpm::Dependency) -> String {
+    let f = d.flags;
+    let op = match (
+        f.contains(rpm::DependencyFlags::LESS),
+        f.contains(rpm::DependencyFlags::GREATER),
+        f.contains(rpm::DependencyFlags::EQUAL),
+    ) {
+        (true, false, true) => "<=",
+        (true, false, false) => "<",
+        (false, true, true) => ">=",
+        (false, true, false) => ">",
+        (false, false, true) => "=",
+        _ => "",
+    };
+    if op.is_empty() || d.version.is_empty() {
+        d.name.clone()
+    } else {
+        format!("{} {op} {}", d.name, d.version)
+    }
+}
+
+/// Writes several packages in parallel (one thread per core at most). Results are in the
+/// order of `pkgs`; the first failure is returned after every package was attempted, with the
+/// count of the others.
+pub fn write_all(pkgs: &[Package], out_dir: &Utf8Path, compression: Compression) -> Result<Vec<Written>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(pkgs.len()).max(1);
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<Written>>>> = Mutex::new((0..pkgs.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(pkg) = pkgs.get(i) else { break };
+                let result = write(pkg, out_dir, compression);
+                results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut written = Vec::with_capacity(pkgs.len());
+    let mut errors = Vec::new();
+    for r in results.into_iter().flatten() {
+        match r {
+            Ok(w) => written.push(w),
+            Err(e) => errors.push(e),
+        }
+    }
+    let failed = errors.len();
+    match errors.into_iter().next() {
+        None => Ok(written),
+        Some(first) if failed == 1 => Err(first),
+        Some(first) => Err(first.context(format!("{failed} packages failed; the first"))),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Package {
+        Package {
+            name: "demo".into(),
+            version: "1.3~~dev5".into(),
+            release: "1".into(),
+            arch: "x86_64".into(),
+            summary: "A demo".into(),
+            license: "MIT".into(),
+            ..Package::default()
+        }
+    }
+
+    #[test]
+    fn names() {
+        let p = sample();
+        assert_eq!(p.nevra(), "demo-1.3~~dev5-1.x86_64");
+        assert_eq!(p.file_name(), "demo-1.3~~dev5-1.x86_64.rpm");
+    }
+
+    #[test]
+    fn validation_names_each_problem() {
+        let mut p = sample();
+        p.version = "1.3.0-beta.1".into();
+        p.files.push(FileEntry::dir("etc/demo", 0o755));
+        p.files.push(FileEntry::dir("/usr/../etc", 0o755));
+        let err = p.validate().unwrap_err();
+        assert_eq!(err.kind, crate::error::Kind::Usage);
+        assert!(err.message.contains("version `1.3.0-beta.1`"), "{}", err.message);
+        assert!(err.message.contains("file `etc/demo`"), "{}", err.message);
+        assert!(err.message.contains("file `/usr/../etc`"), "{}", err.message);
+        assert!(sample().validate().is_ok());
+    }
+
+    #[test]
+    fn dependency_display_and_parse() {
+        assert_eq!(Dependency::any("bash").to_string(), "bash");
+        assert_eq!(Dependency::new("bash", DepFlags::parse(">=").unwrap(), "5").to_string(), "bash >= 5");
+        assert_eq!(DepFlags::parse("=="), Some(DepFlags::Eq));
+        assert_eq!(DepFlags::parse("~="), None);
+    }
+
+    #[test]
+    fn compression_levels_are_checked() {
+        assert!(Compression::Zstd(0).validate().is_err());
+        assert!(Compression::Gzip(10).validate().is_err());
+        assert!(Compression::Zstd(19).validate().is_ok());
+    }
+
+    #[test]
+    fn scriptlets_append() {
+        let mut slot = Some("echo one".to_string());
+        Scriptlets::append(&mut slot, "echo two\n");
+        assert_eq!(slot.as_deref(), Some("echo one\necho two\n"));
+    }
+}

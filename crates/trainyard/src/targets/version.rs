@@ -1,0 +1,55 @@
+//! `version [--format pep440|semver|rpm|tag|docker|json] [--trigger push|tag|auto]`: the
+//! workspace's version, computed from git.
+
+use crate::cli::{FlagSpec, TargetSpec, DRY_RUN};
+use crate::error::Result;
+use crate::scm::{self, Format, Trigger};
+use crate::Context;
+
+pub const SPEC: TargetSpec = TargetSpec {
+    name: "version",
+    summary: "print the version computed from git (release tag, or next version + .devN)",
+    usage: "[--format pep440|semver|rpm|tag|docker|json] [--trigger push|tag|auto]",
+    about: "A commit carrying a release tag (rpm-1.2) is that release. Any other commit is the next\n\
+            version + .devN, N the commits since the latest release tag: the next MINOR on the default\n\
+            branch (1.3.dev5), the next MICRO on a release branch (1.2.1.dev2); the workspace version in\n\
+            Cargo.toml raises the train. Uncommitted changes add +dirty.\n\
+            --trigger push never gives a release (a tag on HEAD is ignored), --trigger tag requires\n\
+            exactly one release tag on HEAD; by default the CI variables decide (GitHub Actions,\n\
+            GitLab CI), and outside CI a tagged commit gives its release.\n\
+            TRAINYARD_PRETEND_VERSION=1.4.2 replaces git (building from a tarball).\n\
+            --format tag fails for a dev version: it has no tag. json prints every rendering.",
+    vars: &[],
+    flags: &[
+        DRY_RUN,
+        FlagSpec {
+            name: "format",
+            value: Some("FORMAT"),
+            help: "pep440 (default), semver, rpm, tag, docker or json",
+            var: None,
+        },
+        FlagSpec {
+            name: "trigger",
+            value: Some("TRIGGER"),
+            help: "push, tag or auto (default: the CI system decides)",
+            var: None,
+        },
+    ],
+    takes_projects: false,
+    max_positional: 0,
+    passthrough: false,
+};
+
+pub fn run(ctx: &Context) -> Result<()> {
+    let format = match ctx.args.value("format") {
+        Some(f) => Format::parse(f)?,
+        None => Format::Pep440,
+    };
+    let trigger = match ctx.args.value("trigger") {
+        Some(t) => Trigger::parse(t)?,
+        None => Trigger::Auto,
+    };
+    let described = scm::describe(&ctx.ws, trigger)?;
+    println!("{}", described.render(format, &ctx.ws.config.tag_prefix)?);
+    Ok(())
+}
