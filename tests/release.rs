@@ -349,10 +349,10 @@ fn refusals_change_nothing() {
     })
     .ok();
     let push_elsewhere =
-        format!("echo x > elsewhere && git add elsewhere && git commit -qm elsewhere && git push -q origin main");
+        "echo x > elsewhere && git add elsewhere && git commit -qm elsewhere && git push -q origin main";
     run({
         let mut c = command("sh", &other);
-        c.args(["-c", &push_elsewhere]);
+        c.args(["-c", push_elsewhere]);
         c
     })
     .ok();
