@@ -492,6 +492,13 @@ fn whole_release_killed_then_aborted_restores_refs() {
     let f = Fixture::new("abort");
     let ops = f.outside("ops", "Ops\n");
     let (refs, branch) = (f.refs(), f.branch());
+    // A run refused by its preflight leaves no journal: the next run is not "interrupted".
+    f.repo.write("app/src/main.rs", "fn main() {}\n");
+    let r = f.ty(&["release", "1.2", "--message-file", &ops], &[]);
+    r.fails_with(2);
+    says(&r, "uncommitted changes: app/src/main.rs");
+    assert!(!f.repo.dir.join("target/trainyard/release/1.2.json").exists());
+    f.git(&["checkout", "--quiet", "--", "app/src/main.rs"]);
     let env = [
         ("TRAINYARD_STANDIN_BUILD_RPMS", BUILD_RPMS),
         ("TRAINYARD_STANDIN_MOCK", "true"),
@@ -654,4 +661,44 @@ fn notify_posts_to_the_webhook_and_never_prints_it() {
     r.fails_with(2);
     says(&r, "inside the repository and not ignored");
     assert!(!format!("{}{}", r.stdout, r.stderr).contains("SECRET-TOKEN"));
+}
+
+/// With a terminal, `release notes` opens $EDITOR on the section; an unchanged or emptied
+/// section aborts. (`script` gives the child a terminal.)
+#[test]
+fn notes_in_the_editor() {
+    if which("script").is_none() {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let f = Fixture::new("editor");
+    f.ty(&["release", "start", "1.2"], &[]).ok();
+    let in_terminal = |editor: &str| {
+        let line = format!("'{}' release notes", env!("CARGO_BIN_EXE_trainyard"));
+        let mut c = command("script", &f.repo.dir);
+        c.args(["-qec", &line, "/dev/null"]).env("SOURCE_DATE_EPOCH", EPOCH).env("EDITOR", editor);
+        c.env_remove("VISUAL").env_remove("CARGO_TARGET_DIR");
+        run(c)
+    };
+    let head = f.git(&["rev-parse", "HEAD"]);
+    let r = in_terminal("true");
+    assert_ne!(r.code, Some(0));
+    assert!(r.stdout.contains("the release notes were not changed: aborted"), "{r:?}");
+    let r = in_terminal("truncate -s 0");
+    assert!(r.stdout.contains("the release notes are empty: aborted"), "{r:?}");
+    assert_eq!(f.git(&["rev-parse", "HEAD"]), head);
+    assert_eq!(f.status(), "");
+    // The first `- None` of the template is the Impacts list.
+    let r = in_terminal("sed -i '0,/^- None$/s//- Infrasec/'");
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let notes = f.release_txt("HEAD");
+    assert!(
+        notes.starts_with("1.2 - 2026-01-01\n================\n\nImpacts:\n\n- Infrasec\n\nDependencies:\n\n- None\n"),
+        "{notes}"
+    );
+    assert!(!notes.contains('#'), "{notes}");
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(program)).find(|p| p.is_file())
 }

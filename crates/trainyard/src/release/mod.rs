@@ -238,6 +238,8 @@ pub struct State {
     pub head: String,
     pub manifest: String,
     pub lock: Option<String>,
+    /// Whether Cargo.lock is committed (libraries often ignore it: then it is edited, not committed).
+    pub lock_tracked: bool,
     pub release_notes: Option<String>,
     /// Tracked files with changes (`git status --porcelain`), empty when clean.
     pub dirty: Vec<String>,
@@ -261,6 +263,7 @@ impl State {
             head,
             manifest,
             lock: read_opt(&ws.lock_path())?,
+            lock_tracked: repo.git.try_read(&["ls-files", "--error-unmatch", "--", "Cargo.lock"])?.is_some(),
             release_notes: read_opt(&ws.root.join(RELEASE_FILE))?,
             dirty: status.lines().map(|l| l.get(3..).unwrap_or(l).to_string()).collect(),
         })
@@ -334,7 +337,9 @@ impl Plan {
             if new != old {
                 self.write(ws.lock_path(), new.clone());
             }
-            paths.push("Cargo.lock");
+            if to.lock_tracked {
+                paths.push("Cargo.lock");
+            }
         }
         paths
     }

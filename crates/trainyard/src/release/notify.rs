@@ -69,8 +69,10 @@ fn refuse_repository_file(path: &Utf8Path, root: &Utf8Path) -> Result<()> {
     if !abs.starts_with(&root) || !Git::is_repo(&root) {
         return Ok(());
     }
-    let ignored = Git::new(&root).try_read(&["check-ignore", "--quiet", "--no-index", "--", abs.as_str()])?.is_some();
-    if ignored {
+    let git = Git::new(&root);
+    let tracked = git.try_read(&["ls-files", "--error-unmatch", "--", abs.as_str()])?.is_some();
+    let ignored = git.try_read(&["check-ignore", "--quiet", "--", abs.as_str()])?.is_some();
+    if ignored && !tracked {
         return Ok(());
     }
     Err(Error::usage(format!("{path} is inside the repository and not ignored: the webhook URL is a secret"))

@@ -137,6 +137,51 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
             journal.channel, opts.channel
         )));
     }
+    let fresh = journal.done.is_empty() && journal.status == Status::InProgress;
+    if fresh && !ctx.effects.dry_run {
+        // Saved before anything changes, so that `--abort` can always put things back.
+        journal.save(&ctx.ws)?;
+    }
+    let status_before = tracked_status(repo)?;
+    let notify_failure = match run_steps(repo, opts, pipeline, &mut journal) {
+        Ok(failure) => failure,
+        Err(err) => {
+            // A run refused before it changed anything leaves no journal behind.
+            if fresh && !ctx.effects.dry_run && journal.done.is_empty() && unchanged(repo, &journal, &status_before)? {
+                journal.remove(&ctx.ws)?;
+            }
+            return Err(err);
+        }
+    };
+    if ctx.effects.dry_run {
+        if !opts.push {
+            println!("(not pushing: add --push, or run `{} release push` afterwards)", ctx.program);
+        }
+        return Ok(());
+    }
+    if let Some(err) = notify_failure {
+        return Err(err.with_help(format!(
+            "the release is done and stays; retry the notification: {} release {version} --resume",
+            ctx.program
+        )));
+    }
+    journal.status = Status::Done;
+    journal.save(&ctx.ws)?;
+    let pushed = if journal.is_done("push") { "" } else { "; nothing was pushed: `release push` when ready" };
+    eprintln!("trainyard: released {} {version}{pushed}", ctx.ws.config.name());
+    Ok(())
+}
+
+/// Runs the steps not done yet; returns the notification's failure, which does not stop the release.
+fn run_steps(
+    repo: &Repo,
+    opts: &Options<'_>,
+    pipeline: &dyn ReleasePipeline,
+    journal: &mut Journal,
+) -> Result<Option<Error>> {
+    let ctx = repo.ctx;
+    let v = opts.version;
+    let version = v.text();
     let members = super::manifest::following_members(ctx)?;
     let mut state = State::read(repo)?;
     if ctx.effects.dry_run {
@@ -192,10 +237,10 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
             }
             "mock" => {
                 let release = release_of(repo, &v)?;
-                pipeline.mock(ctx, &release, opts.channel, collection(&journal)?)?;
+                pipeline.mock(ctx, &release, opts.channel, collection(journal)?)?;
             }
             "publish" => {
-                let packages = publish::publish(&ctx.effects, collection(&journal)?, &opts.repo_dir, opts.channel)?;
+                let packages = publish::publish(&ctx.effects, collection(journal)?, &opts.repo_dir, opts.channel)?;
                 eprintln!(
                     "trainyard: published {} package{} to {}",
                     packages.len(),
@@ -224,23 +269,22 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
         journal.save(&ctx.ws)?;
         fail_after(step)?;
     }
-    if ctx.effects.dry_run {
-        if !opts.push {
-            println!("(not pushing: add --push, or run `{} release push` afterwards)", ctx.program);
-        }
-        return Ok(());
-    }
-    if let Some(err) = notify_failure {
-        return Err(err.with_help(format!(
-            "the release is done and stays; retry the notification: {} release {version} --resume",
-            ctx.program
-        )));
-    }
-    journal.status = Status::Done;
-    journal.save(&ctx.ws)?;
-    let pushed = if journal.is_done("push") { "" } else { "; nothing was pushed: `release push` when ready" };
-    eprintln!("trainyard: released {} {version}{pushed}", ctx.ws.config.name());
-    Ok(())
+    Ok(notify_failure)
+}
+
+fn tracked_status(repo: &Repo) -> Result<String> {
+    repo.git.read(&["status", "--porcelain", "--untracked-files=no"])
+}
+
+/// Whether the run left the local refs, HEAD and tracked files as they were.
+fn unchanged(repo: &Repo, journal: &Journal, status_before: &str) -> Result<bool> {
+    Ok(repo.local_refs()? == journal.refs_before && tracked_status(repo)? == status_before && {
+        let head = match repo.git.current_branch()? {
+            Some(b) => b,
+            None => repo.git.head()?,
+        };
+        head == journal.head_before
+    })
 }
 
 /// Whether a step applies to this release in this state (a step whose effect is already
