@@ -129,6 +129,12 @@ fn self_checkout(ws: &Workspace, reference: &str, effects: &Effects) -> Result<W
         // Dry-run: nothing was checked out; plan against the workspace as it is.
         return Ok(ws.clone());
     }
+    // The checkout has no git history to compute a version from: its release tag is the version.
+    if let Some(Ok(v)) = version::Version::parse_tag(reference, &ws.config.tag_prefix) {
+        if std::env::var_os(scm::PRETEND_ENV).is_none() {
+            std::env::set_var(scm::PRETEND_ENV, v.to_pep440());
+        }
+    }
     let mut sub = Workspace::at(&tree.join("Cargo.toml"))?;
     sub.target_dir = ws.target_dir.clone();
     eprintln!("trainyard: building {name} as of {reference} ({}) from {tree}", resolved.commit);

@@ -82,6 +82,8 @@ pub struct BuildManifest {
 
 pub struct BuildOutcome {
     pub manifest: BuildManifest,
+    /// The `--config` patch arguments of the internal-project overrides.
+    pub patches: Vec<String>,
     pub manifest_path: Option<Utf8PathBuf>,
 }
 
@@ -243,10 +245,10 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
     let path = ws.state_dir().join(format!("build-{channel}.json"));
     if ctx.effects.dry_run {
         println!("would write: {}", ws.display(&path));
-        return Ok(BuildOutcome { manifest, manifest_path: None });
+        return Ok(BuildOutcome { manifest, patches, manifest_path: None });
     }
     write_if_changed(&path, &serde_json::to_vec_pretty(&manifest).expect("manifest serialises"))?;
-    Ok(BuildOutcome { manifest, manifest_path: Some(path) })
+    Ok(BuildOutcome { manifest, patches, manifest_path: Some(path) })
 }
 
 /// Refuses a lock that disagrees with a pinned channel's file, listing every problem.

@@ -1,0 +1,686 @@
+//! `build_rpms [RPM_CHANNEL=prod]`: the RPM collection of a channel — the workspace's
+//! packaged binaries, the internal projects that ship binaries, and one `rust-NAME-devel`
+//! package per external crate of the resolved graph — with a JSON manifest beside it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::Serialize;
+use xshell::cmd;
+
+use crate::channel::Channel;
+use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
+use crate::error::{io, Error, Result};
+use crate::exec;
+use crate::lockfile::{self, LockedPackage, Swap};
+use crate::projects::{self, Record};
+use crate::rpmpkg::{
+    self, assets, assets::CratePackage, ChangelogEntry, Compression, Dependency, FileEntry, FileKind, Package, Written,
+};
+use crate::scm::{self, Trigger};
+use crate::targets::build::{self, cargo_program, channel_arg, shell, write_if_changed, BuildOptions};
+use crate::version::Version;
+use crate::workspace::Workspace;
+use crate::Context;
+
+pub const SPEC: TargetSpec = TargetSpec {
+    name: "build_rpms",
+    summary: "build the RPM collection of a channel (RPM_CHANNEL=prod by default)",
+    usage: "[RPM_CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--out DIR] [--no-deps] [--package NAME] [--dry-run]",
+    about: "Builds the workspace for the channel (as `build` does, stripped), then writes into\n\
+            target/rpms/<channel>/ (or --out): one RPM per crate with [package.metadata.trainyard.rpm]\n\
+            or [package.metadata.generate-rpm], one per internal project that ships binaries, and one\n\
+            rust-NAME-devel package per external crate of the graph (--no-deps leaves those out),\n\
+            plus collection.json naming each file, its NEVRA, SHA-256, provides and requires.\n\
+            Reproducible: SOURCE_DATE_EPOCH or the commit time is every timestamp.",
+    vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod)" }],
+    flags: &[
+        DRY_RUN,
+        FlagSpec { name: "rpm-channel", value: Some("NAME"), help: "same as RPM_CHANNEL=NAME", var: Some("RPM_CHANNEL") },
+        FlagSpec { name: "out", value: Some("DIR"), help: "output directory (default target/rpms/<channel>)", var: None },
+        FlagSpec { name: "no-deps", value: None, help: "leave out the rust-NAME-devel packages", var: None },
+        FlagSpec {
+            name: "package",
+            value: Some("CRATE"),
+            help: "package only this workspace crate (repeatable)",
+            var: None,
+        },
+    ],
+    takes_projects: true,
+    max_positional: 0,
+    passthrough: false,
+};
+
+pub fn run(ctx: &Context) -> Result<()> {
+    let collection = collect(ctx)?;
+    if ctx.effects.dry_run {
+        return Ok(());
+    }
+    let written = collection.manifest.packages.iter().filter(|p| !p.unchanged).count();
+    eprintln!(
+        "trainyard: {} packages for {} in {} ({} written, {} unchanged)",
+        collection.manifest.packages.len(),
+        collection.manifest.channel,
+        ctx.ws.display(&collection.out_dir),
+        written,
+        collection.manifest.packages.len() - written
+    );
+    Ok(())
+}
+
+/// What kind of package a collection entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Workspace,
+    Internal,
+    Dependency,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub file: String,
+    pub name: String,
+    pub nevra: String,
+    pub kind: Kind,
+    pub sha256: String,
+    pub size: u64,
+    pub provides: Vec<String>,
+    pub requires: Vec<String>,
+    #[serde(skip)]
+    pub unchanged: bool,
+}
+
+/// `collection.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CollectionManifest {
+    pub channel: Channel,
+    pub workspace: String,
+    pub version: String,
+    pub commit: Option<String>,
+    pub dirty: bool,
+    pub source_date: u64,
+    pub internal: Vec<Record>,
+    pub packages: Vec<Entry>,
+}
+
+/// A command to run once a package is installed (the `mock` target's smoke test).
+#[derive(Debug, Clone)]
+pub struct Smoke {
+    pub package: String,
+    pub command: String,
+    /// What the output must contain (the computed version, for the default `BIN --version`).
+    pub expect: Option<String>,
+}
+
+pub struct Collection {
+    pub out_dir: Utf8PathBuf,
+    pub manifest: CollectionManifest,
+    /// Names of the workspace's own packages (what `mock` installs).
+    pub workspace_packages: Vec<String>,
+    pub smoke: Vec<Smoke>,
+}
+
+/// The output directory of a channel's collection.
+pub fn out_dir(ctx: &Context, channel: Channel) -> Utf8PathBuf {
+    match ctx.args.value("out") {
+        Some(dir) if Utf8Path::new(dir).is_absolute() => dir.into(),
+        Some(dir) => ctx.ws.root.join(dir),
+        None => ctx.ws.target_dir.join("rpms").join(channel.as_str()),
+    }
+}
+
+/// Builds and writes the collection (the `mock` target calls this too).
+pub fn collect(ctx: &Context) -> Result<Collection> {
+    let ws = &ctx.ws;
+    let channel = channel_arg(ctx, "RPM_CHANNEL", Channel::Prod)?;
+    let out = out_dir(ctx, channel);
+    let described = scm::describe(ws, Trigger::Auto)?;
+    let version_rpm = described.rpm();
+    let source_date = source_date(ws, described.commit.as_deref())?;
+    let release = ws.config.rpm.release.clone().unwrap_or_else(|| "1".into());
+    let level = ws.config.rpm.compression_level.get(channel.as_str()).copied().unwrap_or(match channel {
+        Channel::Dev => 3,
+        Channel::Stage | Channel::Prod => 19,
+    });
+    let compression = Compression::Zstd(level);
+    let arch = assets::rpm_arch(std::env::consts::ARCH).to_string();
+
+    // Every packaged crate of the workspace, checked before anything is built.
+    let members = workspace_members(ws)?;
+    let wanted: Vec<String> = ctx.args.values("package").to_vec();
+    for name in &wanted {
+        match members.iter().find(|m| &m.info.name == name) {
+            None => {
+                return Err(Error::usage(format!("--package {name}: no crate `{name}` in the workspace")).with_help(
+                    format!("workspace crates: {}", members.iter().map(|m| m.info.name.as_str()).collect::<Vec<_>>().join(", ")),
+                ))
+            }
+            Some(m) if !m.packaged() => {
+                return Err(Error::usage(format!("--package {name}: crate `{name}` has no packaging metadata"))
+                    .with_help(format!(
+                        "add [package.metadata.trainyard.rpm] (or [package.metadata.generate-rpm]) to {}/Cargo.toml",
+                        ctx.ws.display(&m.info.manifest_dir)
+                    )))
+            }
+            Some(_) => {}
+        }
+    }
+    let packaged: Vec<&Member> =
+        members.iter().filter(|m| m.packaged() && (wanted.is_empty() || wanted.contains(&m.info.name))).collect();
+    if packaged.is_empty() {
+        return Err(Error::usage(format!("no crate of {} has packaging metadata", ws.config.name())).with_help(
+            "add [package.metadata.trainyard.rpm] to the Cargo.toml of each crate to package (an empty table packages its binaries into /usr/bin)",
+        ));
+    }
+
+    if ctx.effects.dry_run {
+        println!("collection of {} {} for {channel}: {}", ws.config.name(), version_rpm, out);
+    }
+    let options = BuildOptions {
+        refresh: false,
+        cargo_args: rpmpkg::STRIP_CARGO_ARGS.iter().map(|s| s.to_string()).collect(),
+    };
+    let built = build::build(ctx, channel, &options)?;
+    let release_dir = ws.target_dir.join("release");
+
+    let mut packages: Vec<(Package, Kind)> = Vec::new();
+    let mut smoke = Vec::new();
+    let mut workspace_packages = Vec::new();
+    let changelog = changelog_from_release_txt(&ws.root.join("RELEASE.txt"), &release, source_date)?;
+
+    // Internal projects: their RPM versions, and their own packages when they ship binaries.
+    let mut internal_versions: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+    let mut internal_packages = Vec::new();
+    for record in &built.manifest.internal {
+        let Some(commit) = &record.commit else { continue };
+        let project_version = record
+            .requested_ref
+            .as_deref()
+            .and_then(|r| Version::parse_tag(r, &ws.config.tag_prefix))
+            .and_then(|v| v.ok())
+            .map(|v| v.to_rpm());
+        let crates: Vec<String> = ws
+            .config
+            .internal
+            .get(&record.name)
+            .map(|p| if p.crates.is_empty() { vec![record.name.clone()] } else { p.crates.clone() })
+            .unwrap_or_else(|| vec![record.name.clone()]);
+        if ctx.effects.dry_run {
+            println!("would package internal project {} at {commit} if it ships binaries", record.name);
+            continue;
+        }
+        let cache = projects::cache(ws);
+        let resolved = cache.resolve(&record.name, &record.url, commit, &ctx.effects)?;
+        let tree = cache.worktree(&resolved, &ctx.effects)?;
+        let found = internal_project_packages(ctx, &tree, project_version.as_deref(), &release, &arch, source_date)?;
+        let rpm_names: Vec<String> = found.iter().map(|(p, _)| p.package.name.clone()).collect();
+        if let Some(v) = project_version.clone().or_else(|| found.first().map(|(p, _)| p.package.version.clone())) {
+            if !rpm_names.is_empty() {
+                internal_versions.insert(record.name.clone(), (v, crates.clone()));
+            }
+        }
+        for (p, expect) in found {
+            smoke.push(smoke_of(&p, expect));
+            internal_packages.push(p.package);
+        }
+    }
+
+    for member in &packaged {
+        let Some(mut crate_pkg) =
+            assets::from_metadata(&member.info, &member.metadata, &release_dir, &arch)?
+        else {
+            continue;
+        };
+        let pkg = &mut crate_pkg.package;
+        pkg.version = version_rpm.clone();
+        pkg.release = release.clone();
+        pkg.source_date = source_date;
+        pkg.changelog = changelog.clone();
+        if !ctx.effects.dry_run {
+            if crate_pkg.auto_requires {
+                pkg.add_elf_dependencies()?;
+            }
+            pkg.check_stripped()?;
+        }
+        // Fedora's rule for bundled Rust dependencies: every crate compiled in is provided as bundled.
+        let closure = lockfile::closure(&built.manifest.packages, &member.info.name);
+        for dep in &closure {
+            pkg.provides.push(Dependency::eq(format!("bundled(crate({}))", dep.name), dep.version.clone()));
+        }
+        for (project, (v, crates)) in &internal_versions {
+            if closure.iter().any(|d| crates.iter().any(|c| crate::reqs::normalize(c) == crate::reqs::normalize(&d.name))) {
+                for name in internal_packages.iter().filter(|p| internal_rpm_of(p, project)).map(|p| p.name.clone()) {
+                    pkg.requires.push(Dependency::eq(name, v.clone()));
+                }
+            }
+        }
+        workspace_packages.push(pkg.name.clone());
+        smoke.push(smoke_of(&crate_pkg, Some(described.semver())));
+        packages.push((crate_pkg.package, Kind::Workspace));
+    }
+    packages.extend(internal_packages.into_iter().map(|p| (p, Kind::Internal)));
+
+    if !ctx.args.flag("no-deps") {
+        let vendor = vendor(ctx, channel, &built.manifest.lock_file, &built.patches)?;
+        if let Some(vendor) = vendor {
+            packages.extend(
+                dependency_packages(&built.manifest.packages, &vendor, &release, source_date)?
+                    .into_iter()
+                    .map(|p| (p, Kind::Dependency)),
+            );
+        }
+    }
+
+    let manifest_path = out.join("collection.json");
+    if ctx.effects.dry_run {
+        for (p, _) in &packages {
+            println!("would write: {}", out.join(p.file_name()));
+        }
+        println!("would write: {manifest_path}");
+        return Ok(Collection {
+            out_dir: out,
+            manifest: CollectionManifest {
+                channel,
+                workspace: ws.config.name().to_string(),
+                version: version_rpm,
+                commit: described.commit.clone(),
+                dirty: described.dirty,
+                source_date,
+                internal: built.manifest.internal.clone(),
+                packages: Vec::new(),
+            },
+            workspace_packages,
+            smoke,
+        });
+    }
+
+    // Everything is assembled and validated: only now does the output directory change.
+    for (p, _) in &packages {
+        p.validate()?;
+    }
+    std::fs::create_dir_all(&out).map_err(io(&out))?;
+    let only: Vec<Package> = packages.iter().map(|(p, _)| p.clone()).collect();
+    let written = rpmpkg::write_all(&only, &out, compression)?;
+    let entries: Vec<Entry> =
+        written.iter().zip(&packages).map(|(w, (p, kind))| entry(w, p, *kind, &out)).collect();
+    remove_stale(&out, &entries)?;
+    let manifest = CollectionManifest {
+        channel,
+        workspace: ws.config.name().to_string(),
+        version: version_rpm,
+        commit: described.commit.clone(),
+        dirty: described.dirty,
+        source_date,
+        internal: built.manifest.internal.clone(),
+        packages: entries,
+    };
+    let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+    write_if_changed(&manifest_path, &json)?;
+    Ok(Collection { out_dir: out, manifest, workspace_packages, smoke })
+}
+
+fn entry(w: &Written, p: &Package, kind: Kind, out: &Utf8Path) -> Entry {
+    Entry {
+        file: w.path.strip_prefix(out).unwrap_or(&w.path).to_string(),
+        name: p.name.clone(),
+        nevra: w.nevra.clone(),
+        kind,
+        sha256: w.sha256.clone(),
+        size: w.size,
+        provides: w.provides.clone(),
+        requires: w.requires.clone(),
+        unchanged: w.unchanged,
+    }
+}
+
+/// Removes RPMs of earlier runs that are not part of this collection.
+fn remove_stale(out: &Utf8Path, entries: &[Entry]) -> Result<()> {
+    let keep: BTreeSet<&str> = entries.iter().map(|e| e.file.as_str()).collect();
+    for entry in std::fs::read_dir(out).map_err(io(out))? {
+        let entry = entry.map_err(io(out))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".rpm") && !keep.contains(name.as_str()) {
+            std::fs::remove_file(entry.path()).map_err(io(out.join(&name)))?;
+        }
+    }
+    Ok(())
+}
+
+fn smoke_of(p: &CratePackage, expect: Option<String>) -> Smoke {
+    let bin = p
+        .package
+        .files
+        .iter()
+        .find(|f| f.kind == FileKind::Binary || (f.dest.starts_with("/usr/bin/") && f.mode & 0o111 != 0))
+        .map(|f| f.dest.rsplit('/').next().unwrap_or(&f.dest).to_string());
+    match (&p.smoke, bin) {
+        (Some(command), _) => Smoke { package: p.package.name.clone(), command: command.clone(), expect },
+        (None, Some(bin)) => Smoke { package: p.package.name.clone(), command: format!("{bin} --version"), expect },
+        (None, None) => Smoke { package: p.package.name.clone(), command: "true".into(), expect: None },
+    }
+}
+
+fn internal_rpm_of(p: &Package, project: &str) -> bool {
+    p.url.as_deref() == Some(project) || p.name == project || p.name.starts_with(&format!("{project}-"))
+}
+
+/// A workspace member with what `cargo metadata --no-deps` says of it.
+pub struct Member {
+    pub info: assets::CrateInfo,
+    pub metadata: serde_json::Value,
+}
+
+impl Member {
+    fn packaged(&self) -> bool {
+        self.metadata.pointer("/trainyard/rpm").is_some() || self.metadata.get("generate-rpm").is_some()
+    }
+}
+
+/// The workspace's members, from `cargo metadata --no-deps` (which resolves nothing and
+/// writes nothing).
+pub fn workspace_members(ws: &Workspace) -> Result<Vec<Member>> {
+    let sh = shell()?;
+    sh.change_dir(&ws.root);
+    let cargo = cargo_program();
+    let manifest = &ws.manifest;
+    let json = exec::read(cmd!(sh, "{cargo} metadata --format-version 1 --no-deps --manifest-path {manifest}"))?;
+    let meta: cargo_metadata::Metadata =
+        serde_json::from_str(&json).map_err(|e| Error::failed(format!("reading cargo metadata: {e}")))?;
+    let members: BTreeSet<_> = meta.workspace_members.iter().collect();
+    Ok(meta
+        .packages
+        .iter()
+        .filter(|p| members.contains(&p.id))
+        .map(|p| Member {
+            info: assets::CrateInfo {
+                name: p.name.to_string(),
+                version: p.version.to_string(),
+                license: p.license.clone(),
+                description: p.description.clone(),
+                homepage: p.homepage.clone(),
+                repository: p.repository.clone(),
+                manifest_dir: p.manifest_path.parent().map(Utf8Path::to_path_buf).unwrap_or_default(),
+                bins: p.targets.iter().filter(|t| t.is_bin()).map(|t| t.name.clone()).collect(),
+            },
+            metadata: p.metadata.clone(),
+        })
+        .collect())
+}
+
+/// The packages of an internal project's checkout: built (stripped) into its own target
+/// directory under ours, at the version of its tag.
+fn internal_project_packages(
+    ctx: &Context,
+    tree: &Utf8Path,
+    version: Option<&str>,
+    release: &str,
+    arch: &str,
+    source_date: u64,
+) -> Result<Vec<(CratePackage, Option<String>)>> {
+    let sub = Workspace::at(&tree.join("Cargo.toml"))?;
+    let members = workspace_members(&sub)?;
+    if !members.iter().any(Member::packaged) {
+        return Ok(Vec::new());
+    }
+    let sh = shell()?;
+    sh.change_dir(tree);
+    let cargo = cargo_program();
+    let manifest = tree.join("Cargo.toml");
+    let target = ctx.ws.state_dir().join("internal-target");
+    let strip = rpmpkg::STRIP_CARGO_ARGS;
+    let mut c = cmd!(sh, "{cargo} build --release --workspace --manifest-path {manifest} --target-dir {target} {strip...}");
+    if tree.join("Cargo.lock").exists() {
+        c = c.arg("--locked");
+    }
+    if let Some(v) = version.and_then(|v| Version::parse_rpm(v).ok()) {
+        c = c.env("TRAINYARD_VERSION", v.to_semver().to_string());
+    }
+    ctx.effects.run(c)?;
+    let release_dir = target.join("release");
+    let mut out = Vec::new();
+    for m in members.iter().filter(|m| m.packaged()) {
+        let Some(mut p) = assets::from_metadata(&m.info, &m.metadata, &release_dir, arch)? else { continue };
+        if let Some(v) = version {
+            p.package.version = v.to_string();
+        }
+        p.package.release = release.to_string();
+        p.package.source_date = source_date;
+        if p.auto_requires {
+            p.package.add_elf_dependencies()?;
+        }
+        let expect = version.and_then(|v| Version::parse_rpm(v).ok()).map(|v| v.to_semver().to_string());
+        out.push((p, expect));
+    }
+    Ok(out)
+}
+
+/// `SOURCE_DATE_EPOCH`, else the commit time of HEAD, else 0.
+fn source_date(ws: &Workspace, commit: Option<&str>) -> Result<u64> {
+    if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
+        return v.trim().parse().map_err(|_| {
+            Error::usage(format!("SOURCE_DATE_EPOCH=`{v}` is not a number of seconds"))
+                .with_help("unset it, or give seconds since 1970-01-01")
+        });
+    }
+    match commit {
+        Some(c) => {
+            let t = crate::git::Git::new(&ws.root).read(&["show", "-s", "--format=%ct", c])?;
+            Ok(t.trim().parse().unwrap_or(0))
+        }
+        None => Ok(0),
+    }
+}
+
+/// Vendors the sources of every package of `lock_file` into `target/trainyard/vendor/<channel>/`.
+fn vendor(ctx: &Context, channel: Channel, lock_file: &Utf8Path, patches: &[String]) -> Result<Option<Utf8PathBuf>> {
+    let ws = &ctx.ws;
+    let dir = ws.state_dir().join("vendor").join(channel.as_str());
+    let sh = shell()?;
+    sh.change_dir(&ws.root);
+    let cargo = cargo_program();
+    let manifest = &ws.manifest;
+    let tmp = ws.state_dir().join("vendor").join(format!(".{channel}.tmp"));
+    let c = cmd!(
+        sh,
+        "{cargo} vendor --quiet --locked --versioned-dirs --respect-source-config --manifest-path {manifest} {patches...} {tmp}"
+    )
+    .ignore_stdout();
+    if ctx.effects.dry_run {
+        println!("would run: {c}");
+        return Ok(None);
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    let run = || ctx.effects.run(c);
+    if lock_file == ws.lock_path() {
+        run()?;
+    } else {
+        let swap = Swap::begin(ws, lock_file)?;
+        run()?;
+        swap.finish()?;
+    }
+    // cargo vendor creates nothing for a graph without registry crates.
+    std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&tmp, &dir).map_err(io(&dir))?;
+    Ok(Some(dir))
+}
+
+/// One `rust-NAME-devel` package per registry crate: its sources under
+/// `/usr/share/cargo/registry/NAME-VERSION/`, `Provides: crate(NAME) = VERSION`,
+/// `Requires: crate(DEP)` for each of its own dependencies.
+fn dependency_packages(
+    lock: &[LockedPackage],
+    vendor: &Utf8Path,
+    release: &str,
+    source_date: u64,
+) -> Result<Vec<Package>> {
+    let mut out = Vec::new();
+    for p in lock.iter().filter(|p| p.is_registry()) {
+        let dir = vendor.join(format!("{}-{}", p.name, p.version));
+        if !dir.is_dir() {
+            return Err(Error::failed(format!("cargo vendor left no sources for {} {} in {vendor}", p.name, p.version)));
+        }
+        let (license, description) = crate_license(&dir.join("Cargo.toml"));
+        let dest_root = format!("/usr/share/cargo/registry/{}-{}", p.name, p.version);
+        let mut files = vec![FileEntry::dir(dest_root.clone(), 0o755)];
+        for (rel, path, is_dir, mode) in walk(&dir)? {
+            if rel == ".cargo-checksum.json" {
+                continue;
+            }
+            let dest = format!("{dest_root}/{rel}");
+            if is_dir {
+                files.push(FileEntry::dir(dest, 0o755));
+            } else {
+                let mode = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
+                files.push(FileEntry::new(path, dest, mode, FileKind::Regular));
+            }
+        }
+        let mut requires: Vec<Dependency> = lockfile::direct_dependencies(lock, p)
+            .into_iter()
+            .filter(|d| d.is_registry())
+            .map(|d| Dependency::any(format!("crate({})", d.name)))
+            .collect();
+        requires.sort_by(|a, b| a.name.cmp(&b.name));
+        requires.dedup_by(|a, b| a.name == b.name);
+        out.push(Package {
+            name: format!("rust-{}-devel", p.name),
+            version: assets::rpm_version(&p.version),
+            release: release.to_string(),
+            arch: "noarch".into(),
+            summary: format!("Source of the Rust crate {} {}", p.name, p.version),
+            description: description.unwrap_or_else(|| format!("Source of the Rust crate {}.", p.name)),
+            license: license.unwrap_or_else(|| "LicenseRef-unknown".into()),
+            url: Some(format!("crate:{}", p.name)),
+            files,
+            provides: vec![Dependency::eq(format!("crate({})", p.name), assets::rpm_version(&p.version))],
+            requires,
+            source_date,
+            ..Package::default()
+        });
+    }
+    Ok(out)
+}
+
+/// (path relative to `root`, full path, is a directory, mode) of everything under `root`, sorted.
+fn walk(root: &Utf8Path) -> Result<Vec<(String, Utf8PathBuf, bool, u32)>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+            let entry = entry.map_err(io(&dir))?;
+            let path = Utf8PathBuf::from_path_buf(entry.path())
+                .map_err(|p| Error::failed(format!("{} is not UTF-8", p.display())))?;
+            let meta = std::fs::symlink_metadata(&path).map_err(io(&path))?;
+            let rel = path.strip_prefix(root).expect("under root").to_string();
+            if meta.is_dir() {
+                stack.push(path.clone());
+                out.push((rel, path, true, 0o755));
+            } else if meta.is_file() {
+                out.push((rel, path, false, meta.permissions().mode()));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The license and description a crate's manifest declares.
+fn crate_license(manifest: &Utf8Path) -> (Option<String>, Option<String>) {
+    let Ok(text) = std::fs::read_to_string(manifest) else { return (None, None) };
+    let Ok(table) = text.parse::<toml::Table>() else { return (None, None) };
+    let package = table.get("package");
+    let field = |k: &str| package.and_then(|p| p.get(k)).and_then(|v| v.as_str()).map(|s| s.trim().to_string());
+    (field("license"), field("description").filter(|d| !d.is_empty()))
+}
+
+/// `%changelog` entries from RELEASE.txt sections (`1.2 - 2011-02-28` then its lines), newest first.
+pub fn changelog_from_release_txt(path: &Utf8Path, release: &str, fallback_time: u64) -> Result<Vec<ChangelogEntry>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(path)(e)),
+    };
+    Ok(parse_release_txt(&text)
+        .into_iter()
+        .map(|(version, date, lines)| ChangelogEntry {
+            author: "trainyard <release@localhost>".into(),
+            version: format!("{version}-{release}"),
+            time: date.map(|(y, m, d)| days_from_civil(y, m, d) as u64 * 86400).unwrap_or(fallback_time),
+            text: lines
+                .iter()
+                .map(|l| format!("- {}", l.trim_start_matches(['-', '*', '•', ' '])))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        })
+        .collect())
+}
+
+type Section = (String, Option<(i64, u32, u32)>, Vec<String>);
+
+/// Sections of RELEASE.txt: (version, date, non-empty lines), in file order (newest first).
+pub fn parse_release_txt(text: &str) -> Vec<Section> {
+    let mut sections: Vec<Section> = Vec::new();
+    for line in text.lines() {
+        if let Some((version, date)) = line.split_once(" - ") {
+            let version = version.trim();
+            if !version.is_empty()
+                && version.chars().next().is_some_and(|c| c.is_ascii_digit())
+                && !version.contains(' ')
+                && Version::parse_pep440(version).is_ok()
+            {
+                sections.push((version.to_string(), parse_date(date.trim()), Vec::new()));
+                continue;
+            }
+        }
+        if let Some(last) = sections.last_mut() {
+            let t = line.trim();
+            if !t.is_empty() && !t.chars().all(|c| c == '=' || c == '-') {
+                last.2.push(t.to_string());
+            }
+        }
+    }
+    sections
+}
+
+fn parse_date(s: &str) -> Option<(i64, u32, u32)> {
+    let mut it = s.splitn(3, '-');
+    let y = it.next()?.parse().ok()?;
+    let m = it.next()?.parse().ok().filter(|m| (1..=12).contains(m))?;
+    let d = it.next()?.get(..2)?.parse().ok().filter(|d| (1..=31).contains(d))?;
+    Some((y, m, d))
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_txt_sections() {
+        let text = "1.2 - 2011-02-28\n================\n\nImpacts:\n\n- Ops\n\nRelevant changes:\n\n- Bug 636294 - fixed\n\n1.1 - 2011-01-10\n\n- first\n";
+        let s = parse_release_txt(text);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].0, "1.2");
+        assert_eq!(s[0].1, Some((2011, 2, 28)));
+        assert_eq!(s[0].2, ["Impacts:", "- Ops", "Relevant changes:", "- Bug 636294 - fixed"]);
+        assert_eq!(s[1].2, ["- first"]);
+    }
+
+    #[test]
+    fn civil_days() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2011, 2, 28), 15033);
+    }
+}
