@@ -167,7 +167,9 @@ pub fn run(ctx: &Context) -> Result<()> {
             if !repo.tag_exists(&tag)? {
                 return Err(Error::usage(format!("{v} is not released: there is no tag {tag}")));
             }
-            if path("webhook-file").is_none() && std::env::var_os(crate::release::notify::URL_VAR).is_none() {
+            if path("webhook-file").is_none()
+                && !std::env::var(crate::release::notify::URL_VAR).is_ok_and(|u| !u.trim().is_empty())
+            {
                 return Err(Error::usage("no webhook to notify")
                     .with_help(format!("set ${} or give --webhook-file FILE", crate::release::notify::URL_VAR)));
             }
