@@ -11,6 +11,7 @@ pub mod exec;
 pub mod git;
 pub mod lockfile;
 pub mod projects;
+pub mod release;
 pub mod reqs;
 pub mod resolution;
 pub mod rpmpkg;

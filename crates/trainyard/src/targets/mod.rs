@@ -8,6 +8,7 @@ pub mod build;
 pub mod build_rpms;
 pub mod demo;
 pub mod pin;
+pub mod release;
 pub mod tests;
 pub mod version;
 
@@ -23,6 +24,7 @@ pub const TARGETS: &[Target] = &[
     Target { spec: &build_rpms::SPEC, run: build_rpms::run, needs_workspace: true },
     Target { spec: &tests::SPEC, run: tests::run, needs_workspace: true },
     Target { spec: &pin::SPEC, run: pin::run, needs_workspace: true },
+    Target { spec: &release::SPEC, run: release::run, needs_workspace: true },
     Target { spec: &demo::SPEC, run: demo::run, needs_workspace: false },
     Target { spec: &version::SPEC, run: version::run, needs_workspace: true },
 ];

@@ -1,0 +1,140 @@
+//! The whole path's journal: `target/trainyard/release/<version>.json`, one per release.
+//!
+//! It records the local refs before the run (so `--abort` can put every branch and tag
+//! back exactly) and each step once it is done (so `--resume`, or a second run, never
+//! repeats one). Written atomically after every step.
+
+use std::collections::BTreeMap;
+
+use camino::Utf8PathBuf;
+use serde::{Deserialize, Serialize};
+
+use super::{ReleaseVersion, Repo};
+use crate::error::{io, Error, Result};
+use crate::exec::write_atomic;
+use crate::workspace::Workspace;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    InProgress,
+    Done,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Journal {
+    pub version: String,
+    pub channel: String,
+    pub status: Status,
+    /// The branch checked out before the run, or the commit of a detached HEAD.
+    pub head_before: String,
+    pub head_was_branch: bool,
+    /// `refs/heads/*` and `refs/tags/*` before the run.
+    pub refs_before: BTreeMap<String, String>,
+    /// Steps done, in order.
+    pub done: Vec<String>,
+    /// The collection `build_rpms` produced.
+    pub collection: Option<Utf8PathBuf>,
+    /// Why the notification failed, when it did (retried by `--resume`).
+    pub notify_error: Option<String>,
+}
+
+pub fn dir(ws: &Workspace) -> Utf8PathBuf {
+    ws.state_dir().join("release")
+}
+
+fn path(ws: &Workspace, version: &str) -> Utf8PathBuf {
+    dir(ws).join(format!("{version}.json"))
+}
+
+impl Journal {
+    pub fn begin(repo: &Repo, v: &ReleaseVersion, channel: &str) -> Result<Journal> {
+        let branch = repo.git.current_branch()?;
+        let head_was_branch = branch.is_some();
+        let head_before = match branch {
+            Some(b) => b,
+            None => repo.git.head()?,
+        };
+        Ok(Journal {
+            version: v.text(),
+            channel: channel.to_string(),
+            status: Status::InProgress,
+            head_before,
+            head_was_branch,
+            refs_before: repo.local_refs()?,
+            done: Vec::new(),
+            collection: None,
+            notify_error: None,
+        })
+    }
+
+    pub fn load(ws: &Workspace, version: &str) -> Result<Option<Journal>> {
+        let path = path(ws, version);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
+                Error::failed(format!("{path}: unreadable journal: {e}"))
+                    .with_help(format!("look at it, then remove it to start over: rm {path}"))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    /// The release in progress, if any (there is at most one).
+    pub fn in_progress(ws: &Workspace) -> Result<Option<Journal>> {
+        let dir = dir(ws);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&dir)(e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(io(&dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(version) = name.strip_suffix(".json") {
+                if let Some(j) = Journal::load(ws, version)? {
+                    if j.status == Status::InProgress {
+                        return Ok(Some(j));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn save(&self, ws: &Workspace) -> Result<()> {
+        let text = serde_json::to_vec_pretty(self).expect("journal serialises");
+        write_atomic(&path(ws, &self.version), &text)
+    }
+
+    pub fn remove(&self, ws: &Workspace) -> Result<()> {
+        let path = path(ws, &self.version);
+        std::fs::remove_file(&path).map_err(io(&path))
+    }
+
+    pub fn is_done(&self, step: &str) -> bool {
+        self.done.iter().any(|s| s == step)
+    }
+
+    /// Puts every local branch and tag back as it was, then checks out what was checked out.
+    /// Work-tree changes a failed step left behind are discarded.
+    pub fn restore_refs(&self, repo: &Repo) -> Result<()> {
+        let effects = &repo.ctx.effects;
+        let now = repo.local_refs()?;
+        repo.git.run(effects, &["checkout", "--quiet", "--force", "--detach"])?;
+        for name in now.keys().filter(|n| !self.refs_before.contains_key(*n)) {
+            repo.git.run(effects, &["update-ref", "-d", name])?;
+        }
+        for (name, sha) in &self.refs_before {
+            if now.get(name) != Some(sha) {
+                repo.git.run(effects, &["update-ref", name, sha])?;
+            }
+        }
+        if self.head_was_branch {
+            repo.git.run(effects, &["checkout", "--quiet", "--force", &self.head_before])?;
+        } else {
+            repo.git.run(effects, &["checkout", "--quiet", "--force", "--detach", &self.head_before])?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,557 @@
+//! The release process as commands: one module per step, as the wiki page had them.
+//!
+//! Every step works the same way: read the repository's [`State`], run its preflight
+//! checks (collecting every problem before failing), compute a [`Plan`] (the exact git
+//! commands and file writes), then run it through [`crate::exec::Effects`], which is where
+//! `--dry-run` is honoured. Nothing is pushed except by [`push`].
+//!
+//! The steps also take a [`State`] that is not read from disk: the whole path
+//! ([`pipeline`]) feeds each step the state the previous step's plan leaves, so that
+//! `release 1.2 --dry-run` prints the exact plan of every local step.
+
+pub mod backport;
+pub mod fix;
+pub mod journal;
+pub mod manifest;
+pub mod notes;
+pub mod notify;
+pub mod pin;
+pub mod pipeline;
+pub mod publish;
+pub mod push;
+pub mod start;
+pub mod tag;
+
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use camino::Utf8PathBuf;
+
+use crate::config::Config;
+use crate::error::{io, Error, Result};
+use crate::git::{validate_ref, Git};
+use crate::Context;
+
+/// The file the release notes live in, at the workspace root.
+pub const RELEASE_FILE: &str = "RELEASE.txt";
+
+/// The remote the release steps compare with and push to.
+pub const REMOTE: &str = "origin";
+
+/// A release's number: `1.2` (a release) or `1.2.1` (a fix on its branch).
+///
+/// Only what the release steps need; the full version model (dev, beta, rc and every
+/// rendering) is `crate::version`'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReleaseVersion {
+    pub major: u64,
+    pub minor: u64,
+    /// `None` and `Some(0)` are the same release; `None` is how `1.2` is written.
+    pub micro: u64,
+}
+
+impl ReleaseVersion {
+    /// Parses `1.2` or `1.2.1` (`1.2.0` is `1.2`).
+    pub fn parse(text: &str) -> Result<ReleaseVersion> {
+        let bad = || {
+            Error::usage(format!("`{}` is not a release version", text.escape_debug()))
+                .with_help("give MAJOR.MINOR for a release (1.2) or MAJOR.MINOR.MICRO for a fix (1.2.1)")
+        };
+        let parts: Vec<&str> = text.split('.').collect();
+        if !(2..=3).contains(&parts.len()) {
+            return Err(bad());
+        }
+        let mut nums = Vec::new();
+        for p in &parts {
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0')) {
+                return Err(bad());
+            }
+            nums.push(p.parse::<u64>().map_err(|_| bad())?);
+        }
+        Ok(ReleaseVersion { major: nums[0], minor: nums[1], micro: nums.get(2).copied().unwrap_or(0) })
+    }
+
+    /// The release a Cargo version belongs to: `1.2.0` and `1.2.0-dev` are `1.2`.
+    pub fn of_semver(v: &semver::Version) -> ReleaseVersion {
+        ReleaseVersion { major: v.major, minor: v.minor, micro: v.patch }
+    }
+
+    /// `1.2` or `1.2.1`: the text of tags and RELEASE.txt headings.
+    pub fn text(&self) -> String {
+        if self.micro == 0 {
+            format!("{}.{}", self.major, self.minor)
+        } else {
+            format!("{}.{}.{}", self.major, self.minor, self.micro)
+        }
+    }
+
+    /// `1.2`: the release line, which names the release branch.
+    pub fn major_minor(&self) -> String {
+        format!("{}.{}", self.major, self.minor)
+    }
+
+    /// The Cargo version written to Cargo.toml: `1.2.0`, `1.2.1`.
+    pub fn semver(&self) -> semver::Version {
+        semver::Version::new(self.major, self.minor, self.micro)
+    }
+
+    pub fn is_fix(&self) -> bool {
+        self.micro != 0
+    }
+
+    pub fn next_minor(&self) -> ReleaseVersion {
+        ReleaseVersion { major: self.major, minor: self.minor + 1, micro: 0 }
+    }
+
+    pub fn next_micro(&self) -> ReleaseVersion {
+        ReleaseVersion { micro: self.micro + 1, ..*self }
+    }
+
+    fn key(&self) -> (u64, u64, u64) {
+        (self.major, self.minor, self.micro)
+    }
+}
+
+impl PartialOrd for ReleaseVersion {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ReleaseVersion {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl fmt::Display for ReleaseVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
+/// The workspace's git repository, as the release steps use it.
+pub struct Repo<'a> {
+    pub ctx: &'a Context,
+    pub git: Git,
+    remote_refs: OnceCell<Option<BTreeMap<String, String>>>,
+}
+
+impl<'a> Repo<'a> {
+    pub fn open(ctx: &'a Context) -> Result<Repo<'a>> {
+        if !Git::is_repo(&ctx.ws.root) {
+            return Err(Error::usage(format!("{} is not in a git repository", ctx.ws.root))
+                .with_help("the release steps work on the workspace's git repository"));
+        }
+        Ok(Repo { ctx, git: Git::new(&ctx.ws.root), remote_refs: OnceCell::new() })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.ctx.ws.config
+    }
+
+    pub fn tag_name(&self, v: &ReleaseVersion) -> String {
+        self.config().tag_for(&v.text())
+    }
+
+    pub fn branch_name(&self, v: &ReleaseVersion) -> String {
+        self.config().release_branch_for(&v.major_minor())
+    }
+
+    /// The commit a full ref name points to, if it exists.
+    pub fn resolve(&self, full_ref: &str) -> Result<Option<String>> {
+        self.git.try_read(&["rev-parse", "--verify", "--quiet", &format!("{full_ref}^{{commit}}")])
+    }
+
+    pub fn tag_exists(&self, tag: &str) -> Result<bool> {
+        Ok(self.git.try_read(&["rev-parse", "--verify", "--quiet", &format!("refs/tags/{tag}")])?.is_some())
+    }
+
+    pub fn branch_exists(&self, branch: &str) -> Result<bool> {
+        Ok(self.resolve(&format!("refs/heads/{branch}"))?.is_some())
+    }
+
+    /// Every release tag (`<prefix>X.Y[.Z]`), sorted by version; other tags are ignored.
+    pub fn release_tags(&self) -> Result<Vec<(ReleaseVersion, String)>> {
+        let prefix = &self.config().tag_prefix;
+        let out = self.git.read(&["tag", "--list", &format!("{prefix}*")])?;
+        let mut tags: Vec<(ReleaseVersion, String)> = out
+            .lines()
+            .filter_map(|t| {
+                let v = t.strip_prefix(prefix.as_str())?;
+                ReleaseVersion::parse(v).ok().map(|v| (v, t.to_string()))
+            })
+            .collect();
+        tags.sort();
+        Ok(tags)
+    }
+
+    /// The newest release tag older than `v`: what "since the last release" starts from.
+    pub fn previous_tag(&self, v: &ReleaseVersion) -> Result<Option<(ReleaseVersion, String)>> {
+        Ok(self.release_tags()?.into_iter().rfind(|(t, _)| t < v))
+    }
+
+    /// The refs on the remote (`git ls-remote`, which changes nothing locally), or `None`
+    /// when there is no remote or it cannot be reached (a note is printed).
+    pub fn remote_refs(&self) -> Result<Option<&BTreeMap<String, String>>> {
+        if self.remote_refs.get().is_none() {
+            let refs = if self.git.try_read(&["remote", "get-url", REMOTE])?.is_none() {
+                None
+            } else {
+                match self.git.try_read(&["ls-remote", "--quiet", REMOTE])? {
+                    Some(out) => Some(
+                        out.lines()
+                            .filter_map(|l| l.split_once('\t'))
+                            .map(|(sha, name)| (name.to_string(), sha.to_string()))
+                            .collect(),
+                    ),
+                    None => {
+                        eprintln!("trainyard: note: could not reach `{REMOTE}`; not comparing with the remote");
+                        None
+                    }
+                }
+            };
+            let _ = self.remote_refs.set(refs);
+        }
+        Ok(self.remote_refs.get().and_then(Option::as_ref))
+    }
+
+    /// Whether `ancestor` is an ancestor of (or equal to) `descendant`; false when unknown here.
+    pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool> {
+        if self.git.try_read(&["cat-file", "-e", &format!("{ancestor}^{{commit}}")])?.is_none() {
+            return Ok(false);
+        }
+        Ok(self.git.try_read(&["merge-base", "--is-ancestor", ancestor, descendant])?.is_some())
+    }
+
+    /// `refs/heads/*` and `refs/tags/*` with what they point to (tags: the tag object).
+    pub fn local_refs(&self) -> Result<BTreeMap<String, String>> {
+        let out = self.git.read(&["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags"])?;
+        Ok(out.lines().filter_map(|l| l.split_once(' ')).map(|(n, s)| (n.to_string(), s.to_string())).collect())
+    }
+}
+
+/// What a step sees: the branch, the commit, and the files the release steps edit.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub branch: Option<String>,
+    pub head: String,
+    pub manifest: String,
+    pub lock: Option<String>,
+    /// Whether Cargo.lock is committed (libraries often ignore it: then it is edited, not committed).
+    pub lock_tracked: bool,
+    pub release_notes: Option<String>,
+    /// Tracked files with changes (`git status --porcelain`), empty when clean.
+    pub dirty: Vec<String>,
+}
+
+impl State {
+    pub fn read(repo: &Repo) -> Result<State> {
+        let ws = &repo.ctx.ws;
+        let read_opt = |path: &Utf8PathBuf| match std::fs::read_to_string(path) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(path)(e)),
+        };
+        let manifest = std::fs::read_to_string(&ws.manifest).map_err(io(&ws.manifest))?;
+        let head = repo.git.try_read(&["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])?.ok_or_else(|| {
+            Error::usage("the repository has no commit yet").with_help("commit the workspace before releasing it")
+        })?;
+        let status = repo.git.read(&["status", "--porcelain", "--untracked-files=no"])?;
+        Ok(State {
+            branch: repo.git.current_branch()?,
+            head,
+            manifest,
+            lock: read_opt(&ws.lock_path())?,
+            lock_tracked: repo.git.try_read(&["ls-files", "--error-unmatch", "--", "Cargo.lock"])?.is_some(),
+            release_notes: read_opt(&ws.root.join(RELEASE_FILE))?,
+            dirty: status.lines().map(|l| l.get(3..).unwrap_or(l).to_string()).collect(),
+        })
+    }
+
+    /// The workspace's Cargo version.
+    pub fn cargo_version(&self, repo: &Repo) -> Result<semver::Version> {
+        manifest::read_version(&repo.ctx.ws.manifest, &self.manifest)
+    }
+
+    /// The release the workspace's version names (`1.2.0-dev` names `1.2`).
+    pub fn version(&self, repo: &Repo) -> Result<ReleaseVersion> {
+        Ok(ReleaseVersion::of_semver(&self.cargo_version(repo)?))
+    }
+
+    /// The state with the workspace version set to `v` (manifest and lock edited as the plan will).
+    pub fn with_version(&self, repo: &Repo, members: &[String], v: &ReleaseVersion) -> Result<State> {
+        let old = self.cargo_version(repo)?;
+        let new = v.semver();
+        let mut next = self.clone();
+        next.manifest = manifest::set_version(&repo.ctx.ws.manifest, &self.manifest, &new.to_string())?;
+        next.lock = self.lock.as_ref().map(|lock| manifest::set_lock_versions(lock, members, &old, &new));
+        Ok(next)
+    }
+}
+
+/// A step's plan and the state it leaves (what the next step of the whole path sees).
+pub struct Step {
+    pub plan: Plan,
+    pub after: State,
+}
+
+/// One change a step makes.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Git(Vec<String>),
+    Write { path: Utf8PathBuf, text: String },
+}
+
+/// The exact list of changes a step makes, in order; dry-run prints it.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+}
+
+impl Plan {
+    pub fn git(&mut self, args: &[&str]) {
+        self.actions.push(Action::Git(args.iter().map(|a| a.to_string()).collect()));
+    }
+
+    pub fn write(&mut self, path: Utf8PathBuf, text: String) {
+        self.actions.push(Action::Write { path, text });
+    }
+
+    /// Commits exactly `paths` with `message`.
+    pub fn commit(&mut self, paths: &[&str], message: &str) {
+        let mut add = vec!["add", "--"];
+        add.extend(paths);
+        self.git(&add);
+        self.git(&["commit", "--quiet", "--no-verify", "-m", message]);
+    }
+
+    /// Writes the version change `from` -> `to` (Cargo.toml, and Cargo.lock when there is one).
+    pub fn write_version(&mut self, repo: &Repo, from: &State, to: &State) -> Vec<&'static str> {
+        let ws = &repo.ctx.ws;
+        let mut paths = vec!["Cargo.toml"];
+        if to.manifest != from.manifest {
+            self.write(ws.manifest.clone(), to.manifest.clone());
+        }
+        if let (Some(new), Some(old)) = (&to.lock, &from.lock) {
+            if new != old {
+                self.write(ws.lock_path(), new.clone());
+            }
+            if to.lock_tracked {
+                paths.push("Cargo.lock");
+            }
+        }
+        paths
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+
+    pub fn run(&self, repo: &Repo) -> Result<()> {
+        for action in &self.actions {
+            match action {
+                Action::Git(args) => {
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    repo.git.run(&repo.ctx.effects, &args)?;
+                }
+                Action::Write { path, text } => repo.ctx.effects.write(path, text.as_bytes())?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A step's preconditions: every problem is collected, then reported together.
+pub struct Preflight {
+    what: String,
+    problems: Vec<String>,
+    help: Vec<String>,
+}
+
+impl Preflight {
+    pub fn new(what: impl Into<String>) -> Preflight {
+        Preflight { what: what.into(), problems: Vec::new(), help: Vec::new() }
+    }
+
+    pub fn problem(&mut self, message: impl Into<String>, help: Option<String>) {
+        self.problems.push(message.into());
+        if let Some(h) = help {
+            if !self.help.contains(&h) {
+                self.help.push(h);
+            }
+        }
+    }
+
+    pub fn clean(&mut self, state: &State) {
+        if !state.dirty.is_empty() {
+            self.problem(
+                format!("the working tree has uncommitted changes: {}", state.dirty.join(", ")),
+                Some("commit or stash them first (git stash)".into()),
+            );
+        }
+    }
+
+    pub fn on_branch(&mut self, state: &State, expected: &str) {
+        if state.branch.as_deref() != Some(expected) {
+            let here = state.branch.as_deref().map(|b| format!("on `{b}`")).unwrap_or("on a detached HEAD".into());
+            self.problem(
+                format!("this step runs on `{expected}`, and you are {here}"),
+                Some(format!("git switch {expected}")),
+            );
+        }
+    }
+
+    pub fn tag_absent(&mut self, repo: &Repo, tag: &str) -> Result<()> {
+        validate_ref(tag)?;
+        if repo.tag_exists(tag)? {
+            self.problem(format!("tag `{tag}` already exists"), None);
+        }
+        Ok(())
+    }
+
+    pub fn branch_absent(&mut self, repo: &Repo, branch: &str) -> Result<()> {
+        validate_ref(branch)?;
+        if repo.branch_exists(branch)? {
+            self.problem(format!("branch `{branch}` already exists"), None);
+        } else if repo.remote_refs()?.is_some_and(|r| r.contains_key(&format!("refs/heads/{branch}"))) {
+            self.problem(format!("branch `{branch}` already exists on `{REMOTE}`"), Some("git fetch".into()));
+        }
+        Ok(())
+    }
+
+    /// The remote's `branch` has commits the local one lacks.
+    pub fn not_behind(&mut self, repo: &Repo, branch: &str, local: &str) -> Result<()> {
+        let Some(refs) = repo.remote_refs()? else { return Ok(()) };
+        if let Some(theirs) = refs.get(&format!("refs/heads/{branch}")) {
+            if theirs != local && !repo.is_ancestor(theirs, local)? {
+                self.problem(
+                    format!("`{branch}` is behind `{REMOTE}/{branch}`"),
+                    Some(format!("git pull --ff-only {REMOTE} {branch}")),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> Result<()> {
+        if self.problems.is_empty() {
+            return Ok(());
+        }
+        let n = self.problems.len();
+        let mut message = format!("cannot {}: {n} problem{}", self.what, if n == 1 { "" } else { "s" });
+        for p in &self.problems {
+            message.push_str(&format!("\n  - {p}"));
+        }
+        let mut err = Error::usage(message);
+        if !self.help.is_empty() {
+            err = err.with_help(self.help.join("\n"));
+        }
+        Err(err)
+    }
+}
+
+/// Commit messages of the release steps' own commits (changelog generation skips them).
+pub mod messages {
+    use super::ReleaseVersion;
+
+    pub fn next_train(v: &ReleaseVersion) -> String {
+        format!("starting the {} development", v.major_minor())
+    }
+    pub fn version(v: &ReleaseVersion) -> String {
+        format!("release {v}: version {}", v.semver())
+    }
+    pub fn pins(v: &ReleaseVersion) -> String {
+        format!("release {v}: pin stage and prod requirements")
+    }
+    pub fn notes(v: &ReleaseVersion) -> String {
+        format!("release {v}: RELEASE.txt")
+    }
+
+    /// Whether a subject is one of the steps' bookkeeping commits.
+    pub fn is_bookkeeping(subject: &str) -> bool {
+        if let Some(rest) = subject.strip_prefix("starting the ") {
+            return rest.strip_suffix(" development").is_some_and(|v| ReleaseVersion::parse(v).is_ok());
+        }
+        subject
+            .strip_prefix("release ")
+            .and_then(|rest| rest.split_once(": "))
+            .is_some_and(|(v, _)| ReleaseVersion::parse(v).is_ok())
+    }
+
+    /// Bookkeeping that must not be cherry-picked elsewhere: versions and pins of a release line.
+    pub fn is_branch_only(subject: &str) -> bool {
+        is_bookkeeping(subject) && !subject.ends_with(": RELEASE.txt")
+    }
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`; `SOURCE_DATE_EPOCH` fixes it for reproducible runs.
+pub fn today() -> Result<String> {
+    let secs = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => v.trim().parse::<i64>().map_err(|_| {
+            Error::usage(format!("SOURCE_DATE_EPOCH=`{v}` is not a number of seconds"))
+                .with_help("unset it, or give seconds since 1970-01-01 UTC")
+        })?,
+        _ => {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+        }
+    };
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    Ok(format!("{y:04}-{m:02}-{d:02}"))
+}
+
+/// Days since 1970-01-01 -> (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_versions() {
+        let v = ReleaseVersion::parse("1.2").unwrap();
+        assert_eq!(v, ReleaseVersion::parse("1.2.0").unwrap());
+        assert_eq!(v.text(), "1.2");
+        assert_eq!(v.semver().to_string(), "1.2.0");
+        assert_eq!(v.next_minor().text(), "1.3");
+        assert_eq!(v.next_micro().text(), "1.2.1");
+        assert_eq!(v.next_micro().next_micro().semver().to_string(), "1.2.2");
+        assert!(ReleaseVersion::parse("1.2.1").unwrap() > v);
+        assert!(ReleaseVersion::parse("1.10").unwrap() > ReleaseVersion::parse("1.9.3").unwrap());
+        for bad in ["1", "1.2.3.4", "1.x", "", "01.2", "1.2-dev", "-1.2", "1..2"] {
+            assert!(ReleaseVersion::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(ReleaseVersion::of_semver(&semver::Version::parse("1.3.0-0.dev.5").unwrap()).text(), "1.3");
+    }
+
+    #[test]
+    fn bookkeeping_subjects() {
+        let v = ReleaseVersion::parse("1.2.1").unwrap();
+        for s in [messages::next_train(&v), messages::version(&v), messages::pins(&v), messages::notes(&v)] {
+            assert!(messages::is_bookkeeping(&s), "{s}");
+        }
+        assert!(!messages::is_branch_only(&messages::notes(&v)));
+        assert!(messages::is_branch_only(&messages::version(&v)));
+        assert!(!messages::is_bookkeeping("release notes: typo"));
+        assert!(!messages::is_bookkeeping("Bug 1 - starting the engine development"));
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_454), (2026, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+    }
+}

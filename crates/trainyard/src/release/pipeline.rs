@@ -1,0 +1,387 @@
+//! `release 1.2`: the whole path of a release (or, for `1.2.1`, a fix), one command:
+//! start or fix, pin, notes, tag, build_rpms, mock, publish, notify; then push, only
+//! with `--push`. A journal ([`super::journal`]) records each step done: a failed run is
+//! finished with `--resume` or undone with `--abort`, and no step ever runs twice.
+//!
+//! `build_rpms` and `mock` are other targets' work; they are plugged in through
+//! [`ReleasePipeline`].
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use super::journal::{Journal, Status};
+use super::notify::{self, Webhook};
+use super::{fix, notes, pin, publish, push, start, tag, ReleaseVersion, Repo, State, Step};
+use crate::channel::Channel;
+use crate::error::{Error, Result};
+use crate::Context;
+
+/// The release being built, as `build_rpms` and `mock` need it.
+#[derive(Debug, Clone)]
+pub struct Release {
+    pub version: ReleaseVersion,
+    /// The release tag (`rpm-1.2`), which exists when `build_rpms` runs.
+    pub tag: String,
+    /// The tagged commit, checked out in the workspace.
+    pub commit: String,
+}
+
+/// The steps of the whole path that belong to other targets.
+pub trait ReleasePipeline {
+    /// Builds the channel's collection of the tagged release (checked out in the
+    /// workspace) and returns the directory holding its RPMs.
+    fn build_rpms(&self, ctx: &Context, release: &Release, channel: Channel) -> Result<Utf8PathBuf>;
+    /// Installs the collection in a throwaway root and checks it, failing the release if not.
+    fn mock(&self, ctx: &Context, release: &Release, channel: Channel, collection: &Utf8Path) -> Result<()>;
+}
+
+/// Until `build_rpms` and `mock` are wired in: each runs the shell command in
+/// `TRAINYARD_STANDIN_BUILD_RPMS` / `TRAINYARD_STANDIN_MOCK` (the end-to-end tests use
+/// them), with the release in `TRAINYARD_RELEASE_{VERSION,TAG,CHANNEL,OUT}`, or fails.
+pub struct StandIn;
+
+impl StandIn {
+    fn command(
+        var: &str,
+        what: &str,
+        ctx: &Context,
+        release: &Release,
+        channel: Channel,
+        out: &Utf8Path,
+    ) -> Result<()> {
+        let Some(command) = std::env::var(var).ok().filter(|c| !c.trim().is_empty()) else {
+            return Err(Error::failed(format!("`{what}` is not wired into `release` in this build"))
+                .with_help(format!("run the release steps one by one, or set {var} to a command that does it")));
+        };
+        ctx.effects.say(format!("{what} (stand-in: ${var})"));
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&command)
+            .current_dir(&ctx.ws.root)
+            .env("TRAINYARD_RELEASE_VERSION", release.version.text())
+            .env("TRAINYARD_RELEASE_TAG", &release.tag)
+            .env("TRAINYARD_RELEASE_CHANNEL", channel.as_str())
+            .env("TRAINYARD_RELEASE_OUT", out.as_str())
+            .status()
+            .map_err(|e| Error::failed(format!("{what}: {e}")))?;
+        if !status.success() {
+            return Err(Error::failed(format!("{what} failed ({status})")));
+        }
+        Ok(())
+    }
+}
+
+impl ReleasePipeline for StandIn {
+    fn build_rpms(&self, ctx: &Context, release: &Release, channel: Channel) -> Result<Utf8PathBuf> {
+        let out = super::journal::dir(&ctx.ws).join("rpms").join(format!("{}-{channel}", release.version));
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir_all(&out).map_err(crate::error::io(&out))?;
+        StandIn::command("TRAINYARD_STANDIN_BUILD_RPMS", "build_rpms", ctx, release, channel, &out)?;
+        Ok(out)
+    }
+
+    fn mock(&self, ctx: &Context, release: &Release, channel: Channel, collection: &Utf8Path) -> Result<()> {
+        StandIn::command("TRAINYARD_STANDIN_MOCK", "mock", ctx, release, channel, collection)
+    }
+}
+
+/// What `release 1.2` was asked to do.
+pub struct Options<'a> {
+    pub version: ReleaseVersion,
+    pub channel: Channel,
+    pub push: bool,
+    pub resume: bool,
+    pub abort: bool,
+    pub message_file: Option<&'a Utf8Path>,
+    pub repo_dir: Utf8PathBuf,
+    pub webhook_file: Option<&'a Utf8Path>,
+}
+
+/// The steps in order; the first is `start` for a release, `fix` for a micro version.
+const STEPS: &[&str] = &["start", "fix", "pin", "notes", "tag", "build_rpms", "mock", "publish", "notify", "push"];
+
+/// Test hook: `TRAINYARD_FAIL_AFTER=tag` fails the run right after that step is recorded;
+/// `tag:abort` kills the process there instead (no cleanup, as `kill -9` would).
+const FAIL_AFTER: &str = "TRAINYARD_FAIL_AFTER";
+
+pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> Result<()> {
+    let ctx = repo.ctx;
+    let v = opts.version;
+    let version = v.text();
+    if opts.abort {
+        return abort(repo, &version);
+    }
+    let in_progress = Journal::in_progress(&ctx.ws)?;
+    if let Some(j) = in_progress.as_ref().filter(|j| j.version != version) {
+        return Err(Error::usage(format!("the release of {} is in progress, not finished", j.version)).with_help(
+            format!("finish it: {0} release {1} --resume, or undo it: {0} release {1} --abort", ctx.program, j.version),
+        ));
+    }
+    let existing = Journal::load(&ctx.ws, &version)?;
+    let mut journal = match existing {
+        Some(j) if j.status == Status::InProgress && !opts.resume => {
+            return Err(Error::usage(format!("the release of {version} was interrupted after: {}", j.done.join(", ")))
+                .with_help(format!(
+                    "finish it: {0} release {version} --resume, or undo it: {0} release {version} --abort",
+                    ctx.program
+                )));
+        }
+        Some(j) => j,
+        None if opts.resume => {
+            return Err(Error::usage(format!("there is no release of {version} to resume")));
+        }
+        None => Journal::begin(repo, &v, opts.channel.as_str())?,
+    };
+    if journal.channel != opts.channel.as_str() {
+        return Err(Error::usage(format!(
+            "the release of {version} is for RPM_CHANNEL={}, not {}",
+            journal.channel, opts.channel
+        )));
+    }
+    let fresh = journal.done.is_empty() && journal.status == Status::InProgress;
+    if fresh && !ctx.effects.dry_run {
+        // Saved before anything changes, so that `--abort` can always put things back.
+        journal.save(&ctx.ws)?;
+    }
+    let status_before = tracked_status(repo)?;
+    let notify_failure = match run_steps(repo, opts, pipeline, &mut journal) {
+        Ok(failure) => failure,
+        Err(err) => {
+            // A run refused before it changed anything leaves no journal behind.
+            if fresh && !ctx.effects.dry_run && journal.done.is_empty() && unchanged(repo, &journal, &status_before)? {
+                journal.remove(&ctx.ws)?;
+            }
+            return Err(err);
+        }
+    };
+    if ctx.effects.dry_run {
+        if !opts.push {
+            println!("(not pushing: add --push, or run `{} release push` afterwards)", ctx.program);
+        }
+        return Ok(());
+    }
+    if let Some(err) = notify_failure {
+        return Err(err.with_help(format!(
+            "the release is done and stays; retry the notification: {} release {version} --resume",
+            ctx.program
+        )));
+    }
+    journal.status = Status::Done;
+    journal.save(&ctx.ws)?;
+    let pushed = if journal.is_done("push") { "" } else { "; nothing was pushed: `release push` when ready" };
+    eprintln!("trainyard: released {} {version}{pushed}", ctx.ws.config.name());
+    Ok(())
+}
+
+/// Runs the steps not done yet; returns the notification's failure, which does not stop the release.
+fn run_steps(
+    repo: &Repo,
+    opts: &Options<'_>,
+    pipeline: &dyn ReleasePipeline,
+    journal: &mut Journal,
+) -> Result<Option<Error>> {
+    let ctx = repo.ctx;
+    let v = opts.version;
+    let version = v.text();
+    let members = super::manifest::following_members(ctx)?;
+    let mut state = State::read(repo)?;
+    if ctx.effects.dry_run {
+        println!("plan of the release of {version} ({} channel):", opts.channel);
+    }
+    let mut notify_failure = None;
+    for &step in STEPS {
+        if journal.is_done(step) {
+            continue;
+        }
+        if !wanted(repo, &state, &v, step, opts)? {
+            continue;
+        }
+        if !ctx.effects.dry_run {
+            state = State::read(repo)?;
+        }
+        ctx.effects.say(format!("release {version}: {step}"));
+        match step {
+            "start" => state = run_step(repo, start::plan(repo, &state, &members, &v)?)?,
+            "fix" => {
+                let at = state.version(repo)?;
+                if at.next_micro() != v {
+                    return Err(Error::usage(format!(
+                        "{v} does not follow the version of this branch ({at}): the next fix is {}",
+                        at.next_micro()
+                    )));
+                }
+                state = run_step(repo, fix::plan(repo, &state, &members)?)?;
+            }
+            "pin" => state = run_step(repo, pin::plan(repo, &state)?)?,
+            "notes" => {
+                let impacts = match opts.message_file {
+                    Some(f) => notes::Impacts::File(f),
+                    None => notes::Impacts::Editor,
+                };
+                state = run_step(repo, notes::plan(repo, &state, impacts)?)?;
+            }
+            "tag" => state = run_step(repo, tag::plan(repo, &state)?)?,
+            "build_rpms" | "mock" | "publish" if ctx.effects.dry_run => {
+                let tag = repo.tag_name(&v);
+                match step {
+                    "build_rpms" => println!("would build_rpms RPM_CHANNEL={} at {tag}", opts.channel),
+                    "mock" => println!("would mock the collection of {tag}"),
+                    _ => println!(
+                        "would publish the collection to {} (createrepo_c --update)",
+                        publish::channel_dir(&opts.repo_dir, opts.channel)
+                    ),
+                }
+            }
+            "build_rpms" => {
+                let release = release_of(repo, &v)?;
+                journal.collection = Some(pipeline.build_rpms(ctx, &release, opts.channel)?);
+            }
+            "mock" => {
+                let release = release_of(repo, &v)?;
+                pipeline.mock(ctx, &release, opts.channel, collection(journal)?)?;
+            }
+            "publish" => {
+                let packages = publish::publish(&ctx.effects, collection(journal)?, &opts.repo_dir, opts.channel)?;
+                eprintln!(
+                    "trainyard: published {} package{} to {}",
+                    packages.len(),
+                    if packages.len() == 1 { "" } else { "s" },
+                    publish::channel_dir(&opts.repo_dir, opts.channel)
+                );
+            }
+            "notify" => match announce(repo, &state, &v, opts.channel, opts.webhook_file) {
+                Ok(()) => journal.notify_error = None,
+                Err(err) if !ctx.effects.dry_run => {
+                    eprintln!("{err}");
+                    journal.notify_error = Some(err.message.clone());
+                    notify_failure = Some(err);
+                    journal.save(&ctx.ws)?;
+                    continue;
+                }
+                Err(err) => return Err(err),
+            },
+            "push" => push::run(repo)?,
+            _ => unreachable!("unknown step {step}"),
+        }
+        if ctx.effects.dry_run {
+            continue;
+        }
+        journal.done.push(step.to_string());
+        journal.save(&ctx.ws)?;
+        fail_after(step)?;
+    }
+    Ok(notify_failure)
+}
+
+fn tracked_status(repo: &Repo) -> Result<String> {
+    repo.git.read(&["status", "--porcelain", "--untracked-files=no"])
+}
+
+/// Whether the run left the local refs, HEAD and tracked files as they were.
+fn unchanged(repo: &Repo, journal: &Journal, status_before: &str) -> Result<bool> {
+    Ok(repo.local_refs()? == journal.refs_before && tracked_status(repo)? == status_before && {
+        let head = match repo.git.current_branch()? {
+            Some(b) => b,
+            None => repo.git.head()?,
+        };
+        head == journal.head_before
+    })
+}
+
+/// Whether a step applies to this release in this state (a step whose effect is already
+/// there, from a run killed before it was recorded or from a step run by hand, is skipped).
+fn wanted(repo: &Repo, state: &State, v: &ReleaseVersion, step: &str, opts: &Options<'_>) -> Result<bool> {
+    let at = || state.version(repo);
+    let on_branch = state.branch.as_deref() == Some(repo.branch_name(v).as_str());
+    Ok(match step {
+        "start" => !(v.is_fix() || on_branch && at()? == *v),
+        "fix" => v.is_fix() && at()? != *v,
+        "notes" => state.release_notes.as_deref().is_none_or(|t| notes::section(t, v).is_none()),
+        "tag" => {
+            let tag = repo.tag_name(v);
+            !(repo.tag_exists(&tag)? && repo.resolve(&format!("refs/tags/{tag}"))?.as_deref() == Some(&state.head))
+        }
+        "push" => opts.push,
+        _ => true,
+    })
+}
+
+fn run_step(repo: &Repo, step: Step) -> Result<State> {
+    step.plan.run(repo)?;
+    Ok(step.after)
+}
+
+fn fail_after(step: &str) -> Result<()> {
+    let Ok(value) = std::env::var(FAIL_AFTER) else { return Ok(()) };
+    let (name, how) = value.split_once(':').unwrap_or((&value, ""));
+    if name != step {
+        return Ok(());
+    }
+    if how == "abort" {
+        std::process::abort();
+    }
+    Err(Error::failed(format!("stopped after `{step}` ({FAIL_AFTER} is set)")))
+}
+
+fn release_of(repo: &Repo, v: &ReleaseVersion) -> Result<Release> {
+    let tag = repo.tag_name(v);
+    let commit = repo
+        .resolve(&format!("refs/tags/{tag}"))?
+        .ok_or_else(|| Error::failed(format!("the tag {tag} is missing: was it deleted during the release?")))?;
+    Ok(Release { version: *v, tag, commit })
+}
+
+fn collection(journal: &Journal) -> Result<&Utf8Path> {
+    journal.collection.as_deref().ok_or_else(|| Error::failed("the journal has no collection: build_rpms did not run"))
+}
+
+/// Announces the release on the webhook; no webhook configured is a note, not an error.
+pub fn announce(
+    repo: &Repo,
+    state: &State,
+    v: &ReleaseVersion,
+    channel: Channel,
+    webhook_file: Option<&Utf8Path>,
+) -> Result<()> {
+    let ctx = repo.ctx;
+    let Some(hook) = Webhook::find(webhook_file, &ctx.ws.root)? else {
+        eprintln!(
+            "trainyard: note: no webhook (${} or --webhook-file FILE): the release is not announced",
+            notify::URL_VAR
+        );
+        return Ok(());
+    };
+    let section = state.release_notes.as_deref().and_then(|t| notes::section(t, v)).unwrap_or_default();
+    let body = notify::payload(ctx.ws.config.name(), &v.text(), channel.as_str(), &repo.tag_name(v), &section);
+    if ctx.effects.dry_run {
+        println!("would post to the webhook from {}: {body}", hook.origin);
+        return Ok(());
+    }
+    notify::post(&hook, &body, &super::journal::dir(&ctx.ws))?;
+    eprintln!("trainyard: announced {} {v} on the webhook from {}", ctx.ws.config.name(), hook.origin);
+    Ok(())
+}
+
+fn abort(repo: &Repo, version: &str) -> Result<()> {
+    let ctx = repo.ctx;
+    let Some(journal) = Journal::load(&ctx.ws, version)?.filter(|j| j.status == Status::InProgress) else {
+        return Err(Error::usage(format!("there is no release of {version} in progress to abort")));
+    };
+    journal.restore_refs(repo)?;
+    if ctx.effects.dry_run {
+        return Ok(());
+    }
+    journal.remove(&ctx.ws)?;
+    let mut left = Vec::new();
+    if journal.is_done("publish") {
+        left.push("the packages published stay in the repository directory");
+    }
+    if journal.is_done("notify") {
+        left.push("the announcement was sent");
+    }
+    if journal.is_done("push") {
+        left.push("what was pushed stays on the remote");
+    }
+    let left = if left.is_empty() { String::new() } else { format!(" ({})", left.join("; ")) };
+    eprintln!("trainyard: the release of {version} is undone: branches and tags are as before{left}");
+    Ok(())
+}

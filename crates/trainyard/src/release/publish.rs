@@ -1,0 +1,134 @@
+//! Publish: copy a collection's RPMs into the channel's package repository directory
+//! (`<repo-dir>/<channel>/`) and refresh its metadata (`createrepo_c --update`), so that
+//! `dnf --repofrompath` installs from it. A channel's repository never receives a dev
+//! version unless it is the dev channel's.
+
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{cmd, Shell};
+
+use crate::channel::Channel;
+use crate::error::{io, Error, Result};
+use crate::exec::{self, command_error, Effects};
+
+/// An RPM of the collection, as `rpm -qp` reads it.
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub path: Utf8PathBuf,
+    pub nevra: String,
+    pub version: String,
+    pub release: String,
+}
+
+/// The channel's repository under `repo_dir`.
+pub fn channel_dir(repo_dir: &Utf8Path, channel: Channel) -> Utf8PathBuf {
+    repo_dir.join(channel.as_str())
+}
+
+/// Every `*.rpm` under `dir`, sorted.
+pub fn rpm_files(dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).map_err(io(&d))? {
+            let entry = entry.map_err(io(&d))?;
+            let Ok(path) = Utf8PathBuf::from_path_buf(entry.path()) else { continue };
+            if entry.file_type().map_err(io(&path))?.is_dir() {
+                if path.file_name() != Some("repodata") {
+                    stack.push(path);
+                }
+            } else if path.extension() == Some("rpm") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Reads the collection's RPMs back with `rpm -qp`.
+pub fn read_packages(files: &[Utf8PathBuf]) -> Result<Vec<Package>> {
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    exec::tool("rpm", "rpm")?;
+    let sh = Shell::new().map_err(command_error)?;
+    let mut out = Vec::new();
+    for path in files {
+        let line = exec::read(cmd!(sh, "rpm -qp --nosignature --qf '%{NEVRA}\t%{VERSION}\t%{RELEASE}' {path}"))
+            .map_err(|e| e.context(format!("reading {path}")))?;
+        let mut f = line.split('\t');
+        let (Some(nevra), Some(version), Some(release)) = (f.next(), f.next(), f.next()) else {
+            return Err(Error::failed(format!("{path}: rpm printed `{line}`")));
+        };
+        out.push(Package { path: path.clone(), nevra: nevra.into(), version: version.into(), release: release.into() });
+    }
+    Ok(out)
+}
+
+/// Whether an RPM version or release is a development build: `1.3~~dev5`, `1.3.dev5`, `0.dev.5`.
+pub fn is_dev(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    let b = lower.as_bytes();
+    lower.match_indices("dev").any(|(i, _)| {
+        let before_ok = i == 0 || !b[i - 1].is_ascii_alphabetic();
+        let after = b.get(i + 3);
+        before_ok && after.is_none_or(|c| c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-' | b'~' | b'+'))
+    })
+}
+
+/// Publishes the RPMs of `collection` to `<repo_dir>/<channel>/`.
+pub fn publish(
+    effects: &Effects,
+    collection: &Utf8Path,
+    repo_dir: &Utf8Path,
+    channel: Channel,
+) -> Result<Vec<Package>> {
+    if !collection.is_dir() {
+        return Err(Error::usage(format!("the collection {collection} does not exist"))
+            .with_help("build it first (build_rpms), or give the directory of its RPMs"));
+    }
+    let packages = read_packages(&rpm_files(collection)?)?;
+    if packages.is_empty() {
+        return Err(Error::usage(format!("{collection} holds no RPM to publish")));
+    }
+    if channel != Channel::Dev {
+        let dev: Vec<String> =
+            packages.iter().filter(|p| is_dev(&p.version) || is_dev(&p.release)).map(|p| p.nevra.clone()).collect();
+        if !dev.is_empty() {
+            return Err(Error::usage(format!(
+                "refusing to publish development builds to the {channel} repository:\n  - {}",
+                dev.join("\n  - ")
+            ))
+            .with_help(
+                "only the dev channel's repository takes dev versions: publish a tagged release, or RPM_CHANNEL=dev",
+            ));
+        }
+    }
+    let createrepo = exec::tool("createrepo_c", "createrepo-c")?;
+    let dest = channel_dir(repo_dir, channel);
+    effects.create_dir(&dest)?;
+    for p in &packages {
+        let name = p.path.file_name().unwrap_or("package.rpm");
+        let bytes = std::fs::read(&p.path).map_err(io(&p.path))?;
+        effects.write(&dest.join(name), &bytes)?;
+    }
+    let sh = Shell::new().map_err(command_error)?;
+    let update = if dest.join("repodata").is_dir() { vec!["--update"] } else { vec![] };
+    effects.run(cmd!(sh, "{createrepo} --quiet {update...} {dest}"))?;
+    Ok(packages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_versions() {
+        for dev in ["1.3~~dev5", "1.3.dev5", "0.dev.5", "1.3dev", "dev1"] {
+            assert!(is_dev(dev), "{dev}");
+        }
+        for release in ["1.2", "1.2.1", "1", "1.devices", "0.12.0~b1", "1.2~rc1"] {
+            assert!(!is_dev(release), "{release}");
+        }
+    }
+}
