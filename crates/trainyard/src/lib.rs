@@ -11,6 +11,7 @@ pub mod git;
 pub mod lockfile;
 pub mod reqs;
 pub mod resolution;
+pub mod sandbox;
 pub mod targets;
 pub mod workspace;
 
