@@ -105,8 +105,12 @@ pub fn build(dir: &Utf8Path, provides: &[String]) -> Result<Utf8PathBuf> {
     exec::tool("rpmbuild", "rpm")?;
     let topdir = format!("_topdir {dir}/rpmbuild");
     let rpmdir = format!("_rpmdir {dir}");
+    // Debian's rpm keeps its database in the caller's home; rpmbuild need not touch it.
+    let dbpath = format!("_dbpath {dir}/rpmdb");
     let (ok, out, err) = exec::output(
-        sh.cmd("rpmbuild").args(["-bb", "--quiet", "--define", &topdir, "--define", &rpmdir]).arg(&spec_path),
+        sh.cmd("rpmbuild")
+            .args(["-bb", "--quiet", "--define", &topdir, "--define", &rpmdir, "--define", &dbpath])
+            .arg(&spec_path),
     )?;
     let rpm = dir.join("noarch").join(format!("{NAME}-1-1.noarch.rpm"));
     if !ok || !rpm.exists() {

@@ -492,7 +492,9 @@ impl Sandbox {
             "--releasever=trainyard".into(),
             "--nogpgcheck".into(),
             "--setopt=install_weak_deps=False".into(),
-            "--setopt=cachedir=/var/cache/dnf".into(),
+            // An explicit cachedir is taken as is, not inside the installroot: without it, dnf
+            // run as root keeps the repository's metadata in the host's /var/cache/dnf.
+            format!("--setopt=cachedir={}", work.join("dnf-cache")),
             "--setopt=keepcache=False".into(),
             "--assumeyes".into(),
             "install".into(),
@@ -507,6 +509,7 @@ impl Sandbox {
         let reposd = self.root.run_dir.join("repos.d");
         std::fs::create_dir_all(&reposd).map_err(io(&reposd))?;
         let out = self.in_root(true, self.dnf_install(packages))?;
+        self.remove_echo_of_cachedir();
         let text = out.all();
         let unmet = diagnose::unmet_requires(&text);
         if !unmet.is_empty() {
@@ -548,6 +551,23 @@ impl Sandbox {
             return Err(Error::failed(msg).with_help("a scriptlet must exit 0; fix it in the package's spec"));
         }
         Ok(())
+    }
+
+    /// dnf also keeps a file or two (`expired_repos.json`) under the cache directory's path
+    /// inside the installroot: that would show the build tree's path in the root, so it goes,
+    /// with the parents it leaves empty.
+    fn remove_echo_of_cachedir(&self) {
+        let cache = self.root.run_dir.join("dnf-cache");
+        let echo = self.root.tree.join(cache.as_str().trim_start_matches('/'));
+        let _ = std::fs::remove_dir_all(&echo);
+        let mut dir = echo.parent().map(Utf8Path::to_owned).unwrap_or_default();
+        while dir.starts_with(&self.root.tree) && dir != self.root.tree {
+            if std::fs::remove_dir(&dir).is_err() {
+                break;
+            }
+            let Some(parent) = dir.parent() else { break };
+            dir = parent.to_owned();
+        }
     }
 
     /// NEVRAs installed in the root, apart from the base package.
