@@ -230,6 +230,23 @@ install -D -m 0644 %{tree}/data/greeting.txt %{buildroot}/usr/share/asset-app-da
 /usr/share/asset-app-data/greeting.txt
 "#;
 
+const EDITS_ITSELF: &str = r#"Name: edits-itself
+Version: 1.0
+Release: 1
+Summary: its %post rewrites a packaged file
+License: MIT
+BuildArch: noarch
+%description
+x
+%install
+mkdir -p %{buildroot}/usr/share/edits-itself
+echo original > %{buildroot}/usr/share/edits-itself/settings
+%post
+echo "changed by post" > /usr/share/edits-itself/settings
+%files
+/usr/share/edits-itself/settings
+"#;
+
 fn collection() -> &'static Collection {
     static COLLECTION: OnceLock<Collection> = OnceLock::new();
     COLLECTION.get_or_init(build_collection)
@@ -263,6 +280,7 @@ fn build_collection() -> Collection {
         ("badpost", BADPOST, vec![]),
         ("smoke-fail", SMOKE_FAIL, vec![]),
         ("asset-app", ASSET_APP, vec![("tree", tree.clone())]),
+        ("edits-itself", EDITS_ITSELF, vec![]),
     ];
     for (name, spec, defines) in specs {
         rpms.insert(*name, rpmbuild(&dir, name, spec, defines));
@@ -549,6 +567,30 @@ fn an_asset_installed_where_the_binary_does_not_look_fails_in_the_root() {
 }
 
 #[test]
+fn a_packaged_file_changed_after_install_fails_verification() {
+    require_root!();
+    let err = run("verify", &["edits-itself"], &["edits-itself"], vec![]).unwrap_err();
+    assert_says(&err, &["rpm -V", "edits-itself-1.0-1.noarch", "/usr/share/edits-itself/settings"]);
+}
+
+#[test]
+fn a_smoke_command_that_hangs_is_killed() {
+    require_root!();
+    let c = collection();
+    let work = work_dir("hang");
+    let mut test = InstallTest::new(&work);
+    test.repo_rpms = vec![c.rpms["hello"].clone()];
+    test.install = vec!["hello".into()];
+    test.smoke = vec![smoke("hello", "sleep 60", None)];
+    test.smoke_timeout = Duration::from_secs(1);
+    let started = std::time::Instant::now();
+    let err = sandbox::run(&test, &quiet()).unwrap_err().to_string();
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_says(&err, &["hello: `sleep 60` timed out"]);
+    std::fs::remove_dir_all(&work).unwrap();
+}
+
+#[test]
 fn a_package_not_in_the_collection_is_named() {
     require_root!();
     let err = run("ghost", &["hello"], &["hello", "ghost"], vec![]).unwrap_err();
@@ -612,6 +654,36 @@ fn preflight_accepts_this_host() {
     assert_eq!(sandbox::preflight(&work).unwrap(), sandbox::root::Privilege::Root);
     let left: Vec<_> = std::fs::read_dir(&work).unwrap().flatten().collect();
     assert!(left.is_empty());
+    std::fs::remove_dir_all(&work).unwrap();
+}
+
+/// Without root, the sandbox says which backend cannot run and why, before any work: the
+/// test re-runs itself as `nobody` (this test binary, one test, through `setpriv`).
+#[test]
+fn preflight_without_root_says_why_the_sandbox_cannot_run() {
+    if let Some(work) = std::env::var_os("TRAINYARD_TEST_PREFLIGHT_CHILD") {
+        let work = Utf8PathBuf::from(work.into_string().unwrap());
+        let err = sandbox::preflight(&work).unwrap_err();
+        println!("CHILD-SAYS {}", err.to_string().replace('\n', " | "));
+        return;
+    }
+    require_root!();
+    let work = work_dir("preflight-nobody");
+    sh(Path::new("."), "chmod", &["777", work.as_str()]);
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&exe)
+        .args(["--exact", "preflight_without_root_says_why_the_sandbox_cannot_run", "--nocapture", "--test-threads=1"])
+        .env("TRAINYARD_TEST_PREFLIGHT_CHILD", work.as_str())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let says = stdout.lines().find(|l| l.contains("CHILD-SAYS")).unwrap_or_else(|| panic!("{stdout}"));
+    assert_says(says, &["the sandbox backend cannot run here", "not root", "run as root", "--backend mock"]);
+    let left: Vec<_> = std::fs::read_dir(&work).unwrap().flatten().map(|e| e.path()).collect();
+    assert!(left.is_empty(), "the probe left {left:?}");
     std::fs::remove_dir_all(&work).unwrap();
 }
 

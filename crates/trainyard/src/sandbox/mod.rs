@@ -257,7 +257,7 @@ pub fn preflight(work_dir: &Utf8Path) -> Result<Privilege> {
     }
     if privilege == Privilege::UserNamespace {
         help.push_str(
-            "run as root, or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)\n",
+            "run as root (CI does): in a user namespace the kernel cannot copy up /usr's root-owned directories\n",
         );
     }
     help.push_str("or use --backend mock on a host with Fedora's mock");
@@ -273,7 +273,11 @@ fn probe_overlay(work_dir: &Utf8Path, privilege: Privilege) -> std::result::Resu
     let root = Root::new(&dir).map_err(|e| e.message)?;
     let result = (|| {
         root.create().map_err(|e| e.message)?;
-        let argv = root.wrap(privilege, true, vec!["true".into()]);
+        // Writing into an existing directory of the lower /usr makes the kernel copy it up,
+        // which is what installing a package does (and what an unprivileged user namespace
+        // cannot do with root-owned directories).
+        let probe_file = root.tree.join("usr/bin/.trainyard-probe");
+        let argv = root.wrap(privilege, true, vec!["touch".into(), probe_file.to_string()]);
         let sh = shell().map_err(|e| e.message)?;
         let (ok, _, err) =
             exec::output(command(&sh, &argv).env("TRAINYARD_OVERLAY_OPTS", Root::overlay_opts(privilege)))
@@ -285,7 +289,7 @@ fn probe_overlay(work_dir: &Utf8Path, privilege: Privilege) -> std::result::Resu
             Privilege::Root => "a private mount namespace (as root)",
             Privilege::UserNamespace => "an unprivileged user namespace (not root)",
         };
-        Err(format!("cannot mount an overlay of /usr under {work_dir} in {how}: {}", err.trim()))
+        Err(format!("cannot write through an overlay of /usr under {work_dir} in {how}: {}", err.trim()))
     })();
     let _ = root.remove();
     result
@@ -508,8 +512,11 @@ impl Sandbox {
         std::fs::write(&conf, "[main]\ngpgcheck=0\ninstall_weak_deps=False\nbest=True\n").map_err(io(&conf))?;
         let reposd = self.root.run_dir.join("repos.d");
         std::fs::create_dir_all(&reposd).map_err(io(&reposd))?;
+        let echo = self.echo_of_cachedir();
         let out = self.in_root(true, self.dnf_install(packages))?;
-        self.remove_echo_of_cachedir();
+        if let Some(echo) = echo {
+            let _ = std::fs::remove_dir_all(echo);
+        }
         let text = out.all();
         let unmet = diagnose::unmet_requires(&text);
         if !unmet.is_empty() {
@@ -532,9 +539,10 @@ impl Sandbox {
             .with_help("check the packaged names build_rpms wrote in the collection's manifest"));
         }
         if !out.ok() {
+            // libsolv's problem lines when the resolver said no; else what rpm said last.
             let why = match diagnose::problems(&text) {
-                p if p.is_empty() => diagnose::tail(&text, 15),
-                p => p.join("\n"),
+                p if p.iter().any(|l| l.starts_with("- ")) => p.join("\n"),
+                _ => diagnose::tail(&text, 15),
             };
             return Err(Error::failed(format!("dnf could not install {} into the root:\n{why}", packages.join(" "))));
         }
@@ -554,20 +562,18 @@ impl Sandbox {
     }
 
     /// dnf also keeps a file or two (`expired_repos.json`) under the cache directory's path
-    /// inside the installroot: that would show the build tree's path in the root, so it goes,
-    /// with the parents it leaves empty.
-    fn remove_echo_of_cachedir(&self) {
+    /// inside the installroot: that would show the build tree's path in the root. This is
+    /// the first directory of that path which is not in the root yet, removed after dnf.
+    fn echo_of_cachedir(&self) -> Option<Utf8PathBuf> {
         let cache = self.root.run_dir.join("dnf-cache");
-        let echo = self.root.tree.join(cache.as_str().trim_start_matches('/'));
-        let _ = std::fs::remove_dir_all(&echo);
-        let mut dir = echo.parent().map(Utf8Path::to_owned).unwrap_or_default();
-        while dir.starts_with(&self.root.tree) && dir != self.root.tree {
-            if std::fs::remove_dir(&dir).is_err() {
-                break;
+        let mut dir = self.root.tree.clone();
+        for part in cache.as_str().trim_start_matches('/').split('/') {
+            dir.push(part);
+            if std::fs::symlink_metadata(&dir).is_err() {
+                return Some(dir);
             }
-            let Some(parent) = dir.parent() else { break };
-            dir = parent.to_owned();
         }
+        None
     }
 
     /// NEVRAs installed in the root, apart from the base package.
