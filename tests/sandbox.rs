@@ -249,13 +249,61 @@ echo "changed by post" > /usr/share/edits-itself/settings
 
 fn collection() -> &'static Collection {
     static COLLECTION: OnceLock<Collection> = OnceLock::new();
-    COLLECTION.get_or_init(build_collection)
+    COLLECTION.get_or_init(shared_collection)
 }
 
-fn build_collection() -> Collection {
-    let dir = tmp_root().join(format!("collection-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+/// Built once and shared by the test processes (nextest runs each test in its own): a
+/// process builds in a directory of its own and renames it into place; a loser of the race
+/// uses the winner's. The name carries a hash of the sources, so an edit rebuilds.
+fn shared_collection() -> Collection {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (
+        HELLO,
+        CPING,
+        CPING_C,
+        NEEDS_LIB,
+        OTHER_PKG,
+        NEEDS_OTHER,
+        BADPOST,
+        SMOKE_FAIL,
+        ASSET_APP_SCRIPT,
+        ASSET_APP,
+        EDITS_ITSELF,
+    )
+        .hash(&mut hasher);
+    let shared = tmp_root().join(format!("collection-k{:016x}", hasher.finish()));
+    if !shared.join("complete").exists() {
+        let own = tmp_root().join(format!("collection-{}", std::process::id()));
+        build_collection(&own);
+        write(&own.join("complete"), "");
+        if std::fs::rename(&own, &shared).is_err() {
+            let _ = std::fs::remove_dir_all(&own);
+        }
+    }
+    load_collection(&shared)
+}
+
+fn load_collection(dir: &Path) -> Collection {
+    let mut rpms = BTreeMap::new();
+    for name in COLLECTION_NAMES {
+        let found: Vec<PathBuf> = walk(&dir.join("rpms").join(name))
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "rpm"))
+            .collect();
+        assert_eq!(found.len(), 1, "{name}: expected one RPM, found {found:?}");
+        rpms.insert(*name, Utf8PathBuf::from_path_buf(found[0].clone()).unwrap());
+    }
+    let src = dir.join("src");
+    Collection { rpms, cping_binary: src.join("cping"), asset_build_tree: src.join("asset-app") }
+}
+
+const COLLECTION_NAMES: &[&str] =
+    &["hello", "cping", "needs-lib", "other-pkg", "needs-other", "badpost", "smoke-fail", "asset-app", "edits-itself"];
+
+fn build_collection(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
     let src = dir.join("src");
 
     write(&src.join("cping.c"), CPING_C);
@@ -269,7 +317,6 @@ fn build_collection() -> Collection {
     write(&tree.join("data/greeting.txt"), "hello from asset-app\n");
     sh(&tree, "chmod", &["755", "asset-app"]);
 
-    let mut rpms = BTreeMap::new();
     type Defines = Vec<(&'static str, PathBuf)>;
     let specs: &[(&str, &str, Defines)] = &[
         ("hello", HELLO, vec![]),
@@ -282,10 +329,10 @@ fn build_collection() -> Collection {
         ("asset-app", ASSET_APP, vec![("tree", tree.clone())]),
         ("edits-itself", EDITS_ITSELF, vec![]),
     ];
+    assert_eq!(specs.iter().map(|s| s.0).collect::<Vec<_>>(), COLLECTION_NAMES);
     for (name, spec, defines) in specs {
-        rpms.insert(*name, rpmbuild(&dir, name, spec, defines));
+        rpmbuild(dir, name, spec, defines);
     }
-    Collection { rpms, cping_binary: src.join("cping"), asset_build_tree: tree }
 }
 
 /// Builds one binary RPM and returns its path.
