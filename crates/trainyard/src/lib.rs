@@ -15,6 +15,7 @@ pub mod release;
 pub mod reqs;
 pub mod resolution;
 pub mod rpmpkg;
+pub mod sandbox;
 pub mod scm;
 pub mod targets;
 pub mod version;

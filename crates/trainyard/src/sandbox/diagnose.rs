@@ -1,0 +1,224 @@
+//! Reading dnf's and rpm's output: they print what went wrong in prose, and some of it
+//! (a failed `%post`) with exit status 0. Pure functions over the captured text.
+
+/// A Requires nothing in the collection or the base system provides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmet {
+    /// NEVRA of the package that needs it, as dnf prints it.
+    pub package: String,
+    pub requirement: String,
+}
+
+/// libsolv's problem lines: `- nothing provides X needed by NEVRA[ from REPO]`.
+pub fn unmet_requires(output: &str) -> Vec<Unmet> {
+    let mut found = Vec::new();
+    for line in output.lines() {
+        let line = line.trim_start().trim_start_matches("- ").trim();
+        let Some(rest) = line.strip_prefix("nothing provides ") else { continue };
+        let Some((requirement, by)) = rest.rsplit_once(" needed by ") else { continue };
+        let package = by.split(" from ").next().unwrap_or(by).trim().to_string();
+        let unmet = Unmet { package, requirement: requirement.trim().to_string() };
+        if !found.contains(&unmet) {
+            found.push(unmet);
+        }
+    }
+    found
+}
+
+/// Names given to `dnf install` that no package in the repository has.
+pub fn no_match(output: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for line in output.lines() {
+        if let Some(name) = line.trim().strip_prefix("No match for argument: ") {
+            let name = name.trim().to_string();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
+/// The other problem lines libsolv prints (conflicts, broken providers), for messages
+/// when no `nothing provides` line explains the failure.
+pub fn problems(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("- ") || l.starts_with("Problem") || l.starts_with("Error:"))
+        .filter(|l| *l != "Error:")
+        .map(str::to_string)
+        .collect()
+}
+
+/// A scriptlet that failed during the transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptletFailure {
+    /// NEVRA when rpm named it, else the name dnf printed.
+    pub package: String,
+    /// `%post`, `%pre`, `%posttrans`... (rpm's name for it).
+    pub scriptlet: String,
+    pub exit_status: Option<i32>,
+    /// What the scriptlet printed (the lines between dnf's `Running scriptlet` and rpm's verdict).
+    pub output: Vec<String>,
+}
+
+/// rpm: `warning: %post(NEVRA) scriptlet failed, exit status N` (or `error:` for `%pre`,
+/// which aborts the package); dnf: `Error in POSTIN scriptlet in rpm package NAME`.
+/// dnf's line only counts when rpm's did not already report the same failure.
+pub fn scriptlet_failures(output: &str) -> Vec<ScriptletFailure> {
+    let mut found: Vec<ScriptletFailure> = Vec::new();
+    let mut since_running: Vec<String> = Vec::new();
+    for raw in output.lines() {
+        let line = raw.trim();
+        if line.starts_with("Running scriptlet:") || line.starts_with("Installing") || line.starts_with("Preparing") {
+            since_running.clear();
+            continue;
+        }
+        if let Some(failure) = rpm_scriptlet_line(line) {
+            let mut failure = failure;
+            failure.output = std::mem::take(&mut since_running);
+            found.push(failure);
+            continue;
+        }
+        if let Some((tag, name)) = dnf_scriptlet_line(line) {
+            let scriptlet = scriptlet_from_tag(&tag);
+            let already = found.iter().any(|f| f.scriptlet == scriptlet && nevra_has_name(&f.package, &name));
+            if !already {
+                found.push(ScriptletFailure { package: name, scriptlet, exit_status: None, output: Vec::new() });
+            }
+            continue;
+        }
+        if !line.is_empty() && !line.starts_with("Verifying") {
+            since_running.push(line.to_string());
+        }
+    }
+    found
+}
+
+fn rpm_scriptlet_line(line: &str) -> Option<ScriptletFailure> {
+    let rest = line.strip_prefix("warning: ").or_else(|| line.strip_prefix("error: "))?;
+    let (head, status) = rest.split_once(" scriptlet failed")?;
+    let (scriptlet, package) = head.split_once('(')?;
+    let package = package.strip_suffix(')')?;
+    if !scriptlet.starts_with('%') {
+        return None;
+    }
+    let exit_status = status.rsplit_once("exit status ").and_then(|(_, n)| n.trim().parse().ok());
+    Some(ScriptletFailure {
+        package: package.to_string(),
+        scriptlet: scriptlet.to_string(),
+        exit_status,
+        output: Vec::new(),
+    })
+}
+
+fn dnf_scriptlet_line(line: &str) -> Option<(String, String)> {
+    let rest = line.strip_prefix("Error in ")?;
+    let (tag, name) = rest.split_once(" scriptlet in rpm package ")?;
+    Some((tag.trim().to_string(), name.trim().to_string()))
+}
+
+/// dnf prints rpm's header tag (`POSTIN`); users know the spec section (`%post`).
+fn scriptlet_from_tag(tag: &str) -> String {
+    let name = match tag {
+        "PREIN" => "pre",
+        "POSTIN" => "post",
+        "PREUN" => "preun",
+        "POSTUN" => "postun",
+        "PRETRANS" => "pretrans",
+        "POSTTRANS" => "posttrans",
+        "TRIGGERIN" => "triggerin",
+        "TRIGGERUN" => "triggerun",
+        "TRIGGERPOSTUN" => "triggerpostun",
+        other => return format!("%{}", other.to_lowercase()),
+    };
+    format!("%{name}")
+}
+
+/// Whether `nevra` (`name-version-release.arch`) is a build of package `name`.
+pub fn nevra_has_name(nevra: &str, name: &str) -> bool {
+    nevra == name || name_of(nevra) == name
+}
+
+/// The name part of a NEVRA: everything before the last two `-` (names may contain `-`).
+pub fn name_of(nevra: &str) -> &str {
+    nevra.rsplitn(3, '-').nth(2).unwrap_or(nevra)
+}
+
+/// Lines of rpm's own chatter that say nothing about the packages (Debian's rpm warns that
+/// dpkg owns the system, every time).
+pub fn is_noise(line: &str) -> bool {
+    let line = line.trim();
+    line.is_empty()
+        || line.starts_with("rpm: RPM should not be used directly")
+        || line.starts_with("rpm: However assuming you know what you are doing")
+}
+
+/// The last `n` meaningful lines of some output, for an error's context.
+pub fn tail(output: &str, n: usize) -> String {
+    let lines: Vec<&str> = output.lines().filter(|l| !is_noise(l)).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UNMET: &str = "Added trainyard repo from /x/repo\n\
+        Error: \n Problem: conflicting requests\n\
+        \x20 - nothing provides libnothere.so.1()(64bit) needed by needs-lib-1.0-1.x86_64 from trainyard\n\
+        \x20 - nothing provides other-pkg = 9.9 needed by needs-other-1-1.noarch\n\
+        (try to add '--skip-broken' to skip uninstallable packages)\n";
+
+    #[test]
+    fn reads_unmet_requires() {
+        assert_eq!(
+            unmet_requires(UNMET),
+            vec![
+                Unmet { package: "needs-lib-1.0-1.x86_64".into(), requirement: "libnothere.so.1()(64bit)".into() },
+                Unmet { package: "needs-other-1-1.noarch".into(), requirement: "other-pkg = 9.9".into() },
+            ]
+        );
+        assert!(unmet_requires("Complete!\n").is_empty());
+    }
+
+    #[test]
+    fn reads_no_match() {
+        let out = "No match for argument: ghost\nError: Unable to find a match: ghost\n";
+        assert_eq!(no_match(out), vec!["ghost".to_string()]);
+    }
+
+    #[test]
+    fn reads_scriptlet_failures_once_with_their_output() {
+        let out = "  Installing       : badpost-1-1.noarch  1/1\n\
+                   \x20 Running scriptlet: badpost-1-1.noarch  1/1\n\
+                   about to fail\n\
+                   warning: %post(badpost-1-1.noarch) scriptlet failed, exit status 3\n\
+                   \n  Verifying        : badpost-1-1.noarch 1/1\n\
+                   Complete!\n\
+                   Error in POSTIN scriptlet in rpm package badpost\n";
+        let found = scriptlet_failures(out);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].package, "badpost-1-1.noarch");
+        assert_eq!(found[0].scriptlet, "%post");
+        assert_eq!(found[0].exit_status, Some(3));
+        assert_eq!(found[0].output, vec!["about to fail".to_string()]);
+    }
+
+    #[test]
+    fn dnf_line_alone_is_a_failure() {
+        let found = scriptlet_failures("Error in PREUN scriptlet in rpm package old\n");
+        assert_eq!(found[0].package, "old");
+        assert_eq!(found[0].scriptlet, "%preun");
+        assert!(scriptlet_failures("Running scriptlet: ok-1-1.noarch\nComplete!\n").is_empty());
+    }
+
+    #[test]
+    fn nevra_names() {
+        assert!(nevra_has_name("badpost-1-1.noarch", "badpost"));
+        assert!(nevra_has_name("bad-post-1.0-1.x86_64", "bad-post"));
+        assert!(!nevra_has_name("badpost2-1-1.noarch", "badpost"));
+        assert!(!nevra_has_name("bad-post-1.0-1.x86_64", "bad"));
+    }
+}

@@ -1,0 +1,817 @@
+//! The install test behind `cargo xtask mock`: install an RPM collection into a clean root
+//! with a real resolver, run its smoke commands there, and leave the host as it was.
+//!
+//! Two backends. `sandbox` (this module) works on any Linux host with rpm, dnf,
+//! createrepo_c and bubblewrap; `mock` ([`mock`]) hands the same job to Fedora's mock.
+//!
+//! The sandbox, step by step ([`run`]):
+//! 1. a local repository of the collection (`createrepo_c`);
+//! 2. a fresh root whose `/usr` is an overlay over the host's, mounted only inside private
+//!    mount namespaces ([`root`]): nothing on the host changes, nothing stays mounted;
+//! 3. a package standing for the host's base system ([`base`]) goes in first;
+//! 4. `dnf --installroot` installs the requested packages, resolving every Requires;
+//! 5. scriptlet failures are read from the output (rpm and dnf exit 0 for them);
+//! 6. `rpm -V` over everything installed;
+//! 7. each smoke command runs in the root under `bwrap --unshare-all`;
+//! 8. the run's directory is removed unless the root is kept.
+
+pub mod base;
+pub mod diagnose;
+pub mod mock;
+pub mod root;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::Shell;
+
+use crate::error::{io, Error, Kind, Result};
+use crate::exec::{self, Effects};
+use root::{Privilege, Root};
+
+/// Which machinery installs and smoke-tests the collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Built in: dnf into an overlay root, smoke commands under bubblewrap.
+    Sandbox,
+    /// Fedora's `mock`: rebuild source RPMs in its chroot, install, run with `--chroot`.
+    Mock,
+}
+
+impl Backend {
+    /// `--backend` wins; else `mock` where Fedora's mock is installed, `sandbox` elsewhere.
+    pub fn choose(requested: Option<Backend>) -> Backend {
+        requested.unwrap_or_else(|| if which::which("mock").is_ok() { Backend::Mock } else { Backend::Sandbox })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sandbox => "sandbox",
+            Backend::Mock => "mock",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Backend> {
+        match s {
+            "sandbox" => Ok(Backend::Sandbox),
+            "mock" => Ok(Backend::Mock),
+            other => {
+                Err(Error::usage(format!("unknown backend `{other}`"))
+                    .with_help("use --backend sandbox or --backend mock"))
+            }
+        }
+    }
+}
+
+/// A command that must pass in the installed root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Smoke {
+    /// The package it belongs to (named in failures).
+    pub package: String,
+    /// Shell text, run with `/bin/sh -c` inside the root.
+    pub command: String,
+    /// When set, the output (stdout and stderr) must contain it.
+    pub expect_output: Option<String>,
+}
+
+impl Smoke {
+    /// The default smoke command of a packaged binary: `BIN --version`, printing the version.
+    pub fn version(package: &str, binary: &str, version: &str) -> Smoke {
+        Smoke {
+            package: package.to_string(),
+            command: format!("{binary} --version"),
+            expect_output: Some(version.to_string()),
+        }
+    }
+}
+
+/// What to install and check.
+#[derive(Debug, Clone)]
+pub struct InstallTest {
+    /// Every RPM of the collection: the repository dnf resolves from.
+    pub repo_rpms: Vec<Utf8PathBuf>,
+    /// Package names to install (their dependencies come along).
+    pub install: Vec<String>,
+    pub smoke: Vec<Smoke>,
+    /// Leave the run's root (and its overlay layer) on disk for inspection.
+    pub keep_root: bool,
+    /// Where runs live (under `target/`); each run takes a fresh directory inside.
+    pub work_dir: Utf8PathBuf,
+    /// A smoke command still running after this is killed and fails.
+    pub smoke_timeout: Duration,
+}
+
+impl InstallTest {
+    pub fn new(work_dir: impl Into<Utf8PathBuf>) -> InstallTest {
+        InstallTest {
+            repo_rpms: Vec::new(),
+            install: Vec::new(),
+            smoke: Vec::new(),
+            keep_root: false,
+            work_dir: work_dir.into(),
+            smoke_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SmokeResult {
+    pub package: String,
+    pub command: String,
+    /// stdout then stderr.
+    pub output: String,
+    pub duration: Duration,
+    /// The exit status (`None`: killed by a signal).
+    pub status: Option<i32>,
+    pub ok: bool,
+}
+
+/// Wall-clock time of each phase.
+#[derive(Debug, Clone, Default)]
+pub struct Timings {
+    /// Copying the collection and `createrepo_c`.
+    pub repo: Duration,
+    /// Generating the base-system package and installing it in the root.
+    pub base: Duration,
+    /// `dnf install`, scriptlets included.
+    pub install: Duration,
+    /// `rpm -V`.
+    pub verify: Duration,
+    pub smoke: Duration,
+    /// Removing the root.
+    pub cleanup: Duration,
+    pub total: Duration,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// NEVRA of each package installed from the collection (the base package not included).
+    pub installed: Vec<String>,
+    pub smokes: Vec<SmokeResult>,
+    pub timings: Timings,
+    /// The kept root (with `keep_root`).
+    pub root: Option<Utf8PathBuf>,
+    /// The command that opens a shell in the kept root, overlay mounted.
+    pub enter: Option<Vec<String>>,
+}
+
+impl Report {
+    /// The end-of-run summary: each package, each smoke command with its output and time, the times.
+    pub fn render(&self) -> String {
+        let mut out = format!("installed {} package(s):\n", self.installed.len());
+        for nevra in &self.installed {
+            out.push_str(&format!("  {nevra}\n"));
+        }
+        out.push_str(&format!("smoke commands ({}):\n", self.smokes.len()));
+        for s in &self.smokes {
+            let verdict = if s.ok { "ok" } else { "FAILED" };
+            out.push_str(&format!("  {}: `{}` {verdict} in {}\n", s.package, s.command, secs(s.duration)));
+            for line in s.output.lines() {
+                out.push_str(&format!("      {line}\n"));
+            }
+        }
+        let t = &self.timings;
+        out.push_str(&format!(
+            "time: repository {}, base {}, install {}, verify {}, smoke {}, cleanup {}; total {}\n",
+            secs(t.repo),
+            secs(t.base),
+            secs(t.install),
+            secs(t.verify),
+            secs(t.smoke),
+            secs(t.cleanup),
+            secs(t.total)
+        ));
+        if let Some(root) = &self.root {
+            out.push_str(&format!("root kept at {root}\n"));
+            if let Some(enter) = &self.enter {
+                out.push_str(&format!("enter it with: {}\n", shell_words(enter)));
+            }
+        }
+        out
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2}s", d.as_secs_f64())
+}
+
+/// Tools the sandbox runs, with the Debian package of each.
+const TOOLS: &[(&str, &str)] = &[
+    ("createrepo_c", "createrepo-c"),
+    ("dnf", "dnf"),
+    ("rpm", "rpm"),
+    ("rpmbuild", "rpm"),
+    ("bwrap", "bubblewrap"),
+    ("unshare", "util-linux"),
+    ("mount", "mount"),
+    ("timeout", "coreutils"),
+    ("sh", "dash"),
+];
+
+/// Checks, before anything is built, that the sandbox backend can run here: its tools, the
+/// privileges for a mount namespace (root, or unprivileged user namespaces), an overlay in
+/// `work_dir`, and bubblewrap. Reports every problem at once. Returns how namespaces are made.
+pub fn preflight(work_dir: &Utf8Path) -> Result<Privilege> {
+    let mut problems = Vec::new();
+    let mut missing = Vec::new();
+    for (tool, package) in TOOLS {
+        if exec::tool(tool, package).is_err() {
+            problems.push(format!("`{tool}` is not installed (Debian package {package})"));
+            missing.push(*package);
+        }
+    }
+    if let Err(err) = base::elfdeps(&shell()?) {
+        if exec::tool("rpm", "rpm").is_ok() {
+            problems.push(err.message);
+        }
+    }
+    let privilege = if effective_uid() == Some(0) { Privilege::Root } else { Privilege::UserNamespace };
+    if missing.is_empty() {
+        if let Err(why) = probe_overlay(work_dir, privilege) {
+            problems.push(why);
+        }
+        if let Err(why) = probe_bwrap() {
+            problems.push(why);
+        }
+    }
+    if problems.is_empty() {
+        return Ok(privilege);
+    }
+    missing.sort();
+    missing.dedup();
+    let mut help = String::new();
+    if !missing.is_empty() {
+        help.push_str(&format!("install the tools: apt-get install -y {}\n", missing.join(" ")));
+    }
+    if privilege == Privilege::UserNamespace {
+        help.push_str(
+            "run as root (CI does): in a user namespace the kernel cannot copy up /usr's root-owned directories\n",
+        );
+    }
+    help.push_str("or use --backend mock on a host with Fedora's mock");
+    let kind = if missing.is_empty() { Kind::Failed } else { Kind::MissingTool };
+    let list: String = problems.iter().map(|p| format!("\n  - {p}")).collect();
+    Err(Error::new(kind, format!("the sandbox backend cannot run here:{list}")).with_help(help))
+}
+
+/// Mounts an overlay of `/usr` in a scratch run under `work_dir`, exactly as a run does.
+fn probe_overlay(work_dir: &Utf8Path, privilege: Privilege) -> std::result::Result<(), String> {
+    root::check_path(work_dir).map_err(|e| e.message)?;
+    let dir = work_dir.join(format!("probe-{}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::SeqCst)));
+    let root = Root::new(&dir).map_err(|e| e.message)?;
+    let result = (|| {
+        root.create().map_err(|e| e.message)?;
+        // Writing into an existing directory of the lower /usr makes the kernel copy it up,
+        // which is what installing a package does (and what an unprivileged user namespace
+        // cannot do with root-owned directories).
+        let probe_file = root.tree.join("usr/bin/.trainyard-probe");
+        let argv = root.wrap(privilege, true, vec!["touch".into(), probe_file.to_string()]);
+        let sh = shell().map_err(|e| e.message)?;
+        let (ok, _, err) =
+            exec::output(command(&sh, &argv).env("TRAINYARD_OVERLAY_OPTS", Root::overlay_opts(privilege)))
+                .map_err(|e| e.message)?;
+        if ok {
+            return Ok(());
+        }
+        let how = match privilege {
+            Privilege::Root => "a private mount namespace (as root)",
+            Privilege::UserNamespace => "an unprivileged user namespace (not root)",
+        };
+        Err(format!("cannot write through an overlay of /usr under {work_dir} in {how}: {}", err.trim()))
+    })();
+    let _ = root.remove();
+    result
+}
+
+fn probe_bwrap() -> std::result::Result<(), String> {
+    let sh = shell().map_err(|e| e.message)?;
+    let (ok, _, err) =
+        exec::output(sh.cmd("bwrap").args(["--unshare-all", "--ro-bind", "/", "/", "true"])).map_err(|e| e.message)?;
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("bubblewrap cannot create its namespaces here: {}", err.trim()))
+    }
+}
+
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// Installs the collection into a fresh root and runs the smoke commands; see the module docs.
+pub fn run(test: &InstallTest, effects: &Effects) -> Result<Report> {
+    validate(test)?;
+    let started = Instant::now();
+    let privilege = preflight(&test.work_dir)?;
+    let run_dir = test.work_dir.join(format!("run-{}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::SeqCst)));
+    let root = Root::new(&run_dir)?;
+    let sandbox = Sandbox { root, privilege, effects: *effects, sh: shell()? };
+    if effects.dry_run {
+        sandbox.print_plan(test)?;
+        return Ok(Report::default());
+    }
+    remove_stale_runs(&test.work_dir);
+    let mut report = Report::default();
+    let result = sandbox.install_and_smoke(test, &mut report);
+    let cleanup = Instant::now();
+    if test.keep_root {
+        report.root = Some(sandbox.root.tree.clone());
+        report.enter = Some(sandbox.enter_command());
+    } else {
+        let removed = sandbox.root.remove();
+        if result.is_ok() {
+            removed?;
+        }
+    }
+    report.timings.cleanup = cleanup.elapsed();
+    report.timings.total = started.elapsed();
+    result.map(|()| report)
+}
+
+fn validate(test: &InstallTest) -> Result<()> {
+    if test.install.is_empty() {
+        return Err(Error::usage("nothing to install: the install test names no package"));
+    }
+    for name in test.install.iter().chain(test.smoke.iter().map(|s| &s.package)) {
+        if name.is_empty() || name.starts_with('-') || name.chars().any(|c| c.is_whitespace() || c == ',') {
+            return Err(Error::usage(format!("`{}` is not a package name", name.escape_debug())));
+        }
+    }
+    for rpm in &test.repo_rpms {
+        if !rpm.as_str().ends_with(".rpm") || rpm.as_str().ends_with(".src.rpm") {
+            return Err(Error::usage(format!("{rpm} is not a binary RPM")));
+        }
+        if !rpm.is_file() {
+            return Err(Error::failed(format!("{rpm} does not exist")).with_help("run build_rpms first"));
+        }
+    }
+    Ok(())
+}
+
+/// Runs left behind by a process that no longer exists (killed mid-run): nothing of them is
+/// mounted (their namespaces died with them), so their directories just go.
+fn remove_stale_runs(work_dir: &Utf8Path) {
+    let Ok(entries) = work_dir.read_dir_utf8() else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.strip_prefix("run-").or_else(|| name.strip_prefix("probe-")) else { continue };
+        let Some(pid) = pid.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !Utf8Path::new("/proc").join(pid.to_string()).exists() {
+            if let Ok(root) = Root::new(entry.path()) {
+                let _ = root.remove();
+            }
+        }
+    }
+}
+
+struct Sandbox {
+    root: Root,
+    privilege: Privilege,
+    effects: Effects,
+    sh: Shell,
+}
+
+/// What a command printed and how it ended.
+struct Output {
+    status: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    fn ok(&self) -> bool {
+        self.status == Some(0)
+    }
+    fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+impl Sandbox {
+    fn repo_dir(&self) -> Utf8PathBuf {
+        self.root.run_dir.join("repo")
+    }
+
+    fn install_and_smoke(&self, test: &InstallTest, report: &mut Report) -> Result<()> {
+        let phase = Instant::now();
+        self.make_repo(&test.repo_rpms)?;
+        report.timings.repo = phase.elapsed();
+
+        let phase = Instant::now();
+        self.root.create()?;
+        self.install_base()?;
+        report.timings.base = phase.elapsed();
+
+        let phase = Instant::now();
+        let result = self.install(&test.install);
+        report.installed = self.installed().unwrap_or_default();
+        report.timings.install = phase.elapsed();
+        result?;
+
+        let phase = Instant::now();
+        let verified = self.verify(&report.installed);
+        report.timings.verify = phase.elapsed();
+        verified?;
+
+        let phase = Instant::now();
+        for smoke in &test.smoke {
+            report.smokes.push(self.smoke(smoke, test.smoke_timeout)?);
+        }
+        report.timings.smoke = phase.elapsed();
+        smoke_verdict(&report.smokes)
+    }
+
+    fn make_repo(&self, rpms: &[Utf8PathBuf]) -> Result<()> {
+        let repo = self.repo_dir();
+        std::fs::create_dir_all(&repo).map_err(io(&repo))?;
+        for rpm in rpms {
+            let name = rpm.file_name().ok_or_else(|| Error::usage(format!("{rpm} has no file name")))?;
+            let dest = repo.join(name);
+            if dest.exists() {
+                return Err(Error::usage(format!("two RPMs of the collection are named {name}")));
+            }
+            // A hard link costs nothing; across file systems, copy.
+            if std::fs::hard_link(rpm, &dest).is_err() {
+                std::fs::copy(rpm, &dest).map_err(io(&dest))?;
+            }
+        }
+        let out = self.exec(&["createrepo_c".into(), "--quiet".into(), "--no-database".into(), repo.to_string()])?;
+        if !out.ok() {
+            return Err(Error::failed(format!("createrepo_c failed on {repo}:\n{}", out.all())));
+        }
+        Ok(())
+    }
+
+    fn install_base(&self) -> Result<()> {
+        let provides = base::provides(&base::host_libraries()?)?;
+        let rpm = base::build(&self.root.run_dir.join("base"), &provides)?;
+        let out = self.in_root(true, self.rpm(&["-i", "--nosignature", rpm.as_str()]))?;
+        if !out.ok() {
+            return Err(Error::failed(format!(
+                "installing the base-system package into the root failed:\n{}",
+                out.all()
+            )));
+        }
+        Ok(())
+    }
+
+    fn rpm(&self, args: &[&str]) -> Vec<String> {
+        let mut argv = vec!["rpm".to_string(), "--root".into(), self.root.tree.to_string()];
+        argv.extend(args.iter().map(|s| s.to_string()));
+        argv
+    }
+
+    fn dnf_install(&self, packages: &[String]) -> Vec<String> {
+        let work = &self.root.run_dir;
+        let repo = self.repo_dir();
+        let mut argv: Vec<String> = vec![
+            "dnf".into(),
+            "--installroot".into(),
+            self.root.tree.to_string(),
+            // Our own configuration and an empty repository directory: no host repository,
+            // no host plugin, no host cache.
+            "--config".into(),
+            work.join("dnf.conf").to_string(),
+            format!("--setopt=reposdir={}", work.join("repos.d")),
+            "--noplugins".into(),
+            "--disablerepo=*".into(),
+            format!("--repofrompath=trainyard,{repo}"),
+            "--enablerepo=trainyard".into(),
+            "--releasever=trainyard".into(),
+            "--nogpgcheck".into(),
+            "--setopt=install_weak_deps=False".into(),
+            // An explicit cachedir is taken as is, not inside the installroot: without it, dnf
+            // run as root keeps the repository's metadata in the host's /var/cache/dnf.
+            format!("--setopt=cachedir={}", work.join("dnf-cache")),
+            "--setopt=keepcache=False".into(),
+            "--assumeyes".into(),
+            "install".into(),
+        ];
+        argv.extend(packages.iter().cloned());
+        argv
+    }
+
+    fn install(&self, packages: &[String]) -> Result<()> {
+        let conf = self.root.run_dir.join("dnf.conf");
+        std::fs::write(&conf, "[main]\ngpgcheck=0\ninstall_weak_deps=False\nbest=True\n").map_err(io(&conf))?;
+        let reposd = self.root.run_dir.join("repos.d");
+        std::fs::create_dir_all(&reposd).map_err(io(&reposd))?;
+        let echo = self.echo_of_cachedir();
+        let out = self.in_root(true, self.dnf_install(packages))?;
+        if let Some(echo) = echo {
+            let _ = std::fs::remove_dir_all(echo);
+        }
+        let text = out.all();
+        let unmet = diagnose::unmet_requires(&text);
+        if !unmet.is_empty() {
+            let list: String =
+                unmet.iter().map(|u| format!("\n  - {} requires `{}`", u.package, u.requirement)).collect();
+            return Err(Error::failed(format!(
+                "dependencies of the collection are not met; nothing in the collection or the host's base system provides:{list}"
+            ))
+            .with_help(
+                "add the package that provides it to the collection, or fix the package's Requires \
+                 (see them with `rpm -qp --requires FILE`)",
+            ));
+        }
+        let missing = diagnose::no_match(&text);
+        if !missing.is_empty() {
+            return Err(Error::failed(format!(
+                "no package in the collection is named {}",
+                missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+            ))
+            .with_help("check the packaged names build_rpms wrote in the collection's manifest"));
+        }
+        if !out.ok() {
+            // libsolv's problem lines when the resolver said no; else what rpm said last.
+            let why = match diagnose::problems(&text) {
+                p if p.iter().any(|l| l.starts_with("- ")) => p.join("\n"),
+                _ => diagnose::tail(&text, 15),
+            };
+            return Err(Error::failed(format!("dnf could not install {} into the root:\n{why}", packages.join(" "))));
+        }
+        let failures = diagnose::scriptlet_failures(&text);
+        if !failures.is_empty() {
+            let mut msg = String::from("a scriptlet failed during the install (dnf and rpm still exit 0 for it):");
+            for f in &failures {
+                let status = f.exit_status.map(|s| format!(", exit status {s}")).unwrap_or_default();
+                msg.push_str(&format!("\n  - the {} scriptlet of {} failed{status}", f.scriptlet, f.package));
+                for line in &f.output {
+                    msg.push_str(&format!("\n      {line}"));
+                }
+            }
+            return Err(Error::failed(msg).with_help("a scriptlet must exit 0; fix it in the package's spec"));
+        }
+        Ok(())
+    }
+
+    /// dnf also keeps a file or two (`expired_repos.json`) under the cache directory's path
+    /// inside the installroot: that would show the build tree's path in the root. This is
+    /// the first directory of that path which is not in the root yet, removed after dnf.
+    fn echo_of_cachedir(&self) -> Option<Utf8PathBuf> {
+        let cache = self.root.run_dir.join("dnf-cache");
+        let mut dir = self.root.tree.clone();
+        for part in cache.as_str().trim_start_matches('/').split('/') {
+            dir.push(part);
+            if std::fs::symlink_metadata(&dir).is_err() {
+                return Some(dir);
+            }
+        }
+        None
+    }
+
+    /// NEVRAs installed in the root, apart from the base package.
+    fn installed(&self) -> Result<Vec<String>> {
+        let out = self.in_root(false, self.rpm(&["-qa", "--qf", "%{NEVRA}\\n"]))?;
+        let mut nevras: Vec<String> = out
+            .stdout
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !diagnose::nevra_has_name(l, base::NAME))
+            .map(str::to_string)
+            .collect();
+        nevras.sort();
+        Ok(nevras)
+    }
+
+    fn verify(&self, installed: &[String]) -> Result<()> {
+        let mut failures = Vec::new();
+        for nevra in installed {
+            let out = self.in_root(false, self.rpm(&["-V", nevra]))?;
+            if !out.ok() {
+                let all = out.all();
+                let text: Vec<&str> = all.lines().filter(|l| !diagnose::is_noise(l)).map(str::trim).collect();
+                failures.push(format!("\n  - {nevra}:\n      {}", text.join("\n      ")));
+            }
+        }
+        if failures.is_empty() {
+            return Ok(());
+        }
+        Err(Error::failed(format!("rpm -V found installed files that differ from their packages:{}", failures.concat()))
+            .with_help("see rpm(8), VERIFY OPTIONS, for what each letter means; a scriptlet that edits packaged files is the usual cause"))
+    }
+
+    fn smoke_argv(&self, smoke: &Smoke, timeout: Duration) -> Vec<String> {
+        let tree = self.root.tree.to_string();
+        let mut argv: Vec<String> = vec![
+            "timeout".into(),
+            "--kill-after=5".into(),
+            format!("{}", timeout.as_secs().max(1)),
+            "bwrap".into(),
+            // No network, no IPC, no view of the host's processes.
+            "--unshare-all".into(),
+            "--die-with-parent".into(),
+            "--new-session".into(),
+            // The root and nothing else of the host: not the build tree, not the home directory.
+            "--ro-bind".into(),
+            tree,
+            "/".into(),
+            "--proc".into(),
+            "/proc".into(),
+            "--dev".into(),
+            "/dev".into(),
+            "--tmpfs".into(),
+            "/tmp".into(),
+            "--tmpfs".into(),
+            "/run".into(),
+            "--clearenv".into(),
+            "--setenv".into(),
+            "PATH".into(),
+            "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin".into(),
+            "--setenv".into(),
+            "HOME".into(),
+            "/root".into(),
+            "--setenv".into(),
+            "LANG".into(),
+            "C.UTF-8".into(),
+            "--chdir".into(),
+            "/".into(),
+            "--".into(),
+            "/bin/sh".into(),
+            "-c".into(),
+        ];
+        argv.push(smoke.command.clone());
+        argv
+    }
+
+    fn smoke(&self, smoke: &Smoke, timeout: Duration) -> Result<SmokeResult> {
+        let started = Instant::now();
+        let out = self.in_root(false, self.smoke_argv(smoke, timeout))?;
+        let duration = started.elapsed();
+        if out.status == Some(root::MOUNT_FAILED) {
+            return Err(Error::failed(format!("could not mount the root for the smoke commands:\n{}", out.stderr)));
+        }
+        let output = format!("{}{}", out.stdout, out.stderr);
+        let expected = smoke.expect_output.as_deref().is_none_or(|want| output.contains(want));
+        Ok(SmokeResult {
+            package: smoke.package.clone(),
+            command: smoke.command.clone(),
+            ok: out.ok() && expected,
+            output,
+            duration,
+            status: out.status,
+        })
+    }
+
+    /// Runs `command` in a namespace with the root's overlay mounted.
+    fn in_root(&self, devices: bool, command: Vec<String>) -> Result<Output> {
+        let argv = self.root.wrap(self.privilege, devices, command);
+        self.exec(&argv)
+    }
+
+    fn exec(&self, argv: &[String]) -> Result<Output> {
+        let cmd = command(&self.sh, argv)
+            .env("HOME", &self.root.home)
+            .env("LC_ALL", "C.UTF-8")
+            .env("TRAINYARD_OVERLAY_OPTS", Root::overlay_opts(self.privilege));
+        if !self.effects.quiet {
+            eprintln!("$ {}", shell_words(argv));
+        }
+        let out = cmd.quiet().ignore_status().output().map_err(exec::command_error)?;
+        Ok(Output {
+            status: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    fn enter_command(&self) -> Vec<String> {
+        let chroot = vec!["chroot".to_string(), self.root.tree.to_string(), "/bin/sh".into()];
+        self.root.wrap(self.privilege, true, chroot)
+    }
+
+    fn print_plan(&self, test: &InstallTest) -> Result<()> {
+        let say = |line: String| println!("would: {line}");
+        let repo = self.repo_dir();
+        say(format!("link {} RPM(s) into {repo}", test.repo_rpms.len()));
+        say(shell_words(&["createrepo_c".into(), "--quiet".into(), "--no-database".into(), repo.to_string()]));
+        say(format!(
+            "create the root {} with the host's /usr as the read-only lower layer of an overlay",
+            self.root.tree
+        ));
+        say(format!("build {} providing the host's C library, loader and /bin/sh", base::NAME));
+        let base_rpm = format!("{}/base/noarch/{}-1-1.noarch.rpm", self.root.run_dir, base::NAME);
+        say(shell_words(&self.root.wrap(self.privilege, true, self.rpm(&["-i", "--nosignature", &base_rpm]))));
+        say(shell_words(&self.root.wrap(self.privilege, true, self.dnf_install(&test.install))));
+        say(shell_words(&self.root.wrap(self.privilege, false, self.rpm(&["-V", "PACKAGE"])))
+            + "  (each installed package)");
+        for smoke in &test.smoke {
+            say(shell_words(&self.root.wrap(self.privilege, false, self.smoke_argv(smoke, test.smoke_timeout))));
+        }
+        if test.keep_root {
+            say(format!("keep {}", self.root.run_dir));
+        } else {
+            say(format!("remove {}", self.root.run_dir));
+        }
+        Ok(())
+    }
+}
+
+fn smoke_verdict(smokes: &[SmokeResult]) -> Result<()> {
+    let failed: Vec<&SmokeResult> = smokes.iter().filter(|s| !s.ok).collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let mut msg = String::from("smoke commands failed in the installed root:");
+    let mut network = false;
+    for s in &failed {
+        let how = match s.status {
+            Some(0) => "exited 0 but did not print what was expected".to_string(),
+            Some(124) | Some(137) => "timed out and was killed".to_string(),
+            Some(code) => format!("exited with status {code}"),
+            None => "was killed by a signal".to_string(),
+        };
+        msg.push_str(&format!("\n  - {}: `{}` {how}", s.package, s.command));
+        for line in s.output.lines().take(20) {
+            msg.push_str(&format!("\n      {line}"));
+        }
+        network |= mentions_network(&s.output);
+    }
+    let mut help = String::from(
+        "a smoke command sees only the installed root: no network, no build tree, no home directory; \
+         files the binary reads must be installed where it looks for them",
+    );
+    if network {
+        help = format!("the output mentions the network, which the sandbox does not have: a smoke command must not reach for it\n{help}");
+    }
+    Err(Error::failed(msg).with_help(help))
+}
+
+fn mentions_network(output: &str) -> bool {
+    ["Network is unreachable", "Connection refused", "name resolution", "Could not resolve", "connect:"]
+        .iter()
+        .any(|m| output.contains(m))
+}
+
+fn command<'a>(sh: &'a Shell, argv: &[String]) -> xshell::Cmd<'a> {
+    sh.cmd(&argv[0]).args(&argv[1..])
+}
+
+fn shell() -> Result<Shell> {
+    Shell::new().map_err(exec::command_error)
+}
+
+/// An argument vector as a shell would need it typed (for plans and messages only).
+pub fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+%@".contains(c)) {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_names() {
+        assert_eq!("sandbox".parse::<Backend>().unwrap(), Backend::Sandbox);
+        assert_eq!("mock".parse::<Backend>().unwrap(), Backend::Mock);
+        assert_eq!("chroot".parse::<Backend>().unwrap_err().exit_code(), 2);
+        assert_eq!(Backend::choose(Some(Backend::Mock)), Backend::Mock);
+    }
+
+    #[test]
+    fn quotes_words_for_display() {
+        let argv = vec!["sh".to_string(), "-c".into(), "echo 'hi'".into(), "".into()];
+        assert_eq!(shell_words(&argv), r#"sh -c 'echo '\''hi'\''' ''"#);
+    }
+
+    #[test]
+    fn smoke_failures_name_package_and_command() {
+        let result = |ok, status, output: &str| SmokeResult {
+            package: "web".into(),
+            command: "web --version".into(),
+            output: output.into(),
+            duration: Duration::ZERO,
+            status,
+            ok,
+        };
+        assert!(smoke_verdict(&[result(true, Some(0), "web 1.0")]).is_ok());
+        let err = smoke_verdict(&[result(false, Some(1), "bash: connect: Network is unreachable")]).unwrap_err();
+        assert!(err.message.contains("web: `web --version` exited with status 1"), "{}", err.message);
+        assert!(err.help.unwrap().contains("network"));
+    }
+}
