@@ -775,6 +775,87 @@ mod tests {
         assert!(Compression::Zstd(19).validate().is_ok());
     }
 
+    /// A package of one file `dir/NAME` holding `text`.
+    fn one_file(dir: &Utf8Path, name: &str, text: Option<&str>) -> Package {
+        let source = dir.join(name);
+        if let Some(text) = text {
+            std::fs::write(&source, text).unwrap();
+        }
+        let mut p = sample();
+        p.name = name.into();
+        p.arch = "noarch".into();
+        p.files.push(FileEntry::new(source, format!("/usr/share/{name}/{name}.txt"), 0o644, FileKind::Regular));
+        p
+    }
+
+    fn listing(dir: &Utf8Path) -> Vec<(String, Vec<u8>, std::time::SystemTime)> {
+        let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+        let mut out: Vec<_> = entries
+            .map(|e| {
+                let e = e.unwrap();
+                let meta = e.metadata().unwrap();
+                let bytes = if meta.is_file() { std::fs::read(e.path()).unwrap() } else { Vec::new() };
+                (e.file_name().into_string().unwrap(), bytes, meta.modified().unwrap())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_collection_is_written_all_or_nothing_and_reused_from_the_cache() {
+        let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+            .unwrap()
+            .join(format!("trainyard-collection-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("out");
+        let cache = dir.join("cache.json");
+        let good: Vec<Package> = (0..4).map(|i| one_file(&dir, &format!("good{i}"), Some("text"))).collect();
+        let mut with_bad = good.clone();
+        with_bad.insert(2, one_file(&dir, "missing", None));
+
+        // A failure leaves no output directory behind, not even an empty one.
+        let err = write_collection(&with_bad, &out, Compression::Zstd(3), Some(&cache)).unwrap_err();
+        assert!(err.message.contains("missing"), "{}", err.message);
+        assert!(!out.exists());
+        assert!(!cache.exists());
+
+        let first = write_collection(&good, &out, Compression::Zstd(3), Some(&cache)).unwrap();
+        assert!(first.iter().all(|w| !w.unchanged && !w.from_cache));
+        let before = listing(&out);
+        assert_eq!(before.len(), 4);
+
+        // ...and, once there, leaves it exactly as it was.
+        let mut changed = with_bad.clone();
+        std::fs::write(dir.join("good0"), "new text").unwrap();
+        changed[0] = one_file(&dir, "good0", Some("new text"));
+        write_collection(&changed, &out, Compression::Zstd(3), Some(&cache)).unwrap_err();
+        assert_eq!(listing(&out), before);
+        std::fs::write(dir.join("good0"), "text").unwrap();
+
+        // Nothing changed: nothing encoded, nothing written.
+        let again = write_collection(&good, &out, Compression::Zstd(3), Some(&cache)).unwrap();
+        assert!(again.iter().all(|w| w.unchanged && w.from_cache));
+        assert_eq!(
+            again.iter().map(|w| &w.sha256).collect::<Vec<_>>(),
+            first.iter().map(|w| &w.sha256).collect::<Vec<_>>()
+        );
+        assert_eq!(listing(&out), before);
+
+        // A changed input or a damaged output is encoded again; the rest still comes from the cache.
+        std::fs::write(dir.join("good1"), "other text").unwrap();
+        std::fs::write(out.join(good[2].file_name()), "damaged").unwrap();
+        let third = write_collection(&good, &out, Compression::Zstd(3), Some(&cache)).unwrap();
+        let cached: Vec<bool> = third.iter().map(|w| w.from_cache).collect();
+        assert_eq!(cached, [true, false, false, true]);
+        assert_ne!(third[1].sha256, first[1].sha256);
+        assert_eq!(third[2].sha256, first[2].sha256);
+        assert!(!third[2].unchanged);
+        assert!(!out.join(STAGING_DIR).exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn scriptlets_append() {
         let mut slot = Some("echo one".to_string());

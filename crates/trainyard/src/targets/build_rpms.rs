@@ -156,7 +156,14 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     let out = out_dir(ctx, channel);
     let described = scm::describe(ws, Trigger::Auto)?;
     let version_rpm = described.rpm();
-    let source_date = source_date(ws, described.commit.as_deref())?;
+    // A self checkout (ACCOUNT_PORTAL=rpm-1.2 on account-portal) is a tree without history:
+    // its commit and commit time come from the checkout cache.
+    let checkout = if described.commit.is_none() { self_checkout_commit(ctx) } else { None };
+    let commit = described.commit.clone().or_else(|| checkout.as_ref().map(|(c, _)| c.clone()));
+    let source_date = match checkout {
+        Some((_, time)) if std::env::var_os("SOURCE_DATE_EPOCH").is_none() => time,
+        _ => source_date(ws, described.commit.as_deref())?,
+    };
     let release = ws.config.rpm.release.clone().unwrap_or_else(|| "1".into());
     let level = ws.config.rpm.compression_level.get(channel.as_str()).copied().unwrap_or(match channel {
         Channel::Dev => 3,
@@ -311,7 +318,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
                 channel,
                 workspace: ws.config.name().to_string(),
                 version: version_rpm,
-                commit: described.commit.clone(),
+                commit: commit.clone(),
                 dirty: described.dirty,
                 source_date,
                 internal: built.manifest.internal.clone(),
@@ -342,7 +349,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         channel,
         workspace: ws.config.name().to_string(),
         version: version_rpm,
-        commit: described.commit.clone(),
+        commit,
         dirty: described.dirty,
         source_date,
         internal: built.manifest.internal.clone(),
@@ -488,6 +495,21 @@ fn internal_project_packages(
         out.push((p, expect));
     }
     Ok(out)
+}
+
+/// The commit and commit time of the workspace when it is a self checkout: its root is the
+/// checkout cache's tree of that commit, whose mirror has the history.
+fn self_checkout_commit(ctx: &Context) -> Option<(String, u64)> {
+    let ws = &ctx.ws;
+    ctx.args.var(&ws.config.self_var())?;
+    let commit = ws.root.file_name()?;
+    let cache = projects::cache(ws);
+    let name = ws.config.name();
+    if cache.tree_path(name, commit) != ws.root {
+        return None;
+    }
+    let time = crate::git::Git::new(cache.mirror_path(name)).read(&["show", "-s", "--format=%ct", commit]).ok()?;
+    Some((commit.to_string(), time.trim().parse().ok()?))
 }
 
 /// `SOURCE_DATE_EPOCH`, else the commit time of HEAD, else 0.
