@@ -24,9 +24,9 @@ pub const TARGETS: &[Target] = &[
     Target { spec: &build_rpms::SPEC, run: build_rpms::run, needs_workspace: true },
     Target { spec: &tests::SPEC, run: tests::run, needs_workspace: true },
     Target { spec: &pin::SPEC, run: pin::run, needs_workspace: true },
+    Target { spec: &version::SPEC, run: version::run, needs_workspace: true },
     Target { spec: &release::SPEC, run: release::run, needs_workspace: true },
     Target { spec: &demo::SPEC, run: demo::run, needs_workspace: false },
-    Target { spec: &version::SPEC, run: version::run, needs_workspace: true },
 ];
 
 /// Variables some target reads; one given to a target that does not read it is a note, not an error.
