@@ -256,3 +256,20 @@ fn help_lists_targets_and_each_target_has_help() {
     f.run(&["build", "--help"]).ok().says("CHANNEL").says("PORTAL=REF");
     let _ = Path::new(".");
 }
+
+#[test]
+fn tests_target_runs_the_suite_writes_junit_and_passes_the_exit_code_through() {
+    let f = Fixture::new();
+    write(&f.root.join("app/src/lib.rs"), "#[test]\nfn adds() {\n    assert_eq!(1 + 1, 2);\n}\n");
+    f.run(&["tests"]).ok();
+    let junit = read(&f.root.join("target/nextest/trainyard/junit.xml"));
+    assert!(junit.contains("adds"), "{junit}");
+    assert!(junit.contains("failures=\"0\""), "{junit}");
+    write(&f.root.join("app/src/lib.rs"), "#[test]\nfn adds() {\n    assert_eq!(1 + 1, 3);\n}\n");
+    let run = f.run(&["tests"]);
+    assert_ne!(run.code, 0);
+    assert_eq!(run.code, 100, "nextest's own exit code for failing tests\n{}", run.output());
+    assert!(read(&f.root.join("target/nextest/trainyard/junit.xml")).contains("failures=\"1\""));
+    // Words after `--` reach the runner: a filter that matches nothing runs nothing.
+    f.run(&["tests", "--", "--no-tests=pass", "no_such_test"]).ok();
+}
