@@ -273,3 +273,29 @@ fn tests_target_runs_the_suite_writes_junit_and_passes_the_exit_code_through() {
     // Words after `--` reach the runner: a filter that matches nothing runs nothing.
     f.run(&["tests", "--", "--no-tests=pass", "no_such_test"]).ok();
 }
+
+/// A build in progress holds its swapped lock: another run neither "recovers" it nor
+/// swaps at the same time, and the user's Cargo.lock survives both.
+#[test]
+fn a_run_during_a_dev_build_leaves_its_swap_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new();
+    let lock = f.lock();
+    // A cargo that takes its time to build, so the second run lands mid-build.
+    let slow = f.root.parent().unwrap().join("slow-cargo");
+    write(&slow, &format!("#!/bin/sh\n[ \"$1\" = build ] && sleep 3\nexec '{}' \"$@\"\n", cargo()));
+    std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_trainyard"));
+    first.arg("build").current_dir(&f.root).env("CARGO", &slow).env_remove("CARGO_TARGET_DIR");
+    let child = first.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let during = f.run(&["pin", "CHANNEL=prod", "--dry-run"]);
+    assert!(!during.output().contains("restored"), "{}", during.output());
+    f.run(&["version"]).ok();
+    let second = f.run(&["build"]);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    second.ok();
+    assert_eq!(f.lock(), lock);
+    assert_eq!(tracked_changes(&f.root), "");
+}
