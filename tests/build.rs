@@ -299,3 +299,44 @@ fn a_run_during_a_dev_build_leaves_its_swap_alone() {
     assert_eq!(f.lock(), lock);
     assert_eq!(tracked_changes(&f.root), "");
 }
+
+/// A crate at two semver-incompatible versions gets a pin line for each, and a dev build
+/// applies each pin to the version it is compatible with.
+#[test]
+fn two_versions_of_one_crate_pin_and_build() {
+    let f = Fixture::new();
+    let registry = f.root.parent().unwrap().join("registry");
+    write_registry(&registry, &[RegistryCrate { name: "padcore", version: "0.2.0", deps: &[] }]);
+    let manifest = read(&f.root.join("app/Cargo.toml"));
+    write(
+        &f.root.join("app/Cargo.toml"),
+        &manifest.replace("leftpad = \"1\"\n", "leftpad = \"1\"\npadcore = \"0.2\"\n"),
+    );
+    sh(&f.root, &cargo(), &["update", "--quiet", "-p", "app"]);
+    commit_all(&f.root, "padcore 0.2 directly");
+    f.run(&["pin", "CHANNEL=prod"]).ok();
+    let text = read(&f.root.join("reqs/prod-reqs.txt"));
+    assert!(text.contains("padcore == 0.2.0\npadcore == 0.3.0\n"), "{text}");
+    f.run(&["build", "CHANNEL=prod"]).ok();
+
+    write(&f.root.join("reqs/dev-reqs.txt"), "padcore == 0.2.0\npadcore == 0.3.0\n");
+    f.run(&["build"]).ok();
+    let m = f.manifest("dev");
+    assert_eq!(locked_version(&m, "padcore"), ["0.2.0", "0.3.0"]);
+    assert_eq!(locked_version(&m, "leftpad"), ["1.1.0"]);
+}
+
+/// `pin` leaves out what an included file already pins, so the build it suggests passes.
+#[test]
+fn pin_respects_included_files() {
+    let f = Fixture::new();
+    write(&f.root.join("reqs/common-reqs.txt"), "padcore == 0.3.0\n");
+    write(&f.root.join("reqs/stage-reqs.txt"), "# stage\n-r common-reqs.txt\n");
+    commit_all(&f.root, "stage includes common");
+    f.run(&["build", "CHANNEL=stage"]).fails_with(1).says("leftpad 1.0.0 is in the resolved graph but not pinned");
+    f.run(&["pin", "CHANNEL=stage"]).ok();
+    let text = read(&f.root.join("reqs/stage-reqs.txt"));
+    assert!(text.contains("-r common-reqs.txt") && text.contains("leftpad == 1.0.0"), "{text}");
+    assert!(!text.contains("padcore"), "{text}");
+    f.run(&["build", "CHANNEL=stage"]).ok();
+}
