@@ -230,14 +230,24 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
             (dev_lock, packages)
         }
     };
-    let git = crate::git::Git::new(&ws.root);
-    let in_git = crate::git::Git::is_repo(&ws.root);
+    let (commit, dirty) = match &ws.checkout {
+        Some(c) => (Some(c.commit.clone()), false),
+        None => {
+            let git = crate::git::Git::new(&ws.root);
+            if crate::git::Git::is_repo(&ws.root) {
+                let head = git.try_read(&["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])?;
+                (head, git.is_dirty()?)
+            } else {
+                (None, false)
+            }
+        }
+    };
     let manifest = BuildManifest {
         channel,
         workspace: ws.config.name().to_string(),
         version: version.clone(),
-        commit: if in_git { git.head().ok() } else { None },
-        dirty: in_git && git.is_dirty()?,
+        commit,
+        dirty,
         lock_file,
         internal: projects::records(&projects, &packages),
         packages,
