@@ -508,7 +508,22 @@ fn whole_release_killed_then_aborted_restores_refs() {
     assert_ne!(r.code, Some(0), "{r:?}");
     assert!(f.git(&["tag", "--list"]).contains("rpm-1.2"));
     assert_ne!(f.refs(), refs);
+    // Work the user did after the failure is not the release's to undo.
+    f.git(&["switch", "--quiet", "-c", "wip", "main"]);
+    f.repo.write("app/src/wip.rs", "pub fn precious() {}\n");
+    f.repo.commit_all("precious work");
+    let wip = f.git(&["rev-parse", "wip"]);
+    f.repo.write("app/src/wip.rs", "pub fn precious() {}\npub fn more() {}\n");
+    let r = f.ty(&["release", "1.2", "--abort"], &[]);
+    r.fails_with(2);
+    says(&r, "uncommitted changes");
+    assert!(f.git(&["tag", "--list"]).contains("rpm-1.2"), "a refused abort changes nothing");
+    f.repo.commit_all("more precious work");
+    let wip = f.git(&["rev-parse", "wip"]);
     f.ty(&["release", "1.2", "--abort"], &[]).ok();
+    assert_eq!(f.git(&["rev-parse", "wip"]), wip, "the user's branch survives the abort");
+    f.git(&["checkout", "--quiet", &branch]);
+    f.git(&["branch", "--quiet", "-D", "wip"]);
     assert_eq!(f.refs(), refs);
     assert_eq!(f.branch(), branch);
     assert_eq!(f.status(), "");

@@ -266,6 +266,7 @@ fn run_steps(
             continue;
         }
         journal.done.push(step.to_string());
+        journal.record_refs(repo)?;
         journal.save(&ctx.ws)?;
         fail_after(step)?;
     }
