@@ -342,7 +342,8 @@ pub fn preflight(config: &str) -> Result<()> {
     let mut help = String::new();
     if !missing.is_empty() {
         help.push_str(&format!(
-            "install them: apt-get install -y {} (Fedora: dnf install -y mock rpm-build)\n",
+            "install: apt-get install -y {} (Fedora: dnf install -y mock rpm-build), with a mock \
+             configuration whose repositories this host reaches\n",
             missing.join(" ")
         ));
     }

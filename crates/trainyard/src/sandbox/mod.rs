@@ -180,7 +180,11 @@ impl Report {
         for nevra in &self.installed {
             out.push_str(&format!("  {nevra}\n"));
         }
-        out.push_str(&format!("smoke commands ({}):\n", self.smokes.len()));
+        if self.smokes.is_empty() && self.skipped.is_empty() {
+            out.push_str("smoke commands: none ran\n");
+        } else {
+            out.push_str(&format!("smoke commands ({}):\n", self.smokes.len()));
+        }
         for s in &self.smokes {
             let verdict = if s.ok { "ok" } else { "FAILED" };
             out.push_str(&format!("  {}: `{}` {verdict} in {}\n", s.package, s.command, secs(s.duration)));
@@ -595,7 +599,10 @@ impl Sandbox {
                     msg.push_str(&format!("\n      {line}"));
                 }
             }
-            return Err(Error::failed(msg).with_help("a scriptlet must exit 0; fix it in the package's spec"));
+            return Err(Error::failed(msg).with_help(
+                "a scriptlet must exit 0; fix it where the package's scripts come from \
+                 (post_install_script and friends in [package.metadata.trainyard.rpm], or the spec)",
+            ));
         }
         Ok(())
     }
