@@ -419,3 +419,76 @@ fn the_sandbox_backend_without_root_stops_before_building() {
 fn which(tool: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(tool)).find(|p| p.is_file())
 }
+
+// ---------------------------------------------------------------- the mock backend
+
+/// A stand-in for Fedora's mock, which this host cannot run: `--rebuild` is `rpmbuild
+/// --rebuild` (what mock runs in its chroot), `--install` unpacks the RPMs into a directory,
+/// `--chroot` runs the command with that directory's /usr/bin first on PATH. Every call is
+/// logged, so the test sees the command lines the backend ran.
+const FAKE_MOCK: &str = r#"#!/bin/sh
+set -e
+state="$FAKE_MOCK_STATE"
+echo "$*" >> "$state/log"
+[ "$1" = "-r" ] && [ -f "$2" ] || { echo "fake mock: no configuration $2" >&2; exit 2; }
+shift 2
+chroot="$state/chroot"
+case "$1" in
+  --init) rm -rf "$chroot"; mkdir -p "$chroot" ;;
+  --no-clean)
+    result="${2#--resultdir=}"
+    mkdir -p "$result"
+    rpmbuild --rebuild --nodeps --quiet --define "_topdir $state/top" --define "_rpmdir $result" \
+      --define "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm" --define "_dbpath $state/rpmdb" "$4" ;;
+  --install) shift; for rpm in "$@"; do (cd "$chroot" && rpm2cpio "$rpm" | cpio -idm --quiet); done ;;
+  --chroot) shift 4; PATH="$chroot/usr/bin:$PATH" exec /bin/sh -c "$1" ;;
+  --clean) rm -rf "$chroot" ;;
+  *) echo "fake mock: unexpected $*" >&2; exit 2 ;;
+esac
+"#;
+
+#[test]
+fn the_mock_backend_rebuilds_installs_and_smoke_tests_with_mock() {
+    let d = Demo::new("mock-backend");
+    let state = d.tmp.path().join("fake-mock");
+    let bin = state.join("bin");
+    write(&bin.join("mock"), FAKE_MOCK);
+    sh(&bin, "chmod", &["755", "mock"]);
+    let config = state.join("fedora-fake.cfg");
+    write(&config, "config_opts['root'] = 'fedora-fake'\n");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let args = ["mock", "SERVER_CORE=rpm-2.0", "RPM_CHANNEL=dev", "--backend", "mock", "--mock-config"];
+    let mut args: Vec<&str> = args.to_vec();
+    args.push(config.to_str().unwrap());
+    let env = [("PATH", path.as_str()), ("FAKE_MOCK_STATE", state.to_str().unwrap())];
+
+    let run = trainyard(&d.portal, &args, &env);
+    run.ok();
+    assert_says(
+        &run,
+        &[
+            "mock backend",
+            "account-portal: `account-portal --version` ok",
+            "account-portal 1.3.0-0.dev.2",
+            "server-core: `server-core --version` ok",
+            "server-core 2.0.0",
+        ],
+    );
+    let log = read(&state.join("log"));
+    let calls: Vec<&str> = log.lines().map(|l| l.split_whitespace().nth(2).unwrap_or("")).collect();
+    assert_eq!(calls, ["--init", "--no-clean", "--install", "--chroot", "--chroot", "--clean"], "{log}");
+    let install = log.lines().find(|l| l.contains("--install")).unwrap();
+    assert!(install.contains("account-portal-1.3~~dev2-1.x86_64.rpm"), "{install}");
+    assert!(install.contains("server-core-2.0-1.x86_64.rpm"), "{install}");
+    // The spec in the source RPM carries the version and the Requires on the internal project.
+    let sources = d.portal.join("target/trainyard/mock/sources");
+    let spec = read(&sources.join("account-portal.spec"));
+    assert!(spec.contains("export TRAINYARD_VERSION=1.3.0-0.dev.2"), "{spec}");
+    assert!(spec.contains("Requires:       server-core = 2.0"), "{spec}");
+    assert!(!state.join("chroot").exists(), "the chroot was not cleaned");
+
+    // The plan (after a build: build_rpms' dry run needs the binaries): nothing runs.
+    let dry = trainyard(&d.portal, &[&args[..], &["--dry-run"]].concat(), &env);
+    dry.ok().says("would run: mock -r").says("--rebuild").says("--chroot -- /bin/sh -c 'account-portal --version'");
+    assert_eq!(read(&state.join("log")), log, "the dry run ran mock");
+}

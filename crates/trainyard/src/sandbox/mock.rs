@@ -229,7 +229,8 @@ impl MockPlan {
             vendor_parent.as_str(),
             vendor_name,
         ]))?;
-        effects.run(sh.cmd("rpmbuild").args(self.srpm_command(sources_dir)))?;
+        // rpmbuild says `Wrote: FILE` on stdout, which is the report's.
+        effects.run(sh.cmd("rpmbuild").args(self.srpm_command(sources_dir)).ignore_stdout())?;
         if vendor_dir.is_none() && !effects.dry_run {
             std::fs::remove_dir_all(&empty).map_err(io(&empty))?;
         }

@@ -144,6 +144,8 @@ pub struct Timings {
     /// Building the collection (`build_rpms`), when the caller did and says so; not in `total`'s
     /// engine part, added to it by the caller.
     pub build: Duration,
+    /// The mock backend: vendoring and writing the source RPMs.
+    pub sources: Duration,
     /// Copying the collection and `createrepo_c`.
     pub repo: Duration,
     /// Generating the base-system package and installing it in the root.
@@ -196,17 +198,20 @@ impl Report {
             out.push_str(&format!("  {}: `{}` skipped: the package was not installed\n", s.package, s.command));
         }
         let t = &self.timings;
-        let build = if t.build.is_zero() { String::new() } else { format!("build {}, ", secs(t.build)) };
-        out.push_str(&format!(
-            "time: {build}repository {}, base {}, install {}, verify {}, smoke {}, cleanup {}; total {}\n",
-            secs(t.repo),
-            secs(t.base),
-            secs(t.install),
-            secs(t.verify),
-            secs(t.smoke),
-            secs(t.cleanup),
-            secs(t.total)
-        ));
+        let phases = [
+            ("build", t.build),
+            ("sources", t.sources),
+            ("repository", t.repo),
+            ("base", t.base),
+            ("install", t.install),
+            ("verify", t.verify),
+            ("smoke", t.smoke),
+            ("cleanup", t.cleanup),
+        ];
+        // Phases a backend does not have (mock has no base package) are left out.
+        let shown: Vec<String> =
+            phases.iter().filter(|(_, d)| !d.is_zero()).map(|(name, d)| format!("{name} {}", secs(*d))).collect();
+        out.push_str(&format!("time: {}; total {}\n", shown.join(", "), secs(t.total)));
         if let Some(root) = &self.root {
             out.push_str(&format!("root kept at {root}\n"));
             if let Some(enter) = &self.enter {

@@ -210,7 +210,7 @@ fn run_mock(
             plan.write_srpm(fx, &ctx.ws.root, vendored.then_some(vendor_dir.as_path()), &vendor_config, &sources)?;
         plans.push((plan, srpm));
     }
-    report.timings.repo = phase.elapsed();
+    report.timings.sources = phase.elapsed();
 
     let phase = Instant::now();
     let first = &plans[0].0;
