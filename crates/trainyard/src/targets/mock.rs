@@ -105,23 +105,38 @@ pub const SPEC: TargetSpec = TargetSpec {
 /// Mock's own configuration when none is named: `/etc/mock/default.cfg`.
 const DEFAULT_MOCK_CONFIG: &str = "default";
 
-pub fn run(ctx: &Context) -> Result<()> {
-    let backend = match ctx.args.value("backend") {
+/// The backend `--backend` (or the host) chooses.
+fn backend(ctx: &Context) -> Result<Backend> {
+    let requested = match ctx.args.value("backend") {
         Some(name) => Some(name.parse::<Backend>()?),
         None => None,
     };
-    let backend = Backend::choose(backend);
+    Ok(Backend::choose(requested))
+}
+
+/// Checks that the chosen backend can run here, before anything is built (the release
+/// path calls this before its first step).
+pub fn preflight(ctx: &Context) -> Result<Backend> {
+    let backend = backend(ctx)?;
+    match backend {
+        Backend::Sandbox => {
+            sandbox::preflight(&ctx.ws.state_dir().join("sandbox"))?;
+        }
+        Backend::Mock => {
+            mock_backend::preflight(ctx.args.value("mock-config").unwrap_or(DEFAULT_MOCK_CONFIG))?;
+        }
+    }
+    Ok(backend)
+}
+
+pub fn run(ctx: &Context) -> Result<()> {
+    backend(ctx)?;
     let smoke_timeout = smoke_timeout(ctx)?;
     let work_dir = ctx.ws.state_dir().join("sandbox");
     let mock_config = ctx.args.value("mock-config").unwrap_or(DEFAULT_MOCK_CONFIG).to_string();
 
     // Preflight: before anything is built.
-    match backend {
-        Backend::Sandbox => {
-            sandbox::preflight(&work_dir)?;
-        }
-        Backend::Mock => mock_backend::preflight(&mock_config)?,
-    }
+    let backend = preflight(ctx)?;
     ctx.effects.say(format!("{backend} backend: preflight passed"));
 
     let started = Instant::now();
