@@ -222,6 +222,23 @@ pub fn from_metadata(
     target_release_dir: &Utf8Path,
     arch: &str,
 ) -> Result<Option<CratePackage>> {
+    read_table(krate, metadata, target_release_dir, arch, false)
+}
+
+/// Checks the crate's packaging table as [`from_metadata`] does, except that files under
+/// `target/release/` may be missing (they are built later): a configuration error, a missing
+/// asset or a path leaving the crate is reported before a long build rather than after it.
+pub fn check_metadata(krate: &CrateInfo, metadata: &Value, target_release_dir: &Utf8Path, arch: &str) -> Result<()> {
+    read_table(krate, metadata, target_release_dir, arch, true).map(|_| ())
+}
+
+fn read_table(
+    krate: &CrateInfo,
+    metadata: &Value,
+    target_release_dir: &Utf8Path,
+    arch: &str,
+    before_build: bool,
+) -> Result<Option<CratePackage>> {
     let (table, raw) = match (metadata.pointer("/trainyard/rpm"), metadata.get("generate-rpm")) {
         (Some(t), _) => (Table::Trainyard, t),
         (None, Some(g)) => (Table::GenerateRpm, g),
@@ -236,7 +253,7 @@ pub fn from_metadata(
         }
     }
     let spec: Spec = serde_json::from_value(raw.clone()).map_err(|e| Error::usage(format!("{}: {e}", where_(""))))?;
-    let ctx = Ctx { krate, table, target_release_dir };
+    let ctx = Ctx { krate, table, target_release_dir, before_build };
 
     let name = spec.name.clone().unwrap_or_else(|| krate.name.clone());
     let description = spec.description.clone().or_else(|| krate.description.clone());
@@ -350,6 +367,8 @@ struct Ctx<'a> {
     krate: &'a CrateInfo,
     table: Table,
     target_release_dir: &'a Utf8Path,
+    /// Built files (under the release directory) may not exist yet.
+    before_build: bool,
 }
 
 impl Ctx<'_> {
@@ -425,6 +444,9 @@ impl Ctx<'_> {
     }
 
     fn exists_within(&self, base: &Utf8Path, path: &Utf8Path, shown: &str, field: &str) -> Result<()> {
+        if self.before_build && base == self.target_release_dir && !path.exists() {
+            return Ok(());
+        }
         if !path.is_file() {
             let help = if base == self.target_release_dir {
                 "build it first (`cargo build --release`), or fix the name".to_string()
@@ -455,7 +477,7 @@ impl Ctx<'_> {
         let mut found = Vec::new();
         walk(&root, &parts[fixed..], Utf8PathBuf::new(), &mut found);
         found.sort();
-        if found.is_empty() {
+        if found.is_empty() && !(self.before_build && base == self.target_release_dir) {
             return Err(self.err(field, format!("`{source}` matches no file")).with_help("fix the pattern"));
         }
         for (path, _) in &found {

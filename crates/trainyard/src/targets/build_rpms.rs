@@ -62,18 +62,25 @@ pub const SPEC: TargetSpec = TargetSpec {
 };
 
 pub fn run(ctx: &Context) -> Result<()> {
+    let started = std::time::Instant::now();
     let collection = collect(ctx)?;
     if ctx.effects.dry_run {
         return Ok(());
     }
-    let written = collection.manifest.packages.iter().filter(|p| !p.unchanged).count();
+    let packages = &collection.manifest.packages;
+    let written = packages.iter().filter(|p| !p.unchanged).count();
+    let cached = packages.iter().filter(|p| p.from_cache).count();
+    let what = if written == 0 {
+        format!("nothing changed, nothing rewritten ({cached} of {} taken from the cache)", packages.len())
+    } else {
+        format!("{written} written, {} unchanged ({cached} taken from the cache)", packages.len() - written)
+    };
     eprintln!(
-        "trainyard: {} packages for {} in {} ({} written, {} unchanged)",
-        collection.manifest.packages.len(),
+        "trainyard: {} packages for {} in {}: {what}; {:.1} s",
+        packages.len(),
         collection.manifest.channel,
         ctx.ws.display(&collection.out_dir),
-        written,
-        collection.manifest.packages.len() - written
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }
@@ -99,6 +106,8 @@ pub struct Entry {
     pub requires: Vec<String>,
     #[serde(skip)]
     pub unchanged: bool,
+    #[serde(skip)]
+    pub from_cache: bool,
 }
 
 /// `collection.json`.
@@ -147,7 +156,14 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     let out = out_dir(ctx, channel);
     let described = scm::describe(ws, Trigger::Auto)?;
     let version_rpm = described.rpm();
-    let source_date = source_date(ws, described.commit.as_deref())?;
+    // A self checkout (ACCOUNT_PORTAL=rpm-1.2 on account-portal) is a tree without history:
+    // its commit and commit time come from the checkout cache.
+    let checkout = if described.commit.is_none() { self_checkout_commit(ctx) } else { None };
+    let commit = described.commit.clone().or_else(|| checkout.as_ref().map(|(c, _)| c.clone()));
+    let source_date = match checkout {
+        Some((_, time)) if std::env::var_os("SOURCE_DATE_EPOCH").is_none() => time,
+        _ => source_date(ws, described.commit.as_deref())?,
+    };
     let release = ws.config.rpm.release.clone().unwrap_or_else(|| "1".into());
     let level = ws.config.rpm.compression_level.get(channel.as_str()).copied().unwrap_or(match channel {
         Channel::Dev => 3,
@@ -187,13 +203,19 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         ));
     }
 
+    // Packaging tables and their files, before a build that can take minutes (the binaries
+    // themselves are checked again once built).
+    let release_dir = ws.target_dir.join("release");
+    for member in &packaged {
+        assets::check_metadata(&member.info, &member.metadata, &release_dir, &arch)?;
+    }
+
     if ctx.effects.dry_run {
         println!("collection of {} {} for {channel}: {}", ws.config.name(), version_rpm, out);
     }
     let options =
         BuildOptions { refresh: false, cargo_args: rpmpkg::STRIP_CARGO_ARGS.iter().map(|s| s.to_string()).collect() };
     let built = build::build(ctx, channel, &options)?;
-    let release_dir = ws.target_dir.join("release");
 
     let mut packages: Vec<(Package, Kind)> = Vec::new();
     let mut smoke = Vec::new();
@@ -274,7 +296,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     packages.extend(internal_packages.into_iter().map(|p| (p, Kind::Internal)));
 
     if !ctx.args.flag("no-deps") {
-        let vendor = vendor(ctx, channel, &built.manifest.lock_file, &built.patches)?;
+        let vendor = vendor(ctx, channel, &built.manifest.lock_file, &built.patches, &built.manifest.packages)?;
         if let Some(vendor) = vendor {
             packages.extend(
                 dependency_packages(&built.manifest.packages, &vendor, &release, source_date)?
@@ -296,7 +318,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
                 channel,
                 workspace: ws.config.name().to_string(),
                 version: version_rpm,
-                commit: described.commit.clone(),
+                commit: commit.clone(),
                 dirty: described.dirty,
                 source_date,
                 internal: built.manifest.internal.clone(),
@@ -307,20 +329,27 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         });
     }
 
-    // Everything is assembled and validated: only now does the output directory change.
-    for (p, _) in &packages {
-        p.validate()?;
-    }
-    std::fs::create_dir_all(&out).map_err(io(&out))?;
+    // Everything is assembled and validated: only now does the output directory change, all at
+    // once (write_collection encodes every package before it renames any into place).
     let only: Vec<Package> = packages.iter().map(|(p, _)| p.clone()).collect();
-    let written = rpmpkg::write_all(&only, &out, compression)?;
+    let cache = cache_path(ws, &out);
+    let writing = std::time::Instant::now();
+    let written = rpmpkg::write_collection(&only, &out, compression, Some(&cache))?;
+    let encoded = written.iter().filter(|w| !w.from_cache).count();
+    eprintln!(
+        "trainyard: {} packages ({encoded} encoded, {} from the cache) in {:.1} s, {compression:?}, {} threads",
+        written.len(),
+        written.len() - encoded,
+        writing.elapsed().as_secs_f64(),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
     let entries: Vec<Entry> = written.iter().zip(&packages).map(|(w, (p, kind))| entry(w, p, *kind, &out)).collect();
     remove_stale(&out, &entries)?;
     let manifest = CollectionManifest {
         channel,
         workspace: ws.config.name().to_string(),
         version: version_rpm,
-        commit: described.commit.clone(),
+        commit,
         dirty: described.dirty,
         source_date,
         internal: built.manifest.internal.clone(),
@@ -342,6 +371,7 @@ fn entry(w: &Written, p: &Package, kind: Kind, out: &Utf8Path) -> Entry {
         provides: w.provides.clone(),
         requires: w.requires.clone(),
         unchanged: w.unchanged,
+        from_cache: w.from_cache,
     }
 }
 
@@ -467,6 +497,21 @@ fn internal_project_packages(
     Ok(out)
 }
 
+/// The commit and commit time of the workspace when it is a self checkout: its root is the
+/// checkout cache's tree of that commit, whose mirror has the history.
+fn self_checkout_commit(ctx: &Context) -> Option<(String, u64)> {
+    let ws = &ctx.ws;
+    ctx.args.var(&ws.config.self_var())?;
+    let commit = ws.root.file_name()?;
+    let cache = projects::cache(ws);
+    let name = ws.config.name();
+    if cache.tree_path(name, commit) != ws.root {
+        return None;
+    }
+    let time = crate::git::Git::new(cache.mirror_path(name)).read(&["show", "-s", "--format=%ct", commit]).ok()?;
+    Some((commit.to_string(), time.trim().parse().ok()?))
+}
+
 /// `SOURCE_DATE_EPOCH`, else the commit time of HEAD, else 0.
 fn source_date(ws: &Workspace, commit: Option<&str>) -> Result<u64> {
     if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
@@ -484,10 +529,29 @@ fn source_date(ws: &Workspace, commit: Option<&str>) -> Result<u64> {
     }
 }
 
+/// Where the fingerprint cache of an output directory lives: under trainyard's state directory,
+/// not beside the RPMs (it names local paths, and the collection is meant to be published).
+pub fn cache_path(ws: &Workspace, out: &Utf8Path) -> Utf8PathBuf {
+    use sha2::{Digest, Sha256};
+    let key: String = Sha256::digest(out.as_str().as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect();
+    ws.state_dir().join("rpm-cache").join(format!("{key}.json"))
+}
+
 /// Vendors the sources of every package of `lock_file` into `target/trainyard/vendor/<channel>/`.
-fn vendor(ctx: &Context, channel: Channel, lock_file: &Utf8Path, patches: &[String]) -> Result<Option<Utf8PathBuf>> {
+///
+/// Skipped when the vendor directory was made from the same inputs (the lock file's content,
+/// the override patches, the workspace's `.cargo/config.toml`, recorded in a stamp beside it)
+/// and still holds every registry crate: `cargo vendor` copies every source again each time.
+fn vendor(
+    ctx: &Context,
+    channel: Channel,
+    lock_file: &Utf8Path,
+    patches: &[String],
+    lock: &[LockedPackage],
+) -> Result<Option<Utf8PathBuf>> {
     let ws = &ctx.ws;
     let dir = ws.state_dir().join("vendor").join(channel.as_str());
+    let stamp_path = ws.state_dir().join("vendor").join(format!("{channel}.stamp"));
     let sh = shell()?;
     sh.change_dir(&ws.root);
     let cargo = cargo_program();
@@ -498,11 +562,26 @@ fn vendor(ctx: &Context, channel: Channel, lock_file: &Utf8Path, patches: &[Stri
         "{cargo} vendor --quiet --locked --versioned-dirs --respect-source-config --manifest-path {manifest} {patches...} {tmp}"
     )
     .ignore_stdout();
+    // In dry-run the lock file may not exist yet (a dev resolution is made by the build).
+    let stamp = vendor_stamp(ws, lock_file, patches);
+    let complete =
+        || lock.iter().filter(|p| p.is_registry()).all(|p| dir.join(format!("{}-{}", p.name, p.version)).is_dir());
+    let fresh = stamp.as_ref().is_some_and(|s| std::fs::read_to_string(&stamp_path).is_ok_and(|old| &old == s))
+        && dir.is_dir()
+        && complete();
+    if fresh {
+        if ctx.effects.dry_run {
+            println!("would reuse {} (vendored from the same lock file)", ws.display(&dir));
+        }
+        return Ok(Some(dir));
+    }
     if ctx.effects.dry_run {
         println!("would run: {c}");
         return Ok(None);
     }
     let _ = std::fs::remove_dir_all(&tmp);
+    // The stamp goes first: a run killed between the rename and a new stamp must not trust it.
+    let _ = std::fs::remove_file(&stamp_path);
     let run = || ctx.effects.run(c);
     if lock_file == ws.lock_path() {
         run()?;
@@ -515,7 +594,25 @@ fn vendor(ctx: &Context, channel: Channel, lock_file: &Utf8Path, patches: &[Stri
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&tmp, &dir).map_err(io(&dir))?;
+    if let Some(stamp) = vendor_stamp(ws, lock_file, patches) {
+        exec::write_atomic(&stamp_path, stamp.as_bytes())?;
+    }
     Ok(Some(dir))
+}
+
+/// What a vendor directory is made from; `None` when the lock file cannot be read.
+fn vendor_stamp(ws: &Workspace, lock_file: &Utf8Path, patches: &[String]) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"trainyard vendor 1\0");
+    h.update(std::fs::read(lock_file).ok()?);
+    for p in patches {
+        h.update(b"\0");
+        h.update(p.as_bytes());
+    }
+    h.update(b"\0");
+    h.update(std::fs::read(ws.root.join(".cargo/config.toml")).unwrap_or_default());
+    Some(format!("{:x}", h.finalize()))
 }
 
 /// One `rust-NAME-devel` package per registry crate: its sources under
