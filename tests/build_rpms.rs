@@ -73,6 +73,14 @@ fn rpmlint_clean(file: &Path) {
     assert!(ok, "rpmlint failed on {}:\n{out}", file.display());
 }
 
+/// Unpacks an RPM's payload under `root`, as installing it there would lay it out.
+fn extract(rpm: &Path, root: &Path) {
+    std::fs::create_dir_all(root).unwrap();
+    let script = "rpm2cpio \"$1\" | cpio -idm --quiet";
+    let out = Command::new("sh").args(["-c", script, "sh"]).arg(rpm).current_dir(root).output().unwrap();
+    assert!(out.status.success(), "unpacking {}: {}", rpm.display(), String::from_utf8_lossy(&out.stderr));
+}
+
 fn sha256(path: &Path) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(std::fs::read(path).unwrap()).iter().map(|b| format!("{b:02x}")).collect()
@@ -364,7 +372,7 @@ fn the_dependency_collection_holds_every_registry_crate_and_no_deps_leaves_it_ou
         assert!(list.contains(&format!("/usr/share/cargo/registry/leftpad-1.0.0{f}")), "{f}: {list:?}");
     }
     assert!(list.iter().all(|f| f.starts_with("/usr/share/cargo/registry/leftpad-1.0.0")), "{list:?}");
-    assert!(!list.iter().any(|f| f.ends_with(".cargo-checksum.json")));
+    assert!(list.contains("/usr/share/cargo/registry/leftpad-1.0.0/.cargo-checksum.json"));
     let padcore = &files["rust-padcore-devel-0.3.0-1.noarch.rpm"];
     assert!(lines(&rpm_q(padcore, &["--provides"])).contains("crate(padcore) = 0.3.0"));
     assert!(!lines(&rpm_q(padcore, &["--requires"])).iter().any(|r| r.starts_with("crate(")));
@@ -380,6 +388,26 @@ fn the_dependency_collection_holds_every_registry_crate_and_no_deps_leaves_it_ou
     }
     manifest_matches_files(&out);
     assert_eq!(entry(&collection(&out), "rust-leftpad-devel")["kind"], "dependency");
+
+    // The collection is closed: its devel packages, unpacked, are a cargo source that rebuilds
+    // the workspace offline at the locked versions, with no other registry.
+    let unpacked = f.root.parent().unwrap().join("unpacked");
+    for rpm in [leftpad, padcore] {
+        extract(rpm, &unpacked);
+    }
+    let rebuild = f.root.parent().unwrap().join("rebuild");
+    for file in ["Cargo.toml", "Cargo.lock", "app/Cargo.toml", "app/src/main.rs"] {
+        write(&rebuild.join(file), &read(&f.root.join(file)));
+    }
+    write(
+        &rebuild.join(".cargo/config.toml"),
+        &format!(
+            "[source.crates-io]\nreplace-with = \"collection\"\n\n[source.collection]\ndirectory = \"{}\"\n\n[net]\noffline = true\n",
+            unpacked.join("usr/share/cargo/registry").display()
+        ),
+    );
+    sh(&rebuild, &cargo(), &["build", "--quiet", "--locked", "--offline"]);
+    assert_eq!(sh(&rebuild, rebuild.join("target/debug/app").to_str().unwrap(), &[]), "leftpad 1.0.0 padcore 0.3.0");
 
     // Nothing changed: neither cargo vendor nor any encoding runs again.
     let before = state(&out);

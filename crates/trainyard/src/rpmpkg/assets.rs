@@ -271,7 +271,7 @@ fn read_table(
         version: rpm_version(spec.version.as_deref().filter(|_| table == Table::GenerateRpm).unwrap_or(&krate.version)),
         release: spec.release.clone().unwrap_or_else(|| "1".into()),
         arch: arch.to_string(),
-        description: description.unwrap_or_else(|| summary.clone()),
+        description: super::wrap(&description.unwrap_or_else(|| summary.clone())),
         summary,
         license,
         url: spec.url.clone().or_else(|| krate.homepage.clone()).or_else(|| krate.repository.clone()),

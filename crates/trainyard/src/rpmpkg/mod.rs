@@ -441,6 +441,37 @@ impl Package {
     }
 }
 
+/// Text wrapped at 79 columns, as a spec's `%description` is by convention (rpmlint's
+/// `description-line-too-long` is an error): long lines break at spaces; lines that fit, and
+/// line breaks, stay as they are; a word longer than a line stays whole.
+pub fn wrap(text: &str) -> String {
+    const WIDTH: usize = 79;
+    let mut out = String::new();
+    for (i, line) in text.trim_end().lines().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if line.chars().count() <= WIDTH {
+            out.push_str(line);
+            continue;
+        }
+        let mut len = 0;
+        for word in line.split(' ').filter(|w| !w.is_empty()) {
+            let n = word.chars().count();
+            if len > 0 && len + 1 + n > WIDTH {
+                out.push('\n');
+                len = 0;
+            } else if len > 0 {
+                out.push(' ');
+                len += 1;
+            }
+            out.push_str(word);
+            len += n;
+        }
+    }
+    out
+}
+
 fn starts_with_elf_magic(path: &Utf8Path) -> Result<bool> {
     use std::io::Read;
     let mut magic = [0u8; 4];
@@ -854,6 +885,16 @@ mod tests {
         assert!(!third[2].unchanged);
         assert!(!out.join(STAGING_DIR).exists());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn descriptions_wrap_at_79_columns() {
+        let long = "word ".repeat(40);
+        let wrapped = wrap(&format!("{long}\nShort line.\n\n{}", "x".repeat(90)));
+        assert!(wrapped.lines().all(|l| l.len() <= 79 || !l.contains(' ')), "{wrapped}");
+        assert_eq!(wrapped.lines().filter(|l| l.starts_with("word")).count(), 3);
+        assert!(wrapped.contains("word\nShort line.\n\nxxxx"), "{wrapped}");
+        assert_eq!(wrap("Fits as it is.\n  - indented"), "Fits as it is.\n  - indented");
     }
 
     #[test]

@@ -657,13 +657,13 @@ fn dependency_packages(
                 p.name, p.version
             )));
         }
-        let (license, description) = crate_license(&dir.join("Cargo.toml"));
+        let fields = crate_fields(&dir.join("Cargo.toml"));
         let dest_root = format!("/usr/share/cargo/registry/{}-{}", p.name, p.version);
         let mut files = vec![FileEntry::dir(dest_root.clone(), 0o755)];
+        // Everything cargo vendor wrote, .cargo-checksum.json included: with it the installed
+        // directory is a cargo `directory` source whose checksums match the lock file's, so the
+        // collection rebuilds the workspace offline (as Fedora's and Debian's registries do).
         for (rel, path, is_dir, mode) in walk(&dir)? {
-            if rel == ".cargo-checksum.json" {
-                continue;
-            }
             let dest = format!("{dest_root}/{rel}");
             if is_dir {
                 files.push(FileEntry::dir(dest, 0o755));
@@ -685,9 +685,11 @@ fn dependency_packages(
             release: release.to_string(),
             arch: "noarch".into(),
             summary: format!("Source of the Rust crate {} {}", p.name, p.version),
-            description: description.unwrap_or_else(|| format!("Source of the Rust crate {}.", p.name)),
-            license: license.unwrap_or_else(|| "LicenseRef-unknown".into()),
-            url: Some(format!("crate:{}", p.name)),
+            description: rpmpkg::wrap(
+                &fields.description.unwrap_or_else(|| format!("Source of the Rust crate {}.", p.name)),
+            ),
+            license: fields.license.unwrap_or_else(|| "LicenseRef-unknown".into()),
+            url: fields.repository.or(fields.homepage),
             files,
             provides: vec![Dependency::eq(format!("crate({})", p.name), assets::rpm_version(&p.version))],
             requires,
@@ -722,13 +724,28 @@ fn walk(root: &Utf8Path) -> Result<Vec<(String, Utf8PathBuf, bool, u32)>> {
     Ok(out)
 }
 
-/// The license and description a crate's manifest declares.
-fn crate_license(manifest: &Utf8Path) -> (Option<String>, Option<String>) {
-    let Ok(text) = std::fs::read_to_string(manifest) else { return (None, None) };
-    let Ok(table) = text.parse::<toml::Table>() else { return (None, None) };
+/// What a crate's manifest declares about it.
+#[derive(Default)]
+struct CrateFields {
+    license: Option<String>,
+    description: Option<String>,
+    repository: Option<String>,
+    homepage: Option<String>,
+}
+
+fn crate_fields(manifest: &Utf8Path) -> CrateFields {
+    let Ok(text) = std::fs::read_to_string(manifest) else { return CrateFields::default() };
+    let Ok(table) = text.parse::<toml::Table>() else { return CrateFields::default() };
     let package = table.get("package");
-    let field = |k: &str| package.and_then(|p| p.get(k)).and_then(|v| v.as_str()).map(|s| s.trim().to_string());
-    (field("license"), field("description").filter(|d| !d.is_empty()))
+    let field = |k: &str| {
+        package.and_then(|p| p.get(k)).and_then(|v| v.as_str()).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    };
+    CrateFields {
+        license: field("license"),
+        description: field("description"),
+        repository: field("repository"),
+        homepage: field("homepage"),
+    }
 }
 
 /// `%changelog` entries from RELEASE.txt sections (`1.2 - 2011-02-28` then its lines), newest first.
