@@ -256,3 +256,87 @@ fn help_lists_targets_and_each_target_has_help() {
     f.run(&["build", "--help"]).ok().says("CHANNEL").says("PORTAL=REF");
     let _ = Path::new(".");
 }
+
+#[test]
+fn tests_target_runs_the_suite_writes_junit_and_passes_the_exit_code_through() {
+    let f = Fixture::new();
+    write(&f.root.join("app/src/lib.rs"), "#[test]\nfn adds() {\n    assert_eq!(1 + 1, 2);\n}\n");
+    f.run(&["tests"]).ok();
+    let junit = read(&f.root.join("target/nextest/trainyard/junit.xml"));
+    assert!(junit.contains("adds"), "{junit}");
+    assert!(junit.contains("failures=\"0\""), "{junit}");
+    write(&f.root.join("app/src/lib.rs"), "#[test]\nfn adds() {\n    assert_eq!(1 + 1, 3);\n}\n");
+    let run = f.run(&["tests"]);
+    assert_ne!(run.code, 0);
+    assert_eq!(run.code, 100, "nextest's own exit code for failing tests\n{}", run.output());
+    assert!(read(&f.root.join("target/nextest/trainyard/junit.xml")).contains("failures=\"1\""));
+    // Words after `--` reach the runner: a filter that matches nothing runs nothing.
+    f.run(&["tests", "--", "--no-tests=pass", "no_such_test"]).ok();
+}
+
+/// A build in progress holds its swapped lock: another run neither "recovers" it nor
+/// swaps at the same time, and the user's Cargo.lock survives both.
+#[test]
+fn a_run_during_a_dev_build_leaves_its_swap_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new();
+    let lock = f.lock();
+    // A cargo that takes its time to build, so the second run lands mid-build.
+    let slow = f.root.parent().unwrap().join("slow-cargo");
+    write(&slow, &format!("#!/bin/sh\n[ \"$1\" = build ] && sleep 3\nexec '{}' \"$@\"\n", cargo()));
+    std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_trainyard"));
+    first.arg("build").current_dir(&f.root).env("CARGO", &slow).env_remove("CARGO_TARGET_DIR");
+    let child = first.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let during = f.run(&["pin", "CHANNEL=prod", "--dry-run"]);
+    assert!(!during.output().contains("restored"), "{}", during.output());
+    f.run(&["version"]).ok();
+    let second = f.run(&["build"]);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    second.ok();
+    assert_eq!(f.lock(), lock);
+    assert_eq!(tracked_changes(&f.root), "");
+}
+
+/// A crate at two semver-incompatible versions gets a pin line for each, and a dev build
+/// applies each pin to the version it is compatible with.
+#[test]
+fn two_versions_of_one_crate_pin_and_build() {
+    let f = Fixture::new();
+    let registry = f.root.parent().unwrap().join("registry");
+    write_registry(&registry, &[RegistryCrate { name: "padcore", version: "0.2.0", deps: &[] }]);
+    let manifest = read(&f.root.join("app/Cargo.toml"));
+    write(
+        &f.root.join("app/Cargo.toml"),
+        &manifest.replace("leftpad = \"1\"\n", "leftpad = \"1\"\npadcore = \"0.2\"\n"),
+    );
+    sh(&f.root, &cargo(), &["update", "--quiet", "-p", "app"]);
+    commit_all(&f.root, "padcore 0.2 directly");
+    f.run(&["pin", "CHANNEL=prod"]).ok();
+    let text = read(&f.root.join("reqs/prod-reqs.txt"));
+    assert!(text.contains("padcore == 0.2.0\npadcore == 0.3.0\n"), "{text}");
+    f.run(&["build", "CHANNEL=prod"]).ok();
+
+    write(&f.root.join("reqs/dev-reqs.txt"), "padcore == 0.2.0\npadcore == 0.3.0\n");
+    f.run(&["build"]).ok();
+    let m = f.manifest("dev");
+    assert_eq!(locked_version(&m, "padcore"), ["0.2.0", "0.3.0"]);
+    assert_eq!(locked_version(&m, "leftpad"), ["1.1.0"]);
+}
+
+/// `pin` leaves out what an included file already pins, so the build it suggests passes.
+#[test]
+fn pin_respects_included_files() {
+    let f = Fixture::new();
+    write(&f.root.join("reqs/common-reqs.txt"), "padcore == 0.3.0\n");
+    write(&f.root.join("reqs/stage-reqs.txt"), "# stage\n-r common-reqs.txt\n");
+    commit_all(&f.root, "stage includes common");
+    f.run(&["build", "CHANNEL=stage"]).fails_with(1).says("leftpad 1.0.0 is in the resolved graph but not pinned");
+    f.run(&["pin", "CHANNEL=stage"]).ok();
+    let text = read(&f.root.join("reqs/stage-reqs.txt"));
+    assert!(text.contains("-r common-reqs.txt") && text.contains("leftpad == 1.0.0"), "{text}");
+    assert!(!text.contains("padcore"), "{text}");
+    f.run(&["build", "CHANNEL=stage"]).ok();
+}

@@ -626,3 +626,35 @@ fn bad_inputs_are_clear_errors_and_leave_the_output_directory_as_it_was() {
     f.run(&["build_rpms"]).ok().says("nothing changed");
     assert!(state(&f.out()) == before);
 }
+
+/// `--dry-run` on a tree never built prints the plan and builds and writes nothing.
+#[test]
+fn dry_run_before_any_build_prints_the_plan() {
+    let d = Demo::new();
+    let run = d.run(&["build_rpms", "SERVER_CORE=rpm-2.0", "RPM_CHANNEL=stage", "--dry-run"]);
+    run.ok().says("would run: ").says("cargo build --release").says("would package crate account-portal");
+    assert!(!d.portal.join("target/release").exists());
+    assert!(!d.out("stage").exists());
+}
+
+/// A shared `--out` directory keeps the RPMs trainyard did not write; the previous
+/// collection's own files that left the collection are removed.
+#[test]
+fn a_shared_out_directory_keeps_other_files() {
+    let d = Demo::new();
+    let out = d.portal.parent().unwrap().join("shared-out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("other-team-9.9-1.x86_64.rpm"), b"not ours").unwrap();
+    let out_s = out.to_str().unwrap();
+    d.run(&["build_rpms", "RPM_CHANNEL=dev", "--no-deps", "--out", out_s]).ok();
+    let first: Vec<String> = rpms(&out).into_keys().collect();
+    assert!(first.iter().any(|f| f.starts_with("account-portal-1.3~~dev1")), "{first:?}");
+    // A new commit: a new version; the old account-portal RPM goes, the other team's stays.
+    write(&d.portal.join("CHANGES.txt"), "more\n");
+    commit_all(&d.portal, "more");
+    d.run(&["build_rpms", "RPM_CHANNEL=dev", "--no-deps", "--out", out_s]).ok();
+    let second: Vec<String> = rpms(&out).into_keys().collect();
+    assert!(second.iter().any(|f| f.starts_with("account-portal-1.3~~dev2")), "{second:?}");
+    assert!(!second.iter().any(|f| f.starts_with("account-portal-1.3~~dev1")), "{second:?}");
+    assert!(out.join("other-team-9.9-1.x86_64.rpm").exists());
+}

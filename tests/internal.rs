@@ -104,6 +104,22 @@ fn the_workspace_itself_at_a_tag() {
     assert_eq!(d.portal_says(), "account-portal using server-core 2.0");
     d.run(&["build", "ACCOUNT_PORTAL=rpm-1.2"]).ok();
     assert_eq!(d.portal_says(), "account-portal using server-core 1.0");
+    // The manifest of a checkout names the checked-out commit, and the version of that commit,
+    // however the ref is spelled.
+    let tagged = git(&d.portal, &["rev-parse", "rpm-1.2^{commit}"]);
+    let manifest_path = "target/trainyard/self";
+    d.run(&["build", &format!("ACCOUNT_PORTAL={tagged}")]).ok();
+    let m: serde_json::Value =
+        serde_json::from_str(&read(&d.portal.join(manifest_path).join(&tagged[..12]).join("build-dev.json"))).unwrap();
+    assert_eq!(m["commit"], tagged);
+    assert_eq!(m["dirty"], false);
+    assert_eq!(m["version"], "1.2.0");
+    let bin = d.portal.join("target/release/account-portal");
+    assert_eq!(sh(&d.portal, bin.to_str().unwrap(), &["--version"]), "account-portal 1.2.0");
+    d.run(&["build", "ACCOUNT_PORTAL=main"]).ok();
+    assert_eq!(sh(&d.portal, bin.to_str().unwrap(), &["--version"]), "account-portal 1.3.0-0.dev.1");
+    // The workspace's own manifest is untouched by the checkouts' builds.
+    assert!(!d.portal.join("target/trainyard/build-dev.json").exists());
     d.clean();
 }
 

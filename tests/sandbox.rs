@@ -767,6 +767,7 @@ fn mock_spec_rebuilds_from_its_source_rpm() {
             mode: 0o644,
         }],
         requires: vec![],
+        build_version: None,
     };
     let dir8 = Utf8PathBuf::from_path_buf(dir.clone()).unwrap();
     let plan = mock_plan(&pkg, "fedora-41-x86_64", &dir8.join("result")).unwrap();
@@ -824,6 +825,7 @@ fn mock_command_lines() {
         binaries: vec!["web".into()],
         assets: vec![],
         requires: vec![],
+        build_version: None,
     };
     let plan = mock_plan(&pkg, "fedora-41-x86_64", Utf8Path::new("/t/mock/result")).unwrap();
     assert_eq!(plan.srpm, "web-1.2-1.src.rpm");
@@ -860,7 +862,7 @@ fn mock_command_lines() {
     // This host has no mock: the default is the sandbox.
     if which_mock().is_none() {
         assert_eq!(sandbox::Backend::choose(None), sandbox::Backend::Sandbox);
-        let err = sandbox::mock::preflight().unwrap_err();
+        let err = sandbox::mock::preflight("default").unwrap_err();
         assert_eq!(err.exit_code(), 3);
         assert!(err.to_string().contains("mock backend cannot run"), "{err}");
     }

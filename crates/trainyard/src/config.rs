@@ -136,13 +136,16 @@ impl Config {
             return Err(Error::usage(format!("{}: `{name}` is not a valid name", key("name")))
                 .with_help("use letters, digits, `-`, `_` and `.`, starting with a letter or digit"));
         }
-        if self.tag_prefix.starts_with('-') || self.tag_prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(Error::usage(format!("{}: `{}` cannot start a git tag", key("tag-prefix"), self.tag_prefix)));
+        if crate::git::validate_ref(&format!("{}1.0", self.tag_prefix)).is_err() || self.tag_prefix.contains('/') {
+            return Err(Error::usage(format!("{}: `{}` cannot start a git tag", key("tag-prefix"), self.tag_prefix))
+                .with_help("use letters, digits, `-`, `_` and `.`, as in tag-prefix = \"rpm-\""));
         }
         crate::git::validate_ref(&self.default_branch).map_err(|e| e.context(key("default-branch")))?;
-        if !self.release_branch.contains("{version}") {
+        if !self.release_branch.contains("{version}")
+            || crate::git::validate_ref(&self.release_branch_for("1.2")).is_err()
+        {
             return Err(Error::usage(format!(
-                "{}: `{}` has no `{{version}}`",
+                "{}: `{}` is not a branch name template with `{{version}}`",
                 key("release-branch"),
                 self.release_branch
             ))
@@ -256,6 +259,19 @@ mod tests {
         .unwrap_err();
         assert!(err.message.contains("server-core") && err.message.contains("server_core"), "{}", err.message);
         assert!(err.message.contains("SERVER_CORE"));
+    }
+
+    #[test]
+    fn tag_prefix_and_release_branch_must_make_valid_refs() {
+        for bad in ["-rpm", "rpm~", "rpm:", "r..", "a b", "rpm/"] {
+            let text = format!("[workspace.metadata.trainyard]\ntag-prefix = \"{bad}\"\n");
+            assert!(parse(&text).is_err(), "{bad}");
+        }
+        for bad in ["release", "{version}..x", "-{version}"] {
+            let text = format!("[workspace.metadata.trainyard]\nrelease-branch = \"{bad}\"\n");
+            assert!(parse(&text).is_err(), "{bad}");
+        }
+        parse("[workspace.metadata.trainyard]\ntag-prefix = \"v\"\nrelease-branch = \"release/{version}\"\n").unwrap();
     }
 
     #[test]

@@ -130,14 +130,58 @@ fn self_checkout(ws: &Workspace, reference: &str, effects: &Effects) -> Result<W
         // Dry-run: nothing was checked out; plan against the workspace as it is.
         return Ok(ws.clone());
     }
-    // The checkout has no git history to compute a version from: its release tag is the version.
-    if let Some(Ok(v)) = version::Version::parse_tag(reference, &ws.config.tag_prefix) {
-        if std::env::var_os(scm::PRETEND_ENV).is_none() {
-            std::env::set_var(scm::PRETEND_ENV, v.to_pep440());
-        }
+    // The checkout has no git history: its version comes from the mirror's tags.
+    if std::env::var_os(scm::PRETEND_ENV).is_none() {
+        let version = checkout_version(ws, &cache.mirror_path(name), &resolved.commit, reference)?;
+        std::env::set_var(scm::PRETEND_ENV, version.to_pep440());
     }
     let mut sub = Workspace::at(&tree.join("Cargo.toml"))?;
     sub.target_dir = ws.target_dir.clone();
+    sub.checkout = Some(workspace::Checkout { reference: reference.to_string(), commit: resolved.commit.clone() });
     eprintln!("trainyard: building {name} as of {reference} ({}) from {tree}", resolved.commit);
     Ok(sub)
+}
+
+/// The version of `commit` by the dev rule, from a mirror's release tags: the release a
+/// tag on the commit names, else the next version after the latest reachable release tag
+/// plus `.devN`.
+fn checkout_version(
+    ws: &Workspace,
+    mirror: &camino::Utf8Path,
+    commit: &str,
+    reference: &str,
+) -> Result<version::Version> {
+    let prefix = &ws.config.tag_prefix;
+    let git = git::Git::new(mirror);
+    let pattern = format!("{prefix}[0-9]*");
+    let described = git.try_read(&[
+        "--git-dir",
+        mirror.as_str(),
+        "describe",
+        "--tags",
+        "--long",
+        "--match",
+        &pattern,
+        "--end-of-options",
+        commit,
+    ])?;
+    let parsed = described.as_deref().and_then(|d| {
+        let mut parts = d.rsplitn(3, '-');
+        let (_hash, count, tag) = (parts.next()?, parts.next()?, parts.next()?);
+        Some((tag.to_string(), count.parse::<u64>().ok()?))
+    });
+    let line = scm::release_line(reference, &ws.config.release_branch);
+    Ok(match parsed {
+        Some((tag, 0)) => version::Version::parse_tag(&tag, prefix)
+            .and_then(|v| v.ok())
+            .ok_or_else(|| Error::failed(format!("{tag} is not a release tag")))?,
+        Some((tag, n)) => {
+            let latest = version::Version::parse_tag(&tag, prefix).and_then(|v| v.ok());
+            scm::next_version(latest.as_ref(), line, None).with_pre(version::Pre::Dev(n))
+        }
+        None => {
+            let n = git.read(&["--git-dir", mirror.as_str(), "rev-list", "--count", "--end-of-options", commit])?;
+            scm::next_version(None, line, None).with_pre(version::Pre::Dev(n.trim().parse().unwrap_or(0)))
+        }
+    })
 }

@@ -63,6 +63,15 @@ pub struct Swap {
     dir: Utf8PathBuf,
     keep_as: Utf8PathBuf,
     done: bool,
+    /// Held for the whole swap: another run neither recovers nor swaps meanwhile.
+    _guard: std::fs::File,
+}
+
+/// Opens (creating) the lock file that serialises swaps of one workspace.
+fn guard_file(dir: &Utf8Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let path = dir.join("lock");
+    std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io(&path))
 }
 
 fn swap_dir(ws: &Workspace) -> Utf8PathBuf {
@@ -72,6 +81,19 @@ fn swap_dir(ws: &Workspace) -> Utf8PathBuf {
 /// Puts the user's lock file back if an earlier run was killed while it was swapped.
 pub fn recover(ws: &Workspace) -> Result<()> {
     let dir = swap_dir(ws);
+    if !dir.join("journal").exists() {
+        return Ok(());
+    }
+    let guard = guard_file(&dir)?;
+    if guard.try_lock().is_err() {
+        // A live run holds the swap: its journal is not a leftover.
+        return Ok(());
+    }
+    recover_locked(ws, &dir)
+}
+
+/// Restores from the journal; the caller holds the swap lock.
+fn recover_locked(ws: &Workspace, dir: &Utf8Path) -> Result<()> {
     let journal = dir.join("journal");
     if !journal.exists() {
         return Ok(());
@@ -82,7 +104,7 @@ pub fn recover(ws: &Workspace) -> Result<()> {
         .map(|s| Utf8PathBuf::from(s.trim_end()))
         .filter(|p| p.is_absolute())
         .unwrap_or_else(|| ws.lock_path());
-    restore(&lock, &dir)?;
+    restore(&lock, dir)?;
     eprintln!("trainyard: restored {} from an interrupted earlier run", ws.display(&lock));
     Ok(())
 }
@@ -109,10 +131,14 @@ impl Swap {
     /// yet, a copy of the user's lock) in its place. The resolution cargo leaves
     /// behind is kept at `alternative` by [`Swap::finish`].
     pub fn begin(ws: &Workspace, alternative: &Utf8Path) -> Result<Swap> {
-        recover(ws)?;
         let lock = ws.lock_path();
         let dir = swap_dir(ws);
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let guard = guard_file(&dir)?;
+        if guard.try_lock().is_err() {
+            eprintln!("trainyard: waiting for another trainyard run of this workspace to finish its build");
+            guard.lock().map_err(io(dir.join("lock")))?;
+        }
+        recover_locked(ws, &dir)?;
         let original = std::fs::read(&lock).ok();
         if let Some(bytes) = &original {
             write_atomic(&dir.join("original.lock"), bytes)?;
@@ -120,7 +146,7 @@ impl Swap {
         // The journal is written after the saved copy and before the lock is touched,
         // so a crash at any point leaves something `recover` can undo.
         write_atomic(&dir.join("journal"), lock.as_str().as_bytes())?;
-        let swap = Swap { lock: lock.clone(), dir, keep_as: alternative.to_path_buf(), done: false };
+        let swap = Swap { lock: lock.clone(), dir, keep_as: alternative.to_path_buf(), done: false, _guard: guard };
         if let Ok(bytes) = std::fs::read(alternative) {
             write_atomic(&lock, &bytes)?;
         }

@@ -68,12 +68,7 @@ pub struct Project {
 
 /// The checkout cache of a workspace.
 pub fn cache(ws: &Workspace) -> Cache {
-    let root = match &ws.config.cache_dir {
-        Some(dir) if dir.is_absolute() => dir.clone(),
-        Some(dir) => ws.root.join(dir),
-        None => ws.state_dir().join("checkouts"),
-    };
-    Cache::new(root, &ws.config.tag_prefix)
+    Cache::new(ws.checkout_cache_dir(), &ws.config.tag_prefix)
 }
 
 /// The request the command line or the environment makes for `variable`.

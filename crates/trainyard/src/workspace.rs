@@ -11,6 +11,15 @@ pub struct Workspace {
     pub manifest: Utf8PathBuf,
     pub config: Config,
     pub target_dir: Utf8PathBuf,
+    /// Set when this is the workspace as of a ref (`ACCOUNT_PORTAL=rpm-1.2`), checked out in
+    /// the cache: the checkout is not a git repository, so its commit is recorded here.
+    pub checkout: Option<Checkout>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Checkout {
+    pub reference: String,
+    pub commit: String,
 }
 
 impl Workspace {
@@ -47,12 +56,17 @@ impl Workspace {
                 if dir.is_absolute() {
                     dir
                 } else {
-                    root.join(dir)
+                    // Cargo reads a relative CARGO_TARGET_DIR from the current directory.
+                    std::env::current_dir()
+                        .ok()
+                        .and_then(|cwd| Utf8PathBuf::from_path_buf(cwd).ok())
+                        .unwrap_or_else(|| root.clone())
+                        .join(dir)
                 }
             }
             _ => root.join("target"),
         };
-        Ok(Workspace { manifest: manifest.to_path_buf(), root, config, target_dir })
+        Ok(Workspace { manifest: manifest.to_path_buf(), root, config, target_dir, checkout: None })
     }
 
     /// A stand-in for targets that need no workspace, rooted at `dir`.
@@ -62,12 +76,26 @@ impl Workspace {
             manifest: dir.join("Cargo.toml"),
             config: Config::default(),
             target_dir: dir.join("target"),
+            checkout: None,
         }
     }
 
     /// trainyard's own state: `target/trainyard/`.
     pub fn state_dir(&self) -> Utf8PathBuf {
-        self.target_dir.join("trainyard")
+        match &self.checkout {
+            // A checkout's dev resolution, lock swap and manifests never mix with the workspace's.
+            Some(c) => self.target_dir.join("trainyard").join("self").join(&c.commit[..c.commit.len().min(12)]),
+            None => self.target_dir.join("trainyard"),
+        }
+    }
+
+    /// Where internal projects are checked out (shared by the workspace and its own checkouts).
+    pub fn checkout_cache_dir(&self) -> Utf8PathBuf {
+        match &self.config.cache_dir {
+            Some(dir) if dir.is_absolute() => dir.clone(),
+            Some(dir) => self.root.join(dir),
+            None => self.target_dir.join("trainyard").join("checkouts"),
+        }
     }
 
     pub fn reqs_path(&self, channel: crate::channel::Channel) -> Utf8PathBuf {

@@ -31,6 +31,11 @@ pub struct Journal {
     pub head_was_branch: bool,
     /// `refs/heads/*` and `refs/tags/*` before the run.
     pub refs_before: BTreeMap<String, String>,
+    /// The refs the run created, moved or deleted, as the last step done left them
+    /// (`None`: deleted). `--abort` touches these (and the refs a release manages), and only
+    /// while they still hold these values.
+    #[serde(default)]
+    pub refs_after: BTreeMap<String, Option<String>>,
     /// Steps done, in order.
     pub done: Vec<String>,
     /// The collection `build_rpms` produced.
@@ -62,6 +67,7 @@ impl Journal {
             head_before,
             head_was_branch,
             refs_before: repo.local_refs()?,
+            refs_after: BTreeMap::new(),
             done: Vec::new(),
             collection: None,
             notify_error: None,
@@ -116,24 +122,78 @@ impl Journal {
         self.done.iter().any(|s| s == step)
     }
 
-    /// Puts every local branch and tag back as it was, then checks out what was checked out.
-    /// Work-tree changes a failed step left behind are discarded.
+    /// Records what the steps so far did to the local refs; called after each step.
+    pub fn record_refs(&mut self, repo: &Repo) -> Result<()> {
+        let now = repo.local_refs()?;
+        for name in self.refs_before.keys().chain(now.keys()) {
+            if self.refs_before.get(name) != now.get(name) {
+                self.refs_after.insert(name.clone(), now.get(name).cloned());
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts the branches and tags the release made or moved back as they were, then checks
+    /// out what was checked out. Refs the user made or moved since are left alone; a ref the
+    /// release moved and the user moved again, or a dirty tree, stops the abort before it
+    /// changes anything.
     pub fn restore_refs(&self, repo: &Repo) -> Result<()> {
         let effects = &repo.ctx.effects;
-        let now = repo.local_refs()?;
-        repo.git.run(effects, &["checkout", "--quiet", "--force", "--detach"])?;
-        for name in now.keys().filter(|n| !self.refs_before.contains_key(*n)) {
-            repo.git.run(effects, &["update-ref", "-d", name])?;
+        let config = &repo.ctx.ws.config;
+        if repo.git.is_dirty()? {
+            return Err(Error::usage("the work tree has uncommitted changes; --abort would lose them")
+                .with_help("commit or stash them first (git stash), then run --abort again"));
         }
-        for (name, sha) in &self.refs_before {
-            if now.get(name) != Some(sha) {
-                repo.git.run(effects, &["update-ref", name, sha])?;
+        let now = repo.local_refs()?;
+        // The refs a release manages, in case a step was killed before the journal saw its work.
+        let mut candidates: Vec<String> = self.refs_after.keys().cloned().collect();
+        if let Ok(v) = ReleaseVersion::parse(&self.version) {
+            candidates.push(format!("refs/heads/{}", config.default_branch));
+            candidates.push(format!("refs/heads/{}", config.release_branch_for(&v.major_minor())));
+            candidates.push(format!("refs/tags/{}", config.tag_for(&v.text())));
+        }
+        candidates.sort();
+        candidates.dedup();
+        let mut changes = Vec::new();
+        let mut moved = Vec::new();
+        for name in candidates {
+            let (before, current) = (self.refs_before.get(&name), now.get(&name));
+            if before == current {
+                continue;
+            }
+            if let Some(after) = self.refs_after.get(&name) {
+                if after.as_ref() != current {
+                    moved.push(name.clone());
+                    continue;
+                }
+            } else if before.is_some() {
+                // Not seen changed by a finished step and already there before: the user's.
+                continue;
+            }
+            changes.push((name, before.cloned(), current.cloned()));
+        }
+        if !moved.is_empty() {
+            return Err(Error::usage(format!(
+                "{} moved since the release changed {}; --abort leaves refs it did not set alone",
+                moved.join(", "),
+                if moved.len() == 1 { "it" } else { "them" }
+            ))
+            .with_help("put them back where the release left them, or undo the release by hand"));
+        }
+        repo.git.run(effects, &["checkout", "--quiet", "--detach"])?;
+        for (name, before, current) in &changes {
+            // Compare-and-swap: each update applies only if the ref still holds `current`.
+            match (before, current) {
+                (Some(b), Some(c)) => repo.git.run(effects, &["update-ref", name, b, c])?,
+                (Some(b), None) => repo.git.run(effects, &["update-ref", name, b, ""])?,
+                (None, Some(c)) => repo.git.run(effects, &["update-ref", "-d", name, c])?,
+                (None, None) => {}
             }
         }
         if self.head_was_branch {
-            repo.git.run(effects, &["checkout", "--quiet", "--force", &self.head_before])?;
+            repo.git.run(effects, &["checkout", "--quiet", &self.head_before])?;
         } else {
-            repo.git.run(effects, &["checkout", "--quiet", "--force", "--detach", &self.head_before])?;
+            repo.git.run(effects, &["checkout", "--quiet", "--detach", &self.head_before])?;
         }
         Ok(())
     }

@@ -32,56 +32,8 @@ pub trait ReleasePipeline {
     fn build_rpms(&self, ctx: &Context, release: &Release, channel: Channel) -> Result<Utf8PathBuf>;
     /// Installs the collection in a throwaway root and checks it, failing the release if not.
     fn mock(&self, ctx: &Context, release: &Release, channel: Channel, collection: &Utf8Path) -> Result<()>;
-}
-
-/// Until `build_rpms` and `mock` are wired in: each runs the shell command in
-/// `TRAINYARD_STANDIN_BUILD_RPMS` / `TRAINYARD_STANDIN_MOCK` (the end-to-end tests use
-/// them), with the release in `TRAINYARD_RELEASE_{VERSION,TAG,CHANNEL,OUT}`, or fails.
-pub struct StandIn;
-
-impl StandIn {
-    fn command(
-        var: &str,
-        what: &str,
-        ctx: &Context,
-        release: &Release,
-        channel: Channel,
-        out: &Utf8Path,
-    ) -> Result<()> {
-        let Some(command) = std::env::var(var).ok().filter(|c| !c.trim().is_empty()) else {
-            return Err(Error::failed(format!("`{what}` is not wired into `release` in this build"))
-                .with_help(format!("run the release steps one by one, or set {var} to a command that does it")));
-        };
-        ctx.effects.say(format!("{what} (stand-in: ${var})"));
-        let status = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(&command)
-            .current_dir(&ctx.ws.root)
-            .env("TRAINYARD_RELEASE_VERSION", release.version.text())
-            .env("TRAINYARD_RELEASE_TAG", &release.tag)
-            .env("TRAINYARD_RELEASE_CHANNEL", channel.as_str())
-            .env("TRAINYARD_RELEASE_OUT", out.as_str())
-            .status()
-            .map_err(|e| Error::failed(format!("{what}: {e}")))?;
-        if !status.success() {
-            return Err(Error::failed(format!("{what} failed ({status})")));
-        }
-        Ok(())
-    }
-}
-
-impl ReleasePipeline for StandIn {
-    fn build_rpms(&self, ctx: &Context, release: &Release, channel: Channel) -> Result<Utf8PathBuf> {
-        let out = super::journal::dir(&ctx.ws).join("rpms").join(format!("{}-{channel}", release.version));
-        let _ = std::fs::remove_dir_all(&out);
-        std::fs::create_dir_all(&out).map_err(crate::error::io(&out))?;
-        StandIn::command("TRAINYARD_STANDIN_BUILD_RPMS", "build_rpms", ctx, release, channel, &out)?;
-        Ok(out)
-    }
-
-    fn mock(&self, ctx: &Context, release: &Release, channel: Channel, collection: &Utf8Path) -> Result<()> {
-        StandIn::command("TRAINYARD_STANDIN_MOCK", "mock", ctx, release, channel, collection)
-    }
+    /// Checks, before the first step changes anything, that the later steps can run here.
+    fn preflight(&self, ctx: &Context, channel: Channel) -> Result<()>;
 }
 
 /// What `release 1.2` was asked to do.
@@ -141,6 +93,10 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
     if fresh && !ctx.effects.dry_run {
         // Saved before anything changes, so that `--abort` can always put things back.
         journal.save(&ctx.ws)?;
+    }
+    if !ctx.effects.dry_run && !journal.is_done("mock") {
+        // A release that would stop at `mock` for want of privileges stops before it tags.
+        pipeline.preflight(ctx, opts.channel)?;
     }
     let status_before = tracked_status(repo)?;
     let notify_failure = match run_steps(repo, opts, pipeline, &mut journal) {
@@ -266,6 +222,7 @@ fn run_steps(
             continue;
         }
         journal.done.push(step.to_string());
+        journal.record_refs(repo)?;
         journal.save(&ctx.ws)?;
         fail_after(step)?;
     }

@@ -9,7 +9,7 @@
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
-use crate::error::{io, Error, Result};
+use crate::error::{io, Error, Kind, Result};
 use crate::exec::{self, Effects};
 use crate::sandbox::Smoke;
 
@@ -40,6 +40,9 @@ pub struct MockPackage {
     pub assets: Vec<Asset>,
     /// Requires beyond what rpm generates from the binaries (internal projects' packages).
     pub requires: Vec<String>,
+    /// The computed version (Cargo semver), exported to the build as `TRAINYARD_VERSION` the
+    /// way `build` does, so the binary mock builds prints what the smoke command expects.
+    pub build_version: Option<String>,
 }
 
 /// What the mock backend writes and runs for one package.
@@ -111,6 +114,9 @@ fn validate(pkg: &MockPackage) -> Result<()> {
             }
         }
     }
+    if let Some(v) = &pkg.build_version {
+        plain("build version", v, "-")?;
+    }
     for line in [&pkg.summary, &pkg.license].into_iter().chain(&pkg.requires) {
         if line.contains('\n') || line.contains('%') {
             return Err(Error::usage(format!("`{}` cannot go into a spec file", line.escape_debug())));
@@ -145,6 +151,9 @@ pub fn spec(pkg: &MockPackage) -> String {
     // .cargo/config.toml (aliases) stays, the source replacement is added to it.
     s.push_str("mkdir -p .cargo\ncat %{SOURCE2} >> .cargo/config.toml\n\n");
     s.push_str("%build\nexport CARGO_HOME=\"$PWD/.cargo-home\"\n");
+    if let Some(v) = &pkg.build_version {
+        s.push_str(&format!("export TRAINYARD_VERSION={v}\n"));
+    }
     s.push_str(&format!("cargo build --release --offline --frozen --package {}", pkg.cargo_package));
     for bin in &pkg.binaries {
         s.push_str(&format!(" --bin {bin}"));
@@ -220,7 +229,8 @@ impl MockPlan {
             vendor_parent.as_str(),
             vendor_name,
         ]))?;
-        effects.run(sh.cmd("rpmbuild").args(self.srpm_command(sources_dir)))?;
+        // rpmbuild says `Wrote: FILE` on stdout, which is the report's.
+        effects.run(sh.cmd("rpmbuild").args(self.srpm_command(sources_dir)).ignore_stdout())?;
         if vendor_dir.is_none() && !effects.dry_run {
             std::fs::remove_dir_all(&empty).map_err(io(&empty))?;
         }
@@ -309,12 +319,64 @@ pub fn vendor(effects: &Effects, manifest: &Utf8Path, vendor_dir: &Utf8Path) -> 
     ]))
 }
 
-/// Mock is installed (or names the package that brings it).
-pub fn preflight() -> Result<()> {
-    exec::tool("mock", "mock").map(|_| ()).map_err(|e| {
-        e.context("the mock backend cannot run here")
-            .with_help("install Fedora's mock (with repositories for its configuration), or use --backend sandbox")
-    })
+/// Checks, before anything is built, that the mock backend can run here: mock and the tools
+/// that write the source RPM are installed (exit 3, naming the package), and `config` is a
+/// configuration mock has (exit 2).
+pub fn preflight(config: &str) -> Result<()> {
+    let mut problems = Vec::new();
+    let mut missing = Vec::new();
+    for (tool, package) in [("mock", "mock"), ("rpmbuild", "rpm"), ("tar", "tar")] {
+        if exec::tool(tool, package).is_err() {
+            problems.push(format!("`{tool}` is not installed (Debian package {package})"));
+            missing.push(package);
+        }
+    }
+    if missing.is_empty() {
+        if let Err(why) = check_config(config) {
+            problems.push(why);
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let list: String = problems.iter().map(|p| format!("\n  - {p}")).collect();
+    let mut help = String::new();
+    if !missing.is_empty() {
+        help.push_str(&format!(
+            "install: apt-get install -y {} (Fedora: dnf install -y mock rpm-build), with a mock \
+             configuration whose repositories this host reaches\n",
+            missing.join(" ")
+        ));
+    }
+    help.push_str("or use --backend sandbox, which needs only rpm, dnf, createrepo_c and bubblewrap");
+    let kind = if missing.is_empty() { Kind::Usage } else { Kind::MissingTool };
+    Err(Error::new(kind, format!("the mock backend cannot run here:{list}")).with_help(help))
+}
+
+/// Where mock looks for a configuration named on its command line: a `.cfg` path as given,
+/// else `NAME.cfg` in the system's and the user's mock directories.
+pub fn config_candidates(config: &str, home: Option<&Utf8Path>) -> Vec<Utf8PathBuf> {
+    if config.ends_with(".cfg") || config.contains('/') {
+        return vec![Utf8PathBuf::from(config)];
+    }
+    let mut out = vec![Utf8Path::new("/etc/mock").join(format!("{config}.cfg"))];
+    if let Some(home) = home {
+        out.push(home.join(".config/mock").join(format!("{config}.cfg")));
+    }
+    out
+}
+
+fn check_config(config: &str) -> std::result::Result<(), String> {
+    if config.is_empty() || config.starts_with('-') {
+        return Err(format!("`{config}` is not a mock configuration"));
+    }
+    let home = std::env::var("HOME").ok().map(Utf8PathBuf::from);
+    let candidates = config_candidates(config, home.as_deref());
+    if candidates.iter().any(|p| p.is_file()) {
+        return Ok(());
+    }
+    let list: Vec<&str> = candidates.iter().map(|p| p.as_str()).collect();
+    Err(format!("mock has no configuration `{config}` (looked for {}); name one with --mock-config", list.join(", ")))
 }
 
 #[cfg(test)]
@@ -336,6 +398,7 @@ mod tests {
                 mode: 0o644,
             }],
             requires: vec!["server-core >= 2.0".into()],
+            build_version: Some("1.3.0-0.dev.5".into()),
         }
     }
 
@@ -347,6 +410,7 @@ mod tests {
         assert!(s.contains("install -D -m 0644 web/static/index.html %{buildroot}/usr/share/web/index.html\n"));
         assert!(s.contains("Requires:       server-core >= 2.0\n"));
         assert!(s.contains("Version:        1.3~~dev5\n"));
+        assert!(s.contains("export TRAINYARD_VERSION=1.3.0-0.dev.5\n"));
     }
 
     #[test]

@@ -141,6 +141,11 @@ pub struct SmokeResult {
 /// Wall-clock time of each phase.
 #[derive(Debug, Clone, Default)]
 pub struct Timings {
+    /// Building the collection (`build_rpms`), when the caller did and says so; not in `total`'s
+    /// engine part, added to it by the caller.
+    pub build: Duration,
+    /// The mock backend: vendoring and writing the source RPMs.
+    pub sources: Duration,
     /// Copying the collection and `createrepo_c`.
     pub repo: Duration,
     /// Generating the base-system package and installing it in the root.
@@ -160,6 +165,9 @@ pub struct Report {
     /// NEVRA of each package installed from the collection (the base package not included).
     pub installed: Vec<String>,
     pub smokes: Vec<SmokeResult>,
+    /// Smoke commands of packages the install did not bring in (an internal project's
+    /// package that no installed package requires): not run.
+    pub skipped: Vec<Smoke>,
     pub timings: Timings,
     /// The kept root (with `keep_root`).
     pub root: Option<Utf8PathBuf>,
@@ -174,7 +182,11 @@ impl Report {
         for nevra in &self.installed {
             out.push_str(&format!("  {nevra}\n"));
         }
-        out.push_str(&format!("smoke commands ({}):\n", self.smokes.len()));
+        if self.smokes.is_empty() && self.skipped.is_empty() {
+            out.push_str("smoke commands: none ran\n");
+        } else {
+            out.push_str(&format!("smoke commands ({}):\n", self.smokes.len()));
+        }
         for s in &self.smokes {
             let verdict = if s.ok { "ok" } else { "FAILED" };
             out.push_str(&format!("  {}: `{}` {verdict} in {}\n", s.package, s.command, secs(s.duration)));
@@ -182,17 +194,24 @@ impl Report {
                 out.push_str(&format!("      {line}\n"));
             }
         }
+        for s in &self.skipped {
+            out.push_str(&format!("  {}: `{}` skipped: the package was not installed\n", s.package, s.command));
+        }
         let t = &self.timings;
-        out.push_str(&format!(
-            "time: repository {}, base {}, install {}, verify {}, smoke {}, cleanup {}; total {}\n",
-            secs(t.repo),
-            secs(t.base),
-            secs(t.install),
-            secs(t.verify),
-            secs(t.smoke),
-            secs(t.cleanup),
-            secs(t.total)
-        ));
+        let phases = [
+            ("build", t.build),
+            ("sources", t.sources),
+            ("repository", t.repo),
+            ("base", t.base),
+            ("install", t.install),
+            ("verify", t.verify),
+            ("smoke", t.smoke),
+            ("cleanup", t.cleanup),
+        ];
+        // Phases a backend does not have (mock has no base package) are left out.
+        let shown: Vec<String> =
+            phases.iter().filter(|(_, d)| !d.is_zero()).map(|(name, d)| format!("{name} {}", secs(*d))).collect();
+        out.push_str(&format!("time: {}; total {}\n", shown.join(", "), secs(t.total)));
         if let Some(root) = &self.root {
             out.push_str(&format!("root kept at {root}\n"));
             if let Some(enter) = &self.enter {
@@ -235,6 +254,7 @@ pub fn preflight(work_dir: &Utf8Path) -> Result<Privilege> {
     if let Err(err) = base::elfdeps(&shell()?) {
         if exec::tool("rpm", "rpm").is_ok() {
             problems.push(err.message);
+            missing.push("rpm");
         }
     }
     let privilege = if effective_uid() == Some(0) { Privilege::Root } else { Privilege::UserNamespace };
@@ -261,7 +281,9 @@ pub fn preflight(work_dir: &Utf8Path) -> Result<Privilege> {
         );
     }
     help.push_str("or use --backend mock on a host with Fedora's mock");
-    let kind = if missing.is_empty() { Kind::Failed } else { Kind::MissingTool };
+    // A missing tool is exit 3; a host that cannot make the namespaces or the overlay is
+    // exit 2 (the host's configuration, not the packages, is at fault).
+    let kind = if missing.is_empty() { Kind::Usage } else { Kind::MissingTool };
     let list: String = problems.iter().map(|p| format!("\n  - {p}")).collect();
     Err(Error::new(kind, format!("the sandbox backend cannot run here:{list}")).with_help(help))
 }
@@ -269,6 +291,16 @@ pub fn preflight(work_dir: &Utf8Path) -> Result<Privilege> {
 /// Mounts an overlay of `/usr` in a scratch run under `work_dir`, exactly as a run does.
 fn probe_overlay(work_dir: &Utf8Path, privilege: Privilege) -> std::result::Result<(), String> {
     root::check_path(work_dir).map_err(|e| e.message)?;
+    // The directories the probe creates on the way go again (a dry run leaves nothing).
+    let created: Vec<&Utf8Path> = work_dir.ancestors().take_while(|d| !d.exists()).collect();
+    let result = probe_overlay_in(work_dir, privilege);
+    for dir in created {
+        let _ = std::fs::remove_dir(dir);
+    }
+    result
+}
+
+fn probe_overlay_in(work_dir: &Utf8Path, privilege: Privilege) -> std::result::Result<(), String> {
     let dir = work_dir.join(format!("probe-{}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::SeqCst)));
     let root = Root::new(&dir).map_err(|e| e.message)?;
     let result = (|| {
@@ -316,19 +348,31 @@ static RUNS: AtomicUsize = AtomicUsize::new(0);
 
 /// Installs the collection into a fresh root and runs the smoke commands; see the module docs.
 pub fn run(test: &InstallTest, effects: &Effects) -> Result<Report> {
-    validate(test)?;
+    let (report, result) = run_with_report(test, effects);
+    result.map(|()| report)
+}
+
+/// [`run`], returning what was done so far even when it failed (the packages installed,
+/// the smoke commands that ran), for the end-of-run report.
+pub fn run_with_report(test: &InstallTest, effects: &Effects) -> (Report, Result<()>) {
+    let mut report = Report::default();
     let started = Instant::now();
+    let result = run_into(test, effects, &mut report);
+    report.timings.total = started.elapsed();
+    (report, result)
+}
+
+fn run_into(test: &InstallTest, effects: &Effects, report: &mut Report) -> Result<()> {
+    validate(test, effects.dry_run)?;
     let privilege = preflight(&test.work_dir)?;
     let run_dir = test.work_dir.join(format!("run-{}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::SeqCst)));
     let root = Root::new(&run_dir)?;
     let sandbox = Sandbox { root, privilege, effects: *effects, sh: shell()? };
     if effects.dry_run {
-        sandbox.print_plan(test)?;
-        return Ok(Report::default());
+        return sandbox.print_plan(test);
     }
     remove_stale_runs(&test.work_dir);
-    let mut report = Report::default();
-    let result = sandbox.install_and_smoke(test, &mut report);
+    let result = sandbox.install_and_smoke(test, report);
     let cleanup = Instant::now();
     if test.keep_root {
         report.root = Some(sandbox.root.tree.clone());
@@ -340,11 +384,11 @@ pub fn run(test: &InstallTest, effects: &Effects) -> Result<Report> {
         }
     }
     report.timings.cleanup = cleanup.elapsed();
-    report.timings.total = started.elapsed();
-    result.map(|()| report)
+    result
 }
 
-fn validate(test: &InstallTest) -> Result<()> {
+/// In a dry run the RPMs need not exist yet: the collection is only planned.
+fn validate(test: &InstallTest, dry_run: bool) -> Result<()> {
     if test.install.is_empty() {
         return Err(Error::usage("nothing to install: the install test names no package"));
     }
@@ -357,7 +401,7 @@ fn validate(test: &InstallTest) -> Result<()> {
         if !rpm.as_str().ends_with(".rpm") || rpm.as_str().ends_with(".src.rpm") {
             return Err(Error::usage(format!("{rpm} is not a binary RPM")));
         }
-        if !rpm.is_file() {
+        if !dry_run && !rpm.is_file() {
             return Err(Error::failed(format!("{rpm} does not exist")).with_help("run build_rpms first"));
         }
     }
@@ -431,6 +475,10 @@ impl Sandbox {
 
         let phase = Instant::now();
         for smoke in &test.smoke {
+            if !report.installed.iter().any(|nevra| diagnose::nevra_has_name(nevra, &smoke.package)) {
+                report.skipped.push(smoke.clone());
+                continue;
+            }
             report.smokes.push(self.smoke(smoke, test.smoke_timeout)?);
         }
         report.timings.smoke = phase.elapsed();
@@ -556,7 +604,10 @@ impl Sandbox {
                     msg.push_str(&format!("\n      {line}"));
                 }
             }
-            return Err(Error::failed(msg).with_help("a scriptlet must exit 0; fix it in the package's spec"));
+            return Err(Error::failed(msg).with_help(
+                "a scriptlet must exit 0; fix it where the package's scripts come from \
+                 (post_install_script and friends in [package.metadata.trainyard.rpm], or the spec)",
+            ));
         }
         Ok(())
     }
@@ -670,19 +721,28 @@ impl Sandbox {
     }
 
     /// Runs `command` in a namespace with the root's overlay mounted.
+    /// The progress line shows the command itself, not the namespace script around it
+    /// (`--dry-run` prints that in full).
     fn in_root(&self, devices: bool, command: Vec<String>) -> Result<Output> {
+        if !self.effects.quiet {
+            eprintln!("$ [in the root's namespace] {}", shell_words(&command));
+        }
         let argv = self.root.wrap(self.privilege, devices, command);
-        self.exec(&argv)
+        self.spawn(&argv)
     }
 
     fn exec(&self, argv: &[String]) -> Result<Output> {
+        if !self.effects.quiet {
+            eprintln!("$ {}", shell_words(argv));
+        }
+        self.spawn(argv)
+    }
+
+    fn spawn(&self, argv: &[String]) -> Result<Output> {
         let cmd = command(&self.sh, argv)
             .env("HOME", &self.root.home)
             .env("LC_ALL", "C.UTF-8")
             .env("TRAINYARD_OVERLAY_OPTS", Root::overlay_opts(self.privilege));
-        if !self.effects.quiet {
-            eprintln!("$ {}", shell_words(argv));
-        }
         let out = cmd.quiet().ignore_status().output().map_err(exec::command_error)?;
         Ok(Output {
             status: out.status.code(),
@@ -699,7 +759,11 @@ impl Sandbox {
     fn print_plan(&self, test: &InstallTest) -> Result<()> {
         let say = |line: String| println!("would: {line}");
         let repo = self.repo_dir();
-        say(format!("link {} RPM(s) into {repo}", test.repo_rpms.len()));
+        if test.repo_rpms.is_empty() {
+            say(format!("link the collection's RPMs into {repo}"));
+        } else {
+            say(format!("link {} RPM(s) into {repo}", test.repo_rpms.len()));
+        }
         say(shell_words(&["createrepo_c".into(), "--quiet".into(), "--no-database".into(), repo.to_string()]));
         say(format!(
             "create the root {} with the host's /usr as the read-only lower layer of an overlay",
@@ -723,7 +787,8 @@ impl Sandbox {
     }
 }
 
-fn smoke_verdict(smokes: &[SmokeResult]) -> Result<()> {
+/// The failure naming each smoke command that failed, its package and its output; `Ok` when all passed.
+pub fn smoke_verdict(smokes: &[SmokeResult]) -> Result<()> {
     let failed: Vec<&SmokeResult> = smokes.iter().filter(|s| !s.ok).collect();
     if failed.is_empty() {
         return Ok(());

@@ -230,14 +230,24 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
             (dev_lock, packages)
         }
     };
-    let git = crate::git::Git::new(&ws.root);
-    let in_git = crate::git::Git::is_repo(&ws.root);
+    let (commit, dirty) = match &ws.checkout {
+        Some(c) => (Some(c.commit.clone()), false),
+        None => {
+            let git = crate::git::Git::new(&ws.root);
+            if crate::git::Git::is_repo(&ws.root) {
+                let head = git.try_read(&["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])?;
+                (head, git.is_dirty()?)
+            } else {
+                (None, false)
+            }
+        }
+    };
     let manifest = BuildManifest {
         channel,
         workspace: ws.config.name().to_string(),
         version: version.clone(),
-        commit: if in_git { git.head().ok() } else { None },
-        dirty: in_git && git.is_dirty()?,
+        commit,
+        dirty,
         lock_file,
         internal: projects::records(&projects, &packages),
         packages,
@@ -313,8 +323,15 @@ fn resolve_dev(
     let externals = resolution::external(&lock, internal);
     for r in requirements {
         let Some(pinned) = r.pinned() else { continue };
-        for p in externals.iter().filter(|p| reqs::normalize(&p.name) == r.key()) {
-            if !resolution::same_version(&p.version, pinned) {
+        let same_name: Vec<&&LockedPackage> =
+            externals.iter().filter(|p| reqs::normalize(&p.name) == r.key()).collect();
+        if same_name.iter().any(|p| resolution::same_version(&p.version, pinned)) {
+            continue;
+        }
+        // A crate locked at two semver-incompatible versions has a pin line for each: a pin
+        // moves only the locked version it is compatible with.
+        for p in same_name.into_iter().filter(|p| compatible(&p.version, pinned)) {
+            {
                 let spec = format!("{}@{}", p.name, p.version);
                 let pinned = padded(pinned);
                 ctx.effects
@@ -332,7 +349,8 @@ fn resolve_dev(
         let Some(pinned) = r.pinned() else { continue };
         let found: Vec<&LockedPackage> =
             resolution::external(&lock, internal).into_iter().filter(|p| reqs::normalize(&p.name) == r.key()).collect();
-        if !found.is_empty() && !found.iter().any(|p| resolution::same_version(&p.version, pinned)) {
+        let compatible_found = found.iter().any(|p| compatible(&p.version, pinned));
+        if compatible_found && !found.iter().any(|p| resolution::same_version(&p.version, pinned)) {
             violations.push(format!(
                 "{}:{}: `{} == {pinned}` could not be applied: the graph has {}",
                 ctx.ws.display(&r.file),
@@ -366,6 +384,21 @@ fn resolve_dev(
         .with_help("pin an allowed version with `NAME == VERSION` in the dev requirement file"));
     }
     Ok(())
+}
+
+/// Whether two versions are semver-compatible (same major; same minor under 1.0; same
+/// patch under 0.1), i.e. one `cargo update --precise` can move between them.
+fn compatible(a: &str, b: &str) -> bool {
+    let parts = |v: &str| -> Vec<u64> {
+        v.split(['-', '+']).next().unwrap_or(v).split('.').map(|p| p.parse().unwrap_or(0)).collect()
+    };
+    let (a, b) = (parts(a), parts(b));
+    let get = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
+    match (get(&a, 0), get(&a, 1)) {
+        (0, 0) => get(&b, 0) == 0 && get(&b, 1) == 0 && get(&a, 2) == get(&b, 2),
+        (0, minor) => get(&b, 0) == 0 && get(&b, 1) == minor,
+        (major, _) => get(&b, 0) == major,
+    }
 }
 
 /// `1.0` -> `1.0.0`: cargo's --precise wants a full semver version.
@@ -440,6 +473,16 @@ pub fn write_if_changed(path: &Utf8Path, bytes: &[u8]) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compatibility_classes() {
+        assert!(compatible("1.0.19", "1.0.2"));
+        assert!(compatible("1.2.0", "1.9"));
+        assert!(!compatible("1.0.19", "0.4.8"));
+        assert!(compatible("0.4.8", "0.4.1"));
+        assert!(!compatible("0.4.8", "0.5.0"));
+        assert!(!compatible("0.0.1", "0.0.2"));
+    }
 
     #[test]
     fn padding_versions_for_precise() {

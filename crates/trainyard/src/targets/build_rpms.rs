@@ -260,7 +260,17 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     }
 
     for member in &packaged {
-        let Some(mut crate_pkg) = assets::from_metadata(&member.info, &member.metadata, &release_dir, &arch)? else {
+        let read = assets::from_metadata(&member.info, &member.metadata, &release_dir, &arch);
+        let unbuilt = member.info.bins.iter().any(|b| !release_dir.join(b).exists());
+        let read = match read {
+            // A dry-run plans before anything is built: the binaries are not there to read yet.
+            Err(_) if ctx.effects.dry_run && unbuilt => {
+                println!("would package crate {} (its binaries are not built yet)", member.info.name);
+                continue;
+            }
+            other => other?,
+        };
+        let Some(mut crate_pkg) = read else {
             continue;
         };
         let pkg = &mut crate_pkg.package;
@@ -331,6 +341,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
 
     // Everything is assembled and validated: only now does the output directory change, all at
     // once (write_collection encodes every package before it renames any into place).
+    let previous = previous_files(&out);
     let only: Vec<Package> = packages.iter().map(|(p, _)| p.clone()).collect();
     let cache = cache_path(ws, &out);
     let writing = std::time::Instant::now();
@@ -344,7 +355,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     let entries: Vec<Entry> = written.iter().zip(&packages).map(|(w, (p, kind))| entry(w, p, *kind, &out)).collect();
-    remove_stale(&out, &entries)?;
+    remove_stale(&out, &previous, &entries)?;
     let manifest = CollectionManifest {
         channel,
         workspace: ws.config.name().to_string(),
@@ -375,14 +386,26 @@ fn entry(w: &Written, p: &Package, kind: Kind, out: &Utf8Path) -> Entry {
     }
 }
 
-/// Removes RPMs of earlier runs that are not part of this collection.
-fn remove_stale(out: &Utf8Path, entries: &[Entry]) -> Result<()> {
+/// The files the collection previously written to `out` named (its `collection.json`).
+fn previous_files(out: &Utf8Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(out.join("collection.json")) else { return Vec::new() };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { return Vec::new() };
+    json["packages"]
+        .as_array()
+        .map(|ps| ps.iter().filter_map(|p| p["file"].as_str().map(String::from)).collect())
+        .unwrap_or_default()
+}
+
+/// Removes the RPMs of the previous collection that are not part of this one. Files trainyard
+/// did not write (another team's RPMs in a shared --out directory) are left alone.
+fn remove_stale(out: &Utf8Path, previous: &[String], entries: &[Entry]) -> Result<()> {
     let keep: BTreeSet<&str> = entries.iter().map(|e| e.file.as_str()).collect();
-    for entry in std::fs::read_dir(out).map_err(io(out))? {
-        let entry = entry.map_err(io(out))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".rpm") && !keep.contains(name.as_str()) {
-            std::fs::remove_file(entry.path()).map_err(io(out.join(&name)))?;
+    for name in previous.iter().filter(|f| f.ends_with(".rpm") && !f.contains('/') && !keep.contains(f.as_str())) {
+        let path = out.join(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&path)(e)),
         }
     }
     Ok(())
@@ -396,7 +419,8 @@ fn smoke_of(p: &CratePackage, expect: Option<String>) -> Smoke {
         .find(|f| f.kind == FileKind::Binary || (f.dest.starts_with("/usr/bin/") && f.mode & 0o111 != 0))
         .map(|f| f.dest.rsplit('/').next().unwrap_or(&f.dest).to_string());
     match (&p.smoke, bin) {
-        (Some(command), _) => Smoke { package: p.package.name.clone(), command: command.clone(), expect },
+        // A command of the package's own says what success is: its exit status.
+        (Some(command), _) => Smoke { package: p.package.name.clone(), command: command.clone(), expect: None },
         (None, Some(bin)) => Smoke { package: p.package.name.clone(), command: format!("{bin} --version"), expect },
         (None, None) => Smoke { package: p.package.name.clone(), command: "true".into(), expect: None },
     }

@@ -111,8 +111,8 @@ path = "src/lib.rs"
 name = "server-core"
 path = "src/main.rs"
 
+# Packaged as /usr/bin/server-core; `mock` runs `server-core --version`.
 [package.metadata.trainyard.rpm]
-smoke = "server-core --version"
 
 [workspace]
 
@@ -172,8 +172,8 @@ description = "Account portal service"
 [dependencies]
 server-core = {{ git = "{core_url}", tag = "rpm-1.0" }}
 
+# Packaged as /usr/bin/account-portal; `mock` runs `account-portal --version`.
 [package.metadata.trainyard.rpm]
-smoke = "account-portal --version"
 "#
         )
         .as_bytes(),

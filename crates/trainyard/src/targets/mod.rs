@@ -7,6 +7,7 @@ use crate::Context;
 pub mod build;
 pub mod build_rpms;
 pub mod demo;
+pub mod mock;
 pub mod pin;
 pub mod release;
 pub mod tests;
@@ -22,11 +23,12 @@ pub struct Target {
 pub const TARGETS: &[Target] = &[
     Target { spec: &build::SPEC, run: build::run, needs_workspace: true },
     Target { spec: &build_rpms::SPEC, run: build_rpms::run, needs_workspace: true },
+    Target { spec: &mock::SPEC, run: mock::run, needs_workspace: true },
     Target { spec: &tests::SPEC, run: tests::run, needs_workspace: true },
     Target { spec: &pin::SPEC, run: pin::run, needs_workspace: true },
+    Target { spec: &version::SPEC, run: version::run, needs_workspace: true },
     Target { spec: &release::SPEC, run: release::run, needs_workspace: true },
     Target { spec: &demo::SPEC, run: demo::run, needs_workspace: false },
-    Target { spec: &version::SPEC, run: version::run, needs_workspace: true },
 ];
 
 /// Variables some target reads; one given to a target that does not read it is a note, not an error.

@@ -66,6 +66,15 @@ pub fn pinned_file(ctx: &Context, channel: Channel) -> Result<(camino::Utf8PathB
         Err(e) => return Err(io(&path)(e)),
     };
     let mut pins = resolution::pins(&lock, &internal);
+    if old.is_some() {
+        // Pins an included file (`-r common-reqs.txt`) already holds stay there.
+        let included: Vec<reqs::Requirement> = reqs::load(&path)?.into_iter().filter(|r| r.file != path).collect();
+        pins.retain(|(name, version)| {
+            !included.iter().any(|r| {
+                r.key() == reqs::normalize(name) && r.pinned().is_some_and(|v| resolution::same_version(version, v))
+            })
+        });
+    }
     if let Some(text) = &old {
         // Pins of internal projects (`server-core == 2.0` = tag rpm-2.0) are the user's, kept as they are.
         for r in reqs::parse(&path, text)? {

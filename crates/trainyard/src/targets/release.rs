@@ -3,9 +3,9 @@
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::channel::Channel;
-use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
+use crate::cli::{Args, FlagSpec, Origin, TargetSpec, Var, VarSpec, DRY_RUN};
 use crate::error::{Error, Result};
-use crate::release::pipeline::{self, ReleasePipeline, StandIn};
+use crate::release::pipeline::{self, Release, ReleasePipeline};
 use crate::release::{backport, fix, notes, pin, publish, push, start, tag, ReleaseVersion, Repo, State};
 use crate::targets::build::channel_arg;
 use crate::Context;
@@ -63,8 +63,36 @@ pub const SPEC: TargetSpec = TargetSpec {
     passthrough: false,
 };
 
-/// Wiring of the steps that belong to other targets; see [`ReleasePipeline`].
-pub const PIPELINE: &dyn ReleasePipeline = &StandIn;
+/// The steps of the whole path that belong to other targets: the real `build_rpms` and `mock`.
+pub const PIPELINE: &dyn ReleasePipeline = &Targets;
+
+pub struct Targets;
+
+/// The context another target runs in for the release: the channel, and the internal
+/// projects' refs the release was given.
+fn target_context(ctx: &Context, channel: Channel) -> Context {
+    let mut args = Args::default();
+    let projects = ctx.ws.config.project_vars();
+    args.vars =
+        ctx.args.vars.iter().filter(|(k, _)| projects.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    args.vars.insert("RPM_CHANNEL".into(), Var { value: channel.as_str().into(), origin: Origin::CommandLine });
+    Context { ws: ctx.ws.clone(), args, effects: ctx.effects, program: ctx.program.clone() }
+}
+
+impl ReleasePipeline for Targets {
+    fn build_rpms(&self, ctx: &Context, _release: &Release, channel: Channel) -> Result<Utf8PathBuf> {
+        Ok(crate::targets::build_rpms::collect(&target_context(ctx, channel))?.out_dir)
+    }
+
+    fn mock(&self, ctx: &Context, _release: &Release, channel: Channel, _collection: &Utf8Path) -> Result<()> {
+        // `mock` collects again: unchanged packages are not written twice.
+        crate::targets::mock::run(&target_context(ctx, channel))
+    }
+
+    fn preflight(&self, ctx: &Context, channel: Channel) -> Result<()> {
+        crate::targets::mock::preflight(&target_context(ctx, channel)).map(|_| ())
+    }
+}
 
 /// The flags each step takes (`dry-run` and `channel` are checked separately).
 fn allowed(step: &str) -> &'static [&'static str] {

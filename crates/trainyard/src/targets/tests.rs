@@ -24,14 +24,14 @@ pub const SPEC: TargetSpec = TargetSpec {
 };
 
 /// nextest profile trainyard defines in its tool configuration.
-const PROFILE: &str = "trainyard:ci";
+const PROFILE: &str = "trainyard";
 
 const NEXTEST_TOOL_CONFIG: &str = r#"# Written by trainyard: the profile `cargo xtask tests` runs.
-[profile."trainyard:ci"]
+[profile."trainyard"]
 fail-fast = false
 failure-output = "immediate-final"
 
-[profile."trainyard:ci".junit]
+[profile."trainyard".junit]
 path = "junit.xml"
 "#;
 
