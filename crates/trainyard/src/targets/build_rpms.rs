@@ -158,7 +158,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     let version_rpm = described.rpm();
     // A self checkout (ACCOUNT_PORTAL=rpm-1.2 on account-portal) is a tree without history:
     // its commit and commit time come from the checkout cache.
-    let checkout = if described.commit.is_none() { self_checkout_commit(ctx) } else { None };
+    let checkout = if described.commit.is_none() { self_checkout_commit(ws) } else { None };
     let commit = described.commit.clone().or_else(|| checkout.as_ref().map(|(c, _)| c.clone()));
     let source_date = match checkout {
         Some((_, time)) if std::env::var_os("SOURCE_DATE_EPOCH").is_none() => time,
@@ -521,19 +521,13 @@ fn internal_project_packages(
     Ok(out)
 }
 
-/// The commit and commit time of the workspace when it is a self checkout: its root is the
-/// checkout cache's tree of that commit, whose mirror has the history.
-fn self_checkout_commit(ctx: &Context) -> Option<(String, u64)> {
-    let ws = &ctx.ws;
-    ctx.args.var(&ws.config.self_var())?;
-    let commit = ws.root.file_name()?;
-    let cache = projects::cache(ws);
-    let name = ws.config.name();
-    if cache.tree_path(name, commit) != ws.root {
-        return None;
-    }
-    let time = crate::git::Git::new(cache.mirror_path(name)).read(&["show", "-s", "--format=%ct", commit]).ok()?;
-    Some((commit.to_string(), time.trim().parse().ok()?))
+/// The commit and commit time of a self checkout (`ACCOUNT_PORTAL=rpm-1.2` on account-portal):
+/// a tree without history, whose commit the workspace records and whose mirror has the history.
+fn self_checkout_commit(ws: &Workspace) -> Option<(String, u64)> {
+    let checkout = ws.checkout.as_ref()?;
+    let mirror = projects::cache(ws).mirror_path(ws.config.name());
+    let time = crate::git::Git::new(mirror).read(&["show", "-s", "--format=%ct", &checkout.commit]).ok()?;
+    Some((checkout.commit.clone(), time.trim().parse().ok()?))
 }
 
 /// `SOURCE_DATE_EPOCH`, else the commit time of HEAD, else 0.
