@@ -11,9 +11,7 @@ fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
-/// A workspace `portal` with one binary `app` depending on `leftpad = "1"`, which depends
-/// on `padcore = "0.3"`. The registry has leftpad 1.0.0/1.1.0 and padcore 0.3.0/0.3.1;
-/// the committed lock holds the older ones, and prod pins them.
+/// The `portal` workspace of [`leftpad_workspace`].
 struct Fixture {
     _tmp: TempDir,
     root: std::path::PathBuf,
@@ -22,38 +20,7 @@ struct Fixture {
 impl Fixture {
     fn new() -> Fixture {
         let tmp = TempDir::new("build");
-        let registry = tmp.path().join("registry");
-        write_registry(
-            &registry,
-            &[
-                RegistryCrate { name: "padcore", version: "0.3.0", deps: &[] },
-                RegistryCrate { name: "padcore", version: "0.3.1", deps: &[] },
-                RegistryCrate { name: "leftpad", version: "1.0.0", deps: &[("padcore", "0.3")] },
-                RegistryCrate { name: "leftpad", version: "1.1.0", deps: &[("padcore", "0.3")] },
-            ],
-        );
-        let root = tmp.path().join("portal");
-        write(
-            &root.join("Cargo.toml"),
-            "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n\n[workspace.package]\nversion = \"0.1.0\"\n\n[workspace.metadata.trainyard]\nname = \"portal\"\n",
-        );
-        write(
-            &root.join("app/Cargo.toml"),
-            "[package]\nname = \"app\"\nversion.workspace = true\nedition = \"2021\"\n\n[dependencies]\nleftpad = \"1\"\n",
-        );
-        write(
-            &root.join("app/src/main.rs"),
-            "fn main() {\n    println!(\"leftpad {} padcore {}\", leftpad::VERSION, leftpad::PADCORE_VERSION);\n}\n",
-        );
-        write(&root.join(".gitignore"), "/target\n");
-        write(&root.join("reqs/prod-reqs.txt"), "# Pins of the prod channel.\nleftpad == 1.0.0\npadcore == 0.3.0\n");
-        write(&root.join("reqs/dev-reqs.txt"), "# dev takes the newest versions.\n");
-        use_registry(&root, &registry);
-        sh(&root, &cargo(), &["generate-lockfile", "--quiet"]);
-        sh(&root, &cargo(), &["update", "--quiet", "-p", "leftpad", "--precise", "1.0.0"]);
-        sh(&root, &cargo(), &["update", "--quiet", "-p", "padcore", "--precise", "0.3.0"]);
-        git_init(&root);
-        commit_all(&root, "portal");
+        let root = leftpad_workspace(tmp.path(), "", "");
         Fixture { _tmp: tmp, root }
     }
 

@@ -310,38 +310,11 @@ struct Registry {
 impl Registry {
     fn new() -> Registry {
         let tmp = TempDir::new("build_rpms-registry");
-        let registry = tmp.path().join("registry");
-        write_registry(
-            &registry,
-            &[
-                RegistryCrate { name: "padcore", version: "0.3.0", deps: &[] },
-                RegistryCrate { name: "padcore", version: "0.3.1", deps: &[] },
-                RegistryCrate { name: "leftpad", version: "1.0.0", deps: &[("padcore", "0.3")] },
-                RegistryCrate { name: "leftpad", version: "1.1.0", deps: &[("padcore", "0.3")] },
-            ],
+        let root = leftpad_workspace(
+            tmp.path(),
+            "license = \"MIT\"\ndescription = \"Pads on the left\"\n",
+            "\n[package.metadata.trainyard.rpm]\n",
         );
-        let root = tmp.path().join("portal");
-        write(
-            &root.join("Cargo.toml"),
-            "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n\n[workspace.package]\nversion = \"0.1.0\"\n\n[workspace.metadata.trainyard]\nname = \"portal\"\n",
-        );
-        write(
-            &root.join("app/Cargo.toml"),
-            "[package]\nname = \"app\"\nversion.workspace = true\nedition = \"2021\"\nlicense = \"MIT\"\ndescription = \"Pads on the left\"\n\n[dependencies]\nleftpad = \"1\"\n\n[package.metadata.trainyard.rpm]\n",
-        );
-        write(
-            &root.join("app/src/main.rs"),
-            "fn main() {\n    println!(\"leftpad {} padcore {}\", leftpad::VERSION, leftpad::PADCORE_VERSION);\n}\n",
-        );
-        write(&root.join(".gitignore"), "/target\n");
-        write(&root.join("reqs/prod-reqs.txt"), "leftpad == 1.0.0\npadcore == 0.3.0\n");
-        write(&root.join("reqs/dev-reqs.txt"), "");
-        use_registry(&root, &registry);
-        sh(&root, &cargo(), &["generate-lockfile", "--quiet"]);
-        sh(&root, &cargo(), &["update", "--quiet", "-p", "leftpad", "--precise", "1.0.0"]);
-        sh(&root, &cargo(), &["update", "--quiet", "-p", "padcore", "--precise", "0.3.0"]);
-        git_init(&root);
-        commit_all(&root, "portal");
         git(&root, &["tag", "-a", "-m", "release 0.1", "rpm-0.1"]);
         Registry { _tmp: tmp, root }
     }

@@ -16,15 +16,6 @@ use std::process::Command;
 
 use support::*;
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
 /// Skips (loudly) a test that needs root.
 macro_rules! require_root {
     () => {

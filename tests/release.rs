@@ -741,11 +741,7 @@ fn which(program: &str) -> Option<PathBuf> {
 
 /// The whole path runs `mock`, whose sandbox needs root; elsewhere these tests say so and skip.
 fn is_root(what: &str) -> bool {
-    let uid = std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    let root = uid.is_ok_and(|u| u == "0");
+    let root = support::is_root();
     if !root {
         eprintln!("NOTICE: skipping {what}: not root");
     }

@@ -17,19 +17,10 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use support::{sh, write};
+use support::{is_root, sh, write};
 use trainyard::exec::Effects;
 use trainyard::sandbox::mock::{mock_plan, Asset, MockPackage};
 use trainyard::sandbox::{self, InstallTest, Report, Smoke};
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
 
 /// Skips (loudly) a test that needs root.
 macro_rules! require_root {

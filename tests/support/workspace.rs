@@ -238,3 +238,57 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// Whether the tests run as root (the sandbox, mock and whole-release tests need it).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// The `portal` workspace most end-to-end tests use, in `dir/portal`, with a local registry
+/// in `dir/registry`: one binary `app` depending on `leftpad = "1"`, which depends on
+/// `padcore = "0.3"`. The registry has leftpad 1.0.0/1.1.0 and padcore 0.3.0/0.3.1; the
+/// committed lock holds the older ones, and prod pins them. `app_package` goes into app's
+/// `[package]` table, `app_tail` after its dependencies.
+pub fn leftpad_workspace(dir: &Path, app_package: &str, app_tail: &str) -> PathBuf {
+    let registry = dir.join("registry");
+    write_registry(
+        &registry,
+        &[
+            RegistryCrate { name: "padcore", version: "0.3.0", deps: &[] },
+            RegistryCrate { name: "padcore", version: "0.3.1", deps: &[] },
+            RegistryCrate { name: "leftpad", version: "1.0.0", deps: &[("padcore", "0.3")] },
+            RegistryCrate { name: "leftpad", version: "1.1.0", deps: &[("padcore", "0.3")] },
+        ],
+    );
+    let root = dir.join("portal");
+    write(
+        &root.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n\n[workspace.package]\nversion = \"0.1.0\"\n\n[workspace.metadata.trainyard]\nname = \"portal\"\n",
+    );
+    write(
+        &root.join("app/Cargo.toml"),
+        &format!(
+            "[package]\nname = \"app\"\nversion.workspace = true\nedition = \"2021\"\n{app_package}\n[dependencies]\nleftpad = \"1\"\n{app_tail}"
+        ),
+    );
+    write(
+        &root.join("app/src/main.rs"),
+        "fn main() {\n    println!(\"leftpad {} padcore {}\", leftpad::VERSION, leftpad::PADCORE_VERSION);\n}\n",
+    );
+    write(&root.join(".gitignore"), "/target\n");
+    write(&root.join("reqs/prod-reqs.txt"), "# Pins of the prod channel.\nleftpad == 1.0.0\npadcore == 0.3.0\n");
+    write(&root.join("reqs/dev-reqs.txt"), "# dev takes the newest versions.\n");
+    use_registry(&root, &registry);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    sh(&root, &cargo, &["generate-lockfile", "--quiet"]);
+    sh(&root, &cargo, &["update", "--quiet", "-p", "leftpad", "--precise", "1.0.0"]);
+    sh(&root, &cargo, &["update", "--quiet", "-p", "padcore", "--precise", "0.3.0"]);
+    git_init(&root);
+    commit_all(&root, "portal");
+    root
+}
