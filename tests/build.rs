@@ -307,3 +307,13 @@ fn pin_respects_included_files() {
     assert!(!text.contains("padcore"), "{text}");
     f.run(&["build", "CHANNEL=stage"]).ok();
 }
+
+/// This repository's own prod and stage files pin its whole graph (so `cargo xtask build
+/// CHANNEL=prod` works on a fresh clone). Repair: `cargo xtask pin CHANNEL=prod` (and stage).
+#[test]
+fn this_repository_pins_its_whole_graph() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for channel in ["CHANNEL=prod", "CHANNEL=stage"] {
+        trainyard(&root, &["pin", channel, "--check"], &[]).ok().says("up to date");
+    }
+}
