@@ -129,16 +129,7 @@ fn spec_text(r: &Requirement) -> String {
 }
 
 pub fn op_text(op: crate::reqs::Op) -> &'static str {
-    use crate::reqs::Op::*;
-    match op {
-        Eq => "==",
-        Ne => "!=",
-        Lt => "<",
-        Le => "<=",
-        Gt => ">",
-        Ge => ">=",
-        Compatible => "~=",
-    }
+    op.as_str()
 }
 
 /// The `(name, version)` pins of every external package of a lock, sorted.
