@@ -7,11 +7,15 @@
 #[path = "support/workspace.rs"]
 mod support;
 
+#[path = "support/rpm.rs"]
+mod rpm_support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
+use rpm_support::{lines, rpm_q, tool};
 use support::*;
 
 const ELFDEPS: &str = "/usr/lib/rpm/elfdeps";
@@ -22,32 +26,6 @@ fn cargo() -> String {
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-/// Runs a tool and returns (success, stdout + stderr).
-fn tool(program: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e} (install it: apt-get install -y rpm rpmlint)"));
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
-}
-
-/// `rpm -qp ARGS FILE`, which must succeed.
-fn rpm_q(file: &Path, args: &[&str]) -> String {
-    let mut all = vec!["-qp"];
-    all.extend_from_slice(args);
-    let file = file.to_str().unwrap();
-    all.push(file);
-    let (ok, out) = tool("rpm", &all);
-    assert!(ok, "rpm {all:?} failed:\n{out}");
-    out.trim_end().to_string()
-}
-
-fn lines(text: &str) -> BTreeSet<String> {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect()
 }
 
 fn nvra(file: &Path) -> String {

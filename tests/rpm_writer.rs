@@ -4,11 +4,15 @@
 //!
 //! Needs `rpm` and `rpmlint` (Debian packages `rpm`, `rpmlint`), as CI installs them.
 
+#[path = "support/rpm.rs"]
+mod rpm_support;
+
 use std::collections::BTreeSet;
+
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use rpm_support::{lines, rpm_q, tool};
 use serde_json::json;
 use trainyard::error::Kind;
 use trainyard::rpmpkg::assets::{from_metadata, CrateInfo, Table};
@@ -27,29 +31,6 @@ fn scratch(name: &str) -> Utf8PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn run(program: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e} (install it: apt-get install -y rpm rpmlint)"));
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
-}
-
-fn rpm_q(file: &Utf8Path, args: &[&str]) -> String {
-    let mut all = vec!["-qp"];
-    all.extend_from_slice(args);
-    all.push(file.as_str());
-    let (ok, out) = run("rpm", &all);
-    assert!(ok, "rpm {all:?} failed:\n{out}");
-    out
-}
-
-fn lines(text: &str) -> BTreeSet<String> {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect()
 }
 
 /// The demo crate of these tests: a binary (a copy of a small system executable), a config
@@ -118,7 +99,7 @@ fn demo_package(dir: &Utf8Path) -> Package {
 
 fn rpmlint_clean(file: &Utf8Path) {
     let policy = repo_root().join("rpmlint.toml");
-    let (ok, out) = run("rpmlint", &["-c", policy.as_str(), file.as_str()]);
+    let (ok, out) = tool("rpmlint", &["-c", policy.as_str(), file.as_str()]);
     assert!(out.contains(" 0 errors"), "rpmlint found errors in {file}:\n{out}");
     assert!(ok, "rpmlint failed on {file}:\n{out}");
 }
@@ -207,7 +188,7 @@ fn written_package_reads_back_with_rpm_tools() {
     let unit = row("/usr/lib/systemd/system/demo.service");
     assert_eq!(unit[4], "0100644");
 
-    let (ok, checked) = run("rpm", &["-K", w.path.as_str()]);
+    let (ok, checked) = tool("rpm", &["-K", w.path.as_str()]);
     assert!(ok && checked.contains("digests OK"), "{checked}");
     rpmlint_clean(&w.path);
 
@@ -245,7 +226,7 @@ fn two_writes_are_byte_identical() {
     let gz = write(&pkg, &dir.join("gz"), Compression::Gzip(9)).unwrap();
     assert_ne!(gz.sha256, first.sha256);
     assert_eq!(rpm_q(&gz.path, &["--queryformat", "%{PAYLOADCOMPRESSOR}"]), "gzip");
-    let (ok, out) = run("rpm", &["-K", gz.path.as_str()]);
+    let (ok, out) = tool("rpm", &["-K", gz.path.as_str()]);
     assert!(ok && out.contains("digests OK"), "{out}");
 }
 
@@ -294,7 +275,7 @@ fn generate_rpm_table_and_parallel_writes() {
         assert_eq!(q, format!("demo{i} 1.2.0-3"));
         let requires = lines(&rpm_q(&w.path, &["--requires"]));
         assert!(requires.contains("bash") && requires.contains("filesystem >= 3") && requires.contains("/bin/sh"));
-        let (ok, k) = run("rpm", &["-K", w.path.as_str()]);
+        let (ok, k) = tool("rpm", &["-K", w.path.as_str()]);
         assert!(ok && k.contains("digests OK"), "{k}");
     }
     rpmlint_clean(&written[0].path);
@@ -407,9 +388,9 @@ fn elf_dependencies_equal_rpms_elfdeps() {
         let executable = std::fs::metadata(file).unwrap().permissions().mode() & 0o111 != 0;
         let base = file.file_name().unwrap();
         let ours = elf::dependencies(&bytes, base, executable).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let (ok, requires) = run(ELFDEPS, &["--requires", file.as_str()]);
+        let (ok, requires) = tool(ELFDEPS, &["--requires", file.as_str()]);
         assert!(ok, "elfdeps --requires {file}: {requires}");
-        let (ok, provides) = run(ELFDEPS, &["--provides", file.as_str()]);
+        let (ok, provides) = tool(ELFDEPS, &["--provides", file.as_str()]);
         assert!(ok, "elfdeps --provides {file}: {provides}");
         assert_eq!(lines(&ours.requires.join("\n")), lines(&requires), "Requires of {file}");
         assert_eq!(lines(&ours.provides.join("\n")), lines(&provides), "Provides of {file}");

@@ -118,12 +118,17 @@ impl Version {
 
     /// PEP 440: `1.3.dev5`, `0.12.0b1`, `1.2rc1`, `1.2`. Also [`Display`](fmt::Display).
     pub fn to_pep440(&self) -> String {
+        self.release_with_marker([".dev", "b", "rc"])
+    }
+
+    /// The release text followed by the pre-release marker for dev, beta and rc, and its number.
+    fn release_with_marker(&self, markers: [&str; 3]) -> String {
         let release = self.release_text();
         match self.pre {
             None => release,
-            Some(Pre::Dev(n)) => format!("{release}.dev{n}"),
-            Some(Pre::Beta(n)) => format!("{release}b{n}"),
-            Some(Pre::Rc(n)) => format!("{release}rc{n}"),
+            Some(Pre::Dev(n)) => format!("{release}{}{n}", markers[0]),
+            Some(Pre::Beta(n)) => format!("{release}{}{n}", markers[1]),
+            Some(Pre::Rc(n)) => format!("{release}{}{n}", markers[2]),
         }
     }
 
@@ -148,13 +153,7 @@ impl Version {
     /// RPM `Version:`: `1.3~~dev5`, `0.12.0~b1`, `1.2~rc1`, `1.2`. `~~` sorts below `~b`, as in
     /// Fedora's conversion of Python versions.
     pub fn to_rpm(&self) -> String {
-        let release = self.release_text();
-        match self.pre {
-            None => release,
-            Some(Pre::Dev(n)) => format!("{release}~~dev{n}"),
-            Some(Pre::Beta(n)) => format!("{release}~b{n}"),
-            Some(Pre::Rc(n)) => format!("{release}~rc{n}"),
-        }
+        self.release_with_marker(["~~dev", "~b", "~rc"])
     }
 
     /// The git tag: `<prefix><PEP 440>` (`rpm-1.2`, `rpm-0.12.0b1`). A dev version has none.

@@ -23,6 +23,24 @@ use crate::version::Version;
 use crate::workspace::Workspace;
 use crate::Context;
 
+// The flags that shape a collection; `mock`, which builds one, takes them too.
+pub const RPM_CHANNEL_FLAG: FlagSpec =
+    FlagSpec { name: "rpm-channel", value: Some("NAME"), help: "same as RPM_CHANNEL=NAME", var: Some("RPM_CHANNEL") };
+pub const OUT_FLAG: FlagSpec = FlagSpec {
+    name: "out",
+    value: Some("DIR"),
+    help: "where the collection is written (default target/rpms/<channel>)",
+    var: None,
+};
+pub const NO_DEPS_FLAG: FlagSpec =
+    FlagSpec { name: "no-deps", value: None, help: "leave out the rust-NAME-devel packages", var: None };
+pub const PACKAGE_FLAG: FlagSpec = FlagSpec {
+    name: "package",
+    value: Some("CRATE"),
+    help: "package only this workspace crate (repeatable)",
+    var: None,
+};
+
 pub const SPEC: TargetSpec = TargetSpec {
     name: "build_rpms",
     summary: "build the RPM collection of a channel (RPM_CHANNEL=prod by default)",
@@ -34,28 +52,7 @@ pub const SPEC: TargetSpec = TargetSpec {
             plus collection.json naming each file, its NEVRA, SHA-256, provides and requires.\n\
             Reproducible: SOURCE_DATE_EPOCH or the commit time is every timestamp.",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod)" }],
-    flags: &[
-        DRY_RUN,
-        FlagSpec {
-            name: "rpm-channel",
-            value: Some("NAME"),
-            help: "same as RPM_CHANNEL=NAME",
-            var: Some("RPM_CHANNEL"),
-        },
-        FlagSpec {
-            name: "out",
-            value: Some("DIR"),
-            help: "output directory (default target/rpms/<channel>)",
-            var: None,
-        },
-        FlagSpec { name: "no-deps", value: None, help: "leave out the rust-NAME-devel packages", var: None },
-        FlagSpec {
-            name: "package",
-            value: Some("CRATE"),
-            help: "package only this workspace crate (repeatable)",
-            var: None,
-        },
-    ],
+    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, NO_DEPS_FLAG, PACKAGE_FLAG],
     takes_projects: true,
     max_positional: 0,
     passthrough: false,

@@ -48,12 +48,10 @@ pub const SPEC: TargetSpec = TargetSpec {
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod)" }],
     flags: &[
         DRY_RUN,
-        FlagSpec {
-            name: "rpm-channel",
-            value: Some("NAME"),
-            help: "same as RPM_CHANNEL=NAME",
-            var: Some("RPM_CHANNEL"),
-        },
+        build_rpms::RPM_CHANNEL_FLAG,
+        build_rpms::OUT_FLAG,
+        build_rpms::NO_DEPS_FLAG,
+        build_rpms::PACKAGE_FLAG,
         FlagSpec {
             name: "backend",
             value: Some("NAME"),
@@ -64,24 +62,6 @@ pub const SPEC: TargetSpec = TargetSpec {
             name: "keep-root",
             value: None,
             help: "keep the installed root for inspection (the report says how to enter it)",
-            var: None,
-        },
-        FlagSpec {
-            name: "out",
-            value: Some("DIR"),
-            help: "where the collection is written (default target/rpms/<channel>)",
-            var: None,
-        },
-        FlagSpec {
-            name: "no-deps",
-            value: None,
-            help: "leave the rust-NAME-devel packages out of the collection",
-            var: None,
-        },
-        FlagSpec {
-            name: "package",
-            value: Some("CRATE"),
-            help: "package and install only this workspace crate (repeatable)",
             var: None,
         },
         FlagSpec {
