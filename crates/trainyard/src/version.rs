@@ -177,20 +177,14 @@ impl Version {
     /// Parses the PEP 440 rendering (only the forms trainyard writes).
     pub fn parse_pep440(text: &str) -> Result<Version> {
         let bad = || invalid(text, "PEP 440 version");
-        let (release, pre) = if let Some((release, n)) = text.split_once(".dev") {
-            (release, Some(Pre::Dev(number(n).ok_or_else(bad)?)))
-        } else if let Some(at) = text.find(|c: char| c.is_ascii_alphabetic()) {
-            let (release, suffix) = text.split_at(at);
-            let pre = if let Some(n) = suffix.strip_prefix("rc") {
-                Pre::Rc(number(n).ok_or_else(bad)?)
-            } else if let Some(n) = suffix.strip_prefix('b') {
-                Pre::Beta(number(n).ok_or_else(bad)?)
-            } else {
-                return Err(bad());
-            };
-            (release, Some(pre))
-        } else {
-            (text, None)
+        // The pre-release starts at the first letter, with the `.` before it (`1.3.dev5`).
+        let (release, pre) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+            None => (text, None),
+            Some(at) => {
+                let at = if text[..at].ends_with('.') { at - 1 } else { at };
+                let (release, suffix) = text.split_at(at);
+                (release, Some(pre_with_marker(suffix, [".dev", "b", "rc"]).ok_or_else(bad)?))
+            }
         };
         let (major, minor, micro) = parse_release(release).ok_or_else(bad)?;
         Ok(Version { major, minor, micro, pre })
@@ -206,15 +200,7 @@ impl Version {
         }
         let pre = match v.pre.as_str() {
             "" => None,
-            p => Some(if let Some(n) = p.strip_prefix("0.dev.") {
-                Pre::Dev(number(n).ok_or_else(bad)?)
-            } else if let Some(n) = p.strip_prefix("beta.") {
-                Pre::Beta(number(n).ok_or_else(bad)?)
-            } else if let Some(n) = p.strip_prefix("rc.") {
-                Pre::Rc(number(n).ok_or_else(bad)?)
-            } else {
-                return Err(bad());
-            }),
+            p => Some(pre_with_marker(p, ["0.dev.", "beta.", "rc."]).ok_or_else(bad)?),
         };
         Ok(Version { major: v.major, minor: v.minor, micro: Some(v.patch), pre })
     }
@@ -222,19 +208,11 @@ impl Version {
     /// Parses the RPM `Version:` rendering.
     pub fn parse_rpm(text: &str) -> Result<Version> {
         let bad = || invalid(text, "RPM version");
-        let (release, pre) = match text.split_once('~') {
+        let (release, pre) = match text.find('~') {
             None => (text, None),
-            Some((release, suffix)) => {
-                let pre = if let Some(n) = suffix.strip_prefix("~dev") {
-                    Pre::Dev(number(n).ok_or_else(bad)?)
-                } else if let Some(n) = suffix.strip_prefix("rc") {
-                    Pre::Rc(number(n).ok_or_else(bad)?)
-                } else if let Some(n) = suffix.strip_prefix('b') {
-                    Pre::Beta(number(n).ok_or_else(bad)?)
-                } else {
-                    return Err(bad());
-                };
-                (release, Some(pre))
+            Some(at) => {
+                let (release, suffix) = text.split_at(at);
+                (release, Some(pre_with_marker(suffix, ["~~dev", "~b", "~rc"]).ok_or_else(bad)?))
             }
         };
         let (major, minor, micro) = parse_release(release).ok_or_else(bad)?;
@@ -275,6 +253,13 @@ impl Version {
 
 fn prerelease(text: &str) -> semver::Prerelease {
     semver::Prerelease::new(text).expect("trainyard's pre-release identifiers are valid semver")
+}
+
+/// The pre-release a rendering's suffix names: `markers` are the dev, beta and rc markers of
+/// that rendering, each followed by the number ([`Version::release_with_marker`] in reverse).
+fn pre_with_marker(suffix: &str, markers: [&str; 3]) -> Option<Pre> {
+    let make: [fn(u64) -> Pre; 3] = [Pre::Dev, Pre::Beta, Pre::Rc];
+    markers.iter().zip(make).find_map(|(marker, make)| suffix.strip_prefix(marker).and_then(number).map(make))
 }
 
 fn invalid(text: &str, what: &str) -> Error {
