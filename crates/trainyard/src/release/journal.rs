@@ -109,8 +109,9 @@ impl Journal {
     }
 
     pub fn save(&self, ws: &Workspace) -> Result<()> {
-        let text = serde_json::to_vec_pretty(self).expect("journal serialises");
-        write_atomic(&path(ws, &self.version), &text)
+        let text = serde_json::to_string_pretty(self).expect("journal serialises");
+        // No secret reaches the disk, whatever a step's error message quoted.
+        write_atomic(&path(ws, &self.version), crate::redact::text(&text).as_bytes())
     }
 
     pub fn remove(&self, ws: &Workspace) -> Result<()> {

@@ -313,7 +313,7 @@ pub fn announce(
         println!("would post to the webhook from {}: {body}", hook.origin);
         return Ok(());
     }
-    notify::post(&hook, &body, &super::journal::dir(&ctx.ws))?;
+    notify::post(&hook, &body)?;
     eprintln!("trainyard: announced {} {v} on the webhook from {}", ctx.ws.config.name(), hook.origin);
     Ok(())
 }
