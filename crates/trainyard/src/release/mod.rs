@@ -349,7 +349,13 @@ impl Plan {
     }
 
     pub fn run(&self, repo: &Repo) -> Result<()> {
-        for action in &self.actions {
+        self.run_each(repo, |_| {})
+    }
+
+    /// Runs the plan, calling `before(i)` before the action `i`.
+    pub fn run_each(&self, repo: &Repo, mut before: impl FnMut(usize)) -> Result<()> {
+        for (i, action) in self.actions.iter().enumerate() {
+            before(i);
             match action {
                 Action::Git(args) => {
                     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -466,6 +472,13 @@ pub mod messages {
     }
     pub fn notes(v: &ReleaseVersion) -> String {
         format!("release {v}: RELEASE.txt")
+    }
+
+    /// Whether a subject is one of the commits the release of `v` makes (what `--abort`
+    /// and `--resume` may take back). Every step's commit message is named here.
+    pub fn is_of_release(subject: &str, v: &ReleaseVersion) -> bool {
+        subject == next_train(&v.next_minor())
+            || subject.strip_prefix("release ").and_then(|r| r.split_once(": ")).is_some_and(|(x, _)| x == v.text())
     }
 
     /// Whether a subject is one of the steps' bookkeeping commits.
