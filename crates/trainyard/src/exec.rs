@@ -24,7 +24,7 @@ impl Effects {
 
     /// Prints a plan line: what is about to happen (or would happen, in dry-run).
     pub fn say(&self, line: impl std::fmt::Display) {
-        let line = crate::redact::text(&line.to_string());
+        let line = crate::error::printable(&crate::redact::text(&line.to_string()));
         if self.dry_run {
             println!("would: {line}");
         } else if !self.quiet {

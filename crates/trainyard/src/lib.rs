@@ -47,7 +47,7 @@ pub fn main_with_args(args: Vec<OsString>, program: &str) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             if !err.message.is_empty() {
-                eprintln!("{}", redact::text(&err.to_string()));
+                eprintln!("{}", error::printable(&redact::text(&err.to_string())));
             }
             ExitCode::from(err.exit_code())
         }
