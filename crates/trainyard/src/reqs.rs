@@ -18,7 +18,7 @@
 //! `-e`, `--hash`, line continuations) have no meaning for crates and are errors.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -373,9 +373,9 @@ fn check_duplicates(requirements: &[Requirement]) -> Result<()> {
     struct Seen<'r> {
         first: Option<&'r Requirement>,
         unpinned: Option<&'r Requirement>,
-        pins: std::collections::HashMap<ReleaseKey, &'r Requirement>,
+        pins: HashMap<ReleaseKey, &'r Requirement>,
     }
-    let mut by_key: std::collections::HashMap<String, Seen<'_>> = std::collections::HashMap::new();
+    let mut by_key: HashMap<String, Seen<'_>> = std::collections::HashMap::new();
     let mut problems = Vec::new();
     for r in requirements {
         let seen = by_key.entry(r.key()).or_default();
