@@ -67,6 +67,7 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
     if opts.abort {
         return abort(repo, &version);
     }
+    check_inputs(repo, opts)?;
     let in_progress = Journal::in_progress(&ctx.ws)?;
     if let Some(j) = in_progress.as_ref().filter(|j| j.version != version) {
         return Err(Error::usage(format!("the release of {} is in progress, not finished", j.version)).with_help(
@@ -139,6 +140,29 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
     journal.save(&ctx.ws)?;
     let pushed = if journal.is_done("push") { "" } else { "; nothing was pushed: `release push` when ready" };
     eprintln!("trainyard: released {} {version}{pushed}", ctx.ws.config.name());
+    Ok(())
+}
+
+/// Every input a later step reads, checked before the first step changes anything: a
+/// message file that is missing, or a webhook file in the repository, fails the run here
+/// (exit 2, nothing changed), not after two commits.
+fn check_inputs(repo: &Repo, opts: &Options<'_>) -> Result<()> {
+    let ctx = repo.ctx;
+    let notes_done = Journal::load(&ctx.ws, &opts.version.text())?.is_some_and(|j| j.is_done("notes"));
+    if !notes_done {
+        match opts.message_file {
+            Some(f) => notes::check_impacts(&notes::Impacts::File(f))?,
+            None if !ctx.effects.dry_run => notes::check_impacts(&notes::Impacts::Editor)?,
+            None => {}
+        }
+    }
+    if opts.webhook_file.is_some() {
+        Webhook::find(opts.webhook_file, &ctx.ws.root)?;
+    }
+    let release_txt = ctx.ws.root.join(super::RELEASE_FILE);
+    if let Ok(text) = std::fs::read_to_string(&release_txt) {
+        notes::check_dates(&release_txt, &text)?;
+    }
     Ok(())
 }
 
