@@ -203,6 +203,48 @@ fn abort_never_drops_the_users_commits() {
     assert_eq!(f.snapshot(), before);
 }
 
+/// SIGKILL from outside at growing delays, wherever the run is (inside a git command too;
+/// the orphaned git finishes on its own): after each, `--abort` restores exactly.
+#[test]
+fn killed_from_outside_at_any_moment_abort_restores_exactly() {
+    if !is_root("the whole release path (its preflight checks mock's privileges)") {
+        return;
+    }
+    let f = Fixture::new("kill-outside");
+    let before = f.snapshot();
+    let mut hit = 0;
+    for delay_ms in [30, 60, 90, 120, 160, 200, 250, 300, 400, 500, 650, 800] {
+        let mut cmd = command(env!("CARGO_BIN_EXE_trainyard"), &f.repo.dir);
+        cmd.args(["release", "1.2", "--message-file"]).arg(&f.ops);
+        cmd.env("SOURCE_DATE_EPOCH", EPOCH).env("TRAINYARD_FAIL_AFTER", "tag").env_remove("CARGO_TARGET_DIR");
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let finished = child.try_wait().unwrap().is_some();
+        child.kill().ok();
+        child.wait().unwrap();
+        // An orphaned git command finishes its work: wait for its lock to go.
+        let lock = f.repo.dir.join(".git/index.lock");
+        for _ in 0..100 {
+            if !lock.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if !finished && f.journal().exists() {
+            hit += 1;
+        }
+        if f.journal().exists() {
+            let abort = f.release(&["--abort"], &[]);
+            abort.ok();
+        }
+        assert_eq!(f.snapshot(), before, "killed after {delay_ms} ms");
+    }
+    eprintln!("{hit} kills landed inside the release");
+    assert!(hit >= 2, "only {hit} kills landed inside the release: the delays need tuning");
+}
+
 fn is_root(what: &str) -> bool {
     let root = support::is_root();
     if !root {

@@ -312,7 +312,7 @@ impl Journal {
             let is_ours = match (planned, &content) {
                 (Some(hashes), Some(bytes)) => hashes.contains(&digest(bytes)),
                 _ => false,
-            };
+            } || (code == "??" && running.is_some_and(|r| is_write_leftover(path, r)));
             match (code == "??", is_ours) {
                 (_, true) if code == "??" => plan.remove.push(path.to_string()),
                 (false, true) => plan.restore.push(path.to_string()),
@@ -384,6 +384,15 @@ impl Journal {
         }
         Ok(said)
     }
+}
+
+/// A temporary file of [`crate::exec::write_atomic`] (`dir/.NAME.tmp.PID`) for a file the
+/// step writes: what a kill between its creation and its rename leaves.
+fn is_write_leftover(path: &str, running: &Running) -> bool {
+    let (dir, name) = path.rsplit_once('/').map_or(("", path), |(d, n)| (d, n));
+    let Some((target, pid)) = name.strip_prefix('.').and_then(|n| n.rsplit_once(".tmp.")) else { return false };
+    let target = if dir.is_empty() { target.to_string() } else { format!("{dir}/{target}") };
+    !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) && running.writes.contains_key(&target)
 }
 
 /// `refs/heads/main` -> `branch main`; `refs/tags/rpm-1.2` -> `tag rpm-1.2`.
