@@ -561,6 +561,18 @@ mod tests {
     }
 
     #[test]
+    fn commits_of_a_release() {
+        let v = ReleaseVersion::parse("1.2").unwrap();
+        for s in [messages::next_train(&v.next_minor()), messages::version(&v), messages::pins(&v), messages::notes(&v)] {
+            assert!(messages::is_of_release(&s, &v), "{s}");
+        }
+        let other = ReleaseVersion::parse("1.2.1").unwrap();
+        assert!(!messages::is_of_release(&messages::version(&other), &v));
+        assert!(!messages::is_of_release(&messages::next_train(&v), &v), "1.2's own train is 1.1's release");
+        assert!(!messages::is_of_release("precious work", &v));
+    }
+
+    #[test]
     fn dates() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(20_454), (2026, 1, 1));
