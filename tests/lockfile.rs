@@ -310,7 +310,9 @@ fn a_copied_workspace_after_a_killed_build(tc: &Toolchain) {
     let copy = f.tmp.path().join("portal-copy");
     sh(f.tmp.path(), "cp", &["-a", f.root.to_str().unwrap(), copy.to_str().unwrap()]);
     let copied_lock = std::fs::read(copy.join("Cargo.lock")).unwrap();
-    // Later work in the original: a new lock, committed.
+    // Later work in the original: a new lock, committed (after undoing any stray change to
+    // Cargo.lock, as someone would on seeing one).
+    git(&f.root, &["checkout", "--", "Cargo.lock"]);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     sh(&f.root, &cargo, &["update", "--quiet", "-p", "padcore", "--precise", "0.3.1"]);
     commit_all(&f.root, "padcore 0.3.1");
@@ -346,9 +348,9 @@ fn a_planted_lock_swap_journal_is_reported_and_never_followed() {
     write(&swap.join("journal"), victim.to_str().unwrap());
     write(&swap.join("original.lock"), "planted\n");
     let run = trainyard(&f.root, &["build", "CHANNEL=prod"], &[]);
-    run.ok().says("left by an older trainyard").says("help: compare");
     assert_eq!(read(&victim), "precious\n");
     assert!(f.lock_bytes() == lock);
+    run.ok().says("left by an older trainyard").says("help: compare");
     assert!(swap.join("journal").exists(), "the leftover is the user's to inspect");
 
     // A journal naming Cargo.lock, with another lock "saved".

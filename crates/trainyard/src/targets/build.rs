@@ -186,7 +186,14 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
     let mechanism = probe.finish()?;
     // Every build resolves and builds against a lock file of its own under target/trainyard/.
     let site = LockSite::new(ws, ws.state_dir().join(resolution_key(channel, &patches)), mechanism);
-    let guard = if ctx.effects.dry_run { None } else { Some(lockfile::BuildLock::acquire(ws)?) };
+    // Taken once the checks that need no resolution have passed, held to the end of the command.
+    let mut guard = None;
+    let mut take_guard = || -> Result<()> {
+        if !ctx.effects.dry_run && guard.is_none() {
+            guard = Some(lockfile::BuildLock::acquire(ws)?);
+        }
+        Ok(())
+    };
     let target_dir = &ws.target_dir;
     let patch_list = &patches;
     let extra = &options.cargo_args;
@@ -214,6 +221,7 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
         // The user's lock as it is, copied once: what is checked is what is built.
         let (bytes, lock) = user_lock()?;
         check_pinned(ctx, channel, &lock, &requirements, &internal)?;
+        take_guard()?;
         if ctx.effects.dry_run {
             println!("would copy Cargo.lock to {} and build with it", ws.display(&site.lock));
         } else {
@@ -240,6 +248,7 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
             Vec::new()
         } else {
             // Resolved from the user's lock in a scratch site, moved into place once checked.
+            take_guard()?;
             let scratch = site.scratch(ws)?;
             scratch.prepare(ws, Some(&bytes))?;
             let at = &scratch.cargo_args();
@@ -258,6 +267,7 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
             lock
         }
     } else {
+        take_guard()?;
         let fingerprint = dev_fingerprint(ctx, &requirements, &patches)?;
         let stamp = site.dir.join("fingerprint");
         let fresh = !refresh && site.lock.exists() && is_fresh(&stamp, &fingerprint);
