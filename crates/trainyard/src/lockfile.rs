@@ -340,6 +340,54 @@ source = "git+file:///srv/core?tag=rpm-2.0#0123"
     }
 
     #[test]
+    fn the_shadow_links_every_root_entry_but_the_lock_and_target_and_follows_changes() {
+        let base = std::env::temp_dir().join(format!("trainyard-shadow-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let root = Utf8PathBuf::from_path_buf(base.join("ws")).unwrap();
+        for dir in ["src", "target", "reqs"] {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        std::fs::write(root.join("Cargo.toml"), "[package]\n").unwrap();
+        std::fs::write(root.join("Cargo.lock"), "user's\n").unwrap();
+        let ws = Workspace::detached(&root);
+        let site = LockSite::new(&ws, root.join("target/trainyard/dev"), Mechanism::Shadow);
+        site.prepare(&ws, Some(b"trainyard's\n")).unwrap();
+        let shadow = site.dir.join("shadow");
+        let names = |dir: &Utf8Path| -> Vec<String> {
+            let mut v: Vec<String> =
+                std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&shadow), ["Cargo.lock", "Cargo.toml", "reqs", "src"]);
+        assert_eq!(std::fs::read_to_string(shadow.join("Cargo.lock")).unwrap(), "trainyard's\n");
+        assert_eq!(std::fs::read_to_string(root.join("Cargo.lock")).unwrap(), "user's\n");
+        assert_eq!(site.cargo_args(), ["--manifest-path", shadow.join("Cargo.toml").as_str()]);
+
+        // An entry gone, one new, and a link to somewhere else (a copied workspace's): all synced.
+        std::fs::remove_dir(root.join("reqs")).unwrap();
+        std::fs::write(root.join("build.rs"), "").unwrap();
+        std::fs::remove_file(shadow.join("src")).unwrap();
+        std::os::unix::fs::symlink("/elsewhere/src", shadow.join("src")).unwrap();
+        site.prepare(&ws, None).unwrap();
+        assert_eq!(names(&shadow), ["Cargo.lock", "Cargo.toml", "build.rs", "src"]);
+        assert_eq!(std::fs::read_link(shadow.join("src")).unwrap(), root.join("src").as_std_path());
+
+        let native = LockSite::new(&ws, root.join("target/trainyard/dev"), Mechanism::LockfilePath);
+        let lock = root.join("target/trainyard/dev/Cargo.lock");
+        assert_eq!(
+            native.cargo_args(),
+            [
+                "--manifest-path".to_string(),
+                root.join("Cargo.toml").to_string(),
+                "--config".into(),
+                format!("resolver.lockfile-path=\"{lock}\"")
+            ]
+        );
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
     fn cargo_versions_choose_the_mechanism() {
         assert_eq!(parse_cargo_version("cargo 1.95.0 (f2d3ce0bd 2026-03-21)\n"), Some((1, 95, 0)));
         assert_eq!(parse_cargo_version("cargo 1.97.0-nightly (4d1f98451 2026-05-15)"), Some((1, 97, 0)));

@@ -186,6 +186,14 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
     let mechanism = probe.finish()?;
     // Every build resolves and builds against a lock file of its own under target/trainyard/.
     let site = LockSite::new(ws, ws.state_dir().join(resolution_key(channel, &patches)), mechanism);
+    if ctx.effects.dry_run && mechanism == lockfile::Mechanism::Shadow {
+        println!(
+            "would link a shadow of the workspace root in {}/shadow (this cargo is older than {}.{}: no resolver.lockfile-path)",
+            ws.display(&site.dir),
+            lockfile::LOCKFILE_PATH_SINCE.0,
+            lockfile::LOCKFILE_PATH_SINCE.1
+        );
+    }
     // Taken once the checks that need no resolution have passed, held to the end of the command.
     let mut guard = None;
     let mut take_guard = || -> Result<()> {
