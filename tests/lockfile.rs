@@ -397,3 +397,34 @@ fn pin_writes_through_a_symlinked_requirement_file() {
     assert!(std::fs::symlink_metadata(&stage).unwrap().file_type().is_symlink());
     assert!(snapshot(&f.root) == before);
 }
+
+/// Internal-project overrides on the demo's repositories: the dev build and a stage collection of
+/// the service as of a tag, each against its own resolution, and Cargo.lock as it was.
+fn overrides_resolve_into_their_own_lock_files(tc: &Toolchain) {
+    let tmp = TempDir::new("lockfile-demo");
+    let yard = tmp.path().join("yard");
+    trainyard(tmp.path(), &["demo", "--dir", yard.to_str().unwrap()], &tc.env()).ok();
+    let portal = yard.join("account-portal");
+    let lock = std::fs::read(portal.join("Cargo.lock")).unwrap();
+    let app = portal.join("target/release/account-portal").display().to_string();
+    trainyard(&portal, &["build", "SERVER_CORE=rpm-2.0"], &tc.env()).ok().says(tc.mark());
+    assert!(sh(&portal, &app, &[]).ends_with("using server-core 2.0"), "{}", sh(&portal, &app, &[]));
+    trainyard(&portal, &["build"], &tc.env()).ok();
+    assert!(sh(&portal, &app, &[]).ends_with("using server-core 1.0"));
+    let run = trainyard(
+        &portal,
+        &["build_rpms", "SERVER_CORE=rpm-2.0", "ACCOUNT_PORTAL=rpm-1.2", "RPM_CHANNEL=stage"],
+        &tc.env(),
+    );
+    run.ok().says(tc.mark());
+    assert!(portal.join("target/rpms/stage/server-core-2.0-1.x86_64.rpm").exists(), "{}", run.output());
+    let keys: Vec<String> = std::fs::read_dir(portal.join("target/trainyard"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("dev"))
+        .collect();
+    assert_eq!(keys.len(), 2, "dev and dev with the override each have a lock: {keys:?}");
+    assert!(std::fs::read(portal.join("Cargo.lock")).unwrap() == lock, "Cargo.lock changed");
+    assert_eq!(tracked_changes(&portal), "");
+}
+with_both_cargos!(overrides_resolve_into_their_own_lock_files);
