@@ -249,23 +249,46 @@ fn sync_shadow(ws: &Workspace, shadow: &Utf8Path) -> Result<()> {
 
 /// Held by a build from its resolution to the end of the command. Builds into one target
 /// directory share `target/release`: a second build waits rather than replacing binaries
-/// the first is about to package.
+/// the first is about to package. Re-entrant within a process (a file lock taken twice by one
+/// process through two open files would wait for itself).
 pub struct BuildLock {
-    _file: std::fs::File,
+    path: Utf8PathBuf,
 }
+
+/// The build locks this process holds: path, how many holders, the locked file.
+static HELD: std::sync::Mutex<Vec<(Utf8PathBuf, usize, std::fs::File)>> = std::sync::Mutex::new(Vec::new());
 
 impl BuildLock {
     pub fn acquire(ws: &Workspace) -> Result<BuildLock> {
         let dir = ws.target_dir.join("trainyard");
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let path = dir.join("build.lock");
+        let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = held.iter_mut().find(|(p, _, _)| *p == path) {
+            entry.1 += 1;
+            return Ok(BuildLock { path });
+        }
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let file =
             std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io(&path))?;
         if file.try_lock().is_err() {
             eprintln!("trainyard: waiting for another trainyard build into {} to finish", ws.display(&ws.target_dir));
             file.lock().map_err(io(&path))?;
         }
-        Ok(BuildLock { _file: file })
+        held.push((path.clone(), 1, file));
+        Ok(BuildLock { path })
+    }
+}
+
+impl Drop for BuildLock {
+    fn drop(&mut self) {
+        let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = held.iter().position(|(p, _, _)| *p == self.path) {
+            held[i].1 -= 1;
+            if held[i].1 == 0 {
+                // Closing the file releases the lock.
+                held.swap_remove(i);
+            }
+        }
     }
 }
 
@@ -384,6 +407,20 @@ source = "git+file:///srv/core?tag=rpm-2.0#0123"
                 format!("resolver.lockfile-path=\"{lock}\"")
             ]
         );
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn the_build_lock_is_reentrant_within_a_process() {
+        let base = std::env::temp_dir().join(format!("trainyard-buildlock-unit-{}", std::process::id()));
+        let ws = Workspace::detached(&Utf8PathBuf::from_path_buf(base.clone()).unwrap());
+        let first = BuildLock::acquire(&ws).unwrap();
+        let second = BuildLock::acquire(&ws).unwrap();
+        drop(first);
+        let other = std::fs::File::open(ws.target_dir.join("trainyard/build.lock")).unwrap();
+        assert!(other.try_lock().is_err(), "still held by the second holder");
+        drop(second);
+        assert!(other.try_lock().is_ok(), "released with the last holder");
         std::fs::remove_dir_all(&base).unwrap();
     }
 
