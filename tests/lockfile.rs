@@ -250,6 +250,8 @@ with_both_cargos!(concurrent_dev_build_and_prod_build_rpms);
 fn kill_9_during_cargo_update_leaves_cargo_lock_unchanged(tc: &Toolchain) {
     let f = Fixture::new();
     let lock = f.lock_bytes();
+    // Built once, so that later runs spend their time resolving, not compiling.
+    trainyard(&f.root, &["build"], &tc.env()).ok();
     for (round, delay_ms) in [0u64, 300, 700].into_iter().enumerate() {
         let (slow, marks) = slow_cargo(f.tmp.path(), tc, "update", 1.0);
         let mut child = spawn(&f.root, &["build", "--refresh"], tc, &slow);
@@ -262,8 +264,18 @@ fn kill_9_during_cargo_update_leaves_cargo_lock_unchanged(tc: &Toolchain) {
         assert!(f.lock_bytes() == lock, "round {round}: Cargo.lock changed after kill -9 during cargo update");
         assert_eq!(tracked_changes(&f.root), "", "round {round}");
     }
-    // The next run resolves again and builds the dev versions; nothing of the killed runs is left.
-    trainyard(&f.root, &["build"], &tc.env()).ok().says(tc.mark());
+    // The next run starts while the orphan still waits to run its `cargo update`.
+    let (slow, marks) = slow_cargo(f.tmp.path(), tc, "update", 4.0);
+    let mut child = spawn(&f.root, &["build", "--refresh"], tc, &slow);
+    wait_for(&marks.join("started"), Duration::from_secs(60));
+    child.kill().unwrap();
+    let _ = child.wait();
+    trainyard(&f.root, &["build", "--refresh"], &tc.env()).ok();
+    assert!(!marks.join("finished").exists(), "the orphan ended before the next run did; the test proves nothing");
+    wait_for(&marks.join("finished"), Duration::from_secs(60));
+    assert!(f.lock_bytes() == lock, "Cargo.lock changed by an orphan after the next run");
+    // The next resolution builds the dev versions; nothing of the killed runs is left.
+    trainyard(&f.root, &["build", "--refresh"], &tc.env()).ok().says(tc.mark());
     assert_eq!(f.app_says(), DEV_VERSIONS);
     assert!(f.lock_bytes() == lock);
     let leftovers: Vec<String> = std::fs::read_dir(f.root.join("target/trainyard/dev"))
