@@ -113,8 +113,12 @@ impl CargoProbe {
     pub fn finish(self) -> Result<Mechanism> {
         let cargo = &self.program;
         let out = self.child.and_then(|c| c.wait_with_output()).map_err(|e| {
-            Error::failed(format!("running `{cargo} -V`: {e}"))
-                .with_help("install Rust with rustup, or set CARGO to a cargo binary")
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::missing_tool(cargo, "cargo")
+            } else {
+                Error::failed(format!("running `{cargo} -V`: {e}"))
+                    .with_help("install Rust with rustup, or set CARGO to a cargo binary")
+            }
         })?;
         let text = String::from_utf8_lossy(&out.stdout);
         let version = parse_cargo_version(&text).filter(|_| out.status.success()).ok_or_else(|| {
@@ -300,7 +304,7 @@ impl Drop for BuildLock {
 /// restores from it. When the saved copy is byte-identical to `Cargo.lock` there is nothing
 /// to restore and the leftover is removed; otherwise it is left for the user, with a warning
 /// on every run saying how to compare and clean up.
-pub fn report_leftover_swap(ws: &Workspace) {
+pub fn report_leftover_swap(ws: &Workspace, dry_run: bool) {
     let dir = ws.state_dir().join("lock-swap");
     if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
         return;
@@ -313,6 +317,10 @@ pub fn report_leftover_swap(ws: &Workspace) {
         .and_then(|_| std::fs::read(&saved).ok());
     let current = std::fs::read(ws.lock_path()).ok();
     if !has_journal || (saved_bytes.is_some() && saved_bytes == current) {
+        if dry_run {
+            println!("would remove: {}/ (left by an older trainyard, nothing to restore)", ws.display(&dir));
+            return;
+        }
         for name in ["journal", "original.lock", "lock"] {
             let _ = std::fs::remove_file(dir.join(name));
         }
