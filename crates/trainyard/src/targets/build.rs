@@ -73,7 +73,8 @@ pub struct BuildManifest {
     pub version: Option<String>,
     pub commit: Option<String>,
     pub dirty: bool,
-    /// The lock file the build used (the user's, or trainyard's dev resolution).
+    /// The lock file the build used: trainyard's, under `target/trainyard/` (for stage and prod
+    /// without overrides a copy of the user's `Cargo.lock`).
     pub lock_file: Utf8PathBuf,
     /// Every internal project: requested ref, where the request came from, commit.
     pub internal: Vec<projects::Record>,

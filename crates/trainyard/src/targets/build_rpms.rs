@@ -552,7 +552,8 @@ pub fn cache_path(ws: &Workspace, out: &Utf8Path) -> Utf8PathBuf {
     ws.state_dir().join("rpm-cache").join(format!("{key}.json"))
 }
 
-/// Vendors the sources of every package of the build's lock file (`site`) into `target/trainyard/vendor/<channel>/`.
+/// Vendors the sources of every package of the build's lock file (`site`) into
+/// `target/trainyard/vendor/<channel>/`.
 ///
 /// Skipped when the vendor directory was made from the same inputs (the lock file's content,
 /// the override patches, the workspace's `.cargo/config.toml`, recorded in a stamp beside it)
