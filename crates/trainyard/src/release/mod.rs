@@ -563,7 +563,8 @@ mod tests {
     #[test]
     fn commits_of_a_release() {
         let v = ReleaseVersion::parse("1.2").unwrap();
-        for s in [messages::next_train(&v.next_minor()), messages::version(&v), messages::pins(&v), messages::notes(&v)] {
+        for s in [messages::next_train(&v.next_minor()), messages::version(&v), messages::pins(&v), messages::notes(&v)]
+        {
             assert!(messages::is_of_release(&s, &v), "{s}");
         }
         let other = ReleaseVersion::parse("1.2.1").unwrap();
