@@ -34,6 +34,12 @@ pub const OUT_FLAG: FlagSpec = FlagSpec {
 };
 pub const NO_DEPS_FLAG: FlagSpec =
     FlagSpec { name: "no-deps", value: None, help: "leave out the rust-NAME-devel packages", var: None };
+pub const VARIANT_FLAG: FlagSpec = FlagSpec {
+    name: "variant",
+    value: Some("NAME"),
+    help: "apply [package.metadata.generate-rpm.variants.NAME] (repeatable, or NAME1,NAME2), as cargo generate-rpm --variant does",
+    var: None,
+};
 pub const PACKAGE_FLAG: FlagSpec = FlagSpec {
     name: "package",
     value: Some("CRATE"),
@@ -44,7 +50,7 @@ pub const PACKAGE_FLAG: FlagSpec = FlagSpec {
 pub const SPEC: TargetSpec = TargetSpec {
     name: "build_rpms",
     summary: "build the RPM collection of a channel (RPM_CHANNEL=prod by default)",
-    usage: "[RPM_CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--out DIR] [--no-deps] [--package NAME] [--dry-run]",
+    usage: "[RPM_CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--out DIR] [--no-deps] [--package NAME] [--variant NAME] [--dry-run]",
     about: "Builds the workspace for the channel (as `build` does, stripped), then writes into\n\
             target/rpms/<channel>/ (or --out): one RPM per crate with [package.metadata.trainyard.rpm]\n\
             or [package.metadata.generate-rpm], one per internal project that ships binaries, and one\n\
@@ -52,7 +58,7 @@ pub const SPEC: TargetSpec = TargetSpec {
             plus collection.json naming each file, its NEVRA, SHA-256, provides and requires.\n\
             Reproducible: SOURCE_DATE_EPOCH or the commit time is every timestamp.",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod)" }],
-    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, NO_DEPS_FLAG, PACKAGE_FLAG],
+    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, NO_DEPS_FLAG, PACKAGE_FLAG, VARIANT_FLAG],
     takes_projects: true,
     max_positional: 0,
     passthrough: false,
@@ -203,8 +209,9 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     // Packaging tables and their files, before a build that can take minutes (the binaries
     // themselves are checked again once built).
     let release_dir = ws.target_dir.join("release");
+    let variants = variants(ctx, &packaged)?;
     for member in &packaged {
-        assets::check_metadata(&member.info, &member.metadata, &release_dir, &arch)?;
+        assets::check_metadata(&member.info, &member.metadata, &release_dir, &arch, &variants)?;
     }
 
     if ctx.effects.dry_run {
@@ -257,7 +264,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     }
 
     for member in &packaged {
-        let read = assets::from_metadata(&member.info, &member.metadata, &release_dir, &arch);
+        let read = assets::from_metadata_with_variants(&member.info, &member.metadata, &release_dir, &arch, &variants);
         let unbuilt = member.info.bins.iter().any(|b| !release_dir.join(b).exists());
         let read = match read {
             // A dry-run plans before anything is built: the binaries are not there to read yet.
@@ -427,6 +434,28 @@ fn internal_rpm_of(p: &Package, project: &str) -> bool {
     p.url.as_deref() == Some(project) || p.name == project || p.name.starts_with(&format!("{project}-"))
 }
 
+/// The `--variant` names, each defined by at least one packaged crate's cargo-generate-rpm
+/// table (a crate without it keeps its table as it is, as `cargo generate-rpm` packages it).
+pub fn variants(ctx: &Context, packaged: &[&Member]) -> Result<Vec<String>> {
+    let names: Vec<String> =
+        ctx.args.values("variant").iter().flat_map(|v| v.split(',')).map(|v| v.trim().to_string()).collect();
+    for name in &names {
+        if !packaged.iter().any(|m| assets::variant_names(&m.metadata).contains(name)) {
+            let defined: BTreeSet<String> = packaged.iter().flat_map(|m| assets::variant_names(&m.metadata)).collect();
+            let defined = if defined.is_empty() {
+                "none is defined".to_string()
+            } else {
+                format!("defined: {}", defined.into_iter().collect::<Vec<_>>().join(", "))
+            };
+            return Err(Error::usage(format!(
+                "--variant {name}: no packaged crate has [package.metadata.generate-rpm.variants.{name}]"
+            ))
+            .with_help(defined));
+        }
+    }
+    Ok(names)
+}
+
 /// A workspace member with what `cargo metadata --no-deps` says of it.
 pub struct Member {
     pub info: assets::CrateInfo,
@@ -463,6 +492,7 @@ pub fn workspace_members(ws: &Workspace) -> Result<Vec<Member>> {
                 homepage: p.homepage.clone(),
                 repository: p.repository.clone(),
                 manifest_dir: p.manifest_path.parent().map(Utf8Path::to_path_buf).unwrap_or_default(),
+                workspace_root: meta.workspace_root.clone(),
                 bins: p.targets.iter().filter(|t| t.is_bin()).map(|t| t.name.clone()).collect(),
             },
             metadata: p.metadata.clone(),
