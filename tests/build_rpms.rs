@@ -562,11 +562,11 @@ fn bad_inputs_are_clear_errors_and_leave_the_output_directory_as_it_was() {
     write(&manifest, &asset("missing.conf"));
     refused(&f, &["build_rpms"], &["crate `gen`", "assets[2].source", "`missing.conf` does not exist", "help:"]);
     write(&manifest, &asset("../../etc/passwd"));
-    refused(&f, &["build_rpms"], &["crate `gen`", "`../../etc/passwd` points outside the crate directory"]);
+    refused(&f, &["build_rpms"], &["crate `gen`", "`../../etc/passwd` points outside the workspace"]);
     // Also when the file behind the escaping path exists, through a symlink inside the crate.
     std::os::unix::fs::symlink("/etc/passwd", f.root.join("gen/passwd")).unwrap();
     write(&manifest, &asset("passwd"));
-    refused(&f, &["build_rpms"], &["`passwd` points outside the crate directory"]);
+    refused(&f, &["build_rpms"], &["`passwd` points outside the workspace"]);
     std::fs::remove_file(f.root.join("gen/passwd")).unwrap();
 
     // A dry run plans and writes nothing.

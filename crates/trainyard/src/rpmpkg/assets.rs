@@ -88,6 +88,8 @@ pub struct CratePackage {
     pub units: Vec<String>,
     /// A command that must succeed once the package is installed (trainyard table only).
     pub smoke: Option<String>,
+    /// The release the table sets (`release`), which wins over the workspace's.
+    pub release: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -349,7 +351,10 @@ fn read_table(
         }
     }
     let raw = Value::Object(obj.clone());
-    let spec: Spec = serde_json::from_value(raw).map_err(|e| Error::usage(format!("{}: {e}", where_(""))))?;
+    let spec: Spec = serde_json::from_value(raw).map_err(|e| {
+        Error::usage(format!("{}: {e}", where_("")))
+            .with_help("fix the value's type (a string, a number, a table or a list)")
+    })?;
     let target_dir = target_release_dir.parent().unwrap_or(target_release_dir).to_path_buf();
     let ctx = Ctx { krate, table, target_release_dir, target_dir, before_build };
 
@@ -363,11 +368,12 @@ fn read_table(
         Error::usage(format!("crate `{}` has no license", krate.name))
             .with_help(format!("set `license` in its [package] table or in [{}]", table.key()))
     })?;
-    let release = match &spec.release {
-        Some(Release::Text(t)) => t.clone(),
-        Some(Release::Number(n)) => n.to_string(),
-        None => "1".into(),
+    let table_release = match &spec.release {
+        Some(Release::Text(t)) => Some(t.clone()),
+        Some(Release::Number(n)) => Some(n.to_string()),
+        None => None,
     };
+    let release = table_release.clone().unwrap_or_else(|| "1".into());
     let mut pkg = Package {
         name,
         epoch: spec.epoch,
@@ -397,14 +403,19 @@ fn read_table(
     };
     for (i, raw) in assets.iter().enumerate() {
         let field = format!("assets[{i}]");
-        let a: AssetSpec =
-            serde_json::from_value(raw.clone()).map_err(|e| Error::usage(format!("{}: {e}", where_(&field))))?;
+        let a: AssetSpec = serde_json::from_value(raw.clone()).map_err(|e| {
+            Error::usage(format!("{}: {e}", where_(&field))).with_help(
+                "an asset is { source = \"PATH\", dest = \"/ABSOLUTE/PATH\" } with optional mode, config, doc, user, group, caps",
+            )
+        })?;
         pkg.files.extend(ctx.asset(&a, &field)?);
     }
     for (i, raw) in spec.dirs.iter().enumerate() {
         let field = format!("dirs[{i}]");
-        let d: DirSpec =
-            serde_json::from_value(raw.clone()).map_err(|e| Error::usage(format!("{}: {e}", where_(&field))))?;
+        let d: DirSpec = serde_json::from_value(raw.clone()).map_err(|e| {
+            Error::usage(format!("{}: {e}", where_(&field)))
+                .with_help("a directory is { dest = \"/ABSOLUTE/PATH\" } with optional mode, user, group")
+        })?;
         ctx.check_dest(&d.dest, &field, false)?;
         let mode = match &d.mode {
             Some(m) => ctx.mode(m, &field)?,
@@ -454,7 +465,7 @@ fn read_table(
         let Some(text) = obj.get(key) else {
             if let Some(k) = [&flags_key, &prog_key].into_iter().find(|k| obj.contains_key(k.as_str())) {
                 return Err(ctx
-                    .err(k, format!("is set but `{key}` is not"))
+                    .err(k, format!("`{k}` is set but `{key}` is not"))
                     .with_help(format!("add `{key}`, or remove `{k}`")));
             }
             continue;
@@ -474,10 +485,12 @@ fn read_table(
             Some(v) => {
                 let words: Option<Vec<String>> =
                     v.as_array().map(|a| a.iter().map(|w| w.as_str().map(String::from)).collect()).unwrap_or(None);
-                Some(words.filter(|w| !w.is_empty() && w[0].starts_with('/')).ok_or_else(|| {
-                    ctx.err(&prog_key, format!("`{v}` is not an interpreter and its arguments"))
-                        .with_help(format!("{prog_key} = [\"/bin/bash\", \"-e\"]"))
-                })?)
+                Some(words.filter(|w| !w.is_empty() && (w[0].starts_with('/') || w[0] == "<lua>")).ok_or_else(
+                    || {
+                        ctx.err(&prog_key, format!("`{v}` is not an interpreter and its arguments"))
+                            .with_help(format!("{prog_key} = [\"/bin/bash\", \"-e\"]"))
+                    },
+                )?)
             }
         };
         if flags.is_some() || prog.is_some() {
@@ -498,9 +511,19 @@ fn read_table(
             .with_help("keep that scriptlet in shell, or enable the units from it yourself"));
         }
     }
-    let auto_requires = !matches!(spec.auto_req.as_deref(), Some("no" | "disabled"));
+    // cargo-generate-rpm reads only "no"/"disabled" from the table; the other modes it names
+    // all generate shared-library requires, as trainyard does in-process (rpm's elfdeps).
+    let auto_requires = match spec.auto_req.as_deref() {
+        None | Some("auto" | "builtin" | "find-requires") => true,
+        Some("no" | "disabled") => false,
+        Some(other) => {
+            return Err(ctx.err("auto-req", format!("`{other}` is not supported")).with_help(
+                "\"no\" turns shared-library requires off; \"auto\", \"builtin\" and \"find-requires\" keep them (computed as rpm's elfdeps does)",
+            ))
+        }
+    };
     pkg.validate().map_err(|e| e.with_help(format!("fix [{}] in {}/Cargo.toml", table.key(), krate.manifest_dir)))?;
-    Ok(Some(CratePackage { package: pkg, table, auto_requires, units, smoke: spec.smoke }))
+    Ok(Some(CratePackage { package: pkg, table, auto_requires, units, smoke: spec.smoke, release: table_release }))
 }
 
 fn first_line(s: &str) -> String {

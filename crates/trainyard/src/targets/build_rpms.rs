@@ -279,7 +279,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         };
         let pkg = &mut crate_pkg.package;
         pkg.version = version_rpm.clone();
-        pkg.release = release.clone();
+        pkg.release = crate_pkg.release.clone().unwrap_or_else(|| release.clone());
         pkg.source_date = source_date;
         pkg.changelog = changelog.clone();
         if !ctx.effects.dry_run {
@@ -537,7 +537,7 @@ fn internal_project_packages(
         if let Some(v) = version {
             p.package.version = v.to_string();
         }
-        p.package.release = release.to_string();
+        p.package.release = p.release.clone().unwrap_or_else(|| release.to_string());
         p.package.source_date = source_date;
         if p.auto_requires {
             p.package.add_elf_dependencies()?;
