@@ -21,6 +21,7 @@
 //! [`Package::check_stripped`] refuses a binary that still carries symbols or debug info.
 
 pub mod assets;
+pub mod bundled;
 pub mod cache;
 pub mod elf;
 pub mod systemd;

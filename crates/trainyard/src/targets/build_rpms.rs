@@ -263,6 +263,8 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         }
     }
 
+    let graph =
+        if ctx.effects.dry_run { None } else { Some(resolved_graph(ctx, &built.manifest.lock_file, &built.patches)?) };
     for member in &packaged {
         let read = assets::from_metadata_with_variants(&member.info, &member.metadata, &release_dir, &arch, &variants);
         let unbuilt = member.info.bins.iter().any(|b| !release_dir.join(b).exists());
@@ -288,11 +290,14 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
             }
             pkg.check_stripped()?;
         }
-        // Fedora's rule for bundled Rust dependencies: every crate compiled in is provided as bundled.
-        let closure = lockfile::closure(&built.manifest.packages, &member.info.name);
-        for dep in &closure {
-            pkg.provides.push(Dependency::eq(format!("bundled(crate({}))", dep.name), dep.version.clone()));
+        // Fedora's rule for bundled Rust dependencies: every crate linked in is provided as
+        // bundled; exactly those, from cargo's resolved graph for the target (rpmpkg::bundled).
+        if let Some(graph) = &graph {
+            for (name, version) in rpmpkg::bundled::linked_crates(graph, &member.info.name) {
+                pkg.provides.push(Dependency::eq(format!("bundled(crate({name}))"), assets::rpm_version(&version)));
+            }
         }
+        let closure = lockfile::closure(&built.manifest.packages, &member.info.name);
         for (project, (v, crates)) in &internal_versions {
             if closure
                 .iter()
@@ -643,6 +648,39 @@ fn vendor(
         exec::write_atomic(&stamp_path, stamp.as_bytes())?;
     }
     Ok(Some(dir))
+}
+
+/// `cargo tree` of the workspace for the host target, as [`rpmpkg::bundled`] reads it, with
+/// the lock file and patches of the build (swapped in as [`vendor`] does, and `--locked`: it
+/// writes no lock file).
+fn resolved_graph(ctx: &Context, lock_file: &Utf8Path, patches: &[String]) -> Result<String> {
+    let ws = &ctx.ws;
+    let sh = shell()?;
+    sh.change_dir(&ws.root);
+    let cargo = cargo_program();
+    let manifest = &ws.manifest;
+    let target = host_target()?;
+    let args = rpmpkg::bundled::CARGO_TREE_ARGS;
+    let c = cmd!(sh, "{cargo} tree --locked --manifest-path {manifest} --target {target} {args...} {patches...}");
+    if lock_file == ws.lock_path() {
+        exec::read(c)
+    } else {
+        let swap = Swap::begin(ws, lock_file)?;
+        let out = exec::read(c)?;
+        swap.finish()?;
+        Ok(out)
+    }
+}
+
+/// The target triple rustc builds for when given none (`rustc -vV`'s `host:`).
+fn host_target() -> Result<String> {
+    let sh = shell()?;
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = exec::read(cmd!(sh, "{rustc} -vV"))?;
+    out.lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(|h| h.trim().to_string())
+        .ok_or_else(|| Error::failed(format!("`{rustc} -vV` names no host target:\n{out}")))
 }
 
 /// What a vendor directory is made from; `None` when the lock file cannot be read.
