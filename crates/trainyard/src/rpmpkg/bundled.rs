@@ -74,6 +74,23 @@ pub fn linked_crates(cargo_tree: &str, root: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The `cargo tree` arguments, after `--target TRIPLE`, of every crate a build or test of the
+/// workspace compiles for the target (all edge kinds), read by [`all_crates`].
+pub const CARGO_TREE_ALL_ARGS: [&str; 7] = ["--workspace", "-e", "all", "--prefix", "depth", "--format", "{p}"];
+
+/// Every `(name, version)` of a `cargo tree` output with [`CARGO_TREE_ALL_ARGS`].
+pub fn all_crates(cargo_tree: &str) -> BTreeSet<(String, String)> {
+    cargo_tree
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.trim_start_matches(|c: char| c.is_ascii_digit()).split_whitespace();
+            let name = words.next()?;
+            let version = words.next()?.strip_prefix('v')?;
+            Some((name.to_string(), version.to_string()))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

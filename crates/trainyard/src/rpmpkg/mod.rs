@@ -23,6 +23,7 @@
 pub mod assets;
 pub mod bundled;
 pub mod cache;
+pub mod devel;
 pub mod elf;
 pub mod systemd;
 

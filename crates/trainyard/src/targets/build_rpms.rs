@@ -293,7 +293,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         // Fedora's rule for bundled Rust dependencies: every crate linked in is provided as
         // bundled; exactly those, from cargo's resolved graph for the target (rpmpkg::bundled).
         if let Some(graph) = &graph {
-            for (name, version) in rpmpkg::bundled::linked_crates(graph, &member.info.name) {
+            for (name, version) in rpmpkg::bundled::linked_crates(&graph.linked, &member.info.name) {
                 pkg.provides.push(Dependency::eq(format!("bundled(crate({name}))"), assets::rpm_version(&version)));
             }
         }
@@ -316,9 +316,10 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
 
     if !ctx.args.flag("no-deps") {
         let vendor = vendor(ctx, channel, &built.manifest.lock_file, &built.patches, &built.manifest.packages)?;
-        if let Some(vendor) = vendor {
+        // A dry run resolves no graph: it names the packages it can without one.
+        if let (Some(vendor), Some(graph)) = (vendor, &graph) {
             packages.extend(
-                dependency_packages(&built.manifest.packages, &vendor, &release, source_date)?
+                dependency_packages(&built.manifest.packages, &vendor, &release, graph)?
                     .into_iter()
                     .map(|p| (p, Kind::Dependency)),
             );
@@ -650,26 +651,45 @@ fn vendor(
     Ok(Some(dir))
 }
 
-/// `cargo tree` of the workspace for the host target, as [`rpmpkg::bundled`] reads it, with
-/// the lock file and patches of the build (swapped in as [`vendor`] does, and `--locked`: it
-/// writes no lock file).
-fn resolved_graph(ctx: &Context, lock_file: &Utf8Path, patches: &[String]) -> Result<String> {
+/// What cargo's feature-resolved graph of the workspace says for the host target.
+struct Graphs {
+    /// `cargo tree` with [`rpmpkg::bundled::CARGO_TREE_ARGS`]: what each binary links.
+    linked: String,
+    /// Every crate a build or test of the workspace compiles for the target.
+    compiled: BTreeSet<(String, String)>,
+    target: String,
+    cfgs: Vec<cargo_metadata::cargo_platform::Cfg>,
+}
+
+/// [`Graphs`], with the lock file and patches of the build (swapped in as [`vendor`] does, and
+/// `--locked`: nothing writes a lock file).
+fn resolved_graph(ctx: &Context, lock_file: &Utf8Path, patches: &[String]) -> Result<Graphs> {
     let ws = &ctx.ws;
     let sh = shell()?;
     sh.change_dir(&ws.root);
     let cargo = cargo_program();
     let manifest = &ws.manifest;
     let target = host_target()?;
-    let args = rpmpkg::bundled::CARGO_TREE_ARGS;
-    let c = cmd!(sh, "{cargo} tree --locked --manifest-path {manifest} --target {target} {args...} {patches...}");
-    if lock_file == ws.lock_path() {
-        exec::read(c)
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let cfgs = rpmpkg::devel::parse_cfgs(&exec::read(cmd!(sh, "{rustc} --print cfg"))?);
+    let tree = |args: &[&str]| {
+        exec::read(cmd!(
+            sh,
+            "{cargo} tree --locked --manifest-path {manifest} --target {target} {args...} {patches...}"
+        ))
+    };
+    let run = || -> Result<(String, String)> {
+        Ok((tree(&rpmpkg::bundled::CARGO_TREE_ARGS)?, tree(&rpmpkg::bundled::CARGO_TREE_ALL_ARGS)?))
+    };
+    let (linked, all) = if lock_file == ws.lock_path() {
+        run()?
     } else {
         let swap = Swap::begin(ws, lock_file)?;
-        let out = exec::read(c)?;
+        let out = run()?;
         swap.finish()?;
-        Ok(out)
-    }
+        out
+    };
+    Ok(Graphs { linked, compiled: rpmpkg::bundled::all_crates(&all), target, cfgs })
 }
 
 /// The target triple rustc builds for when given none (`rustc -vV`'s `host:`).
@@ -699,16 +719,25 @@ fn vendor_stamp(ws: &Workspace, lock_file: &Utf8Path, patches: &[String]) -> Opt
 }
 
 /// One `rust-NAME-devel` package per registry crate: its sources under
-/// `/usr/share/cargo/registry/NAME-VERSION/`, `Provides: crate(NAME) = VERSION`,
-/// `Requires: crate(DEP)` for each of its own dependencies.
+/// `/usr/share/cargo/registry/NAME-VERSION/`, `Provides: crate(NAME) = VERSION`, and `Requires`
+/// of its own non-optional dependencies for the target with their version ranges
+/// ([`rpmpkg::devel`]: the same name-version-release has the same bytes whatever application
+/// built it; a crate at several semver-incompatible versions gets Fedora's compat names).
+///
+/// A crate no build or test for this target compiles (only other platforms use it) is packaged
+/// as `rust-NAME-stub`: its manifest and checksum, no sources, so that cargo still resolves the
+/// lock file offline from the installed packages.
 fn dependency_packages(
     lock: &[LockedPackage],
     vendor: &Utf8Path,
     release: &str,
-    source_date: u64,
+    graph: &Graphs,
 ) -> Result<Vec<Package>> {
+    let registry: Vec<&LockedPackage> = lock.iter().filter(|p| p.is_registry()).collect();
+    let names =
+        rpmpkg::devel::package_names(&registry.iter().map(|p| (p.name.clone(), p.version.clone())).collect::<Vec<_>>());
     let mut out = Vec::new();
-    for p in lock.iter().filter(|p| p.is_registry()) {
+    for p in registry {
         let dir = vendor.join(format!("{}-{}", p.name, p.version));
         if !dir.is_dir() {
             return Err(Error::failed(format!(
@@ -716,43 +745,76 @@ fn dependency_packages(
                 p.name, p.version
             )));
         }
-        let fields = crate_fields(&dir.join("Cargo.toml"));
+        let manifest_path = dir.join("Cargo.toml");
+        let manifest = std::fs::read_to_string(&manifest_path).map_err(io(&manifest_path))?;
+        let fields = crate_fields(&manifest_path);
         let dest_root = format!("/usr/share/cargo/registry/{}-{}", p.name, p.version);
         let mut files = vec![FileEntry::dir(dest_root.clone(), 0o755)];
-        // Everything cargo vendor wrote, .cargo-checksum.json included: with it the installed
-        // directory is a cargo `directory` source whose checksums match the lock file's, so the
-        // collection rebuilds the workspace offline (as Fedora's and Debian's registries do).
-        for (rel, path, is_dir, mode) in walk(&dir)? {
-            let dest = format!("{dest_root}/{rel}");
-            if is_dir {
-                files.push(FileEntry::dir(dest, 0o755));
-            } else {
-                let mode = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
-                files.push(FileEntry::new(path, dest, mode, FileKind::Regular));
+        let name = names[&(p.name.clone(), p.version.clone())].clone();
+        let compiled = graph.compiled.contains(&(p.name.clone(), p.version.clone()));
+        let stub = match (&p.checksum, compiled) {
+            (Some(checksum), false) => Some(checksum),
+            _ => None,
+        };
+        let mut requires = Vec::new();
+        let (name, summary) = if let Some(checksum) = stub {
+            // What cargo reads of a directory source: the manifest, and a checksum file whose
+            // `package` is the lock file's (its empty `files` list is all there is to verify).
+            let stub_dir = vendor.with_extension("stubs").join(format!("{}-{}", p.name, p.version));
+            let text =
+                rpmpkg::devel::stub_manifest(&manifest).map_err(|e| Error::failed(format!("{manifest_path}: {e}")))?;
+            let json = format!("{{\"files\":{{}},\"package\":\"{checksum}\"}}");
+            for (rel, content) in [("Cargo.toml", text.as_str()), ("src/lib.rs", ""), (".cargo-checksum.json", &json)] {
+                let path = stub_dir.join(rel);
+                if std::fs::read_to_string(&path).ok().as_deref() != Some(content) {
+                    exec::write_atomic(&path, content.as_bytes())?;
+                }
+                files.push(FileEntry::new(path, format!("{dest_root}/{rel}"), 0o644, FileKind::Regular));
             }
-        }
-        let mut requires: Vec<Dependency> = lockfile::direct_dependencies(lock, p)
-            .into_iter()
-            .filter(|d| d.is_registry())
-            .map(|d| Dependency::any(format!("crate({})", d.name)))
-            .collect();
-        requires.sort_by(|a, b| a.name.cmp(&b.name));
-        requires.dedup_by(|a, b| a.name == b.name);
+            files.push(FileEntry::dir(format!("{dest_root}/src"), 0o755));
+            let stub_name = format!("{}-stub", name.trim_end_matches("-devel"));
+            (stub_name, format!("Stand-in for the Rust crate {} {} (used on other platforms only)", p.name, p.version))
+        } else {
+            // Everything cargo vendor wrote, .cargo-checksum.json included: with it the
+            // installed directory is a cargo `directory` source whose checksums match the lock
+            // file's, so the collection rebuilds the workspace offline (as Fedora's and
+            // Debian's registries do).
+            for (rel, path, is_dir, mode) in walk(&dir)? {
+                let dest = format!("{dest_root}/{rel}");
+                if is_dir {
+                    files.push(FileEntry::dir(dest, 0o755));
+                } else {
+                    let mode = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
+                    files.push(FileEntry::new(path, dest, mode, FileKind::Regular));
+                }
+            }
+            requires = rpmpkg::devel::manifest_requires(&manifest, &graph.target, &graph.cfgs)
+                .map_err(|e| Error::failed(format!("{manifest_path}: {e}")))?;
+            if requires.iter().any(rpmpkg::devel::is_rich) {
+                requires.push(Dependency::new("rpmlib(RichDependencies)", rpmpkg::DepFlags::LessEq, "4.12.0-1"));
+            }
+            (name, format!("Source of the Rust crate {} {}", p.name, p.version))
+        };
         out.push(Package {
-            name: format!("rust-{}-devel", p.name),
+            name,
             version: assets::rpm_version(&p.version),
             release: release.to_string(),
             arch: "noarch".into(),
-            summary: format!("Source of the Rust crate {} {}", p.name, p.version),
+            summary,
             description: rpmpkg::wrap(
                 &fields.description.unwrap_or_else(|| format!("Source of the Rust crate {}.", p.name)),
             ),
             license: fields.license.unwrap_or_else(|| "LicenseRef-unknown".into()),
             url: fields.repository.or(fields.homepage),
             files,
-            provides: vec![Dependency::eq(format!("crate({})", p.name), assets::rpm_version(&p.version))],
+            provides: if stub.is_some() {
+                Vec::new()
+            } else {
+                vec![Dependency::eq(format!("crate({})", p.name), assets::rpm_version(&p.version))]
+            },
             requires,
-            source_date,
+            // The crate's own timestamp, not the application's commit: same package, same bytes.
+            source_date: rpmpkg::devel::CRATE_EPOCH,
             ..Package::default()
         });
     }
