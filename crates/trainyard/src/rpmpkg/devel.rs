@@ -175,6 +175,28 @@ pub fn parse_cfgs(text: &str) -> Vec<Cfg> {
     text.lines().filter_map(|l| l.trim().parse().ok()).collect()
 }
 
+/// A stand-in manifest for a crate only other platforms build: the same package, dependencies
+/// and features (what cargo's resolver reads, so that the lock file still resolves), and one
+/// empty library target instead of the sources (nothing compiles it on this platform).
+pub fn stub_manifest(manifest: &str) -> Result<String, String> {
+    let mut table: toml::Table = manifest.parse().map_err(|e| format!("{e}"))?;
+    for key in ["bin", "test", "example", "bench"] {
+        table.remove(key);
+    }
+    let package = table.get_mut("package").and_then(|p| p.as_table_mut()).ok_or("no [package] table")?;
+    for key in ["autobins", "autoexamples", "autotests", "autobenches", "autolib"] {
+        package.insert(key.into(), toml::Value::Boolean(false));
+    }
+    package.insert("build".into(), toml::Value::Boolean(false));
+    package.remove("readme");
+    package.remove("license-file");
+    let lib = table.entry("lib").or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let Some(lib) = lib.as_table_mut() {
+        lib.insert("path".into(), toml::Value::String("src/lib.rs".into()));
+    }
+    toml::to_string(&table).map_err(|e| format!("{e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,26 +296,4 @@ tempfile = "3"
             ]
         );
     }
-}
-
-/// A stand-in manifest for a crate only other platforms build: the same package, dependencies
-/// and features (what cargo's resolver reads, so that the lock file still resolves), and one
-/// empty library target instead of the sources (nothing compiles it on this platform).
-pub fn stub_manifest(manifest: &str) -> Result<String, String> {
-    let mut table: toml::Table = manifest.parse().map_err(|e| format!("{e}"))?;
-    for key in ["bin", "test", "example", "bench"] {
-        table.remove(key);
-    }
-    let package = table.get_mut("package").and_then(|p| p.as_table_mut()).ok_or("no [package] table")?;
-    for key in ["autobins", "autoexamples", "autotests", "autobenches", "autolib"] {
-        package.insert(key.into(), toml::Value::Boolean(false));
-    }
-    package.insert("build".into(), toml::Value::Boolean(false));
-    package.remove("readme");
-    package.remove("license-file");
-    let lib = table.entry("lib").or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    if let Some(lib) = lib.as_table_mut() {
-        lib.insert("path".into(), toml::Value::String("src/lib.rs".into()));
-    }
-    Ok(toml::to_string(&table).map_err(|e| format!("{e}"))?)
 }
