@@ -205,4 +205,11 @@ fn dependency_packages_are_the_same_bytes_on_every_commit_and_install_together()
     sh(&rebuild, &cargo(), &["build", "--quiet", "--locked", "--offline"]);
     assert_eq!(sh(&rebuild, rebuild.join("target/debug/app").to_str().unwrap(), &[]), "leftpad: 1.0.0 padcore 0.4.0");
     sh(&rebuild, &cargo(), &["test", "--quiet", "--locked", "--offline"]);
+
+    // Why the stand-in: without the crate only Windows uses, cargo cannot resolve the lock file.
+    let registry = installroot.join("usr/share/cargo/registry");
+    std::fs::rename(registry.join("winonly-1.0.0"), tmp.path().join("winonly-aside")).unwrap();
+    let out = Command::new(cargo()).args(["build", "--locked", "--offline"]).current_dir(&rebuild).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("winonly"), "{}", String::from_utf8_lossy(&out.stderr));
 }
