@@ -24,16 +24,16 @@
 //!   post_install_script = "..."          # or a file path; also pre_install, pre/post_uninstall
 //!   ```
 //!
-//! - `[package.metadata.generate-rpm]`, cargo-generate-rpm's, read as that tool does, so its
-//!   users migrate with no change: `name`, `version`, `license`, `summary`, `url`, `vendor`,
-//!   `packager`, `release`, `epoch`, `assets` (`source` with `*` wildcards, `dest` ending in `/`
-//!   for a directory, `mode`, `config` = true/"noreplace", `doc`, `user`, `group`), the four
-//!   `*_script`s (text or a file path), `requires`/`provides`/`conflicts`/`obsoletes` as
-//!   `{ name = "*" | "OP version" }`, `auto-req = "no"`, `require-sh = false`.
+//! - `[package.metadata.generate-rpm]`, cargo-generate-rpm's, read as that tool reads it under
+//!   `cargo generate-rpm -p CRATE` from the workspace root, so its users migrate with no change:
+//!   every key of its README (assets with `caps`, the eight scriptlets with `_flags`/`_prog`,
+//!   the eight dependency kinds, `variants`), and a key it does not know is refused.
 //!
-//! Asset sources are relative to the crate directory, except `target/release/...`, which is
-//! the given release directory (as cargo-generate-rpm maps it). A source escaping the crate
-//! directory, a missing file and a relative `dest` are usage errors naming the crate and asset.
+//! Asset sources of trainyard's table are relative to the crate directory, except
+//! `target/release/...`, the given release directory, and may not leave the crate. Those of
+//! cargo-generate-rpm's table are tried relative to the workspace root, then to the crate, and
+//! may not leave the workspace (or the target directory). A missing file, a path leaving what
+//! the table may package and a relative `dest` are usage errors naming the crate and asset.
 
 use std::collections::BTreeMap;
 
