@@ -140,6 +140,11 @@ fn dependency_packages_are_the_same_bytes_on_every_commit_and_install_together()
             .map(|f| format!("/usr/share/cargo/registry/winonly-1.0.0{f}"))
     );
     assert!(!rpm_q(stub, &["--provides"]).contains("crate("));
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rpmlint.toml");
+    for name in DEPENDENCY_RPMS {
+        let (_, text) = tool("rpmlint", &["-c", policy.to_str().unwrap(), first[name].to_str().unwrap()]);
+        assert!(text.contains(" 0 errors"), "rpmlint {name}:\n{text}");
+    }
 
     // A new commit a day later: the application's package changes (its build time is the
     // commit's), the dependency packages are not even encoded again...
