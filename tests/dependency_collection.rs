@@ -173,7 +173,8 @@ fn dependency_packages_are_the_same_bytes_on_every_commit_and_install_together()
     let (ok, text) = tool("createrepo_c", &["--quiet", repo.to_str().unwrap()]);
     assert!(ok, "{text}");
     let installroot = tmp.path().join("installroot");
-    let names: Vec<String> = DEPENDENCY_RPMS.iter().map(|f| rpm_q(repo.join(f), &["--queryformat", "%{NAME}"])).collect();
+    let names: Vec<String> =
+        DEPENDENCY_RPMS.iter().map(|f| rpm_q(repo.join(f), &["--queryformat", "%{NAME}"])).collect();
     let out = Command::new("dnf")
         .args(["-y", "-q", "--releasever", "1", "--setopt=reposdir=/dev/null", "--disablerepo=*", "--nogpgcheck"])
         .arg(format!("--setopt=cachedir={}", tmp.path().join("dnf-cache").display()))

@@ -278,15 +278,16 @@ pub fn from_metadata_with_variants(
 /// makes (under the target directory: binaries, and what build scripts write such as man pages
 /// and completions) may be missing: a configuration error, a missing source file or a path
 /// leaving the workspace is reported before a long build rather than after it. Once built,
-/// [`from_metadata`] checks those too, before anything is written.
+/// [`from_metadata`] checks those too, before anything is written. The package it returns is
+/// the plan (a dry run's): its built files may not exist yet.
 pub fn check_metadata(
     krate: &CrateInfo,
     metadata: &Value,
     target_release_dir: &Utf8Path,
     arch: &str,
     variants: &[String],
-) -> Result<()> {
-    read_table(krate, metadata, target_release_dir, arch, variants, true).map(|_| ())
+) -> Result<Option<CratePackage>> {
+    read_table(krate, metadata, target_release_dir, arch, variants, true)
 }
 
 /// The names of the variants a crate's cargo-generate-rpm table defines.

@@ -175,10 +175,22 @@ pub fn parse_cfgs(text: &str) -> Vec<Cfg> {
     text.lines().filter_map(|l| l.trim().parse().ok()).collect()
 }
 
-/// A stand-in manifest for a crate only other platforms build: the same package, dependencies
-/// and features (what cargo's resolver reads, so that the lock file still resolves), and one
-/// empty library target instead of the sources (nothing compiles it on this platform).
-pub fn stub_manifest(manifest: &str) -> Result<String, String> {
+/// The files of a stand-in for a crate only other platforms build, by path: the manifest with
+/// the same package, dependencies and features (what cargo's resolver reads, so that the lock
+/// file still resolves), one empty library target instead of the sources (nothing compiles it
+/// on this platform), and an empty build script when the crate `links` a native library
+/// (cargo refuses `links` without one).
+pub fn stub_files(manifest: &str) -> Result<Vec<(&'static str, String)>, String> {
+    let text = stub_manifest(manifest)?;
+    let links = text.parse::<toml::Table>().ok().and_then(|t| t.get("package")?.get("links").cloned()).is_some();
+    let mut files = vec![("Cargo.toml", text), ("src/lib.rs", String::new())];
+    if links {
+        files.push(("build.rs", "fn main() {}\n".to_string()));
+    }
+    Ok(files)
+}
+
+fn stub_manifest(manifest: &str) -> Result<String, String> {
     let mut table: toml::Table = manifest.parse().map_err(|e| format!("{e}"))?;
     for key in ["bin", "test", "example", "bench"] {
         table.remove(key);
@@ -187,7 +199,11 @@ pub fn stub_manifest(manifest: &str) -> Result<String, String> {
     for key in ["autobins", "autoexamples", "autotests", "autobenches", "autolib"] {
         package.insert(key.into(), toml::Value::Boolean(false));
     }
-    package.insert("build".into(), toml::Value::Boolean(false));
+    let build = match package.contains_key("links") {
+        true => toml::Value::String("build.rs".into()),
+        false => toml::Value::Boolean(false),
+    };
+    package.insert("build".into(), build);
     package.remove("readme");
     package.remove("license-file");
     let lib = table.entry("lib").or_insert_with(|| toml::Value::Table(toml::Table::new()));
@@ -226,6 +242,11 @@ mod tests {
         assert_eq!(stub["lib"]["path"].as_str(), Some("src/lib.rs"));
         assert_eq!(stub["package"]["build"].as_bool(), Some(false));
         assert!(stub.get("bin").is_none() && stub["package"].get("readme").is_none());
+        let files = stub_files(&manifest.replace("build = \"build.rs\"", "links = \"w\"")).unwrap();
+        let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["Cargo.toml", "src/lib.rs", "build.rs"], "cargo wants a build script beside `links`");
+        assert!(files[0].1.contains("build = \"build.rs\""), "{}", files[0].1);
+        assert_eq!(stub_files(manifest).unwrap().len(), 2);
         assert_eq!(stub["dependencies"]["a"]["version"].as_str(), Some("1"));
         assert_eq!(stub["features"]["f"][0].as_str(), Some("a/g"));
     }

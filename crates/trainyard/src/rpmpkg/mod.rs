@@ -976,6 +976,43 @@ mod tests {
         assert_eq!(wrap("Fits as it is.\n  - indented"), "Fits as it is.\n  - indented");
     }
 
+    /// rpm 4.18 (what CI has) does not read the untrans scriptlets: the rpm crate's reader does.
+    #[test]
+    fn every_scriptlet_is_written_with_its_interpreter_and_flags() {
+        let mut p = sample();
+        for (i, slot) in SCRIPTLET_SLOTS.iter().enumerate() {
+            *p.scriptlets.slot(slot).unwrap() = Some(format!("echo {slot}"));
+            if i % 2 == 0 {
+                let prog = Some(vec!["/bin/bash".to_string(), "-e".to_string()]);
+                p.scriptlets.options.insert(slot.to_string(), ScriptletOptions { flags: Some(4), prog });
+            }
+        }
+        let bytes = p.to_bytes(Compression::Zstd(3)).unwrap();
+        let parsed = rpm::Package::parse(&mut bytes.as_slice()).unwrap();
+        let m = &parsed.metadata;
+        let got = [
+            m.get_pre_install_script(),
+            m.get_post_install_script(),
+            m.get_pre_uninstall_script(),
+            m.get_post_uninstall_script(),
+            m.get_pre_trans_script(),
+            m.get_post_trans_script(),
+            m.get_pre_untrans_script(),
+            m.get_post_untrans_script(),
+        ];
+        for (i, (slot, s)) in SCRIPTLET_SLOTS.iter().zip(got).enumerate() {
+            let s = s.unwrap_or_else(|e| panic!("{slot}: {e}"));
+            assert_eq!(s.script, format!("echo {slot}"));
+            if i % 2 == 0 {
+                assert_eq!(s.program, Some(vec!["/bin/bash".to_string(), "-e".to_string()]), "{slot}");
+                assert_eq!(s.flags, Some(rpm::ScriptletFlags::CRITICAL), "{slot}");
+            } else {
+                assert_eq!(s.program, Some(vec!["/bin/sh".to_string()]), "{slot}");
+                assert_eq!(s.flags, None, "{slot}");
+            }
+        }
+    }
+
     #[test]
     fn scriptlets_append() {
         let mut slot = Some("echo one".to_string());

@@ -266,7 +266,12 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     let graph =
         if ctx.effects.dry_run { None } else { Some(resolved_graph(ctx, &built.manifest.lock_file, &built.patches)?) };
     for member in &packaged {
-        let read = assets::from_metadata_with_variants(&member.info, &member.metadata, &release_dir, &arch, &variants);
+        let read = if ctx.effects.dry_run {
+            // What the build will make may not be there yet: the plan reads it as the check did.
+            assets::check_metadata(&member.info, &member.metadata, &release_dir, &arch, &variants)
+        } else {
+            assets::from_metadata_with_variants(&member.info, &member.metadata, &release_dir, &arch, &variants)
+        };
         let unbuilt = member.info.bins.iter().any(|b| !release_dir.join(b).exists());
         let read = match read {
             // A dry-run plans before anything is built: the binaries are not there to read yet.
@@ -279,6 +284,10 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         let Some(mut crate_pkg) = read else {
             continue;
         };
+        if ctx.effects.dry_run && unbuilt {
+            println!("would package crate {} (its binaries are not built yet)", member.info.name);
+            continue;
+        }
         let pkg = &mut crate_pkg.package;
         pkg.version = version_rpm.clone();
         pkg.release = crate_pkg.release.clone().unwrap_or_else(|| release.clone());
@@ -761,12 +770,12 @@ fn dependency_packages(
             // What cargo reads of a directory source: the manifest, and a checksum file whose
             // `package` is the lock file's (its empty `files` list is all there is to verify).
             let stub_dir = vendor.with_extension("stubs").join(format!("{}-{}", p.name, p.version));
-            let text =
-                rpmpkg::devel::stub_manifest(&manifest).map_err(|e| Error::failed(format!("{manifest_path}: {e}")))?;
-            let json = format!("{{\"files\":{{}},\"package\":\"{checksum}\"}}");
-            for (rel, content) in [("Cargo.toml", text.as_str()), ("src/lib.rs", ""), (".cargo-checksum.json", &json)] {
+            let mut stub_files =
+                rpmpkg::devel::stub_files(&manifest).map_err(|e| Error::failed(format!("{manifest_path}: {e}")))?;
+            stub_files.push((".cargo-checksum.json", format!("{{\"files\":{{}},\"package\":\"{checksum}\"}}")));
+            for (rel, content) in &stub_files {
                 let path = stub_dir.join(rel);
-                if std::fs::read_to_string(&path).ok().as_deref() != Some(content) {
+                if std::fs::read_to_string(&path).ok().as_deref() != Some(content.as_str()) {
                     exec::write_atomic(&path, content.as_bytes())?;
                 }
                 files.push(FileEntry::new(path, format!("{dest_root}/{rel}"), 0o644, FileKind::Regular));
