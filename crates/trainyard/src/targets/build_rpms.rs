@@ -263,8 +263,11 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         }
     }
 
-    let graph =
-        if ctx.effects.dry_run { None } else { Some(resolved_graph(ctx, &built.manifest.lock_file, &built.patches)?) };
+    let graph = if ctx.effects.dry_run {
+        None
+    } else {
+        Some(resolved_graph(ctx, &built.manifest.lock_file, &built.patches, !ctx.args.flag("no-deps"))?)
+    };
     for member in &packaged {
         let read = if ctx.effects.dry_run {
             // What the build will make may not be there yet: the plan reads it as the check did.
@@ -672,7 +675,9 @@ struct Graphs {
 
 /// [`Graphs`], with the lock file and patches of the build (swapped in as [`vendor`] does, and
 /// `--locked`: nothing writes a lock file).
-fn resolved_graph(ctx: &Context, lock_file: &Utf8Path, patches: &[String]) -> Result<Graphs> {
+/// `with_compiled`: also what a build or test compiles (the dependency packages need it; it
+/// reads the manifests of dev-dependencies, which a build alone may not have downloaded).
+fn resolved_graph(ctx: &Context, lock_file: &Utf8Path, patches: &[String], with_compiled: bool) -> Result<Graphs> {
     let ws = &ctx.ws;
     let sh = shell()?;
     sh.change_dir(&ws.root);
@@ -688,7 +693,8 @@ fn resolved_graph(ctx: &Context, lock_file: &Utf8Path, patches: &[String]) -> Re
         ))
     };
     let run = || -> Result<(String, String)> {
-        Ok((tree(&rpmpkg::bundled::CARGO_TREE_ARGS)?, tree(&rpmpkg::bundled::CARGO_TREE_ALL_ARGS)?))
+        let all = if with_compiled { tree(&rpmpkg::bundled::CARGO_TREE_ALL_ARGS)? } else { String::new() };
+        Ok((tree(&rpmpkg::bundled::CARGO_TREE_ARGS)?, all))
     };
     let (linked, all) = if lock_file == ws.lock_path() {
         run()?
