@@ -323,6 +323,12 @@ fn what_cannot_be_honoured_is_refused_with_exit_2_and_nothing_written() {
     // Sources: missing, outside the workspace, and a build product the build did not make
     // (found missing after the build, before anything is written).
     f.refused("packaging/rpm/app.conf", "packaging/rpm/nope.conf", &[], &["assets[3].source", "does not exist"]);
+    f.refused(
+        "packaging/rpm/app.conf",
+        "packaging/rpm",
+        &[],
+        &["assets[3].source", "is a directory", "packaging/rpm/*"],
+    );
     f.refused("../../data/icons", "../../../data/icons", &[], &["assets[6].source", "outside the workspace"]);
     f.refused(
         "target/release/man/app.1",

@@ -640,6 +640,12 @@ impl Ctx<'_> {
                 self.check_within(&c.path, source, field)?;
                 return Ok(c.path.clone());
             }
+            if c.path.is_dir() {
+                return Err(self.err(field, format!("`{source}` is a directory ({})", c.path)).with_help(format!(
+                    "package the files in it with a glob: source = \"{}/*\"",
+                    source.trim_end_matches('/')
+                )));
+            }
         }
         if let Some(c) = candidates.iter().find(|c| c.allowed && self.before_build && self.in_target(&c.path)) {
             return Ok(c.path.clone());
