@@ -672,7 +672,7 @@ fn dependency_packages(
         requires.dedup_by(|a, b| a.name == b.name);
         out.push(Package {
             name: format!("rust-{}-devel", p.name),
-            version: assets::rpm_version(&p.version),
+            version: crate::version::rpm_of_cargo(&p.version),
             release: release.to_string(),
             arch: "noarch".into(),
             summary: format!("Source of the Rust crate {} {}", p.name, p.version),
@@ -682,7 +682,7 @@ fn dependency_packages(
             license: fields.license.unwrap_or_else(|| "LicenseRef-unknown".into()),
             url: fields.repository.or(fields.homepage),
             files,
-            provides: vec![Dependency::eq(format!("crate({})", p.name), assets::rpm_version(&p.version))],
+            provides: vec![Dependency::eq(format!("crate({})", p.name), crate::version::rpm_of_cargo(&p.version))],
             requires,
             source_date,
             ..Package::default()

@@ -6,7 +6,7 @@ use crate::channel::Channel;
 use crate::cli::{Args, FlagSpec, Origin, TargetSpec, Var, VarSpec, DRY_RUN};
 use crate::error::{Error, Result};
 use crate::release::pipeline::{self, Release, ReleasePipeline};
-use crate::release::{backport, fix, notes, pin, publish, push, start, tag, ReleaseVersion, Repo, State};
+use crate::release::{backport, fix, notes, pin, publish, push, start, tag, Repo, State, Version};
 use crate::targets::build::channel_arg;
 use crate::Context;
 
@@ -154,7 +154,7 @@ pub fn run(ctx: &Context) -> Result<()> {
             let Some(v) = word else {
                 return Err(Error::usage("`release start` needs the version to release").with_help("release start 1.2"));
             };
-            let v = ReleaseVersion::parse(v)?;
+            let v = repo.line(Version::parse_release(v)?)?;
             let members = crate::release::manifest::following_members(ctx)?;
             let state = State::read(&repo)?;
             run_plan(
@@ -204,7 +204,7 @@ pub fn run(ctx: &Context) -> Result<()> {
             pipeline::announce(&repo, &state, &v, channel()?, path("webhook-file"))
         }
         _ => {
-            let v = ReleaseVersion::parse(first)?;
+            let v = repo.line(Version::parse_release(first)?)?;
             if args.flag("resume") && args.flag("abort") {
                 return Err(Error::usage("--resume and --abort exclude each other"));
             }
