@@ -10,6 +10,9 @@
 //! `release 1.2 --dry-run` prints the exact plan of every local step.
 
 pub mod backport;
+pub mod cherry_pick;
+pub mod freeze;
+pub mod prerelease;
 pub mod fix;
 pub mod journal;
 pub mod manifest;
@@ -227,8 +230,14 @@ impl State {
     }
 
     /// The release the workspace's version names, written as the line writes it (`1.2.0-dev`
-    /// names `1.2`, `0.12.0-beta.2` the beta `0.12.0b2`).
+    /// and `0.12.0-beta.2` name `1.2` and `0.12.0`).
     pub fn version(&self, repo: &Repo) -> Result<Version> {
+        Ok(self.exact_version(repo)?.release())
+    }
+
+    /// The workspace's version with its pre-release (`0.12.0-beta.2` is the beta `0.12.0b2`), as
+    /// the line writes it; a dev version is what it leads to.
+    pub fn exact_version(&self, repo: &Repo) -> Result<Version> {
         let v = Version::of_cargo(&self.cargo_version(repo)?);
         let v = if v.is_dev() { v.target() } else { v };
         Ok(v.with_precision(repo.precision()?))
