@@ -195,14 +195,21 @@ impl Config {
         }
         if let Some(text) = &self.version_precision {
             if Precision::parse(text).is_none() {
-                return Err(Error::usage(format!("{}: `{text}` is not a release line's precision", key("version-precision")))
-                    .with_help("version-precision = \"X.Y\" (tags rpm-1.2, fixes rpm-1.2.1) or \"X.Y.Z\" (tags v0.17.0)"));
+                return Err(Error::usage(format!(
+                    "{}: `{text}` is not a release line's precision",
+                    key("version-precision")
+                ))
+                .with_help("version-precision = \"X.Y\" (tags rpm-1.2, fixes rpm-1.2.1) or \"X.Y.Z\" (tags v0.17.0)"));
             }
         }
         crate::git::validate_ref(&self.rc_branch).map_err(|e| e.context(key("rc-branch")))?;
         if self.flow == Flow::RcBeta && (self.rc_branch == self.default_branch) {
-            return Err(Error::usage(format!("{}: the rc branch cannot be the default branch `{}`", key("rc-branch"), self.rc_branch))
-                .with_help("rc-branch = \"rc\""));
+            return Err(Error::usage(format!(
+                "{}: the rc branch cannot be the default branch `{}`",
+                key("rc-branch"),
+                self.rc_branch
+            ))
+            .with_help("rc-branch = \"rc\""));
         }
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
         vars.insert(project_var(name), format!("the workspace itself (name = \"{name}\")"));

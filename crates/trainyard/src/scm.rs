@@ -24,10 +24,10 @@ use std::fmt;
 
 use serde_json::json;
 
+use crate::config::{Config, VersionScheme};
 use crate::error::{Error, Result};
 use crate::exec;
 use crate::git::{validate_ref, Git};
-use crate::config::{Config, VersionScheme};
 use crate::version::{Pre, Precision, Version};
 use crate::workspace::Workspace;
 
@@ -153,7 +153,12 @@ pub fn release_line(branch: &str, template: &str) -> Line {
 /// final, the next minor on a train ([`VersionScheme::NextMinor`]) or the next patch
 /// ([`VersionScheme::NextPatch`]); the next micro on a release branch. The caller writes the
 /// result with the line's precision.
-pub fn next_version(latest: Option<&Version>, line: Line, workspace: Option<&Version>, scheme: VersionScheme) -> Version {
+pub fn next_version(
+    latest: Option<&Version>,
+    line: Line,
+    workspace: Option<&Version>,
+    scheme: VersionScheme,
+) -> Version {
     // Tags written `1.2` make `1.3`; tags written `1.2.0` make `1.3.0`; no tag: `MAJOR.MINOR`.
     let three = latest.is_some_and(|l| l.micro.is_some());
     let styled = |v: Version| match v.micro {
@@ -734,10 +739,7 @@ mod tests {
         assert_eq!(nv(None, Line::Train, Some(&v("0.1.0"))).to_pep440(), "0.1");
         assert_eq!(nv(None, Line::Train, Some(&v("0.4.0"))).to_pep440(), "0.4");
         // A release branch ignores the Cargo.toml train.
-        assert_eq!(
-            nv(Some(&v("1.2")), Line::Release { major: 1, minor: 2 }, Some(&v("1.3.0"))).to_pep440(),
-            "1.2.1"
-        );
+        assert_eq!(nv(Some(&v("1.2")), Line::Release { major: 1, minor: 2 }, Some(&v("1.3.0"))).to_pep440(), "1.2.1");
     }
 
     #[test]

@@ -240,8 +240,7 @@ impl Version {
     /// The version a Cargo version names: trainyard's own rendering back (`1.3.0-0.dev.5`,
     /// `0.12.0-beta.2`), any other pre-release as its release (`1.2.0-dev` is `1.2.0`).
     pub fn of_cargo(v: &semver::Version) -> Version {
-        Version::parse_semver(&v.to_string())
-            .unwrap_or(Version::new(v.major, v.minor, Some(v.patch)))
+        Version::parse_semver(&v.to_string()).unwrap_or(Version::new(v.major, v.minor, Some(v.patch)))
     }
 
     /// 2 for `1.2`, 3 for `1.2.0`.

@@ -65,7 +65,10 @@ pub fn run(repo: &Repo, state: &State, commits: &[String]) -> Result<()> {
                 ids.len(),
                 err.message
             ))
-            .with_help(format!("resolve it by hand: git cherry-pick -x {id}  (then the rest: {})", ids[i + 1..].join(" "))));
+            .with_help(format!(
+                "resolve it by hand: git cherry-pick -x {id}  (then the rest: {})",
+                ids[i + 1..].join(" ")
+            )));
         }
         applied += 1;
     }

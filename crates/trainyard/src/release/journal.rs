@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use camino::Utf8PathBuf;
 use serde::{Deserialize, Serialize};
 
-use super::{Version, Repo};
+use super::{Repo, Version};
 use crate::error::{io, Error, Result};
 use crate::exec::write_atomic;
 use crate::workspace::Workspace;

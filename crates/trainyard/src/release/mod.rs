@@ -11,15 +11,15 @@
 
 pub mod backport;
 pub mod cherry_pick;
-pub mod freeze;
-pub mod prerelease;
 pub mod fix;
+pub mod freeze;
 pub mod journal;
 pub mod manifest;
 pub mod notes;
 pub mod notify;
 pub mod pin;
 pub mod pipeline;
+pub mod prerelease;
 pub mod publish;
 pub mod push;
 pub mod start;
@@ -31,9 +31,9 @@ use std::collections::BTreeMap;
 use camino::Utf8PathBuf;
 
 use crate::config::Config;
-use crate::version::Precision;
 use crate::error::{io, Error, Result};
 use crate::git::{validate_ref, Git};
+use crate::version::Precision;
 use crate::Context;
 
 /// The file the release notes live in, at the workspace root.

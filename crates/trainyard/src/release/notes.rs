@@ -27,7 +27,7 @@ use std::io::IsTerminal;
 
 use camino::Utf8Path;
 
-use super::{messages, Plan, Preflight, Version, Repo, State, Step, RELEASE_FILE};
+use super::{messages, Plan, Preflight, Repo, State, Step, Version, RELEASE_FILE};
 use crate::channel::Channel;
 use crate::cli::project_var;
 use crate::error::{io, Error, Result};

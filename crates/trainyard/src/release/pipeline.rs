@@ -10,7 +10,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::journal::{Journal, Status};
 use super::notify::{self, Webhook};
-use super::{fix, notes, pin, publish, push, start, tag, Version, Repo, State, Step};
+use super::{fix, notes, pin, publish, push, start, tag, Repo, State, Step, Version};
 use crate::channel::Channel;
 use crate::error::{Error, Result};
 use crate::Context;

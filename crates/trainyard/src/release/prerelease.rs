@@ -46,7 +46,10 @@ pub fn plan(repo: &Repo, state: &State, members: &[String], kind: Kind) -> Resul
     } else if state.branch.as_deref() != Some(version_branch.as_str()) {
         let here = state.branch.as_deref().map(|b| format!("on `{b}`")).unwrap_or("on a detached HEAD".into());
         pre.problem(
-            format!("`release {}` runs on `{rc}` (to cut a version branch) or on a version branch, and you are {here}", kind_word(kind)),
+            format!(
+                "`release {}` runs on `{rc}` (to cut a version branch) or on a version branch, and you are {here}",
+                kind_word(kind)
+            ),
             Some(format!("git switch {rc}")),
         );
     }
@@ -66,7 +69,10 @@ pub fn plan(repo: &Repo, state: &State, members: &[String], kind: Kind) -> Resul
             _ => {
                 pre.problem(
                     format!("`{version_branch}` is at {exact}, which is not a beta or release candidate"),
-                    Some("after the final, fixes are `release fix`; the next minor's betas come from its own freeze".into()),
+                    Some(
+                        "after the final, fixes are `release fix`; the next minor's betas come from its own freeze"
+                            .into(),
+                    ),
                 );
                 None
             }
@@ -79,7 +85,10 @@ pub fn plan(repo: &Repo, state: &State, members: &[String], kind: Kind) -> Resul
     pre.tag_absent(repo, &tag)?;
     if let Some((_, newer)) = repo.version_tags()?.into_iter().rfind(|(t, _)| *t >= tagged) {
         if newer != tag {
-            pre.problem(format!("the version would not go up: {newer} is already tagged, and {tagged} is not newer"), None);
+            pre.problem(
+                format!("the version would not go up: {newer} is already tagged, and {tagged} is not newer"),
+                None,
+            );
         }
     }
     pre.finish()?;

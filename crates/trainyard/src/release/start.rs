@@ -14,7 +14,9 @@ pub fn plan(repo: &Repo, state: &State, members: &[String], v: &Version) -> Resu
     let default = repo.config().default_branch.clone();
     let branch = repo.branch_name(v);
     let tag = repo.tag_name(v);
-    let next = v.next_minor().with_precision(crate::version::Precision::of(v).unwrap_or(crate::version::Precision::MajorMinor));
+    let next = v
+        .next_minor()
+        .with_precision(crate::version::Precision::of(v).unwrap_or(crate::version::Precision::MajorMinor));
     let mut pre = Preflight::new(format!("start the {v} release"));
     pre.clean(state);
     pre.on_branch(state, &default);

@@ -251,7 +251,9 @@ fn read_table(
     let mut pkg = Package {
         name,
         epoch: spec.epoch,
-        version: crate::version::rpm_of_cargo(spec.version.as_deref().filter(|_| table == Table::GenerateRpm).unwrap_or(&krate.version)),
+        version: crate::version::rpm_of_cargo(
+            spec.version.as_deref().filter(|_| table == Table::GenerateRpm).unwrap_or(&krate.version),
+        ),
         release: spec.release.clone().unwrap_or_else(|| "1".into()),
         arch: arch.to_string(),
         description: super::wrap(&description.unwrap_or_else(|| summary.clone())),

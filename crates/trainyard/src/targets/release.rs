@@ -4,9 +4,9 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::channel::Channel;
 use crate::cli::{Args, FlagSpec, Origin, TargetSpec, Var, VarSpec, DRY_RUN};
+use crate::config::Flow;
 use crate::error::{Error, Result};
 use crate::release::pipeline::{self, Release, ReleasePipeline};
-use crate::config::Flow;
 use crate::release::{
     backport, cherry_pick, fix, freeze, notes, pin, prerelease, publish, push, start, tag, Repo, State, Version,
 };
@@ -260,7 +260,11 @@ pub fn run(ctx: &Context) -> Result<()> {
             only_in(Flow::RcBeta)?;
             let members = crate::release::manifest::following_members(ctx)?;
             let state = State::read(&repo)?;
-            run_plan(&repo, freeze::plan(&repo, &state, &members)?.plan, "froze; the default branch is on its next train")
+            run_plan(
+                &repo,
+                freeze::plan(&repo, &state, &members)?.plan,
+                "froze; the default branch is on its next train",
+            )
         }
         "beta" | "rc" => {
             only_in(Flow::RcBeta)?;
