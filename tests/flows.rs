@@ -486,3 +486,33 @@ fn an_x_y_z_start_without_tags_needs_the_configuration() {
     assert_eq!(f.version("pep440"), "0.1.0.dev2");
     assert_eq!(f.version("rpm"), "0.1.0~~dev2");
 }
+
+/// Stage and prod refuse betas and release candidates unless `--allow-prerelease`; the dev
+/// channel (the testing channel) takes them.
+#[test]
+fn publishing_a_beta_needs_the_testing_channel_or_allow_prerelease() {
+    let f = Fixture::new("prepub", "main", "0.12.0", V_PREFIX);
+    let collection = f.tmp.path.join("collection");
+    f.rpm(&collection, "0.12.0~b1");
+    let repos = f.tmp.path.join("repos");
+    let (c, r) = (collection.to_str().unwrap(), repos.to_str().unwrap());
+    for channel in ["RPM_CHANNEL=prod", "RPM_CHANNEL=stage"] {
+        let refused = f.ty(&["release", "publish", "--from", c, "--repo-dir", r, channel]);
+        refused.fails_with(2);
+        says(&refused, "refusing to publish betas and release candidates");
+        says(&refused, "portal-0.12.0~b1-1.noarch");
+        says(&refused, "RPM_CHANNEL=dev");
+        says(&refused, "--allow-prerelease");
+    }
+    assert!(!repos.exists(), "a refused publish writes nothing");
+    f.ty(&["release", "publish", "--from", c, "--repo-dir", r, "RPM_CHANNEL=dev"]).ok();
+    f.ty(&["release", "publish", "--from", c, "--repo-dir", r, "RPM_CHANNEL=stage", "--allow-prerelease"]).ok();
+    assert!(repos.join("stage/repodata/repomd.xml").is_file());
+    // A dev build stays refused, --allow-prerelease or not.
+    let dev = f.tmp.path.join("dev");
+    f.rpm(&dev, "0.12.0~b2~~dev3");
+    let refused =
+        f.ty(&["release", "publish", "--from", dev.to_str().unwrap(), "--repo-dir", r, "--allow-prerelease"]);
+    refused.fails_with(2);
+    says(&refused, "refusing to publish development builds to the prod repository");
+}
