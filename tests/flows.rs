@@ -511,8 +511,7 @@ fn publishing_a_beta_needs_the_testing_channel_or_allow_prerelease() {
     // A dev build stays refused, --allow-prerelease or not.
     let dev = f.tmp.path.join("dev");
     f.rpm(&dev, "0.12.0~b2~~dev3");
-    let refused =
-        f.ty(&["release", "publish", "--from", dev.to_str().unwrap(), "--repo-dir", r, "--allow-prerelease"]);
+    let refused = f.ty(&["release", "publish", "--from", dev.to_str().unwrap(), "--repo-dir", r, "--allow-prerelease"]);
     refused.fails_with(2);
     says(&refused, "refusing to publish development builds to the prod repository");
 }
