@@ -431,13 +431,17 @@ fn prerelease(text: &str) -> semver::Prerelease {
     semver::Prerelease::new(text).expect("trainyard's pre-release identifiers are valid semver")
 }
 
+/// A beta or rc of a number, and a dev build of one (`Pre::Beta`, `Pre::BetaDev`).
+type PreOf = fn(u64) -> Pre;
+type DevOf = fn(u64, u64) -> Pre;
+
 /// The pre-release a rendering's suffix names: `markers` are the dev, beta and rc markers of
 /// that rendering, each followed by the number ([`Version::release_with_marker`] in reverse).
 fn pre_with_marker(suffix: &str, markers: [&str; 3]) -> Option<Pre> {
     if let Some(n) = suffix.strip_prefix(markers[0]).and_then(number) {
         return Some(Pre::Dev(n));
     }
-    let make: [(fn(u64) -> Pre, fn(u64, u64) -> Pre); 2] = [(Pre::Beta, Pre::BetaDev), (Pre::Rc, Pre::RcDev)];
+    let make: [(PreOf, DevOf); 2] = [(Pre::Beta, Pre::BetaDev), (Pre::Rc, Pre::RcDev)];
     markers[1..].iter().zip(make).find_map(|(marker, (plain, dev))| {
         let rest = suffix.strip_prefix(marker)?;
         match rest.split_once(markers[0]) {
@@ -452,8 +456,7 @@ fn semver_pre(text: &str) -> Option<Pre> {
     if let Some(n) = text.strip_prefix("0.dev.").and_then(number) {
         return Some(Pre::Dev(n));
     }
-    let make: [(&str, fn(u64) -> Pre, fn(u64, u64) -> Pre); 2] =
-        [("beta.", Pre::Beta, Pre::BetaDev), ("rc.", Pre::Rc, Pre::RcDev)];
+    let make: [(&str, PreOf, DevOf); 2] = [("beta.", Pre::Beta, Pre::BetaDev), ("rc.", Pre::Rc, Pre::RcDev)];
     make.iter().find_map(|(marker, plain, dev)| {
         let rest = text.strip_prefix(marker)?;
         match rest.split_once(".dev.") {
