@@ -1,14 +1,21 @@
 //! The version of the workspace, from git, with no code change per build: setuptools_scm's
 //! rule for Cargo workspaces, plus the trigger rule that keeps push builds and tag builds apart.
 //!
-//! - HEAD carries a release tag (`rpm-1.2`): that release.
-//! - Otherwise the next version after the latest release tag reachable from HEAD, `.devN` with
-//!   N the commits since that tag: the next MINOR on the default branch (and any other branch),
-//!   the next MICRO on a release branch `X.Y-release` (whose name fixes the train at `X.Y`).
-//!   Off a release branch, the workspace version in `Cargo.toml` raises the train when it is
-//!   above the latest tag (`release start` sets it: the release tag is made on the release
-//!   branch, out of the default branch's reach).
-//! - No release tag: `0.1.devN` (N counting from the root commit), or the `Cargo.toml` train.
+//! - HEAD carries a version tag (`rpm-1.2`, `v0.12.0b1`): that version.
+//! - Otherwise the next version after the latest version tag reachable from HEAD, `.devN`:
+//!   after a beta or rc, the next one (`0.12.0b2.devN` after `v0.12.0b1`); after a final, the
+//!   next MINOR on the default branch and any other branch (`version-scheme = "next-patch"`:
+//!   the next PATCH), the next MICRO on a release branch `X.Y-release` (whose name fixes the
+//!   train at `X.Y`). Off a release branch, the workspace version in `Cargo.toml` raises the
+//!   train when it is above the latest tag (`release start` and `release freeze` set it).
+//! - N counts from where the train started: the tag it follows, or the commit that set
+//!   `Cargo.toml` to the train, whichever is later (that commit is `.dev1`).
+//! - Every version is written with the line's precision (`X.Y` or `X.Y.Z`): the configuration's,
+//!   else the newest tag's.
+//! - No version tag: `0.1.devN` (N counting from the root commit), or the `Cargo.toml` train;
+//!   tags that look like versions under another prefix get a warning naming the fix.
+//! - [`dev_version`] is the one function: `version`, a workspace built at another ref and an
+//!   internal project at a branch all call it.
 //! - Uncommitted changes: a dev version with a local `+dirty` marker; a tag build refuses.
 //! - A shallow clone, or tags not fetched, fail with the command that fixes them: the count
 //!   would be silently wrong.

@@ -1,30 +1,35 @@
 //! One version, rendered for every place it appears: PEP 440, Cargo semver, RPM `Version:`,
-//! git tag, container tag. Pure: no git, no environment.
+//! git tag, container tag. Pure: no git, no environment. Every comparison of versions in
+//! trainyard is this module's: trainyard's own versions ([`Version`]), the versions of
+//! requirement files against crates ([`Loose`], by semver's rules), Cargo compatibility
+//! ([`cargo_compatible`]), the RPM version of a crate ([`rpm_of_cargo`]) and what an RPM is
+//! ([`rpm_stage`]).
 //!
-//! | rendering    | dev             | beta            | release  | fix       |
-//! |--------------|-----------------|-----------------|----------|-----------|
-//! | PEP 440      | `1.3.dev5`      | `0.12.0b1`      | `1.2`    | `1.2.1`   |
-//! | Cargo semver | `1.3.0-0.dev.5` | `0.12.0-beta.1` | `1.2.0`  | `1.2.1`   |
-//! | RPM Version  | `1.3~~dev5`     | `0.12.0~b1`     | `1.2`    | `1.2.1`   |
-//! | git tag      | none            | `rpm-0.12.0b1`  | `rpm-1.2`| `rpm-1.2.1` |
-//! | container    | branch name     | `0.12.0b1`      | `1.2`    | `1.2.1`   |
+//! | rendering    | dev             | beta            | dev after b1         | release  | fix       |
+//! |--------------|-----------------|-----------------|----------------------|----------|-----------|
+//! | PEP 440      | `1.3.dev5`      | `0.12.0b1`      | `0.12.0b2.dev3`      | `1.2`    | `1.2.1`   |
+//! | Cargo semver | `1.3.0-0.dev.5` | `0.12.0-beta.1` | `0.12.0-beta.1.dev.3`| `1.2.0`  | `1.2.1`   |
+//! | RPM Version  | `1.3~~dev5`     | `0.12.0~b1`     | `0.12.0~b2~~dev3`    | `1.2`    | `1.2.1`   |
+//! | git tag      | none            | `rpm-0.12.0b1`  | none                 | `rpm-1.2`| `rpm-1.2.1` |
+//! | container    | branch name     | `0.12.0b1`      | branch name          | `1.2`    | `1.2.1`   |
 //!
 //! Release candidates are `1.2rc1`, `1.2.0-rc.1`, `1.2~rc1`.
 //!
 //! # Ordering
 //!
-//! dev < beta < rc < release, then by number; `1.2.1` > `1.2`. A missing MICRO counts as 0, so
-//! `1.2` and `1.2.0` are *equal* (as PEP 440 and semver have it: semver cannot even write `1.2`),
-//! while each keeps the text it was written with. That is what makes every rendering parse
-//! back to the same version, semver's included.
+//! dev < beta < rc < release, then by number; a dev build of a beta or rc sits between the one
+//! before and itself; `1.2.1` > `1.2`. A missing MICRO counts as 0, so `1.2` and `1.2.0` are
+//! *equal* (as PEP 440 and semver have it: semver cannot even write `1.2`), while each keeps
+//! the text it was written with. That is what makes every rendering parse back to the same
+//! version, semver's included.
 //!
 //! rpm is the one implementation that sees a difference there: it sorts the text with fewer
-//! components first whatever follows (`1.2` < `1.2.0`, and `1.3~b1` < `1.3.0~~dev1` although
+//! components first whatever follows (`1.2` < `1.2.0`, and `0.18` < `0.18.0~~dev6` although
 //! PEP 440 says the opposite). No single order agrees with all three on such pairs, so the rule
-//! is: write every version of one release line with the same number of components. trainyard's
-//! own arithmetic ([`Version::next_minor`], [`Version::next_micro`]) keeps the style of the
-//! version it starts from; on every other pair all renderings order as [`Ord`] does
-//! (`tests/version_order.rs` checks this against rpm, Python's `packaging` and the `semver` crate).
+//! is: every version of one release line is written with the line's [`Precision`]
+//! ([`Version::with_precision`]); on every other pair all renderings order as [`Ord`] does
+//! (`tests/version_order.rs` checks this against rpm, Python's `packaging` and the `semver` crate,
+//! and every rendering of a line's sequence for both precisions).
 
 use std::cmp::Ordering;
 use std::fmt;
