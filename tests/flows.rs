@@ -176,6 +176,12 @@ fn master_rc_and_version_branches_as_the_reference_text_has_them() {
     assert_eq!(f.version("rpm"), "0.12.0~~dev3");
 
     // Feature freeze: master into rc, master to the next minor's first dev build.
+    let before = f.snapshot();
+    let dry = f.ty(&["release", "freeze", "--dry-run"]);
+    dry.ok();
+    says(&dry, "branch --no-track rc");
+    says(&dry, "starting the 0.13 development");
+    assert_eq!(f.snapshot(), before, "--dry-run changes nothing");
     f.ty(&["release", "freeze"]).ok();
     assert_eq!(f.git(&["branch", "--show-current"]), "master");
     assert_eq!(f.cargo_at("master"), "0.13.0");
@@ -187,6 +193,12 @@ fn master_rc_and_version_branches_as_the_reference_text_has_them() {
     seen.push(f.version("rpm"));
 
     // First beta: the version branch cut from rc, tagged, moved one beta ahead.
+    let before = f.snapshot();
+    let dry = f.ty(&["release", "beta", "--dry-run"]);
+    dry.ok();
+    says(&dry, "v0.12.0b1");
+    says(&dry, "release 0.12.0b2: version 0.12.0-beta.2");
+    assert_eq!(f.snapshot(), before, "--dry-run changes nothing");
     f.ty(&["release", "beta"]).ok();
     assert_eq!(f.git(&["branch", "--show-current"]), "0.12");
     assert_eq!(f.cargo_at("v0.12.0b1"), "0.12.0-beta.1");
@@ -317,6 +329,16 @@ fn master_rc_and_version_branches_as_the_reference_text_has_them() {
         assert_eq!(run(c).ok(), f.git(&["rev-parse", branch]), "{branch} pushed as it is");
     }
     f.ty(&["release", "push"]).ok();
+
+    // The next freeze merges master into the existing rc (the cherry-picked fix merges cleanly).
+    f.git(&["switch", "--quiet", "master"]);
+    f.ty(&["release", "freeze"]).ok();
+    assert_eq!(f.cargo_at("rc"), "0.13.0");
+    assert_eq!(f.cargo_at("master"), "0.14.0");
+    assert_eq!(f.version("pep440"), "0.14.0.dev1");
+    f.git(&["switch", "--quiet", "rc"]);
+    assert_eq!(f.version("pep440"), "0.13.0.dev1", "the merge that froze 0.13 starts rc's train");
+    assert!(f.git(&["merge-base", "--is-ancestor", &fix, "rc"]).is_empty());
 
     // A yum repository holding the line's dev, beta, rc and final: dnf installs the final.
     if !is_root("dnf --installroot") {
