@@ -643,14 +643,14 @@ pub fn rpm_of_cargo(cargo_version: &str) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     Dev,
-    /// A beta or release candidate (or another `~` pre-release).
+    /// A beta or release candidate.
     Prerelease,
     Final,
 }
 
 /// The stage of an RPM by its `Version:` and `Release:`: trainyard's renderings exactly
-/// (`1.3~~dev5`, `0.12.0~b1`, `1.2~rc1`); for other packages, `dev` as a word in either field
-/// makes a dev build and a `~` a pre-release.
+/// (`1.3~~dev5`, `0.12.0~b1`, `1.2~rc1`); for other packages (a dependency's source RPM),
+/// `dev` as a word in either field makes a dev build, and anything else counts as final.
 pub fn rpm_stage(version: &str, release: &str) -> Stage {
     if let Ok(v) = Version::parse_rpm(version) {
         if v.is_dev() {
@@ -669,10 +669,10 @@ pub fn rpm_stage(version: &str, release: &str) -> Stage {
             before_ok && after.is_none_or(|c| c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-' | b'~' | b'+'))
         })
     };
+    // A crate's own pre-release (`0.9.0~beta.1`, the source RPM of a dependency) is what the
+    // graph pins, not a pre-release of this project.
     if has_dev_word(version) || has_dev_word(release) {
         Stage::Dev
-    } else if version.contains('~') {
-        Stage::Prerelease
     } else {
         Stage::Final
     }

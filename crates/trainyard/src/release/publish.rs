@@ -144,10 +144,11 @@ mod tests {
             assert_eq!(rpm_stage(dev, "1"), Stage::Dev, "{dev}");
         }
         assert_eq!(rpm_stage("1.3", "0.dev.5"), Stage::Dev);
-        for pre in ["0.12.0~b1", "1.2~rc1", "1.0.0~alpha.1"] {
+        for pre in ["0.12.0~b1", "1.2~rc1", "0.18.0~rc2"] {
             assert_eq!(rpm_stage(pre, "1"), Stage::Prerelease, "{pre}");
         }
-        for release in ["1.2", "1.2.1", "1", "1.devices", "0.18.0"] {
+        // A dependency's own pre-release (its source RPM) is not this project's.
+        for release in ["1.2", "1.2.1", "1", "1.devices", "0.18.0", "0.9.0~beta.1"] {
             assert_eq!(rpm_stage(release, "1"), Stage::Final, "{release}");
         }
     }
