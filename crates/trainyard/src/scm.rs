@@ -254,7 +254,7 @@ pub fn dev_version(
     let precision = config
         .precision()
         .or_else(|| Precision::of_tags(newest_first))
-        .or_else(|| workspace.as_ref().and_then(|w| Precision::of(&w.release())))
+        // Cargo.toml always writes three numbers: it says nothing of the line's precision.
         .unwrap_or(Precision::MajorMinor);
     let train = train.with_precision(precision);
 
