@@ -1,9 +1,10 @@
 //! Release lines of both shapes and both flows, end to end: the real binary on real git
 //! repositories with a bare `file://` origin, versions read back with `version`, RPMs built by
-//! rpmbuild at the versions trainyard renders, installed and upgraded by the real rpm and dnf.
+//! `build_rpms` (or by rpmbuild at the versions trainyard renders, for a yum repository of many
+//! versions), installed and upgraded by the real rpm and dnf.
 //!
-//! - a `v0.17.0` project (X.Y.Z line) through start, notes, tag, fix and push, its dev RPM
-//!   installed then upgraded by the release RPM with `rpm -U`;
+//! - a `v0.17.0` project (X.Y.Z line) through start, notes, tag, fix and push, the dev RPM
+//!   `build_rpms` makes installed, then upgraded by the release RPM with `rpm -U`;
 //! - the master / rc / version-branch flow of the reference text (freeze, two betas with a fix
 //!   cherry-picked down from the default branch, an rc, the final, a fix, push), every branch,
 //!   tag and version checked, and a yum repository of its dev, beta, rc and final where dnf
@@ -44,7 +45,7 @@ impl Fixture {
         write_manifest(&repo, version, config);
         repo.write(
             "app/Cargo.toml",
-            "[package]\nname = \"app\"\nversion.workspace = true\nedition.workspace = true\nlicense = \"MIT\"\n",
+            "[package]\nname = \"app\"\nversion.workspace = true\nedition.workspace = true\nlicense = \"MIT\"\ndescription = \"The portal service\"\n\n[package.metadata.trainyard.rpm]\nname = \"portal\"\n",
         );
         repo.write("app/src/main.rs", "fn main() {}\n");
         repo.write(".gitignore", "/target\n");
@@ -108,6 +109,20 @@ impl Fixture {
         let mut c = command("git", &self.tmp.path);
         c.arg("--git-dir").arg(&self.origin).args(["for-each-ref", "--format=%(refname)"]);
         run(c).ok().lines().map(String::from).collect()
+    }
+
+    /// `build_rpms RPM_CHANNEL=<channel>` of the workspace as it is; returns the portal RPM,
+    /// checked to carry `rpm_version`, copied out of the target directory.
+    fn build_rpm(&self, channel: &str, rpm_version: &str) -> PathBuf {
+        self.ty(&["build_rpms", &format!("RPM_CHANNEL={channel}")]).ok();
+        let arch = std::env::consts::ARCH;
+        let built = self.repo.dir.join(format!("target/rpms/{channel}/portal-{rpm_version}-1.{arch}.rpm"));
+        let mut q = command("rpm", &self.tmp.path);
+        q.args(["-qp", "--nosignature", "--qf", "%{VERSION}"]).arg(&built);
+        assert_eq!(run(q).ok(), rpm_version, "{}", built.display());
+        let kept = self.tmp.path.join(built.file_name().unwrap());
+        std::fs::copy(&built, &kept).unwrap();
+        kept
     }
 
     /// Builds `portal-<rpm_version>` into `dir`; returns the file.
@@ -400,6 +415,7 @@ fn a_v_prefixed_x_y_z_project_from_dev_build_to_fix() {
     assert_eq!(f.cargo_at("main"), "0.19.0");
     assert_eq!(f.version("pep440"), "0.18.0.dev1");
     let dev = f.version("rpm");
+    let dev_rpm = f.build_rpm("dev", &dev);
     f.git(&["switch", "--quiet", "main"]);
     assert_eq!(f.version("pep440"), "0.19.0.dev1", "the commit that started the train is .dev1");
     f.git(&["switch", "--quiet", "0.18-release"]);
@@ -410,6 +426,7 @@ fn a_v_prefixed_x_y_z_project_from_dev_build_to_fix() {
     assert!(f.git(&["show", "HEAD:RELEASE.txt"]).starts_with("0.18.0 - 2026-01-01\n"));
     let release = f.version("rpm");
     assert_eq!(release, "0.18.0");
+    let release_rpm = f.build_rpm("prod", &release);
     assert_rpm_increasing(&["0.17.0".into(), dev.clone(), release.clone()]);
 
     f.ty(&["release", "fix"]).ok();
@@ -441,8 +458,6 @@ fn a_v_prefixed_x_y_z_project_from_dev_build_to_fix() {
     if !is_root("rpm -U into a root") {
         return;
     }
-    let dir = f.tmp.path.join("rpms");
-    let (dev_rpm, release_rpm) = (f.rpm(&dir, &dev), f.rpm(&dir, &release));
     let root = f.tmp.path.join("root");
     let rpm = |args: &[&str], file: Option<&Path>| {
         let mut c = command("rpm", &f.tmp.path);
