@@ -433,9 +433,16 @@ fn a_v_prefixed_x_y_z_project_from_dev_build_to_fix() {
     assert_eq!(f.cargo_at("HEAD"), "0.18.1");
     assert_eq!(f.version("pep440"), "0.18.1.dev1");
 
-    // A fix of the previous line finds v0.17.0.
+    // A fix of the previous line finds v0.17.0: the whole path's plan, then the step.
     f.git(&["branch", "0.17-release", "v0.17.0"]);
     f.git(&["switch", "--quiet", "0.17-release"]);
+    let before = f.snapshot();
+    let plan = f.ty(&["release", "0.17.1", "--dry-run", "--message-file", &f.outside("ops2", "Ops\n")]);
+    plan.ok();
+    for needle in ["release 0.17.1: version 0.17.1", "release 0.17.1: RELEASE.txt", "v0.17.1"] {
+        says(&plan, needle);
+    }
+    assert_eq!(f.snapshot(), before);
     f.ty(&["release", "fix"]).ok();
     assert_eq!(f.cargo_at("HEAD"), "0.17.1");
     assert_eq!(f.version("pep440"), "0.17.1.dev1");

@@ -41,7 +41,12 @@ pub fn plan(repo: &Repo, state: &State, members: &[String], kind: Kind) -> Resul
     let cutting = state.branch.as_deref() == Some(rc.as_str());
     let mut pre = Preflight::new(format!("make the next {} of {release}", kind.name()));
     pre.clean(state);
-    if cutting {
+    if cutting && repo.branch_exists(&version_branch)? {
+        pre.problem(
+            format!("the version branch `{version_branch}` of {release} is already cut"),
+            Some(format!("the next {} is made on it: git switch {version_branch}", kind.name())),
+        );
+    } else if cutting {
         pre.branch_absent(repo, &version_branch)?;
     } else if state.branch.as_deref() != Some(version_branch.as_str()) {
         let here = state.branch.as_deref().map(|b| format!("on `{b}`")).unwrap_or("on a detached HEAD".into());
