@@ -559,3 +559,22 @@ fn publishing_a_beta_needs_the_testing_channel_or_allow_prerelease() {
     refused.fails_with(2);
     says(&refused, "refusing to publish development builds to the prod repository");
 }
+
+/// A freeze whose merge into rc would conflict stops before anything moves.
+#[test]
+fn a_freeze_that_would_conflict_changes_nothing() {
+    let f = Fixture::new("freezeconflict", "master", "0.12.0", RC_BETA);
+    f.ty(&["release", "freeze"]).ok();
+    f.git(&["switch", "--quiet", "rc"]);
+    f.repo.write("notes.txt", "fixed on rc\n");
+    f.repo.commit_all("hotfix on rc");
+    f.git(&["switch", "--quiet", "master"]);
+    f.repo.write("notes.txt", "changed on master\n");
+    f.repo.commit_all("feature on master");
+    let before = f.snapshot();
+    let r = f.ty(&["release", "freeze"]);
+    r.fails_with(2);
+    says(&r, "merging `master` into `rc` conflicts");
+    says(&r, "git switch rc && git merge master");
+    assert_eq!(f.snapshot(), before);
+}

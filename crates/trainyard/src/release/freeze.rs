@@ -18,6 +18,16 @@ pub fn plan(repo: &Repo, state: &State, members: &[String]) -> Result<Step> {
     if rc_exists {
         let rc_head = repo.resolve(&format!("refs/heads/{rc}"))?.unwrap_or_default();
         pre.not_behind(repo, &rc, &rc_head)?;
+        // The merge is tried in memory first: a conflict stops the freeze before anything moves.
+        let (clean, _, _) = repo.git.output(&["merge-tree", "--write-tree", "--quiet", &rc_head, &state.head])?;
+        if !clean {
+            pre.problem(
+                format!("merging `{default}` into `{rc}` conflicts"),
+                Some(format!(
+                    "merge by hand (git switch {rc} && git merge {default}), then run `release freeze` again"
+                )),
+            );
+        }
         let text = repo.git.read(&["show", &format!("{rc_head}:Cargo.toml")])?;
         if let Ok(on_rc) = super::manifest::read_version(&repo.ctx.ws.manifest, &text) {
             let on_rc = Version::of_cargo(&on_rc).release();
