@@ -261,7 +261,17 @@ pub fn dev_version(
     // Where the train started: the commit that set Cargo.toml to it, when Cargo.toml names it.
     let mut start = None;
     if workspace.is_some_and(|w| w.target() == train) {
-        let log = git.read(&["log", "--first-parent", "--format=%H", "-n", "200", rev, "--", manifest])?;
+        // Only the commits whose diff touches a `version =` line of the manifest: the bumps
+        // (git reads -G as an extended regular expression).
+        let log = git.read(&[
+            "log",
+            "--first-parent",
+            "--format=%H",
+            r"-G^[[:space:]]*(package\.)?version[[:space:]]*=",
+            rev,
+            "--",
+            manifest,
+        ])?;
         for commit in log.lines() {
             if at_rev(commit)?.is_some_and(|w| w.target() == train) {
                 start = Some(commit.to_string());

@@ -3,7 +3,7 @@
 //! train (`0.12.0` -> `0.13.0`, whose first commit is `0.13.0.dev1`). Ends on the default branch.
 
 use super::{messages, Plan, Preflight, Repo, State, Step, Version};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 pub fn plan(repo: &Repo, state: &State, members: &[String]) -> Result<Step> {
     let config = repo.config();
@@ -19,7 +19,11 @@ pub fn plan(repo: &Repo, state: &State, members: &[String]) -> Result<Step> {
         let rc_head = repo.resolve(&format!("refs/heads/{rc}"))?.unwrap_or_default();
         pre.not_behind(repo, &rc, &rc_head)?;
         // The merge is tried in memory first: a conflict stops the freeze before anything moves.
-        let (clean, _, _) = repo.git.output(&["merge-tree", "--write-tree", "--quiet", &rc_head, &state.head])?;
+        let (clean, _, stderr) =
+            repo.git.output(&["merge-tree", "--write-tree", "--name-only", &rc_head, &state.head])?;
+        if !clean && !stderr.trim().is_empty() {
+            return Err(Error::failed(format!("git merge-tree {rc} {default}: {}", stderr.trim())));
+        }
         if !clean {
             pre.problem(
                 format!("merging `{default}` into `{rc}` conflicts"),
