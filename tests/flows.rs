@@ -280,6 +280,15 @@ fn master_rc_and_version_branches_as_the_reference_text_has_them() {
     assert_eq!(f.version("pep440"), "0.12.0rc2.dev1");
     seen.push(f.version("rpm"));
 
+    // The release-branch flow's steps are refused here, with what to do instead.
+    for args in [&["release", "start", "0.12"][..], &["release", "0.12"][..], &["release", "backport"][..]] {
+        let before = f.snapshot();
+        let r = f.ty(args);
+        r.fails_with(2);
+        says(&r, "release freeze");
+        assert_eq!(f.snapshot(), before);
+    }
+
     // A beta after a release candidate would go down.
     let before = f.snapshot();
     let r = f.ty(&["release", "beta"]);

@@ -311,6 +311,15 @@ pub fn run(ctx: &Context) -> Result<()> {
         }
         _ => {
             let v = repo.line(Version::parse_release(first)?)?;
+            if flow == Flow::RcBeta && !v.is_fix() && !args.flag("resume") && !args.flag("abort") {
+                return Err(Error::usage(format!(
+                    "`release {v}` cuts a release branch, which the rc-beta flow does not have"
+                ))
+                .with_help(format!(
+                    "in the rc-beta flow: release freeze, then on {}: release beta | rc, and on the version branch: release notes, release tag; `release X.Y.Z` runs a fix's whole path",
+                    ctx.ws.config.rc_branch
+                )));
+            }
             if args.flag("resume") && args.flag("abort") {
                 return Err(Error::usage("--resume and --abort exclude each other"));
             }
