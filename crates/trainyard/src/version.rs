@@ -104,13 +104,6 @@ impl Precision {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Precision::MajorMinor => "X.Y",
-            Precision::Full => "X.Y.Z",
-        }
-    }
-
     /// The precision a version's text shows: `1.2` is `X.Y`, `1.2.0` is `X.Y.Z`; a fix (`1.2.1`)
     /// could be either.
     pub fn of(v: &Version) -> Option<Precision> {
