@@ -51,7 +51,7 @@ fn cargo_tree_bundled(workspace: &Path, package: &str) -> BTreeSet<String> {
         .filter_map(|l| {
             let mut words = l.split_whitespace();
             let (name, version) = (words.next()?, words.next()?.strip_prefix('v')?);
-            let version = trainyard::rpmpkg::assets::rpm_version(version);
+            let version = trainyard::version::rpm_of_cargo(version);
             (name != package).then(|| format!("bundled(crate({name})) = {version}"))
         })
         .collect()
@@ -170,7 +170,7 @@ fn this_repositorys_rpm_bundles_what_cargo_tree_says() {
     let workspace_tree = sh(&repo, &cargo(), &args);
     let ours: BTreeSet<String> = trainyard::rpmpkg::bundled::linked_crates(&workspace_tree, "trainyard-cli")
         .into_iter()
-        .map(|(n, v)| format!("bundled(crate({n})) = {}", trainyard::rpmpkg::assets::rpm_version(&v)))
+        .map(|(n, v)| format!("bundled(crate({n})) = {}", trainyard::version::rpm_of_cargo(&v)))
         .collect();
     assert!(ours.iter().any(|p| p.starts_with("bundled(crate(rpm)) = ")), "{ours:?}");
     let tree = cargo_tree_bundled(&repo, "trainyard-cli");

@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use cargo_metadata::cargo_platform::{Cfg, Platform};
 use cargo_metadata::semver::{Comparator, Op, Version, VersionReq};
 
-use super::assets::rpm_version;
 use super::Dependency;
 
 /// The modification time `cargo package` gives every file of a `.crate` (2006-07-24), so that
@@ -136,7 +135,7 @@ pub fn is_rich(d: &Dependency) -> bool {
 fn comparator_bounds(c: &Comparator) -> Vec<(&'static str, String)> {
     let (major, minor, patch) = (c.major, c.minor, c.patch);
     let pre = if c.pre.is_empty() { String::new() } else { format!("-{}", c.pre) };
-    let full = |ma: u64, mi: u64, pa: u64, pre: &str| rpm_version(&format!("{ma}.{mi}.{pa}{pre}"));
+    let full = |ma: u64, mi: u64, pa: u64, pre: &str| crate::version::rpm_of_cargo(&format!("{ma}.{mi}.{pa}{pre}"));
     let lower = full(major, minor.unwrap_or(0), patch.unwrap_or(0), &pre);
     // The first version past what the comparator's given parts allow.
     let next = |ma: u64, mi: Option<u64>, pa: Option<u64>| match (mi, pa) {
@@ -232,7 +231,7 @@ mod tests {
         assert_eq!(req("foo", ">=1.1, <1.9"), "(crate(foo) >= 1.1.0 with crate(foo) < 1.9.0~)");
         assert_eq!(req("foo", "*"), "crate(foo)");
         assert_eq!(req("foo", "1.*"), "(crate(foo) >= 1.0.0 with crate(foo) < 2.0.0~)");
-        assert_eq!(req("foo", "1.0.0-rc.1"), "(crate(foo) >= 1.0.0~rc.1 with crate(foo) < 2.0.0~)");
+        assert_eq!(req("foo", "1.0.0-rc.1"), "(crate(foo) >= 1.0.0~rc1 with crate(foo) < 2.0.0~)");
     }
 
     #[test]

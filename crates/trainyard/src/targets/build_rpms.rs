@@ -10,9 +10,10 @@ use xshell::cmd;
 
 use crate::channel::Channel;
 use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
+use crate::config::Config;
 use crate::error::{io, Error, Result};
 use crate::exec;
-use crate::lockfile::{self, LockedPackage, Swap};
+use crate::lockfile::{self, LockSite, LockedPackage};
 use crate::projects::{self, Record};
 use crate::rpmpkg::{
     self, assets, assets::CratePackage, ChangelogEntry, Compression, Dependency, FileEntry, FileKind, Package, Written,
@@ -250,6 +251,16 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         let cache = projects::cache(ws);
         let resolved = cache.resolve(&record.name, &record.url, commit, &ctx.effects)?;
         let tree = cache.worktree(&resolved, &ctx.effects)?;
+        // At a branch or any other ref that is not a release tag (`SERVER_CORE=main`): the dev
+        // version `version` computes there, never the release its Cargo.toml names.
+        let project_version = match (project_version, record.requested_ref.as_deref()) {
+            (None, Some(reference)) => {
+                let config = Config::load(&tree.join("Cargo.toml")).unwrap_or_else(|_| ws.config.clone());
+                let git = crate::git::Git::new(cache.mirror_path(&record.name));
+                Some(scm::version_at(&git, commit, Some(reference), &config, "Cargo.toml")?.to_rpm())
+            }
+            (v, _) => v,
+        };
         let found = internal_project_packages(ctx, &tree, project_version.as_deref(), &release, &arch, source_date)?;
         let rpm_names: Vec<String> = found.iter().map(|(p, _)| p.package.name.clone()).collect();
         if let Some(v) = project_version.clone().or_else(|| found.first().map(|(p, _)| p.package.version.clone())) {
@@ -266,7 +277,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     let graph = if ctx.effects.dry_run {
         None
     } else {
-        Some(resolved_graph(ctx, &built.manifest.lock_file, &built.patches, !ctx.args.flag("no-deps"))?)
+        Some(resolved_graph(ctx, &built.site, &built.patches, !ctx.args.flag("no-deps"))?)
     };
     for member in &packaged {
         let read = if ctx.effects.dry_run {
@@ -306,7 +317,8 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         // bundled; exactly those, from cargo's resolved graph for the target (rpmpkg::bundled).
         if let Some(graph) = &graph {
             for (name, version) in rpmpkg::bundled::linked_crates(&graph.linked, &member.info.name) {
-                pkg.provides.push(Dependency::eq(format!("bundled(crate({name}))"), assets::rpm_version(&version)));
+                pkg.provides
+                    .push(Dependency::eq(format!("bundled(crate({name}))"), crate::version::rpm_of_cargo(&version)));
             }
         }
         let closure = lockfile::closure(&built.manifest.packages, &member.info.name);
@@ -327,7 +339,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     packages.extend(internal_packages.into_iter().map(|p| (p, Kind::Internal)));
 
     if !ctx.args.flag("no-deps") {
-        let vendor = vendor(ctx, channel, &built.manifest.lock_file, &built.patches, &built.manifest.packages)?;
+        let vendor = vendor(ctx, channel, &built.site, &built.patches, &built.manifest.packages)?;
         // A dry run resolves no graph: it names the packages it can without one.
         if let (Some(vendor), Some(graph)) = (vendor, &graph) {
             packages.extend(
@@ -600,7 +612,8 @@ pub fn cache_path(ws: &Workspace, out: &Utf8Path) -> Utf8PathBuf {
     ws.state_dir().join("rpm-cache").join(format!("{key}.json"))
 }
 
-/// Vendors the sources of every package of `lock_file` into `target/trainyard/vendor/<channel>/`.
+/// Vendors the sources of every package of the build's lock file (`site`) into
+/// `target/trainyard/vendor/<channel>/`.
 ///
 /// Skipped when the vendor directory was made from the same inputs (the lock file's content,
 /// the override patches, the workspace's `.cargo/config.toml`, recorded in a stamp beside it)
@@ -608,23 +621,22 @@ pub fn cache_path(ws: &Workspace, out: &Utf8Path) -> Utf8PathBuf {
 fn vendor(
     ctx: &Context,
     channel: Channel,
-    lock_file: &Utf8Path,
+    site: &LockSite,
     patches: &[String],
     lock: &[LockedPackage],
 ) -> Result<Option<Utf8PathBuf>> {
+    let lock_file = &site.lock;
     let ws = &ctx.ws;
     let dir = ws.state_dir().join("vendor").join(channel.as_str());
     let stamp_path = ws.state_dir().join("vendor").join(format!("{channel}.stamp"));
     let sh = shell()?;
     sh.change_dir(&ws.root);
     let cargo = cargo_program();
-    let manifest = &ws.manifest;
+    let at = &site.cargo_args();
     let tmp = ws.state_dir().join("vendor").join(format!(".{channel}.tmp"));
-    let c = cmd!(
-        sh,
-        "{cargo} vendor --quiet --locked --versioned-dirs --respect-source-config --manifest-path {manifest} {patches...} {tmp}"
-    )
-    .ignore_stdout();
+    let c =
+        cmd!(sh, "{cargo} vendor --quiet --locked --versioned-dirs --respect-source-config {at...} {patches...} {tmp}")
+            .ignore_stdout();
     // In dry-run the lock file may not exist yet (a dev resolution is made by the build).
     let stamp = vendor_stamp(ws, lock_file, patches);
     let complete =
@@ -645,14 +657,7 @@ fn vendor(
     let _ = std::fs::remove_dir_all(&tmp);
     // The stamp goes first: a run killed between the rename and a new stamp must not trust it.
     let _ = std::fs::remove_file(&stamp_path);
-    let run = || ctx.effects.run(c);
-    if lock_file == ws.lock_path() {
-        run()?;
-    } else {
-        let swap = Swap::begin(ws, lock_file)?;
-        run()?;
-        swap.finish()?;
-    }
+    ctx.effects.run(c)?;
     // cargo vendor creates nothing for a graph without registry crates.
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
     let _ = std::fs::remove_dir_all(&dir);
@@ -673,37 +678,23 @@ struct Graphs {
     cfgs: Vec<cargo_metadata::cargo_platform::Cfg>,
 }
 
-/// [`Graphs`], with the lock file and patches of the build (swapped in as [`vendor`] does, and
-/// `--locked`: nothing writes a lock file).
-/// `with_compiled`: also what a build or test compiles (the dependency packages need it; it
-/// reads the manifests of dev-dependencies, which a build alone may not have downloaded).
-fn resolved_graph(ctx: &Context, lock_file: &Utf8Path, patches: &[String], with_compiled: bool) -> Result<Graphs> {
+/// [`Graphs`], with the lock file and patches of the build (`--locked`: nothing is resolved
+/// again, nothing written). `with_compiled`: also what a build or test compiles (the dependency
+/// packages need it; it reads the manifests of dev-dependencies, which a build alone may not
+/// have downloaded).
+fn resolved_graph(ctx: &Context, site: &LockSite, patches: &[String], with_compiled: bool) -> Result<Graphs> {
     let ws = &ctx.ws;
     let sh = shell()?;
     sh.change_dir(&ws.root);
     let cargo = cargo_program();
-    let manifest = &ws.manifest;
+    let at = &site.cargo_args();
     let target = host_target()?;
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let cfgs = rpmpkg::devel::parse_cfgs(&exec::read(cmd!(sh, "{rustc} --print cfg"))?);
-    let tree = |args: &[&str]| {
-        exec::read(cmd!(
-            sh,
-            "{cargo} tree --locked --manifest-path {manifest} --target {target} {args...} {patches...}"
-        ))
-    };
-    let run = || -> Result<(String, String)> {
-        let all = if with_compiled { tree(&rpmpkg::bundled::CARGO_TREE_ALL_ARGS)? } else { String::new() };
-        Ok((tree(&rpmpkg::bundled::CARGO_TREE_ARGS)?, all))
-    };
-    let (linked, all) = if lock_file == ws.lock_path() {
-        run()?
-    } else {
-        let swap = Swap::begin(ws, lock_file)?;
-        let out = run()?;
-        swap.finish()?;
-        out
-    };
+    let tree =
+        |args: &[&str]| exec::read(cmd!(sh, "{cargo} tree --locked {at...} --target {target} {args...} {patches...}"));
+    let all = if with_compiled { tree(&rpmpkg::bundled::CARGO_TREE_ALL_ARGS)? } else { String::new() };
+    let linked = tree(&rpmpkg::bundled::CARGO_TREE_ARGS)?;
     Ok(Graphs { linked, compiled: rpmpkg::bundled::all_crates(&all), target, cfgs })
 }
 
@@ -812,7 +803,7 @@ fn dependency_packages(
         };
         out.push(Package {
             name,
-            version: assets::rpm_version(&p.version),
+            version: crate::version::rpm_of_cargo(&p.version),
             release: release.to_string(),
             arch: "noarch".into(),
             summary,
@@ -825,7 +816,7 @@ fn dependency_packages(
             provides: if stub.is_some() {
                 Vec::new()
             } else {
-                vec![Dependency::eq(format!("crate({})", p.name), assets::rpm_version(&p.version))]
+                vec![Dependency::eq(format!("crate({})", p.name), crate::version::rpm_of_cargo(&p.version))]
             },
             requires,
             // The crate's own timestamp, not the application's commit: same package, same bytes.
