@@ -953,7 +953,11 @@ fn a_post_scriptlet_cannot_chroot_its_way_out_of_the_root() {
     let err = result.expect_err("the scriptlet's failure fails the run");
     assert_says(
         &err,
-        &["the %post scriptlet of escape-chroot-1.0-1.noarch failed", "No such file or directory", target.to_str().unwrap()],
+        &[
+            "the %post scriptlet of escape-chroot-1.0-1.noarch failed",
+            "No such file or directory",
+            target.to_str().unwrap(),
+        ],
     );
     std::fs::remove_dir_all(&outside).unwrap();
 }
