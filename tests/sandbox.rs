@@ -951,6 +951,7 @@ fn a_post_scriptlet_cannot_chroot_its_way_out_of_the_root() {
     assert!(!target.exists(), "the %post wrote {} on the host: {result:?}", target.display());
     // The escape lands in the sandbox's own root, where the host's directory does not exist.
     let err = result.expect_err("the scriptlet's failure fails the run");
+    eprintln!("{err}");
     assert_says(
         &err,
         &[
@@ -976,6 +977,7 @@ fn a_post_scriptlet_cannot_reach_a_port_on_the_host() {
         other => panic!("the %post reached the host's port {port}: {other:?}\n{result:?}"),
     }
     let err = result.expect_err("the scriptlet's failure fails the run");
+    eprintln!("{err}");
     assert_says(&err, &["the %post scriptlet of escape-port-1.0-1.noarch failed", "Connection refused"]);
 }
 
@@ -991,9 +993,37 @@ fn a_process_a_scriptlet_leaves_running_is_killed_and_fails_the_run() {
     }
     assert!(left.is_empty(), "`sleep {nap}` from the %post still runs on the host (pids {left:?}): {result:?}");
     let err = result.expect_err("a leftover process fails the run");
+    eprintln!("{err}");
     assert_says(
         &err,
         &["the %post scriptlet of leaves-a-process-1.0-1.noarch", "left a process running", &format!("sleep {nap}")],
     );
     assert!(!err.contains("hello-1.2.3"), "hello left nothing running:\n{err}");
+}
+
+/// What a scriptlet may do is what rpm needs: no mount (CAP_SYS_ADMIN), no device node that
+/// would reach the host's disk (CAP_MKNOD), no hostname change reaching the host.
+const PRIVILEGED: &str = r#"mknod /var/tmp/host-disk b 8 0 || echo "refused: mknod"
+mount -t tmpfs none /var/tmp || echo "refused: mount"
+hostname escaped-%{nap} || echo "refused: hostname"
+exit 7"#;
+
+#[test]
+fn a_scriptlet_cannot_mount_make_devices_or_rename_the_host() {
+    require_root!();
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let nap = std::process::id().to_string();
+    let rpm = hostile_rpm("privileged", "wants-privileges", PRIVILEGED, &[("nap", nap)]);
+    let err = run_hostile("privileged", &[rpm], &["hello", "wants-privileges"]).unwrap_err();
+    eprintln!("{err}");
+    assert_eq!(std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap(), hostname);
+    assert_says(
+        &err,
+        &[
+            "the %post scriptlet of wants-privileges-1.0-1.noarch failed, exit status 7",
+            "refused: mknod",
+            "refused: mount",
+            "refused: hostname",
+        ],
+    );
 }
