@@ -525,9 +525,11 @@ impl Sandbox {
 
     fn install_base(&self) -> Result<()> {
         let provides = base::provides(&base::host_libraries()?)?;
-        let rpm = base::build(&self.root.run_dir.join("base"), &provides)?;
-        let inside =
-            format!("{}/base/{}", confine::CONTROL, rpm.strip_prefix(&self.root.run_dir.join("base")).unwrap_or(&rpm));
+        let base_dir = self.root.run_dir.join("base");
+        let rpm = base::build(&base_dir, &provides)?;
+        // The sandbox shows `base_dir` as CONTROL/base.
+        let relative = rpm.strip_prefix(&base_dir).map_err(|_| Error::failed(format!("{rpm} is not in {base_dir}")))?;
+        let inside = format!("{}/base/{relative}", confine::CONTROL);
         let out = self.in_root(self.rpm(&["-i", "--nosignature", &inside]))?;
         leftovers_fail(&out, "installing the base-system package")?;
         if !out.ok() {
