@@ -317,13 +317,7 @@ setsid sleep {nap} </dev/null >/dev/null 2>&1 &
     );
     d.rpm_table(&format!("smoke = \"account-portal --version\"\npost_install_script = '''\n{script}'''"));
     let run = d.mock(&[]);
-    let wanted = format!("sleep\0{nap}\0");
-    let left: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted.as_bytes()))
-        .collect();
+    let left = sleepers(&nap);
     for pid in &left {
         let _ = Command::new("kill").args(["-9", pid]).status();
     }
@@ -342,6 +336,62 @@ setsid sleep {nap} </dev/null >/dev/null 2>&1 &
             "start services from their systemd unit",
         ],
     );
+}
+
+/// Host processes whose command line is `sleep NAP`.
+fn sleepers(nap: &str) -> Vec<String> {
+    let wanted = format!("sleep\0{nap}\0");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted.as_bytes()))
+        .collect()
+}
+
+/// trainyard killed (SIGKILL, as a CI timeout does) while a `%post` runs: the scriptlet dies
+/// with it, no mount stays, and the next run clears the dead run's directory and passes.
+#[test]
+fn killing_mock_during_a_scriptlet_leaves_no_process_and_no_mount() {
+    require_root!();
+    let d = Demo::new("mock-kill");
+    let nap = format!("7{}", std::process::id());
+    d.rpm_table(&format!("smoke = \"account-portal --version\"\npost_install_script = \"sleep {nap}\\n\""));
+    let before = mounts();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trainyard"))
+        .args(["mock", "SERVER_CORE=rpm-2.0", "RPM_CHANNEL=dev"])
+        .current_dir(&d.portal)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RPM_CHANNEL")
+        .env_remove("CI")
+        .envs(git_env())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while sleepers(&nap).is_empty() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("mock ended ({status}) before its %post ran");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(600), "the %post never ran");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = std::time::Instant::now();
+    while !sleepers(&nap).is_empty() && killed.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let left = sleepers(&nap);
+    for pid in &left {
+        let _ = Command::new("kill").args(["-9", pid]).status();
+    }
+    assert!(left.is_empty(), "the %post's `sleep {nap}` outlived trainyard: {left:?}");
+    assert_eq!(before, mounts(), "a mount outlived trainyard");
+    // The next run (without the sleep) removes the dead run's directory and passes.
+    d.rpm_table("smoke = \"account-portal --version\"");
+    d.mock(&[]).ok();
 }
 
 #[test]
