@@ -787,9 +787,9 @@ impl Sandbox {
         })
     }
 
-    /// The sandbox the install ran in, with a shell (the run's files are gone by then).
+    /// The sandbox the install ran in (the run's directory is kept with the root), with a shell.
     fn enter_command(&self) -> Vec<String> {
-        let mut inner = confine::bwrap(&self.root.tree, &[], true);
+        let mut inner = confine::bwrap(&self.root.tree, &self.binds(), true);
         inner.push("/bin/sh".into());
         self.root.wrap(self.privilege, inner)
     }
