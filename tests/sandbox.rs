@@ -665,6 +665,11 @@ fn keep_root_leaves_the_root_but_no_mount() {
     argv.extend(["/usr/bin/hello".to_string()]);
     let out = std::process::Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello 1.2.3", "{:?}", out);
+    // It is the install's sandbox: rpm there reads the root's database.
+    let mut argv = enter.clone();
+    argv.extend(["-c".to_string(), "rpm -q hello".to_string()]);
+    let out = std::process::Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello-1.2.3-1.noarch", "{:?}", out);
     assert!(report.render().contains("root kept at"));
     std::fs::remove_dir_all(&work).unwrap();
 }
