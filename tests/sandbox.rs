@@ -1007,14 +1007,19 @@ fn a_process_a_scriptlet_leaves_running_is_killed_and_fails_the_run() {
 }
 
 /// What a scriptlet may do is what rpm needs: no mount (CAP_SYS_ADMIN), no device node that
-/// would reach the host's disk (CAP_MKNOD), no hostname change reaching the host.
+/// would reach the host's disk (CAP_MKNOD), no hostname change reaching the host, no write to
+/// the kernel's settings (root needs no capability for most of /proc/sys; `core_pattern` names
+/// a program the host's kernel runs as root). `test -w` asks without writing.
 const PRIVILEGED: &str = r#"mknod /var/tmp/host-disk b 8 0 || echo "refused: mknod"
 mount -t tmpfs none /var/tmp || echo "refused: mount"
 hostname escaped-%{nap} || echo "refused: hostname"
+for f in /proc/sys/kernel/core_pattern /proc/sys/kernel/modprobe /proc/sysrq-trigger; do
+  if test -w "$f"; then echo "writable: $f"; else echo "refused: $f"; fi
+done
 exit 7"#;
 
 #[test]
-fn a_scriptlet_cannot_mount_make_devices_or_rename_the_host() {
+fn a_scriptlet_cannot_mount_make_devices_rename_the_host_or_set_the_kernel() {
     require_root!();
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     let nap = std::process::id().to_string();
@@ -1029,6 +1034,10 @@ fn a_scriptlet_cannot_mount_make_devices_or_rename_the_host() {
             "refused: mknod",
             "refused: mount",
             "refused: hostname",
+            "refused: /proc/sys/kernel/core_pattern",
+            "refused: /proc/sys/kernel/modprobe",
+            "refused: /proc/sysrq-trigger",
         ],
     );
+    assert!(!err.contains("writable:"), "{err}");
 }

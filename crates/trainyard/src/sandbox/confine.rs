@@ -7,7 +7,7 @@
 //! Why bubblewrap rather than unshare(2) and pivot_root(2) by hand: it is already a tool of
 //! this backend (the smoke commands), it does the whole sequence in one exec (pivot_root
 //! into the new root, the host's tree unmounted with MNT_DETACH, a fresh /proc with /proc/sys
-//! read-only, a minimal /dev, loopback up in the empty network namespace, capabilities
+//! read-only (and here all of /proc), a minimal /dev, loopback up in the empty network namespace, capabilities
 //! dropped with the root's regain-on-exec turned off, PID 1 reaping, death with its parent),
 //! and doing it ourselves would need `unsafe` system calls in the library or a helper binary
 //! for a result no better than bwrap's.
@@ -79,7 +79,10 @@ pub fn bwrap(tree: &Utf8Path, binds: &[Bind], interactive: bool) -> Vec<String> 
     }
     let mut push = |words: &[&str]| argv.extend(words.iter().map(|s| s.to_string()));
     push(&["--bind", tree.as_str(), "/"]);
-    push(&["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
+    // /proc read-only: root needs no capability to write most of /proc/sys, and some of it
+    // is the host's (kernel.core_pattern and kernel.modprobe name programs the host's kernel
+    // runs as root). bwrap does not cover /proc/sys on every host.
+    push(&["--proc", "/proc", "--remount-ro", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
     for bind in binds {
         push(&["--ro-bind", bind.host.as_str(), &bind.inside]);
     }
@@ -158,6 +161,7 @@ mod tests {
         // No user namespace: rpm must chown to any uid.
         assert!(!argv.iter().any(|a| a.contains("user") || a == "--unshare-all"), "{argv:?}");
         assert!(argv.windows(3).any(|w| w == ["--bind", "/w/run-1/root", "/"]));
+        assert!(argv.windows(2).any(|w| w == ["--remount-ro", "/proc"]));
         assert!(argv.windows(3).any(|w| w == ["--ro-bind", "/w/run-1/repo", "/tmp/.trainyard/repo"]));
         let drop = argv.iter().position(|a| a == "--cap-drop").unwrap();
         assert_eq!(argv[drop + 1], "ALL");
