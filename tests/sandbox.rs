@@ -650,6 +650,10 @@ fn keep_root_leaves_the_root_but_no_mount() {
     before.assert_unchanged(&HostState::capture());
     let root = report.root.clone().expect("the kept root");
     assert!(root.starts_with(&work));
+    // Only root reaches into it: a scriptlet may have left setuid files there.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(root.parent().unwrap()).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "{mode:o}");
     // Outside the namespace the overlay is not mounted: /usr of the root is an empty mount
     // point, and what the packages put in /usr is in the overlay's upper layer.
     assert!(!root.join("usr/bin/hello").exists());

@@ -82,6 +82,14 @@ impl Root {
     /// Creates the skeleton: mount points, the host's top-level symlinks (`/bin -> usr/bin`
     /// on merged-/usr systems), the directories rpm and scriptlets expect.
     pub fn create(&self) -> Result<()> {
+        // Scriptlets run as root and may leave setuid files in the overlay's upper layer: only
+        // the owner may reach into the run, on the host, while it lives or is kept.
+        std::fs::create_dir_all(&self.run_dir).map_err(io(&self.run_dir))?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let private = std::fs::Permissions::from_mode(0o700);
+            std::fs::set_permissions(&self.run_dir, private).map_err(io(&self.run_dir))?;
+        }
         for layer in &self.layers {
             for dir in [&layer.upper, &layer.work, &layer.target] {
                 std::fs::create_dir_all(dir).map_err(io(dir))?;
