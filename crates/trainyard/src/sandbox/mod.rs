@@ -582,7 +582,9 @@ impl Sandbox {
             // On the sandbox's tmpfs: the metadata goes with the namespace.
             format!("--setopt=cachedir={control}/cache"),
             "--setopt=keepcache=False".into(),
-            // rpm then logs each scriptlet's PID, which names the package of a process left running.
+            // rpm then logs each scriptlet's PID, which names the package of a process left
+            // running. It also runs /bin/sh scriptlets with `-x`: a failed one's output in the
+            // report shows the commands it ran.
             "--rpmverbosity=debug".into(),
             "--assumeyes".into(),
             "install".into(),
