@@ -225,10 +225,15 @@ fn build_traps_and_dev_pins() {
         "{}",
         r.stderr
     );
+    // PEP 440's `1.0rc1` is Cargo's `1.0.0-rc.1`, never `1.0rc1.0`.
     f.repo.write("reqs/dev-reqs.txt", "leftpad == 1.0rc1\n");
     f.repo.commit_all("pin rc");
-    let stderr = f.refused(&["build"], "dev-reqs.txt:1: `leftpad == 1.0rc1` is not a Cargo version");
-    assert!(!stderr.contains("1.0rc1.0"), "{stderr}");
+    let r = f.ty(&["build"]);
+    assert!(!r.success(), "{r:?}");
+    assert!(r.stderr.contains("1.0.0-rc.1") && !r.stderr.contains("1.0rc1.0"), "{}", r.stderr);
+    f.repo.write("reqs/dev-reqs.txt", "leftpad == 1.0.0.1\n");
+    f.repo.commit_all("pin four numbers");
+    f.refused(&["build"], "dev-reqs.txt:1: `leftpad == 1.0.0.1` is not a Cargo version");
 }
 
 trait Tap: Sized {

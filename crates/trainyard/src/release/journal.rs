@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use camino::Utf8PathBuf;
 use serde::{Deserialize, Serialize};
 
-use super::{ReleaseVersion, Repo};
+use super::{Repo, Version};
 use crate::error::{io, Error, Result};
 use crate::exec::write_atomic;
 use crate::workspace::Workspace;
@@ -104,7 +104,7 @@ fn path(ws: &Workspace, version: &str) -> Utf8PathBuf {
 }
 
 impl Journal {
-    pub fn begin(repo: &Repo, v: &ReleaseVersion, channel: &str) -> Result<Journal> {
+    pub fn begin(repo: &Repo, v: &Version, channel: &str) -> Result<Journal> {
         let branch = repo.git.current_branch()?;
         let head_was_branch = branch.is_some();
         let head_before = match branch {
@@ -112,7 +112,7 @@ impl Journal {
             None => repo.git.head()?,
         };
         Ok(Journal {
-            version: v.text(),
+            version: v.to_string(),
             channel: channel.to_string(),
             status: Status::InProgress,
             head_before,
@@ -237,11 +237,11 @@ impl Journal {
     /// The refs a release manages: the default branch, its release branch and its tag.
     fn managed(&self, repo: &Repo) -> Vec<String> {
         let config = &repo.ctx.ws.config;
-        match ReleaseVersion::parse(&self.version) {
+        match Version::parse_release(&self.version) {
             Ok(v) => vec![
                 format!("refs/heads/{}", config.default_branch),
                 format!("refs/heads/{}", config.release_branch_for(&v.major_minor())),
-                format!("refs/tags/{}", config.tag_for(&v.text())),
+                format!("refs/tags/{}", config.tag_for(&v.to_string())),
             ],
             Err(_) => Vec::new(),
         }
@@ -255,7 +255,7 @@ impl Journal {
         known: &BTreeMap<String, Option<String>>,
         running: Option<&Running>,
     ) -> Result<UndoPlan> {
-        let v = ReleaseVersion::parse(&self.version)?;
+        let v = Version::parse_release(&self.version)?;
         let now = repo.local_refs()?;
         let mut candidates: Vec<String> = known.keys().cloned().chain(self.managed(repo)).collect();
         candidates.sort();
