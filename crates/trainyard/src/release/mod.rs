@@ -442,7 +442,10 @@ pub mod messages {
     /// and `--resume` may take back). Every step's commit message is named here.
     pub fn is_of_release(subject: &str, v: &Version) -> bool {
         subject == next_train(&v.next_minor())
-            || subject.strip_prefix("release ").and_then(|r| r.split_once(": ")).is_some_and(|(x, _)| x == v.to_string())
+            || subject
+                .strip_prefix("release ")
+                .and_then(|r| r.split_once(": "))
+                .is_some_and(|(x, _)| x == v.to_string())
     }
 
     /// Whether a subject is one of the steps' bookkeeping commits.
