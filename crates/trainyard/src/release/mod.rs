@@ -10,6 +10,7 @@
 //! `release 1.2 --dry-run` prints the exact plan of every local step.
 
 pub mod backport;
+pub mod crates;
 pub mod fix;
 pub mod journal;
 pub mod manifest;

@@ -25,6 +25,9 @@ pub const SPEC: TargetSpec = TargetSpec {
             \x20 backport [X.Y] list the release branch's commits the default branch lacks; --apply picks them\n\
             \x20 push           push the default branch, release branches and tags in one atomic push\n\
             \x20 publish        copy a collection (--from DIR) to <repo-dir>/<channel>/ and run createrepo_c\n\
+            \x20 publish-crates cargo publish the workspace's crates, in dependency order, to the registry named by\n\
+            \x20                [workspace.metadata.trainyard] registry (token: $CARGO_REGISTRIES_<NAME>_TOKEN or cargo's\n\
+            \x20                credential providers); crates already there are skipped, so a rerun resumes\n\
             \x20 notify         announce the tagged release on the webhook ($TRAINYARD_WEBHOOK_URL or --webhook-file)\n\
             \n\
             `release X.Y` (or `release X.Y.Z` for a fix) runs start|fix, pin, notes, tag, build_rpms, mock,\n\
@@ -115,9 +118,10 @@ pub fn run(ctx: &Context) -> Result<()> {
         )));
     };
     let step = if first.starts_with(|c: char| c.is_ascii_digit()) { "whole" } else { first.as_str() };
-    let known = ["start", "pin", "notes", "tag", "fix", "backport", "push", "publish", "notify", "whole"];
+    let known =
+        ["start", "pin", "notes", "tag", "fix", "backport", "push", "publish", "notify", "publish-crates", "whole"];
     if !known.contains(&step) {
-        let names: Vec<String> = known[..9].iter().map(|s| s.to_string()).collect();
+        let names: Vec<String> = known[..10].iter().map(|s| s.to_string()).collect();
         let mut help = format!("steps: {}; or a version (release 1.2)", names.join(", "));
         if let Some(near) = crate::cli::closest(step, &names) {
             help = format!("did you mean `{near}`?\n{help}");
@@ -178,6 +182,7 @@ pub fn run(ctx: &Context) -> Result<()> {
         }
         "backport" => backport::run(&repo, &State::read(&repo)?, word, args.flag("apply")),
         "push" => push::run(&repo),
+        "publish-crates" => crate::release::crates::run(ctx),
         "publish" => {
             let Some(from) = path("from") else {
                 return Err(Error::usage("`release publish` needs the collection: --from DIR"));
