@@ -8,6 +8,7 @@ pub mod build;
 pub mod build_rpms;
 pub mod demo;
 pub mod dist;
+pub mod docs;
 pub mod mock;
 pub mod pin;
 pub mod release;
@@ -29,6 +30,7 @@ pub const TARGETS: &[Target] = &[
     Target { spec: &pin::SPEC, run: pin::run, needs_workspace: true },
     Target { spec: &version::SPEC, run: version::run, needs_workspace: true },
     Target { spec: &dist::SPEC, run: dist::run, needs_workspace: true },
+    Target { spec: &docs::SPEC, run: docs::run, needs_workspace: true },
     Target { spec: &release::SPEC, run: release::run, needs_workspace: true },
     Target { spec: &demo::SPEC, run: demo::run, needs_workspace: false },
 ];
