@@ -53,7 +53,7 @@ pub fn run(ctx: &Context) -> Result<()> {
         }
     };
     let described = scm::describe(ws, Trigger::Auto)?;
-    let version = described.version.clone();
+    let version = described.version;
     let name = version.to_pep440();
     if name.contains('/') || name.starts_with('.') || name == "latest" {
         return Err(Error::usage(format!("version `{name}` cannot name a directory")));
