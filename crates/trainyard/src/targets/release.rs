@@ -44,8 +44,9 @@ pub const SPEC: TargetSpec = TargetSpec {
             \x20 notify         announce the tagged release on the webhook ($TRAINYARD_WEBHOOK_URL or --webhook-file)\n\
             \n\
             `release X.Y` (or `release X.Y.Z` for a fix) runs start|fix, pin, notes, tag, build_rpms, mock,\n\
-            publish and notify, and pushes only with --push. Its journal in target/trainyard/release/ lets a\n\
-            failed run be finished (--resume) or undone (--abort: local branches and tags as before).",
+            dist, publish, publish-crates (when a registry is configured) and notify, and pushes only with\n\
+            --push. Its journal in target/trainyard/release/ lets a failed run be finished (--resume) or\n\
+            undone (--abort: local branches and tags as before).",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "channel to build and publish: dev, stage or prod (default prod)" }],
     flags: &[
         DRY_RUN,
@@ -109,6 +110,14 @@ impl ReleasePipeline for Targets {
     fn mock(&self, ctx: &Context, _release: &Release, channel: Channel, _collection: &Utf8Path) -> Result<()> {
         // `mock` collects again: unchanged packages are not written twice.
         crate::targets::mock::run(&target_context(ctx, channel))
+    }
+
+    fn dist(&self, ctx: &Context, _release: &Release, channel: Channel) -> Result<()> {
+        crate::targets::dist::run(&target_context(ctx, channel))
+    }
+
+    fn publish_crates(&self, ctx: &Context) -> Result<()> {
+        crate::release::crates::run(ctx)
     }
 
     fn preflight(&self, ctx: &Context, channel: Channel) -> Result<()> {
