@@ -16,6 +16,7 @@ pub mod fix;
 pub mod freeze;
 pub mod journal;
 pub mod manifest;
+pub mod next;
 pub mod notes;
 pub mod notify;
 pub mod pin;

@@ -41,6 +41,8 @@ pub const SPEC: TargetSpec = TargetSpec {
             \x20 publish-crates cargo publish the workspace's crates, in dependency order, to the registry named by\n\
             \x20                [workspace.metadata.trainyard] registry (token: $CARGO_REGISTRIES_<NAME>_TOKEN or cargo's\n\
             \x20                credential providers); crates already there are skipped, so a rerun resumes\n\
+            \x20 minor | patch  the next version computed (the default branch's train, or the next fix of the\n\
+            \x20                release HEAD descends from), printed, then `release X.Y[.Z]` with it\n\
             \x20 notify         announce the tagged release on the webhook ($TRAINYARD_WEBHOOK_URL or --webhook-file)\n\
             \n\
             `release X.Y` (or `release X.Y.Z` for a fix) runs start|fix, pin, notes, tag, build_rpms, mock,\n\
@@ -145,6 +147,20 @@ pub fn run(ctx: &Context) -> Result<()> {
             ctx.program, ctx.program
         )));
     };
+    // `release minor` / `release patch`: the version computed, then as if it had been typed.
+    let computed;
+    let first = match crate::release::next::Word::parse(first) {
+        Some(word) => {
+            if args.flag("resume") || args.flag("abort") {
+                return Err(Error::usage(format!("`release {}` computes a new version", word.as_str()))
+                    .with_help("resume or abort the run by its version: release X.Y --resume (or --abort)"));
+            }
+            computed = computed_version(ctx, word)?;
+            println!("release {}: {computed}", word.as_str());
+            &computed
+        }
+        None => first,
+    };
     let step = if first.starts_with(|c: char| c.is_ascii_digit()) { "whole" } else { first.as_str() };
     let known = [
         "start",
@@ -223,7 +239,14 @@ pub fn run(ctx: &Context) -> Result<()> {
                 return Err(Error::usage("`release start` needs the version to release").with_help("release start 1.2"));
             };
             only_in(Flow::ReleaseBranch)?;
-            let v = repo.line(Version::parse_release(v)?)?;
+            let v = match crate::release::next::Word::parse(v) {
+                Some(w) => {
+                    let computed = computed_version(ctx, w)?;
+                    println!("release start {v}: {computed}");
+                    Version::parse_release(&computed)?
+                }
+                None => repo.line(Version::parse_release(v)?)?,
+            };
             let members = crate::release::manifest::following_members(ctx)?;
             let state = State::read(&repo)?;
             run_plan(
@@ -350,6 +373,23 @@ pub fn run(ctx: &Context) -> Result<()> {
             pipeline::run(&repo, &opts, PIPELINE)
         }
     }
+}
+
+/// The version `release minor|patch` names, from HEAD's version, the tag it counts from, the
+/// newest release tag and the line's precision.
+fn computed_version(ctx: &Context, word: crate::release::next::Word) -> Result<String> {
+    use crate::release::next::{compute, Head};
+    let repo = Repo::open(ctx)?;
+    let described = crate::scm::describe(&ctx.ws, crate::scm::Trigger::Auto)?;
+    let prefix = &ctx.ws.config.tag_prefix;
+    let from_tag = described.tag.as_deref().and_then(|t| Version::parse_tag(t, prefix)).and_then(|r| r.ok());
+    let newest = repo.release_tags()?.last().map(|(v, _)| *v);
+    let head = Head {
+        version: described.version,
+        from_tag,
+        on_default_branch: described.branch.as_deref() == Some(ctx.ws.config.default_branch.as_str()),
+    };
+    Ok(compute(word, head, newest, repo.precision()?)?.to_pep440())
 }
 
 fn repo_dir(ctx: &Context) -> Utf8PathBuf {
