@@ -114,8 +114,36 @@ fn an_internal_project_from_the_registry_is_built_by_version_and_overridden_by_i
 
 #[test]
 fn an_interrupted_publish_resumes_without_publishing_twice() {
+    interrupted_then_resumed(&[], "--manifest-path");
+}
+
+/// The same with a cargo that reads trainyard's lock file through `resolver.lockfile-path`
+/// (1.97+, here the nightly toolchain): every cargo call shows it.
+#[test]
+fn with_resolver_lockfile_path_every_publish_reads_trainyards_lock() {
+    let Some(cargo) = lockfile_path_cargo() else {
+        eprintln!("NOTICE: skipping: no cargo 1.97+ (rustup toolchain install nightly)");
+        return;
+    };
+    interrupted_then_resumed(
+        &[("CARGO".to_string(), cargo), ("RUSTUP_TOOLCHAIN".to_string(), "nightly".to_string())],
+        "resolver.lockfile-path=",
+    );
+}
+
+fn lockfile_path_cargo() -> Option<String> {
+    let out = std::process::Command::new("rustup").args(["which", "--toolchain", "nightly", "cargo"]).output().ok()?;
+    let cargo = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let v = std::process::Command::new(&cargo).arg("-V").output().ok()?;
+    let text = String::from_utf8_lossy(&v.stdout).to_string();
+    let minor: u64 = text.split_whitespace().nth(1)?.split('.').nth(1)?.parse().ok()?;
+    (out.status.success() && minor >= 97).then_some(cargo)
+}
+
+fn interrupted_then_resumed(extra_env: &[(String, String)], mark: &str) {
     let reg = Registry::start(TOKEN);
-    let env = env_of(&reg);
+    let mut env = env_of(&reg);
+    env.extend(extra_env.iter().cloned());
     let tmp = TempDir::new("crates-resume");
     let root = tmp.path().join("libs");
     write(
@@ -155,6 +183,7 @@ fn an_interrupted_publish_resumes_without_publishing_twice() {
     assert!(!plan.output().contains("--package tools"));
 
     let resumed = run(&root, &["release", "publish-crates"], &env);
+    assert!(resumed.stderr.contains(mark), "{mark} not in:\n{}", resumed.stderr);
     resumed.ok().says("wire 0.4.0: already in corp, skipped").says("codec 0.4.0: published to corp");
     assert_eq!(
         reg.publishes(),
