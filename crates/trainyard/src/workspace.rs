@@ -90,11 +90,35 @@ impl Workspace {
     }
 
     /// Where internal projects are checked out (shared by the workspace and its own checkouts).
+    ///
+    /// By default outside the workspace directory, in the user's cache directory: cargo looks for
+    /// the workspace of a manifest in every parent directory, so a plain crate checked out under
+    /// `target/` of a workspace whose root has `[workspace]` is "a package that believes it is in
+    /// a workspace when it is not" and every cargo call on it fails. One cache per target
+    /// directory (the key is its path), as before: two clones never share or fight over mirrors.
     pub fn checkout_cache_dir(&self) -> Utf8PathBuf {
         match &self.config.cache_dir {
             Some(dir) if dir.is_absolute() => dir.clone(),
             Some(dir) => self.root.join(dir),
-            None => self.target_dir.join("trainyard").join("checkouts"),
+            None => match user_cache_dir() {
+                Some(cache) => {
+                    use sha2::{Digest, Sha256};
+                    let target = std::path::absolute(&self.target_dir)
+                        .ok()
+                        .and_then(|p| Utf8PathBuf::from_path_buf(p).ok())
+                        .unwrap_or_else(|| self.target_dir.clone());
+                    let digest = Sha256::digest(target.as_str().as_bytes());
+                    let key: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+                    let label: String = self
+                        .config
+                        .name()
+                        .chars()
+                        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+                        .collect();
+                    cache.join("trainyard").join("checkouts").join(format!("{label}-{key}"))
+                }
+                None => self.target_dir.join("trainyard").join("checkouts"),
+            },
         }
     }
 
@@ -110,4 +134,10 @@ impl Workspace {
     pub fn display<'a>(&self, path: &'a Utf8Path) -> &'a Utf8Path {
         path.strip_prefix(&self.root).unwrap_or(path)
     }
+}
+
+/// `$XDG_CACHE_HOME`, else `$HOME/.cache` (the XDG base directory rule); `None` without either.
+pub fn user_cache_dir() -> Option<Utf8PathBuf> {
+    let from = |var: &str| std::env::var(var).ok().filter(|v| Utf8Path::new(v).is_absolute()).map(Utf8PathBuf::from);
+    from("XDG_CACHE_HOME").or_else(|| from("HOME").map(|home| home.join(".cache")))
 }

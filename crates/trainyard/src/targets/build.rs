@@ -12,6 +12,7 @@ use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
 use crate::exec::{self, command_error};
 use crate::lockfile::{self, LockedPackage, Swap};
+use crate::product::Product;
 use crate::projects;
 use crate::reqs::{self, Requirement};
 use crate::resolution;
@@ -141,6 +142,8 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
         internal.insert(reqs::normalize(&p.name));
         internal.extend(p.crates.iter().map(|(c, _)| reqs::normalize(c)));
     }
+    // Only the product is built, checked and recorded: never the xtask or other tools.
+    let product = Product::of(ws)?;
     let sh = shell()?;
     // Cargo reads `.cargo/config.toml` from the current directory up: the workspace's own.
     sh.change_dir(&ws.root);
@@ -149,10 +152,11 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
     let target_dir = &ws.target_dir;
     let patch_list = &patches;
     let extra = &options.cargo_args;
+    let selection = product.cargo_args();
     let build_cmd = || {
         let c = cmd!(
             sh,
-            "{cargo} build --release --workspace --manifest-path {manifest} --target-dir {target_dir} {patch_list...} {extra...}"
+            "{cargo} build --release {selection...} --manifest-path {manifest} --target-dir {target_dir} {patch_list...} {extra...}"
         );
         match &version {
             Some(v) => c.env("TRAINYARD_VERSION", v),
@@ -160,7 +164,7 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
         }
     };
     let (lock_file, packages) = if channel.is_pinned() && patches.is_empty() {
-        let lock = lockfile::read(&ws.lock_path())?;
+        let lock = product.graph_owned(&lockfile::read(&ws.lock_path())?);
         check_pinned(ctx, channel, &lock, &requirements, &internal)?;
         ctx.effects.run(build_cmd().arg("--locked"))?;
         (ws.lock_path(), lock)
@@ -187,12 +191,15 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
                 }
             }
             if !specs.is_empty() {
-                exec::read(cmd!(sh, "{cargo} update --manifest-path {manifest} {specs...} {patch_list...}"))
+                let specs = &specs;
+                offline_first(|| cmd!(sh, "{cargo} update --manifest-path {manifest} {specs...} {patch_list...}"))
                     .map_err(|e| e.context("resolving the workspace with the overrides"))?;
             }
-            exec::read(cmd!(sh, "{cargo} metadata --format-version 1 --manifest-path {manifest} {patch_list...}"))
-                .map_err(|e| e.context("resolving the workspace with the overrides"))?;
-            let lock = lockfile::read(&ws.lock_path())?;
+            offline_first(|| {
+                cmd!(sh, "{cargo} metadata --format-version 1 --manifest-path {manifest} {patch_list...}")
+            })
+            .map_err(|e| e.context("resolving the workspace with the overrides"))?;
+            let lock = product.graph_owned(&lockfile::read(&ws.lock_path())?);
             projects::check_patched(&projects, &lock)?;
             check_pinned(ctx, channel, &lock, &requirements, &internal)?;
             ctx.effects.run(build_cmd().arg("--locked"))?;
@@ -218,10 +225,10 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
         } else {
             let swap = Swap::begin(ws, &dev_lock)?;
             if !fresh {
-                resolve_dev(ctx, &requirements, &internal, &patches)?;
+                resolve_dev(ctx, &product, &requirements, &internal, &patches)?;
             }
             ctx.effects.run(build_cmd())?;
-            let packages = lockfile::read(&ws.lock_path())?;
+            let packages = product.graph_owned(&lockfile::read(&ws.lock_path())?);
             projects::check_patched(&projects, &packages)?;
             swap.finish()?;
             if !fresh {
@@ -259,6 +266,19 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
     }
     write_if_changed(&path, &serde_json::to_vec_pretty(&manifest).expect("manifest serialises"))?;
     Ok(BuildOutcome { manifest, patches, manifest_path: Some(path) })
+}
+
+/// Runs a resolving cargo command `--offline` first, then online if that fails.
+///
+/// A pinned channel moves only the overridden crates to their checkouts: everything else is
+/// locked, and cargo's own git database already holds the git dependencies `Cargo.toml` names
+/// (cargo fetched them when the lock was made). Offline, a build against a cached tag works with
+/// the project's remote gone; online is needed only when something is missing locally.
+fn offline_first<'a>(command: impl Fn() -> xshell::Cmd<'a>) -> Result<String> {
+    match exec::output(command().arg("--offline"))? {
+        (true, out, _) => Ok(out.trim_end().to_string()),
+        (false, _, _) => exec::read(command()),
+    }
 }
 
 /// Refuses a lock that disagrees with a pinned channel's file, listing every problem.
@@ -310,6 +330,7 @@ fn plural(n: usize) -> &'static str {
 /// `==` lines of the dev file and checks its other specifiers.
 fn resolve_dev(
     ctx: &Context,
+    product: &Product,
     requirements: &[Requirement],
     internal: &BTreeSet<String>,
     patches: &[String],
@@ -319,7 +340,7 @@ fn resolve_dev(
     let cargo = cargo_program();
     let manifest = &ctx.ws.manifest;
     ctx.effects.run(cmd!(sh, "{cargo} update --manifest-path {manifest} {patches...}"))?;
-    let lock = lockfile::read(&ctx.ws.lock_path())?;
+    let lock = product.graph_owned(&lockfile::read(&ctx.ws.lock_path())?);
     let externals = resolution::external(&lock, internal);
     for r in requirements {
         let Some(pinned) = r.pinned() else { continue };
@@ -343,7 +364,7 @@ fn resolve_dev(
             }
         }
     }
-    let lock = lockfile::read(&ctx.ws.lock_path())?;
+    let lock = product.graph_owned(&lockfile::read(&ctx.ws.lock_path())?);
     let mut violations = Vec::new();
     for r in requirements {
         let Some(pinned) = r.pinned() else { continue };
