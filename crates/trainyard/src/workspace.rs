@@ -64,7 +64,7 @@ impl Workspace {
                         .join(dir)
                 }
             }
-            _ => root.join("target"),
+            _ => configured_target_dir(&root).unwrap_or_else(|| root.join("target")),
         };
         Ok(Workspace { manifest: manifest.to_path_buf(), root, config, target_dir, checkout: None })
     }
@@ -140,4 +140,38 @@ impl Workspace {
 pub fn user_cache_dir() -> Option<Utf8PathBuf> {
     let from = |var: &str| std::env::var(var).ok().filter(|v| Utf8Path::new(v).is_absolute()).map(Utf8PathBuf::from);
     from("XDG_CACHE_HOME").or_else(|| from("HOME").map(|home| home.join(".cache")))
+}
+
+/// `build.target-dir` as cargo reads it: `CARGO_BUILD_TARGET_DIR`, else the nearest
+/// `.cargo/config.toml` (or `.cargo/config`) from `root` up, then `$CARGO_HOME/config.toml`; a
+/// relative path is relative to the directory holding `.cargo/`.
+fn configured_target_dir(root: &Utf8Path) -> Option<Utf8PathBuf> {
+    if let Some(dir) = std::env::var("CARGO_BUILD_TARGET_DIR").ok().filter(|d| !d.is_empty()) {
+        let dir = Utf8PathBuf::from(dir);
+        let cwd = std::env::current_dir().ok().and_then(|c| Utf8PathBuf::from_path_buf(c).ok());
+        return Some(if dir.is_absolute() { dir } else { cwd.unwrap_or_else(|| root.to_path_buf()).join(dir) });
+    }
+    let cargo_home = std::env::var("CARGO_HOME")
+        .ok()
+        .map(Utf8PathBuf::from)
+        .or_else(|| std::env::var("HOME").ok().map(|h| Utf8PathBuf::from(h).join(".cargo")));
+    let mut configs: Vec<(Utf8PathBuf, Utf8PathBuf)> = Vec::new();
+    for dir in root.ancestors() {
+        for name in ["config.toml", "config"] {
+            configs.push((dir.join(".cargo").join(name), dir.to_path_buf()));
+        }
+    }
+    if let Some(home) = cargo_home {
+        let base = home.parent().map(Utf8Path::to_path_buf).unwrap_or_else(|| home.clone());
+        configs.push((home.join("config.toml"), base));
+    }
+    for (file, base) in configs {
+        let Ok(text) = std::fs::read_to_string(&file) else { continue };
+        let Ok(table) = text.parse::<toml::Table>() else { continue };
+        if let Some(dir) = table.get("build").and_then(|b| b.get("target-dir")).and_then(|d| d.as_str()) {
+            let dir = Utf8PathBuf::from(dir);
+            return Some(if dir.is_absolute() { dir } else { base.join(dir) });
+        }
+    }
+    None
 }

@@ -21,7 +21,8 @@ use crate::Context;
 pub const SPEC: TargetSpec = TargetSpec {
     name: "build",
     summary: "build the workspace in release mode for a channel (CHANNEL=dev by default)",
-    usage: "[CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--dry-run] [--refresh]",
+    usage:
+        "[CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--dry-run] [--refresh] [--features F] [--profile P] [--target T]",
     about: "dev takes the newest versions reqs/dev-reqs.txt allows (its == pins are honoured) and keeps\n\
             that resolution under target/trainyard/dev/, never in your Cargo.lock. stage and prod build\n\
             --locked and refuse a Cargo.lock that disagrees with reqs/<channel>-reqs.txt.\n\
@@ -36,10 +37,40 @@ pub const SPEC: TargetSpec = TargetSpec {
             help: "dev: resolve the newest versions again even if nothing changed",
             var: None,
         },
+        FEATURES_FLAG,
+        ALL_FEATURES_FLAG,
+        NO_DEFAULT_FEATURES_FLAG,
+        PROFILE_FLAG,
+        TARGET_FLAG,
     ],
     takes_projects: true,
     max_positional: 0,
     passthrough: false,
+};
+
+// How the product is built (`build`, `build_rpms` and `mock` take them); each may also come from
+// the packaging table of a crate (`features = [...]`, `profile = "..."`).
+pub const FEATURES_FLAG: FlagSpec = FlagSpec {
+    name: "features",
+    value: Some("LIST"),
+    help: "cargo features to enable (comma- or space-separated, `crate/feature` for one crate; repeatable)",
+    var: None,
+};
+pub const ALL_FEATURES_FLAG: FlagSpec =
+    FlagSpec { name: "all-features", value: None, help: "enable every feature of the product crates", var: None };
+pub const NO_DEFAULT_FEATURES_FLAG: FlagSpec =
+    FlagSpec { name: "no-default-features", value: None, help: "leave out the default features", var: None };
+pub const PROFILE_FLAG: FlagSpec = FlagSpec {
+    name: "profile",
+    value: Some("NAME"),
+    help: "cargo profile (default release); binaries are then in target/NAME/",
+    var: None,
+};
+pub const TARGET_FLAG: FlagSpec = FlagSpec {
+    name: "target",
+    value: Some("TRIPLE"),
+    help: "build for this target (default: CARGO_BUILD_TARGET, else the host); binaries in target/TRIPLE/",
+    var: None,
 };
 
 /// How long a dev resolution is reused when nothing it depends on changed.
@@ -120,6 +151,145 @@ pub fn shell() -> Result<Shell> {
 }
 
 /// Applies the channel and runs `cargo build --release` over the workspace.
+/// Features, profile and target of a build: from the command line, `CARGO_BUILD_TARGET`, and the
+/// product crates' packaging tables (`features = [...]`, `profile = "..."`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildSettings {
+    /// `--features` values as cargo takes them (`crate/feature` for one crate).
+    pub features: Vec<String>,
+    pub all_features: bool,
+    pub no_default_features: bool,
+    /// `None`: `--release`.
+    pub profile: Option<String>,
+    pub target: Option<String>,
+}
+
+impl BuildSettings {
+    /// The settings of this run, for the product `members` (the crates whose tables count).
+    pub fn of(ctx: &Context, members: &[&crate::targets::build_rpms::Member]) -> Result<BuildSettings> {
+        let mut features: Vec<String> = ctx
+            .args
+            .values("features")
+            .iter()
+            .flat_map(|v| v.split([',', ' ']).filter(|f| !f.is_empty()).map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        let mut table_profiles: Vec<(String, String)> = Vec::new();
+        for m in members {
+            let Some(table) = m.metadata.pointer("/trainyard/rpm") else { continue };
+            let name = &m.info.name;
+            let bad = |key: &str, what: &str| {
+                Error::usage(format!("crate `{name}`: [package.metadata.trainyard.rpm] {key} must be {what}"))
+                    .with_help(format!(
+                        "for example: {key} = {}",
+                        if key == "profile" { "\"release-lto\"" } else { "[\"tls\"]" }
+                    ))
+            };
+            if let Some(list) = table.get("features") {
+                let list = list.as_array().ok_or_else(|| bad("features", "a list of feature names"))?;
+                for f in list {
+                    let f = f.as_str().ok_or_else(|| bad("features", "a list of feature names"))?;
+                    features.push(format!("{name}/{f}"));
+                }
+            }
+            if let Some(profile) = table.get("profile") {
+                let profile = profile.as_str().ok_or_else(|| bad("profile", "a profile name"))?;
+                table_profiles.push((name.clone(), profile.to_string()));
+            }
+        }
+        let profile = match ctx.args.value("profile") {
+            Some(p) => Some(p.to_string()),
+            None => {
+                let mut names: Vec<&str> = table_profiles.iter().map(|(_, p)| p.as_str()).collect();
+                names.sort();
+                names.dedup();
+                if names.len() > 1 {
+                    let who: Vec<String> = table_profiles.iter().map(|(c, p)| format!("{c} asks for {p}")).collect();
+                    return Err(Error::usage(format!(
+                        "the packaging tables ask for different profiles: {}",
+                        who.join(", ")
+                    ))
+                    .with_help(
+                        "one build uses one profile: give the same `profile` in each table, or --profile NAME",
+                    ));
+                }
+                names.first().map(|p| p.to_string())
+            }
+        };
+        let target = match ctx.args.value("target") {
+            Some(t) => Some(t.to_string()),
+            None => std::env::var("CARGO_BUILD_TARGET").ok().filter(|t| !t.is_empty()),
+        };
+        for value in profile.iter().chain(target.iter()) {
+            if value.starts_with('-') || value.is_empty() || value.contains(['/', '\\']) {
+                return Err(Error::usage(format!("`{}` is not a profile or target name", value.escape_debug()))
+                    .with_help("give a name such as release-lto or x86_64-unknown-linux-musl"));
+            }
+        }
+        Ok(BuildSettings {
+            features,
+            all_features: ctx.args.flag("all-features"),
+            no_default_features: ctx.args.flag("no-default-features"),
+            profile,
+            target,
+        })
+    }
+
+    /// The profile's name (`release` unless another is chosen).
+    pub fn profile_name(&self) -> &str {
+        self.profile.as_deref().unwrap_or("release")
+    }
+
+    /// The cargo arguments: `--release` or `--profile NAME`, the features, `--target`.
+    pub fn cargo_args(&self) -> Vec<String> {
+        let mut args = match &self.profile {
+            None => vec!["--release".to_string()],
+            Some(p) => vec!["--profile".to_string(), p.clone()],
+        };
+        if !self.features.is_empty() {
+            args.push("--features".into());
+            args.push(self.features.join(","));
+        }
+        if self.all_features {
+            args.push("--all-features".into());
+        }
+        if self.no_default_features {
+            args.push("--no-default-features".into());
+        }
+        if let Some(t) = &self.target {
+            args.push("--target".into());
+            args.push(t.clone());
+        }
+        args
+    }
+
+    /// Where cargo puts the binaries: `<target-dir>[/<triple>]/<profile dir>` (`dev` builds into
+    /// `debug`, `bench` into `release`, a custom profile into its own name).
+    pub fn out_dir(&self, target_dir: &Utf8Path) -> Utf8PathBuf {
+        let dir = match self.profile_name() {
+            "dev" | "test" => "debug",
+            "bench" => "release",
+            other => other,
+        };
+        match &self.target {
+            Some(t) => target_dir.join(t).join(dir),
+            None => target_dir.join(dir),
+        }
+    }
+
+    /// `--config profile.<profile>.strip=true`: stripped binaries with no binutils.
+    pub fn strip_args(&self) -> Vec<String> {
+        vec!["--config".into(), format!("profile.{}.strip=true", self.profile_name())]
+    }
+
+    /// The architecture of the binaries, as Rust names it (the target's first part, else the host's).
+    pub fn arch(&self) -> &str {
+        match &self.target {
+            Some(t) => t.split('-').next().unwrap_or(t),
+            None => std::env::consts::ARCH,
+        }
+    }
+}
+
 /// How a build runs beyond its channel.
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
@@ -143,7 +313,8 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
         internal.extend(p.crates.iter().map(|(c, _)| reqs::normalize(c)));
     }
     // Only the product is built, checked and recorded: never the xtask or other tools.
-    let product = Product::of(ws)?;
+    let members = crate::targets::build_rpms::workspace_members(ws)?;
+    let product = Product::from_members(&members);
     let sh = shell()?;
     // Cargo reads `.cargo/config.toml` from the current directory up: the workspace's own.
     sh.change_dir(&ws.root);
@@ -153,10 +324,13 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
     let patch_list = &patches;
     let extra = &options.cargo_args;
     let selection = product.cargo_args();
+    let roots: Vec<&crate::targets::build_rpms::Member> =
+        members.iter().filter(|m| product.roots.contains(&m.info.name)).collect();
+    let settings = BuildSettings::of(ctx, &roots)?.cargo_args();
     let build_cmd = || {
         let c = cmd!(
             sh,
-            "{cargo} build --release {selection...} --manifest-path {manifest} --target-dir {target_dir} {patch_list...} {extra...}"
+            "{cargo} build {settings...} {selection...} --manifest-path {manifest} --target-dir {target_dir} {patch_list...} {extra...}"
         );
         match &version {
             Some(v) => c.env("TRAINYARD_VERSION", v),
