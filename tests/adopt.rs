@@ -69,7 +69,7 @@ fn profiles_features_and_targets_as_projects_ship_them() {
     trainyard(&root, &["build_rpms", "--target", &triple, "--no-default-features", "--no-deps"], &[]).ok();
     let bin = root.join(format!("target/{triple}/release/app"));
     assert_eq!(sh(&root, bin.to_str().unwrap(), &[]), "APP");
-    assert!(rpm_q(&rpm_path(&root), &["-l"]).contains("/usr/bin/app"));
+    assert!(rpm_q(rpm_path(&root), &["-l"]).contains("/usr/bin/app"));
     // CARGO_BUILD_TARGET is honoured the same way.
     std::fs::remove_dir_all(root.join(format!("target/{triple}"))).unwrap();
     trainyard(&root, &["build"], &[("CARGO_BUILD_TARGET", triple.as_str())]).ok();
