@@ -85,3 +85,167 @@ fn profiles_features_and_targets_as_projects_ship_them() {
     trainyard(&root, &["build", "--profile", "--nope"], &[]).fails_with(2);
     trainyard(&root, &["build", "--profile", "../x"], &[]).fails_with(2).says("not a profile");
 }
+
+/// The trainyard checkout these tests run from (`--trainyard-path`).
+fn this_repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// `git status --porcelain` with untracked files, one path a line.
+fn status(dir: &Path) -> Vec<String> {
+    let out = git(dir, &["status", "--porcelain", "--untracked-files=all"]);
+    let mut lines: Vec<String> = out.lines().map(|l| l[3..].to_string()).collect();
+    lines.sort();
+    lines
+}
+
+/// The README's "Adopting trainyard" steps on a single crate (no `[workspace]` table, a
+/// registry dependency, an existing `.cargo/config.toml`, `vX.Y.Z` tags, branch `trunk`).
+#[test]
+fn adopting_a_single_crate() {
+    let tmp = TempDir::new("adopt-single");
+    let registry = tmp.path().join("registry");
+    write_registry(&registry, &[RegistryCrate { name: "leftpad", version: "1.0.0", deps: &[] }]);
+    let root = tmp.path().join("hexdump");
+    write(
+        &root.join("Cargo.toml"),
+        "[package]\nname = \"hexdump\"\nversion = \"0.4.1\"\nedition = \"2021\"\nlicense = \"MIT\"\ndescription = \"Dumps bytes in hex.\"\n\n[dependencies]\nleftpad = \"1\"\n",
+    );
+    write(&root.join("src/main.rs"), &MAIN.replace("app {}", "hexdump {}"));
+    write(&root.join(".gitignore"), "/target\n");
+    write(
+        &root.join(".cargo/config.toml"),
+        &format!(
+            "[source.crates-io]\nreplace-with = \"fixture\"\n\n[source.fixture]\nlocal-registry = \"{}\"\n",
+            registry.display()
+        ),
+    );
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    sh(&root, &cargo, &["generate-lockfile", "--quiet"]);
+    sh(&root, "git", &["init", "-q", "-b", "trunk"]);
+    commit_all(&root, "hexdump");
+    git(&root, &["tag", "-a", "-m", "0.4.1", "v0.4.1"]);
+    let lock = read(&root.join("Cargo.lock"));
+    let repo = this_repo();
+    let path_arg = repo.to_str().unwrap();
+
+    // --dry-run changes nothing; a dirty tree is refused.
+    let before = snapshot(&root);
+    trainyard(&root, &["init", "--trainyard-path", path_arg, "--dry-run"], &[])
+        .ok()
+        .says("would create: xtask/Cargo.toml");
+    assert!(snapshot(&root) == before);
+    write(&root.join("src/main.rs"), "fn main() {}\n");
+    trainyard(&root, &["init", "--trainyard-path", path_arg], &[]).fails_with(2).says("uncommitted changes");
+    git(&root, &["checkout", "--", "src/main.rs"]);
+    assert!(snapshot(&root) == before);
+    trainyard(&root, &["init"], &[]).fails_with(2).says("--trainyard-git");
+
+    trainyard(&root, &["init", "--trainyard-path", path_arg, "--makefile"], &[]).ok();
+    assert_eq!(
+        status(&root),
+        [
+            ".cargo/config.toml",
+            "Cargo.toml",
+            "Makefile",
+            "reqs/dev-reqs.txt",
+            "reqs/prod-reqs.txt",
+            "reqs/stage-reqs.txt",
+            "xtask/Cargo.lock",
+            "xtask/Cargo.toml",
+            "xtask/src/main.rs",
+        ]
+    );
+    assert_eq!(read(&root.join("Cargo.lock")), lock, "the application's lock is unchanged");
+    let manifest = read(&root.join("Cargo.toml"));
+    assert!(manifest.contains("tag-prefix = \"v\""), "{manifest}");
+    assert!(manifest.contains("default-branch = \"trunk\""), "{manifest}");
+    assert!(manifest.contains("[package.metadata.trainyard.rpm]"), "{manifest}");
+    assert!(read(&root.join("reqs/prod-reqs.txt")).contains("leftpad == 1.0.0"));
+    let config = read(&root.join(".cargo/config.toml"));
+    assert!(
+        config.starts_with("[source.crates-io]")
+            && config.contains("xtask = \"run --quiet --manifest-path xtask/Cargo.toml --\"")
+    );
+    commit_all(&root, "Adopt trainyard");
+    // Idempotent: a second run has nothing to do and changes nothing.
+    trainyard(&root, &["init", "--trainyard-path", path_arg, "--makefile"], &[]).ok().says("nothing to do");
+    assert_eq!(status(&root), Vec::<String>::new());
+    let make = read(&root.join("Makefile"));
+    assert!(make.contains("cargo xtask $@ $(MAKEOVERRIDES)"));
+
+    // One commit after v0.4.1: the next train's dev build, on the tags' three-part precision.
+    trainyard(&root, &["version"], &[]).ok().says("0.5.0.dev1");
+    trainyard(&root, &["build_rpms"], &[]).ok();
+    let arch = sh(&root, "uname", &["-m"]);
+    assert!(root.join(format!("target/rpms/prod/hexdump-0.5.0~~dev1-1.{arch}.rpm")).exists());
+    assert!(root.join("target/rpms/prod/rust-leftpad-devel-1.0.0-1.noarch.rpm").exists());
+    if is_root() {
+        trainyard(&root, &["mock"], &[]).ok().says("hexdump --version");
+    } else {
+        eprintln!("NOTICE: skipping mock: it needs root");
+    }
+    assert_eq!(status(&root), Vec::<String>::new(), "git status is clean after the build");
+    assert_eq!(read(&root.join("Cargo.lock")), lock);
+}
+
+/// The same steps on a virtual workspace with two binaries, through the `cargo xtask` alias init
+/// wrote (cargo offline: trainyard's dependencies come from cargo's cache, never a registry).
+#[test]
+fn adopting_a_virtual_workspace_through_cargo_xtask() {
+    let tmp = TempDir::new("adopt-virtual");
+    let root = tmp.path().join("tools");
+    write(&root.join("Cargo.toml"), "[workspace]\nmembers = [\"crates/*\"]\nresolver = \"2\"\n");
+    for name in ["alpha", "beta"] {
+        write(
+            &root.join(format!("crates/{name}/Cargo.toml")),
+            &format!("[package]\nname = \"{name}\"\nversion = \"1.2.0\"\nedition = \"2021\"\nlicense = \"MIT\"\ndescription = \"The {name} tool.\"\n"),
+        );
+        write(&root.join(format!("crates/{name}/src/main.rs")), &MAIN.replace("app {}", &format!("{name} {{}}")));
+    }
+    write(&root.join(".gitignore"), "/target\n/xtask/target\n");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    sh(&root, &cargo, &["generate-lockfile", "--quiet"]);
+    git_init(&root);
+    commit_all(&root, "tools");
+    git(&root, &["tag", "-a", "-m", "1.2", "rpm-1.2"]);
+    let lock = read(&root.join("Cargo.lock"));
+
+    let repo = this_repo();
+    trainyard(&root, &["init", "--trainyard-path", repo.to_str().unwrap()], &[]).ok();
+    let manifest = read(&root.join("Cargo.toml"));
+    assert!(manifest.contains("exclude = [\"xtask\"]") && manifest.contains("tag-prefix = \"rpm-\""), "{manifest}");
+    for name in ["alpha", "beta"] {
+        assert!(read(&root.join(format!("crates/{name}/Cargo.toml"))).contains("[package.metadata.trainyard.rpm]"));
+    }
+    assert_eq!(read(&root.join("Cargo.lock")), lock);
+    commit_all(&root, "Adopt trainyard");
+
+    let xtask = |args: &[&str]| {
+        let mut all = vec!["xtask"];
+        all.extend_from_slice(args);
+        let out = std::process::Command::new(&cargo)
+            .args(&all)
+            .current_dir(&root)
+            .env("CARGO_NET_OFFLINE", "true")
+            .env("XDG_CACHE_HOME", tmp.path().join(".cache"))
+            .env_remove("CARGO_TARGET_DIR")
+            .envs(git_env())
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "cargo xtask {args:?} failed:\n{text}");
+        text
+    };
+    xtask(&["build_rpms"]);
+    let arch = sh(&root, "uname", &["-m"]);
+    for name in ["alpha", "beta"] {
+        assert!(root.join(format!("target/rpms/prod/{name}-1.3~~dev1-1.{arch}.rpm")).exists());
+    }
+    if is_root() {
+        let out = xtask(&["mock"]);
+        assert!(out.contains("alpha --version") && out.contains("beta --version"), "{out}");
+    }
+    assert_eq!(read(&root.join("Cargo.lock")), lock, "the xtask's graph stays out of the application's lock");
+    assert_eq!(status(&root), Vec::<String>::new());
+}

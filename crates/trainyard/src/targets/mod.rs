@@ -7,6 +7,7 @@ use crate::Context;
 pub mod build;
 pub mod build_rpms;
 pub mod demo;
+pub mod init;
 pub mod mock;
 pub mod pin;
 pub mod release;
@@ -29,6 +30,7 @@ pub const TARGETS: &[Target] = &[
     Target { spec: &version::SPEC, run: version::run, needs_workspace: true },
     Target { spec: &release::SPEC, run: release::run, needs_workspace: true },
     Target { spec: &demo::SPEC, run: demo::run, needs_workspace: false },
+    Target { spec: &init::SPEC, run: init::run, needs_workspace: true },
 ];
 
 /// Variables some target reads; one given to a target that does not read it is a note, not an error.
