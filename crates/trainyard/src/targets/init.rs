@@ -66,6 +66,16 @@ pub const SPEC: TargetSpec = TargetSpec {
 /// The alias init writes.
 pub const ALIAS: &str = "run --quiet --manifest-path xtask/Cargo.toml --";
 
+/// `cargo xtask` runs in the dev profile: unoptimised, the RPM writer's digests and zstd make a
+/// first collection several times slower (README, "Figures"). Its own workspace, its own profile.
+const XTASK_PROFILE: &str =
+    "\n# The RPM writer's hot loops, optimised even in the dev profile `cargo xtask` runs in.\n\
+    [profile.dev.package.zstd-sys]\nopt-level = 1\ndebug = false\n\n\
+    [profile.dev.package.sha2]\nopt-level = 1\ndebug = false\ndebug-assertions = false\noverflow-checks = false\n\n\
+    [profile.dev.package.sha3]\nopt-level = 1\ndebug = false\ndebug-assertions = false\noverflow-checks = false\n\n\
+    [profile.dev.package.keccak]\nopt-level = 1\ndebug = false\ndebug-assertions = false\noverflow-checks = false\n\n\
+    [profile.dev.package.zlib-rs]\nopt-level = 1\ndebug = false\ndebug-assertions = false\noverflow-checks = false\n";
+
 /// One change init makes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Step {
@@ -119,10 +129,42 @@ pub fn run(ctx: &Context) -> Result<()> {
             }
         }
     }
+    if !ctx.effects.dry_run
+        && steps.iter().any(|s| matches!(s, Step::Create { path, .. } if path.ends_with("xtask/Cargo.lock")))
+    {
+        if let Err(e) = settle_xtask_lock(ws) {
+            // The files are written and correct; only the lock is not fitted yet.
+            eprintln!("trainyard: note: {e}\n  the first `cargo xtask` run fits xtask/Cargo.lock; commit it then");
+        }
+    }
     if !ctx.effects.dry_run {
         println!("next: review and commit these files, then `cargo xtask build_rpms` and `cargo xtask mock`");
     }
     Ok(())
+}
+
+/// Lets cargo fit the seeded lock to the xtask (drops trainyard's own members and what the xtask
+/// does not use, keeps every other version), offline first: the first `cargo xtask` then leaves
+/// the lock as committed.
+fn settle_xtask_lock(ws: &crate::workspace::Workspace) -> Result<()> {
+    let sh = crate::targets::build::shell()?;
+    sh.change_dir(&ws.root);
+    let cargo = crate::targets::build::cargo_program();
+    let manifest = ws.root.join("xtask/Cargo.toml");
+    let resolve = |offline: bool| {
+        let c = xshell::cmd!(sh, "{cargo} metadata --format-version 1 --manifest-path {manifest}");
+        if offline {
+            c.arg("--offline")
+        } else {
+            c
+        }
+    };
+    match crate::exec::output(resolve(true))? {
+        (true, _, _) => Ok(()),
+        (false, _, _) => crate::exec::read(resolve(false))
+            .map(|_| ())
+            .map_err(|e| e.context("fitting xtask/Cargo.lock to the xtask (cargo metadata)")),
+    }
 }
 
 /// The `trainyard = ...` dependency line of the xtask.
@@ -205,9 +247,14 @@ fn plan(ctx: &Context, dependency: &str) -> Result<(Vec<Step>, Vec<String>)> {
                  # A workspace of its own, with its own Cargo.lock: trainyard's dependencies never enter\n\
                  # the application's graph, lock file or release profile.\n\
                  [package]\nname = \"xtask\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
-                 [dependencies]\n{dependency}\n\n[workspace]\n"
+                 [dependencies]\n{dependency}\n\n[workspace]\n{XTASK_PROFILE}"
             ),
             why: "the xtask, a workspace of its own".into(),
+        });
+        steps.push(Step::Create {
+            path: xtask.join(".gitignore"),
+            text: "/target\n".into(),
+            why: "the xtask's build stays out of git status".into(),
         });
         steps.push(Step::Create {
             path: xtask.join("src/main.rs"),
@@ -360,8 +407,14 @@ fn plan(ctx: &Context, dependency: &str) -> Result<(Vec<Step>, Vec<String>)> {
         if m.info.description.is_none() {
             notes.push(format!("crate {} has no description: the RPM needs one for its Summary", m.info.name));
         }
+        let mut why = format!("packaging metadata of {}", m.info.name);
+        if let Some(Step::Edit { why: earlier, .. }) =
+            steps.iter().find(|s| matches!(s, Step::Edit { path: p, .. } if *p == path))
+        {
+            why = format!("{earlier}, {why}");
+        }
         steps.retain(|s| !matches!(s, Step::Edit { path: p, .. } if *p == path));
-        steps.push(Step::Edit { path, text, why: format!("packaging metadata of {}", m.info.name) });
+        steps.push(Step::Edit { path, text, why });
     }
 
     // reqs/: dev empty, stage and prod pinned from Cargo.lock.
