@@ -303,6 +303,7 @@ fn plan(ctx: &Context, dependency: &str) -> Result<(Vec<Step>, Vec<String>)> {
                     }
                 }
                 None => {
+                    let text = with_newline(&text);
                     let line = format!("xtask = \"{ALIAS}\"\n");
                     let new = match find_header(&text, "alias") {
                         Some(at) => format!("{}{line}{}", &text[..at], &text[at..]),
@@ -322,7 +323,7 @@ fn plan(ctx: &Context, dependency: &str) -> Result<(Vec<Step>, Vec<String>)> {
     let manifest_text = std::fs::read_to_string(&ws.manifest).map_err(io(&ws.manifest))?;
     let manifest: toml::Table = manifest_text.parse().map_err(|e| Error::usage(format!("{}: {e}", ws.manifest)))?;
     let workspace_table = manifest.get("workspace").and_then(|w| w.as_table());
-    let mut new_manifest = manifest_text.clone();
+    let mut new_manifest = with_newline(&manifest_text);
     let mut what = Vec::new();
     if let Some(w) = workspace_table {
         let excluded = w
@@ -371,7 +372,7 @@ fn plan(ctx: &Context, dependency: &str) -> Result<(Vec<Step>, Vec<String>)> {
         new_manifest = format!("{}{table}", with_newline(&new_manifest));
         what.push("[workspace.metadata.trainyard]");
     }
-    if new_manifest != manifest_text {
+    if new_manifest != with_newline(&manifest_text) {
         steps.push(Step::Edit { path: ws.manifest.clone(), text: new_manifest, why: what.join(", ") });
     }
 
@@ -464,7 +465,8 @@ fn find_header(text: &str, name: &str) -> Option<usize> {
         let header = trimmed.split('#').next().unwrap_or("").trim();
         if header == format!("[{name}]") {
             let end = offset + line.len();
-            return Some(if line.ends_with('\n') { end } else { end });
+            // Callers pass text ending in a newline ([`with_newline`]): the next line starts here.
+            return Some(end);
         }
         offset += line.len();
     }
