@@ -323,6 +323,9 @@ fn a_plain_crate_in_a_workspace_whose_root_is_a_package_with_the_remote_gone() {
     if is_root() {
         p.run(&["mock", "SERVER_CORE=rpm-1.0"]).ok().says("server-core 1.0.0");
     }
+    // The dev channel resolves again for a new override: offline, from cargo's caches.
+    p.run(&["build", "SERVER_CORE=rpm-1.0"]).ok().says("resolving offline");
+    assert_eq!(sh(&p.app, bin.to_str().unwrap(), &[]), "portal using core 1.0");
     p.run(&["pin", "CHANNEL=prod", "--check"]).ok();
     assert_eq!(tracked_changes(&p.app), "", "tracked files changed");
 }

@@ -513,7 +513,15 @@ fn resolve_dev(
     sh.change_dir(&ctx.ws.root);
     let cargo = cargo_program();
     let manifest = &ctx.ws.manifest;
-    ctx.effects.run(cmd!(sh, "{cargo} update --manifest-path {manifest} {patches...}"))?;
+    if let Err(err) = ctx.effects.run(cmd!(sh, "{cargo} update --manifest-path {manifest} {patches...}")) {
+        // A remote out of reach (an internal project's git dependency, the registry): resolve
+        // from what cargo has cached, and say so; a failure offline too is the real error.
+        ctx.effects
+            .say("cargo update failed online; resolving offline (the newest versions cargo's cache holds)".to_string());
+        ctx.effects
+            .run(cmd!(sh, "{cargo} update --offline --manifest-path {manifest} {patches...}"))
+            .map_err(|_| err)?;
+    }
     let lock = product.graph_owned(&lockfile::read(&ctx.ws.lock_path())?);
     let externals = resolution::external(&lock, internal);
     for r in requirements {
