@@ -503,8 +503,10 @@ fn internal_project_packages(
     let manifest = tree.join("Cargo.toml");
     let target = ctx.ws.state_dir().join("internal-target");
     let strip = rpmpkg::STRIP_CARGO_ARGS;
+    // The project's product only: its xtask and tools are not built either.
+    let selection = crate::product::Product::from_members(&members).cargo_args();
     let mut c =
-        cmd!(sh, "{cargo} build --release --workspace --manifest-path {manifest} --target-dir {target} {strip...}");
+        cmd!(sh, "{cargo} build --release {selection...} --manifest-path {manifest} --target-dir {target} {strip...}");
     if tree.join("Cargo.lock").exists() {
         c = c.arg("--locked");
     }
