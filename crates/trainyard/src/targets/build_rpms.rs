@@ -10,9 +10,10 @@ use xshell::cmd;
 
 use crate::channel::Channel;
 use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
+use crate::config::Config;
 use crate::error::{io, Error, Result};
 use crate::exec;
-use crate::lockfile::{self, LockedPackage, Swap};
+use crate::lockfile::{self, LockSite, LockedPackage};
 use crate::projects::{self, Record};
 use crate::rpmpkg::{
     self, assets, assets::CratePackage, ChangelogEntry, Compression, Dependency, FileEntry, FileKind, Package, Written,
@@ -255,6 +256,16 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         let cache = projects::cache(ws);
         let resolved = cache.resolve(&record.name, &record.url, commit, &ctx.effects)?;
         let tree = cache.worktree(&resolved, &ctx.effects)?;
+        // At a branch or any other ref that is not a release tag (`SERVER_CORE=main`): the dev
+        // version `version` computes there, never the release its Cargo.toml names.
+        let project_version = match (project_version, record.requested_ref.as_deref()) {
+            (None, Some(reference)) => {
+                let config = Config::load(&tree.join("Cargo.toml")).unwrap_or_else(|_| ws.config.clone());
+                let git = crate::git::Git::new(cache.mirror_path(&record.name));
+                Some(scm::version_at(&git, commit, Some(reference), &config, "Cargo.toml")?.to_rpm())
+            }
+            (v, _) => v,
+        };
         let found = internal_project_packages(ctx, &tree, project_version.as_deref(), &release, &arch, source_date)?;
         let rpm_names: Vec<String> = found.iter().map(|(p, _)| p.package.name.clone()).collect();
         if let Some(v) = project_version.clone().or_else(|| found.first().map(|(p, _)| p.package.version.clone())) {
@@ -315,7 +326,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     packages.extend(internal_packages.into_iter().map(|p| (p, Kind::Internal)));
 
     if !ctx.args.flag("no-deps") {
-        let vendor = vendor(ctx, channel, &built.manifest.lock_file, &built.patches, &built.manifest.packages)?;
+        let vendor = vendor(ctx, channel, &built.site, &built.patches, &built.manifest.packages)?;
         if let Some(vendor) = vendor {
             packages.extend(
                 dependency_packages(&built.manifest.packages, &vendor, &release, source_date)?
@@ -566,7 +577,8 @@ pub fn cache_path(ws: &Workspace, out: &Utf8Path) -> Utf8PathBuf {
     ws.state_dir().join("rpm-cache").join(format!("{key}.json"))
 }
 
-/// Vendors the sources of every package of `lock_file` into `target/trainyard/vendor/<channel>/`.
+/// Vendors the sources of every package of the build's lock file (`site`) into
+/// `target/trainyard/vendor/<channel>/`.
 ///
 /// Skipped when the vendor directory was made from the same inputs (the lock file's content,
 /// the override patches, the workspace's `.cargo/config.toml`, recorded in a stamp beside it)
@@ -574,23 +586,22 @@ pub fn cache_path(ws: &Workspace, out: &Utf8Path) -> Utf8PathBuf {
 fn vendor(
     ctx: &Context,
     channel: Channel,
-    lock_file: &Utf8Path,
+    site: &LockSite,
     patches: &[String],
     lock: &[LockedPackage],
 ) -> Result<Option<Utf8PathBuf>> {
+    let lock_file = &site.lock;
     let ws = &ctx.ws;
     let dir = ws.state_dir().join("vendor").join(channel.as_str());
     let stamp_path = ws.state_dir().join("vendor").join(format!("{channel}.stamp"));
     let sh = shell()?;
     sh.change_dir(&ws.root);
     let cargo = cargo_program();
-    let manifest = &ws.manifest;
+    let at = &site.cargo_args();
     let tmp = ws.state_dir().join("vendor").join(format!(".{channel}.tmp"));
-    let c = cmd!(
-        sh,
-        "{cargo} vendor --quiet --locked --versioned-dirs --respect-source-config --manifest-path {manifest} {patches...} {tmp}"
-    )
-    .ignore_stdout();
+    let c =
+        cmd!(sh, "{cargo} vendor --quiet --locked --versioned-dirs --respect-source-config {at...} {patches...} {tmp}")
+            .ignore_stdout();
     // In dry-run the lock file may not exist yet (a dev resolution is made by the build).
     let stamp = vendor_stamp(ws, lock_file, patches);
     let complete =
@@ -611,14 +622,7 @@ fn vendor(
     let _ = std::fs::remove_dir_all(&tmp);
     // The stamp goes first: a run killed between the rename and a new stamp must not trust it.
     let _ = std::fs::remove_file(&stamp_path);
-    let run = || ctx.effects.run(c);
-    if lock_file == ws.lock_path() {
-        run()?;
-    } else {
-        let swap = Swap::begin(ws, lock_file)?;
-        run()?;
-        swap.finish()?;
-    }
+    ctx.effects.run(c)?;
     // cargo vendor creates nothing for a graph without registry crates.
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
     let _ = std::fs::remove_dir_all(&dir);
@@ -686,7 +690,7 @@ fn dependency_packages(
         requires.dedup_by(|a, b| a.name == b.name);
         out.push(Package {
             name: format!("rust-{}-devel", p.name),
-            version: assets::rpm_version(&p.version),
+            version: crate::version::rpm_of_cargo(&p.version),
             release: release.to_string(),
             arch: "noarch".into(),
             summary: format!("Source of the Rust crate {} {}", p.name, p.version),
@@ -696,7 +700,7 @@ fn dependency_packages(
             license: fields.license.unwrap_or_else(|| "LicenseRef-unknown".into()),
             url: fields.repository.or(fields.homepage),
             files,
-            provides: vec![Dependency::eq(format!("crate({})", p.name), assets::rpm_version(&p.version))],
+            provides: vec![Dependency::eq(format!("crate({})", p.name), crate::version::rpm_of_cargo(&p.version))],
             requires,
             source_date,
             ..Package::default()
