@@ -393,10 +393,16 @@ fn plan(ctx: &Context, dependency: &str) -> Result<(Vec<Step>, Vec<String>)> {
         } else {
             std::fs::read_to_string(&path).map_err(io(&path))?
         };
+        // `mock`'s default smoke command wants the computed version printed, which a binary
+        // prints only once it reads TRAINYARD_VERSION; until then, its exit status is the test.
+        let bin = &m.info.bins[0];
         let text = format!(
             "{}\n# Packaged by `cargo xtask build_rpms`: the binaries into /usr/bin (README, \"build_rpms\").\n\
-             [package.metadata.trainyard.rpm]\n",
-            with_newline(&base)
+             # `mock` runs the smoke command in a clean root; once `{bin} --version` prints\n\
+             # option_env!(\"TRAINYARD_VERSION\"), remove `smoke` and mock checks the version it prints too.\n\
+             [package.metadata.trainyard.rpm]\nsmoke = {}\n",
+            with_newline(&base),
+            toml::Value::String(format!("{bin} --version"))
         );
         if text.parse::<toml::Table>().is_err() {
             notes.push(format!(
