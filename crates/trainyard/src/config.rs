@@ -28,7 +28,8 @@ pub struct Config {
     /// Directory of the channels' requirement files, relative to the workspace root.
     #[serde(default = "default_reqs_dir")]
     pub reqs_dir: Utf8PathBuf,
-    /// Where checkouts of internal projects live; default `<target>/trainyard/checkouts`.
+    /// Where checkouts of internal projects live; default `$XDG_CACHE_HOME/trainyard/checkouts/<name>-<key>`
+    /// (outside the workspace directory: see [`crate::workspace::Workspace::checkout_cache_dir`]).
     pub cache_dir: Option<Utf8PathBuf>,
     /// Internal projects: other git repositories the workspace builds against.
     #[serde(default)]

@@ -9,6 +9,7 @@ pub mod build_rpms;
 pub mod demo;
 pub mod dist;
 pub mod docs;
+pub mod init;
 pub mod mock;
 pub mod pin;
 pub mod release;
@@ -33,6 +34,7 @@ pub const TARGETS: &[Target] = &[
     Target { spec: &docs::SPEC, run: docs::run, needs_workspace: true },
     Target { spec: &release::SPEC, run: release::run, needs_workspace: true },
     Target { spec: &demo::SPEC, run: demo::run, needs_workspace: false },
+    Target { spec: &init::SPEC, run: init::run, needs_workspace: true },
 ];
 
 /// Variables some target reads; one given to a target that does not read it is a note, not an error.
