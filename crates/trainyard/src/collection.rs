@@ -52,6 +52,10 @@ const LOCK: &str = "lock";
 const PREVIOUS: &str = "previous";
 /// Prefix of the store's collection directories (staged or linked).
 const COLLECTION_PREFIX: &str = "c-";
+/// What `createrepo_c DIR` adds to a directory of packages.
+const REPODATA: &str = "repodata";
+/// Where trainyard before collection directories staged packages, inside the output directory.
+const OLD_STAGING: &str = ".trainyard-staging";
 /// Suffix of a plain output directory moved into the store when it first became a link.
 const MIGRATED_SUFFIX: &str = "-old";
 
@@ -120,8 +124,8 @@ impl Output {
             for entry in std::fs::read_dir(&real).map_err(io(&real))? {
                 let entry = entry.map_err(io(&real))?;
                 let file_name = entry.file_name().to_string_lossy().into_owned();
-                if entry.file_type().map_err(io(&real))?.is_dir() && file_name != "repodata" && file_name != OWNERS_DIR
-                {
+                let ours = [REPODATA, OWNERS_DIR, OLD_STAGING].contains(&file_name.as_str());
+                if entry.file_type().map_err(io(&real))?.is_dir() && !ours {
                     foreign.push(file_name);
                 }
             }
@@ -526,7 +530,7 @@ impl Staged<'_> {
             let entry = entry.map_err(io(current))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let dropped = previously_mine.contains(name.as_str()) && !others.contains(name.as_str());
-            if name == MANIFEST || name == OWNERS_DIR || mine.contains(name.as_str()) || dropped {
+            if [MANIFEST, OWNERS_DIR, OLD_STAGING].contains(&name.as_str()) || mine.contains(name.as_str()) || dropped {
                 continue;
             }
             copy_tree(&current.join(&name), &self.dir.join(&name))?;
@@ -983,6 +987,33 @@ mod tests {
         let locked = Output::check(&plain, &ws, false).unwrap().lock().unwrap();
         assert_eq!(std::fs::read(plain.join("x.rpm")).unwrap(), b"x");
         drop(locked);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_plain_directory_of_an_earlier_trainyard_becomes_a_link_keeping_other_files() {
+        let dir = scratch("plain");
+        let out = dir.join("out");
+        std::fs::create_dir_all(out.join(".trainyard-staging")).unwrap();
+        std::fs::write(out.join(".trainyard-staging/half.rpm"), "staged by a killed run").unwrap();
+        std::fs::write(out.join("old-1-1.noarch.rpm"), "old").unwrap();
+        std::fs::write(out.join("other-team-9.9-1.x86_64.rpm"), "not ours").unwrap();
+        let old = serde_json::json!({"workspace": "ws", "packages": [{"file": "old-1-1.noarch.rpm", "sha256": sha256(b"old"), "size": 3}]});
+        std::fs::write(out.join(MANIFEST), serde_json::to_vec(&old).unwrap()).unwrap();
+        let p = one_file(&dir, "p", Some("p"));
+        write(&out, "ws", std::slice::from_ref(&p), &dir.join("cache.json")).unwrap();
+        assert!(std::fs::symlink_metadata(&out).unwrap().file_type().is_symlink());
+        let mut names: Vec<String> =
+            std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [".collections", "collection.json", "other-team-9.9-1.x86_64.rpm", "p-1.3~~dev5-1.noarch.rpm"]
+        );
+        // The plain directory is the previous collection, as it was.
+        let store = dir.join(".out.collections");
+        let previous = store.join(read_link_name(&store.join(PREVIOUS)).unwrap());
+        assert!(previous.join("old-1-1.noarch.rpm").is_file());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
