@@ -153,11 +153,6 @@ impl Output {
         Ok(output)
     }
 
-    /// The store beside `<out>`.
-    pub fn store(&self) -> &Utf8Path {
-        &self.store
-    }
-
     /// Whether trainyard can create the store (or write in it): tried with a probe file in the
     /// store or its nearest existing ancestor, removed at once.
     fn check_writable(&self) -> std::result::Result<(), String> {
@@ -218,10 +213,6 @@ pub struct Locked {
 }
 
 impl Locked {
-    pub fn output(&self) -> &Output {
-        &self.output
-    }
-
     /// The directory `<out>` shows now: a collection of the store, a plain directory (before
     /// trainyard's first run into it), or nothing.
     pub fn current(&self) -> Option<Utf8PathBuf> {

@@ -51,6 +51,9 @@ pub const SPEC: TargetSpec = TargetSpec {
             or [package.metadata.generate-rpm], one per internal project that ships binaries, and one\n\
             rust-NAME-devel package per external crate of the graph (--no-deps leaves those out),\n\
             plus collection.json naming each file, its NEVRA, SHA-256, provides and requires.\n\
+            The output directory is a link to the whole collection, switched at once when a run ends\n\
+            (a killed run leaves the previous one); runs into one --out take turns, and each keeps\n\
+            the files of other workspaces there.\n\
             Reproducible: SOURCE_DATE_EPOCH or the commit time is every timestamp.",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod)" }],
     flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, NO_DEPS_FLAG, PACKAGE_FLAG],
