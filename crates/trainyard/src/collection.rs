@@ -78,6 +78,9 @@ impl Output {
     /// nothing.
     pub fn check(path: &Utf8Path, ws: &Workspace, dry_run: bool) -> Result<Output> {
         let shown = path.as_str();
+        // Without a trailing `/` (or `/.`), which would make the link `<out>` resolve as its target.
+        let path: Utf8PathBuf = path.components().collect();
+        let path = path.as_path();
         let help =
             "give --out a new or empty directory, or one build_rpms wrote before (default target/rpms/<channel>)";
         let refuse = |what: String| Error::usage(format!("--out {shown}: {what}")).with_help(help);
@@ -859,8 +862,9 @@ mod tests {
         assert_eq!(collections(&store).len(), 1);
         std::fs::write(dir.join("good0"), "text").unwrap();
 
-        // Nothing changed: nothing encoded, nothing written, no switch.
-        let (again, changed) = write(&out, "ws", &good, &cache).unwrap();
+        // Nothing changed: nothing encoded, nothing written, no switch (named with a trailing
+        // `/`, which resolves the link: still the link that is switched, not its target).
+        let (again, changed) = write(&dir.join("out/"), "ws", &good, &cache).unwrap();
         assert!(!changed);
         assert!(again.iter().all(|w| w.unchanged && w.from_cache));
         assert_eq!(
