@@ -194,7 +194,7 @@ pub fn trainyard(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
-/// The command [`trainyard`] runs, for a test that starts it itself.
+/// The command [`trainyard`] runs, for tests that start it in the background.
 pub fn trainyard_command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_trainyard"));
     cmd.args(args).current_dir(dir);
