@@ -1,5 +1,4 @@
-//! Publish: copy the RPMs a collection's `collection.json` lists (nothing else of its
-//! directory) into the channel's package repository directory
+//! Publish: copy a collection's RPMs into the channel's package repository directory
 //! (`<repo-dir>/<channel>/`) and refresh its metadata (`createrepo_c --update`), so that
 //! `dnf --repofrompath` installs from it. A channel's repository never receives a dev
 //! version unless it is the dev channel's.
@@ -23,6 +22,25 @@ pub struct Package {
 /// The channel's repository under `repo_dir`.
 pub fn channel_dir(repo_dir: &Utf8Path, channel: Channel) -> Utf8PathBuf {
     repo_dir.join(channel.as_str())
+}
+
+/// The RPMs a collection's `collection.json` lists, nothing else of its directory: in the
+/// directory `dir` resolves to now (a build_rpms switching `dir` later does not change them),
+/// each checked against the size and SHA-256 the manifest gives.
+pub fn rpm_files(dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
+    let (real, listed) = crate::collection::read(dir)?;
+    let mut out = Vec::new();
+    for l in &listed {
+        let path = real.join(&l.file);
+        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        if crate::collection::sha256(&bytes) != l.sha256 {
+            return Err(Error::failed(format!("{dir}/{}: its SHA-256 is not the one collection.json lists", l.file))
+                .with_help("the collection was changed by something other than build_rpms: build it again"));
+        }
+        out.push(path);
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// Reads the collection's RPMs back with `rpm -qp`.
@@ -63,11 +81,11 @@ pub fn publish(
     repo_dir: &Utf8Path,
     channel: Channel,
 ) -> Result<Vec<Package>> {
-    // Only what the collection's manifest lists is published, from the directory `collection`
-    // resolves to now (a later build_rpms switching `<out>` does not change it under us).
-    let (dir, listed) = crate::collection::read(collection)?;
-    let files: Vec<Utf8PathBuf> = listed.iter().map(|l| dir.join(&l.file)).collect();
-    let packages = read_packages(&files)?;
+    if !collection.is_dir() {
+        return Err(Error::usage(format!("the collection {collection} does not exist"))
+            .with_help("build it first (build_rpms), or give the directory of its RPMs"));
+    }
+    let packages = read_packages(&rpm_files(collection)?)?;
     if packages.is_empty() {
         return Err(Error::usage(format!("{collection} holds no RPM to publish")));
     }
@@ -87,16 +105,10 @@ pub fn publish(
     let createrepo = exec::tool("createrepo_c", "createrepo-c")?;
     let dest = channel_dir(repo_dir, channel);
     effects.create_dir(&dest)?;
-    for (p, l) in packages.iter().zip(&listed) {
+    for p in &packages {
+        let name = p.path.file_name().unwrap_or("package.rpm");
         let bytes = std::fs::read(&p.path).map_err(io(&p.path))?;
-        if crate::collection::sha256(&bytes) != l.sha256 {
-            return Err(Error::failed(format!(
-                "{collection}/{}: its SHA-256 is not the one collection.json lists",
-                l.file
-            ))
-            .with_help("the collection was changed by something other than build_rpms: build it again"));
-        }
-        effects.write(&dest.join(&l.file), &bytes)?;
+        effects.write(&dest.join(name), &bytes)?;
     }
     let sh = Shell::new().map_err(command_error)?;
     let update = if dest.join("repodata").is_dir() { vec!["--update"] } else { vec![] };
