@@ -224,7 +224,8 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         println!("collection of {} {} for {channel}: {}", ws.config.name(), version_rpm, out);
     }
     // One run at a time writes an output directory: taken before the build, so that a second
-    // run says at once that it waits.
+    // run says at once that it waits. (Always before the build lock, never after: no two runs
+    // can each hold the lock the other waits for.)
     let locked = if ctx.effects.dry_run { None } else { Some(output.lock()?) };
     let options =
         BuildOptions { refresh: false, cargo_args: rpmpkg::STRIP_CARGO_ARGS.iter().map(|s| s.to_string()).collect() };
