@@ -349,7 +349,7 @@ fn bad_out_directories_are_refused_before_the_build() {
         assert!(!d.portal.join("target/release").exists(), "--out {out:?}: the build ran");
         assert!(!d.portal.join("target/rpms").exists());
     };
-    refused("", "--out is empty");
+    refused("", "is empty");
     refused(file.to_str().unwrap(), "is a file");
     refused(&format!("{}/sub", file.display()), "a file stands in its path");
     refused(".", "holds the workspace");
