@@ -25,22 +25,20 @@ pub fn channel_dir(repo_dir: &Utf8Path, channel: Channel) -> Utf8PathBuf {
     repo_dir.join(channel.as_str())
 }
 
-/// Every `*.rpm` under `dir`, sorted.
+/// The RPMs a collection's `collection.json` lists, nothing else of its directory: in the
+/// directory `dir` resolves to now (a build_rpms switching `dir` later does not change them),
+/// each checked against the size and SHA-256 the manifest gives.
 pub fn rpm_files(dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
+    let (real, listed) = crate::collection::read(dir)?;
     let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).map_err(io(&d))? {
-            let entry = entry.map_err(io(&d))?;
-            let Ok(path) = Utf8PathBuf::from_path_buf(entry.path()) else { continue };
-            if entry.file_type().map_err(io(&path))?.is_dir() {
-                if path.file_name() != Some("repodata") {
-                    stack.push(path);
-                }
-            } else if path.extension() == Some("rpm") {
-                out.push(path);
-            }
+    for l in &listed {
+        let path = real.join(&l.file);
+        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        if crate::collection::sha256(&bytes) != l.sha256 {
+            return Err(Error::failed(format!("{dir}/{}: its SHA-256 is not the one collection.json lists", l.file))
+                .with_help("the collection was changed by something other than build_rpms: build it again"));
         }
+        out.push(path);
     }
     out.sort();
     Ok(out)
