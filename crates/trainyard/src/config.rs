@@ -35,6 +35,9 @@ pub struct Config {
     /// Settings of `build_rpms`.
     #[serde(default)]
     pub rpm: RpmSettings,
+    /// Settings of the channels' repositories (`release publish`, `promote`, `rollback`).
+    #[serde(default)]
+    pub publish: crate::release::repo::PublishSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -81,6 +84,7 @@ impl Default for Config {
             cache_dir: None,
             internal: BTreeMap::new(),
             rpm: RpmSettings::default(),
+            publish: Default::default(),
         }
     }
 }

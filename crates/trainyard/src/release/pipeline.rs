@@ -196,7 +196,7 @@ fn run_steps(
                 pipeline.mock(ctx, &release, opts.channel, collection(journal)?)?;
             }
             "publish" => {
-                let packages = publish::publish(&ctx.effects, collection(journal)?, &opts.repo_dir, opts.channel)?;
+                let packages = publish::publish(ctx, collection(journal)?, &opts.repo_dir, opts.channel)?;
                 eprintln!(
                     "trainyard: published {} package{} to {}",
                     packages.len(),

@@ -6,14 +6,17 @@ use crate::channel::Channel;
 use crate::cli::{Args, FlagSpec, Origin, TargetSpec, Var, VarSpec, DRY_RUN};
 use crate::error::{Error, Result};
 use crate::release::pipeline::{self, Release, ReleasePipeline};
-use crate::release::{backport, fix, notes, pin, publish, push, start, tag, ReleaseVersion, Repo, State};
+use crate::release::{
+    backport, fix, history, notes, pin, promote, publish, push, rollback, start, tag, ReleaseVersion, Repo, State,
+};
 use crate::targets::build::channel_arg;
 use crate::Context;
 
 pub const SPEC: TargetSpec = TargetSpec {
     name: "release",
     summary: "the release process: start, pin, notes, tag, fix, backport, push; or `release 1.2` for all of it",
-    usage: "<start X.Y | pin | notes | tag | fix | backport [X.Y] | push | publish | notify | X.Y[.Z]> [--dry-run] ...",
+    usage: "<start X.Y | pin | notes | tag | fix | backport [X.Y] | push | publish | promote V | rollback V | history \
+            | notify | X.Y[.Z]> [--dry-run] ...",
     about: "Steps (each checks every precondition first and reports all problems at once; none pushes):\n\
             \x20 start X.Y      cut X.Y-release from the default branch; the default branch moves to the next\n\
             \x20                train (commit `starting the X.Y+1 development`); X.Y.0 on the release branch\n\
@@ -24,7 +27,12 @@ pub const SPEC: TargetSpec = TargetSpec {
             \x20 fix            after a tagged release, move the release branch to the next micro version\n\
             \x20 backport [X.Y] list the release branch's commits the default branch lacks; --apply picks them\n\
             \x20 push           push the default branch, release branches and tags in one atomic push\n\
-            \x20 publish        copy a collection (--from DIR) to <repo-dir>/<channel>/ and run createrepo_c\n\
+            \x20 publish        publish a collection (--from DIR) to <repo>/<channel>/: signed copies, signed\n\
+            \x20                metadata; the same name with other bytes is refused, the same bytes do nothing\n\
+            \x20 promote V      copy release V's published bytes --from stage --to prod (re-signed only if\n\
+            \x20                prod has another key)\n\
+            \x20 rollback V     make V the newest release of --channel: newer ones move to its archive\n\
+            \x20 history        what was published, promoted and rolled back in --channel, by whom, when\n\
             \x20 notify         announce the tagged release on the webhook ($TRAINYARD_WEBHOOK_URL or --webhook-file)\n\
             \n\
             `release X.Y` (or `release X.Y.Z` for a fix) runs start|fix, pin, notes, tag, build_rpms, mock,\n\
@@ -46,10 +54,23 @@ pub const SPEC: TargetSpec = TargetSpec {
         FlagSpec {
             name: "repo-dir",
             value: Some("DIR"),
-            help: "package repositories, one per channel (default target/trainyard/repos)",
+            help: "package repositories, one per channel: a directory or ssh://[user@]host[:port]/path \
+                   (default $TRAINYARD_REPO, publish.repo, target/trainyard/repos)",
             var: None,
         },
-        FlagSpec { name: "from", value: Some("DIR"), help: "publish: the collection's directory", var: None },
+        FlagSpec {
+            name: "from",
+            value: Some("DIR|CHANNEL"),
+            help: "publish: the collection's directory; promote: the channel to copy from",
+            var: None,
+        },
+        FlagSpec { name: "to", value: Some("CHANNEL"), help: "promote: the channel to copy to", var: None },
+        FlagSpec {
+            name: "allow-prerelease",
+            value: None,
+            help: "promote: let a beta or rc into stage or prod",
+            var: None,
+        },
         FlagSpec {
             name: "webhook-file",
             value: Some("FILE"),
@@ -100,6 +121,8 @@ fn allowed(step: &str) -> &'static [&'static str] {
         "notes" => &["message-file"],
         "backport" => &["apply"],
         "publish" => &["from", "repo-dir"],
+        "promote" => &["from", "to", "repo-dir", "allow-prerelease"],
+        "rollback" | "history" => &["repo-dir"],
         "notify" => &["webhook-file"],
         "whole" => &["message-file", "push", "resume", "abort", "repo-dir", "webhook-file"],
         _ => &[],
@@ -110,14 +133,18 @@ pub fn run(ctx: &Context) -> Result<()> {
     let args = &ctx.args;
     let Some(first) = args.positional.first() else {
         return Err(Error::usage("`release` needs a step or a version").with_help(format!(
-            "{} release start 1.2 | pin | notes | tag | fix | backport | push | publish | notify, or {} release 1.2",
+            "{} release start 1.2 | pin | notes | tag | fix | backport | push | publish | promote | rollback | history \
+             | notify, or {} release 1.2",
             ctx.program, ctx.program
         )));
     };
     let step = if first.starts_with(|c: char| c.is_ascii_digit()) { "whole" } else { first.as_str() };
-    let known = ["start", "pin", "notes", "tag", "fix", "backport", "push", "publish", "notify", "whole"];
+    let known = [
+        "start", "pin", "notes", "tag", "fix", "backport", "push", "publish", "promote", "rollback", "history",
+        "notify", "whole",
+    ];
     if !known.contains(&step) {
-        let names: Vec<String> = known[..9].iter().map(|s| s.to_string()).collect();
+        let names: Vec<String> = known[..known.len() - 1].iter().map(|s| s.to_string()).collect();
         let mut help = format!("steps: {}; or a version (release 1.2)", names.join(", "));
         if let Some(near) = crate::cli::closest(step, &names) {
             help = format!("did you mean `{near}`?\n{help}");
@@ -139,7 +166,7 @@ pub fn run(ctx: &Context) -> Result<()> {
             if wrong.len() == 1 { "is" } else { "are" }
         )));
     }
-    let takes_word = matches!(step, "start" | "backport");
+    let takes_word = matches!(step, "start" | "backport" | "promote" | "rollback");
     let words = if step == "whole" { 1 } else { 1 + usize::from(takes_word) };
     if args.positional.len() > words {
         return Err(Error::usage(format!("unexpected argument `{}`", args.positional[words]))
@@ -182,10 +209,36 @@ pub fn run(ctx: &Context) -> Result<()> {
             let Some(from) = path("from") else {
                 return Err(Error::usage("`release publish` needs the collection: --from DIR"));
             };
-            let packages = publish::publish(&ctx.effects, from, &repo_dir(ctx), channel()?)?;
+            let packages = publish::publish(ctx, from, &repo_dir(ctx)?, channel()?)?;
             for p in &packages {
                 println!("{}", p.nevra);
             }
+            Ok(())
+        }
+        "promote" => {
+            let (Some(v), Some(from), Some(to)) = (word, args.value("from"), args.value("to")) else {
+                return Err(Error::usage("`release promote` needs a version and two channels")
+                    .with_help(format!("{} release promote 1.3.1 --from stage --to prod", ctx.program)));
+            };
+            let promotion = promote::Promotion {
+                version: v,
+                from: Channel::parse(from)?,
+                to: Channel::parse(to)?,
+                allow_prerelease: args.flag("allow-prerelease"),
+            };
+            promote::promote(ctx, &publish::destination(ctx, Some(repo_dir(ctx)?.as_str()))?, &promotion)
+        }
+        "rollback" => {
+            let Some(v) = word else {
+                return Err(Error::usage("`release rollback` needs the version to go back to")
+                    .with_help(format!("{} release rollback 1.2 --channel prod", ctx.program)));
+            };
+            rollback::rollback(ctx, &publish::destination(ctx, Some(repo_dir(ctx)?.as_str()))?, v, channel()?)
+        }
+        "history" => {
+            let dest = publish::destination(ctx, Some(repo_dir(ctx)?.as_str()))?;
+            let channel = channel()?;
+            print!("{}", history::render(&dest.describe(channel), &dest.read_history(channel)?));
             Ok(())
         }
         "notify" => {
@@ -215,7 +268,7 @@ pub fn run(ctx: &Context) -> Result<()> {
                 resume: args.flag("resume"),
                 abort: args.flag("abort"),
                 message_file: path("message-file"),
-                repo_dir: repo_dir(ctx),
+                repo_dir: repo_dir(ctx)?,
                 webhook_file: path("webhook-file"),
             };
             pipeline::run(&repo, &opts, PIPELINE)
@@ -223,16 +276,9 @@ pub fn run(ctx: &Context) -> Result<()> {
     }
 }
 
-fn repo_dir(ctx: &Context) -> Utf8PathBuf {
-    match ctx.args.value("repo-dir") {
-        Some(dir) if Utf8Path::new(dir).is_absolute() => dir.into(),
-        Some(dir) => std::env::current_dir()
-            .ok()
-            .and_then(|d| Utf8PathBuf::from_path_buf(d).ok())
-            .map(|d| d.join(dir))
-            .unwrap_or_else(|| dir.into()),
-        None => ctx.ws.state_dir().join("repos"),
-    }
+/// The repositories' place (a directory or an `ssh://` URL), as `publish::destination` finds it.
+fn repo_dir(ctx: &Context) -> Result<Utf8PathBuf> {
+    Ok(publish::destination(ctx, ctx.args.value("repo-dir"))?.to_arg().into())
 }
 
 fn run_plan(repo: &Repo, plan: crate::release::Plan, done: &str) -> Result<()> {
