@@ -100,7 +100,8 @@ pub fn promote(ctx: &Context, dest: &Destination, p: &Promotion<'_>) -> Result<(
     if !conflicts.is_empty() {
         return Err(publish::conflicts_error(&to_where, &conflicts));
     }
-    if todo.iter().all(|(_, _, place)| *place == Placement::Present) {
+    let mut listed = dst.listed()?;
+    if todo.iter().all(|(f, _, place)| *place == Placement::Present && listed.contains(&f.file)) {
         eprintln!("trainyard: nothing to promote: {to_where} already holds every file of {v}");
         return Ok(());
     }
@@ -140,7 +141,8 @@ pub fn promote(ctx: &Context, dest: &Destination, p: &Promotion<'_>) -> Result<(
         files.push(FileRecord { file: f.file.clone(), nevra: f.nevra.clone(), sha256 });
     }
     let app = ctx.ws.config.name().to_string();
-    let metadata = dst.prepare_metadata(&dst.packages()?, signer.as_ref(), &app, publish::base_url(ctx).as_deref())?;
+    listed.extend(todo.iter().map(|(f, _, _)| f.file.clone()));
+    let metadata = dst.prepare_metadata(&listed, signer.as_ref(), &app, publish::base_url(ctx).as_deref())?;
     let record = Record {
         action: Action::Promote,
         channel: p.to.as_str().into(),

@@ -279,8 +279,9 @@ pub fn publish_to(ctx: &Context, collection: &Utf8Path, dest: &Destination, chan
         return Err(conflicts_error(&dest.describe(channel), &conflicts));
     }
     let where_ = dest.describe(channel);
-    if todo.iter().all(|(_, _, place)| *place == Placement::Present) {
-        eprintln!("trainyard: nothing to publish: {where_} already holds every file of {version}, byte for byte");
+    let mut listed = session.listed()?;
+    if todo.iter().all(|(_, file, place)| *place == Placement::Present && listed.contains(file)) {
+        eprintln!("trainyard: nothing to publish: {where_} already holds every file of {version}, as published");
         return Ok(packages);
     }
     if effects.dry_run {
@@ -311,7 +312,8 @@ pub fn publish_to(ctx: &Context, collection: &Utf8Path, dest: &Destination, chan
         files.push(FileRecord { file: file.clone(), nevra: p.nevra.clone(), sha256: repo::sha256_file(&published)? });
     }
     let app = ctx.ws.config.name().to_string();
-    let metadata = session.prepare_metadata(&session.packages()?, signer.as_ref(), &app, base_url(ctx).as_deref())?;
+    listed.extend(todo.iter().map(|(_, file, _)| file.clone()));
+    let metadata = session.prepare_metadata(&listed, signer.as_ref(), &app, base_url(ctx).as_deref())?;
     let git = crate::git::Git::new(&ctx.ws.root);
     let commit = commit.or_else(|| git.try_read(&["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]).ok().flatten());
     let record = Record {

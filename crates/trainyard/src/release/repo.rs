@@ -377,6 +377,8 @@ impl Drop for Lock {
 const LOCK_FILE: &str = ".trainyard.lock";
 const ARCHIVE: &str = "archive";
 const REPODATA: &str = "repodata";
+/// The list of packages the metadata was made from, kept beside it.
+const PKGLIST: &str = "packages.txt";
 
 /// Test hook, as the whole release has: `TRAINYARD_FAIL_AFTER=upload:abort` kills the process
 /// once the packages and metadata are uploaded, before the metadata is switched.
@@ -418,6 +420,19 @@ impl Session {
         list_rpms(&self.dir)
     }
 
+    /// The packages the current metadata lists (`repodata/packages.txt`, written with it).
+    /// A file in the directory but not listed was left by an interrupted publish.
+    pub fn listed(&self) -> Result<Vec<String>> {
+        let list = self.dir.join(REPODATA).join(PKGLIST);
+        match std::fs::read_to_string(&list) {
+            Ok(text) => Ok(text.lines().filter(|l| !l.is_empty()).map(String::from).collect()),
+            // Metadata written by an older trainyard lists every package in the directory.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.dir.join(REPODATA).is_dir() => self.packages(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(io(&list)(e)),
+        }
+    }
+
     /// Packages a rollback took out of the metadata.
     pub fn archived(&self) -> Result<Vec<String>> {
         list_rpms(&self.dir.join(ARCHIVE))
@@ -451,6 +466,9 @@ impl Session {
         let list = self.dir.join(format!(".{name}.pkglist"));
         let _ = std::fs::remove_dir_all(&work);
         std::fs::create_dir_all(&work).map_err(io(&work))?;
+        let mut files = files.to_vec();
+        files.sort();
+        files.dedup();
         let mut text = files.join("\n");
         text.push('\n');
         exec::write_atomic(&list, text.as_bytes())?;
@@ -460,6 +478,7 @@ impl Session {
         let _ = std::fs::remove_file(&list);
         result.map_err(|e| e.context("createrepo_c"))?;
         let meta = self.dir.join(&name);
+        exec::write_atomic(&work.join(REPODATA).join(PKGLIST), text.as_bytes())?;
         std::fs::rename(work.join(REPODATA), &meta).map_err(io(&meta))?;
         let _ = std::fs::remove_dir_all(&work);
         if let Some(s) = signer {

@@ -28,7 +28,7 @@ pub fn rollback(ctx: &Context, dest: &Destination, version: &str, channel: Chann
             .with_help(format!("releases there: {}", known_releases(&records))));
     };
     let keep: BTreeSet<&str> = target.files.iter().map(|f| f.file.as_str()).collect();
-    let present: BTreeSet<String> = session.packages()?.into_iter().collect();
+    let present: BTreeSet<String> = session.listed()?.into_iter().collect();
     let mut archive: Vec<FileRecord> = Vec::new();
     for (newer, record) in history::releases(&records).into_iter().filter(|(r, _)| *r > v) {
         for f in &record.files {
@@ -44,7 +44,7 @@ pub fn rollback(ctx: &Context, dest: &Destination, version: &str, channel: Chann
         if present.contains(&f.file) {
             continue;
         }
-        if session.archive_path(&f.file).is_file() {
+        if session.dir.join(&f.file).is_file() || session.archive_path(&f.file).is_file() {
             restore.push(f.file.clone());
         } else {
             return Err(Error::failed(format!("{where_}: {} of {v} is missing", f.file))
@@ -76,10 +76,16 @@ pub fn rollback(ctx: &Context, dest: &Destination, version: &str, channel: Chann
     }
     for f in &restore {
         let at = session.archive_path(f);
-        std::fs::rename(&at, session.dir.join(f)).map_err(io(&at))?;
+        if !session.dir.join(f).is_file() {
+            std::fs::rename(&at, session.dir.join(f)).map_err(io(&at))?;
+        }
     }
-    let listed: Vec<String> =
-        session.packages()?.into_iter().filter(|f| !archive.iter().any(|a| &a.file == f)).collect();
+    let listed: Vec<String> = present
+        .iter()
+        .filter(|f| !archive.iter().any(|a| &&a.file == f))
+        .cloned()
+        .chain(restore.iter().cloned())
+        .collect();
     let app = ctx.ws.config.name().to_string();
     let metadata = session.prepare_metadata(&listed, signer.as_ref(), &app, publish::base_url(ctx).as_deref())?;
     let record = Record {
