@@ -378,6 +378,31 @@ fn overwrite_refused_identical_noop_history_printed() {
     assert!(rc.fails_with(2).contains("--allow-prerelease"), "{}", rc.stderr);
 }
 
+/// A publisher that finds the channel locked (another publish under way) waits for it.
+#[test]
+fn a_second_publisher_waits_for_the_lock() {
+    let y = Yard::new("lock");
+    let stage = y.path("repos/stage");
+    std::fs::create_dir_all(&stage).unwrap();
+    let ready = y.path("holder-ready");
+    let mut holder = std::process::Command::new("flock")
+        .arg(stage.join(".trainyard.lock"))
+        .args(["-c", &format!("touch {}; sleep 2", ready.display())])
+        .spawn()
+        .expect("flock (util-linux)");
+    while !ready.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let started = std::time::Instant::now();
+    let out = y.publish(&y.collection("1.2", "a"), "stage", &[]);
+    out.ok();
+    says(&out, "waiting for another publisher");
+    assert!(holder.try_wait().unwrap().is_some(), "published while the lock was held");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1000));
+    holder.wait().unwrap();
+    assert!(stage.join("repodata/repomd.xml").is_file());
+}
+
 /// The seed's scenario: 1.2 in prod; 1.3 to stage; 1.3.1 to stage, promoted to prod with
 /// the same bytes; prod rolled back to 1.2 (an installed 1.3.1 stays on `dnf upgrade`, goes
 /// to 1.2 on `dnf downgrade`, a fresh install gets 1.2); 1.3.2 to stage and promoted.
