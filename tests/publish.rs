@@ -362,7 +362,7 @@ fn overwrite_refused_identical_noop_history_printed() {
     let text = printed.ok();
     assert!(text.contains("publish  1.2"), "{text}");
     assert!(text.contains(&format!("portal-1.2-1.noarch.rpm  sha256:{theirs}")), "{text}");
-    assert!(text.contains("by Test Author") || text.contains(" by "), "{text}");
+    assert!(text.contains("by Test Author <author@example.com>"), "{text}");
 
     // Bad input changes nothing and says how to fix it.
     let unknown = y.ty(&["release", "rollback", "1.1", "--channel", "stage", "--repo-dir", &y.repos()], &[]);
@@ -382,19 +382,20 @@ fn overwrite_refused_identical_noop_history_printed() {
 #[test]
 fn a_second_publisher_waits_for_the_lock() {
     let y = Yard::new("lock");
+    let collection = y.collection("1.2", "a");
     let stage = y.path("repos/stage");
     std::fs::create_dir_all(&stage).unwrap();
     let ready = y.path("holder-ready");
     let mut holder = std::process::Command::new("flock")
         .arg(stage.join(".trainyard.lock"))
-        .args(["-c", &format!("touch {}; sleep 2", ready.display())])
+        .args(["-c", &format!("touch {}; sleep 3", ready.display())])
         .spawn()
         .expect("flock (util-linux)");
     while !ready.exists() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let started = std::time::Instant::now();
-    let out = y.publish(&y.collection("1.2", "a"), "stage", &[]);
+    let out = y.publish(&collection, "stage", &[]);
     out.ok();
     says(&out, "waiting for another publisher");
     assert!(holder.try_wait().unwrap().is_some(), "published while the lock was held");

@@ -132,17 +132,17 @@ pub fn now() -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
 }
 
-/// Who is publishing: git's `user.name <user.email>` for the workspace, else `$USER`.
+/// Who is publishing: git's author identity for the workspace (`git var GIT_AUTHOR_IDENT`:
+/// user.name and user.email, or `GIT_AUTHOR_NAME`/`_EMAIL`), else `$USER`.
 pub fn who(git: &crate::git::Git) -> String {
-    let get = |k: &str| git.try_read(&["config", k]).ok().flatten().filter(|v| !v.trim().is_empty());
-    match (get("user.name"), get("user.email")) {
-        (Some(n), Some(e)) => format!("{n} <{e}>"),
-        (Some(n), None) => n,
-        (None, Some(e)) => e,
-        (None, None) => {
-            std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
-        }
-    }
+    let ident = git.try_read(&["var", "GIT_AUTHOR_IDENT"]).ok().flatten().and_then(|line| {
+        // "Name <email> 1700000000 +0000": the identity without the date.
+        let end = line.rfind('>')?;
+        Some(line[..=end].to_string())
+    });
+    ident.unwrap_or_else(|| {
+        std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
+    })
 }
 
 /// The history as a person reads it: one block per record, newest last.

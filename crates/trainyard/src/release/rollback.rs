@@ -56,8 +56,15 @@ pub fn rollback(ctx: &Context, dest: &Destination, version: &str, channel: Chann
         return Ok(());
     }
     let archived_paths: Vec<_> = archive.iter().map(|f| session.dir.join(&f.file)).collect();
-    let names: BTreeSet<String> =
-        publish::read_packages(&archived_paths)?.into_iter().map(|p| p.name).collect::<BTreeSet<_>>();
+    let names: BTreeSet<String> = publish::read_packages(&archived_paths)?.into_iter().map(|p| p.name).collect();
+    let target_paths: Vec<_> = target
+        .files
+        .iter()
+        .map(|f| session.dir.join(&f.file))
+        .map(|p| if p.is_file() { p } else { session.archive_path(p.file_name().unwrap_or_default()) })
+        .collect();
+    let kept: BTreeSet<String> = publish::read_packages(&target_paths)?.into_iter().map(|p| p.name).collect();
+    let (downgrade, remove): (Vec<String>, Vec<String>) = names.into_iter().partition(|n| kept.contains(n));
     if ctx.effects.dry_run {
         for f in &archive {
             println!("would archive: {where_}/{} (out of the metadata)", f.file);
@@ -101,8 +108,12 @@ pub fn rollback(ctx: &Context, dest: &Destination, version: &str, channel: Chann
     };
     session.commit(&metadata, &record, &archived_paths)?;
     eprintln!("trainyard: rolled {where_} back to {v}: {} package(s) moved to its archive", archive.len());
-    let names: Vec<String> = names.into_iter().collect();
-    println!("clients of {channel} must run: dnf --refresh downgrade {}", names.join(" "));
+    if !downgrade.is_empty() {
+        println!("clients of {channel} must run: dnf --refresh downgrade {}", downgrade.join(" "));
+    }
+    if !remove.is_empty() {
+        println!("{v} does not have {}: clients remove them with: dnf remove {0}", remove.join(" "));
+    }
     println!("(dnf upgrade keeps a newer installed version; undo with `release promote VERSION --to {channel}`)");
     Ok(())
 }
