@@ -548,6 +548,14 @@ fn publish_over_ssh_and_a_killed_upload_leaves_the_previous_repository() {
     let text = history.ok();
     assert!(text.contains("publish  1.2") && text.contains("publish  1.3"), "{text}");
     assert_eq!(text.matches("publish  1.3").count(), 1, "{text}");
+
+    // A rollback over ssh: 1.3 leaves the remote metadata for its archive, after the switch.
+    let back = y.ty(&["release", "rollback", "1.2", "--channel", "prod", "--repo-dir", &url], &env);
+    assert!(back.ok().contains("dnf --refresh downgrade portal"), "{}", back.stdout);
+    assert!(prod.join("archive/portal-1.3-1.noarch.rpm").is_file());
+    assert!(!prod.join("portal-1.3-1.noarch.rpm").exists());
+    y.dnf(&y.path("root4"), &reposdir, &["install", "portal"]).ok();
+    assert_eq!(installed(&y.path("root4"), "portal"), "1.2");
 }
 
 /// An sshd on a free loopback port, with a host key and a client key made for the test.

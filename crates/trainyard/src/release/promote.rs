@@ -165,3 +165,22 @@ fn exec_tools() -> Result<()> {
     crate::exec::tool("createrepo_c", "createrepo-c")?;
     crate::exec::tool("rpm", "rpm").map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_take_what_they_may() {
+        let v = |t: &str| Version::parse_any(t).unwrap();
+        assert!(check_channel(&v("1.3.1"), Channel::Prod, false).is_ok());
+        assert!(check_channel(&v("1.3.dev4"), Channel::Dev, false).is_ok());
+        for c in [Channel::Stage, Channel::Prod] {
+            assert!(check_channel(&v("1.3.dev4"), c, true).unwrap_err().message.contains("development build"));
+            let err = check_channel(&v("1.3rc1"), c, false).unwrap_err();
+            assert_eq!(err.help.as_deref(), Some("add --allow-prerelease to put a beta or rc there on purpose"));
+            assert!(check_channel(&v("0.12.0b1"), c, false).is_err());
+            assert!(check_channel(&v("1.3rc1"), c, true).is_ok());
+        }
+    }
+}

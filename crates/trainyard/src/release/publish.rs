@@ -205,7 +205,7 @@ fn collection_release(collection: &Utf8Path, packages: &[Package]) -> Result<(St
 /// Copies `from` into the channel's directory as `file` and signs the copy there (through
 /// a temporary name, so that the directory never holds a half-written or unsigned package).
 pub fn install_copy(session: &Session, from: &Utf8Path, file: &str, signer: Option<&Signer>) -> Result<()> {
-    let incoming = session.dir.join(".incoming");
+    let incoming = session.dir.join(repo::INCOMING);
     std::fs::create_dir_all(&incoming).map_err(io(&incoming))?;
     let tmp = incoming.join(file);
     repo::copy_file(from, &tmp)?;

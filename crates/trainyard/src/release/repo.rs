@@ -376,6 +376,8 @@ impl Drop for Lock {
 
 const LOCK_FILE: &str = ".trainyard.lock";
 const ARCHIVE: &str = "archive";
+/// Where packages are copied and signed before they take their name in the channel.
+pub const INCOMING: &str = ".incoming";
 const REPODATA: &str = "repodata";
 /// The list of packages the metadata was made from, kept beside it.
 const PKGLIST: &str = "packages.txt";
