@@ -6,7 +6,7 @@
 use camino::Utf8PathBuf;
 
 use super::history::{self, Action, FileRecord, Record};
-use super::publish::{self, install_copy, place, Placement};
+use super::publish::{self, install_copies, place, Placement};
 use super::repo::{self, Destination, Session, Signer};
 use crate::channel::Channel;
 use crate::error::{io, Error, Result};
@@ -122,20 +122,21 @@ pub fn promote(ctx: &Context, dest: &Destination, p: &Promotion<'_>) -> Result<(
         println!("would record: promote {v} from {} in {to_where}/{}", p.from, history::FILE);
         return Ok(());
     }
+    let new = |again: bool| -> Vec<(Utf8PathBuf, String)> {
+        todo.iter()
+            .filter(|(_, path, place)| *place == Placement::New && resign(path) == again)
+            .map(|(f, path, _)| (path.clone(), f.file.clone()))
+            .collect()
+    };
+    let (same, again) = (new(false), new(true));
+    install_copies(&dst, &same, None)?;
+    install_copies(&dst, &again, signer.as_ref())?;
+    let resigned = !again.is_empty();
     let mut files = Vec::new();
-    let mut resigned = false;
-    for (f, path, place) in &todo {
-        match place {
-            Placement::New => {
-                let again = resign(path);
-                resigned |= again;
-                install_copy(&dst, path, &f.file, if again { signer.as_ref() } else { None })?;
-            }
-            Placement::Restore => {
-                let at = dst.archive_path(&f.file);
-                std::fs::rename(&at, dst.dir.join(&f.file)).map_err(io(&at))?;
-            }
-            _ => {}
+    for (f, _, place) in &todo {
+        if *place == Placement::Restore {
+            let at = dst.archive_path(&f.file);
+            std::fs::rename(&at, dst.dir.join(&f.file)).map_err(io(&at))?;
         }
         let sha256 = repo::sha256_file(&dst.dir.join(&f.file))?;
         files.push(FileRecord { file: f.file.clone(), nevra: f.nevra.clone(), sha256 });

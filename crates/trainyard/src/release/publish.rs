@@ -202,18 +202,28 @@ fn collection_release(collection: &Utf8Path, packages: &[Package]) -> Result<(St
     }
 }
 
-/// Copies `from` into the channel's directory as `file` and signs the copy there (through
-/// a temporary name, so that the directory never holds a half-written or unsigned package).
-pub fn install_copy(session: &Session, from: &Utf8Path, file: &str, signer: Option<&Signer>) -> Result<()> {
+/// Copies each `(from, file)` into the channel's directory as `file`, signing the copies
+/// there first (one `rpmsign` for all): the directory never holds a half-written or unsigned
+/// package under its name.
+pub fn install_copies(session: &Session, copies: &[(Utf8PathBuf, String)], signer: Option<&Signer>) -> Result<()> {
+    if copies.is_empty() {
+        return Ok(());
+    }
     let incoming = session.dir.join(repo::INCOMING);
     std::fs::create_dir_all(&incoming).map_err(io(&incoming))?;
-    let tmp = incoming.join(file);
-    repo::copy_file(from, &tmp)?;
-    if let Some(s) = signer {
-        s.sign_rpms(std::slice::from_ref(&tmp))?;
+    let mut staged = Vec::new();
+    for (from, file) in copies {
+        let tmp = incoming.join(file);
+        repo::copy_file(from, &tmp)?;
+        staged.push(tmp);
     }
-    let dest = session.dir.join(file);
-    std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+    if let Some(s) = signer {
+        s.sign_rpms(&staged)?;
+    }
+    for (tmp, (_, file)) in staged.iter().zip(copies) {
+        let dest = session.dir.join(file);
+        std::fs::rename(tmp, &dest).map_err(io(&dest))?;
+    }
     let _ = std::fs::remove_dir(&incoming);
     Ok(())
 }
@@ -299,14 +309,13 @@ pub fn publish_to(ctx: &Context, collection: &Utf8Path, dest: &Destination, chan
         println!("would record: publish {version} in {where_}/{}", history::FILE);
         return Ok(packages);
     }
+    let copies: Vec<(Utf8PathBuf, String)> =
+        todo.iter().filter(|t| t.2 == Placement::New).map(|(p, file, _)| (p.path.clone(), file.clone())).collect();
+    install_copies(&session, &copies, signer.as_ref())?;
     for (p, file, place) in &todo {
-        match place {
-            Placement::New => install_copy(&session, &p.path, file, signer.as_ref())?,
-            Placement::Restore => {
-                let at = session.archive_path(file);
-                std::fs::rename(&at, session.dir.join(file)).map_err(io(&at))?;
-            }
-            _ => {}
+        if *place == Placement::Restore {
+            let at = session.archive_path(file);
+            std::fs::rename(&at, session.dir.join(file)).map_err(io(&at))?;
         }
         let published = session.dir.join(file);
         files.push(FileRecord { file: file.clone(), nevra: p.nevra.clone(), sha256: repo::sha256_file(&published)? });
