@@ -759,6 +759,28 @@ mod tests {
     }
 
     #[test]
+    fn settings_and_keys() {
+        let text = "[workspace.metadata.trainyard.publish]\nrepo = \"ssh://deploy@r.example.com/srv/yum\"\n\
+                    gpg-key = \"all@example.com\"\ngpg-keys = { prod = \"prod@example.com\" }\n";
+        let config = crate::config::Config::parse(Utf8Path::new("Cargo.toml"), text, "portal").unwrap();
+        let p = &config.publish;
+        assert_eq!(p.repo.as_deref(), Some("ssh://deploy@r.example.com/srv/yum"));
+        // Only when the environment does not name a key (the test runner's may not).
+        if std::env::var_os(KEY_VAR).is_none() && std::env::var_os("TRAINYARD_GPG_KEY_PROD").is_none() {
+            assert_eq!(Signer::for_channel(p, Channel::Prod).unwrap().unwrap().key, "prod@example.com");
+        }
+        if std::env::var_os(KEY_VAR).is_none() && std::env::var_os("TRAINYARD_GPG_KEY_STAGE").is_none() {
+            assert_eq!(Signer::for_channel(p, Channel::Stage).unwrap().unwrap().key, "all@example.com");
+        }
+        let bad = "[workspace.metadata.trainyard.publish]\ngpg_key = \"x\"\n";
+        assert!(crate::config::Config::parse(Utf8Path::new("Cargo.toml"), bad, "portal").is_err());
+        let dash = PublishSettings { gpg_key: Some("--armor".into()), ..Default::default() };
+        if std::env::var_os(KEY_VAR).is_none() && std::env::var_os("TRAINYARD_GPG_KEY_DEV").is_none() {
+            assert!(Signer::for_channel(&dash, Channel::Dev).is_err());
+        }
+    }
+
+    #[test]
     fn quoting_and_repo_file() {
         assert_eq!(sh_quote("a'b c"), "'a'\\''b c'");
         let text = repo_file_text("portal", Channel::Prod, "https://r.example.com/prod/", true);
