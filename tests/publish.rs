@@ -540,8 +540,21 @@ fn publish_over_ssh_and_a_killed_upload_leaves_the_previous_repository() {
     y.dnf(&y.path("root2"), &reposdir, &["install", "portal"]).ok();
     assert_eq!(installed(&y.path("root2"), "portal"), "1.2");
 
-    let done = publish(&y.collection("1.3", "a"), &[]);
+    // The lock is on the host: a publisher waits while another holds it.
+    let ready = y.path("remote-holder-ready");
+    let mut holder = std::process::Command::new("flock")
+        .arg(prod.join(".trainyard.lock"))
+        .args(["-c", &format!("touch {}; sleep 3", ready.display())])
+        .spawn()
+        .expect("flock (util-linux)");
+    let collection = y.collection("1.3", "a");
+    while !ready.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let done = publish(&collection, &[]);
     done.ok();
+    says(&done, "waiting for another publisher");
+    holder.wait().unwrap();
     y.dnf(&y.path("root3"), &reposdir, &["install", "portal"]).ok();
     assert_eq!(installed(&y.path("root3"), "portal"), "1.3");
     let history = y.ty(&["release", "history", "--channel", "prod", "--repo-dir", &url], &env);

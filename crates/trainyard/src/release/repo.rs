@@ -589,7 +589,7 @@ fn lock_remote(t: &SshTarget, channel: Channel) -> Result<Lock> {
     exec::tool("ssh", "openssh-client")?;
     let dir = format!("{}/{channel}", t.path);
     let script = format!(
-        "mkdir -p {d} && exec flock -w 3600 {l} sh -c 'echo locked; exec cat >/dev/null'",
+        "mkdir -p {d} && {{ flock -n {l} true || echo waiting; }} && exec flock -w 3600 {l} sh -c 'echo locked; exec cat >/dev/null'",
         d = sh_quote(&dir),
         l = sh_quote(&format!("{dir}/{LOCK_FILE}"))
     );
@@ -602,8 +602,13 @@ fn lock_remote(t: &SshTarget, channel: Channel) -> Result<Lock> {
         .map_err(|e| Error::failed(format!("cannot run ssh: {e}")))?;
     let stdin = child.stdin.take();
     let mut line = String::new();
-    let stdout = child.stdout.take().expect("piped");
-    let _ = BufReader::new(stdout).read_line(&mut line);
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+    let _ = stdout.read_line(&mut line);
+    if line.trim() == "waiting" {
+        eprintln!("trainyard: waiting for another publisher to release {}:{dir}/{LOCK_FILE}", t.login());
+        line.clear();
+        let _ = stdout.read_line(&mut line);
+    }
     if line.trim() != "locked" {
         let mut err = String::new();
         if let Some(mut e) = child.stderr.take() {
