@@ -325,6 +325,22 @@ fn publish_signs_and_dnf_installs_with_gpgcheck() {
     std::fs::write(strict_dir.join("portal-dev.repo"), strict).unwrap();
     let refused = y.dnf(&y.path("root-unsigned"), &strict_dir, &["install", "portal"]);
     assert!(!refused.success(), "dnf installed unsigned packages with gpgcheck=1:\n{}", refused.stdout);
+
+    // Control: the signed repository without repomd.xml.asc is refused by repo_gpgcheck=1.
+    let copy = y.path("prod-no-asc");
+    let mut cp = command("cp", &y.tmp.path);
+    cp.arg("-rL").arg(&prod).arg(&copy);
+    run(cp).ok();
+    std::fs::remove_file(copy.join("repodata/repomd.xml.asc")).unwrap();
+    let moved = std::fs::read_to_string(prod.join("portal-prod.repo"))
+        .unwrap()
+        .replace(&format!("baseurl=file://{}/", prod.display()), &format!("baseurl=file://{}/", copy.display()));
+    assert!(moved.contains(&copy.display().to_string()), "{moved}");
+    let no_asc_dir = y.path("reposdir-no-asc");
+    std::fs::create_dir_all(&no_asc_dir).unwrap();
+    std::fs::write(no_asc_dir.join("portal-prod.repo"), moved).unwrap();
+    let refused = y.dnf(&y.path("root-no-asc"), &no_asc_dir, &["install", "portal"]);
+    assert!(!refused.success(), "dnf used unsigned metadata with repo_gpgcheck=1:\n{}", refused.stdout);
 }
 
 /// A file of the same name with other bytes is refused (exit 1, both SHA-256s) and nothing
