@@ -585,6 +585,18 @@ fn publish_over_ssh_and_a_killed_upload_leaves_the_previous_repository() {
     assert!(!prod.join("portal-1.3-1.noarch.rpm").exists());
     y.dnf(&y.path("root4"), &reposdir, &["install", "portal"]).ok();
     assert_eq!(installed(&y.path("root4"), "portal"), "1.2");
+
+    // Stage to prod on the host: both channels locked and mirrored, the same bytes.
+    let c = y.collection("1.4", "a");
+    let staged =
+        y.ty(&["release", "publish", "--from", c.to_str().unwrap(), "--repo-dir", &url, "--channel", "stage"], &env);
+    staged.ok();
+    let promoted = y.ty(&["release", "promote", "1.4", "--from", "stage", "--to", "prod", "--repo-dir", &url], &env);
+    promoted.ok();
+    let f = "portal-1.4-1.noarch.rpm";
+    assert_eq!(sha_of(&remote.join("stage").join(f)), sha_of(&prod.join(f)));
+    y.dnf(&y.path("root5"), &reposdir, &["install", "portal"]).ok();
+    assert_eq!(installed(&y.path("root5"), "portal"), "1.4");
 }
 
 /// An sshd on a free loopback port, with a host key and a client key made for the test.
