@@ -417,7 +417,7 @@ impl Session {
         Ok(Session { channel, dest: dest.clone(), dir, _lock: lock })
     }
 
-    /// The packages in the metadata: `*.rpm` directly in the channel's directory.
+    /// The packages in the channel's directory (`*.rpm`, not the archive); see [`Session::listed`].
     pub fn packages(&self) -> Result<Vec<String>> {
         list_rpms(&self.dir)
     }
@@ -433,11 +433,6 @@ impl Session {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
             Err(e) => Err(io(&list)(e)),
         }
-    }
-
-    /// Packages a rollback took out of the metadata.
-    pub fn archived(&self) -> Result<Vec<String>> {
-        list_rpms(&self.dir.join(ARCHIVE))
     }
 
     pub fn archive_path(&self, file: &str) -> Utf8PathBuf {
