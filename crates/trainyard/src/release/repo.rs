@@ -255,6 +255,10 @@ impl Signer {
                     "fix ${PASSPHRASE_FILE_VAR} or publish.passphrase-file, or unset it to use gpg-agent"
                 )));
             }
+            use std::os::unix::fs::PermissionsExt;
+            if std::fs::metadata(f).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+                eprintln!("trainyard: warning: the passphrase file {f} is readable by other users (chmod 600 {f})");
+            }
         }
         Ok(Some(Signer { key, passphrase_file }))
     }
