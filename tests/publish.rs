@@ -72,6 +72,7 @@ impl Yard {
         .ok();
         let file = self.path(&format!("{email}.pass"));
         std::fs::write(&file, passphrase).unwrap();
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         file.to_str().unwrap().to_string()
     }
 
