@@ -186,6 +186,16 @@ impl Run {
 
 /// Runs the real `trainyard` binary in `dir` with a clean CI-free environment.
 pub fn trainyard(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = trainyard_command(dir, args, env).output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The command [`trainyard`] runs, for tests that start it in the background.
+pub fn trainyard_command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_trainyard"));
     cmd.args(args).current_dir(dir);
     for var in [
@@ -204,12 +214,7 @@ pub fn trainyard(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     }
     cmd.envs(git_env());
     cmd.envs(env.iter().copied());
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cmd
 }
 
 /// `git status --porcelain` of tracked files: empty when nothing tracked changed.

@@ -109,10 +109,8 @@ fn run(args: Vec<OsString>, program: &str) -> Result<()> {
         Some(var) if target.spec.takes_projects => self_checkout(&ws, &var.value, &effects)?,
         _ => ws,
     };
-    if !effects.dry_run {
-        // A run killed while another lock file was swapped in left the user's aside: put it back first.
-        lockfile::recover(&ws)?;
-    }
+    // An older trainyard killed mid-build may have left its lock swap: reported, never trusted.
+    lockfile::report_leftover_swap(&ws, effects.dry_run);
     let ctx = Context { ws, args, effects, program: program.to_string() };
     (target.run)(&ctx)
 }

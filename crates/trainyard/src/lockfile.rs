@@ -1,12 +1,20 @@
-//! `Cargo.lock`: reading the resolved graph, and building with another resolution
-//! without leaving the user's lock file changed.
+//! `Cargo.lock`: reading the resolved graph, and pointing cargo at lock files of
+//! trainyard's own, so that a build needing another resolution (the dev channel, an
+//! internal-project override) never writes the user's `Cargo.lock`, not even for a moment.
 //!
-//! Cargo (1.95) has no stable option for another lock file path. A build that needs
-//! another resolution (the dev channel, an internal-project override) swaps its lock
-//! in for the duration of the cargo calls. Before the swap the user's lock is saved
-//! under `target/trainyard/lock-swap/` with a journal; it is put back when the build
-//! ends, on error, on panic, and, if the process was killed, by the next trainyard
-//! run before it does anything else.
+//! Every build resolves and builds against `target/trainyard/<key>/Cargo.lock`: `dev`,
+//! `stage`, `prod` (a copy of the user's lock, checked and built as it is), or the channel
+//! and a hash of the overrides (`prod-0123abcd4567`). Cargo 1.97 and newer read it through
+//! the `resolver.lockfile-path` configuration. Older cargo has no stable way (1.95 ignores
+//! the key with a warning and uses `Cargo.lock`), so trainyard points it at a shadow of the
+//! workspace root beside the lock file: a directory of symbolic links to every entry of the
+//! root except `Cargo.lock` and the target directory, whose own `Cargo.lock` is trainyard's.
+//!
+//! A new resolution is made in a scratch directory of the run and moved into place when
+//! complete: a killed run's orphan cargo can only write its own scratch copy.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Deserialize;
@@ -57,120 +65,276 @@ pub fn read(path: &Utf8Path) -> Result<Vec<LockedPackage>> {
     parse(path, &text)
 }
 
-/// A lock file swapped in place of the user's one; put back on [`Swap::finish`] or drop.
-pub struct Swap {
-    lock: Utf8PathBuf,
-    dir: Utf8PathBuf,
-    keep_as: Utf8PathBuf,
-    done: bool,
-    /// Held for the whole swap: another run neither recovers nor swaps meanwhile.
-    _guard: std::fs::File,
+/// The first cargo whose `resolver.lockfile-path` configuration is stable.
+pub const LOCKFILE_PATH_SINCE: (u64, u64) = (1, 97);
+
+/// How cargo is pointed at a lock file other than `<workspace>/Cargo.lock`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanism {
+    /// `--config resolver.lockfile-path=...` (cargo 1.97 and newer).
+    LockfilePath,
+    /// `--manifest-path` of a shadow of the workspace root beside the lock file (older cargo).
+    Shadow,
 }
 
-/// Opens (creating) the lock file that serialises swaps of one workspace.
-fn guard_file(dir: &Utf8Path) -> Result<std::fs::File> {
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let path = dir.join("lock");
-    std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io(&path))
-}
-
-fn swap_dir(ws: &Workspace) -> Utf8PathBuf {
-    ws.state_dir().join("lock-swap")
-}
-
-/// Puts the user's lock file back if an earlier run was killed while it was swapped.
-pub fn recover(ws: &Workspace) -> Result<()> {
-    let dir = swap_dir(ws);
-    if !dir.join("journal").exists() {
-        return Ok(());
+impl Mechanism {
+    pub fn for_version(version: (u64, u64, u64)) -> Mechanism {
+        if (version.0, version.1) >= LOCKFILE_PATH_SINCE {
+            Mechanism::LockfilePath
+        } else {
+            Mechanism::Shadow
+        }
     }
-    let guard = guard_file(&dir)?;
-    if guard.try_lock().is_err() {
-        // A live run holds the swap: its journal is not a leftover.
-        return Ok(());
+
+    /// The mechanism `cargo` supports, from its `cargo -V`.
+    pub fn of(cargo: &str) -> Result<Mechanism> {
+        CargoProbe::start(cargo).finish()
     }
-    recover_locked(ws, &dir)
 }
 
-/// Restores from the journal; the caller holds the swap lock.
-fn recover_locked(ws: &Workspace, dir: &Utf8Path) -> Result<()> {
-    let journal = dir.join("journal");
-    if !journal.exists() {
-        return Ok(());
+/// `cargo -V` running in the background: through rustup's proxy it takes tens of
+/// milliseconds, which a build spends on git and its requirement files meanwhile.
+pub struct CargoProbe {
+    program: String,
+    child: std::io::Result<std::process::Child>,
+}
+
+impl CargoProbe {
+    pub fn start(cargo: &str) -> CargoProbe {
+        let child = std::process::Command::new(cargo)
+            .arg("-V")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        CargoProbe { program: cargo.to_string(), child }
     }
-    // The journal names the lock file that was swapped (a checkout's, possibly).
-    let lock = std::fs::read_to_string(&journal)
-        .ok()
-        .map(|s| Utf8PathBuf::from(s.trim_end()))
-        .filter(|p| p.is_absolute())
-        .unwrap_or_else(|| ws.lock_path());
-    restore(&lock, dir)?;
-    eprintln!("trainyard: restored {} from an interrupted earlier run", ws.display(&lock));
+
+    pub fn finish(self) -> Result<Mechanism> {
+        let cargo = &self.program;
+        let out = self.child.and_then(|c| c.wait_with_output()).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::missing_tool(cargo, "cargo")
+            } else {
+                Error::failed(format!("running `{cargo} -V`: {e}"))
+                    .with_help("install Rust with rustup, or set CARGO to a cargo binary")
+            }
+        })?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let version = parse_cargo_version(&text).filter(|_| out.status.success()).ok_or_else(|| {
+            Error::failed(format!("`{cargo} -V` did not print a cargo version: {}", text.trim()))
+                .with_help("set CARGO to a cargo binary, or unset it to use `cargo` from PATH")
+        })?;
+        Ok(Mechanism::for_version(version))
+    }
+}
+
+/// `cargo 1.97.0-nightly (4d1f98451 2026-05-15)` -> (1, 97, 0).
+pub fn parse_cargo_version(text: &str) -> Option<(u64, u64, u64)> {
+    let mut words = text.split_whitespace();
+    if words.next()? != "cargo" {
+        return None;
+    }
+    let core = words.next()?.split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
+    Some((parts.next()??, parts.next()??, parts.next().flatten().unwrap_or(0)))
+}
+
+/// A lock file of trainyard's, `<dir>/Cargo.lock`, and the arguments that make cargo read and
+/// write it instead of the workspace's `Cargo.lock`.
+#[derive(Debug, Clone)]
+pub struct LockSite {
+    pub dir: Utf8PathBuf,
+    pub lock: Utf8PathBuf,
+    pub mechanism: Mechanism,
+    manifest: Utf8PathBuf,
+}
+
+const SCRATCH_PREFIX: &str = ".resolve-";
+
+impl LockSite {
+    /// The site in `dir`; nothing is created until [`LockSite::prepare`].
+    pub fn new(ws: &Workspace, dir: Utf8PathBuf, mechanism: Mechanism) -> LockSite {
+        let manifest = match mechanism {
+            Mechanism::LockfilePath => ws.manifest.clone(),
+            Mechanism::Shadow => dir.join("shadow").join(ws.manifest.file_name().unwrap_or("Cargo.toml")),
+        };
+        LockSite { lock: dir.join("Cargo.lock"), dir, mechanism, manifest }
+    }
+
+    /// `--manifest-path M`, and for cargo 1.97+ `--config resolver.lockfile-path="L"`.
+    pub fn cargo_args(&self) -> Vec<String> {
+        let mut args = vec!["--manifest-path".to_string(), self.manifest.to_string()];
+        if self.mechanism == Mechanism::LockfilePath {
+            args.push("--config".to_string());
+            args.push(format!("resolver.lockfile-path={}", toml::Value::String(self.lock.to_string())));
+        }
+        args
+    }
+
+    /// Creates the site (for older cargo, syncs its shadow of the workspace) and, with
+    /// `seed`, makes its lock file hold those bytes.
+    pub fn prepare(&self, ws: &Workspace, seed: Option<&[u8]>) -> Result<()> {
+        std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        if let Some(bytes) = seed {
+            if std::fs::read(&self.lock).ok().as_deref() != Some(bytes) {
+                write_atomic(&self.lock, bytes)?;
+            }
+        }
+        if self.mechanism == Mechanism::Shadow {
+            sync_shadow(ws, &self.dir.join("shadow"))?;
+        }
+        Ok(())
+    }
+
+    /// A scratch site of this run beside this one, for a new resolution; earlier runs'
+    /// scratch sites (left by a kill, perhaps still written by an orphan cargo) are removed.
+    pub fn scratch(&self, ws: &Workspace) -> Result<LockSite> {
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(SCRATCH_PREFIX) {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        Ok(LockSite::new(ws, self.dir.join(format!("{SCRATCH_PREFIX}{}", std::process::id())), self.mechanism))
+    }
+
+    /// Moves a finished resolution from `scratch` into place (one rename: readers see the old
+    /// lock or the new one) and removes the scratch site.
+    pub fn adopt(&self, scratch: &LockSite) -> Result<()> {
+        std::fs::rename(&scratch.lock, &self.lock).map_err(io(&self.lock))?;
+        let _ = std::fs::remove_dir_all(&scratch.dir);
+        Ok(())
+    }
+}
+
+/// Makes `shadow` a directory of symbolic links to every entry of the workspace root except
+/// `Cargo.lock` and the target directory, plus `Cargo.lock -> ../Cargo.lock` (cargo writes a
+/// lock file in place, so through the link). Synced on every run: a workspace copied with its
+/// `target/` gets links to itself, not to the original.
+fn sync_shadow(ws: &Workspace, shadow: &Utf8Path) -> Result<()> {
+    let root = std::path::absolute(&ws.root).map_err(io(&ws.root))?;
+    let target = std::path::absolute(&ws.target_dir).map_err(io(&ws.target_dir))?;
+    let target_entry: Option<OsString> =
+        target.strip_prefix(&root).ok().and_then(|rest| rest.components().next()).map(|c| c.as_os_str().to_owned());
+    let mut wanted: Vec<(OsString, PathBuf)> = Vec::new();
+    for entry in std::fs::read_dir(&root).map_err(io(&ws.root))? {
+        let name = entry.map_err(io(&ws.root))?.file_name();
+        if name == "Cargo.lock" || Some(&name) == target_entry.as_ref() {
+            continue;
+        }
+        wanted.push((name.clone(), root.join(&name)));
+    }
+    wanted.push(("Cargo.lock".into(), PathBuf::from("../Cargo.lock")));
+    std::fs::create_dir_all(shadow).map_err(io(shadow))?;
+    for entry in std::fs::read_dir(shadow).map_err(io(shadow))? {
+        let entry = entry.map_err(io(shadow))?;
+        let name = entry.file_name();
+        let path = entry.path();
+        let link = std::fs::read_link(&path).ok();
+        if let Some(i) = wanted.iter().position(|(n, t)| *n == name && link.as_ref() == Some(t)) {
+            wanted.swap_remove(i);
+            continue;
+        }
+        let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(|e| io(path.display())(e))?;
+    }
+    for (name, target) in wanted {
+        let link = shadow.as_std_path().join(&name);
+        std::os::unix::fs::symlink(&target, &link).map_err(|e| io(link.display())(e))?;
+    }
     Ok(())
 }
 
-fn restore(lock: &Utf8Path, dir: &Utf8Path) -> Result<()> {
-    let saved = dir.join("original.lock");
-    if saved.exists() {
-        let bytes = std::fs::read(&saved).map_err(io(&saved))?;
-        if std::fs::read(lock).ok().as_deref() != Some(&bytes[..]) {
-            write_atomic(lock, &bytes)?;
-        }
-    } else if lock.exists() {
-        // There was no lock file before the swap.
-        std::fs::remove_file(lock).map_err(io(lock))?;
-    }
-    let journal = dir.join("journal");
-    std::fs::remove_file(&journal).map_err(io(&journal))?;
-    let _ = std::fs::remove_file(&saved);
-    Ok(())
+/// Held by a build from its resolution to the end of the command. Builds into one target
+/// directory share `target/release`: a second build waits rather than replacing binaries
+/// the first is about to package. Re-entrant within a process (a file lock taken twice by one
+/// process through two open files would wait for itself).
+pub struct BuildLock {
+    path: Utf8PathBuf,
 }
 
-impl Swap {
-    /// Saves the user's lock, then puts `alternative` (or, if it does not exist
-    /// yet, a copy of the user's lock) in its place. The resolution cargo leaves
-    /// behind is kept at `alternative` by [`Swap::finish`].
-    pub fn begin(ws: &Workspace, alternative: &Utf8Path) -> Result<Swap> {
-        let lock = ws.lock_path();
-        let dir = swap_dir(ws);
-        let guard = guard_file(&dir)?;
-        if guard.try_lock().is_err() {
-            eprintln!("trainyard: waiting for another trainyard run of this workspace to finish its build");
-            guard.lock().map_err(io(dir.join("lock")))?;
-        }
-        recover_locked(ws, &dir)?;
-        let original = std::fs::read(&lock).ok();
-        if let Some(bytes) = &original {
-            write_atomic(&dir.join("original.lock"), bytes)?;
-        }
-        // The journal is written after the saved copy and before the lock is touched,
-        // so a crash at any point leaves something `recover` can undo.
-        write_atomic(&dir.join("journal"), lock.as_str().as_bytes())?;
-        let swap = Swap { lock: lock.clone(), dir, keep_as: alternative.to_path_buf(), done: false, _guard: guard };
-        if let Ok(bytes) = std::fs::read(alternative) {
-            write_atomic(&lock, &bytes)?;
-        }
-        Ok(swap)
-    }
+/// The build locks this process holds: path, how many holders, the locked file.
+static HELD: std::sync::Mutex<Vec<(Utf8PathBuf, usize, std::fs::File)>> = std::sync::Mutex::new(Vec::new());
 
-    /// Keeps the resolution cargo produced and puts the user's lock back.
-    pub fn finish(mut self) -> Result<()> {
-        self.done = true;
-        if let Ok(bytes) = std::fs::read(&self.lock) {
-            write_atomic(&self.keep_as, &bytes)?;
+impl BuildLock {
+    pub fn acquire(ws: &Workspace) -> Result<BuildLock> {
+        let dir = ws.target_dir.join("trainyard");
+        let path = dir.join("build.lock");
+        let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = held.iter_mut().find(|(p, _, _)| *p == path) {
+            entry.1 += 1;
+            return Ok(BuildLock { path });
         }
-        restore(&self.lock, &self.dir)
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let file =
+            std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io(&path))?;
+        if file.try_lock().is_err() {
+            eprintln!("trainyard: waiting for another trainyard build into {} to finish", ws.display(&ws.target_dir));
+            file.lock().map_err(io(&path))?;
+        }
+        held.push((path.clone(), 1, file));
+        Ok(BuildLock { path })
     }
 }
 
-impl Drop for Swap {
+impl Drop for BuildLock {
     fn drop(&mut self) {
-        if !self.done {
-            if let Err(err) = restore(&self.lock, &self.dir) {
-                eprintln!("{err}\nhelp: the next trainyard run restores it");
+        let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = held.iter().position(|(p, _, _)| *p == self.path) {
+            held[i].1 -= 1;
+            if held[i].1 == 0 {
+                // Closing the file releases the lock.
+                held.swap_remove(i);
             }
         }
     }
+}
+
+/// What an older trainyard, which swapped lock files, left when it was killed mid-build:
+/// `target/trainyard/lock-swap/` with a journal naming a lock file and a saved copy.
+///
+/// Nothing there is trusted: the journal may name any path (a copied workspace's names the
+/// original; a planted one anything), and the saved copy may be anyone's. trainyard never
+/// restores from it. When the saved copy is byte-identical to `Cargo.lock` there is nothing
+/// to restore and the leftover is removed; otherwise it is left for the user, with a warning
+/// on every run saying how to compare and clean up.
+pub fn report_leftover_swap(ws: &Workspace, dry_run: bool) {
+    let dir = ws.state_dir().join("lock-swap");
+    if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+        return;
+    }
+    let saved = dir.join("original.lock");
+    let has_journal = std::fs::symlink_metadata(dir.join("journal")).is_ok();
+    let saved_bytes = std::fs::symlink_metadata(&saved)
+        .ok()
+        .filter(|m| m.is_file() && m.len() <= 64 << 20)
+        .and_then(|_| std::fs::read(&saved).ok());
+    let current = std::fs::read(ws.lock_path()).ok();
+    if !has_journal || (saved_bytes.is_some() && saved_bytes == current) {
+        if dry_run {
+            println!("would remove: {}/ (left by an older trainyard, nothing to restore)", ws.display(&dir));
+            return;
+        }
+        for name in ["journal", "original.lock", "lock"] {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+        let _ = std::fs::remove_dir(&dir);
+        return;
+    }
+    let shown = ws.display(&dir);
+    eprintln!(
+        "trainyard: warning: {shown}/ was left by an older trainyard killed while it had swapped another \
+         resolution into Cargo.lock; Cargo.lock may still hold it. trainyard no longer swaps, and does not \
+         restore from that directory (its journal could name any file).\n\
+         help: compare `diff {shown}/original.lock Cargo.lock`; keep the lock you want (`git checkout -- Cargo.lock` \
+         restores the committed one), then remove {shown}/"
+    );
 }
 
 #[cfg(test)]
@@ -204,6 +368,81 @@ source = "git+file:///srv/core?tag=rpm-2.0#0123"
         assert!(pkgs[1].is_registry());
         assert!(pkgs[2].is_git());
         assert!(parse(Utf8Path::new("Cargo.lock"), "[[package]]\nname = 3\n").is_err());
+    }
+
+    #[test]
+    fn the_shadow_links_every_root_entry_but_the_lock_and_target_and_follows_changes() {
+        let base = std::env::temp_dir().join(format!("trainyard-shadow-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let root = Utf8PathBuf::from_path_buf(base.join("ws")).unwrap();
+        for dir in ["src", "target", "reqs"] {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        std::fs::write(root.join("Cargo.toml"), "[package]\n").unwrap();
+        std::fs::write(root.join("Cargo.lock"), "user's\n").unwrap();
+        let ws = Workspace::detached(&root);
+        let site = LockSite::new(&ws, root.join("target/trainyard/dev"), Mechanism::Shadow);
+        site.prepare(&ws, Some(b"trainyard's\n")).unwrap();
+        let shadow = site.dir.join("shadow");
+        let names = |dir: &Utf8Path| -> Vec<String> {
+            let mut v: Vec<String> =
+                std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&shadow), ["Cargo.lock", "Cargo.toml", "reqs", "src"]);
+        assert_eq!(std::fs::read_to_string(shadow.join("Cargo.lock")).unwrap(), "trainyard's\n");
+        assert_eq!(std::fs::read_to_string(root.join("Cargo.lock")).unwrap(), "user's\n");
+        assert_eq!(site.cargo_args(), ["--manifest-path", shadow.join("Cargo.toml").as_str()]);
+
+        // An entry gone, one new, and a link to somewhere else (a copied workspace's): all synced.
+        std::fs::remove_dir(root.join("reqs")).unwrap();
+        std::fs::write(root.join("build.rs"), "").unwrap();
+        std::fs::remove_file(shadow.join("src")).unwrap();
+        std::os::unix::fs::symlink("/elsewhere/src", shadow.join("src")).unwrap();
+        site.prepare(&ws, None).unwrap();
+        assert_eq!(names(&shadow), ["Cargo.lock", "Cargo.toml", "build.rs", "src"]);
+        assert_eq!(std::fs::read_link(shadow.join("src")).unwrap(), root.join("src").as_std_path());
+
+        let native = LockSite::new(&ws, root.join("target/trainyard/dev"), Mechanism::LockfilePath);
+        let lock = root.join("target/trainyard/dev/Cargo.lock");
+        assert_eq!(
+            native.cargo_args(),
+            [
+                "--manifest-path".to_string(),
+                root.join("Cargo.toml").to_string(),
+                "--config".into(),
+                format!("resolver.lockfile-path=\"{lock}\"")
+            ]
+        );
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn the_build_lock_is_reentrant_within_a_process() {
+        let base = std::env::temp_dir().join(format!("trainyard-buildlock-unit-{}", std::process::id()));
+        let ws = Workspace::detached(&Utf8PathBuf::from_path_buf(base.clone()).unwrap());
+        let first = BuildLock::acquire(&ws).unwrap();
+        let second = BuildLock::acquire(&ws).unwrap();
+        drop(first);
+        let other = std::fs::File::open(ws.target_dir.join("trainyard/build.lock")).unwrap();
+        assert!(other.try_lock().is_err(), "still held by the second holder");
+        drop(second);
+        assert!(other.try_lock().is_ok(), "released with the last holder");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn cargo_versions_choose_the_mechanism() {
+        assert_eq!(parse_cargo_version("cargo 1.95.0 (f2d3ce0bd 2026-03-21)\n"), Some((1, 95, 0)));
+        assert_eq!(parse_cargo_version("cargo 1.97.0-nightly (4d1f98451 2026-05-15)"), Some((1, 97, 0)));
+        assert_eq!(parse_cargo_version("cargo 2.0"), Some((2, 0, 0)));
+        assert_eq!(parse_cargo_version("rustc 1.97.0"), None);
+        assert_eq!(parse_cargo_version(""), None);
+        assert_eq!(Mechanism::for_version((1, 95, 0)), Mechanism::Shadow);
+        assert_eq!(Mechanism::for_version((1, 96, 9)), Mechanism::Shadow);
+        assert_eq!(Mechanism::for_version((1, 97, 0)), Mechanism::LockfilePath);
+        assert_eq!(Mechanism::for_version((2, 0, 0)), Mechanism::LockfilePath);
     }
 }
 

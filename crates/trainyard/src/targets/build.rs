@@ -11,7 +11,7 @@ use crate::channel::Channel;
 use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
 use crate::exec::{self, command_error};
-use crate::lockfile::{self, LockedPackage, Swap};
+use crate::lockfile::{self, LockSite, LockedPackage};
 use crate::projects;
 use crate::reqs::{self, Requirement};
 use crate::resolution;
@@ -73,7 +73,8 @@ pub struct BuildManifest {
     pub version: Option<String>,
     pub commit: Option<String>,
     pub dirty: bool,
-    /// The lock file the build used (the user's, or trainyard's dev resolution).
+    /// The lock file the build used: trainyard's, under `target/trainyard/` (for stage and prod
+    /// without overrides a copy of the user's `Cargo.lock`).
     pub lock_file: Utf8PathBuf,
     /// Every internal project: requested ref, where the request came from, commit.
     pub internal: Vec<projects::Record>,
@@ -85,6 +86,43 @@ pub struct BuildOutcome {
     /// The `--config` patch arguments of the internal-project overrides.
     pub patches: Vec<String>,
     pub manifest_path: Option<Utf8PathBuf>,
+    /// The lock file the build used and how cargo reads it: later cargo calls of the same
+    /// command (`cargo vendor`) use the same.
+    pub site: LockSite,
+    /// Held until the command ends (see [`lockfile::BuildLock`]).
+    _guard: Option<lockfile::BuildLock>,
+}
+
+/// Where a build's resolution lives under `target/trainyard/`: the channel, plus a hash of
+/// the override patches when there are any, so concurrent runs never share a lock file.
+pub fn resolution_key(channel: Channel, patches: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    if patches.is_empty() {
+        return channel.as_str().to_string();
+    }
+    let mut hash = Sha256::new();
+    for p in patches {
+        hash.update(p.as_bytes());
+        hash.update([0]);
+    }
+    let hex: String = hash.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("{channel}-{hex}")
+}
+
+/// With cargo older than 1.97 a build runs through a shadow of the workspace root; a path that
+/// leaves the root (`path = "../other"`) is then looked for beside the shadow. Says so.
+fn shadow_hint(err: Error, site: &LockSite) -> Error {
+    if site.mechanism != lockfile::Mechanism::Shadow || err.help.is_some() {
+        return err;
+    }
+    let since = lockfile::LOCKFILE_PATH_SINCE;
+    err.with_help(format!(
+        "if cargo did not find a path: this cargo is older than {}.{}, so trainyard builds through a shadow \
+         of the workspace root ({}/shadow) to keep your Cargo.lock untouched, and paths outside the workspace \
+         root (`path = \"../other\"`) are not found from there. Cargo {}.{} or newer (CARGO=... or rustup) \
+         reads trainyard's lock file through resolver.lockfile-path and has no such limit",
+        since.0, since.1, site.dir, since.0, since.1
+    ))
 }
 
 /// The crate names of internal projects: never pinned, never checked as external.
@@ -131,6 +169,8 @@ pub struct BuildOptions {
 pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<BuildOutcome> {
     let refresh = options.refresh;
     let ws = &ctx.ws;
+    let cargo = cargo_program();
+    let probe = lockfile::CargoProbe::start(&cargo);
     let requirements = load_reqs(ctx, channel)?;
     // Every build exports the computed version: `option_env!("TRAINYARD_VERSION")` in the crates.
     let version = crate::scm::version_env(ws)?;
@@ -144,92 +184,137 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
     let sh = shell()?;
     // Cargo reads `.cargo/config.toml` from the current directory up: the workspace's own.
     sh.change_dir(&ws.root);
-    let cargo = cargo_program();
-    let manifest = &ws.manifest;
+    let mechanism = probe.finish()?;
+    // Every build resolves and builds against a lock file of its own under target/trainyard/.
+    let site = LockSite::new(ws, ws.state_dir().join(resolution_key(channel, &patches)), mechanism);
+    if ctx.effects.dry_run && mechanism == lockfile::Mechanism::Shadow {
+        println!(
+            "would link a shadow of the workspace root in {}/shadow (this cargo is older than {}.{}: no resolver.lockfile-path)",
+            ws.display(&site.dir),
+            lockfile::LOCKFILE_PATH_SINCE.0,
+            lockfile::LOCKFILE_PATH_SINCE.1
+        );
+    }
+    // Taken once the checks that need no resolution have passed, held to the end of the command.
+    let mut guard = None;
+    let mut take_guard = || -> Result<()> {
+        if !ctx.effects.dry_run && guard.is_none() {
+            guard = Some(lockfile::BuildLock::acquire(ws)?);
+        }
+        Ok(())
+    };
     let target_dir = &ws.target_dir;
     let patch_list = &patches;
     let extra = &options.cargo_args;
-    let build_cmd = || {
+    let build_cmd = |site: &LockSite| {
+        let at = site.cargo_args();
         let c = cmd!(
             sh,
-            "{cargo} build --release --workspace --manifest-path {manifest} --target-dir {target_dir} {patch_list...} {extra...}"
+            "{cargo} build --release --workspace {at...} --target-dir {target_dir} {patch_list...} {extra...}"
         );
         match &version {
             Some(v) => c.env("TRAINYARD_VERSION", v),
             None => c,
         }
     };
-    let (lock_file, packages) = if channel.is_pinned() && patches.is_empty() {
-        let lock = lockfile::read(&ws.lock_path())?;
+    let user_lock = || -> Result<(Vec<u8>, Vec<LockedPackage>)> {
+        let path = ws.lock_path();
+        let bytes = std::fs::read(&path).map_err(|e| {
+            io(&path)(e).with_help("generate the lock file with `cargo generate-lockfile` and commit it")
+        })?;
+        let text = String::from_utf8(bytes.clone())
+            .map_err(|_| Error::usage(format!("{}: not valid UTF-8", ws.display(&path))))?;
+        Ok((bytes, lockfile::parse(&path, &text)?))
+    };
+    let packages = if channel.is_pinned() && patches.is_empty() {
+        // The user's lock as it is, copied once: what is checked is what is built.
+        let (bytes, lock) = user_lock()?;
         check_pinned(ctx, channel, &lock, &requirements, &internal)?;
-        ctx.effects.run(build_cmd().arg("--locked"))?;
-        (ws.lock_path(), lock)
+        take_guard()?;
+        if ctx.effects.dry_run {
+            println!("would copy Cargo.lock to {} and build with it", ws.display(&site.lock));
+        } else {
+            site.prepare(ws, Some(&bytes))?;
+        }
+        ctx.effects.run(build_cmd(&site).arg("--locked")).map_err(|e| shadow_hint(e, &site))?;
+        lock
     } else if channel.is_pinned() {
         // Overrides change the resolution of the internal crates only; every external
         // package must still be the pinned one.
-        let alt = ws.state_dir().join(channel.as_str()).join("Cargo.lock");
-        if ctx.effects.dry_run {
-            println!("would swap in {} (Cargo.lock with the overrides) during the build", ws.display(&alt));
-            ctx.effects.run(build_cmd())?;
-            (alt, Vec::new())
-        } else {
-            let _ = std::fs::remove_file(&alt);
-            let swap = Swap::begin(ws, &alt)?;
-            // Move only the overridden crates to their checkouts; everything else stays locked.
-            let before = lockfile::read(&ws.lock_path())?;
-            let mut specs: Vec<String> = Vec::new();
-            for p in projects.iter().filter(|p| p.checkout.is_some()) {
-                for (krate, _) in &p.crates {
-                    for l in before.iter().filter(|l| reqs::normalize(&l.name) == reqs::normalize(krate)) {
-                        specs.push("-p".into());
-                        specs.push(format!("{}@{}", l.name, l.version));
-                    }
+        let (bytes, before) = user_lock()?;
+        let mut specs: Vec<String> = Vec::new();
+        for p in projects.iter().filter(|p| p.checkout.is_some()) {
+            for (krate, _) in &p.crates {
+                for l in before.iter().filter(|l| reqs::normalize(&l.name) == reqs::normalize(krate)) {
+                    specs.push("-p".into());
+                    specs.push(format!("{}@{}", l.name, l.version));
                 }
             }
+        }
+        if ctx.effects.dry_run {
+            println!("would resolve the overrides from Cargo.lock into {}", ws.display(&site.lock));
+            ctx.effects.run(build_cmd(&site).arg("--locked"))?;
+            Vec::new()
+        } else {
+            // Resolved from the user's lock in a scratch site, moved into place once checked.
+            take_guard()?;
+            let scratch = site.scratch(ws)?;
+            scratch.prepare(ws, Some(&bytes))?;
+            let at = &scratch.cargo_args();
             if !specs.is_empty() {
-                exec::read(cmd!(sh, "{cargo} update --manifest-path {manifest} {specs...} {patch_list...}"))
-                    .map_err(|e| e.context("resolving the workspace with the overrides"))?;
+                exec::read(cmd!(sh, "{cargo} update {at...} {specs...} {patch_list...}"))
+                    .map_err(|e| shadow_hint(e.context("resolving the workspace with the overrides"), &scratch))?;
             }
-            exec::read(cmd!(sh, "{cargo} metadata --format-version 1 --manifest-path {manifest} {patch_list...}"))
-                .map_err(|e| e.context("resolving the workspace with the overrides"))?;
-            let lock = lockfile::read(&ws.lock_path())?;
+            exec::read(cmd!(sh, "{cargo} metadata --format-version 1 {at...} {patch_list...}"))
+                .map_err(|e| shadow_hint(e.context("resolving the workspace with the overrides"), &scratch))?;
+            let lock = lockfile::read(&scratch.lock)?;
             projects::check_patched(&projects, &lock)?;
             check_pinned(ctx, channel, &lock, &requirements, &internal)?;
-            ctx.effects.run(build_cmd().arg("--locked"))?;
-            swap.finish()?;
-            (alt, lock)
+            site.prepare(ws, None)?;
+            site.adopt(&scratch)?;
+            ctx.effects.run(build_cmd(&site).arg("--locked")).map_err(|e| shadow_hint(e, &site))?;
+            lock
         }
     } else {
-        let dev_lock = ws.state_dir().join("dev").join("Cargo.lock");
+        take_guard()?;
         let fingerprint = dev_fingerprint(ctx, &requirements, &patches)?;
-        let stamp = ws.state_dir().join("dev").join("fingerprint");
-        let fresh = !refresh && dev_lock.exists() && is_fresh(&stamp, &fingerprint);
+        let stamp = site.dir.join("fingerprint");
+        let fresh = !refresh && site.lock.exists() && is_fresh(&stamp, &fingerprint);
         if ctx.effects.dry_run {
-            println!("would swap in {} for Cargo.lock during the build (restored after)", ws.display(&dev_lock));
             if !fresh {
-                ctx.effects.run(cmd!(sh, "{cargo} update --manifest-path {manifest} {patch_list...}"))?;
+                println!("would resolve the newest versions into {}", ws.display(&site.lock));
+                let at = site.cargo_args();
+                ctx.effects.run(cmd!(sh, "{cargo} update {at...} {patch_list...}"))?;
                 println!(
                     "would pin the == lines of {} with cargo update --precise",
                     ws.display(&ws.reqs_path(channel))
                 );
             }
-            ctx.effects.run(build_cmd())?;
-            (dev_lock.clone(), Vec::new())
+            ctx.effects.run(build_cmd(&site))?;
+            Vec::new()
         } else {
-            let swap = Swap::begin(ws, &dev_lock)?;
             if !fresh {
-                resolve_dev(ctx, &requirements, &internal, &patches)?;
+                // The stamp goes first: a run killed before the new one is written resolves again.
+                let _ = std::fs::remove_file(&stamp);
+                let scratch = site.scratch(ws)?;
+                let seed = std::fs::read(ws.lock_path()).ok();
+                scratch.prepare(ws, seed.as_deref())?;
+                resolve_dev(ctx, &scratch, &requirements, &internal, &patches).map_err(|e| shadow_hint(e, &scratch))?;
+                site.prepare(ws, None)?;
+                site.adopt(&scratch)?;
+            } else {
+                site.prepare(ws, None)?;
             }
-            ctx.effects.run(build_cmd())?;
-            let packages = lockfile::read(&ws.lock_path())?;
+            ctx.effects.run(build_cmd(&site)).map_err(|e| shadow_hint(e, &site))?;
+            let packages = lockfile::read(&site.lock)?;
             projects::check_patched(&projects, &packages)?;
-            swap.finish()?;
             if !fresh {
                 exec::write_atomic(&stamp, fingerprint.as_bytes())?;
             }
-            (dev_lock, packages)
+            packages
         }
     };
+    let lock_file = site.lock.clone();
     let (commit, dirty) = match &ws.checkout {
         Some(c) => (Some(c.commit.clone()), false),
         None => {
@@ -255,10 +340,10 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
     let path = ws.state_dir().join(format!("build-{channel}.json"));
     if ctx.effects.dry_run {
         println!("would write: {}", ws.display(&path));
-        return Ok(BuildOutcome { manifest, patches, manifest_path: None });
+        return Ok(BuildOutcome { manifest, patches, manifest_path: None, site, _guard: guard });
     }
     write_if_changed(&path, &serde_json::to_vec_pretty(&manifest).expect("manifest serialises"))?;
-    Ok(BuildOutcome { manifest, patches, manifest_path: Some(path) })
+    Ok(BuildOutcome { manifest, patches, manifest_path: Some(path), site, _guard: guard })
 }
 
 /// Refuses a lock that disagrees with a pinned channel's file, listing every problem.
@@ -306,10 +391,11 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-/// Updates the swapped-in lock to the newest compatible versions, then applies the
+/// Updates the lock of `site` to the newest compatible versions, then applies the
 /// `==` lines of the dev file and checks its other specifiers.
 fn resolve_dev(
     ctx: &Context,
+    site: &LockSite,
     requirements: &[Requirement],
     internal: &BTreeSet<String>,
     patches: &[String],
@@ -317,9 +403,9 @@ fn resolve_dev(
     let sh = shell()?;
     sh.change_dir(&ctx.ws.root);
     let cargo = cargo_program();
-    let manifest = &ctx.ws.manifest;
-    ctx.effects.run(cmd!(sh, "{cargo} update --manifest-path {manifest} {patches...}"))?;
-    let lock = lockfile::read(&ctx.ws.lock_path())?;
+    let at = &site.cargo_args();
+    ctx.effects.run(cmd!(sh, "{cargo} update {at...} {patches...}"))?;
+    let lock = lockfile::read(&site.lock)?;
     let externals = resolution::external(&lock, internal);
     for r in requirements {
         let Some(pinned) = r.pinned() else { continue };
@@ -335,15 +421,12 @@ fn resolve_dev(
                 let spec = format!("{}@{}", p.name, p.version);
                 let pinned = padded(pinned);
                 ctx.effects
-                    .run(cmd!(
-                        sh,
-                        "{cargo} update --manifest-path {manifest} -p {spec} --precise {pinned} {patches...}"
-                    ))
+                    .run(cmd!(sh, "{cargo} update {at...} -p {spec} --precise {pinned} {patches...}"))
                     .map_err(|e| e.context(format!("{}:{}: applying `{} == {}`", r.file, r.line, r.name, pinned)))?;
             }
         }
     }
-    let lock = lockfile::read(&ctx.ws.lock_path())?;
+    let lock = lockfile::read(&site.lock)?;
     let mut violations = Vec::new();
     for r in requirements {
         let Some(pinned) = r.pinned() else { continue };

@@ -12,7 +12,7 @@ use crate::channel::Channel;
 use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
 use crate::exec;
-use crate::lockfile::{self, LockedPackage, Swap};
+use crate::lockfile::{self, LockSite, LockedPackage};
 use crate::projects::{self, Record};
 use crate::rpmpkg::{
     self, assets, assets::CratePackage, ChangelogEntry, Compression, Dependency, FileEntry, FileKind, Package, Written,
@@ -303,7 +303,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     packages.extend(internal_packages.into_iter().map(|p| (p, Kind::Internal)));
 
     if !ctx.args.flag("no-deps") {
-        let vendor = vendor(ctx, channel, &built.manifest.lock_file, &built.patches, &built.manifest.packages)?;
+        let vendor = vendor(ctx, channel, &built.site, &built.patches, &built.manifest.packages)?;
         if let Some(vendor) = vendor {
             packages.extend(
                 dependency_packages(&built.manifest.packages, &vendor, &release, source_date)?
@@ -552,7 +552,8 @@ pub fn cache_path(ws: &Workspace, out: &Utf8Path) -> Utf8PathBuf {
     ws.state_dir().join("rpm-cache").join(format!("{key}.json"))
 }
 
-/// Vendors the sources of every package of `lock_file` into `target/trainyard/vendor/<channel>/`.
+/// Vendors the sources of every package of the build's lock file (`site`) into
+/// `target/trainyard/vendor/<channel>/`.
 ///
 /// Skipped when the vendor directory was made from the same inputs (the lock file's content,
 /// the override patches, the workspace's `.cargo/config.toml`, recorded in a stamp beside it)
@@ -560,23 +561,22 @@ pub fn cache_path(ws: &Workspace, out: &Utf8Path) -> Utf8PathBuf {
 fn vendor(
     ctx: &Context,
     channel: Channel,
-    lock_file: &Utf8Path,
+    site: &LockSite,
     patches: &[String],
     lock: &[LockedPackage],
 ) -> Result<Option<Utf8PathBuf>> {
+    let lock_file = &site.lock;
     let ws = &ctx.ws;
     let dir = ws.state_dir().join("vendor").join(channel.as_str());
     let stamp_path = ws.state_dir().join("vendor").join(format!("{channel}.stamp"));
     let sh = shell()?;
     sh.change_dir(&ws.root);
     let cargo = cargo_program();
-    let manifest = &ws.manifest;
+    let at = &site.cargo_args();
     let tmp = ws.state_dir().join("vendor").join(format!(".{channel}.tmp"));
-    let c = cmd!(
-        sh,
-        "{cargo} vendor --quiet --locked --versioned-dirs --respect-source-config --manifest-path {manifest} {patches...} {tmp}"
-    )
-    .ignore_stdout();
+    let c =
+        cmd!(sh, "{cargo} vendor --quiet --locked --versioned-dirs --respect-source-config {at...} {patches...} {tmp}")
+            .ignore_stdout();
     // In dry-run the lock file may not exist yet (a dev resolution is made by the build).
     let stamp = vendor_stamp(ws, lock_file, patches);
     let complete =
@@ -597,14 +597,7 @@ fn vendor(
     let _ = std::fs::remove_dir_all(&tmp);
     // The stamp goes first: a run killed between the rename and a new stamp must not trust it.
     let _ = std::fs::remove_file(&stamp_path);
-    let run = || ctx.effects.run(c);
-    if lock_file == ws.lock_path() {
-        run()?;
-    } else {
-        let swap = Swap::begin(ws, lock_file)?;
-        run()?;
-        swap.finish()?;
-    }
+    ctx.effects.run(c)?;
     // cargo vendor creates nothing for a graph without registry crates.
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
     let _ = std::fs::remove_dir_all(&dir);

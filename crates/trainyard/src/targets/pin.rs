@@ -1,5 +1,7 @@
 //! `pin CHANNEL=prod`: write the channel's requirement file from the resolved graph.
 
+use camino::{Utf8Path, Utf8PathBuf};
+
 use crate::channel::Channel;
 use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
@@ -33,6 +35,8 @@ pub fn run(ctx: &Context) -> Result<()> {
     let (path, old, new) = pinned_file(ctx, channel)?;
     let shown = ctx.ws.display(&path).to_string();
     let diff = line_diff(old.as_deref().unwrap_or(""), &new);
+    // Checked before anything is printed as if it would be written.
+    let dest = if diff.is_empty() || ctx.args.flag("check") { path.clone() } else { write_target(ctx, &path)? };
     if diff.is_empty() {
         println!("{shown} is up to date");
         return Ok(());
@@ -44,11 +48,38 @@ pub fn run(ctx: &Context) -> Result<()> {
         return Err(Error::failed(format!("{shown} is not up to date ({} line changes)", diff.len()))
             .with_help(format!("{} pin CHANNEL={channel}", ctx.program)));
     }
-    ctx.effects.write(&path, new.as_bytes())?;
+    ctx.effects.write(&dest, new.as_bytes())?;
     if !ctx.effects.dry_run {
         println!("wrote {shown}");
     }
     Ok(())
+}
+
+/// Where writing the requirement file `path` goes: the file itself, or, when it is a symbolic
+/// link, the file the link points to (so the link stays a link). A link leading out of the
+/// workspace is refused: `pin` writes requirement files, nothing else.
+fn write_target(ctx: &Context, path: &Utf8Path) -> Result<Utf8PathBuf> {
+    let shown = ctx.ws.display(path);
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {}
+        _ => return Ok(path.to_path_buf()),
+    }
+    let link = std::fs::read_link(path).map_err(io(path))?;
+    let real = std::fs::canonicalize(path).map_err(|_| {
+        Error::usage(format!("{shown} is a symbolic link to {}, which does not exist", link.display()))
+            .with_help(format!("create {}, or replace the link with a regular file", link.display()))
+    })?;
+    let root = std::fs::canonicalize(&ctx.ws.root).map_err(io(&ctx.ws.root))?;
+    let real = Utf8PathBuf::from_path_buf(real)
+        .map_err(|p| Error::usage(format!("{shown} links to {}, which is not a UTF-8 path", p.display())))?;
+    if !real.starts_with(&root) || !std::fs::metadata(&real).is_ok_and(|m| m.is_file()) {
+        return Err(Error::usage(format!(
+            "{shown} is a symbolic link to {real}, which is not a file inside the workspace; pin writes only the \
+             workspace's requirement files"
+        ))
+        .with_help(format!("replace the link with a regular file, or point it at a file inside {}", ctx.ws.root)));
+    }
+    Ok(real)
 }
 
 /// The requirement file's path, its current text and the pinned text.
