@@ -609,3 +609,30 @@ fn a_shared_out_directory_keeps_other_files() {
     assert!(!second.iter().any(|f| f.starts_with("account-portal-1.3~~dev1")), "{second:?}");
     assert!(out.join("other-team-9.9-1.x86_64.rpm").exists());
 }
+
+/// `SERVER_CORE=main` beside the `rpm-2.0` tag: the untagged commit is packaged at the dev
+/// version `version` computes in server-core (`2.1~~dev1`, below the future `2.1`), never at the
+/// `2.1.0` its Cargo.toml names; `ACCOUNT_PORTAL=main` on the workspace itself gets its version
+/// from the same function as `version`.
+#[test]
+fn internal_projects_at_a_branch_get_their_dev_version() {
+    let d = Demo::new();
+    let core_version = trainyard(&d.core, &["version", "--format", "rpm"], &[]).ok().stdout.trim().to_string();
+    assert_eq!(core_version, "2.1~~dev1");
+    let portal_version = trainyard(&d.portal, &["version", "--format", "rpm"], &[]).ok().stdout.trim().to_string();
+    d.run(&["build_rpms", "SERVER_CORE=main", "ACCOUNT_PORTAL=main", "RPM_CHANNEL=dev"]).ok();
+    let out = d.out("dev");
+    let files = rpms(&out);
+    let arch = std::env::consts::ARCH;
+    let core_file = format!("server-core-{core_version}-1.{arch}.rpm");
+    let portal_file = format!("account-portal-{portal_version}-1.{arch}.rpm");
+    assert!(files.contains_key(&core_file) && files.contains_key(&portal_file), "{:?}", files.keys());
+    let requires = lines(&rpm_q(&files[&portal_file], &["--requires"]));
+    assert!(requires.contains(&format!("server-core = {core_version}")), "{requires:?}");
+    assert_eq!(collection(&out)["internal"][0]["requested_ref"], "main");
+    // rpm itself: above the tagged 2.0, below the 2.1 it leads to.
+    for (a, b) in [("2.0", core_version.as_str()), (core_version.as_str(), "2.1")] {
+        let out = Command::new("rpm").arg("--eval").arg(format!("%{{lua: print(rpm.vercmp('{a}', '{b}'))}}")).output();
+        assert_eq!(String::from_utf8_lossy(&out.unwrap().stdout).trim(), "-1", "{a} < {b}");
+    }
+}

@@ -12,7 +12,8 @@ use std::process::Command;
 
 use trainyard::version::{Pre, Version};
 
-/// 3 * 4 * 4 * 10 = 480 versions; every unordered pair, and each with itself: 115,440 pairs.
+/// 3 * 4 * 4 * 14 = 672 versions (dev builds of finals, betas and rcs; betas; rcs; finals; both
+/// line precisions); every unordered pair, and each with itself: 226,128 pairs.
 fn versions() -> Vec<Version> {
     let mut out = Vec::new();
     for major in [0, 1, 2] {
@@ -30,6 +31,10 @@ fn versions() -> Vec<Version> {
                     Pre::Beta(10),
                     Pre::Rc(1),
                     Pre::Rc(10),
+                    Pre::BetaDev(1, 1),
+                    Pre::BetaDev(2, 3),
+                    Pre::RcDev(1, 2),
+                    Pre::RcDev(2, 1),
                 ] {
                     out.push(base.with_pre(pre));
                 }
@@ -178,4 +183,82 @@ fn rpm_orders_as_trainyard_does() {
     assert_agree("rpm", &pairs, Version::to_rpm, &theirs, rpm_expected);
     let same_style = pairs.iter().filter(|(a, b)| rpm_expected(a, b) == sign(a.cmp(b))).count();
     eprintln!("rpm: {same_style} of {} pairs in trainyard's own order; the rest differ only in style", pairs.len());
+}
+
+/// Every rendering a release step produces along one line, in order, for both precisions:
+/// `0.18.0~~dev6 < 0.18.0~b1 < 0.18.0~b2~~dev1 < ... < 0.18.0 < 0.18.1~~dev1 < 0.18.1`, and the
+/// same for `1.2`. Each neighbouring pair must sort the same way in rpm, PEP 440 and semver.
+fn line_sequences() -> Vec<Vec<Version>> {
+    use trainyard::version::Precision;
+    let mut out = Vec::new();
+    for precision in [Precision::MajorMinor, Precision::Full] {
+        let (major, minor) = if precision == Precision::Full { (0, 18) } else { (1, 2) };
+        let line = Version::new(major, minor, None).with_precision(precision);
+        let fix = Version::new(major, minor, Some(1));
+        let previous_fix = Version::new(major, minor - 1, Some(3));
+        let next = Version::new(major, minor + 1, None).with_precision(precision);
+        out.push(vec![
+            previous_fix,
+            line.dev(1),
+            line.dev(6),
+            line.with_pre(Pre::Beta(1)),
+            line.with_pre(Pre::Beta(1)).next_pre().unwrap().dev(1),
+            line.with_pre(Pre::Beta(2)),
+            line.with_pre(Pre::Beta(3)).dev(4),
+            line.with_pre(Pre::Rc(1)).dev(1),
+            line.with_pre(Pre::Rc(1)),
+            line.with_pre(Pre::Rc(2)).dev(2),
+            line.with_pre(Pre::Rc(2)),
+            line,
+            fix.dev(1),
+            fix,
+            fix.next_micro().dev(3),
+            next.dev(1),
+            next,
+        ]);
+    }
+    out
+}
+
+#[test]
+fn every_line_sorts_the_same_in_rpm_pep440_and_semver() {
+    let sequences = line_sequences();
+    let mut pairs = Vec::new();
+    for seq in &sequences {
+        for (i, a) in seq.iter().enumerate() {
+            assert!(seq[i + 1..].iter().all(|b| a < b), "trainyard's own order: {a} below everything after it");
+            for b in &seq[i + 1..] {
+                pairs.push((*a, *b));
+            }
+        }
+    }
+    // rpm, on the line's own renderings: no style exceptions here, every pair is strictly ordered.
+    let input = temp_file("line-rpm.txt", &pair_lines(&pairs, Version::to_rpm));
+    let lua = format!(
+        "%{{lua: local out = {{}} for line in io.lines([[{}]]) do local a, b = line:match('(%S+) (%S+)') out[#out+1] = rpm.vercmp(a, b) end print(table.concat(out, '\\n')) }}",
+        input.display()
+    );
+    let mut cmd = Command::new("rpm");
+    cmd.arg("--eval").arg(lua);
+    let theirs = run(cmd, "rpm --eval (lua rpm.vercmp)", "apt-get install -y rpm");
+    remove(&input);
+    assert_agree("rpm (one line)", &pairs, Version::to_rpm, &theirs, |a, b| sign(a.cmp(b)));
+
+    let input = temp_file("line-pep440.txt", &pair_lines(&pairs, Version::to_pep440));
+    let script = "import sys\nfrom packaging.version import Version\nfor l in open(sys.argv[1]):\n    a, b = map(Version, l.split())\n    print(-1 if a < b else (1 if a > b else 0))\n";
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut cmd = Command::new(&python);
+    cmd.arg("-c").arg(script).arg(&input);
+    let theirs = run(cmd, "python3 with packaging", "python3 -m pip install packaging (or set PYTHON)");
+    remove(&input);
+    assert_agree("python packaging (one line)", &pairs, Version::to_pep440, &theirs, |a, b| sign(a.cmp(b)));
+
+    let theirs: Vec<i32> = pairs.iter().map(|(a, b)| sign(a.to_semver().cmp(&b.to_semver()))).collect();
+    assert_agree("semver crate (one line)", &pairs, |v| v.to_semver().to_string(), &theirs, |a, b| sign(a.cmp(b)));
+
+    // The sequence, as rpm texts.
+    let rpm: Vec<String> = sequences[1].iter().map(Version::to_rpm).collect();
+    for expected in ["0.18.0~~dev6", "0.18.0~b1", "0.18.0~rc1", "0.18.0", "0.18.1~~dev1", "0.18.1"] {
+        assert!(rpm.contains(&expected.to_string()), "{expected} not in {rpm:?}");
+    }
 }

@@ -32,6 +32,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::error::{io, io_error, Error, Result};
 use crate::exec::Effects;
 use crate::git::{validate_ref, Git};
+use crate::version::Version;
 
 /// How many release tags a "no such ref" error lists.
 const NEAREST: usize = 5;
@@ -621,7 +622,7 @@ fn looks_abbreviated(s: &str) -> bool {
 /// The release tags (`<prefix><version>`) nearest to `wanted`, in version order: the few
 /// around where `wanted` would sort, or the latest few when `wanted` is not a version.
 pub fn nearest_release_tags(tags: &[String], prefix: &str, wanted: &str) -> Vec<String> {
-    let mut releases: Vec<(VersionKey, &String)> =
+    let mut releases: Vec<(Version, &String)> =
         tags.iter().filter_map(|t| Some((version_key(t.strip_prefix(prefix)?)?, t))).collect();
     releases.sort();
     releases.dedup_by(|a, b| a.1 == b.1);
@@ -636,29 +637,9 @@ pub fn nearest_release_tags(tags: &[String], prefix: &str, wanted: &str) -> Vec<
     releases[end.saturating_sub(NEAREST)..end].iter().map(|(_, t)| (*t).clone()).collect()
 }
 
-/// Sort key of a version text: its dotted numbers, then a pre-release (any suffix) before the
-/// final, then the suffix itself. `None` when it does not start with a number.
-type VersionKey = (Vec<u64>, bool, String);
-
-fn version_key(text: &str) -> Option<VersionKey> {
-    let mut numbers = Vec::new();
-    let mut rest = text;
-    loop {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            break;
-        }
-        numbers.push(rest[..digits].parse().ok()?);
-        rest = &rest[digits..];
-        match rest.strip_prefix('.') {
-            Some(after) if after.starts_with(|c: char| c.is_ascii_digit()) => rest = after,
-            _ => break,
-        }
-    }
-    if numbers.is_empty() {
-        return None;
-    }
-    Some((numbers, rest.is_empty(), rest.to_string()))
+/// The version a tag names after the prefix, as `release` tags are read.
+fn version_key(text: &str) -> Option<Version> {
+    Version::parse_pep440(text).ok()
 }
 
 #[cfg(test)]

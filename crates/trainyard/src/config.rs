@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::cli::project_var;
 use crate::error::{io, Error, Result};
+use crate::version::Precision;
 
 /// The configuration of a workspace.
 #[derive(Debug, Clone, Deserialize)]
@@ -38,6 +39,40 @@ pub struct Config {
     /// Settings of the channels' repositories (`release publish`, `promote`, `rollback`).
     #[serde(default)]
     pub publish: crate::release::repo::PublishSettings,
+    /// How many numbers the release line writes: `"X.Y"` (`rpm-1.2`) or `"X.Y.Z"` (`v0.17.0`).
+    /// Default: what the existing release tags show, else what `release start` is given.
+    pub version_precision: Option<String>,
+    /// What a branch's dev builds lead to after a release: the next minor (default) or patch.
+    #[serde(default)]
+    pub version_scheme: VersionScheme,
+    /// The branch model of releases.
+    #[serde(default)]
+    pub flow: Flow,
+    /// The rc branch of the `rc-beta` flow.
+    #[serde(default = "default_rc_branch")]
+    pub rc_branch: String,
+}
+
+/// `version-scheme`: what dev builds after a release lead to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VersionScheme {
+    /// `1.2` + 5 commits on the default branch -> `1.3.dev5`: the release-branch processes.
+    #[default]
+    NextMinor,
+    /// `1.2.3` + 5 commits -> `1.2.4.dev5`: the dev-release process (setuptools_scm's).
+    NextPatch,
+}
+
+/// `flow`: the branch model releases follow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flow {
+    /// The default branch carries the next train; `X.Y-release` branches carry releases and fixes.
+    #[default]
+    ReleaseBranch,
+    /// master, rc and version branches (`0.12`) with betas and release candidates.
+    RcBeta,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -69,6 +104,9 @@ fn default_branch() -> String {
 fn default_release_branch() -> String {
     "{version}-release".into()
 }
+fn default_rc_branch() -> String {
+    "rc".into()
+}
 fn default_reqs_dir() -> Utf8PathBuf {
     "reqs".into()
 }
@@ -85,6 +123,10 @@ impl Default for Config {
             internal: BTreeMap::new(),
             rpm: RpmSettings::default(),
             publish: Default::default(),
+            version_precision: None,
+            version_scheme: VersionScheme::default(),
+            flow: Flow::default(),
+            rc_branch: default_rc_branch(),
         }
     }
 }
@@ -155,6 +197,24 @@ impl Config {
             ))
             .with_help("for example release-branch = \"{version}-release\""));
         }
+        if let Some(text) = &self.version_precision {
+            if Precision::parse(text).is_none() {
+                return Err(Error::usage(format!(
+                    "{}: `{text}` is not a release line's precision",
+                    key("version-precision")
+                ))
+                .with_help("version-precision = \"X.Y\" (tags rpm-1.2, fixes rpm-1.2.1) or \"X.Y.Z\" (tags v0.17.0)"));
+            }
+        }
+        crate::git::validate_ref(&self.rc_branch).map_err(|e| e.context(key("rc-branch")))?;
+        if self.flow == Flow::RcBeta && (self.rc_branch == self.default_branch) {
+            return Err(Error::usage(format!(
+                "{}: the rc branch cannot be the default branch `{}`",
+                key("rc-branch"),
+                self.rc_branch
+            ))
+            .with_help("rc-branch = \"rc\""));
+        }
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
         vars.insert(project_var(name), format!("the workspace itself (name = \"{name}\")"));
         for (project, spec) in &self.internal {
@@ -201,6 +261,11 @@ impl Config {
         let mut vars: Vec<String> = self.internal.keys().map(|p| project_var(p)).collect();
         vars.push(self.self_var());
         vars
+    }
+
+    /// The configured precision of the release line (`version-precision`), if any.
+    pub fn precision(&self) -> Option<Precision> {
+        self.version_precision.as_deref().and_then(Precision::parse)
     }
 
     /// The release tag of a version rendered for tags: `rpm-1.2`.
@@ -276,6 +341,20 @@ mod tests {
             assert!(parse(&text).is_err(), "{bad}");
         }
         parse("[workspace.metadata.trainyard]\ntag-prefix = \"v\"\nrelease-branch = \"release/{version}\"\n").unwrap();
+    }
+
+    #[test]
+    fn version_line_settings() {
+        let c = parse("[workspace.metadata.trainyard]\nversion-precision = \"X.Y.Z\"\nversion-scheme = \"next-patch\"\nflow = \"rc-beta\"\nrc-branch = \"rc\"\n").unwrap();
+        assert_eq!(c.precision(), Some(Precision::Full));
+        assert_eq!(c.version_scheme, VersionScheme::NextPatch);
+        assert_eq!(c.flow, Flow::RcBeta);
+        let d = parse("[workspace]\n").unwrap();
+        assert_eq!((d.precision(), d.version_scheme, d.flow), (None, VersionScheme::NextMinor, Flow::ReleaseBranch));
+        let err = parse("[workspace.metadata.trainyard]\nversion-precision = \"X\"\n").unwrap_err();
+        assert!(err.help.unwrap().contains("X.Y.Z"));
+        assert!(parse("[workspace.metadata.trainyard]\nversion-scheme = \"next-major\"\n").is_err());
+        assert!(parse("[workspace.metadata.trainyard]\nflow = \"rc-beta\"\nrc-branch = \"main\"\n").is_err());
     }
 
     #[test]

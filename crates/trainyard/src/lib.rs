@@ -140,46 +140,15 @@ fn self_checkout(ws: &Workspace, reference: &str, effects: &Effects) -> Result<W
     Ok(sub)
 }
 
-/// The version of `commit` by the dev rule, from a mirror's release tags: the release a
-/// tag on the commit names, else the next version after the latest reachable release tag
-/// plus `.devN`.
+/// The version of `commit` from the mirror: the version `version` would compute there
+/// (a tag on it, else the next version + `.devN`).
 fn checkout_version(
     ws: &Workspace,
     mirror: &camino::Utf8Path,
     commit: &str,
     reference: &str,
 ) -> Result<version::Version> {
-    let prefix = &ws.config.tag_prefix;
     let git = git::Git::new(mirror);
-    let pattern = format!("{prefix}[0-9]*");
-    let described = git.try_read(&[
-        "--git-dir",
-        mirror.as_str(),
-        "describe",
-        "--tags",
-        "--long",
-        "--match",
-        &pattern,
-        "--end-of-options",
-        commit,
-    ])?;
-    let parsed = described.as_deref().and_then(|d| {
-        let mut parts = d.rsplitn(3, '-');
-        let (_hash, count, tag) = (parts.next()?, parts.next()?, parts.next()?);
-        Some((tag.to_string(), count.parse::<u64>().ok()?))
-    });
-    let line = scm::release_line(reference, &ws.config.release_branch);
-    Ok(match parsed {
-        Some((tag, 0)) => version::Version::parse_tag(&tag, prefix)
-            .and_then(|v| v.ok())
-            .ok_or_else(|| Error::failed(format!("{tag} is not a release tag")))?,
-        Some((tag, n)) => {
-            let latest = version::Version::parse_tag(&tag, prefix).and_then(|v| v.ok());
-            scm::next_version(latest.as_ref(), line, None).with_pre(version::Pre::Dev(n))
-        }
-        None => {
-            let n = git.read(&["--git-dir", mirror.as_str(), "rev-list", "--count", "--end-of-options", commit])?;
-            scm::next_version(None, line, None).with_pre(version::Pre::Dev(n.trim().parse().unwrap_or(0)))
-        }
-    })
+    let manifest = ws.manifest.strip_prefix(&ws.root).map(|m| m.as_str()).unwrap_or("Cargo.toml");
+    scm::version_at(&git, commit, Some(reference), &ws.config, manifest)
 }

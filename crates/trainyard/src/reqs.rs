@@ -24,6 +24,7 @@ use std::path::PathBuf;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::error::{io_error, Error, Result};
+use crate::version::Loose;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -83,9 +84,9 @@ impl Requirement {
     /// Whether a crate version satisfies every specifier (PEP 440's rules, on zero-padded
     /// release numbers; a pre-release sorts below its release).
     pub fn allows(&self, version: &semver::Version) -> bool {
-        let candidate = Version::from_semver(version);
+        let candidate = Loose::of_cargo(version);
         self.specifiers.iter().all(|spec| match Version::parse(&spec.version) {
-            Some(wanted) => candidate.satisfies(spec.op, &wanted),
+            Some(wanted) => satisfies(&candidate, spec.op, &wanted),
             // parse() never stores a version it cannot read; a hand-made one allows nothing.
             None => false,
         })
@@ -653,7 +654,7 @@ fn parse_specifier(c: &mut Cursor<'_>, name: &str, spaced: bool) -> Result<Speci
             c.error_at(version_start, format!("a `.*` version goes with `==` or `!=` only, not `{}`", op.as_str()))
         );
     }
-    if op == Op::Compatible && version.release.len() < 2 {
+    if op == Op::Compatible && version.version.release.len() < 2 {
         let text = &c.line[version_start..c.pos];
         return Err(c.error_at(
             version_start,
@@ -694,21 +695,13 @@ fn no_operator_message(c: &Cursor<'_>, name: &str, spaced: bool) -> String {
 // ---------------------------------------------------------------------------------------------
 // Versions
 
-/// A version as `allows` compares it: release numbers, pre-release identifiers.
+/// A specifier's version: a version compared as [`crate::version::Loose`] compares, or a
+/// `1.4.*` prefix.
 #[derive(Debug, Clone)]
 struct Version {
-    release: Vec<u64>,
-    pre: Vec<Ident>,
+    version: Loose,
     /// `1.4.*`: the release numbers are a prefix.
     wildcard: bool,
-}
-
-/// A pre-release identifier; numbers sort below words, as in semver.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Ident {
-    /// Digits without leading zeros, compared by length then text: no size limit.
-    Number(usize, String),
-    Word(String),
 }
 
 /// PEP 440's pre-release spellings, attached to the release (`2.0rc1`, `1.0.dev3`).
@@ -720,53 +713,33 @@ impl Version {
         let version = scan_version(&mut c, Op::Eq).ok()?;
         c.at_end().then_some(version)
     }
-
-    fn from_semver(v: &semver::Version) -> Version {
-        Version { release: vec![v.major, v.minor, v.patch], pre: pre_idents(v.pre.as_str()), wildcard: false }
-    }
-
-    fn release_cmp(&self, other: &Version) -> Ordering {
-        let n = self.release.len().max(other.release.len());
-        let at = |v: &Version, i: usize| v.release.get(i).copied().unwrap_or(0);
-        (0..n).map(|i| at(self, i).cmp(&at(other, i))).find(|o| o.is_ne()).unwrap_or(Ordering::Equal)
-    }
-
-    /// Whether the first `n` release numbers (zero-padded) are `prefix`'s.
-    fn starts_with(&self, prefix: &[u64]) -> bool {
-        prefix.iter().enumerate().all(|(i, n)| self.release.get(i).copied().unwrap_or(0) == *n)
-    }
-
-    fn satisfies(&self, op: Op, wanted: &Version) -> bool {
-        let order = self.cmp(wanted);
-        match op {
-            Op::Eq if wanted.wildcard => self.starts_with(&wanted.release),
-            Op::Ne if wanted.wildcard => !self.starts_with(&wanted.release),
-            Op::Eq => order.is_eq(),
-            Op::Ne => order.is_ne(),
-            // PEP 440: `< 2.0` does not let in 2.0's own pre-releases.
-            Op::Lt => order.is_lt() && !(wanted.pre.is_empty() && self.release_cmp(wanted).is_eq()),
-            Op::Le => order.is_le(),
-            Op::Gt => order.is_gt(),
-            Op::Ge => order.is_ge(),
-            Op::Compatible => {
-                order.is_ge() && self.starts_with(&wanted.release[..wanted.release.len().saturating_sub(1)])
-            }
-        }
-    }
 }
 
-impl Ord for Version {
-    fn cmp(&self, other: &Version) -> Ordering {
-        self.release_cmp(other).then_with(|| match (self.pre.is_empty(), other.pre.is_empty()) {
-            (true, true) => Ordering::Equal,
-            (true, false) => Ordering::Greater,
-            (false, true) => Ordering::Less,
-            (false, false) => self.pre.cmp(&other.pre),
-        })
+/// Whether `candidate` satisfies `op wanted`.
+fn satisfies(candidate: &Loose, op: Op, wanted: &Version) -> bool {
+    let release = &wanted.version.release;
+    let order = candidate.cmp(&wanted.version);
+    match op {
+        Op::Eq if wanted.wildcard => candidate.starts_with(release),
+        Op::Ne if wanted.wildcard => !candidate.starts_with(release),
+        Op::Eq => order.is_eq(),
+        Op::Ne => order.is_ne(),
+        // PEP 440: `< 2.0` does not let in 2.0's own pre-releases.
+        Op::Lt => order.is_lt() && !(wanted.version.pre.is_empty() && candidate.release_cmp(&wanted.version).is_eq()),
+        Op::Le => order.is_le(),
+        Op::Gt => order.is_gt(),
+        Op::Ge => order.is_ge(),
+        Op::Compatible => order.is_ge() && candidate.starts_with(&release[..release.len().saturating_sub(1)]),
     }
 }
 
 /// `1.0` and `1.0.0` are equal; `.*` is not part of the order.
+impl Ord for Version {
+    fn cmp(&self, other: &Version) -> Ordering {
+        self.version.cmp(&other.version)
+    }
+}
+
 impl PartialEq for Version {
     fn eq(&self, other: &Version) -> bool {
         self.cmp(other).is_eq()
@@ -779,38 +752,6 @@ impl PartialOrd for Version {
     fn partial_cmp(&self, other: &Version) -> Option<Ordering> {
         Some(self.cmp(other))
     }
-}
-
-/// `beta.1`, `rc1`, `RC-1` and `.dev3` as identifiers: split at separators and between letters
-/// and digits, lowercased, PEP 440's short spellings made long (`a` = `alpha`, `c` = `rc`).
-fn pre_idents(text: &str) -> Vec<Ident> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(c) = rest.chars().next() {
-        let len = if c.is_ascii_digit() {
-            rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len())
-        } else if c.is_ascii_alphabetic() {
-            rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len())
-        } else {
-            rest = &rest[c.len_utf8()..];
-            continue;
-        };
-        let part = &rest[..len];
-        rest = &rest[len..];
-        out.push(if c.is_ascii_digit() {
-            let digits = part.trim_start_matches('0');
-            Ident::Number(digits.len(), digits.to_owned())
-        } else {
-            let word = part.to_ascii_lowercase();
-            Ident::Word(match word.as_str() {
-                "a" => "alpha".into(),
-                "b" => "beta".into(),
-                "c" | "pre" | "preview" => "rc".into(),
-                _ => word,
-            })
-        });
-    }
-    out
 }
 
 /// Reads a version at the cursor; stops before whitespace, `,` or anything else that cannot
@@ -851,7 +792,7 @@ fn scan_version(c: &mut Cursor<'_>, op: Op) -> Result<Version, LineError> {
             _ => {}
         }
     }
-    let pre = pre_idents(&c.line[pre_start..c.pos]);
+    let pre = &c.line[pre_start..c.pos];
     if c.peek() == Some('+') {
         if wildcard {
             return Err(c.error("expected the end of the version after `.*`, found `+`"));
@@ -862,7 +803,7 @@ fn scan_version(c: &mut Cursor<'_>, op: Op) -> Result<Version, LineError> {
     if wildcard && c.peek().is_some_and(|ch| !ch.is_whitespace() && ch != ',') {
         return Err(c.error(format!("expected the end of the version after `.*`, found {}", c.found())));
     }
-    Ok(Version { release, pre, wildcard })
+    Ok(Version { version: Loose::new(release, pre), wildcard })
 }
 
 /// One or more identifiers after `lead`, separated by one of `separators`.

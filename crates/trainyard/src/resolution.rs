@@ -101,23 +101,13 @@ pub fn check(lock: &[LockedPackage], reqs: &[Requirement], internal: &BTreeSet<S
     problems
 }
 
-/// `1.0` and `1.0.0` are the same release.
+/// `1.0` and `1.0.0` are the same release; build metadata does not count.
 pub fn same_version(locked: &str, pinned: &str) -> bool {
-    if locked == pinned {
-        return true;
-    }
-    let pad = |v: &str| -> String {
-        let (core, rest) = match v.find(['-', '+']) {
-            Some(i) => v.split_at(i),
-            None => (v, ""),
-        };
-        let mut parts: Vec<&str> = core.split('.').collect();
-        while parts.len() < 3 {
-            parts.push("0");
+    locked == pinned
+        || match (crate::version::cargo_version_of(locked), crate::version::cargo_version_of(pinned)) {
+            (Some(a), Some(b)) => a.cmp_precedence(&b).is_eq(),
+            _ => false,
         }
-        format!("{}{rest}", parts.join("."))
-    };
-    pad(locked) == pad(pinned)
 }
 
 fn spec_text(r: &Requirement) -> String {

@@ -1,14 +1,21 @@
 //! The version of the workspace, from git, with no code change per build: setuptools_scm's
 //! rule for Cargo workspaces, plus the trigger rule that keeps push builds and tag builds apart.
 //!
-//! - HEAD carries a release tag (`rpm-1.2`): that release.
-//! - Otherwise the next version after the latest release tag reachable from HEAD, `.devN` with
-//!   N the commits since that tag: the next MINOR on the default branch (and any other branch),
-//!   the next MICRO on a release branch `X.Y-release` (whose name fixes the train at `X.Y`).
-//!   Off a release branch, the workspace version in `Cargo.toml` raises the train when it is
-//!   above the latest tag (`release start` sets it: the release tag is made on the release
-//!   branch, out of the default branch's reach).
-//! - No release tag: `0.1.devN` (N counting from the root commit), or the `Cargo.toml` train.
+//! - HEAD carries a version tag (`rpm-1.2`, `v0.12.0b1`): that version.
+//! - Otherwise the next version after the latest version tag reachable from HEAD, `.devN`:
+//!   after a beta or rc, the next one (`0.12.0b2.devN` after `v0.12.0b1`); after a final, the
+//!   next MINOR on the default branch and any other branch (`version-scheme = "next-patch"`:
+//!   the next PATCH), the next MICRO on a release branch `X.Y-release` (whose name fixes the
+//!   train at `X.Y`). Off a release branch, the workspace version in `Cargo.toml` raises the
+//!   train when it is above the latest tag (`release start` and `release freeze` set it).
+//! - N counts from where the train started: the tag it follows, or the commit that set
+//!   `Cargo.toml` to the train, whichever is later (that commit is `.dev1`).
+//! - Every version is written with the line's precision (`X.Y` or `X.Y.Z`): the configuration's,
+//!   else the newest tag's.
+//! - No version tag: `0.1.devN` (N counting from the root commit), or the `Cargo.toml` train;
+//!   tags that look like versions under another prefix get a warning naming the fix.
+//! - [`dev_version`] is the one function: `version`, a workspace built at another ref and an
+//!   internal project at a branch all call it.
 //! - Uncommitted changes: a dev version with a local `+dirty` marker; a tag build refuses.
 //! - A shallow clone, or tags not fetched, fail with the command that fixes them: the count
 //!   would be silently wrong.
@@ -24,10 +31,11 @@ use std::fmt;
 
 use serde_json::json;
 
+use crate::config::{Config, VersionScheme};
 use crate::error::{Error, Result};
 use crate::exec;
 use crate::git::{validate_ref, Git};
-use crate::version::{Pre, Version};
+use crate::version::{Pre, Precision, Version};
 use crate::workspace::Workspace;
 
 /// Replaces git as the source of the version (`TRAINYARD_PRETEND_VERSION=1.4.2`).
@@ -146,32 +154,199 @@ pub fn release_line(branch: &str, template: &str) -> Line {
 
 /// The release a dev version leads up to: the rule of the module documentation, pure.
 ///
-/// `latest` is the latest release tag reachable from HEAD, `workspace` the version in
-/// `Cargo.toml`. The result keeps the style (number of components) of `latest`, so that every
-/// rendering orders it as PEP 440 does (see [`crate::version`]).
-pub fn next_version(latest: Option<&Version>, line: Line, workspace: Option<&Version>) -> Version {
+/// `latest` is the latest version tag reachable from HEAD (a final, beta or rc), `workspace`
+/// the version in `Cargo.toml`. After a beta or rc, the next one of the same release
+/// (`0.12.0b1` -> `0.12.0b2`): a version branch's commits sort above what it released. After a
+/// final, the next minor on a train ([`VersionScheme::NextMinor`]) or the next patch
+/// ([`VersionScheme::NextPatch`]); the next micro on a release branch. The caller writes the
+/// result with the line's precision.
+pub fn next_version(
+    latest: Option<&Version>,
+    line: Line,
+    workspace: Option<&Version>,
+    scheme: VersionScheme,
+) -> Version {
     // Tags written `1.2` make `1.3`; tags written `1.2.0` make `1.3.0`; no tag: `MAJOR.MINOR`.
     let three = latest.is_some_and(|l| l.micro.is_some());
     let styled = |v: Version| match v.micro {
-        Some(0) if !three => Version::new(v.major, v.minor, None),
-        _ => v.release(),
+        Some(0) if !three => Version { micro: None, ..v },
+        _ => v,
     };
+    if let Some(next) = latest.and_then(Version::next_pre) {
+        let on_line = match line {
+            Line::Release { major, minor } => (major, minor) == (next.major, next.minor),
+            Line::Train => true,
+        };
+        if on_line {
+            return match workspace {
+                Some(w) if styled(w.target()) > next => styled(w.target()),
+                _ => next,
+            };
+        }
+    }
     match line {
         Line::Release { major, minor } => {
             let branch = Version::new(major, minor, three.then_some(0));
             match latest {
-                Some(l) if (l.major, l.minor) == (major, minor) || l.release() > branch => l.next_micro(),
+                Some(l) if (l.major, l.minor) == (major, minor) || l.release() > branch => l.release().next_micro(),
                 _ => branch,
             }
         }
         Line::Train => {
-            let next = latest.map(Version::next_minor).unwrap_or(Version::new(0, 1, None));
+            let next = match (latest, scheme) {
+                (Some(l), VersionScheme::NextPatch) => l.release().next_micro(),
+                (Some(l), VersionScheme::NextMinor) => l.release().next_minor(),
+                (None, _) => Version::new(0, 1, None),
+            };
             match workspace {
-                Some(w) if latest.iter().all(|l| *w > **l) && styled(*w) > next => styled(*w),
+                Some(w) if latest.iter().all(|l| w.target() > **l) && styled(w.target()) > next => styled(w.target()),
                 _ => next,
             }
         }
     }
+}
+
+/// A dev version and what it was counted from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dev {
+    pub version: Version,
+    /// Commits since the train started (the first commit of a train is 1).
+    pub distance: u64,
+    /// The version tag the version follows, if any.
+    pub tag: Option<String>,
+}
+
+/// The dev version of commit `rev` in the repository `git` works in: the one function behind
+/// `version`, a workspace built at another ref (`ACCOUNT_PORTAL=main`) and an internal project
+/// at a branch (`SERVER_CORE=main`).
+///
+/// `branch` names the branch being built (a release branch fixes its line), `manifest` is the
+/// path of the root `Cargo.toml` in the repository, `skip_tags` are tags to ignore (a push
+/// build ignores the tags on HEAD). The count runs from where the train started: the version
+/// tag the version follows, or the commit that set `Cargo.toml` to the train (`release start`'s
+/// "starting the 1.4 development", `release freeze`'s move to the next minor), whichever is
+/// later; that commit itself is `.dev1`.
+pub fn dev_version(
+    git: &Git,
+    rev: &str,
+    branch: Option<&str>,
+    config: &Config,
+    manifest: &str,
+    skip_tags: &[String],
+) -> Result<Dev> {
+    let prefix = config.tag_prefix.as_str();
+    let all = version_tags(git, &["tag", "--list"], prefix)?;
+    if all.is_empty() {
+        warn_foreign_tags(git, prefix)?;
+    }
+    let mut reachable = version_tags(git, &["tag", "--merged", rev], prefix)?;
+    reachable.retain(|(_, tag)| !skip_tags.contains(tag));
+    let latest = reachable.into_iter().max_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    let line = branch.map_or(Line::Train, |b| release_line(b, &config.release_branch));
+    let at_rev = |commit: &str| -> Result<Option<Version>> {
+        let text = git.try_read(&["show", &format!("{commit}:{manifest}")])?;
+        Ok(text.as_deref().and_then(manifest_version))
+    };
+    let workspace = at_rev(rev)?;
+    let train = next_version(latest.as_ref().map(|(v, _)| v), line, workspace.as_ref(), config.version_scheme);
+    let mut newest_first: Vec<&Version> = all.iter().map(|(v, _)| v).collect();
+    newest_first.reverse();
+    let precision = config
+        .precision()
+        .or_else(|| Precision::of_tags(newest_first))
+        // Cargo.toml always writes three numbers: it says nothing of the line's precision.
+        .unwrap_or(Precision::MajorMinor);
+    let train = train.with_precision(precision);
+
+    // Where the train started: the commit that set Cargo.toml to it, when Cargo.toml names it.
+    let mut start = None;
+    if workspace.is_some_and(|w| w.target() == train) {
+        // Only the commits whose diff touches a `version =` line of the manifest: the bumps
+        // (git reads -G as an extended regular expression).
+        let log = git.read(&[
+            "log",
+            "--first-parent",
+            "--format=%H",
+            r"-G^[[:space:]]*(package\.)?version[[:space:]]*=",
+            rev,
+            "--",
+            manifest,
+        ])?;
+        for commit in log.lines() {
+            if at_rev(commit)?.is_some_and(|w| w.target() == train) {
+                start = Some(commit.to_string());
+            } else {
+                break;
+            }
+        }
+    }
+    let from_tag = |tag: &str| count(git, &format!("refs/tags/{tag}..{rev}"));
+    let (distance, tag) = match (&latest, start) {
+        (Some((_, tag)), Some(start)) if !is_ancestor(git, &format!("refs/tags/{tag}"), &start)? => {
+            (from_tag(tag)?, Some(tag.clone()))
+        }
+        (_, Some(start)) => (1 + count_excluding(git, rev, &start)?, latest.as_ref().map(|(_, t)| t.clone())),
+        (Some((_, tag)), None) => (from_tag(tag)?, Some(tag.clone())),
+        (None, None) => (count(git, rev)?, None),
+    };
+    Ok(Dev { version: train.dev(distance), distance, tag })
+}
+
+/// The version of commit `rev`: the newest version tag on it, else its dev version
+/// ([`dev_version`]). For a checkout with no history of its own (a ref of an internal project,
+/// or of the workspace itself, from a mirror).
+pub fn version_at(git: &Git, rev: &str, branch: Option<&str>, config: &Config, manifest: &str) -> Result<Version> {
+    let mut at = version_tags(git, &["tag", "--points-at", rev], &config.tag_prefix)?;
+    at.sort_by_key(|(v, _)| *v);
+    match at.pop() {
+        Some((v, _)) => Ok(v),
+        None => dev_version(git, rev, branch, config, manifest, &[]).map(|d| d.version),
+    }
+}
+
+/// The version a `Cargo.toml` text names (`[workspace.package]`, else `[package]`).
+fn manifest_version(text: &str) -> Option<Version> {
+    let table: toml::Table = toml::from_str(text).ok()?;
+    let version = table
+        .get("workspace")
+        .and_then(|w| w.get("package"))
+        .and_then(|p| p.get("version"))
+        .or_else(|| table.get("package").and_then(|p| p.get("version")))?
+        .as_str()?;
+    semver::Version::parse(version).ok().map(|v| Version::of_cargo(&v))
+}
+
+fn is_ancestor(git: &Git, ancestor: &str, descendant: &str) -> Result<bool> {
+    Ok(git.try_read(&["merge-base", "--is-ancestor", ancestor, descendant])?.is_some())
+}
+
+/// Commits reachable from `rev` but not from `start`.
+fn count_excluding(git: &Git, rev: &str, start: &str) -> Result<u64> {
+    count(git, &format!("{start}..{rev}"))
+}
+
+/// Says so when no tag has the configured prefix but some look like versions with another
+/// (`v0.17.0` under the default `rpm-`): the dev version would silently count from the root.
+fn warn_foreign_tags(git: &Git, prefix: &str) -> Result<()> {
+    let out = git.read(&["tag", "--list", "--sort=-creatordate"])?;
+    let mut by_prefix: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for tag in out.lines() {
+        let Some(at) = tag.find(|c: char| c.is_ascii_digit()) else { continue };
+        if Version::parse_tag(tag, &tag[..at]).is_some_and(|r| r.is_ok()) {
+            by_prefix.entry(tag[..at].to_string()).or_default().push(tag.to_string());
+        }
+    }
+    let Some((other, tags)) = by_prefix.into_iter().max_by_key(|(_, t)| t.len()) else { return Ok(()) };
+    let shown: Vec<&str> = tags.iter().take(3).map(String::as_str).collect();
+    eprintln!(
+        "trainyard: warning: no tag starts with the tag prefix `{prefix}`, but {} tag{} look like releases ({}{}); \
+         versions count from the first commit\nhelp: if those are the releases, set in Cargo.toml under [workspace.metadata.trainyard]: tag-prefix = \"{other}\"",
+        tags.len(),
+        if tags.len() == 1 { "" } else { "s" },
+        shown.join(", "),
+        if tags.len() > shown.len() { ", ..." } else { "" }
+    );
+    Ok(())
 }
 
 /// Where the version came from.
@@ -384,7 +559,7 @@ pub fn describe_with(ws: &Workspace, trigger: Trigger, env: &dyn Fn(&str) -> Opt
     };
     let dirty = git.is_dirty()?;
     let branch = git.current_branch()?.or(ci_branch);
-    let mut at_head = release_tags(&git, &["tag", "--points-at", "HEAD"], prefix)?;
+    let mut at_head = version_tags(&git, &["tag", "--points-at", "HEAD"], prefix)?;
     at_head.sort_by_key(|(v, _)| *v);
     let described = |version: Version, distance: u64, tag: Option<String>| Described {
         version,
@@ -452,23 +627,13 @@ pub fn describe_with(ws: &Workspace, trigger: Trigger, env: &dyn Fn(&str) -> Opt
             .with_help(format!("git config --unset {key} && git fetch --tags")));
         }
     }
-    let mut reachable = release_tags(&git, &["tag", "--merged", "HEAD"], prefix)?;
-    if mode == Mode::Push {
-        // The push/tag race: a tag on HEAD belongs to the tag build.
-        reachable.retain(|(_, tag)| !at_head.iter().any(|(_, t)| t == tag));
-    }
-    let latest = reachable.into_iter().max_by_key(|(v, _)| *v);
-    let distance = match &latest {
-        Some((_, tag)) => count(&git, &format!("refs/tags/{tag}..HEAD"))?,
-        None => count(&git, "HEAD")?,
-    };
-    let line = branch.as_deref().map_or(Line::Train, |b| release_line(b, &ws.config.release_branch));
-    let workspace = match line {
-        Line::Train => workspace_version(ws)?,
-        Line::Release { .. } => None,
-    };
-    let train = next_version(latest.as_ref().map(|(v, _)| v), line, workspace.as_ref());
-    Ok(described(train.with_pre(Pre::Dev(distance)), distance, latest.map(|(_, t)| t)))
+    // The push/tag race: a tag on HEAD belongs to the tag build.
+    let skip: Vec<String> =
+        if mode == Mode::Push { at_head.iter().map(|(_, t)| t.clone()).collect() } else { Vec::new() };
+    let prefix_dir = git.read(&["rev-parse", "--show-prefix"])?;
+    let manifest = format!("{}Cargo.toml", prefix_dir.trim());
+    let dev = dev_version(&git, "HEAD", branch.as_deref(), &ws.config, &manifest, &skip)?;
+    Ok(described(dev.version, dev.distance, dev.tag))
 }
 
 /// A version from `TRAINYARD_PRETEND_VERSION`, which replaces git but not the trigger rule.
@@ -494,8 +659,8 @@ fn pretend(text: &str, mode: Mode, branch: Option<String>) -> Result<Described> 
     Ok(Described { version, commit: None, distance, tag: None, branch, dirty: false, source: Source::Pretend, mode })
 }
 
-/// The release tags among the names a git command lists (other tags are ignored).
-fn release_tags(git: &Git, args: &[&str], prefix: &str) -> Result<Vec<(Version, String)>> {
+/// The version tags (finals, betas, rcs) among the names a git command lists; others are ignored.
+fn version_tags(git: &Git, args: &[&str], prefix: &str) -> Result<Vec<(Version, String)>> {
     Ok(git
         .read(args)?
         .lines()
@@ -553,6 +718,10 @@ mod tests {
         Version::parse_pep440(text).unwrap()
     }
 
+    fn nv(latest: Option<&Version>, line: Line, workspace: Option<&Version>) -> Version {
+        next_version(latest, line, workspace, VersionScheme::NextMinor)
+    }
+
     fn env_of(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
     }
@@ -560,40 +729,34 @@ mod tests {
     #[test]
     fn default_branch_bumps_minor_release_branch_bumps_micro() {
         let release = Line::Release { major: 1, minor: 2 };
-        assert_eq!(next_version(Some(&v("1.2")), Line::Train, None).to_pep440(), "1.3");
-        assert_eq!(next_version(Some(&v("1.2")), release, None).to_pep440(), "1.2.1");
-        assert_eq!(next_version(Some(&v("1.2.1")), release, None).to_pep440(), "1.2.2");
-        assert_eq!(next_version(Some(&v("1.2.3")), Line::Train, None).to_pep440(), "1.3.0");
+        assert_eq!(nv(Some(&v("1.2")), Line::Train, None).to_pep440(), "1.3");
+        assert_eq!(nv(Some(&v("1.2")), release, None).to_pep440(), "1.2.1");
+        assert_eq!(nv(Some(&v("1.2.1")), release, None).to_pep440(), "1.2.2");
+        assert_eq!(nv(Some(&v("1.2.3")), Line::Train, None).to_pep440(), "1.3.0");
         // A release branch cut before its first tag: the branch names the train.
-        assert_eq!(next_version(Some(&v("1.1")), release, None).to_pep440(), "1.2");
-        assert_eq!(next_version(Some(&v("1.1.0")), release, None).to_pep440(), "1.2.0");
-        // A pre-release leads up to its release.
-        assert_eq!(
-            next_version(Some(&v("0.12.0b1")), Line::Release { major: 0, minor: 12 }, None).to_pep440(),
-            "0.12.0"
-        );
+        assert_eq!(nv(Some(&v("1.1")), release, None).to_pep440(), "1.2");
+        assert_eq!(nv(Some(&v("1.1.0")), release, None).to_pep440(), "1.2.0");
+        // After a beta, the next beta: the branch's commits sort above what it released.
+        assert_eq!(nv(Some(&v("0.12.0b1")), Line::Release { major: 0, minor: 12 }, None).to_pep440(), "0.12.0b2");
     }
 
     #[test]
     fn cargo_toml_train() {
         // `release start 1.2` set 1.3.0 on the default branch; rpm-1.2 is on the release branch.
-        assert_eq!(next_version(Some(&v("1.1")), Line::Train, Some(&v("1.3.0"))).to_pep440(), "1.3");
+        assert_eq!(nv(Some(&v("1.1")), Line::Train, Some(&v("1.3.0"))).to_pep440(), "1.3");
         // Not above the latest tag: ignored.
-        assert_eq!(next_version(Some(&v("1.2")), Line::Train, Some(&v("1.2.0"))).to_pep440(), "1.3");
-        assert_eq!(next_version(Some(&v("1.2")), Line::Train, Some(&v("1.1.0"))).to_pep440(), "1.3");
+        assert_eq!(nv(Some(&v("1.2")), Line::Train, Some(&v("1.2.0"))).to_pep440(), "1.3");
+        assert_eq!(nv(Some(&v("1.2")), Line::Train, Some(&v("1.1.0"))).to_pep440(), "1.3");
         // Equal to the next: the tags' style.
-        assert_eq!(next_version(Some(&v("1.2.0")), Line::Train, Some(&v("1.3.0"))).to_pep440(), "1.3.0");
-        assert_eq!(next_version(Some(&v("1.2")), Line::Train, Some(&v("2.0.0"))).to_pep440(), "2.0");
-        assert_eq!(next_version(Some(&v("1.2")), Line::Train, Some(&v("2.0.1"))).to_pep440(), "2.0.1");
+        assert_eq!(nv(Some(&v("1.2.0")), Line::Train, Some(&v("1.3.0"))).to_pep440(), "1.3.0");
+        assert_eq!(nv(Some(&v("1.2")), Line::Train, Some(&v("2.0.0"))).to_pep440(), "2.0");
+        assert_eq!(nv(Some(&v("1.2")), Line::Train, Some(&v("2.0.1"))).to_pep440(), "2.0.1");
         // No tag: 0.1, or the train.
-        assert_eq!(next_version(None, Line::Train, None).to_pep440(), "0.1");
-        assert_eq!(next_version(None, Line::Train, Some(&v("0.1.0"))).to_pep440(), "0.1");
-        assert_eq!(next_version(None, Line::Train, Some(&v("0.4.0"))).to_pep440(), "0.4");
+        assert_eq!(next_version(None, Line::Train, None, VersionScheme::NextMinor).to_pep440(), "0.1");
+        assert_eq!(nv(None, Line::Train, Some(&v("0.1.0"))).to_pep440(), "0.1");
+        assert_eq!(nv(None, Line::Train, Some(&v("0.4.0"))).to_pep440(), "0.4");
         // A release branch ignores the Cargo.toml train.
-        assert_eq!(
-            next_version(Some(&v("1.2")), Line::Release { major: 1, minor: 2 }, Some(&v("1.3.0"))).to_pep440(),
-            "1.2.1"
-        );
+        assert_eq!(nv(Some(&v("1.2")), Line::Release { major: 1, minor: 2 }, Some(&v("1.3.0"))).to_pep440(), "1.2.1");
     }
 
     #[test]
@@ -601,11 +764,38 @@ mod tests {
         for (latest, line) in
             [("1.2", Line::Train), ("1.2", Line::Release { major: 1, minor: 2 }), ("1.2.4", Line::Train)]
         {
-            let next = next_version(Some(&v(latest)), line, None);
+            let next = nv(Some(&v(latest)), line, None);
             let dev = next.with_pre(Pre::Dev(5));
             assert!(v(latest) < dev && dev < next, "{latest} < {dev} < {next}");
             assert_eq!(next.components(), dev.components());
         }
+    }
+
+    #[test]
+    fn after_a_beta_the_next_beta() {
+        let line = Line::Release { major: 0, minor: 12 };
+        let m = VersionScheme::NextMinor;
+        assert_eq!(next_version(Some(&v("0.12.0b1")), line, None, m).to_pep440(), "0.12.0b2");
+        assert_eq!(next_version(Some(&v("0.12.0b1")), line, None, m).dev(3).to_pep440(), "0.12.0b2.dev3");
+        assert_eq!(next_version(Some(&v("0.12.0rc1")), line, Some(&v("0.12.0rc2")), m).to_pep440(), "0.12.0rc2");
+        // The branch moved to the release (`release rc` after betas): Cargo.toml raises it.
+        assert_eq!(next_version(Some(&v("0.12.0b2")), line, Some(&v("0.12.0rc1")), m).to_pep440(), "0.12.0rc1");
+        // After the final, the next micro.
+        assert_eq!(next_version(Some(&v("0.12.0")), line, None, m).to_pep440(), "0.12.1");
+        for (latest, next) in [("0.12.0b1", "0.12.0b2"), ("1.2rc1", "1.2rc2")] {
+            let dev = next_version(Some(&v(latest)), Line::Train, None, m).dev(1);
+            assert!(v(latest) < dev && dev < v(next), "{latest} < {dev} < {next}");
+        }
+    }
+
+    #[test]
+    fn next_patch_scheme() {
+        let p = VersionScheme::NextPatch;
+        assert_eq!(next_version(Some(&v("1.2.3")), Line::Train, None, p).dev(5).to_pep440(), "1.2.4.dev5");
+        assert_eq!(next_version(Some(&v("1.2")), Line::Train, None, p).to_pep440(), "1.2.1");
+        assert_eq!(next_version(None, Line::Train, None, p).to_pep440(), "0.1");
+        // Cargo.toml still raises the train.
+        assert_eq!(next_version(Some(&v("1.2.3")), Line::Train, Some(&v("1.4.0")), p).to_pep440(), "1.4.0");
     }
 
     #[test]

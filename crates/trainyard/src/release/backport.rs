@@ -6,7 +6,7 @@
 //! The release line's own bookkeeping (its version changes and pins) is not backported;
 //! its RELEASE.txt sections and every other commit are.
 
-use super::{messages, Preflight, ReleaseVersion, Repo, State};
+use super::{messages, Preflight, Repo, State, Version};
 use crate::error::{Error, Result};
 
 /// A commit of the release branch the default branch lacks.
@@ -21,7 +21,7 @@ pub struct Candidate {
 /// The release branch to backport from: the given `X.Y`, else the newest release line.
 pub fn release_branch(repo: &Repo, line: Option<&str>) -> Result<String> {
     if let Some(text) = line {
-        let v = ReleaseVersion::parse(text)?;
+        let v = Version::parse_release(text)?;
         let branch = repo.branch_name(&v);
         if !repo.branch_exists(&branch)? {
             return Err(Error::usage(format!("there is no branch `{branch}`")));
@@ -34,7 +34,7 @@ pub fn release_branch(repo: &Repo, line: Option<&str>) -> Result<String> {
     out.lines()
         .filter_map(|b| {
             let v = b.strip_prefix(prefix)?.strip_suffix(suffix)?;
-            Some((ReleaseVersion::parse(v).ok()?, b.to_string()))
+            Some((Version::parse_release(v).ok()?, b.to_string()))
         })
         .max()
         .map(|(_, b)| b)

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use camino::Utf8PathBuf;
 use serde::{Deserialize, Serialize};
 
-use super::{ReleaseVersion, Repo};
+use super::{Repo, Version};
 use crate::error::{io, Error, Result};
 use crate::exec::write_atomic;
 use crate::workspace::Workspace;
@@ -53,7 +53,7 @@ fn path(ws: &Workspace, version: &str) -> Utf8PathBuf {
 }
 
 impl Journal {
-    pub fn begin(repo: &Repo, v: &ReleaseVersion, channel: &str) -> Result<Journal> {
+    pub fn begin(repo: &Repo, v: &Version, channel: &str) -> Result<Journal> {
         let branch = repo.git.current_branch()?;
         let head_was_branch = branch.is_some();
         let head_before = match branch {
@@ -61,7 +61,7 @@ impl Journal {
             None => repo.git.head()?,
         };
         Ok(Journal {
-            version: v.text(),
+            version: v.to_string(),
             channel: channel.to_string(),
             status: Status::InProgress,
             head_before,
@@ -147,10 +147,10 @@ impl Journal {
         let now = repo.local_refs()?;
         // The refs a release manages, in case a step was killed before the journal saw its work.
         let mut candidates: Vec<String> = self.refs_after.keys().cloned().collect();
-        if let Ok(v) = ReleaseVersion::parse(&self.version) {
+        if let Ok(v) = Version::parse_release(&self.version) {
             candidates.push(format!("refs/heads/{}", config.default_branch));
             candidates.push(format!("refs/heads/{}", config.release_branch_for(&v.major_minor())));
-            candidates.push(format!("refs/tags/{}", config.tag_for(&v.text())));
+            candidates.push(format!("refs/tags/{}", config.tag_for(&v.to_string())));
         }
         candidates.sort();
         candidates.dedup();

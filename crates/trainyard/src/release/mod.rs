@@ -10,7 +10,9 @@
 //! `release 1.2 --dry-run` prints the exact plan of every local step.
 
 pub mod backport;
+pub mod cherry_pick;
 pub mod fix;
+pub mod freeze;
 pub mod history;
 pub mod journal;
 pub mod manifest;
@@ -18,6 +20,7 @@ pub mod notes;
 pub mod notify;
 pub mod pin;
 pub mod pipeline;
+pub mod prerelease;
 pub mod promote;
 pub mod publish;
 pub mod push;
@@ -28,13 +31,13 @@ pub mod tag;
 
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
-use std::fmt;
 
 use camino::Utf8PathBuf;
 
 use crate::config::Config;
 use crate::error::{io, Error, Result};
 use crate::git::{validate_ref, Git};
+use crate::version::Precision;
 use crate::Context;
 
 /// The file the release notes live in, at the workspace root.
@@ -43,96 +46,9 @@ pub const RELEASE_FILE: &str = "RELEASE.txt";
 /// The remote the release steps compare with and push to.
 pub const REMOTE: &str = "origin";
 
-/// A release's number: `1.2` (a release) or `1.2.1` (a fix on its branch).
-///
-/// Only what the release steps need; the full version model (dev, beta, rc and every
-/// rendering) is `crate::version`'s.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ReleaseVersion {
-    pub major: u64,
-    pub minor: u64,
-    /// `None` and `Some(0)` are the same release; `None` is how `1.2` is written.
-    pub micro: u64,
-}
-
-impl ReleaseVersion {
-    /// Parses `1.2` or `1.2.1` (`1.2.0` is `1.2`).
-    pub fn parse(text: &str) -> Result<ReleaseVersion> {
-        let bad = || {
-            Error::usage(format!("`{}` is not a release version", text.escape_debug()))
-                .with_help("give MAJOR.MINOR for a release (1.2) or MAJOR.MINOR.MICRO for a fix (1.2.1)")
-        };
-        let parts: Vec<&str> = text.split('.').collect();
-        if !(2..=3).contains(&parts.len()) {
-            return Err(bad());
-        }
-        let mut nums = Vec::new();
-        for p in &parts {
-            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0')) {
-                return Err(bad());
-            }
-            nums.push(p.parse::<u64>().map_err(|_| bad())?);
-        }
-        Ok(ReleaseVersion { major: nums[0], minor: nums[1], micro: nums.get(2).copied().unwrap_or(0) })
-    }
-
-    /// The release a Cargo version belongs to: `1.2.0` and `1.2.0-dev` are `1.2`.
-    pub fn of_semver(v: &semver::Version) -> ReleaseVersion {
-        ReleaseVersion { major: v.major, minor: v.minor, micro: v.patch }
-    }
-
-    /// `1.2` or `1.2.1`: the text of tags and RELEASE.txt headings.
-    pub fn text(&self) -> String {
-        if self.micro == 0 {
-            format!("{}.{}", self.major, self.minor)
-        } else {
-            format!("{}.{}.{}", self.major, self.minor, self.micro)
-        }
-    }
-
-    /// `1.2`: the release line, which names the release branch.
-    pub fn major_minor(&self) -> String {
-        format!("{}.{}", self.major, self.minor)
-    }
-
-    /// The Cargo version written to Cargo.toml: `1.2.0`, `1.2.1`.
-    pub fn semver(&self) -> semver::Version {
-        semver::Version::new(self.major, self.minor, self.micro)
-    }
-
-    pub fn is_fix(&self) -> bool {
-        self.micro != 0
-    }
-
-    pub fn next_minor(&self) -> ReleaseVersion {
-        ReleaseVersion { major: self.major, minor: self.minor + 1, micro: 0 }
-    }
-
-    pub fn next_micro(&self) -> ReleaseVersion {
-        ReleaseVersion { micro: self.micro + 1, ..*self }
-    }
-
-    fn key(&self) -> (u64, u64, u64) {
-        (self.major, self.minor, self.micro)
-    }
-}
-
-impl PartialOrd for ReleaseVersion {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for ReleaseVersion {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key().cmp(&other.key())
-    }
-}
-
-impl fmt::Display for ReleaseVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text())
-    }
-}
+/// Versions are `crate::version`'s: the release steps render every one with the line's
+/// precision ([`Repo::line`]).
+pub use crate::version::Version;
 
 /// The workspace's git repository, as the release steps use it.
 pub struct Repo<'a> {
@@ -154,11 +70,44 @@ impl<'a> Repo<'a> {
         &self.ctx.ws.config
     }
 
-    pub fn tag_name(&self, v: &ReleaseVersion) -> String {
-        self.config().tag_for(&v.text())
+    /// The precision of the release line: `version-precision`, else what the newest release
+    /// tag shows, else `X.Y`.
+    pub fn precision(&self) -> Result<Precision> {
+        Ok(self.known_precision()?.unwrap_or(Precision::MajorMinor))
     }
 
-    pub fn branch_name(&self, v: &ReleaseVersion) -> String {
+    fn known_precision(&self) -> Result<Option<Precision>> {
+        if let Some(p) = self.config().precision() {
+            return Ok(Some(p));
+        }
+        let tags = self.release_tags()?;
+        Ok(Precision::of_tags(tags.iter().rev().map(|(v, _)| v)))
+    }
+
+    /// A version the user typed, as the line writes it: `release 0.18` on a line tagged
+    /// `v0.17.0` is `0.18.0`. `X.Y.Z` on a line that says nothing yet is refused rather than
+    /// silently shortened: the configuration says it once for every later step.
+    pub fn line(&self, v: Version) -> Result<Version> {
+        match self.known_precision()? {
+            Some(p) => Ok(v.with_precision(p)),
+            None if Precision::of(&v) == Some(Precision::Full) => Err(Error::usage(format!(
+                "`{v}` is written X.Y.Z, but this repository has no release tag (`{}X.Y`) that says how its line is written",
+                self.config().tag_prefix
+            ))
+            .with_help(format!(
+                "say it once in Cargo.toml, under [workspace.metadata.trainyard]: version-precision = \"X.Y.Z\" \
+                 (or give {} for an X.Y line)",
+                v.major_minor()
+            ))),
+            None => Ok(v.with_precision(Precision::MajorMinor)),
+        }
+    }
+
+    pub fn tag_name(&self, v: &Version) -> String {
+        format!("{}{}", self.config().tag_prefix, v.to_pep440())
+    }
+
+    pub fn branch_name(&self, v: &Version) -> String {
         self.config().release_branch_for(&v.major_minor())
     }
 
@@ -175,23 +124,29 @@ impl<'a> Repo<'a> {
         Ok(self.resolve(&format!("refs/heads/{branch}"))?.is_some())
     }
 
-    /// Every release tag (`<prefix>X.Y[.Z]`), sorted by version; other tags are ignored.
-    pub fn release_tags(&self) -> Result<Vec<(ReleaseVersion, String)>> {
+    /// Every final release tag (`<prefix>X.Y[.Z]`), sorted by version; betas, release
+    /// candidates and other tags are left out.
+    pub fn release_tags(&self) -> Result<Vec<(Version, String)>> {
+        Ok(self.version_tags()?.into_iter().filter(|(v, _)| v.is_release()).collect())
+    }
+
+    /// Every version tag: finals, betas and release candidates, sorted by version.
+    pub fn version_tags(&self) -> Result<Vec<(Version, String)>> {
         let prefix = &self.config().tag_prefix;
         let out = self.git.read(&["tag", "--list", &format!("{prefix}*")])?;
-        let mut tags: Vec<(ReleaseVersion, String)> = out
+        let mut tags: Vec<(Version, String)> = out
             .lines()
-            .filter_map(|t| {
-                let v = t.strip_prefix(prefix.as_str())?;
-                ReleaseVersion::parse(v).ok().map(|v| (v, t.to_string()))
+            .filter_map(|t| match Version::parse_tag(t, prefix) {
+                Some(Ok(v)) => Some((v, t.to_string())),
+                _ => None,
             })
             .collect();
-        tags.sort();
+        tags.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
         Ok(tags)
     }
 
     /// The newest release tag older than `v`: what "since the last release" starts from.
-    pub fn previous_tag(&self, v: &ReleaseVersion) -> Result<Option<(ReleaseVersion, String)>> {
+    pub fn previous_tag(&self, v: &Version) -> Result<Option<(Version, String)>> {
         Ok(self.release_tags()?.into_iter().rfind(|(t, _)| t < v))
     }
 
@@ -278,15 +233,24 @@ impl State {
         manifest::read_version(&repo.ctx.ws.manifest, &self.manifest)
     }
 
-    /// The release the workspace's version names (`1.2.0-dev` names `1.2`).
-    pub fn version(&self, repo: &Repo) -> Result<ReleaseVersion> {
-        Ok(ReleaseVersion::of_semver(&self.cargo_version(repo)?))
+    /// The release the workspace's version names, written as the line writes it (`1.2.0-dev`
+    /// and `0.12.0-beta.2` name `1.2` and `0.12.0`).
+    pub fn version(&self, repo: &Repo) -> Result<Version> {
+        Ok(self.exact_version(repo)?.release())
+    }
+
+    /// The workspace's version with its pre-release (`0.12.0-beta.2` is the beta `0.12.0b2`), as
+    /// the line writes it; a dev version is what it leads to.
+    pub fn exact_version(&self, repo: &Repo) -> Result<Version> {
+        let v = Version::of_cargo(&self.cargo_version(repo)?);
+        let v = if v.is_dev() { v.target() } else { v };
+        Ok(v.with_precision(repo.precision()?))
     }
 
     /// The state with the workspace version set to `v` (manifest and lock edited as the plan will).
-    pub fn with_version(&self, repo: &Repo, members: &[String], v: &ReleaseVersion) -> Result<State> {
+    pub fn with_version(&self, repo: &Repo, members: &[String], v: &Version) -> Result<State> {
         let old = self.cargo_version(repo)?;
-        let new = v.semver();
+        let new = v.to_semver();
         let mut next = self.clone();
         next.manifest = manifest::set_version(&repo.ctx.ws.manifest, &self.manifest, &new.to_string())?;
         next.lock = self.lock.as_ref().map(|lock| manifest::set_lock_versions(lock, members, &old, &new));
@@ -457,30 +421,30 @@ impl Preflight {
 
 /// Commit messages of the release steps' own commits (changelog generation skips them).
 pub mod messages {
-    use super::ReleaseVersion;
+    use super::Version;
 
-    pub fn next_train(v: &ReleaseVersion) -> String {
+    pub fn next_train(v: &Version) -> String {
         format!("starting the {} development", v.major_minor())
     }
-    pub fn version(v: &ReleaseVersion) -> String {
-        format!("release {v}: version {}", v.semver())
+    pub fn version(v: &Version) -> String {
+        format!("release {v}: version {}", v.to_semver())
     }
-    pub fn pins(v: &ReleaseVersion) -> String {
+    pub fn pins(v: &Version) -> String {
         format!("release {v}: pin stage and prod requirements")
     }
-    pub fn notes(v: &ReleaseVersion) -> String {
+    pub fn notes(v: &Version) -> String {
         format!("release {v}: RELEASE.txt")
     }
 
     /// Whether a subject is one of the steps' bookkeeping commits.
     pub fn is_bookkeeping(subject: &str) -> bool {
         if let Some(rest) = subject.strip_prefix("starting the ") {
-            return rest.strip_suffix(" development").is_some_and(|v| ReleaseVersion::parse(v).is_ok());
+            return rest.strip_suffix(" development").is_some_and(|v| Version::parse_pep440(v).is_ok());
         }
         subject
             .strip_prefix("release ")
             .and_then(|rest| rest.split_once(": "))
-            .is_some_and(|(v, _)| ReleaseVersion::parse(v).is_ok())
+            .is_some_and(|(v, _)| Version::parse_pep440(v).is_ok())
     }
 
     /// Bookkeeping that must not be cherry-picked elsewhere: versions and pins of a release line.
@@ -523,25 +487,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn release_versions() {
-        let v = ReleaseVersion::parse("1.2").unwrap();
-        assert_eq!(v, ReleaseVersion::parse("1.2.0").unwrap());
-        assert_eq!(v.text(), "1.2");
-        assert_eq!(v.semver().to_string(), "1.2.0");
-        assert_eq!(v.next_minor().text(), "1.3");
-        assert_eq!(v.next_micro().text(), "1.2.1");
-        assert_eq!(v.next_micro().next_micro().semver().to_string(), "1.2.2");
-        assert!(ReleaseVersion::parse("1.2.1").unwrap() > v);
-        assert!(ReleaseVersion::parse("1.10").unwrap() > ReleaseVersion::parse("1.9.3").unwrap());
-        for bad in ["1", "1.2.3.4", "1.x", "", "01.2", "1.2-dev", "-1.2", "1..2"] {
-            assert!(ReleaseVersion::parse(bad).is_err(), "{bad}");
-        }
-        assert_eq!(ReleaseVersion::of_semver(&semver::Version::parse("1.3.0-0.dev.5").unwrap()).text(), "1.3");
-    }
-
-    #[test]
     fn bookkeeping_subjects() {
-        let v = ReleaseVersion::parse("1.2.1").unwrap();
+        let v = Version::parse_release("1.2.1").unwrap();
         for s in [messages::next_train(&v), messages::version(&v), messages::pins(&v), messages::notes(&v)] {
             assert!(messages::is_bookkeeping(&s), "{s}");
         }

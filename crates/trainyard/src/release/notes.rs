@@ -27,7 +27,7 @@ use std::io::IsTerminal;
 
 use camino::Utf8Path;
 
-use super::{messages, Plan, Preflight, ReleaseVersion, Repo, State, Step, RELEASE_FILE};
+use super::{messages, Plan, Preflight, Repo, State, Step, Version, RELEASE_FILE};
 use crate::channel::Channel;
 use crate::cli::project_var;
 use crate::error::{io, Error, Result};
@@ -90,7 +90,7 @@ pub fn plan(repo: &Repo, state: &State, impacts: Impacts<'_>) -> Result<Step> {
 }
 
 /// Opens `$EDITOR` on the section; refuses an empty or unchanged result.
-fn edit(repo: &Repo, v: &ReleaseVersion, generated: &str) -> Result<String> {
+fn edit(repo: &Repo, v: &Version, generated: &str) -> Result<String> {
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         return Err(Error::usage("no terminal to open $EDITOR on the release notes")
             .with_help("give the Impacts lines in a file: --message-file FILE (one team per line)"));
@@ -133,7 +133,7 @@ fn edit(repo: &Repo, v: &ReleaseVersion, generated: &str) -> Result<String> {
 }
 
 /// The section's text.
-pub fn render(v: &ReleaseVersion, date: &str, impacts: &[String], deps: &[String], changes: &[String]) -> String {
+pub fn render(v: &Version, date: &str, impacts: &[String], deps: &[String], changes: &[String]) -> String {
     let heading = format!("{v} - {date}");
     let list = |items: &[String]| {
         if items.is_empty() {
@@ -162,14 +162,14 @@ fn bullet_lines(text: &str) -> Vec<String> {
 }
 
 /// The headings of a RELEASE.txt: (byte offset, version).
-fn headings(text: &str) -> Vec<(usize, ReleaseVersion)> {
+fn headings(text: &str) -> Vec<(usize, Version)> {
     let mut out = Vec::new();
     let mut pos = 0;
     for line in text.split_inclusive('\n') {
         if let Some((v, date)) = line.trim_end().split_once(" - ") {
             let is_date = date.len() == 10
                 && date.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
-            if let (Ok(v), true) = (ReleaseVersion::parse(v), is_date) {
+            if let (Ok(v), true) = (Version::parse_release(v), is_date) {
                 out.push((pos, v));
             }
         }
@@ -178,13 +178,13 @@ fn headings(text: &str) -> Vec<(usize, ReleaseVersion)> {
     out
 }
 
-fn section_at(text: &str, heads: &[(usize, ReleaseVersion)], i: usize) -> String {
+fn section_at(text: &str, heads: &[(usize, Version)], i: usize) -> String {
     let end = heads.get(i + 1).map(|h| h.0).unwrap_or(text.len());
     format!("{}\n", text[heads[i].0..end].trim_end())
 }
 
 /// The section of `v`, if the file has one.
-pub fn section(text: &str, v: &ReleaseVersion) -> Option<String> {
+pub fn section(text: &str, v: &Version) -> Option<String> {
     let heads = headings(text);
     let i = heads.iter().position(|(_, hv)| hv == v)?;
     Some(section_at(text, &heads, i))
@@ -197,7 +197,7 @@ pub fn first_section(text: &str) -> Option<String> {
 }
 
 /// The version of the first section.
-pub fn first_version(text: &str) -> Option<ReleaseVersion> {
+pub fn first_version(text: &str) -> Option<Version> {
     headings(text).first().map(|h| h.1)
 }
 
@@ -257,7 +257,7 @@ fn dependencies(repo: &Repo) -> Result<Vec<String>> {
 
 /// One line per commit since the previous release tag (by patch identity, so changes
 /// already released as fixes and backported are not listed again), oldest first.
-fn changes(repo: &Repo, state: &State, v: &ReleaseVersion) -> Result<Vec<String>> {
+fn changes(repo: &Repo, state: &State, v: &Version) -> Result<Vec<String>> {
     let range = match repo.previous_tag(v)? {
         Some((_, tag)) => format!("{tag}...{}", state.head),
         None => state.head.clone(),
@@ -356,8 +356,8 @@ fn strip_leading_bug(subject: &str) -> &str {
 mod tests {
     use super::*;
 
-    fn v(t: &str) -> ReleaseVersion {
-        ReleaseVersion::parse(t).unwrap()
+    fn v(t: &str) -> Version {
+        Version::parse_release(t).unwrap()
     }
 
     #[test]

@@ -10,7 +10,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::journal::{Journal, Status};
 use super::notify::{self, Webhook};
-use super::{fix, notes, pin, publish, push, start, tag, ReleaseVersion, Repo, State, Step};
+use super::{fix, notes, pin, publish, push, start, tag, Repo, State, Step, Version};
 use crate::channel::Channel;
 use crate::error::{Error, Result};
 use crate::Context;
@@ -18,7 +18,7 @@ use crate::Context;
 /// The release being built, as `build_rpms` and `mock` need it.
 #[derive(Debug, Clone)]
 pub struct Release {
-    pub version: ReleaseVersion,
+    pub version: Version,
     /// The release tag (`rpm-1.2`), which exists when `build_rpms` runs.
     pub tag: String,
     /// The tagged commit, checked out in the workspace.
@@ -38,7 +38,7 @@ pub trait ReleasePipeline {
 
 /// What `release 1.2` was asked to do.
 pub struct Options<'a> {
-    pub version: ReleaseVersion,
+    pub version: Version,
     pub channel: Channel,
     pub push: bool,
     pub resume: bool,
@@ -58,7 +58,7 @@ const FAIL_AFTER: &str = "TRAINYARD_FAIL_AFTER";
 pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> Result<()> {
     let ctx = repo.ctx;
     let v = opts.version;
-    let version = v.text();
+    let version = v.to_string();
     if opts.abort {
         return abort(repo, &version);
     }
@@ -137,7 +137,7 @@ fn run_steps(
 ) -> Result<Option<Error>> {
     let ctx = repo.ctx;
     let v = opts.version;
-    let version = v.text();
+    let version = v.to_string();
     let members = super::manifest::following_members(ctx)?;
     let mut state = State::read(repo)?;
     if ctx.effects.dry_run {
@@ -246,7 +246,7 @@ fn unchanged(repo: &Repo, journal: &Journal, status_before: &str) -> Result<bool
 
 /// Whether a step applies to this release in this state (a step whose effect is already
 /// there, from a run killed before it was recorded or from a step run by hand, is skipped).
-fn wanted(repo: &Repo, state: &State, v: &ReleaseVersion, step: &str, opts: &Options<'_>) -> Result<bool> {
+fn wanted(repo: &Repo, state: &State, v: &Version, step: &str, opts: &Options<'_>) -> Result<bool> {
     let at = || state.version(repo);
     let on_branch = state.branch.as_deref() == Some(repo.branch_name(v).as_str());
     Ok(match step {
@@ -279,7 +279,7 @@ fn fail_after(step: &str) -> Result<()> {
     Err(Error::failed(format!("stopped after `{step}` ({FAIL_AFTER} is set)")))
 }
 
-fn release_of(repo: &Repo, v: &ReleaseVersion) -> Result<Release> {
+fn release_of(repo: &Repo, v: &Version) -> Result<Release> {
     let tag = repo.tag_name(v);
     let commit = repo
         .resolve(&format!("refs/tags/{tag}"))?
@@ -295,7 +295,7 @@ fn collection(journal: &Journal) -> Result<&Utf8Path> {
 pub fn announce(
     repo: &Repo,
     state: &State,
-    v: &ReleaseVersion,
+    v: &Version,
     channel: Channel,
     webhook_file: Option<&Utf8Path>,
 ) -> Result<()> {
@@ -308,7 +308,7 @@ pub fn announce(
         return Ok(());
     };
     let section = state.release_notes.as_deref().and_then(|t| notes::section(t, v)).unwrap_or_default();
-    let body = notify::payload(ctx.ws.config.name(), &v.text(), channel.as_str(), &repo.tag_name(v), &section);
+    let body = notify::payload(ctx.ws.config.name(), &v.to_string(), channel.as_str(), &repo.tag_name(v), &section);
     if ctx.effects.dry_run {
         println!("would post to the webhook from {}: {body}", hook.origin);
         return Ok(());

@@ -12,6 +12,7 @@ use super::repo::{self, Destination, Session, Signer};
 use crate::channel::Channel;
 use crate::error::{io, Error, Result};
 use crate::exec::{self, command_error};
+use crate::version::{rpm_stage, Stage};
 use crate::Context;
 
 /// An RPM of the collection, as `rpm -qp` reads it.
@@ -89,17 +90,6 @@ pub fn read_packages(files: &[Utf8PathBuf]) -> Result<Vec<Package>> {
         });
     }
     Ok(out)
-}
-
-/// Whether an RPM version or release is a development build: `1.3~~dev5`, `1.3.dev5`, `0.dev.5`.
-pub fn is_dev(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    let b = lower.as_bytes();
-    lower.match_indices("dev").any(|(i, _)| {
-        let before_ok = i == 0 || !b[i - 1].is_ascii_alphabetic();
-        let after = b.get(i + 3);
-        before_ok && after.is_none_or(|c| c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-' | b'~' | b'+'))
-    })
 }
 
 /// Where the channels' repositories are: `--repo-dir` (given as `repo_dir`), else
@@ -228,13 +218,33 @@ pub fn install_copies(session: &Session, copies: &[(Utf8PathBuf, String)], signe
     Ok(())
 }
 
-/// Publishes the RPMs of `collection` to the channel's repository.
+/// Publishes the RPMs of `collection` to the channel's repository; betas and release
+/// candidates only to the dev channel.
 pub fn publish(ctx: &Context, collection: &Utf8Path, repo_dir: &Utf8Path, channel: Channel) -> Result<Vec<Package>> {
-    let dest = destination(ctx, Some(repo_dir.as_str()))?;
-    publish_to(ctx, collection, &dest, channel)
+    publish_allowing(ctx, collection, repo_dir, channel, false)
 }
 
-pub fn publish_to(ctx: &Context, collection: &Utf8Path, dest: &Destination, channel: Channel) -> Result<Vec<Package>> {
+/// [`publish`], with `allow_prerelease` letting betas and release candidates into stage and
+/// prod (`--allow-prerelease`). Dev builds never go there.
+pub fn publish_allowing(
+    ctx: &Context,
+    collection: &Utf8Path,
+    repo_dir: &Utf8Path,
+    channel: Channel,
+    allow_prerelease: bool,
+) -> Result<Vec<Package>> {
+    let dest = destination(ctx, Some(repo_dir.as_str()))?;
+    publish_to(ctx, collection, &dest, channel, allow_prerelease)
+}
+
+/// Publishes to a [`Destination`] (a directory or a remote repository).
+pub fn publish_to(
+    ctx: &Context,
+    collection: &Utf8Path,
+    dest: &Destination,
+    channel: Channel,
+    allow_prerelease: bool,
+) -> Result<Vec<Package>> {
     let effects = &ctx.effects;
     if !collection.is_dir() {
         return Err(Error::usage(format!("the collection {collection} does not exist"))
@@ -245,8 +255,10 @@ pub fn publish_to(ctx: &Context, collection: &Utf8Path, dest: &Destination, chan
         return Err(Error::usage(format!("{collection} holds no RPM to publish")));
     }
     if channel != Channel::Dev {
-        let dev: Vec<String> =
-            packages.iter().filter(|p| is_dev(&p.version) || is_dev(&p.release)).map(|p| p.nevra.clone()).collect();
+        let of = |stage: Stage| -> Vec<String> {
+            packages.iter().filter(|p| rpm_stage(&p.version, &p.release) == stage).map(|p| p.nevra.clone()).collect()
+        };
+        let dev = of(Stage::Dev);
         if !dev.is_empty() {
             return Err(Error::usage(format!(
                 "refusing to publish development builds to the {channel} repository:\n  - {}",
@@ -254,6 +266,17 @@ pub fn publish_to(ctx: &Context, collection: &Utf8Path, dest: &Destination, chan
             ))
             .with_help(
                 "only the dev channel's repository takes dev versions: publish a tagged release, or RPM_CHANNEL=dev",
+            ));
+        }
+        let pre = of(Stage::Prerelease);
+        if !pre.is_empty() && !allow_prerelease {
+            return Err(Error::usage(format!(
+                "refusing to publish betas and release candidates to the {channel} repository:\n  - {}",
+                pre.join("\n  - ")
+            ))
+            .with_help(
+                "betas and release candidates go to the dev channel (the testing channel): RPM_CHANNEL=dev; \
+                 to put one in stage or prod anyway, add --allow-prerelease",
             ));
         }
     }
@@ -346,12 +369,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dev_versions() {
-        for dev in ["1.3~~dev5", "1.3.dev5", "0.dev.5", "1.3dev", "dev1"] {
-            assert!(is_dev(dev), "{dev}");
+    fn stages_of_rpm_versions() {
+        for dev in ["1.3~~dev5", "1.3.dev5", "1.3dev", "dev1", "0.12.0~b2~~dev3", "1.2~rc1~~dev1"] {
+            assert_eq!(rpm_stage(dev, "1"), Stage::Dev, "{dev}");
         }
-        for release in ["1.2", "1.2.1", "1", "1.devices", "0.12.0~b1", "1.2~rc1"] {
-            assert!(!is_dev(release), "{release}");
+        assert_eq!(rpm_stage("1.3", "0.dev.5"), Stage::Dev);
+        for pre in ["0.12.0~b1", "1.2~rc1", "0.18.0~rc2"] {
+            assert_eq!(rpm_stage(pre, "1"), Stage::Prerelease, "{pre}");
+        }
+        // A dependency's own pre-release (its source RPM) is not this project's.
+        for release in ["1.2", "1.2.1", "1", "1.devices", "0.18.0", "0.9.0~beta.1"] {
+            assert_eq!(rpm_stage(release, "1"), Stage::Final, "{release}");
         }
     }
 }

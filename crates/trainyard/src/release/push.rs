@@ -1,8 +1,14 @@
-//! `release push`: the default branch, the release branches and the release tags that the
-//! remote lacks, in one `git push --atomic`. The only step that leaves the machine with git.
+//! `release push`: the default branch, the rc branch (flow `rc-beta`), the release or version
+//! branches and the version tags (finals, betas, release candidates) that the remote lacks, in
+//! one `git push --atomic` of explicit `refs/heads/NAME:refs/heads/NAME` refspecs. A branch is a
+//! release branch only when its whole name is the `release-branch` template with a version
+//! (`1.2-release`, or `0.12` for `"{version}"`), so no pattern can catch the default branch or an
+//! unrelated one. The only step that leaves the machine with git.
 
 use super::{Plan, Preflight, Repo, REMOTE};
+use crate::config::Flow;
 use crate::error::{Error, Result};
+use crate::scm::{self, Line};
 
 /// The refspecs to push (`refs/heads/x:refs/heads/x`), or a refusal listing every problem.
 pub fn plan(repo: &Repo) -> Result<Plan> {
@@ -11,15 +17,10 @@ pub fn plan(repo: &Repo) -> Result<Plan> {
         return Err(Error::usage(format!("there is no reachable remote `{REMOTE}` to push to"))
             .with_help(format!("git remote add {REMOTE} URL")));
     };
-    let config = repo.config();
-    let mut refs: Vec<String> = vec![format!("refs/heads/{}", config.default_branch)];
-    let pattern = config.release_branch.replace("{version}", "*");
-    let branches = repo.git.read(&["for-each-ref", "--format=%(refname)", &format!("refs/heads/{pattern}")])?;
-    refs.extend(branches.lines().map(String::from));
-    let tags: Vec<String> = repo.release_tags()?.into_iter().map(|(_, t)| format!("refs/tags/{t}")).collect();
+    let refs = release_refs(repo)?;
     let local = repo.local_refs()?;
     let mut specs = Vec::new();
-    for name in refs.iter().chain(tags.iter()) {
+    for name in &refs {
         let Some(ours) = local.get(name) else { continue };
         let is_tag = name.starts_with("refs/tags/");
         match remote.get(name) {
@@ -50,6 +51,26 @@ pub fn plan(repo: &Repo) -> Result<Plan> {
         plan.git(&args);
     }
     Ok(plan)
+}
+
+/// The full names of the local refs the release steps make: the default branch, the rc branch
+/// of the `rc-beta` flow, every release branch and every version tag.
+pub fn release_refs(repo: &Repo) -> Result<Vec<String>> {
+    let config = repo.config();
+    let mut refs: Vec<String> = vec![format!("refs/heads/{}", config.default_branch)];
+    if config.flow == Flow::RcBeta {
+        refs.push(format!("refs/heads/{}", config.rc_branch));
+    }
+    let branches = repo.git.read(&["for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads/"])?;
+    for branch in branches.lines() {
+        if matches!(scm::release_line(branch, &config.release_branch), Line::Release { .. })
+            && !refs.contains(&format!("refs/heads/{branch}"))
+        {
+            refs.push(format!("refs/heads/{branch}"));
+        }
+    }
+    refs.extend(repo.version_tags()?.into_iter().map(|(_, t)| format!("refs/tags/{t}")));
+    Ok(refs)
 }
 
 pub fn run(repo: &Repo) -> Result<()> {

@@ -2,10 +2,11 @@
 //! default branch to the next train (`1.3.0`, whose dev builds say `1.3.devN`), and set
 //! `1.2.0` on the release branch. Ends on the release branch, where the next steps run.
 
-use super::{messages, Plan, Preflight, ReleaseVersion, Repo, State, Step};
+use super::{messages, Plan, Preflight, Repo, State, Step, Version};
 use crate::error::{Error, Result};
 
-pub fn plan(repo: &Repo, state: &State, members: &[String], v: &ReleaseVersion) -> Result<Step> {
+/// `v` is the release as the line writes it ([`Repo::line`]).
+pub fn plan(repo: &Repo, state: &State, members: &[String], v: &Version) -> Result<Step> {
     if v.is_fix() {
         return Err(Error::usage(format!("`release start` cuts a release (MAJOR.MINOR), not the fix {v}"))
             .with_help(format!("on the release branch, `release fix` moves to the next micro version ({v})")));
@@ -13,17 +14,19 @@ pub fn plan(repo: &Repo, state: &State, members: &[String], v: &ReleaseVersion) 
     let default = repo.config().default_branch.clone();
     let branch = repo.branch_name(v);
     let tag = repo.tag_name(v);
-    let next = v.next_minor();
+    let next = v
+        .next_minor()
+        .with_precision(crate::version::Precision::of(v).unwrap_or(crate::version::Precision::MajorMinor));
     let mut pre = Preflight::new(format!("start the {v} release"));
     pre.clean(state);
     pre.on_branch(state, &default);
     pre.branch_absent(repo, &branch)?;
     pre.tag_absent(repo, &tag)?;
     let current = state.cargo_version(repo)?;
-    if v.semver() < current {
+    if v.to_semver() < current {
         pre.problem(
-            format!("the version would go down: `{default}` is at {current}, and {v} is {}", v.semver()),
-            Some(format!("start {} or later", ReleaseVersion::of_semver(&current).major_minor())),
+            format!("the version would go down: `{default}` is at {current}, and {v} is {}", v.to_semver()),
+            Some(format!("start {} or later", Version::of_cargo(&current).major_minor())),
         );
     }
     if let Some((newest, newest_tag)) = repo.release_tags()?.into_iter().next_back() {
@@ -45,7 +48,7 @@ pub fn plan(repo: &Repo, state: &State, members: &[String], v: &ReleaseVersion) 
     plan.git(&["switch", "--quiet", &branch]);
     let mut after = state.clone();
     after.branch = Some(branch);
-    if current != v.semver() {
+    if current != v.to_semver() {
         after = after.with_version(repo, members, v)?;
         let paths = plan.write_version(repo, state, &after);
         plan.commit(&paths, &messages::version(v));

@@ -14,8 +14,8 @@ pub fn plan(repo: &Repo, state: &State) -> Result<Step> {
     pre.on_branch(state, &repo.branch_name(&v));
     if !cargo.pre.is_empty() {
         pre.problem(
-            format!("the workspace version {cargo} is a pre-release, not {}", v.semver()),
-            Some(format!("set version = \"{}\" (`release start` does)", v.semver())),
+            format!("the workspace version {cargo} is a pre-release, not {}", v.to_semver()),
+            Some(format!("set version = \"{}\" (`release start` does)", v.to_semver())),
         );
     }
     pre.tag_absent(repo, &tag)?;

@@ -197,23 +197,6 @@ pub fn rpm_arch(target_arch: &str) -> &str {
     }
 }
 
-/// An RPM version from a Cargo one: a semver pre-release sorts before the release, as `~` does.
-pub fn rpm_version(cargo_version: &str) -> String {
-    let (main, build) = match cargo_version.split_once('+') {
-        Some((m, b)) => (m, Some(b)),
-        None => (cargo_version, None),
-    };
-    let mut v = match main.split_once('-') {
-        Some((release, pre)) => format!("{release}~{}", pre.replace('-', "_")),
-        None => main.to_string(),
-    };
-    if let Some(b) = build {
-        v.push('+');
-        v.push_str(&b.replace('-', "_"));
-    }
-    v
-}
-
 /// Reads the crate's packaging table into a package for `arch`. `None` when the crate has
 /// neither table. Binaries are looked up under `target_release_dir`.
 pub fn from_metadata(
@@ -268,7 +251,9 @@ fn read_table(
     let mut pkg = Package {
         name,
         epoch: spec.epoch,
-        version: rpm_version(spec.version.as_deref().filter(|_| table == Table::GenerateRpm).unwrap_or(&krate.version)),
+        version: crate::version::rpm_of_cargo(
+            spec.version.as_deref().filter(|_| table == Table::GenerateRpm).unwrap_or(&krate.version),
+        ),
         release: spec.release.clone().unwrap_or_else(|| "1".into()),
         arch: arch.to_string(),
         description: super::wrap(&description.unwrap_or_else(|| summary.clone())),
@@ -640,9 +625,9 @@ mod tests {
 
     #[test]
     fn versions_from_cargo() {
-        assert_eq!(rpm_version("1.2.3"), "1.2.3");
-        assert_eq!(rpm_version("1.3.0-0.dev.5"), "1.3.0~0.dev.5");
-        assert_eq!(rpm_version("1.0.0-rc-1+g123"), "1.0.0~rc_1+g123");
+        assert_eq!(crate::version::rpm_of_cargo("1.2.3"), "1.2.3");
+        assert_eq!(crate::version::rpm_of_cargo("1.3.0-0.dev.5"), "1.3.0~~dev5");
+        assert_eq!(crate::version::rpm_of_cargo("1.0.0-rc-1+g123"), "1.0.0~rc_1+g123");
     }
 
     #[test]

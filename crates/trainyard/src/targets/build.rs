@@ -15,6 +15,7 @@ use crate::lockfile::{self, LockSite, LockedPackage};
 use crate::projects;
 use crate::reqs::{self, Requirement};
 use crate::resolution;
+use crate::version;
 use crate::Context;
 
 pub const SPEC: TargetSpec = TargetSpec {
@@ -469,31 +470,18 @@ fn resolve_dev(
     Ok(())
 }
 
-/// Whether two versions are semver-compatible (same major; same minor under 1.0; same
-/// patch under 0.1), i.e. one `cargo update --precise` can move between them.
-fn compatible(a: &str, b: &str) -> bool {
-    let parts = |v: &str| -> Vec<u64> {
-        v.split(['-', '+']).next().unwrap_or(v).split('.').map(|p| p.parse().unwrap_or(0)).collect()
-    };
-    let (a, b) = (parts(a), parts(b));
-    let get = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
-    match (get(&a, 0), get(&a, 1)) {
-        (0, 0) => get(&b, 0) == 0 && get(&b, 1) == 0 && get(&a, 2) == get(&b, 2),
-        (0, minor) => get(&b, 0) == 0 && get(&b, 1) == minor,
-        (major, _) => get(&b, 0) == major,
+/// Whether a locked version and a pin are semver-compatible: one `cargo update --precise`
+/// moves between them.
+fn compatible(locked: &str, pinned: &str) -> bool {
+    match (version::cargo_version_of(locked), version::cargo_version_of(pinned)) {
+        (Some(a), Some(b)) => version::cargo_compatible(&a, &b),
+        _ => false,
     }
 }
 
 /// `1.0` -> `1.0.0`: cargo's --precise wants a full semver version.
 fn padded(v: &str) -> String {
-    let n = v.split(['-', '+']).next().unwrap_or(v).split('.').count();
-    let mut out = v.to_string();
-    if n < 3 && !v.contains(['-', '+']) {
-        for _ in n..3 {
-            out.push_str(".0");
-        }
-    }
-    out
+    version::cargo_version_of(v).map_or_else(|| v.to_string(), |v| v.to_string())
 }
 
 /// What a dev resolution depends on: the user's lock, every manifest, the dev file.

@@ -10,6 +10,7 @@ use xshell::cmd;
 
 use crate::channel::Channel;
 use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
+use crate::config::Config;
 use crate::error::{io, Error, Result};
 use crate::exec;
 use crate::lockfile::{self, LockSite, LockedPackage};
@@ -243,6 +244,16 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         let cache = projects::cache(ws);
         let resolved = cache.resolve(&record.name, &record.url, commit, &ctx.effects)?;
         let tree = cache.worktree(&resolved, &ctx.effects)?;
+        // At a branch or any other ref that is not a release tag (`SERVER_CORE=main`): the dev
+        // version `version` computes there, never the release its Cargo.toml names.
+        let project_version = match (project_version, record.requested_ref.as_deref()) {
+            (None, Some(reference)) => {
+                let config = Config::load(&tree.join("Cargo.toml")).unwrap_or_else(|_| ws.config.clone());
+                let git = crate::git::Git::new(cache.mirror_path(&record.name));
+                Some(scm::version_at(&git, commit, Some(reference), &config, "Cargo.toml")?.to_rpm())
+            }
+            (v, _) => v,
+        };
         let found = internal_project_packages(ctx, &tree, project_version.as_deref(), &release, &arch, source_date)?;
         let rpm_names: Vec<String> = found.iter().map(|(p, _)| p.package.name.clone()).collect();
         if let Some(v) = project_version.clone().or_else(|| found.first().map(|(p, _)| p.package.version.clone())) {
@@ -665,7 +676,7 @@ fn dependency_packages(
         requires.dedup_by(|a, b| a.name == b.name);
         out.push(Package {
             name: format!("rust-{}-devel", p.name),
-            version: assets::rpm_version(&p.version),
+            version: crate::version::rpm_of_cargo(&p.version),
             release: release.to_string(),
             arch: "noarch".into(),
             summary: format!("Source of the Rust crate {} {}", p.name, p.version),
@@ -675,7 +686,7 @@ fn dependency_packages(
             license: fields.license.unwrap_or_else(|| "LicenseRef-unknown".into()),
             url: fields.repository.or(fields.homepage),
             files,
-            provides: vec![Dependency::eq(format!("crate({})", p.name), assets::rpm_version(&p.version))],
+            provides: vec![Dependency::eq(format!("crate({})", p.name), crate::version::rpm_of_cargo(&p.version))],
             requires,
             source_date,
             ..Package::default()

@@ -4,10 +4,12 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::channel::Channel;
 use crate::cli::{Args, FlagSpec, Origin, TargetSpec, Var, VarSpec, DRY_RUN};
+use crate::config::Flow;
 use crate::error::{Error, Result};
 use crate::release::pipeline::{self, Release, ReleasePipeline};
 use crate::release::{
-    backport, fix, history, notes, pin, promote, publish, push, rollback, start, tag, ReleaseVersion, Repo, State,
+    backport, cherry_pick, fix, freeze, history, notes, pin, prerelease, promote, publish, push, rollback, start, tag,
+    Repo, State, Version,
 };
 use crate::targets::build::channel_arg;
 use crate::Context;
@@ -15,8 +17,8 @@ use crate::Context;
 pub const SPEC: TargetSpec = TargetSpec {
     name: "release",
     summary: "the release process: start, pin, notes, tag, fix, backport, push; or `release 1.2` for all of it",
-    usage: "<start X.Y | pin | notes | tag | fix | backport [X.Y] | push | publish | promote V | rollback V | history \
-            | notify | X.Y[.Z]> [--dry-run] ...",
+    usage: "<start X.Y | pin | notes | tag | fix | backport [X.Y] | freeze | beta | rc | cherry-pick COMMIT... | push \
+            | publish | promote V | rollback V | history | notify | X.Y[.Z]> [--dry-run] ...",
     about: "Steps (each checks every precondition first and reports all problems at once; none pushes):\n\
             \x20 start X.Y      cut X.Y-release from the default branch; the default branch moves to the next\n\
             \x20                train (commit `starting the X.Y+1 development`); X.Y.0 on the release branch\n\
@@ -26,9 +28,19 @@ pub const SPEC: TargetSpec = TargetSpec {
             \x20 tag            tag the release (rpm-X.Y, annotated) once version, RELEASE.txt and tag agree\n\
             \x20 fix            after a tagged release, move the release branch to the next micro version\n\
             \x20 backport [X.Y] list the release branch's commits the default branch lacks; --apply picks them\n\
-            \x20 push           push the default branch, release branches and tags in one atomic push\n\
+            \x20 push           push the default branch (and rc), the release branches and the version tags\n\
+            \x20                (betas and rcs included) the remote lacks, in one atomic push of explicit refspecs\n\
+            \n\
+            With flow = \"rc-beta\" (master / rc / version branches):\n\
+            \x20 freeze         merge the default branch into rc; the default branch moves to the next minor (.dev1)\n\
+            \x20 beta | rc      on rc: cut the version branch (0.12), tag v0.12.0b1 (rc1), move it to the next one;\n\
+            \x20                on a version branch: tag the beta (rc) its version names, move to the next\n\
+            \x20 tag            on a version branch: the final (v0.12.0), once RELEASE.txt has its section\n\
+            \x20 cherry-pick C  pick commits downstream (default -> rc -> version branch) with -x; never upstream\n\
+            \n\
             \x20 publish        publish a collection (--from DIR) to <repo>/<channel>/: signed copies, signed\n\
-            \x20                metadata; the same name with other bytes is refused, the same bytes do nothing\n\
+            \x20                metadata; the same name with other bytes is refused, the same bytes do nothing;\n\
+            \x20                stage and prod refuse dev builds, and betas and rcs unless --allow-prerelease\n\
             \x20 promote V      copy release V's published bytes --from stage --to prod (re-signed only if\n\
             \x20                prod has another key)\n\
             \x20 rollback V     make V the newest release of --channel: newer ones move to its archive\n\
@@ -68,7 +80,7 @@ pub const SPEC: TargetSpec = TargetSpec {
         FlagSpec {
             name: "allow-prerelease",
             value: None,
-            help: "promote: let a beta or rc into stage or prod",
+            help: "publish, promote: let betas and release candidates into stage or prod",
             var: None,
         },
         FlagSpec {
@@ -80,7 +92,7 @@ pub const SPEC: TargetSpec = TargetSpec {
         FlagSpec { name: "channel", value: Some("NAME"), help: "same as RPM_CHANNEL=NAME", var: Some("RPM_CHANNEL") },
     ],
     takes_projects: true,
-    max_positional: 2,
+    max_positional: 64,
     passthrough: false,
 };
 
@@ -120,7 +132,7 @@ fn allowed(step: &str) -> &'static [&'static str] {
     match step {
         "notes" => &["message-file"],
         "backport" => &["apply"],
-        "publish" => &["from", "repo-dir"],
+        "publish" => &["from", "repo-dir", "allow-prerelease"],
         "promote" => &["from", "to", "repo-dir", "allow-prerelease"],
         "rollback" | "history" => &["repo-dir"],
         "notify" => &["webhook-file"],
@@ -140,8 +152,23 @@ pub fn run(ctx: &Context) -> Result<()> {
     };
     let step = if first.starts_with(|c: char| c.is_ascii_digit()) { "whole" } else { first.as_str() };
     let known = [
-        "start", "pin", "notes", "tag", "fix", "backport", "push", "publish", "promote", "rollback", "history",
-        "notify", "whole",
+        "start",
+        "pin",
+        "notes",
+        "tag",
+        "fix",
+        "backport",
+        "freeze",
+        "beta",
+        "rc",
+        "cherry-pick",
+        "push",
+        "publish",
+        "promote",
+        "rollback",
+        "history",
+        "notify",
+        "whole",
     ];
     if !known.contains(&step) {
         let names: Vec<String> = known[..known.len() - 1].iter().map(|s| s.to_string()).collect();
@@ -167,7 +194,11 @@ pub fn run(ctx: &Context) -> Result<()> {
         )));
     }
     let takes_word = matches!(step, "start" | "backport" | "promote" | "rollback");
-    let words = if step == "whole" { 1 } else { 1 + usize::from(takes_word) };
+    let words = match step {
+        "whole" => 1,
+        "cherry-pick" => args.positional.len(),
+        _ => 1 + usize::from(takes_word),
+    };
     if args.positional.len() > words {
         return Err(Error::usage(format!("unexpected argument `{}`", args.positional[words]))
             .with_help(format!("usage: {} release {}", ctx.program, SPEC.usage)));
@@ -176,12 +207,30 @@ pub fn run(ctx: &Context) -> Result<()> {
     let repo = Repo::open(ctx)?;
     let path = |name: &str| args.value(name).map(Utf8Path::new);
     let channel = || channel_arg(ctx, "RPM_CHANNEL", Channel::Prod);
+    let flow = ctx.ws.config.flow;
+    let only_in = |wanted: Flow| -> Result<()> {
+        if flow == wanted {
+            return Ok(());
+        }
+        let (this, other_help) = match wanted {
+            Flow::RcBeta => (
+                "the rc-beta flow (master / rc / version branches)",
+                "set flow = \"rc-beta\" under [workspace.metadata.trainyard] in Cargo.toml to use it",
+            ),
+            Flow::ReleaseBranch => (
+                "the release-branch flow",
+                "in the rc-beta flow: release freeze, then release beta | rc | tag on the version branch; fixes go downstream with release cherry-pick",
+            ),
+        };
+        Err(Error::usage(format!("`release {step}` belongs to {this}")).with_help(other_help))
+    };
     match step {
         "start" => {
             let Some(v) = word else {
                 return Err(Error::usage("`release start` needs the version to release").with_help("release start 1.2"));
             };
-            let v = ReleaseVersion::parse(v)?;
+            only_in(Flow::ReleaseBranch)?;
+            let v = repo.line(Version::parse_release(v)?)?;
             let members = crate::release::manifest::following_members(ctx)?;
             let state = State::read(&repo)?;
             run_plan(
@@ -198,18 +247,63 @@ pub fn run(ctx: &Context) -> Result<()> {
             };
             run_plan(&repo, notes::plan(&repo, &State::read(&repo)?, impacts)?.plan, "wrote the release notes")
         }
-        "tag" => run_plan(&repo, tag::plan(&repo, &State::read(&repo)?)?.plan, "tagged"),
+        "tag" => {
+            let state = State::read(&repo)?;
+            let exact = state.exact_version(&repo)?;
+            if flow == Flow::RcBeta && !exact.is_release() {
+                // The final of a version branch at its next beta or rc: set the final, then tag it.
+                let members = crate::release::manifest::following_members(ctx)?;
+                let v = exact.release();
+                let after = state.with_version(&repo, &members, &v)?;
+                let check = tag::plan(&repo, &State { head: "HEAD".into(), ..after.clone() })?;
+                let mut set = crate::release::Plan::default();
+                let paths = set.write_version(&repo, &state, &after);
+                set.commit(&paths, &crate::release::messages::version(&v));
+                if ctx.effects.dry_run {
+                    set.actions.extend(check.plan.actions);
+                    return run_plan(&repo, set, "tagged");
+                }
+                set.run(&repo)?;
+                return run_plan(&repo, tag::plan(&repo, &State::read(&repo)?)?.plan, "tagged");
+            }
+            run_plan(&repo, tag::plan(&repo, &state)?.plan, "tagged")
+        }
         "fix" => {
             let members = crate::release::manifest::following_members(ctx)?;
             run_plan(&repo, fix::plan(&repo, &State::read(&repo)?, &members)?.plan, "moved to the next micro version")
         }
-        "backport" => backport::run(&repo, &State::read(&repo)?, word, args.flag("apply")),
+        "backport" => {
+            only_in(Flow::ReleaseBranch)?;
+            backport::run(&repo, &State::read(&repo)?, word, args.flag("apply"))
+        }
+        "freeze" => {
+            only_in(Flow::RcBeta)?;
+            let members = crate::release::manifest::following_members(ctx)?;
+            let state = State::read(&repo)?;
+            run_plan(
+                &repo,
+                freeze::plan(&repo, &state, &members)?.plan,
+                "froze; the default branch is on its next train",
+            )
+        }
+        "beta" | "rc" => {
+            only_in(Flow::RcBeta)?;
+            let kind = if step == "beta" { prerelease::Kind::Beta } else { prerelease::Kind::Rc };
+            let members = crate::release::manifest::following_members(ctx)?;
+            let state = State::read(&repo)?;
+            run_plan(&repo, prerelease::plan(&repo, &state, &members, kind)?.plan, &format!("tagged the {step}"))
+        }
+        "cherry-pick" => {
+            only_in(Flow::RcBeta)?;
+            cherry_pick::run(&repo, &State::read(&repo)?, &args.positional[1..])
+        }
         "push" => push::run(&repo),
         "publish" => {
             let Some(from) = path("from") else {
                 return Err(Error::usage("`release publish` needs the collection: --from DIR"));
             };
-            let packages = publish::publish(ctx, from, &repo_dir(ctx)?, channel()?)?;
+            let packages =
+                publish::publish_allowing(ctx, from, &repo_dir(ctx)?, channel()?, args.flag("allow-prerelease"))?;
             for p in &packages {
                 println!("{}", p.nevra);
             }
@@ -257,7 +351,16 @@ pub fn run(ctx: &Context) -> Result<()> {
             pipeline::announce(&repo, &state, &v, channel()?, path("webhook-file"))
         }
         _ => {
-            let v = ReleaseVersion::parse(first)?;
+            let v = repo.line(Version::parse_release(first)?)?;
+            if flow == Flow::RcBeta && !v.is_fix() && !args.flag("resume") && !args.flag("abort") {
+                return Err(Error::usage(format!(
+                    "`release {v}` cuts a release branch, which the rc-beta flow does not have"
+                ))
+                .with_help(format!(
+                    "in the rc-beta flow: release freeze, then on {}: release beta | rc, and on the version branch: release notes, release tag; `release X.Y.Z` runs a fix's whole path",
+                    ctx.ws.config.rc_branch
+                )));
+            }
             if args.flag("resume") && args.flag("abort") {
                 return Err(Error::usage("--resume and --abort exclude each other"));
             }

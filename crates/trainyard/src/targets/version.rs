@@ -10,9 +10,11 @@ pub const SPEC: TargetSpec = TargetSpec {
     name: "version",
     summary: "print the version computed from git (release tag, or next version + .devN)",
     usage: "[--format pep440|semver|rpm|tag|docker|json] [--trigger push|tag|auto]",
-    about: "A commit carrying a release tag (rpm-1.2) is that release. Any other commit is the next\n\
-            version + .devN, N the commits since the latest release tag: the next MINOR on the default\n\
-            branch (1.3.dev5), the next MICRO on a release branch (1.2.1.dev2); the workspace version in\n\
+    about: "A commit carrying a version tag (rpm-1.2, v0.12.0b1) is that version. Any other commit is\n\
+            the next version + .devN, N the commits since the train started (its tag, or the commit that\n\
+            set Cargo.toml to it): the next MINOR on the default branch (1.3.dev5; version-scheme =\n\
+            \"next-patch\": the next PATCH), the next MICRO on a release branch (1.2.1.dev2), the next\n\
+            beta after a beta (0.12.0b2.dev1); the workspace version in\n\
             Cargo.toml raises the train. Uncommitted changes add +dirty.\n\
             --trigger push never gives a release (a tag on HEAD is ignored), --trigger tag requires\n\
             exactly one release tag on HEAD; by default the CI variables decide (GitHub Actions,\n\

@@ -1,0 +1,128 @@
+//! `release beta` and `release rc` (flow `rc-beta`).
+//!
+//! On the rc branch: cut the version branch (`0.12`, named by `release-branch`) from rc, set
+//! `0.12.0b1` (or `0.12.0rc1`), tag `v0.12.0b1`, then move the branch to the next beta
+//! (`0.12.0b2`) so that its later commits (`0.12.0b2.devN`) sort above what was released.
+//! On an existing version branch: tag the beta (or rc) its version names, and move to the next.
+//! Ends on the version branch.
+
+use super::{messages, Plan, Preflight, Repo, State, Step};
+use crate::error::{Error, Result};
+use crate::version::{Pre, Version};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Beta,
+    Rc,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Beta => "beta",
+            Kind::Rc => "release candidate",
+        }
+    }
+
+    fn first(self) -> Pre {
+        match self {
+            Kind::Beta => Pre::Beta(1),
+            Kind::Rc => Pre::Rc(1),
+        }
+    }
+}
+
+pub fn plan(repo: &Repo, state: &State, members: &[String], kind: Kind) -> Result<Step> {
+    let config = repo.config();
+    let rc = config.rc_branch.clone();
+    let exact = state.exact_version(repo)?;
+    let release = exact.release();
+    let version_branch = repo.branch_name(&release);
+    let cutting = state.branch.as_deref() == Some(rc.as_str());
+    let mut pre = Preflight::new(format!("make the next {} of {release}", kind.name()));
+    pre.clean(state);
+    if cutting && repo.branch_exists(&version_branch)? {
+        pre.problem(
+            format!("the version branch `{version_branch}` of {release} is already cut"),
+            Some(format!("the next {} is made on it: git switch {version_branch}", kind.name())),
+        );
+    } else if cutting {
+        pre.branch_absent(repo, &version_branch)?;
+    } else if state.branch.as_deref() != Some(version_branch.as_str()) {
+        let here = state.branch.as_deref().map(|b| format!("on `{b}`")).unwrap_or("on a detached HEAD".into());
+        pre.problem(
+            format!(
+                "`release {}` runs on `{rc}` (to cut a version branch) or on a version branch, and you are {here}",
+                kind_word(kind)
+            ),
+            Some(format!("git switch {rc}")),
+        );
+    }
+    let tagged = if cutting {
+        Some(release.with_pre(kind.first()))
+    } else {
+        match (exact.pre, kind) {
+            (Some(Pre::Beta(_)), Kind::Beta) | (Some(Pre::Rc(_)), Kind::Rc) => Some(exact),
+            (Some(Pre::Beta(_)), Kind::Rc) => Some(release.with_pre(Pre::Rc(1))),
+            (Some(Pre::Rc(_)), Kind::Beta) => {
+                pre.problem(
+                    format!("the version would go down: `{version_branch}` is at {exact}, a release candidate, and betas come before"),
+                    Some("make the next release candidate: release rc".into()),
+                );
+                None
+            }
+            _ => {
+                pre.problem(
+                    format!("`{version_branch}` is at {exact}, which is not a beta or release candidate"),
+                    Some(
+                        "after the final, fixes are `release fix`; the next minor's betas come from its own freeze"
+                            .into(),
+                    ),
+                );
+                None
+            }
+        }
+    };
+    let Some(tagged) = tagged else {
+        return Err(pre.finish().err().unwrap_or_else(|| Error::failed("no beta or release candidate to tag")));
+    };
+    let tag = repo.tag_name(&tagged);
+    pre.tag_absent(repo, &tag)?;
+    if let Some((_, newer)) = repo.version_tags()?.into_iter().rfind(|(t, _)| *t >= tagged) {
+        if newer != tag {
+            pre.problem(
+                format!("the version would not go up: {newer} is already tagged, and {tagged} is not newer"),
+                None,
+            );
+        }
+    }
+    pre.finish()?;
+
+    let mut plan = Plan::default();
+    let mut after = state.clone();
+    if cutting {
+        plan.git(&["branch", "--no-track", &version_branch, &state.head]);
+        plan.git(&["switch", "--quiet", &version_branch]);
+        after.branch = Some(version_branch);
+    }
+    if state.cargo_version(repo)? != tagged.to_semver() {
+        let at = after.with_version(repo, members, &tagged)?;
+        let paths = plan.write_version(repo, &after, &at);
+        plan.commit(&paths, &messages::version(&tagged));
+        after = at;
+    }
+    let message = format!("{} {tagged}", config.name());
+    plan.git(&["tag", "--annotate", "--message", &message, &tag, "HEAD"]);
+    let next: Version = tagged.next_pre().expect("a beta or rc has a next");
+    let moved = after.with_version(repo, members, &next)?;
+    let paths = plan.write_version(repo, &after, &moved);
+    plan.commit(&paths, &messages::version(&next));
+    Ok(Step { plan, after: moved })
+}
+
+fn kind_word(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Beta => "beta",
+        Kind::Rc => "rc",
+    }
+}
