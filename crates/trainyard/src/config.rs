@@ -39,6 +39,10 @@ pub struct Config {
     /// Settings of the channels' repositories (`release publish`, `promote`, `rollback`).
     #[serde(default)]
     pub publish: crate::release::repo::PublishSettings,
+    /// The cargo registry (a name of the user's cargo configuration) `release publish-crates` publishes to.
+    pub registry: Option<String>,
+    /// Where `docs` publishes the HTML documentation, one directory per version and `latest`.
+    pub docs_dir: Option<Utf8PathBuf>,
     /// How many numbers the release line writes: `"X.Y"` (`rpm-1.2`) or `"X.Y.Z"` (`v0.17.0`).
     /// Default: what the existing release tags show, else what `release start` is given.
     pub version_precision: Option<String>,
@@ -83,6 +87,9 @@ pub struct InternalProject {
     /// The crates of that repository the workspace uses (default: the project's name).
     #[serde(default)]
     pub crates: Vec<String>,
+    /// The cargo registry the workspace takes the crates from (by version) instead of git;
+    /// `git` is still where an override (`SERVER_CORE=rpm-2.0`) checks the project out.
+    pub registry: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -123,6 +130,8 @@ impl Default for Config {
             internal: BTreeMap::new(),
             rpm: RpmSettings::default(),
             publish: Default::default(),
+            registry: None,
+            docs_dir: None,
             version_precision: None,
             version_scheme: VersionScheme::default(),
             flow: Flow::default(),

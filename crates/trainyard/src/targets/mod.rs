@@ -7,6 +7,8 @@ use crate::Context;
 pub mod build;
 pub mod build_rpms;
 pub mod demo;
+pub mod dist;
+pub mod docs;
 pub mod mock;
 pub mod pin;
 pub mod release;
@@ -27,6 +29,8 @@ pub const TARGETS: &[Target] = &[
     Target { spec: &tests::SPEC, run: tests::run, needs_workspace: true },
     Target { spec: &pin::SPEC, run: pin::run, needs_workspace: true },
     Target { spec: &version::SPEC, run: version::run, needs_workspace: true },
+    Target { spec: &dist::SPEC, run: dist::run, needs_workspace: true },
+    Target { spec: &docs::SPEC, run: docs::run, needs_workspace: true },
     Target { spec: &release::SPEC, run: release::run, needs_workspace: true },
     Target { spec: &demo::SPEC, run: demo::run, needs_workspace: false },
 ];
