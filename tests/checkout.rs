@@ -390,3 +390,52 @@ fn lock_child() {
     let resolved = cache.resolve(NAME, &url, "rpm-2.0", &quiet()).unwrap();
     cache.worktree(&resolved, &quiet()).unwrap();
 }
+
+#[test]
+fn a_remote_that_never_answers_is_given_up_after_the_network_timeout() {
+    let started = std::time::Instant::now();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "silent_remote_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("TRAINYARD_NETWORK_TIMEOUT", "2")
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert!(
+        out.status.success(),
+        "child failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Two bounded calls at most (ls-remote or the clone's fetch), 2 s each, plus start-up.
+    assert!(elapsed < Duration::from_secs(60), "gave up only after {elapsed:?}");
+}
+
+/// The other process of `a_remote_that_never_answers_is_given_up_after_the_network_timeout`:
+/// its own environment holds the short timeout. The server accepts connections and never answers.
+#[test]
+#[ignore = "run as a child process by a_remote_that_never_answers_is_given_up_after_the_network_timeout"]
+fn silent_remote_child() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        // Bounded: a handful of connections, each kept open without a byte sent.
+        for stream in listener.incoming().take(8) {
+            held.push(stream);
+        }
+        std::thread::sleep(Duration::from_secs(120));
+    });
+    let (_tmp, tmp) = temp_dir("silent");
+    let url = format!("http://127.0.0.1:{port}/server-core.git");
+    let cache = Cache::new(tmp.join("cache"), "rpm-");
+    let started = std::time::Instant::now();
+    let err = cache.resolve(NAME, &url, "rpm-2.0", &quiet()).unwrap_err();
+    assert_eq!(err.kind, Kind::Failed, "{err}");
+    assert!(err.message.contains("did not finish in 2 s"), "{err}");
+    assert!(err.to_string().contains("TRAINYARD_NETWORK_TIMEOUT"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert_eq!(entries(&tmp.join("cache/mirrors")), Vec::<String>::new());
+
+    let err = cache.resolve(NAME, &url, "rpm-2.0", &dry_run()).unwrap_err();
+    assert!(err.message.contains("did not finish in 2 s"), "{err}");
+}

@@ -408,6 +408,14 @@ impl Mirror {
         self.git.output(&all)
     }
 
+    /// [`Mirror::output`] for a call that talks to the remote: bounded in time.
+    fn output_bounded(&self, args: &[&str], what: &str) -> Result<(bool, String, String)> {
+        let mut all = vec!["--git-dir=."];
+        all.extend(NO_EXT);
+        all.extend_from_slice(args);
+        self.git.output_bounded(&all, what)
+    }
+
     fn read(&self, args: &[&str]) -> Result<Option<String>> {
         let (ok, out, _) = self.output(args)?;
         Ok(ok.then(|| out.trim_end().to_string()))
@@ -439,7 +447,8 @@ impl Mirror {
 
     fn fetch(&self, project: &Project<'_>, effects: &Effects) -> Result<()> {
         effects.say(format!("fetching {} from {}", project.name, redact(project.url)));
-        let (ok, _, stderr) = self.output(&["fetch", "--quiet", "--prune", "origin"])?;
+        let what = format!("fetching {} from {}", project.name, redact(project.url));
+        let (ok, _, stderr) = self.output_bounded(&["fetch", "--quiet", "--prune", "origin"], &what)?;
         if ok {
             Ok(())
         } else {
@@ -449,7 +458,8 @@ impl Mirror {
 
     /// Fetches one commit by id; false when the remote does not hand it out.
     fn fetch_commit(&self, id: &str) -> Result<bool> {
-        let (ok, _, _) = self.output(&["fetch", "--quiet", "--no-tags", "origin", id])?;
+        let (ok, _, _) =
+            self.output_bounded(&["fetch", "--quiet", "--no-tags", "origin", id], &format!("fetching {id}"))?;
         Ok(ok)
     }
 
@@ -518,7 +528,8 @@ impl RemoteRefs {
 fn ls_remote(project: &Project<'_>) -> Result<String> {
     let mut args = NO_EXT.to_vec();
     args.extend(["ls-remote", "--quiet", "--heads", "--tags", "--end-of-options", project.url_for_git]);
-    let (ok, out, stderr) = Git::new(".").output(&args)?;
+    let what = format!("listing the refs of {} at {}", project.name, redact(project.url));
+    let (ok, out, stderr) = Git::new(".").output_bounded(&args, &what)?;
     if ok {
         Ok(out)
     } else {
