@@ -172,6 +172,19 @@ impl Git {
     }
 }
 
+/// How long one network call (a git fetch or ls-remote) may take in total:
+/// `TRAINYARD_NETWORK_TIMEOUT` seconds, 600 by default.
+pub fn network_timeout() -> Result<std::time::Duration> {
+    match std::env::var("TRAINYARD_NETWORK_TIMEOUT") {
+        Err(_) => Ok(std::time::Duration::from_secs(600)),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(secs) if secs > 0 => Ok(std::time::Duration::from_secs(secs)),
+            _ => Err(Error::usage(format!("TRAINYARD_NETWORK_TIMEOUT={v:?} is not a whole number of seconds above 0"))
+                .with_help("set it to a number of seconds, e.g. TRAINYARD_NETWORK_TIMEOUT=120, or unset it for 600")),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,18 +225,5 @@ mod tests {
         for good in ["rpm-2.0", "main", "1.2-release", "feature/x", "0123456789abcdef0123456789abcdef01234567"] {
             validate_ref(good).unwrap();
         }
-    }
-}
-
-/// How long one network call (a git fetch or ls-remote) may take in total:
-/// `TRAINYARD_NETWORK_TIMEOUT` seconds, 600 by default.
-pub fn network_timeout() -> Result<std::time::Duration> {
-    match std::env::var("TRAINYARD_NETWORK_TIMEOUT") {
-        Err(_) => Ok(std::time::Duration::from_secs(600)),
-        Ok(v) => match v.trim().parse::<u64>() {
-            Ok(secs) if secs > 0 => Ok(std::time::Duration::from_secs(secs)),
-            _ => Err(Error::usage(format!("TRAINYARD_NETWORK_TIMEOUT={v:?} is not a whole number of seconds above 0"))
-                .with_help("set it to a number of seconds, e.g. TRAINYARD_NETWORK_TIMEOUT=120, or unset it for 600")),
-        },
     }
 }
