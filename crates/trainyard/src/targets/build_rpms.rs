@@ -18,8 +18,10 @@ use crate::projects::{self, Record};
 use crate::rpmpkg::{
     self, assets, assets::CratePackage, ChangelogEntry, Compression, Dependency, FileEntry, FileKind, Package, Written,
 };
-use crate::scm::{self, Trigger};
-use crate::targets::build::{self, cargo_program, channel_arg, shell, write_if_changed, BuildOptions};
+use crate::scm;
+use crate::targets::build::{
+    self, cargo_program, channel_arg, shell, trigger_arg, write_if_changed, BuildOptions, TRIGGER_FLAG,
+};
 use crate::version::Version;
 use crate::workspace::Workspace;
 use crate::Context;
@@ -45,7 +47,7 @@ pub const PACKAGE_FLAG: FlagSpec = FlagSpec {
 pub const SPEC: TargetSpec = TargetSpec {
     name: "build_rpms",
     summary: "build the RPM collection of a channel (RPM_CHANNEL=prod by default)",
-    usage: "[RPM_CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--out DIR] [--no-deps] [--package NAME] [--dry-run]",
+    usage: "[RPM_CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--out DIR] [--no-deps] [--package NAME] [--trigger push|tag|auto] [--dry-run]",
     about: "Builds the workspace for the channel (as `build` does, stripped), then writes into\n\
             target/rpms/<channel>/ (or --out): one RPM per crate with [package.metadata.trainyard.rpm]\n\
             or [package.metadata.generate-rpm], one per internal project that ships binaries, and one\n\
@@ -53,7 +55,7 @@ pub const SPEC: TargetSpec = TargetSpec {
             plus collection.json naming each file, its NEVRA, SHA-256, provides and requires.\n\
             Reproducible: SOURCE_DATE_EPOCH or the commit time is every timestamp.",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod)" }],
-    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, NO_DEPS_FLAG, PACKAGE_FLAG],
+    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, NO_DEPS_FLAG, PACKAGE_FLAG, TRIGGER_FLAG],
     takes_projects: true,
     max_positional: 0,
     passthrough: false,
@@ -152,7 +154,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     let ws = &ctx.ws;
     let channel = channel_arg(ctx, "RPM_CHANNEL", Channel::Prod)?;
     let out = out_dir(ctx, channel);
-    let described = scm::describe(ws, Trigger::Auto)?;
+    let described = scm::describe(ws, trigger_arg(ctx)?)?;
     let version_rpm = described.rpm();
     // A self checkout (ACCOUNT_PORTAL=rpm-1.2 on account-portal) is a tree without history:
     // its commit and commit time come from the checkout cache.
