@@ -189,3 +189,179 @@ fn bad_trigger_is_bad_input() {
     assert!(err.contains("carries no release tag"), "{err}");
     assert!(!f.repo.dir.join("target/rpms").exists());
 }
+
+const NO_MOCK: &str = "\n[workspace.metadata.trainyard.ci]\nmock = false\n";
+
+fn github(event: &str, reference: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("GITHUB_ACTIONS", "true".to_string()),
+        ("GITHUB_EVENT_NAME", event.to_string()),
+        ("GITHUB_REF", reference.to_string()),
+        ("GITHUB_REF_NAME", reference.rsplit('/').next().unwrap().to_string()),
+    ]
+}
+
+impl Fixture {
+    fn ci(&self, args: &[&str], env: &[(&'static str, String)]) -> Run {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.ty_env(&[&["ci"][..], args].concat(), &env)
+    }
+
+    fn published(&self, channel: &str) -> Vec<String> {
+        let dir = self.repo.dir.join("target/trainyard/repos").join(channel);
+        let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
+        let mut names: Vec<String> = entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|n| n.ends_with(".rpm"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn plan_json(&self, env: &[(&'static str, String)], args: &[&str]) -> serde_json::Value {
+        let run = self.ci(&[&["plan", "--format", "json"][..], args].concat(), env);
+        serde_json::from_str(run.ok()).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+    }
+}
+
+/// `dnf` reads the channel's repository and lists exactly `names`.
+fn dnf_lists(repo: &Path, names: &[&str]) {
+    let cache = TempDir::new("ci-dnf-cache");
+    let mut c = Command::new("dnf");
+    c.args(["-q", "--disablerepo=*", "--setopt=reposdir=/dev/null"])
+        .arg(format!("--setopt=cachedir={}", cache.path.display()))
+        .arg(format!("--repofrompath=ty,{}", repo.display()))
+        .args(["--enablerepo=ty", "--setopt=ty.gpgcheck=0", "repoquery", "--qf", "%{name}-%{version}-%{release}\n"]);
+    let out = c.output().expect("dnf");
+    assert!(out.status.success(), "dnf repoquery {}: {}", repo.display(), String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut listed: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    listed.sort();
+    listed.dedup();
+    assert_eq!(listed, names, "{}", repo.display());
+}
+
+/// GitHub events end to end: a push to the default branch publishes nothing (even on a commit
+/// just tagged), a feature branch's push publishes a dev version to the dev channel, the tag's
+/// event publishes the release to prod.
+#[test]
+fn github_events_publish_what_they_allow() {
+    let f = Fixture::new("ci-github", NO_MOCK);
+    f.repo.tag("rpm-1.3");
+
+    // The push build racing the tag build: the default branch releases nothing.
+    let push_main = github("push", "refs/heads/main");
+    let plan = f.plan_json(&push_main, &[]);
+    assert_eq!(plan["action"], "nothing");
+    assert_eq!(plan["commands"], serde_json::json!([]));
+    let run = f.ci(&[], &push_main);
+    run.ok();
+    says(&run, "releases nothing");
+    assert!(!f.repo.dir.join("target/rpms").exists() && !f.repo.dir.join("target/trainyard/repos").exists());
+
+    // The tag's own build publishes the release.
+    let tag = github("push", "refs/tags/rpm-1.3");
+    let plan = f.plan_json(&tag, &[]);
+    assert_eq!(plan["action"], "release");
+    assert_eq!(plan["version"], "1.3");
+    assert_eq!(plan["channel"], "prod");
+    assert_eq!(plan["image_tags"], serde_json::json!(["1.3"]));
+    f.ci(&[], &tag).ok();
+    let arch = std::env::consts::ARCH;
+    assert!(f.published("prod").contains(&format!("portal-1.3-1.{arch}.rpm")), "{:?}", f.published("prod"));
+    assert!(f.published("dev").is_empty());
+    dnf_lists(&f.repo.dir.join("target/trainyard/repos/prod"), &["portal-1.3-1"]);
+
+    // A feature branch: a dev version above the release, in the dev channel only.
+    f.repo.checkout_new("feature/Login_Form");
+    f.repo.commits(1, "login");
+    let push_feature = github("push", "refs/heads/feature/Login_Form");
+    let plan = f.plan_json(&push_feature, &[]);
+    assert_eq!(plan["action"], "dev-release");
+    assert_eq!(plan["channel"], "dev");
+    assert_eq!(plan["image_tags"], serde_json::json!(["feature-login_form"]));
+    let rpm_version = plan["rpm_version"].as_str().unwrap().to_string();
+    assert!(rpm_version.starts_with("1.4~~dev"), "{rpm_version}");
+    let shell: Vec<String> =
+        plan["shell"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    assert_eq!(
+        shell,
+        [
+            "trainyard build_rpms RPM_CHANNEL=dev --trigger push",
+            "trainyard release publish --from target/rpms/dev --repo-dir target/trainyard/repos RPM_CHANNEL=dev --trigger push"
+        ]
+    );
+    f.ci(&[], &push_feature).ok();
+    assert_eq!(f.published("dev"), [format!("portal-{rpm_version}-1.{arch}.rpm")]);
+    assert_eq!(rpm_vercmp(&rpm_version, "1.3"), 1);
+    dnf_lists(&f.repo.dir.join("target/trainyard/repos/dev"), &[&format!("portal-{rpm_version}-1")]);
+    assert_eq!(f.published("prod").len(), 1, "the dev release leaves prod alone");
+
+    // A pull request never publishes.
+    let pr = vec![
+        ("GITHUB_ACTIONS", "true".to_string()),
+        ("GITHUB_EVENT_NAME", "pull_request".to_string()),
+        ("GITHUB_REF", "refs/pull/7/merge".to_string()),
+        ("GITHUB_HEAD_REF", "feature/Login_Form".to_string()),
+    ];
+    assert_eq!(f.plan_json(&pr, &[])["action"], "nothing");
+}
+
+/// Any other CI: the event by hand; GitLab's variables; the configuration; dry runs and bad input.
+#[test]
+fn events_by_hand_gitlab_configuration_and_bad_input() {
+    let f = Fixture::new(
+        "ci-hand",
+        "\n[workspace.metadata.trainyard.ci]\ndefault-branch-push = \"dev-release\"\ntag-channel = \"stage\"\n",
+    );
+    let before = f.repo.git(&["status", "--porcelain", "--untracked-files=all"]);
+
+    // default-branch-push = "dev-release": the default branch releases dev versions.
+    let text = f.ci(&["plan", "--event", "push", "--ref", "refs/heads/main"], &[]);
+    says(&text, "action: dev-release");
+    says(&text, "version: 1.3.dev3 (rpm 1.3~~dev3)");
+    says(&text, "image tags: main");
+    says(&text, "trainyard mock RPM_CHANNEL=dev --trigger push");
+    // A dry run prints the plan and runs nothing.
+    let dry = f.ci(&["--dry-run", "--event", "push", "--ref", "refs/heads/main"], &[]);
+    dry.ok();
+    says(&dry, "dry run: nothing run");
+    assert!(!f.repo.dir.join("target/rpms").exists());
+
+    // A tag event whose tag is not on HEAD fails before anything runs.
+    f.repo.tag("rpm-1.3");
+    f.repo.commits(1, "after");
+    let err = f.ci(&["plan", "--event", "tag", "--ref", "rpm-1.3"], &[]).fails_with(1).to_string();
+    assert!(err.contains("carries no release tag") || err.contains("HEAD carries"), "{err}");
+    f.repo.checkout("rpm-1.3");
+    // tag-channel = "stage": the stage collection goes to stage.
+    let gitlab = vec![("GITLAB_CI", "true".to_string()), ("CI_COMMIT_TAG", "rpm-1.3".to_string())];
+    let plan = f.plan_json(&gitlab, &[]);
+    assert_eq!(plan["event"]["system"], "GitLab CI");
+    assert_eq!((plan["action"].as_str(), plan["channel"].as_str()), (Some("release"), Some("stage")));
+    let shell = plan["shell"].to_string();
+    assert!(shell.contains("release publish --from target/rpms/stage --repo-dir target/trainyard/repos RPM_CHANNEL=stage --trigger tag"), "{shell}");
+    // A tag that is not a release tag publishes nothing.
+    let docs = vec![("GITLAB_CI", "true".to_string()), ("CI_COMMIT_TAG", "docs-2".to_string())];
+    assert_eq!(f.plan_json(&docs, &[])["action"], "nothing");
+
+    for (args, needle) in [
+        (&["plan"][..], "no CI event"),
+        (&["plan", "--event", "merge", "--ref", "refs/heads/x"], "unknown event `merge`"),
+        (&["plan", "--event", "push"], "--event needs the ref"),
+        (&["plan", "--event", "push", "--ref", "refs/tags/rpm-1.3"], "does not go with"),
+        (&["plan", "--ref", "-x"], "--ref"),
+        (&["plan", "--format", "yaml", "--event", "push", "--ref", "main"], "unknown format `yaml`"),
+        (&["deploy"], "unknown ci command `deploy`"),
+        (&["generate", "jenkins"], "unknown CI system `jenkins`"),
+        (&["generate"], "needs the CI system"),
+    ] {
+        let run = f.ci(args, &[]);
+        let err = run.fails_with(2);
+        assert!(err.contains(needle) && err.contains("help:"), "{args:?}: {err}");
+    }
+    assert_eq!(f.repo.git(&["status", "--porcelain", "--untracked-files=all"]), before, "nothing changed");
+    let help = f.ci(&["--help"], &[]);
+    says(&help, "push to the default branch");
+    says(&help, "--event EVENT");
+}

@@ -48,6 +48,24 @@ pub struct Config {
     /// The rc branch of the `rc-beta` flow.
     #[serde(default = "default_rc_branch")]
     pub rc_branch: String,
+    /// What `ci` does for each CI event (`[workspace.metadata.trainyard.ci]`).
+    #[serde(default)]
+    pub ci: CiSettings,
+}
+
+/// `[workspace.metadata.trainyard.ci]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CiSettings {
+    /// A push to the default branch: `"nothing"` (the default: its tag builds release it, and a
+    /// push build racing a tag build publishes nothing) or `"dev-release"`.
+    pub default_branch_push: Option<String>,
+    /// The channel a release tag publishes to (default `prod`; betas and rcs go to `dev`).
+    pub tag_channel: Option<String>,
+    /// The package repositories, one directory per channel (default `target/trainyard/repos`).
+    pub repo_dir: Option<Utf8PathBuf>,
+    /// Whether `ci` runs `mock` before publishing (default true).
+    pub mock: Option<bool>,
 }
 
 /// `version-scheme`: what dev builds after a release lead to.
@@ -123,6 +141,7 @@ impl Default for Config {
             version_scheme: VersionScheme::default(),
             flow: Flow::default(),
             rc_branch: default_rc_branch(),
+            ci: CiSettings::default(),
         }
     }
 }
@@ -230,6 +249,15 @@ impl Config {
                 .with_help("rename one of them: each project needs its own PROJECT=ref variable"));
             }
             vars.insert(var, format!("internal project `{project}`"));
+        }
+        if let Some(push) = &self.ci.default_branch_push {
+            if !matches!(push.as_str(), "nothing" | "dev-release") {
+                return Err(Error::usage(format!("{}: `{push}` is not an action", key("ci.default-branch-push")))
+                    .with_help("default-branch-push = \"nothing\" (the default) or \"dev-release\""));
+            }
+        }
+        if let Some(channel) = &self.ci.tag_channel {
+            crate::channel::Channel::parse(channel).map_err(|e| e.context(key("ci.tag-channel")))?;
         }
         for (channel, level) in &self.rpm.compression_level {
             crate::channel::Channel::parse(channel).map_err(|e| e.context(key("rpm.compression-level")))?;

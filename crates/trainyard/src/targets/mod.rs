@@ -6,6 +6,7 @@ use crate::Context;
 
 pub mod build;
 pub mod build_rpms;
+pub mod ci;
 pub mod demo;
 pub mod mock;
 pub mod pin;
@@ -28,6 +29,7 @@ pub const TARGETS: &[Target] = &[
     Target { spec: &pin::SPEC, run: pin::run, needs_workspace: true },
     Target { spec: &version::SPEC, run: version::run, needs_workspace: true },
     Target { spec: &release::SPEC, run: release::run, needs_workspace: true },
+    Target { spec: &ci::SPEC, run: ci::run, needs_workspace: true },
     Target { spec: &demo::SPEC, run: demo::run, needs_workspace: false },
 ];
 
