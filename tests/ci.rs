@@ -365,3 +365,86 @@ fn events_by_hand_gitlab_configuration_and_bad_input() {
     says(&help, "push to the default branch");
     says(&help, "--event EVENT");
 }
+
+/// A YAML file as JSON, read by PyYAML (no YAML crate in the graph).
+fn yaml(path: &Path) -> serde_json::Value {
+    let mut c = Command::new("python3");
+    c.args(["-c", "import sys, json, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))"]).arg(path);
+    let out = c.output().expect("python3");
+    assert!(
+        out.status.success(),
+        "{} is not valid YAML (or PyYAML is missing: pip install pyyaml): {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `ci generate github|gitlab`: valid YAML running exactly the pipeline `ci plan` documents,
+/// least privilege, a concurrency group per ref, secrets from the store, caches; `--check`.
+#[test]
+fn generated_workflows_parse_and_check() {
+    let f = Fixture::new("ci-generate", "tag-prefix = \"v\"\n");
+    let plan = f.plan_json(&[], &["--event", "push", "--ref", "refs/heads/feature/x"]);
+    let pipeline: Vec<String> =
+        plan["pipeline"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    assert_eq!(pipeline, ["cargo xtask ci plan", "cargo xtask ci"]);
+
+    // GitHub.
+    let gh = f.repo.dir.join(".github/workflows/trainyard.yml");
+    f.ci(&["generate", "github", "--check"], &[]).fails_with(1);
+    let dry = f.ci(&["generate", "github", "--dry-run"], &[]);
+    says(&dry, "would write .github/workflows/trainyard.yml");
+    assert!(!gh.exists(), "--dry-run writes nothing");
+    f.ci(&["generate", "github"], &[]).ok();
+    let w = yaml(&gh);
+    // PyYAML reads the key `on` as YAML 1.1's boolean true; GitHub reads it as `on`.
+    let on = w.get("on").or_else(|| w.get("true")).expect("on:");
+    assert_eq!(on["push"]["tags"], serde_json::json!(["v*"]));
+    assert_eq!(on["push"]["branches"], serde_json::json!(["**"]));
+    assert_eq!(w["permissions"], serde_json::json!({"contents": "read"}));
+    assert!(w["concurrency"]["group"].as_str().unwrap().contains("${{ github.ref }}"));
+    assert_eq!(w["concurrency"]["cancel-in-progress"], false);
+    let job = &w["jobs"]["ci"];
+    for (name, value) in job["env"].as_object().unwrap() {
+        let value = value.as_str().unwrap();
+        if name.contains("PASSWORD") || name.contains("USER") || name.contains("TOKEN") {
+            assert_eq!(value, format!("${{{{ secrets.{name} }}}}"), "{name} comes from the secret store");
+        }
+    }
+    let steps = job["steps"].as_array().unwrap();
+    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    assert_eq!(runs, pipeline, "the workflow runs exactly what `ci plan` documents");
+    let checkout =
+        steps.iter().find(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("actions/checkout"))).unwrap();
+    assert_eq!(checkout["with"]["fetch-depth"], 0, "dev versions count commits: the whole history");
+    let cache = steps.iter().find(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("actions/cache"))).unwrap();
+    let paths = cache["with"]["path"].as_str().unwrap();
+    assert!(paths.contains("~/.cargo/registry") && paths.lines().any(|l| l.trim() == "target"), "{paths}");
+    f.ci(&["generate", "github", "--check"], &[]).ok();
+    let mut text = std::fs::read_to_string(&gh).unwrap();
+    text = text.replace("contents: read", "contents: write");
+    std::fs::write(&gh, &text).unwrap();
+    let err = f.ci(&["generate", "github", "--check"], &[]).fails_with(1).to_string();
+    assert!(err.contains("differs") && err.contains("help:"), "{err}");
+    assert_eq!(std::fs::read_to_string(&gh).unwrap(), text, "--check changes nothing");
+    f.ci(&["generate", "github"], &[]).ok();
+    f.ci(&["generate", "github", "--check"], &[]).ok();
+
+    // GitLab.
+    let gl = f.repo.dir.join(".gitlab-ci.yml");
+    f.ci(&["generate", "gitlab"], &[]).ok();
+    let w = yaml(&gl);
+    let job = &w["trainyard"];
+    let script: Vec<&str> = job["script"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert_eq!(script, pipeline);
+    assert!(job["resource_group"].as_str().unwrap().contains("$CI_COMMIT_REF_SLUG"));
+    let paths = job["cache"]["paths"].to_string();
+    assert!(paths.contains("registry") && paths.contains("\"target\""), "{paths}");
+    assert_eq!(w["variables"]["GIT_DEPTH"], "0");
+    let rules = w["workflow"]["rules"].to_string();
+    assert!(rules.contains("CI_COMMIT_TAG") && !rules.contains("merge_request_event"), "{rules}");
+    f.ci(&["generate", "gitlab", "--check"], &[]).ok();
+    std::fs::write(&gl, std::fs::read_to_string(&gl).unwrap() + "# edited\n").unwrap();
+    f.ci(&["generate", "gitlab", "--check"], &[]).fails_with(1);
+}
