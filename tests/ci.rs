@@ -288,13 +288,26 @@ fn github_events_publish_what_they_allow() {
         shell,
         [
             "trainyard build_rpms RPM_CHANNEL=dev --trigger push",
-            "trainyard release publish --from target/rpms/dev --repo-dir target/trainyard/repos RPM_CHANNEL=dev --trigger push"
+            "trainyard release publish --from target/rpms/dev --repo-dir target/trainyard/repos RPM_CHANNEL=dev --trigger push",
+            "trainyard image RPM_CHANNEL=dev --trigger push --tag feature-login_form",
         ]
     );
     f.ci(&[], &push_feature).ok();
     assert_eq!(f.published("dev"), [format!("portal-{rpm_version}-1.{arch}.rpm")]);
     assert_eq!(rpm_vercmp(&rpm_version, "1.3"), 1);
     dnf_lists(&f.repo.dir.join("target/trainyard/repos/dev"), &[&format!("portal-{rpm_version}-1")]);
+    // Both runs built an image: the release's tag and the branch's, side by side in one layout.
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(f.repo.dir.join("target/images/portal/index.json")).unwrap())
+            .unwrap();
+    let mut names: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["1.3", "feature-login_form"]);
     assert_eq!(f.published("prod").len(), 1, "the dev release leaves prod alone");
 
     // A pull request never publishes.
@@ -322,6 +335,7 @@ fn events_by_hand_gitlab_configuration_and_bad_input() {
     says(&text, "version: 1.3.dev3 (rpm 1.3~~dev3)");
     says(&text, "image tags: main");
     says(&text, "trainyard mock RPM_CHANNEL=dev --trigger push");
+    says(&text, "trainyard image RPM_CHANNEL=dev --trigger push --tag main");
     // A dry run prints the plan and runs nothing.
     let dry = f.ci(&["--dry-run", "--event", "push", "--ref", "refs/heads/main"], &[]);
     dry.ok();

@@ -66,6 +66,12 @@ pub struct CiSettings {
     pub repo_dir: Option<Utf8PathBuf>,
     /// Whether `ci` runs `mock` before publishing (default true).
     pub mock: Option<bool>,
+    /// Whether `ci` builds the container image (default true).
+    pub image: Option<bool>,
+    /// Where `ci` pushes the image (`registry.example.com/team/portal`); none: not pushed.
+    pub image_repository: Option<String>,
+    /// Push over plain HTTP (a registry on the local network).
+    pub image_insecure: Option<bool>,
 }
 
 /// `version-scheme`: what dev builds after a release lead to.

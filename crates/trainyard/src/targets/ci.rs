@@ -36,14 +36,14 @@ pub const SPEC: TargetSpec = TargetSpec {
             --event push --ref refs/heads/BRANCH / --event tag --ref refs/tags/TAG. Then, by default:\n\
             \x20 push to the default branch   nothing (default-branch-push = \"dev-release\" changes it)\n\
             \x20 push to another branch       dev release: build_rpms RPM_CHANNEL=dev --trigger push, mock,\n\
-            \x20                              release publish into dev; image tag: the sanitised branch\n\
+            \x20                              release publish into dev, image tagged with the sanitised branch\n\
             \x20 release tag (rpm-X.Y)        release: build_rpms for stage and prod --trigger tag, mock,\n\
             \x20                              release publish to tag-channel (prod; betas and rcs: dev);\n\
-            \x20                              image tag: the version\n\
+            \x20                              image tagged with the version\n\
             \x20 anything else                nothing (pull requests never publish)\n\
             Configuration: [workspace.metadata.trainyard.ci] default-branch-push, tag-channel, repo-dir,\n\
-            mock. `ci plan` prints the decision and the exact commands (--format json for a pipeline to\n\
-            branch on); `ci` runs them from the workspace root. `ci generate github|gitlab` writes the\n\
+            mock, image, image-repository, image-insecure. `ci plan` prints the decision and the exact\n\
+            commands (--format json for a pipeline to branch on); `ci` runs them from the workspace root. `ci generate github|gitlab` writes the\n\
             workflow that runs `ci` on pushes and tags; --check exits 1 when the file on disk differs.\n\
             Exit codes: 0 done (or nothing to do), 1 a step failed, 2 bad input or no CI event.",
     vars: &[],
@@ -230,6 +230,7 @@ pub fn plan(ctx: &Context, event: Event, env: &dyn Fn(&str) -> Option<String>) -
         ws.display(&ws.target_dir.join("rpms").join(channel.as_str())).to_path_buf()
     };
     let mock = config.ci.mock.unwrap_or(true);
+    let image = config.ci.image.unwrap_or(true);
     let mut out = CiPlan {
         event,
         action,
@@ -254,6 +255,9 @@ pub fn plan(ctx: &Context, event: Event, env: &dyn Fn(&str) -> Option<String>) -
                 out.commands.push(words(&["mock", "RPM_CHANNEL=dev", "--trigger", "push"]));
             }
             out.commands.push(publish(&collection(Channel::Dev), &repo_dir, Channel::Dev, "push"));
+            if image {
+                out.commands.push(image_command(config, Channel::Dev, "push", &out.image_tags));
+            }
         }
         Action::Release => {
             let tag = out.event.tag.clone().unwrap_or_default();
@@ -281,9 +285,27 @@ pub fn plan(ctx: &Context, event: Event, env: &dyn Fn(&str) -> Option<String>) -
                 out.commands.push(words(&["mock", "RPM_CHANNEL=prod", "--trigger", "tag"]));
             }
             out.commands.push(publish(&collection(source), &repo_dir, channel, "tag"));
+            if image {
+                out.commands.push(image_command(config, Channel::Prod, "tag", &out.image_tags));
+            }
         }
     }
     Ok(out)
+}
+
+/// `image`: from the collection the run built, tagged as the plan says, pushed when configured.
+fn image_command(config: &Config, channel: Channel, trigger: &str, tags: &[String]) -> Vec<String> {
+    let mut out = vec!["image".into(), format!("RPM_CHANNEL={channel}"), "--trigger".into(), trigger.into()];
+    for t in tags {
+        out.extend(["--tag".into(), t.clone()]);
+    }
+    if let Some(repo) = &config.ci.image_repository {
+        out.extend(["--push".into(), repo.clone()]);
+        if config.ci.image_insecure == Some(true) {
+            out.push("--insecure".into());
+        }
+    }
+    out
 }
 
 fn publish(from: &camino::Utf8Path, repo_dir: &camino::Utf8Path, channel: Channel, trigger: &str) -> Vec<String> {

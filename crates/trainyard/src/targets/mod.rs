@@ -8,6 +8,7 @@ pub mod build;
 pub mod build_rpms;
 pub mod ci;
 pub mod demo;
+pub mod image;
 pub mod mock;
 pub mod pin;
 pub mod release;
@@ -30,6 +31,7 @@ pub const TARGETS: &[Target] = &[
     Target { spec: &version::SPEC, run: version::run, needs_workspace: true },
     Target { spec: &release::SPEC, run: release::run, needs_workspace: true },
     Target { spec: &ci::SPEC, run: ci::run, needs_workspace: true },
+    Target { spec: &image::SPEC, run: image::run, needs_workspace: true },
     Target { spec: &demo::SPEC, run: demo::run, needs_workspace: false },
 ];
 
