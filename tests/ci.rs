@@ -462,3 +462,158 @@ fn generated_workflows_parse_and_check() {
     std::fs::write(&gl, std::fs::read_to_string(&gl).unwrap() + "# edited\n").unwrap();
     f.ci(&["generate", "gitlab", "--check"], &[]).fails_with(1);
 }
+
+/// A free TCP port on 127.0.0.1.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Debian's `docker-registry` serving from a temporary directory on 127.0.0.1; killed on drop.
+struct Registry {
+    child: std::process::Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl Registry {
+    fn start() -> Option<Registry> {
+        if Command::new("docker-registry").arg("--version").output().is_err() {
+            eprintln!("NOTICE: skipping the registry push: docker-registry is not installed (apt-get install docker-registry)");
+            return None;
+        }
+        let dir = TempDir::new("ci-registry");
+        let port = free_port();
+        let config = dir.path.join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path.join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("docker-registry");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(Registry { child, port, _dir: dir });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("docker-registry did not listen on 127.0.0.1:{port}");
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn tool(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Images of a tag and of a feature branch: inspected with skopeo, unpacked with umoci, the
+/// program run from the unpacked root printing the computed version, pushed to a registry on
+/// 127.0.0.1 and pulled back with the same layer.
+#[test]
+fn images_of_a_tag_and_a_branch_inspected_unpacked_pushed_and_pulled() {
+    let f = Fixture::new("ci-image", "");
+    f.repo.tag("rpm-1.3");
+    let layout = f.repo.dir.join("target/images/portal");
+    let layout_s = layout.to_str().unwrap().to_string();
+
+    // --dry-run: the plan, nothing written.
+    let dry = f.ty(&["image", "--trigger", "tag", "--dry-run"]);
+    dry.ok();
+    says(&dry, "tagged 1.3");
+    assert!(!layout.exists());
+
+    f.ty(&["image", "--trigger", "tag"]).ok();
+    f.repo.checkout_new("feature/Img");
+    f.repo.commits(1, "image");
+    f.ty(&["image", "RPM_CHANNEL=dev", "--trigger", "push"]).ok();
+    let dev_semver = f.ty(&["version", "--trigger", "push", "--format", "semver"]).ok().to_string();
+    assert!(dev_semver.starts_with("1.4.0-0.dev."), "{dev_semver}");
+
+    for (tag, version, semver) in [("1.3", "1.3", "1.3.0".to_string()), ("feature-img", "", dev_semver.clone())] {
+        let inspect: serde_json::Value =
+            serde_json::from_str(&tool("skopeo", &["inspect", &format!("oci:{layout_s}:{tag}")])).unwrap();
+        assert_eq!(inspect["Layers"].as_array().unwrap().len(), 1, "{inspect}");
+        assert_eq!(inspect["Os"], "linux");
+        if !version.is_empty() {
+            assert_eq!(inspect["Labels"]["org.opencontainers.image.version"], version);
+        }
+        let config: serde_json::Value =
+            serde_json::from_str(&tool("skopeo", &["inspect", "--config", &format!("oci:{layout_s}:{tag}")])).unwrap();
+        assert_eq!(config["config"]["Entrypoint"], serde_json::json!(["/usr/bin/app"]), "{config}");
+        assert_eq!(config["created"], "2026-01-01T00:00:00Z", "timestamps are the source date");
+
+        let bundle = f.tmp.path.join(format!("bundle-{tag}"));
+        tool("umoci", &["unpack", "--image", &format!("{layout_s}:{tag}"), bundle.to_str().unwrap()]);
+        let program = bundle.join("rootfs/usr/bin/app");
+        let out = Command::new(&program).output().unwrap_or_else(|e| panic!("{}: {e}", program.display()));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("portal {semver}"));
+        let meta = std::fs::metadata(&program).unwrap();
+        assert!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111 != 0);
+    }
+
+    // Bad input: exit 2, nothing pushed.
+    for (args, needle) in [
+        (&["image", "--tag", "-x"][..], "not a container tag"),
+        (&["image", "--push", "docker://x/y"], "not REGISTRY/REPOSITORY"),
+        (&["image", "--insecure"], "--insecure goes with --push"),
+    ] {
+        let err = f.ty(args).fails_with(2).to_string();
+        assert!(err.contains(needle) && err.contains("help:"), "{args:?}: {err}");
+    }
+
+    let Some(registry) = Registry::start() else { return };
+    let repo = format!("127.0.0.1:{}/portal", registry.port);
+    let secret = "s3cret-Pa55word";
+    let pushed = f.ty_env(
+        &["image", "RPM_CHANNEL=dev", "--trigger", "push", "--push", &repo, "--insecure"],
+        &[("TRAINYARD_REGISTRY_USER", "ci"), ("TRAINYARD_REGISTRY_PASSWORD", secret)],
+    );
+    pushed.ok();
+    says(&pushed, &format!("pushing {repo}:feature-img"));
+    assert!(!pushed.stdout.contains(secret) && !pushed.stderr.contains(secret), "the password is never printed");
+    assert!(
+        std::fs::read_dir(f.repo.dir.join("target/trainyard/image-auth")).map(|d| d.count()).unwrap_or(0) == 0,
+        "the auth file is removed"
+    );
+    let pulled = f.tmp.path.join("pulled");
+    tool(
+        "skopeo",
+        &[
+            "copy",
+            "--quiet",
+            "--src-tls-verify=false",
+            &format!("docker://{repo}:feature-img"),
+            &format!("oci:{}:feature-img", pulled.display()),
+        ],
+    );
+    // skopeo compresses the layer on the way to the registry: the uncompressed digests agree.
+    let diff_ids = |reference: &str| -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_str(&tool("skopeo", &["inspect", "--config", reference])).unwrap();
+        v["rootfs"]["diff_ids"].clone()
+    };
+    assert_eq!(
+        diff_ids(&format!("oci:{}:feature-img", pulled.display())),
+        diff_ids(&format!("oci:{layout_s}:feature-img")),
+        "the registry gives back the same layer"
+    );
+    let bundle = f.tmp.path.join("bundle-pulled");
+    tool("umoci", &["unpack", "--image", &format!("{}:feature-img", pulled.display()), bundle.to_str().unwrap()]);
+    let out = Command::new(bundle.join("rootfs/usr/bin/app")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("portal {dev_semver}"));
+}
