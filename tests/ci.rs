@@ -492,7 +492,7 @@ impl Registry {
             ),
         )
         .unwrap();
-        let child = Command::new("docker-registry")
+        let mut child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
             .stdout(std::process::Stdio::null())
@@ -505,6 +505,8 @@ impl Registry {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
+        child.kill().ok();
+        child.wait().ok();
         panic!("docker-registry did not listen on 127.0.0.1:{port}");
     }
 }
