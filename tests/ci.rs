@@ -619,3 +619,35 @@ fn images_of_a_tag_and_a_branch_inspected_unpacked_pushed_and_pulled() {
     let out = Command::new(bundle.join("rootfs/usr/bin/app")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("portal {dev_semver}"));
 }
+
+fn is_root(what: &str) -> bool {
+    let out = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if out.as_deref().ok() == Some("0") {
+        return true;
+    }
+    eprintln!("NOTICE: skipping {what}: needs root");
+    false
+}
+
+/// The default configuration (mock on) for a feature branch's push given by hand, as any other
+/// CI would: the dev collection is installed in a clean root and its program prints the dev
+/// version before anything is published.
+#[test]
+fn ci_by_hand_runs_mock_before_publishing() {
+    if !is_root("ci with mock") {
+        return;
+    }
+    let f = Fixture::new("ci-mock", "");
+    f.repo.tag("rpm-1.3");
+    f.repo.checkout_new("feature/mocked");
+    f.repo.commits(1, "mocked");
+    let run = f.ci(&["--event", "push", "--ref", "refs/heads/feature/mocked"], &[]);
+    run.ok();
+    says(&run, "trainyard mock RPM_CHANNEL=dev --trigger push");
+    says(&run, "installed 1 package(s):\n  portal-1.4~~dev1-1.");
+    says(&run, "portal: `app --version` ok");
+    says(&run, "portal 1.4.0-0.dev.1");
+    let published = f.published("dev");
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert!(published[0].starts_with("portal-1.4~~dev1-1."), "{published:?}");
+}
