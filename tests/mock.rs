@@ -280,6 +280,120 @@ fn a_failing_post_scriptlet() {
     );
 }
 
+/// A `%post` that tries the three ways out of the root the sandbox closes: a chroot escape
+/// writing a file on the host, a connection to a port on the host, a process left running.
+/// It catches its own failures and exits 0: only the leftover process fails the run.
+#[test]
+fn a_post_scriptlet_that_tries_to_leave_the_root() {
+    require_root!();
+    let d = Demo::new("mock-escape");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let target = d.tmp.path().join("escaped");
+    let nap = format!("8{}", std::process::id());
+    let script = format!(
+        r#"python3 - <<'PY'
+import os, socket
+try:
+    os.makedirs("/var/tmp/escape", exist_ok=True)
+    os.chroot("/var/tmp/escape")
+    for _ in range(256):
+        os.chdir("..")
+    os.chroot(".")
+    open("{target}", "w").write("escaped")
+    print("escape: wrote the file")
+except OSError as e:
+    print("escape failed:", e)
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=5)
+    print("connect: reached the host")
+except OSError as e:
+    print("connect failed:", e)
+PY
+setsid sleep {nap} </dev/null >/dev/null 2>&1 &
+"#,
+        target = target.display()
+    );
+    d.rpm_table(&format!("smoke = \"account-portal --version\"\npost_install_script = '''\n{script}'''"));
+    let run = d.mock(&[]);
+    let left = sleepers(&nap);
+    for pid in &left {
+        let _ = Command::new("kill").args(["-9", pid]).status();
+    }
+    assert!(left.is_empty(), "`sleep {nap}` still runs on the host: {left:?}\n{}", run.output());
+    assert!(!target.exists(), "the %post wrote {} on the host\n{}", target.display(), run.output());
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the %post reached the host's port {port}: {other:?}\n{}", run.output()),
+    }
+    run.fails_with(1);
+    assert_says(
+        &run,
+        &[
+            "left processes running in the sandbox (they were killed with it)",
+            &format!("the %post scriptlet of account-portal-1.3~~dev3-1.x86_64 left a process running: `sleep {nap}`"),
+            "start services from their systemd unit",
+        ],
+    );
+}
+
+/// Host processes whose command line is `sleep NAP`.
+fn sleepers(nap: &str) -> Vec<String> {
+    let wanted = format!("sleep\0{nap}\0");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted.as_bytes()))
+        .collect()
+}
+
+/// trainyard killed (SIGKILL, as a CI timeout does) while a `%post` runs: the scriptlet dies
+/// with it, no mount stays, and the next run clears the dead run's directory and passes.
+#[test]
+fn killing_mock_during_a_scriptlet_leaves_no_process_and_no_mount() {
+    require_root!();
+    let d = Demo::new("mock-kill");
+    let nap = format!("7{}", std::process::id());
+    d.rpm_table(&format!("smoke = \"account-portal --version\"\npost_install_script = \"sleep {nap}\\n\""));
+    let before = mounts();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trainyard"))
+        .args(["mock", "SERVER_CORE=rpm-2.0", "RPM_CHANNEL=dev"])
+        .current_dir(&d.portal)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RPM_CHANNEL")
+        .env_remove("CI")
+        .envs(git_env())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while sleepers(&nap).is_empty() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("mock ended ({status}) before its %post ran");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(600), "the %post never ran");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = std::time::Instant::now();
+    while !sleepers(&nap).is_empty() && killed.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let left = sleepers(&nap);
+    for pid in &left {
+        let _ = Command::new("kill").args(["-9", pid]).status();
+    }
+    assert!(left.is_empty(), "the %post's `sleep {nap}` outlived trainyard: {left:?}");
+    assert_eq!(before, mounts(), "a mount outlived trainyard");
+    // The next run (without the sleep) removes the dead run's directory and passes.
+    d.rpm_table("smoke = \"account-portal --version\"");
+    d.mock(&[]).ok();
+}
+
 #[test]
 fn a_smoke_command_that_exits_non_zero() {
     require_root!();

@@ -650,6 +650,10 @@ fn keep_root_leaves_the_root_but_no_mount() {
     before.assert_unchanged(&HostState::capture());
     let root = report.root.clone().expect("the kept root");
     assert!(root.starts_with(&work));
+    // Only root reaches into it: a scriptlet may have left setuid files there.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(root.parent().unwrap()).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "{mode:o}");
     // Outside the namespace the overlay is not mounted: /usr of the root is an empty mount
     // point, and what the packages put in /usr is in the overlay's upper layer.
     assert!(!root.join("usr/bin/hello").exists());
@@ -665,6 +669,11 @@ fn keep_root_leaves_the_root_but_no_mount() {
     argv.extend(["/usr/bin/hello".to_string()]);
     let out = std::process::Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello 1.2.3", "{:?}", out);
+    // It is the install's sandbox: rpm there reads the root's database.
+    let mut argv = enter.clone();
+    argv.extend(["-c".to_string(), "rpm -q hello".to_string()]);
+    let out = std::process::Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello-1.2.3-1.noarch", "{:?}", out);
     assert!(report.render().contains("root kept at"));
     std::fs::remove_dir_all(&work).unwrap();
 }
@@ -861,4 +870,178 @@ fn mock_command_lines() {
 
 fn which_mock() -> Option<PathBuf> {
     std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join("mock")).find(|p| p.is_file())
+}
+
+// ---------------------------------------------------------------- scriptlets that try to leave
+
+/// A package whose `%post` is `@BODY@` (with `%{...}` defines from the test), built for one test.
+const HOSTILE: &str = r#"Name: %{pkg}
+Version: 1.0
+Release: 1
+Summary: its %post tries to leave the install root
+License: MIT
+BuildArch: noarch
+%description
+x
+%post
+@BODY@
+%files
+"#;
+
+/// The classic chroot escape, in the python3 every dnf host has in /usr (so in the root):
+/// chroot into a subdirectory, walk `..` past the old root, chroot there, write `%{target}`.
+const CHROOT_ESCAPE: &str = r#"python3 - '%{target}' <<'EOF'
+import os, sys
+os.makedirs("/var/tmp/escape", exist_ok=True)
+os.chroot("/var/tmp/escape")
+for _ in range(256):
+    os.chdir("..")
+os.chroot(".")
+with open(sys.argv[1], "w") as f:
+    f.write("written from a %post\n")
+print("escape: wrote", sys.argv[1])
+EOF"#;
+
+/// A connection to the port the test listens on, on the host's 127.0.0.1.
+const HOST_PORT: &str = r#"python3 - '%{port}' <<'EOF'
+import socket, sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10).sendall(b"from a %post\n")
+print("connect: reached the host's port", sys.argv[1])
+EOF"#;
+
+/// A process left running: `setsid` out of the scriptlet's session, its output detached.
+const LEFTOVER: &str = "setsid sleep %{nap} </dev/null >/dev/null 2>&1 &\necho \"leftover: started sleep %{nap}\"";
+
+/// Builds the hostile package `name` with `body` as its `%post`, outside the run's work dir.
+fn hostile_rpm(test: &str, name: &str, body: &str, defines: &[(&str, String)]) -> Utf8PathBuf {
+    let dir = tmp_root().join(format!("hostile-{test}-{}", std::process::id()));
+    let mut all: Vec<(&str, PathBuf)> = vec![("pkg", PathBuf::from(name))];
+    all.extend(defines.iter().map(|(k, v)| (*k, PathBuf::from(v))));
+    rpmbuild(&dir, name, &HOSTILE.replace("@BODY@", body), &all)
+}
+
+/// [`run`] with RPMs built by the test (beside `hello`), installing all of them.
+fn run_hostile(test_name: &str, rpms: &[Utf8PathBuf], install: &[&str]) -> Result<Report, String> {
+    let c = collection();
+    let work = work_dir(test_name);
+    let mut test = InstallTest::new(&work);
+    test.repo_rpms = rpms.to_vec();
+    test.repo_rpms.push(c.rpms["hello"].clone());
+    test.install = install.iter().map(|s| s.to_string()).collect();
+    test.smoke = vec![Smoke::version("hello", "hello", "1.2.3")];
+    let before = HostState::capture();
+    let result = sandbox::run(&test, &quiet());
+    before.assert_unchanged(&HostState::capture());
+    let left: Vec<_> = std::fs::read_dir(&work).unwrap().flatten().map(|e| e.path()).collect();
+    assert!(left.is_empty(), "{test_name}: the run left {left:?}");
+    std::fs::remove_dir_all(&work).unwrap();
+    result.map_err(|e| e.to_string())
+}
+
+/// Host processes whose command line is `sleep NAP` (a unique NAP per test process).
+fn sleepers(nap: &str) -> Vec<u32> {
+    let wanted = format!("sleep\0{nap}\0");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted.as_bytes()))
+        .collect()
+}
+
+#[test]
+fn a_post_scriptlet_cannot_chroot_its_way_out_of_the_root() {
+    require_root!();
+    let outside = tmp_root().join(format!("outside-escape-{}", std::process::id()));
+    std::fs::create_dir_all(&outside).unwrap();
+    let target = outside.join("escaped");
+    let rpm = hostile_rpm("escape", "escape-chroot", CHROOT_ESCAPE, &[("target", target.display().to_string())]);
+    let result = run_hostile("escape", &[rpm], &["hello", "escape-chroot"]);
+    assert!(!target.exists(), "the %post wrote {} on the host: {result:?}", target.display());
+    // The escape lands in the sandbox's own root, where the host's directory does not exist.
+    let err = result.expect_err("the scriptlet's failure fails the run");
+    eprintln!("{err}");
+    assert_says(
+        &err,
+        &[
+            "the %post scriptlet of escape-chroot-1.0-1.noarch failed",
+            "No such file or directory",
+            target.to_str().unwrap(),
+        ],
+    );
+    std::fs::remove_dir_all(&outside).unwrap();
+}
+
+#[test]
+fn a_post_scriptlet_cannot_reach_a_port_on_the_host() {
+    require_root!();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let rpm = hostile_rpm("port", "escape-port", HOST_PORT, &[("port", port.clone())]);
+    let result = run_hostile("port", &[rpm], &["hello", "escape-port"]);
+    // A connection made during the run would wait in the listener's backlog.
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the %post reached the host's port {port}: {other:?}\n{result:?}"),
+    }
+    let err = result.expect_err("the scriptlet's failure fails the run");
+    eprintln!("{err}");
+    assert_says(&err, &["the %post scriptlet of escape-port-1.0-1.noarch failed", "Connection refused"]);
+}
+
+#[test]
+fn a_process_a_scriptlet_leaves_running_is_killed_and_fails_the_run() {
+    require_root!();
+    let nap = format!("9{}", std::process::id());
+    let rpm = hostile_rpm("leftover", "leaves-a-process", LEFTOVER, &[("nap", nap.clone())]);
+    let result = run_hostile("leftover", &[rpm], &["hello", "leaves-a-process"]);
+    let left = sleepers(&nap);
+    for pid in &left {
+        let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+    assert!(left.is_empty(), "`sleep {nap}` from the %post still runs on the host (pids {left:?}): {result:?}");
+    let err = result.expect_err("a leftover process fails the run");
+    eprintln!("{err}");
+    assert_says(
+        &err,
+        &["the %post scriptlet of leaves-a-process-1.0-1.noarch", "left a process running", &format!("sleep {nap}")],
+    );
+    assert!(!err.contains("hello-1.2.3"), "hello left nothing running:\n{err}");
+}
+
+/// What a scriptlet may do is what rpm needs: no mount (CAP_SYS_ADMIN), no device node that
+/// would reach the host's disk (CAP_MKNOD), no hostname change reaching the host, no write to
+/// the kernel's settings (root needs no capability for most of /proc/sys; `core_pattern` names
+/// a program the host's kernel runs as root). `test -w` asks without writing.
+const PRIVILEGED: &str = r#"mknod /var/tmp/host-disk b 8 0 || echo "refused: mknod"
+mount -t tmpfs none /var/tmp || echo "refused: mount"
+hostname escaped-%{nap} || echo "refused: hostname"
+for f in /proc/sys/kernel/core_pattern /proc/sys/kernel/modprobe /proc/sysrq-trigger; do
+  if test -w "$f"; then echo "writable: $f"; else echo "refused: $f"; fi
+done
+exit 7"#;
+
+#[test]
+fn a_scriptlet_cannot_mount_make_devices_rename_the_host_or_set_the_kernel() {
+    require_root!();
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let nap = std::process::id().to_string();
+    let rpm = hostile_rpm("privileged", "wants-privileges", PRIVILEGED, &[("nap", nap)]);
+    let err = run_hostile("privileged", &[rpm], &["hello", "wants-privileges"]).unwrap_err();
+    eprintln!("{err}");
+    assert_eq!(std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap(), hostname);
+    assert_says(
+        &err,
+        &[
+            "the %post scriptlet of wants-privileges-1.0-1.noarch failed, exit status 7",
+            "refused: mknod",
+            "refused: mount",
+            "refused: hostname",
+            "refused: /proc/sys/kernel/core_pattern",
+            "refused: /proc/sys/kernel/modprobe",
+            "refused: /proc/sysrq-trigger",
+        ],
+    );
+    assert!(!err.contains("writable:"), "{err}");
 }

@@ -146,6 +146,61 @@ pub fn name_of(nevra: &str) -> &str {
     nevra.rsplitn(3, '-').nth(2).unwrap_or(nevra)
 }
 
+/// A scriptlet rpm ran in its own process, from rpm's debug line
+/// `D: %post(NEVRA): execv(/bin/sh) pid N` (dnf's `--rpmverbosity=debug`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptletRun {
+    pub scriptlet: String,
+    pub package: String,
+    /// Its PID in the sandbox's PID namespace.
+    pub pid: u32,
+}
+
+pub fn scriptlet_runs(output: &str) -> Vec<ScriptletRun> {
+    let mut runs = Vec::new();
+    for line in output.lines() {
+        let Some(rest) = line.trim().strip_prefix("D: %") else { continue };
+        let Some((head, exec)) = rest.split_once("): execv(") else { continue };
+        let Some((scriptlet, package)) = head.split_once('(') else { continue };
+        let Some(pid) = exec.rsplit_once(") pid ").and_then(|(_, p)| p.trim().parse().ok()) else { continue };
+        runs.push(ScriptletRun { scriptlet: format!("%{scriptlet}"), package: package.to_string(), pid });
+    }
+    runs
+}
+
+/// A process still running in the sandbox when its command was done, as the supervisor
+/// reported it ([`super::confine::LEFT_RUNNING`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    pub pid: u32,
+    pub command: String,
+}
+
+pub fn leftovers(output: &str) -> Vec<Leftover> {
+    let mut found = Vec::new();
+    for line in output.lines() {
+        let Some(rest) = line.strip_prefix(super::confine::LEFT_RUNNING) else { continue };
+        let Some((pid, command)) = rest.trim_start().split_once(": ") else { continue };
+        let Ok(pid) = pid.parse() else { continue };
+        found.push(Leftover { pid, command: command.trim().to_string() });
+    }
+    found
+}
+
+/// The scriptlet that started a leftover process: the last one started before it. PIDs are
+/// handed out in increasing order in the sandbox's fresh PID namespace and rpm runs one
+/// scriptlet at a time, so a process with PID p was started while the scriptlet with the
+/// greatest PID not above p ran (by it, or by something it started). `None`: before any
+/// scriptlet (dnf or rpm itself).
+pub fn started_by<'a>(leftover: &Leftover, runs: &'a [ScriptletRun]) -> Option<&'a ScriptletRun> {
+    runs.iter().filter(|r| r.pid <= leftover.pid).max_by_key(|r| r.pid)
+}
+
+/// The output without rpm's debug lines (`D: ...`), which only [`scriptlet_runs`] reads.
+pub fn without_debug(output: &str) -> String {
+    output.lines().filter(|l| !l.starts_with("D: ")).map(|l| format!("{l}\n")).collect()
+}
+
 /// Lines of rpm's own chatter that say nothing about the packages (Debian's rpm warns that
 /// dpkg owns the system, every time).
 pub fn is_noise(line: &str) -> bool {
@@ -220,5 +275,26 @@ mod tests {
         assert!(nevra_has_name("bad-post-1.0-1.x86_64", "bad-post"));
         assert!(!nevra_has_name("badpost2-1-1.noarch", "badpost"));
         assert!(!nevra_has_name("bad-post-1.0-1.x86_64", "bad"));
+    }
+
+    #[test]
+    fn names_the_scriptlet_that_started_a_leftover_process() {
+        let out = "D: %prein(a-1-1.noarch): scriptlet start\n\
+                   D: %prein(a-1-1.noarch): execv(/bin/sh) pid 8\n\
+                   D: %post(b-2-1.x86_64): execv(/bin/sh) pid 11\n\
+                   trainyard-sandbox: left running: 12: sleep 1000 \n\
+                   trainyard-sandbox: left running: 5: dnf-helper\n\
+                   trainyard-sandbox: left running: x: nonsense\n";
+        let runs = scriptlet_runs(out);
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[1], ScriptletRun { scriptlet: "%post".into(), package: "b-2-1.x86_64".into(), pid: 11 });
+        let left = leftovers(out);
+        assert_eq!(
+            left,
+            vec![Leftover { pid: 12, command: "sleep 1000".into() }, Leftover { pid: 5, command: "dnf-helper".into() }]
+        );
+        assert_eq!(started_by(&left[0], &runs).unwrap().package, "b-2-1.x86_64");
+        assert_eq!(started_by(&left[1], &runs), None);
+        assert_eq!(without_debug(out).lines().count(), 3);
     }
 }

@@ -9,13 +9,19 @@
 //! 2. a fresh root whose `/usr` is an overlay over the host's, mounted only inside private
 //!    mount namespaces ([`root`]): nothing on the host changes, nothing stays mounted;
 //! 3. a package standing for the host's base system ([`base`]) goes in first;
-//! 4. `dnf --installroot` installs the requested packages, resolving every Requires;
-//! 5. scriptlet failures are read from the output (rpm and dnf exit 0 for them);
+//! 4. `dnf --installroot /` installs the requested packages, resolving every Requires;
+//! 5. scriptlet failures are read from the output (rpm and dnf exit 0 for them), and so are
+//!    the processes a scriptlet left running;
 //! 6. `rpm -V` over everything installed;
-//! 7. each smoke command runs in the root under `bwrap --unshare-all`;
+//! 7. each smoke command runs in the root under `bwrap --unshare-all`, read-only;
 //! 8. the run's directory is removed unless the root is kept.
+//!
+//! rpm and dnf (steps 3 to 6) and so every scriptlet run inside the root, entered by
+//! bubblewrap with `pivot_root`, in namespaces of their own and with few capabilities
+//! ([`confine`]); no process of theirs outlives its step.
 
 pub mod base;
+pub mod confine;
 pub mod diagnose;
 pub mod mock;
 pub mod root;
@@ -309,7 +315,7 @@ fn probe_overlay_in(work_dir: &Utf8Path, privilege: Privilege) -> std::result::R
         // which is what installing a package does (and what an unprivileged user namespace
         // cannot do with root-owned directories).
         let probe_file = root.tree.join("usr/bin/.trainyard-probe");
-        let argv = root.wrap(privilege, true, vec!["touch".into(), probe_file.to_string()]);
+        let argv = root.wrap(privilege, vec!["touch".into(), probe_file.to_string()]);
         let sh = shell().map_err(|e| e.message)?;
         let (ok, _, err) =
             exec::output(command(&sh, &argv).env("TRAINYARD_OVERLAY_OPTS", Root::overlay_opts(privilege)))
@@ -327,15 +333,17 @@ fn probe_overlay_in(work_dir: &Utf8Path, privilege: Privilege) -> std::result::R
     result
 }
 
+/// Both sandboxes: the install's (its namespaces and capabilities) and the smoke commands'.
 fn probe_bwrap() -> std::result::Result<(), String> {
     let sh = shell().map_err(|e| e.message)?;
-    let (ok, _, err) =
-        exec::output(sh.cmd("bwrap").args(["--unshare-all", "--ro-bind", "/", "/", "true"])).map_err(|e| e.message)?;
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("bubblewrap cannot create its namespaces here: {}", err.trim()))
+    let smoke: Vec<String> = ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "true"].map(String::from).to_vec();
+    for argv in [confine::probe(), smoke] {
+        let (ok, _, err) = exec::output(command(&sh, &argv)).map_err(|e| e.message)?;
+        if !ok {
+            return Err(format!("bubblewrap cannot create its namespaces here: {}", err.trim()));
+        }
     }
+    Ok(())
 }
 
 fn effective_uid() -> Option<u32> {
@@ -459,6 +467,7 @@ impl Sandbox {
 
         let phase = Instant::now();
         self.root.create()?;
+        self.write_dnf_config()?;
         self.install_base()?;
         report.timings.base = phase.elapsed();
 
@@ -506,10 +515,23 @@ impl Sandbox {
         Ok(())
     }
 
+    /// dnf's configuration and an empty repository directory, for the sandbox to show.
+    fn write_dnf_config(&self) -> Result<()> {
+        let conf = self.root.run_dir.join("dnf.conf");
+        std::fs::write(&conf, "[main]\ngpgcheck=0\ninstall_weak_deps=False\nbest=True\n").map_err(io(&conf))?;
+        let reposd = self.root.run_dir.join("repos.d");
+        std::fs::create_dir_all(&reposd).map_err(io(&reposd))
+    }
+
     fn install_base(&self) -> Result<()> {
         let provides = base::provides(&base::host_libraries()?)?;
-        let rpm = base::build(&self.root.run_dir.join("base"), &provides)?;
-        let out = self.in_root(true, self.rpm(&["-i", "--nosignature", rpm.as_str()]))?;
+        let base_dir = self.root.run_dir.join("base");
+        let rpm = base::build(&base_dir, &provides)?;
+        // The sandbox shows `base_dir` as CONTROL/base.
+        let relative = rpm.strip_prefix(&base_dir).map_err(|_| Error::failed(format!("{rpm} is not in {base_dir}")))?;
+        let inside = format!("{}/base/{relative}", confine::CONTROL);
+        let out = self.in_root(self.rpm(&["-i", "--nosignature", &inside]))?;
+        leftovers_fail(&out, "installing the base-system package")?;
         if !out.ok() {
             return Err(Error::failed(format!(
                 "installing the base-system package into the root failed:\n{}",
@@ -519,35 +541,51 @@ impl Sandbox {
         Ok(())
     }
 
+    /// rpm inside the sandbox, where the root is `/`.
     fn rpm(&self, args: &[&str]) -> Vec<String> {
-        let mut argv = vec!["rpm".to_string(), "--root".into(), self.root.tree.to_string()];
+        let mut argv = vec!["rpm".to_string()];
         argv.extend(args.iter().map(|s| s.to_string()));
         argv
     }
 
+    /// What the sandbox shows of the run, read-only, under [`confine::CONTROL`].
+    fn binds(&self) -> Vec<confine::Bind> {
+        let run = &self.root.run_dir;
+        vec![
+            confine::Bind::new(&self.repo_dir(), "repo"),
+            confine::Bind::new(&run.join("base"), "base"),
+            confine::Bind::new(&run.join("dnf.conf"), "dnf.conf"),
+            confine::Bind::new(&run.join("repos.d"), "repos.d"),
+            confine::Bind::new(&self.root.home, "home"),
+        ]
+    }
+
+    /// dnf inside the sandbox: the root is `/`, the run's files are under [`confine::CONTROL`].
     fn dnf_install(&self, packages: &[String]) -> Vec<String> {
-        let work = &self.root.run_dir;
-        let repo = self.repo_dir();
+        let control = confine::CONTROL;
         let mut argv: Vec<String> = vec![
             "dnf".into(),
             "--installroot".into(),
-            self.root.tree.to_string(),
-            // Our own configuration and an empty repository directory: no host repository,
-            // no host plugin, no host cache.
+            "/".into(),
+            // Our own configuration and an empty repository directory: no repository, plugin
+            // or cache of the host's.
             "--config".into(),
-            work.join("dnf.conf").to_string(),
-            format!("--setopt=reposdir={}", work.join("repos.d")),
+            format!("{control}/dnf.conf"),
+            format!("--setopt=reposdir={control}/repos.d"),
             "--noplugins".into(),
             "--disablerepo=*".into(),
-            format!("--repofrompath=trainyard,{repo}"),
+            format!("--repofrompath=trainyard,{control}/repo"),
             "--enablerepo=trainyard".into(),
             "--releasever=trainyard".into(),
             "--nogpgcheck".into(),
             "--setopt=install_weak_deps=False".into(),
-            // An explicit cachedir is taken as is, not inside the installroot: without it, dnf
-            // run as root keeps the repository's metadata in the host's /var/cache/dnf.
-            format!("--setopt=cachedir={}", work.join("dnf-cache")),
+            // On the sandbox's tmpfs: the metadata goes with the namespace.
+            format!("--setopt=cachedir={control}/cache"),
             "--setopt=keepcache=False".into(),
+            // rpm then logs each scriptlet's PID, which names the package of a process left
+            // running. It also runs /bin/sh scriptlets with `-x`: a failed one's output in the
+            // report shows the commands it ran.
+            "--rpmverbosity=debug".into(),
             "--assumeyes".into(),
             "install".into(),
         ];
@@ -556,16 +594,19 @@ impl Sandbox {
     }
 
     fn install(&self, packages: &[String]) -> Result<()> {
-        let conf = self.root.run_dir.join("dnf.conf");
-        std::fs::write(&conf, "[main]\ngpgcheck=0\ninstall_weak_deps=False\nbest=True\n").map_err(io(&conf))?;
-        let reposd = self.root.run_dir.join("repos.d");
-        std::fs::create_dir_all(&reposd).map_err(io(&reposd))?;
-        let echo = self.echo_of_cachedir();
-        let out = self.in_root(true, self.dnf_install(packages))?;
-        if let Some(echo) = echo {
-            let _ = std::fs::remove_dir_all(echo);
+        let out = self.in_root(self.dnf_install(packages))?;
+        let diagnosed = self.diagnose_install(packages, &out);
+        match (diagnosed, leftovers_fail(&out, "the install")) {
+            (Err(e), Err(left)) => Err(Error::failed(format!("{}\n{}", e.message, left.message)).with_help(
+                format!("{}\n{}", e.help.unwrap_or_default(), left.help.unwrap_or_default()).trim().to_string(),
+            )),
+            (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+            (Ok(()), Ok(())) => Ok(()),
         }
-        let text = out.all();
+    }
+
+    fn diagnose_install(&self, packages: &[String], out: &Output) -> Result<()> {
+        let text = diagnose::without_debug(&out.all());
         let unmet = diagnose::unmet_requires(&text);
         if !unmet.is_empty() {
             let list: String =
@@ -612,24 +653,10 @@ impl Sandbox {
         Ok(())
     }
 
-    /// dnf also keeps a file or two (`expired_repos.json`) under the cache directory's path
-    /// inside the installroot: that would show the build tree's path in the root. This is
-    /// the first directory of that path which is not in the root yet, removed after dnf.
-    fn echo_of_cachedir(&self) -> Option<Utf8PathBuf> {
-        let cache = self.root.run_dir.join("dnf-cache");
-        let mut dir = self.root.tree.clone();
-        for part in cache.as_str().trim_start_matches('/').split('/') {
-            dir.push(part);
-            if std::fs::symlink_metadata(&dir).is_err() {
-                return Some(dir);
-            }
-        }
-        None
-    }
-
     /// NEVRAs installed in the root, apart from the base package.
     fn installed(&self) -> Result<Vec<String>> {
-        let out = self.in_root(false, self.rpm(&["-qa", "--qf", "%{NEVRA}\\n"]))?;
+        let out = self.in_root(self.rpm(&["-qa", "--qf", "%{NEVRA}\\n"]))?;
+        leftovers_fail(&out, "`rpm -qa`")?;
         let mut nevras: Vec<String> = out
             .stdout
             .lines()
@@ -644,7 +671,8 @@ impl Sandbox {
     fn verify(&self, installed: &[String]) -> Result<()> {
         let mut failures = Vec::new();
         for nevra in installed {
-            let out = self.in_root(false, self.rpm(&["-V", nevra]))?;
+            let out = self.in_root(self.rpm(&["-V", nevra]))?;
+            leftovers_fail(&out, &format!("`rpm -V {nevra}`"))?;
             if !out.ok() {
                 let all = out.all();
                 let text: Vec<&str> = all.lines().filter(|l| !diagnose::is_noise(l)).map(str::trim).collect();
@@ -703,7 +731,7 @@ impl Sandbox {
 
     fn smoke(&self, smoke: &Smoke, timeout: Duration) -> Result<SmokeResult> {
         let started = Instant::now();
-        let out = self.in_root(false, self.smoke_argv(smoke, timeout))?;
+        let out = self.spawn(&self.root.wrap(self.privilege, self.smoke_argv(smoke, timeout)))?;
         let duration = started.elapsed();
         if out.status == Some(root::MOUNT_FAILED) {
             return Err(Error::failed(format!("could not mount the root for the smoke commands:\n{}", out.stderr)));
@@ -720,15 +748,26 @@ impl Sandbox {
         })
     }
 
-    /// Runs `command` in a namespace with the root's overlay mounted.
-    /// The progress line shows the command itself, not the namespace script around it
-    /// (`--dry-run` prints that in full).
-    fn in_root(&self, devices: bool, command: Vec<String>) -> Result<Output> {
+    /// Runs `command` inside the sandbox ([`confine`]), under the supervisor that reports
+    /// the processes it leaves. The progress line shows the command itself, not the namespace
+    /// script and bwrap around it (`--dry-run` prints those in full).
+    fn in_root(&self, command: Vec<String>) -> Result<Output> {
         if !self.effects.quiet {
-            eprintln!("$ [in the root's namespace] {}", shell_words(&command));
+            eprintln!("$ [in the sandbox] {}", shell_words(&command));
         }
-        let argv = self.root.wrap(self.privilege, devices, command);
-        self.spawn(&argv)
+        let out = self.spawn(&self.sandboxed(command))?;
+        if out.status == Some(root::MOUNT_FAILED) {
+            return Err(Error::failed(format!("could not mount the root's overlay:\n{}", out.stderr)));
+        }
+        Ok(out)
+    }
+
+    /// The whole argument vector of a command inside the sandbox: the overlay's mount
+    /// namespace, bwrap, the supervisor, the command.
+    fn sandboxed(&self, command: Vec<String>) -> Vec<String> {
+        let mut inner = confine::bwrap(&self.root.tree, &self.binds(), false);
+        inner.extend(confine::supervised(command));
+        self.root.wrap(self.privilege, inner)
     }
 
     fn exec(&self, argv: &[String]) -> Result<Output> {
@@ -740,7 +779,6 @@ impl Sandbox {
 
     fn spawn(&self, argv: &[String]) -> Result<Output> {
         let cmd = command(&self.sh, argv)
-            .env("HOME", &self.root.home)
             .env("LC_ALL", "C.UTF-8")
             .env("TRAINYARD_OVERLAY_OPTS", Root::overlay_opts(self.privilege));
         let out = cmd.quiet().ignore_status().output().map_err(exec::command_error)?;
@@ -751,9 +789,11 @@ impl Sandbox {
         })
     }
 
+    /// The sandbox the install ran in (the run's directory is kept with the root), with a shell.
     fn enter_command(&self) -> Vec<String> {
-        let chroot = vec!["chroot".to_string(), self.root.tree.to_string(), "/bin/sh".into()];
-        self.root.wrap(self.privilege, true, chroot)
+        let mut inner = confine::bwrap(&self.root.tree, &self.binds(), true);
+        inner.push("/bin/sh".into());
+        self.root.wrap(self.privilege, inner)
     }
 
     fn print_plan(&self, test: &InstallTest) -> Result<()> {
@@ -770,13 +810,12 @@ impl Sandbox {
             self.root.tree
         ));
         say(format!("build {} providing the host's C library, loader and /bin/sh", base::NAME));
-        let base_rpm = format!("{}/base/noarch/{}-1-1.noarch.rpm", self.root.run_dir, base::NAME);
-        say(shell_words(&self.root.wrap(self.privilege, true, self.rpm(&["-i", "--nosignature", &base_rpm]))));
-        say(shell_words(&self.root.wrap(self.privilege, true, self.dnf_install(&test.install))));
-        say(shell_words(&self.root.wrap(self.privilege, false, self.rpm(&["-V", "PACKAGE"])))
-            + "  (each installed package)");
+        let base_rpm = format!("{}/base/noarch/{}-1-1.noarch.rpm", confine::CONTROL, base::NAME);
+        say(shell_words(&self.sandboxed(self.rpm(&["-i", "--nosignature", &base_rpm]))));
+        say(shell_words(&self.sandboxed(self.dnf_install(&test.install))));
+        say(shell_words(&self.sandboxed(self.rpm(&["-V", "PACKAGE"]))) + "  (each installed package)");
         for smoke in &test.smoke {
-            say(shell_words(&self.root.wrap(self.privilege, false, self.smoke_argv(smoke, test.smoke_timeout))));
+            say(shell_words(&self.root.wrap(self.privilege, self.smoke_argv(smoke, test.smoke_timeout))));
         }
         if test.keep_root {
             say(format!("keep {}", self.root.run_dir));
@@ -785,6 +824,29 @@ impl Sandbox {
         }
         Ok(())
     }
+}
+
+/// The failure naming each process `what` left running in the sandbox (killed with it when
+/// the command ended), and the scriptlet that started it where rpm said; `Ok` when none.
+fn leftovers_fail(out: &Output, what: &str) -> Result<()> {
+    let all = out.all();
+    let left = diagnose::leftovers(&all);
+    if left.is_empty() {
+        return Ok(());
+    }
+    let runs = diagnose::scriptlet_runs(&all);
+    let mut msg = format!("{what} left processes running in the sandbox (they were killed with it):");
+    for l in &left {
+        let who = match diagnose::started_by(l, &runs) {
+            Some(run) => format!("the {} scriptlet of {}", run.scriptlet, run.package),
+            None => what.to_string(),
+        };
+        msg.push_str(&format!("\n  - {who} left a process running: `{}`", l.command));
+    }
+    Err(Error::failed(msg).with_help(
+        "a scriptlet must not leave a process behind: start services from their systemd unit, \
+         not from %post, and wait for what a scriptlet starts",
+    ))
 }
 
 /// The failure naming each smoke command that failed, its package and its output; `Ok` when all passed.

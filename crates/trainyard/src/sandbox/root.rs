@@ -6,6 +6,9 @@
 //! process exits, so no mount can outlive the command, whatever happens to trainyard (a
 //! panic, SIGKILL). The overlay's upper layer is a plain directory, so what one command
 //! installs is there for the next one to see when the overlay is mounted again.
+//!
+//! This namespace only mounts the overlay; the command it runs is bubblewrap, which enters
+//! the root itself ([`super::confine`]).
 
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -20,13 +23,11 @@ pub enum Privilege {
     UserNamespace,
 }
 
-/// The fixed program that mounts the overlays (and binds a few device files) inside the new
-/// namespace, then execs the command. Every value reaches it as a positional argument,
-/// never as part of the script text.
+/// The fixed program that mounts the overlays inside the new namespace, then execs the
+/// command. Every value reaches it as a positional argument, never as part of the script text.
 const NAMESPACE_SCRIPT: &str = r#"while :; do
   case "$1" in
     overlay) mount -t overlay -o "lowerdir=$2,upperdir=$3,workdir=$4$TRAINYARD_OVERLAY_OPTS" trainyard "$5" || exit 125; shift 5 ;;
-    bind) mount --bind "$2" "$3" || exit 125; shift 3 ;;
     --) shift; exec "$@" ;;
     *) echo "trainyard: unknown namespace step: $1" >&2; exit 125 ;;
   esac
@@ -34,9 +35,6 @@ done"#;
 
 /// Exit status of the namespace script when a mount failed (before the command ran).
 pub const MOUNT_FAILED: i32 = 125;
-
-/// Device files a scriptlet may write to or read from (`>/dev/null` is everywhere).
-const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom"];
 
 /// One host directory seen through an overlay in the root.
 #[derive(Debug, Clone)]
@@ -84,6 +82,14 @@ impl Root {
     /// Creates the skeleton: mount points, the host's top-level symlinks (`/bin -> usr/bin`
     /// on merged-/usr systems), the directories rpm and scriptlets expect.
     pub fn create(&self) -> Result<()> {
+        // Scriptlets run as root and may leave setuid files in the overlay's upper layer: only
+        // the owner may reach into the run, on the host, while it lives or is kept.
+        std::fs::create_dir_all(&self.run_dir).map_err(io(&self.run_dir))?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let private = std::fs::Permissions::from_mode(0o700);
+            std::fs::set_permissions(&self.run_dir, private).map_err(io(&self.run_dir))?;
+        }
         for layer in &self.layers {
             for dir in [&layer.upper, &layer.work, &layer.target] {
                 std::fs::create_dir_all(dir).map_err(io(dir))?;
@@ -100,10 +106,6 @@ impl Root {
                 std::os::unix::fs::symlink(&target, &link).map_err(io(&link))?;
             }
         }
-        for dev in DEVICES {
-            let path = self.tree.join("dev").join(dev);
-            std::fs::write(&path, b"").map_err(io(&path))?;
-        }
         std::fs::create_dir_all(&self.home).map_err(io(&self.home))?;
         let macros = self.home.join(".rpmmacros");
         std::fs::write(&macros, "%_dbpath /var/lib/rpm\n").map_err(io(&macros))?;
@@ -111,19 +113,13 @@ impl Root {
     }
 
     /// The argument vector that runs `command` with the root's overlays mounted, in a
-    /// private mount namespace of its own. With `devices`, the host's `/dev/null` and
-    /// friends are bound into the root too (for scriptlets, which rpm runs chrooted).
-    pub fn wrap(&self, privilege: Privilege, devices: bool, command: Vec<String>) -> Vec<String> {
+    /// private mount namespace of its own (on the host's side: `command` is what enters the root).
+    pub fn wrap(&self, privilege: Privilege, command: Vec<String>) -> Vec<String> {
         let mut argv = namespace_prefix(privilege);
         argv.extend(["sh", "-c", NAMESPACE_SCRIPT, "trainyard-namespace"].map(String::from));
         for layer in &self.layers {
             argv.push("overlay".into());
             argv.extend([&layer.lower, &layer.upper, &layer.work, &layer.target].map(|p| p.to_string()));
-        }
-        if devices {
-            for dev in DEVICES {
-                argv.extend(["bind".to_string(), format!("/dev/{dev}"), self.tree.join("dev").join(dev).to_string()]);
-            }
         }
         argv.push("--".into());
         argv.extend(command);
@@ -201,14 +197,13 @@ mod tests {
     #[test]
     fn wraps_a_command_in_a_namespace_with_the_overlay() {
         let root = Root::new(Utf8Path::new("/w/run-1")).unwrap();
-        let argv = root.wrap(Privilege::Root, true, vec!["rpm".into(), "-qa".into()]);
+        let argv = root.wrap(Privilege::Root, vec!["rpm".into(), "-qa".into()]);
         assert_eq!(&argv[..5], &["unshare", "--mount", "--propagation", "private", "--"]);
         let overlay = argv.iter().position(|a| a == "overlay").unwrap();
         assert_eq!(
             &argv[overlay..overlay + 5],
             &["overlay", "/usr", "/w/run-1/layers/usr/upper", "/w/run-1/layers/usr/work", "/w/run-1/root/usr"]
         );
-        assert!(argv.windows(3).any(|w| w == ["bind", "/dev/null", "/w/run-1/root/dev/null"]));
         assert_eq!(&argv[argv.len() - 3..], &["--", "rpm", "-qa"]);
     }
 

@@ -31,9 +31,12 @@ pub const SPEC: TargetSpec = TargetSpec {
             /usr is an overlay of the host's, mounted only in private mount namespaces; a package\n\
             standing for the host's C library, loader and /bin/sh; `dnf --installroot` installs the\n\
             workspace's packages, so every Requires must be met by the collection or that base;\n\
-            failed scriptlets fail the run; `rpm -V`; then each package's smoke command (default\n\
-            `BIN --version`, which must print the computed version) under `bwrap --unshare-all`: no\n\
-            network, no build tree, no home directory. The root is removed unless --keep-root.\n\
+            dnf, rpm and every scriptlet run inside the root, entered by bubblewrap with pivot_root\n\
+            in new PID, network, IPC and UTS namespaces with few capabilities; a failed scriptlet,\n\
+            or a process one leaves running, fails the run; `rpm -V`; then each package's smoke\n\
+            command (default `BIN --version`, which must print the computed version) under\n\
+            `bwrap --unshare-all`: no network, no build tree, no home directory. The root is\n\
+            removed unless --keep-root.\n\
             \n\
             mock backend (the default where Fedora's mock is installed): a source RPM per workspace\n\
             package (spec, workspace sources, vendored crates), `mock --rebuild` with --mock-config,\n\
@@ -52,6 +55,7 @@ pub const SPEC: TargetSpec = TargetSpec {
         build_rpms::OUT_FLAG,
         build_rpms::NO_DEPS_FLAG,
         build_rpms::PACKAGE_FLAG,
+        build_rpms::VARIANT_FLAG,
         crate::targets::build::TRIGGER_FLAG,
         FlagSpec {
             name: "backend",
@@ -259,8 +263,11 @@ fn mock_packages(ctx: &Context, collection: &Collection) -> Result<Vec<MockPacka
         collection.manifest.packages.iter().filter(|p| p.kind == Kind::Internal).map(|p| p.name.as_str()).collect();
     let build_version = crate::scm::describe(ws, crate::targets::build::trigger_arg(ctx)?)?.semver();
     let mut out = Vec::new();
-    for member in build_rpms::workspace_members(ws)? {
-        let Some(crate_pkg) = assets::from_metadata(&member.info, &member.metadata, &release_dir, arch)? else {
+    let members = build_rpms::workspace_members(ws)?;
+    let variants = build_rpms::variants(ctx, &members.iter().collect::<Vec<_>>())?;
+    for member in members {
+        let read = assets::from_metadata_with_variants(&member.info, &member.metadata, &release_dir, arch, &variants);
+        let Some(crate_pkg) = read? else {
             continue;
         };
         let pkg = &crate_pkg.package;
