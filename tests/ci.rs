@@ -651,3 +651,79 @@ fn ci_by_hand_runs_mock_before_publishing() {
     assert_eq!(published.len(), 1, "{published:?}");
     assert!(published[0].starts_with("portal-1.4~~dev1-1."), "{published:?}");
 }
+
+/// A base image with the host's C library for `program` (its needed libraries, as rpm's
+/// `elfdeps` names them, and its loader), built with umoci as a local OCI layout.
+fn libc_base(tmp: &Path, program: &Path) -> Option<String> {
+    let deps = Command::new("/usr/lib/rpm/elfdeps").arg("--requires").arg(program).output().ok()?;
+    let bytes = std::fs::read(program).unwrap();
+    let interp = bytes.windows(5).position(|w| w == b"/lib6" || w == b"/lib/").and_then(|at| {
+        let end = bytes[at..].iter().position(|&b| b == 0)?;
+        let text = std::str::from_utf8(&bytes[at..at + end]).ok()?;
+        text.contains("ld-linux").then(|| text.to_string())
+    })?;
+    let layout = tmp.join("base");
+    let layout_s = layout.to_str().unwrap();
+    tool("umoci", &["init", "--layout", layout_s]);
+    tool("umoci", &["new", "--image", &format!("{layout_s}:libc")]);
+    let bundle = tmp.join("base-bundle");
+    tool("umoci", &["unpack", "--image", &format!("{layout_s}:libc"), bundle.to_str().unwrap()]);
+    let rootfs = bundle.join("rootfs");
+    let copy = |from: &Path| {
+        let to = rootfs.join(from.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, &to).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    };
+    copy(Path::new(&interp));
+    let mut sonames: Vec<String> = String::from_utf8_lossy(&deps.stdout)
+        .lines()
+        .filter_map(|l| l.split('(').next().map(String::from))
+        .filter(|s| s.contains(".so"))
+        .collect();
+    sonames.sort();
+    sonames.dedup();
+    for soname in sonames {
+        let found = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/lib64"]
+            .iter()
+            .map(|d| Path::new(d).join(&soname))
+            .find(|p| p.exists())?;
+        copy(&found);
+    }
+    tool("umoci", &["repack", "--image", &format!("{layout_s}:libc"), bundle.to_str().unwrap()]);
+    Some(format!("{layout_s}:libc"))
+}
+
+/// `--base`: the layer on a local base that holds the C library, so the program runs inside the
+/// image's own root (chroot), not with the host's libraries.
+#[test]
+fn image_on_a_local_base_runs_in_its_own_root() {
+    if !is_root("image on a base (chroot)") {
+        return;
+    }
+    let f = Fixture::new("ci-base", "");
+    f.repo.tag("rpm-1.3");
+    // The program as the collection ships it, to know what C library it needs.
+    f.ty(&["build_rpms", "--trigger", "tag", "--no-deps"]).ok();
+    let Some(base) = libc_base(&f.tmp.path, &f.repo.dir.join("target/release/app")) else {
+        eprintln!("NOTICE: skipping: the C library of this host was not found where the test looks");
+        return;
+    };
+    let err = f.ty(&["image", "--trigger", "tag", "--base", &format!("{base}x")]).fails_with(2).to_string();
+    assert!(err.contains("no tag `libcx`") && err.contains("help:"), "{err}");
+    f.ty(&["image", "--trigger", "tag", "--base", &base, "--tag", "on-libc"]).ok();
+    let layout = f.repo.dir.join("target/images/portal");
+    let reference = format!("oci:{}:on-libc", layout.display());
+    let inspect: serde_json::Value = serde_json::from_str(&tool("skopeo", &["inspect", &reference])).unwrap();
+    assert_eq!(inspect["Layers"].as_array().unwrap().len(), 2, "the base's layer and the packages': {inspect}");
+    let bundle = f.tmp.path.join("bundle-on-libc");
+    tool("umoci", &["unpack", "--image", &format!("{}:on-libc", layout.display()), bundle.to_str().unwrap()]);
+    let out = Command::new("chroot").arg(bundle.join("rootfs")).arg("/usr/bin/app").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "portal 1.3.0");
+    // The same program on the empty base has no C library to run with.
+    f.ty(&["image", "--trigger", "tag", "--tag", "scratch"]).ok();
+    let bundle = f.tmp.path.join("bundle-scratch");
+    tool("umoci", &["unpack", "--image", &format!("{}:scratch", layout.display()), bundle.to_str().unwrap()]);
+    let out = Command::new("chroot").arg(bundle.join("rootfs")).arg("/usr/bin/app").output().unwrap();
+    assert!(!out.status.success(), "a dynamically linked program cannot run on an empty base");
+}

@@ -32,7 +32,7 @@ pub const SPEC: TargetSpec = TargetSpec {
     name: "image",
     summary: "build an OCI image of the collection (no daemon), tagged with the version or branch",
     usage: "[RPM_CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--trigger push|tag|auto] [--tag TAG ...] \
-            [--push REGISTRY/REPOSITORY [--insecure]] [--dry-run]",
+            [--push REGISTRY/REPOSITORY [--insecure]] [--base LAYOUT:TAG] [--dry-run]",
     about: "Builds the collection (as build_rpms does), then an OCI image layout in target/images/<name>/:\n\
             one layer holding the payload of the workspace's and internal projects' RPMs (the files\n\
             they install, owned by root), on an empty base; the config names the version and commit\n\
@@ -40,7 +40,8 @@ pub const SPEC: TargetSpec = TargetSpec {
             version (1.3) or, for a dev build, the sanitised branch (feature-login); --tag replaces that.\n\
             --push REGISTRY/REPOSITORY copies every tag there with skopeo; credentials from\n\
             TRAINYARD_REGISTRY_USER and TRAINYARD_REGISTRY_PASSWORD (never printed); --insecure talks\n\
-            plain HTTP to the registry (a local one). Exit codes: 0, 1 a step failed, 2 bad input,\n\
+            plain HTTP to the registry (a local one). --base DIR:TAG puts the layer on an image of a\n\
+            local OCI layout (a remote base: skopeo copy docker://REF oci:DIR:TAG first). Exit codes: 0, 1 a step failed, 2 bad input,\n\
             3 skopeo missing for --push.",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod)" }],
     flags: &[
@@ -60,6 +61,12 @@ pub const SPEC: TargetSpec = TargetSpec {
             var: None,
         },
         FlagSpec { name: "insecure", value: None, help: "--push over plain HTTP (a local registry)", var: None },
+        FlagSpec {
+            name: "base",
+            value: Some("LAYOUT:TAG"),
+            help: "build on this image of a local OCI layout (default: an empty base)",
+            var: None,
+        },
     ],
     takes_projects: true,
     max_positional: 0,
@@ -185,6 +192,69 @@ fn tar(entries: &BTreeMap<String, Entry>) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The image an image is built on: its layers (descriptors, uncompressed digests, where the
+/// blobs are), its runtime configuration and history.
+#[derive(Default)]
+struct Base {
+    layers: Vec<serde_json::Value>,
+    diff_ids: Vec<serde_json::Value>,
+    config: serde_json::Value,
+    history: Vec<serde_json::Value>,
+    blobs: Utf8PathBuf,
+}
+
+/// Reads `DIR:TAG`, an image of a local OCI layout.
+fn read_base(spec: &str) -> Result<Base> {
+    let bad = |what: String| {
+        Error::usage(format!("--base {spec}: {what}")).with_help(
+            "--base DIR:TAG names an image of a local OCI layout (skopeo copy docker://REF oci:DIR:TAG makes one)",
+        )
+    };
+    let Some((dir, tag)) = spec.rsplit_once(':').filter(|(d, t)| !d.is_empty() && !t.is_empty()) else {
+        return Err(bad("not DIR:TAG".into()));
+    };
+    let dir = Utf8Path::new(dir);
+    let read_json = |path: &Utf8Path| -> Result<serde_json::Value> {
+        let text = std::fs::read_to_string(path).map_err(|e| bad(format!("{path}: {e}")))?;
+        serde_json::from_str(&text).map_err(|e| bad(format!("{path}: {e}")))
+    };
+    let index = read_json(&dir.join("index.json"))?;
+    let manifests = index["manifests"].as_array().cloned().unwrap_or_default();
+    let name = |m: &serde_json::Value| m["annotations"]["org.opencontainers.image.ref.name"].as_str().map(String::from);
+    let Some(entry) = manifests.iter().find(|m| name(m).as_deref() == Some(tag)) else {
+        let tags: Vec<String> = manifests.iter().filter_map(name).collect();
+        return Err(bad(format!("no tag `{tag}` (the layout has: {})", tags.join(", "))));
+    };
+    let blobs = dir.join("blobs").join("sha256");
+    let blob = |digest: &serde_json::Value| -> Result<Utf8PathBuf> {
+        let d = digest.as_str().and_then(|d| d.strip_prefix("sha256:")).unwrap_or_default();
+        if d.len() != 64 || !d.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(bad(format!("digest {digest} is not sha256")));
+        }
+        Ok(blobs.join(d))
+    };
+    let manifest = read_json(&blob(&entry["digest"])?)?;
+    let config = read_json(&blob(&manifest["config"]["digest"])?)?;
+    let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
+    for l in &layers {
+        let path = blob(&l["digest"])?;
+        if !path.is_file() {
+            return Err(bad(format!("layer {} is missing from the layout", l["digest"])));
+        }
+    }
+    let diff_ids = config["rootfs"]["diff_ids"].as_array().cloned().unwrap_or_default();
+    if diff_ids.len() != layers.len() {
+        return Err(bad("its config and manifest disagree on the layers".into()));
+    }
+    Ok(Base {
+        layers,
+        diff_ids,
+        config: config["config"].clone(),
+        history: config["history"].as_array().cloned().unwrap_or_default(),
+        blobs,
+    })
+}
+
 fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -258,6 +328,10 @@ pub fn run(ctx: &Context) -> Result<()> {
         Some(_) => Some(exec::tool("skopeo", "skopeo")?),
         None => None,
     };
+    let base = match ctx.args.value("base") {
+        Some(spec) => read_base(spec)?,
+        None => Base::default(),
+    };
     let described = scm::describe(ws, trigger)?;
     let mut tags = if extra.is_empty() { vec![described.container_tag()] } else { Vec::new() };
     for t in extra {
@@ -304,21 +378,36 @@ pub fn run(ctx: &Context) -> Result<()> {
     if let Some(c) = &described.commit {
         labels["org.opencontainers.image.revision"] = json!(c);
     }
-    let mut config = json!({
-        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-        "Labels": labels,
-    });
+    // The base's runtime configuration, with this image's labels and program on top.
+    let mut config = if base.config.is_object() { base.config.clone() } else { json!({}) };
+    if config.get("Env").is_none() {
+        config["Env"] = json!(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]);
+    }
+    let mut all_labels = config.get("Labels").filter(|l| l.is_object()).cloned().unwrap_or_else(|| json!({}));
+    for (k, v) in labels.as_object().into_iter().flatten() {
+        all_labels[k] = v.clone();
+    }
+    config["Labels"] = all_labels;
     if let [one] = programs.as_slice() {
         config["Entrypoint"] = json!([format!("/{one}")]);
+        config.as_object_mut().map(|c| c.remove("Cmd"));
     }
+    let mut diff_ids = base.diff_ids.clone();
+    diff_ids.push(json!(format!("sha256:{layer_digest}")));
+    let mut layers = base.layers.clone();
+    layers.push(json!({
+        "mediaType": "application/vnd.oci.image.layer.v1.tar",
+        "digest": format!("sha256:{layer_digest}"),
+        "size": layer.len(),
+    }));
     let created = rfc3339(mtime);
     let config_json = serde_json::to_vec(&json!({
         "created": created,
         "architecture": oci_arch(),
         "os": "linux",
         "config": config,
-        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{layer_digest}")]},
-        "history": [{"created": created, "created_by": format!("trainyard image: {} RPMs", rpms.len())}],
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": base.history.iter().cloned().chain([json!({"created": created, "created_by": format!("trainyard image: {} RPMs", rpms.len())})]).collect::<Vec<_>>(),
     }))
     .map_err(|e| Error::failed(e.to_string()))?;
     let config_digest = sha256(&config_json);
@@ -330,11 +419,7 @@ pub fn run(ctx: &Context) -> Result<()> {
             "digest": format!("sha256:{config_digest}"),
             "size": config_json.len(),
         },
-        "layers": [{
-            "mediaType": "application/vnd.oci.image.layer.v1.tar",
-            "digest": format!("sha256:{layer_digest}"),
-            "size": layer.len(),
-        }],
+        "layers": layers,
     }))
     .map_err(|e| Error::failed(e.to_string()))?;
     let manifest_digest = sha256(&manifest);
@@ -342,6 +427,14 @@ pub fn run(ctx: &Context) -> Result<()> {
     // Blobs are content-addressed: written first, then index.json names them (atomically).
     let blobs = layout.join("blobs").join("sha256");
     std::fs::create_dir_all(&blobs).map_err(io(&blobs))?;
+    for l in &base.layers {
+        let digest = l["digest"].as_str().and_then(|d| d.strip_prefix("sha256:")).unwrap_or_default();
+        let (from, to) = (base.blobs.join(digest), blobs.join(digest));
+        if !to.is_file() {
+            let bytes = std::fs::read(&from).map_err(io(&from))?;
+            exec::write_atomic(&to, &bytes)?;
+        }
+    }
     for (digest, bytes) in [(&layer_digest, &layer), (&config_digest, &config_json), (&manifest_digest, &manifest)] {
         let path = blobs.join(digest);
         if !path.is_file() {
