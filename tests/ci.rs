@@ -325,7 +325,8 @@ fn github_events_publish_what_they_allow() {
 fn events_by_hand_gitlab_configuration_and_bad_input() {
     let f = Fixture::new(
         "ci-hand",
-        "\n[workspace.metadata.trainyard.ci]\ndefault-branch-push = \"dev-release\"\ntag-channel = \"stage\"\n",
+        "\n[workspace.metadata.trainyard.ci]\ndefault-branch-push = \"dev-release\"\ntag-channel = \"stage\"\n\
+         image-base = \"base:libc\"\nimage-repository = \"127.0.0.1:5000/portal\"\nimage-insecure = true\n",
     );
     let before = f.repo.git(&["status", "--porcelain", "--untracked-files=all"]);
 
@@ -335,7 +336,10 @@ fn events_by_hand_gitlab_configuration_and_bad_input() {
     says(&text, "version: 1.3.dev3 (rpm 1.3~~dev3)");
     says(&text, "image tags: main");
     says(&text, "trainyard mock RPM_CHANNEL=dev --trigger push");
-    says(&text, "trainyard image RPM_CHANNEL=dev --trigger push --tag main");
+    says(
+        &text,
+        "trainyard image RPM_CHANNEL=dev --trigger push --tag main --base base:libc --push 127.0.0.1:5000/portal --insecure",
+    );
     // A dry run prints the plan and runs nothing.
     let dry = f.ci(&["--dry-run", "--event", "push", "--ref", "refs/heads/main"], &[]);
     dry.ok();

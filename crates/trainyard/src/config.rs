@@ -72,6 +72,8 @@ pub struct CiSettings {
     pub image_repository: Option<String>,
     /// Push over plain HTTP (a registry on the local network).
     pub image_insecure: Option<bool>,
+    /// The image's base, `DIR:TAG` of a local OCI layout (default: an empty base).
+    pub image_base: Option<String>,
 }
 
 /// `version-scheme`: what dev builds after a release lead to.

@@ -42,9 +42,10 @@ pub const SPEC: TargetSpec = TargetSpec {
             \x20                              image tagged with the version\n\
             \x20 anything else                nothing (pull requests never publish)\n\
             Configuration: [workspace.metadata.trainyard.ci] default-branch-push, tag-channel, repo-dir,\n\
-            mock, image, image-repository, image-insecure. `ci plan` prints the decision and the exact\n\
-            commands (--format json for a pipeline to branch on); `ci` runs them from the workspace root. `ci generate github|gitlab` writes the\n\
-            workflow that runs `ci` on pushes and tags; --check exits 1 when the file on disk differs.\n\
+            mock, image, image-base, image-repository, image-insecure. `ci plan` prints the decision and\n\
+            the exact commands (--format json for a pipeline to branch on); `ci` runs them from the\n\
+            workspace root. `ci generate github|gitlab` writes the workflow that runs `ci` on pushes and\n\
+            tags; --check exits 1 when the file on disk differs.\n\
             Exit codes: 0 done (or nothing to do), 1 a step failed, 2 bad input or no CI event.",
     vars: &[],
     flags: &[
@@ -298,6 +299,9 @@ fn image_command(config: &Config, channel: Channel, trigger: &str, tags: &[Strin
     let mut out = vec!["image".into(), format!("RPM_CHANNEL={channel}"), "--trigger".into(), trigger.into()];
     for t in tags {
         out.extend(["--tag".into(), t.clone()]);
+    }
+    if let Some(base) = &config.ci.image_base {
+        out.extend(["--base".into(), base.clone()]);
     }
     if let Some(repo) = &config.ci.image_repository {
         out.extend(["--push".into(), repo.clone()]);
