@@ -431,7 +431,7 @@ fn generated_workflows_parse_and_check() {
         }
     }
     let steps = job["steps"].as_array().unwrap();
-    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).filter(|r| r.contains("xtask")).collect();
     assert_eq!(runs, pipeline, "the workflow runs exactly what `ci plan` documents");
     let checkout =
         steps.iter().find(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("actions/checkout"))).unwrap();

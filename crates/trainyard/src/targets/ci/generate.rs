@@ -105,6 +105,9 @@ jobs:\n\
 \x20           target\n\
 \x20         key: trainyard-${{{{ runner.os }}}}-${{{{ hashFiles('**/Cargo.lock') }}}}\n\
 \x20         restore-keys: trainyard-${{{{ runner.os }}}}-\n\
+\x20     # The tools the targets run (Ubuntu's packages). The sandbox backend of `mock` needs root: on a\n\
+\x20     # hosted runner set `mock = false` in [workspace.metadata.trainyard.ci], or use a root runner.\n\
+\x20     - run: sudo apt-get update -qq && sudo apt-get install -y -qq rpm createrepo-c dnf bubblewrap skopeo\n\
 {steps}",
             tags = quoted(&format!("{tag_prefix}*"))
         ),
