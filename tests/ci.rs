@@ -373,6 +373,8 @@ fn events_by_hand_gitlab_configuration_and_bad_input() {
         (&["deploy"], "unknown ci command `deploy`"),
         (&["generate", "jenkins"], "unknown CI system `jenkins`"),
         (&["generate"], "needs the CI system"),
+        (&["plan", "--check", "--event", "push", "--ref", "main"], "--check is an option of `ci generate`"),
+        (&["generate", "github", "--event", "push"], "not of `ci generate`"),
     ] {
         let run = f.ci(args, &[]);
         let err = run.fails_with(2);

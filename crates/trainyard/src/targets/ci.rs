@@ -398,7 +398,8 @@ pub fn run(ctx: &Context) -> Result<()> {
         .with_help("usage: ci [plan] [--event push|tag --ref REF] [--format text|json]"));
     }
     if args.flag("check") {
-        return Err(Error::usage("--check is an option of `ci generate`"));
+        return Err(Error::usage("--check is an option of `ci generate`")
+            .with_help("ci generate github --check (or gitlab): exit 1 when the workflow on disk differs"));
     }
     let json = match args.value("format") {
         None | Some("text") => false,

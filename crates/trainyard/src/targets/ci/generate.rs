@@ -157,7 +157,8 @@ pub fn run(ctx: &Context) -> Result<()> {
     if args.value("event").is_some() || args.value("ref").is_some() || args.value("format").is_some() {
         return Err(Error::usage(
             "--event, --ref and --format are options of `ci` and `ci plan`, not of `ci generate`",
-        ));
+        )
+        .with_help("ci generate github|gitlab [--check]"));
     }
     // The repository root holds the workflow (the workspace may be a subdirectory of it).
     let root = crate::git::Git::new(&ctx.ws.root)
