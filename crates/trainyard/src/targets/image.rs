@@ -538,7 +538,7 @@ mod tests {
     #[test]
     fn tags_repositories_and_encodings() {
         assert!(valid_tag("feature-login_form") && valid_tag("1.3") && !valid_tag("-x") && !valid_tag("a/b"));
-        assert!(valid_repository("127.0.0.1:5000/portal") && valid_repository("ghcr.io/team/portal"));
+        assert!(valid_repository("127.0.0.1:5000/portal") && valid_repository("registry.example.com:443/team/portal"));
         assert!(!valid_repository("portal") && !valid_repository("docker://x/y") && !valid_repository("x/Portal"));
         assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
         assert_eq!(base64(b"ab"), "YWI=");
