@@ -368,7 +368,7 @@ fn events_by_hand_gitlab_configuration_and_bad_input() {
         (&["plan", "--event", "merge", "--ref", "refs/heads/x"], "unknown event `merge`"),
         (&["plan", "--event", "push"], "--event needs the ref"),
         (&["plan", "--event", "push", "--ref", "refs/tags/rpm-1.3"], "does not go with"),
-        (&["plan", "--ref", "-x"], "--ref"),
+        (&["plan", "--ref=-x"], "--ref"),
         (&["plan", "--format", "yaml", "--event", "push", "--ref", "main"], "unknown format `yaml`"),
         (&["deploy"], "unknown ci command `deploy`"),
         (&["generate", "jenkins"], "unknown CI system `jenkins`"),
@@ -577,7 +577,7 @@ fn images_of_a_tag_and_a_branch_inspected_unpacked_pushed_and_pulled() {
 
     // Bad input: exit 2, nothing pushed.
     for (args, needle) in [
-        (&["image", "--tag", "-x"][..], "not a container tag"),
+        (&["image", "--tag=-x"][..], "not a container tag"),
         (&["image", "--push", "docker://x/y"], "not REGISTRY/REPOSITORY"),
         (&["image", "--insecure"], "--insecure goes with --push"),
     ] {

@@ -11,6 +11,7 @@ pub mod exec;
 pub mod git;
 pub mod lockfile;
 pub mod projects;
+pub mod redact;
 pub mod release;
 pub mod reqs;
 pub mod resolution;
@@ -46,7 +47,7 @@ pub fn main_with_args(args: Vec<OsString>, program: &str) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             if !err.message.is_empty() {
-                eprintln!("{err}");
+                eprintln!("{}", error::printable(&redact::text(&err.to_string())));
             }
             ExitCode::from(err.exit_code())
         }
