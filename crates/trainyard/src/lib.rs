@@ -10,6 +10,7 @@ pub mod error;
 pub mod exec;
 pub mod git;
 pub mod lockfile;
+pub mod product;
 pub mod projects;
 pub mod redact;
 pub mod release;

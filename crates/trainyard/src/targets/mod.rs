@@ -8,7 +8,10 @@ pub mod build;
 pub mod build_rpms;
 pub mod ci;
 pub mod demo;
+pub mod dist;
+pub mod docs;
 pub mod image;
+pub mod init;
 pub mod mock;
 pub mod pin;
 pub mod release;
@@ -29,10 +32,13 @@ pub const TARGETS: &[Target] = &[
     Target { spec: &tests::SPEC, run: tests::run, needs_workspace: true },
     Target { spec: &pin::SPEC, run: pin::run, needs_workspace: true },
     Target { spec: &version::SPEC, run: version::run, needs_workspace: true },
+    Target { spec: &dist::SPEC, run: dist::run, needs_workspace: true },
+    Target { spec: &docs::SPEC, run: docs::run, needs_workspace: true },
     Target { spec: &release::SPEC, run: release::run, needs_workspace: true },
     Target { spec: &ci::SPEC, run: ci::run, needs_workspace: true },
     Target { spec: &image::SPEC, run: image::run, needs_workspace: true },
     Target { spec: &demo::SPEC, run: demo::run, needs_workspace: false },
+    Target { spec: &init::SPEC, run: init::run, needs_workspace: true },
 ];
 
 /// Variables some target reads; one given to a target that does not read it is a note, not an error.
