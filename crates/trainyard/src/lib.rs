@@ -5,6 +5,7 @@
 pub mod channel;
 pub mod checkout;
 pub mod cli;
+pub mod collection;
 pub mod config;
 pub mod error;
 pub mod exec;
