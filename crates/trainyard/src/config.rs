@@ -56,6 +56,32 @@ pub struct Config {
     /// The rc branch of the `rc-beta` flow.
     #[serde(default = "default_rc_branch")]
     pub rc_branch: String,
+    /// What `ci` does for each CI event (`[workspace.metadata.trainyard.ci]`).
+    #[serde(default)]
+    pub ci: CiSettings,
+}
+
+/// `[workspace.metadata.trainyard.ci]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CiSettings {
+    /// A push to the default branch: `"nothing"` (the default: its tag builds release it, and a
+    /// push build racing a tag build publishes nothing) or `"dev-release"`.
+    pub default_branch_push: Option<String>,
+    /// The channel a release tag publishes to (default `prod`; betas and rcs go to `dev`).
+    pub tag_channel: Option<String>,
+    /// The package repositories, one directory per channel (default `target/trainyard/repos`).
+    pub repo_dir: Option<Utf8PathBuf>,
+    /// Whether `ci` runs `mock` before publishing (default true).
+    pub mock: Option<bool>,
+    /// Whether `ci` builds the container image (default true).
+    pub image: Option<bool>,
+    /// Where `ci` pushes the image (`registry.example.com/team/portal`); none: not pushed.
+    pub image_repository: Option<String>,
+    /// Push over plain HTTP (a registry on the local network).
+    pub image_insecure: Option<bool>,
+    /// The image's base, `DIR:TAG` of a local OCI layout (default: an empty base).
+    pub image_base: Option<String>,
 }
 
 /// `version-scheme`: what dev builds after a release lead to.
@@ -137,6 +163,7 @@ impl Default for Config {
             version_scheme: VersionScheme::default(),
             flow: Flow::default(),
             rc_branch: default_rc_branch(),
+            ci: CiSettings::default(),
         }
     }
 }
@@ -245,6 +272,15 @@ impl Config {
                 .with_help("rename one of them: each project needs its own PROJECT=ref variable"));
             }
             vars.insert(var, format!("internal project `{project}`"));
+        }
+        if let Some(push) = &self.ci.default_branch_push {
+            if !matches!(push.as_str(), "nothing" | "dev-release") {
+                return Err(Error::usage(format!("{}: `{push}` is not an action", key("ci.default-branch-push")))
+                    .with_help("default-branch-push = \"nothing\" (the default) or \"dev-release\""));
+            }
+        }
+        if let Some(channel) = &self.ci.tag_channel {
+            crate::channel::Channel::parse(channel).map_err(|e| e.context(key("ci.tag-channel")))?;
         }
         for (channel, level) in &self.rpm.compression_level {
             crate::channel::Channel::parse(channel).map_err(|e| e.context(key("rpm.compression-level")))?;

@@ -697,6 +697,11 @@ fn check_ci_tag(git: &Git, system: &str, tag: &str, at_head: &[(Version, String)
 /// (`auto` trigger). `None` when there is nothing to compute it from (no git, not a
 /// repository, no commit, and no pretend version): the build then keeps `Cargo.toml`'s.
 pub fn version_env(ws: &Workspace) -> Result<Option<String>> {
+    version_env_for(ws, Trigger::Auto)
+}
+
+/// [`version_env`] under a trigger (`build --trigger push`).
+pub fn version_env_for(ws: &Workspace, trigger: Trigger) -> Result<Option<String>> {
     let pretend = std::env::var(PRETEND_ENV).is_ok_and(|v| !v.is_empty());
     if !pretend {
         let git = Git::new(&ws.root);
@@ -707,7 +712,7 @@ pub fn version_env(ws: &Workspace) -> Result<Option<String>> {
             return Ok(None);
         }
     }
-    describe(ws, Trigger::Auto).map(|d| Some(d.semver()))
+    describe(ws, trigger).map(|d| Some(d.semver()))
 }
 
 #[cfg(test)]

@@ -362,6 +362,57 @@ pub fn publish_to(
     Ok(packages)
 }
 
+/// A publish under a trigger (`release publish --trigger push|tag`, or `auto` in CI) publishes
+/// only the version that trigger gives HEAD: a push build never a release, a tag build only
+/// HEAD's release tag. The collection's `collection.json` names its version; outside CI with
+/// `auto` nothing is checked beyond the channel rules.
+pub fn check_trigger(
+    ws: &crate::workspace::Workspace,
+    collection: &Utf8Path,
+    trigger: crate::scm::Trigger,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<()> {
+    use crate::scm::{self, Mode};
+    let ci = scm::ci_build(env);
+    let mode = scm::resolve_trigger(trigger, ci.as_ref(), &ws.config.tag_prefix);
+    if mode == Mode::Local {
+        return Ok(());
+    }
+    let manifest = collection.join("collection.json");
+    let text = match std::fs::read_to_string(&manifest) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::usage(format!(
+                "a {} publish needs the collection's version, but {manifest} does not exist",
+                if mode == Mode::Push { "push" } else { "tag" }
+            ))
+            .with_help("publish a collection build_rpms wrote (it writes collection.json beside the RPMs)"))
+        }
+        Err(e) => return Err(io(&manifest)(e)),
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Error::usage(format!("{manifest}: not a collection manifest: {e}")))?;
+    let Some(built) = json.get("version").and_then(|v| v.as_str()) else {
+        return Err(Error::usage(format!("{manifest}: no `version`")));
+    };
+    let allowed =
+        scm::describe_with(ws, trigger, env).map_err(|e| e.context("the version this build may publish"))?.rpm();
+    if built != allowed {
+        let help = match mode {
+            Mode::Push => {
+                "a push build publishes only the dev version of HEAD: build_rpms --trigger push, then publish"
+            }
+            _ => "a tag build publishes only HEAD's release: check out the tag, build_rpms --trigger tag, then publish",
+        };
+        return Err(Error::usage(format!(
+            "refusing to publish {built}: this {} build may publish only {allowed}",
+            if mode == Mode::Push { "push" } else { "tag" }
+        ))
+        .with_help(help));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,8 +22,7 @@ use crate::Context;
 pub const SPEC: TargetSpec = TargetSpec {
     name: "build",
     summary: "build the workspace in release mode for a channel (CHANNEL=dev by default)",
-    usage:
-        "[CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--dry-run] [--refresh] [--features F] [--profile P] [--target T]",
+    usage: "[CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--dry-run] [--refresh] [--features F] [--profile P] [--target T] [--trigger push|tag|auto]",
     about: "dev takes the newest versions reqs/dev-reqs.txt allows (its == pins are honoured) and keeps\n\
             that resolution under target/trainyard/dev/, never in your Cargo.lock. stage and prod build\n\
             --locked and refuse a Cargo.lock that disagrees with reqs/<channel>-reqs.txt.\n\
@@ -43,6 +42,7 @@ pub const SPEC: TargetSpec = TargetSpec {
         NO_DEFAULT_FEATURES_FLAG,
         PROFILE_FLAG,
         TARGET_FLAG,
+        TRIGGER_FLAG,
     ],
     takes_projects: true,
     max_positional: 0,
@@ -73,6 +73,23 @@ pub const TARGET_FLAG: FlagSpec = FlagSpec {
     help: "build for this target (default: CARGO_BUILD_TARGET, else the host); binaries in target/TRIPLE/",
     var: None,
 };
+
+/// `--trigger`: which versions this build may have (see `version --help`); every target that
+/// computes a version takes it.
+pub const TRIGGER_FLAG: FlagSpec = FlagSpec {
+    name: "trigger",
+    value: Some("TRIGGER"),
+    help: "push (never a release version), tag (HEAD's release tag) or auto (default: the CI system decides)",
+    var: None,
+};
+
+/// The `--trigger` of a command, `auto` when absent.
+pub fn trigger_arg(ctx: &Context) -> Result<crate::scm::Trigger> {
+    match ctx.args.value("trigger") {
+        Some(t) => crate::scm::Trigger::parse(t),
+        None => Ok(crate::scm::Trigger::Auto),
+    }
+}
 
 /// How long a dev resolution is reused when nothing it depends on changed.
 const DEV_RESOLUTION_TTL_SECS: u64 = 24 * 3600;
@@ -345,7 +362,7 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
     let probe = lockfile::CargoProbe::start(&cargo);
     let requirements = load_reqs(ctx, channel)?;
     // Every build exports the computed version: `option_env!("TRAINYARD_VERSION")` in the crates.
-    let version = crate::scm::version_env(ws)?;
+    let version = crate::scm::version_env_for(ws, trigger_arg(ctx)?)?;
     let projects = projects::plan(ctx, channel, &requirements)?;
     let patches = projects::patch_args(&projects);
     let mut internal = internal_crates(ctx);

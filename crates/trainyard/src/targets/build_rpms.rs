@@ -19,8 +19,8 @@ use crate::projects::{self, Record};
 use crate::rpmpkg::{
     self, assets, assets::CratePackage, ChangelogEntry, Compression, Dependency, FileEntry, FileKind, Package, Written,
 };
-use crate::scm::{self, Trigger};
-use crate::targets::build::{self, cargo_program, channel_arg, shell, BuildOptions};
+use crate::scm;
+use crate::targets::build::{self, cargo_program, channel_arg, shell, trigger_arg, BuildOptions, TRIGGER_FLAG};
 use crate::version::Version;
 use crate::workspace::Workspace;
 use crate::Context;
@@ -52,7 +52,7 @@ pub const PACKAGE_FLAG: FlagSpec = FlagSpec {
 pub const SPEC: TargetSpec = TargetSpec {
     name: "build_rpms",
     summary: "build the RPM collection of a channel (RPM_CHANNEL=prod by default)",
-    usage: "[RPM_CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--out DIR] [--no-deps] [--package NAME] [--variant NAME] [--dry-run]",
+    usage: "[RPM_CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--out DIR] [--no-deps] [--package NAME] [--variant NAME] [--trigger push|tag|auto] [--dry-run]",
     about: "Builds the workspace for the channel (as `build` does, stripped), then writes into\n\
             target/rpms/<channel>/ (or --out): one RPM per crate with [package.metadata.trainyard.rpm]\n\
             or [package.metadata.generate-rpm], one per internal project that ships binaries, and one\n\
@@ -75,6 +75,7 @@ pub const SPEC: TargetSpec = TargetSpec {
         build::NO_DEFAULT_FEATURES_FLAG,
         build::PROFILE_FLAG,
         build::TARGET_FLAG,
+        TRIGGER_FLAG,
     ],
     takes_projects: true,
     max_positional: 0,
@@ -183,7 +184,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     let channel = channel_arg(ctx, "RPM_CHANNEL", Channel::Prod)?;
     let output = out_dir(ctx, channel)?;
     let out = output.path.clone();
-    let described = scm::describe(ws, Trigger::Auto)?;
+    let described = scm::describe(ws, trigger_arg(ctx)?)?;
     let version_rpm = described.rpm();
     // A self checkout (ACCOUNT_PORTAL=rpm-1.2 on account-portal) is a tree without history:
     // its commit and commit time come from the checkout cache.

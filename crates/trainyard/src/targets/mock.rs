@@ -22,7 +22,7 @@ pub const SPEC: TargetSpec = TargetSpec {
     name: "mock",
     summary: "install the RPM collection into a clean root with dnf and run each package's smoke command",
     usage: "[RPM_CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--backend sandbox|mock] [--keep-root] \
-            [--out DIR] [--no-deps] [--package CRATE] [--mock-config CFG] [--dry-run]",
+            [--out DIR] [--no-deps] [--package CRATE] [--mock-config CFG] [--trigger push|tag|auto] [--dry-run]",
     about: "Builds the collection as build_rpms does (same variables and options), then proves that its\n\
             packages install and start on a clean system:\n\
             \n\
@@ -61,6 +61,7 @@ pub const SPEC: TargetSpec = TargetSpec {
         crate::targets::build::NO_DEFAULT_FEATURES_FLAG,
         crate::targets::build::PROFILE_FLAG,
         crate::targets::build::TARGET_FLAG,
+        crate::targets::build::TRIGGER_FLAG,
         FlagSpec {
             name: "backend",
             value: Some("NAME"),
@@ -265,7 +266,7 @@ fn mock_packages(ctx: &Context, collection: &Collection) -> Result<Vec<MockPacka
     let arch = assets::rpm_arch(std::env::consts::ARCH);
     let internal: Vec<&str> =
         collection.manifest.packages.iter().filter(|p| p.kind == Kind::Internal).map(|p| p.name.as_str()).collect();
-    let build_version = crate::scm::describe(ws, crate::scm::Trigger::Auto)?.semver();
+    let build_version = crate::scm::describe(ws, crate::targets::build::trigger_arg(ctx)?)?.semver();
     let mut out = Vec::new();
     let members = build_rpms::workspace_members(ws)?;
     let variants = build_rpms::variants(ctx, &members.iter().collect::<Vec<_>>())?;

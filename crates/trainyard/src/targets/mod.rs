@@ -6,9 +6,11 @@ use crate::Context;
 
 pub mod build;
 pub mod build_rpms;
+pub mod ci;
 pub mod demo;
 pub mod dist;
 pub mod docs;
+pub mod image;
 pub mod init;
 pub mod mock;
 pub mod pin;
@@ -33,6 +35,8 @@ pub const TARGETS: &[Target] = &[
     Target { spec: &dist::SPEC, run: dist::run, needs_workspace: true },
     Target { spec: &docs::SPEC, run: docs::run, needs_workspace: true },
     Target { spec: &release::SPEC, run: release::run, needs_workspace: true },
+    Target { spec: &ci::SPEC, run: ci::run, needs_workspace: true },
+    Target { spec: &image::SPEC, run: image::run, needs_workspace: true },
     Target { spec: &demo::SPEC, run: demo::run, needs_workspace: false },
     Target { spec: &init::SPEC, run: init::run, needs_workspace: true },
 ];

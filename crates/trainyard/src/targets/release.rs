@@ -96,6 +96,7 @@ pub const SPEC: TargetSpec = TargetSpec {
             var: None,
         },
         FlagSpec { name: "channel", value: Some("NAME"), help: "same as RPM_CHANNEL=NAME", var: Some("RPM_CHANNEL") },
+        crate::targets::build::TRIGGER_FLAG,
     ],
     takes_projects: true,
     max_positional: 64,
@@ -146,7 +147,7 @@ fn allowed(step: &str) -> &'static [&'static str] {
     match step {
         "notes" => &["message-file"],
         "backport" => &["apply"],
-        "publish" => &["from", "repo-dir", "allow-prerelease"],
+        "publish" => &["from", "repo-dir", "allow-prerelease", "trigger"],
         "promote" => &["from", "to", "repo-dir", "allow-prerelease"],
         "rollback" | "history" => &["repo-dir"],
         "notify" => &["webhook-file"],
@@ -339,6 +340,8 @@ pub fn run(ctx: &Context) -> Result<()> {
             let Some(from) = path("from") else {
                 return Err(Error::usage("`release publish` needs the collection: --from DIR"));
             };
+            let trigger = crate::targets::build::trigger_arg(ctx)?;
+            publish::check_trigger(&ctx.ws, from, trigger, &|name| std::env::var(name).ok())?;
             let packages =
                 publish::publish_allowing(ctx, from, &repo_dir(ctx)?, channel()?, args.flag("allow-prerelease"))?;
             for p in &packages {
