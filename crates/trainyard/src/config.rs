@@ -36,6 +36,9 @@ pub struct Config {
     /// Settings of `build_rpms`.
     #[serde(default)]
     pub rpm: RpmSettings,
+    /// Settings of `tests`.
+    #[serde(default)]
+    pub tests: TestSettings,
     /// How many numbers the release line writes: `"X.Y"` (`rpm-1.2`) or `"X.Y.Z"` (`v0.17.0`).
     /// Default: what the existing release tags show, else what `release start` is given.
     pub version_precision: Option<String>,
@@ -92,6 +95,17 @@ pub struct RpmSettings {
     pub release: Option<String>,
 }
 
+/// `[workspace.metadata.trainyard.tests]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TestSettings {
+    /// What the suite needs installed, checked before it runs: a command on PATH
+    /// (`rpm = "rpm"`) or a Python module (`"python3:packaging" = "python3-packaging"`),
+    /// each with the Debian package that provides it.
+    #[serde(default)]
+    pub needs: BTreeMap<String, String>,
+}
+
 fn default_tag_prefix() -> String {
     "rpm-".into()
 }
@@ -119,6 +133,7 @@ impl Default for Config {
             cache_dir: None,
             internal: BTreeMap::new(),
             rpm: RpmSettings::default(),
+            tests: TestSettings::default(),
             version_precision: None,
             version_scheme: VersionScheme::default(),
             flow: Flow::default(),

@@ -48,7 +48,7 @@ pub fn overview(program: &str) -> String {
         out.push_str(&format!("  {:<12} {}\n", t.spec.name, t.spec.summary));
     }
     out.push_str(&format!(
-        "\nEvery target takes --help and --dry-run. `{program} <target> --help` lists its variables and options.\n\
+        "\nEvery target takes --help and --dry-run. `{program} help <target>` lists its variables and options.\n\
          exit codes: 0 success, 1 the work failed, 2 bad input or configuration, 3 a required tool is missing\n"
     ));
     out

@@ -1,4 +1,12 @@
 //! `tests`: the workspace's test suite, with a JUnit report CI systems read.
+//!
+//! Before the suite runs, what it needs (`[workspace.metadata.trainyard.tests] needs`) is
+//! checked: as root with apt-get, what is missing is installed; otherwise the run stops
+//! before starting anything, naming each missing tool, its package and the command that
+//! installs them. A test needing an absent tool is never counted as passed.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
 
 use camino::Utf8PathBuf;
 use xshell::cmd;
@@ -15,7 +23,10 @@ pub const SPEC: TargetSpec = TargetSpec {
     usage: "[--dry-run] [-- ARGS...]",
     about: "With cargo-nextest installed: `cargo nextest run --workspace` with a JUnit XML report at\n\
             target/nextest/trainyard/junit.xml. Without it: `cargo test --workspace`, with a notice.\n\
-            Words after `--` go to the test runner. The exit code is the test run's.",
+            Words after `--` go to the test runner. The exit code is the test run's.\n\
+            First, the tools [workspace.metadata.trainyard.tests] needs are checked: as root with\n\
+            apt-get, missing ones are installed (the command is printed); otherwise, or with\n\
+            TRAINYARD_NO_INSTALL=1, the run stops (exit 3) naming each tool and its package.",
     vars: &[],
     flags: &[DRY_RUN],
     takes_projects: false,
@@ -49,7 +60,115 @@ fn has_nextest() -> bool {
     exec::output(cmd!(sh, "{cargo} nextest --version")).is_ok_and(|(ok, _, _)| ok)
 }
 
+/// Set (to anything but `0` or empty) to forbid `tests` from installing what the suite needs.
+pub const NO_INSTALL_ENV: &str = "TRAINYARD_NO_INSTALL";
+
+/// One thing the suite needs, and the Debian package that provides it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Need {
+    /// A command on PATH (`rpm`), or `python3:packaging` for a Python module.
+    pub name: String,
+    pub package: String,
+}
+
+impl Need {
+    fn present(&self, path: &OsStr) -> Result<bool> {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+        let find = |program: &str| which::which_in(program, Some(path), &cwd).ok();
+        match self.name.split_once(':') {
+            None => Ok(find(&self.name).is_some()),
+            Some((python, module)) => {
+                if module.is_empty() || !module.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+                    return Err(Error::usage(format!("`{}` in tests.needs is not `PYTHON:MODULE`", self.name))
+                        .with_help(
+                            "write a command name (`rpm`) or an interpreter and a module (`python3:packaging`)",
+                        ));
+                }
+                let Some(python) = find(python) else { return Ok(false) };
+                let status = std::process::Command::new(python)
+                    .args(["-c", &format!("import {module}")])
+                    .env("PATH", path)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+                Ok(status.is_ok_and(|s| s.success()))
+            }
+        }
+    }
+}
+
+/// What of `needs` is absent with this `PATH`.
+pub fn missing(needs: &BTreeMap<String, String>, path: &OsStr) -> Result<Vec<Need>> {
+    let mut out = Vec::new();
+    for (name, package) in needs {
+        let need = Need { name: name.clone(), package: package.clone() };
+        if !need.present(path)? {
+            out.push(need);
+        }
+    }
+    Ok(out)
+}
+
+/// The Debian packages of `missing`, each once, in order.
+fn packages(missing: &[Need]) -> Vec<String> {
+    let mut out: Vec<String> = missing.iter().map(|n| n.package.clone()).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Whether this process may install packages: root, apt-get on PATH, not forbidden.
+fn may_install(path: &OsStr, forbidden: bool) -> bool {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    !forbidden && crate::sandbox::effective_uid() == Some(0) && which::which_in("apt-get", Some(path), &cwd).is_ok()
+}
+
+/// The error that stops the run: each missing tool, its package, the command that installs them.
+pub fn missing_error(missing: &[Need], root: bool, program: &str) -> Error {
+    let width = missing.iter().map(|n| n.name.len()).max().unwrap_or(0);
+    let mut message = String::from("the test suite needs what is not installed; no test was run:");
+    for need in missing {
+        message.push_str(&format!("\n  {:<width$}  (Debian package {})", need.name, need.package));
+    }
+    let sudo = if root { "" } else { "sudo " };
+    Error::new(crate::error::Kind::MissingTool, message).with_help(format!(
+        "install them: {sudo}apt-get install -y {}\n(as root with apt-get, `{program} tests` installs them itself unless {NO_INSTALL_ENV}=1)",
+        packages(missing).join(" ")
+    ))
+}
+
+/// Checks what the suite needs and installs it when permitted; see the module docs.
+pub fn preflight(ctx: &Context, path: &OsStr, forbidden: bool) -> Result<()> {
+    let needs = &ctx.ws.config.tests.needs;
+    let absent = missing(needs, path)?;
+    if absent.is_empty() {
+        return Ok(());
+    }
+    if !may_install(path, forbidden) {
+        return Err(missing_error(&absent, crate::sandbox::effective_uid() == Some(0), &ctx.program));
+    }
+    let sh = shell()?;
+    sh.set_var("PATH", path);
+    sh.set_var("DEBIAN_FRONTEND", "noninteractive");
+    let pkgs = packages(&absent);
+    eprintln!("trainyard: the test suite needs {}; installing", pkgs.join(", "));
+    ctx.effects.announce(cmd!(sh, "apt-get update -qq"))?;
+    ctx.effects.announce(cmd!(sh, "apt-get install -y -qq {pkgs...}"))?;
+    if ctx.effects.dry_run {
+        return Ok(());
+    }
+    let still = missing(needs, path)?;
+    if still.is_empty() {
+        Ok(())
+    } else {
+        Err(missing_error(&still, true, &ctx.program).context("after apt-get install"))
+    }
+}
+
 pub fn run(ctx: &Context) -> Result<()> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let forbidden = std::env::var(NO_INSTALL_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
+    preflight(ctx, &path, forbidden)?;
     let sh = shell()?;
     let cargo = cargo_program();
     let manifest = &ctx.ws.manifest;
@@ -80,7 +199,9 @@ fn run_status(ctx: &Context, c: xshell::Cmd<'_>) -> Result<i32> {
         println!("would run: {c}");
         return Ok(0);
     }
-    eprintln!("$ {c}");
+    if crate::ui::show_commands() {
+        eprintln!("$ {c}");
+    }
     let status = std::process::Command::from(c).status().map_err(|e| Error::failed(format!("running tests: {e}")))?;
     Ok(status.code().unwrap_or(1))
 }
