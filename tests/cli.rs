@@ -110,7 +110,8 @@ fn tests_as_root_with_apt_get_installs_what_is_missing_printing_the_command() {
 #[test]
 fn this_repository_declares_what_ci_installs() {
     let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml")).unwrap();
-    for tool in ["rpm", "rpmbuild", "rpmlint", "createrepo_c", "dnf", "bwrap", "git", "\"python3:packaging\""] {
+    for tool in ["rpm", "rpmbuild", "rpmlint", "createrepo_c", "dnf", "bwrap", "git", "groff", "\"python3:packaging\""]
+    {
         assert!(manifest.contains(&format!("\n{tool} = ")), "Cargo.toml's tests.needs lacks {tool}");
     }
 }
@@ -259,4 +260,90 @@ fn commands_run_are_shown_at_verbose_only_and_cargo_options_reach_cargo() {
     let build_line = plan.lines().find(|l| l.contains("cargo build")).unwrap_or_default();
     assert!(build_line.ends_with("--timings") || build_line.contains(" --timings"), "{plan}");
     assert_eq!(build_line.matches("--locked").count(), 1, "{build_line}");
+}
+
+/// What bash offers for `words` (the last one being completed) with the generated script.
+fn bash_complete(dir: &Path, script: &Path, words: &[&str]) -> Vec<String> {
+    let bin = env!("CARGO_BIN_EXE_trainyard");
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "source '{}'\nCOMP_WORDS=('{bin}' {})\nCOMP_CWORD={}\n_trainyard\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script.display(),
+        quoted.join(" "),
+        words.len()
+    );
+    let out = std::process::Command::new("bash").args(["--norc", "-c", &program]).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut offered: Vec<String> =
+        String::from_utf8(out.stdout).unwrap().lines().filter(|l| !l.is_empty()).map(String::from).collect();
+    offered.sort();
+    offered
+}
+
+#[test]
+fn bash_completion_snapshot_and_what_it_offers() {
+    let tmp = TempDir::new("cli-completions");
+    let root = workspace_needing(tmp.path(), "");
+    let text = std::fs::read_to_string(root.join("Cargo.toml")).unwrap().replace(
+        "name = \"ws\"\n",
+        "name = \"ws\"\n\n[workspace.metadata.trainyard.internal.server-core]\ngit = \"file:///nowhere/server-core\"\n",
+    );
+    std::fs::write(root.join("Cargo.toml"), text).unwrap();
+    let run = trainyard(&root, &["completions", "bash"], &[]);
+    assert_snapshot("completions.bash", &run.ok().stdout);
+    let script = tmp.path().join("trainyard.bash");
+    std::fs::write(&script, &run.stdout).unwrap();
+
+    assert_eq!(bash_complete(&root, &script, &["bu"]), ["build", "build_rpms"]);
+    assert_eq!(bash_complete(&root, &script, &["-v", "--color", "a"]), ["always", "auto"]);
+    assert_eq!(bash_complete(&root, &script, &["build", "--re"]), ["--refresh"]);
+    assert_eq!(bash_complete(&root, &script, &["build", "CH"]), ["CHANNEL=dev", "CHANNEL=prod", "CHANNEL=stage"]);
+    // The workspace's internal projects (and its own variable), asked from the workspace.
+    assert_eq!(bash_complete(&root, &script, &["build", "SERV"]), ["SERVER_CORE="]);
+    assert_eq!(bash_complete(&root, &script, &["--locked", "build", "W"]), ["WS="]);
+    assert_eq!(bash_complete(&root, &script, &["help", "m"]), ["man", "mock"]);
+    assert_eq!(bash_complete(&root, &script, &["completions", "z"]), ["zsh"]);
+    // Outside a workspace there are no project variables to offer.
+    let outside = outside();
+    assert!(bash_complete(outside.path(), &script, &["build", "SERV"]).is_empty());
+
+    // zsh and fish scripts come from the same table: every target and option is in them.
+    for shell in ["zsh", "fish"] {
+        let text = trainyard(&root, &["completions", shell], &[]).ok().stdout.clone();
+        for word in ["build_rpms", "refresh", "manifest-path", "RPM_CHANNEL=stage", "--project-vars"] {
+            assert!(text.contains(word), "{shell} lacks {word}");
+        }
+    }
+    trainyard(&root, &["completions", "tcsh"], &[]).fails_with(2).says("help: trainyard completions bash|zsh|fish");
+}
+
+#[test]
+fn man_pages_are_valid_roff_from_the_help_definitions() {
+    let tmp = outside();
+    let page = trainyard(tmp.path(), &["man", "build"], &[]).ok().stdout.clone();
+    for needle in
+        [".TH TRAINYARD-BUILD 1", "\\fB\\-\\-refresh\\fR", "CHANNEL", "\\-\\-manifest\\-path PATH", ".SH EXIT STATUS"]
+    {
+        assert!(page.contains(needle), "{needle} missing from\n{page}");
+    }
+    let out_dir = tmp.path().join("man1");
+    trainyard(tmp.path(), &["man", "--out", out_dir.to_str().unwrap()], &[]).ok();
+    let mut pages: Vec<String> =
+        std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    pages.sort();
+    assert!(
+        pages.contains(&"trainyard.1".to_string()) && pages.contains(&"trainyard-build_rpms.1".to_string()),
+        "{pages:?}"
+    );
+    assert_eq!(std::fs::read_to_string(out_dir.join("trainyard-build.1")).unwrap(), page);
+    // groff reads every page without a warning (-ww: all warnings; -z: no output).
+    for name in &pages {
+        let out = std::process::Command::new("groff")
+            .args(["-man", "-Tutf8", "-ww", "-z"])
+            .arg(out_dir.join(name))
+            .output()
+            .expect("groff (Debian groff-base; `cargo xtask tests` installs it)");
+        assert!(out.status.success() && out.stderr.is_empty(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    trainyard(tmp.path(), &["man", "biuld"], &[]).fails_with(2);
 }

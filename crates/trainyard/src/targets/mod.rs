@@ -6,7 +6,9 @@ use crate::Context;
 
 pub mod build;
 pub mod build_rpms;
+pub mod completions;
 pub mod demo;
+pub mod man;
 pub mod mock;
 pub mod pin;
 pub mod release;
@@ -29,6 +31,8 @@ pub const TARGETS: &[Target] = &[
     Target { spec: &version::SPEC, run: version::run, needs_workspace: true },
     Target { spec: &release::SPEC, run: release::run, needs_workspace: true },
     Target { spec: &demo::SPEC, run: demo::run, needs_workspace: false },
+    Target { spec: &completions::SPEC, run: completions::run, needs_workspace: false },
+    Target { spec: &man::SPEC, run: man::run, needs_workspace: false },
 ];
 
 /// Variables some target reads; one given to a target that does not read it is a note, not an error.
