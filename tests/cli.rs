@@ -347,3 +347,76 @@ fn man_pages_are_valid_roff_from_the_help_definitions() {
     }
     trainyard(tmp.path(), &["man", "biuld"], &[]).fails_with(2);
 }
+
+/// Every line of a `--message-format json` stdout, parsed; the run's final `result` must
+/// agree with its exit code.
+fn json_events(run: &Run) -> Vec<serde_json::Value> {
+    let events: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}\n{}", run.output())))
+        .collect();
+    let last = events.last().unwrap_or_else(|| panic!("no events\n{}", run.output()));
+    assert_eq!(last["reason"], "result", "{}", run.stdout);
+    assert_eq!(last["exit_code"], run.code, "{}", run.stdout);
+    assert_eq!(last["success"], run.code == 0, "{}", run.stdout);
+    assert_eq!(events.iter().filter(|e| e["reason"] == "result").count(), 1, "{}", run.stdout);
+    events
+}
+
+#[test]
+fn build_rpms_speaks_json_lines_and_writes_the_ci_summary() {
+    let tmp = TempDir::new("cli-json");
+    let root = leftpad_workspace(
+        tmp.path(),
+        "license = \"MIT\"\ndescription = \"An app\"\n",
+        "\n[package.metadata.trainyard.rpm]\n",
+    );
+    let summary = tmp.path().join("step-summary.md");
+    std::fs::write(&summary, "earlier step\n").unwrap();
+    let run = trainyard(
+        &root,
+        &["build_rpms", "--message-format", "json"],
+        &[("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())],
+    );
+    run.ok();
+    let events = json_events(&run);
+    let written: Vec<&str> =
+        events.iter().filter(|e| e["reason"] == "package-written").map(|e| e["file"].as_str().unwrap()).collect();
+    let mut on_disk: Vec<String> = std::fs::read_dir(root.join("target/rpms/prod"))
+        .unwrap()
+        .map(|e| e.unwrap().path().to_str().unwrap().to_string())
+        .filter(|p| p.ends_with(".rpm"))
+        .collect();
+    on_disk.sort();
+    let mut written_sorted: Vec<String> = written.iter().map(|s| s.to_string()).collect();
+    written_sorted.sort();
+    assert_eq!(written_sorted, on_disk);
+    for phase in ["vendoring the dependencies' sources", "writing "] {
+        let started = events
+            .iter()
+            .position(|e| e["reason"] == "phase-started" && e["phase"].as_str().unwrap().starts_with(phase));
+        let finished = events
+            .iter()
+            .position(|e| e["reason"] == "phase-finished" && e["phase"].as_str().unwrap().starts_with(phase));
+        assert!(started.is_some() && started < finished, "{phase}: {}", run.stdout);
+    }
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.starts_with("earlier step\n### trainyard build_rpms: succeeded"), "{md}");
+    assert!(md.contains("| writing ") && md.contains(" | done |"), "{md}");
+
+    // Human output without a terminal: each phase is one plain line on stderr; -q: none.
+    let run = trainyard(&root, &["build_rpms"], &[]);
+    run.ok().says("trainyard: vendoring the dependencies' sources ...\n").says("trainyard: writing 3 packages ...\n");
+    assert!(!run.stderr.contains('\r'), "no live line off a terminal: {}", run.stderr);
+    let run = trainyard(&root, &["build_rpms", "-q"], &[]);
+    assert!(!run.ok().stderr.contains(" ...\n"), "{}", run.stderr);
+
+    // A failure: a problem event, and the result carries the exit code.
+    let run = trainyard(&root, &["build_rpms", "--message-format", "json", "RPM_CHANNEL=nope"], &[]);
+    run.fails_with(2);
+    let events = json_events(&run);
+    assert!(events.iter().any(|e| e["reason"] == "problem" && e["level"] == "error"), "{}", run.stdout);
+    // Targets without events refuse the option rather than ignore it.
+    trainyard(&root, &["version", "--message-format", "json"], &[]).fails_with(2).says("has no --message-format json");
+}

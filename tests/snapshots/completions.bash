@@ -3,10 +3,10 @@ _trainyard() {
     local cur prev target="" i
     cur="${COMP_WORDS[COMP_CWORD]}"
     prev="${COMP_WORDS[COMP_CWORD-1]}"
-    local globals="-q --quiet -v --verbose --color --manifest-path --locked --offline --frozen -j --jobs"
+    local globals="-q --quiet -v --verbose --color --manifest-path --locked --offline --frozen -j --jobs --message-format"
     local targets="build build_rpms mock tests pin version release demo completions man"
     for ((i = 1; i < COMP_CWORD; i++)); do
-        case " --color --manifest-path -j --jobs " in
+        case " --color --manifest-path -j --jobs --message-format " in
             *" ${COMP_WORDS[i]} "*) ((i++)); continue ;;
         esac
         case "${COMP_WORDS[i]}" in

@@ -19,6 +19,8 @@ pub struct Global {
     pub offline: bool,
     pub frozen: bool,
     pub jobs: Option<String>,
+    /// `--message-format json`.
+    pub json: bool,
 }
 
 /// (flag, value name, help) of each global option, for `--help`, completions and man pages.
@@ -31,7 +33,15 @@ pub const OPTIONS: &[(&str, Option<&str>, &str)] = &[
     ("--offline", None, "passed to cargo: no network"),
     ("--frozen", None, "passed to cargo: --locked and --offline"),
     ("-j, --jobs", Some("N"), "passed to cargo: parallel jobs"),
+    (
+        "--message-format",
+        Some("FMT"),
+        "human (default) or json: events on stdout, one a line (build, build_rpms, mock, release)",
+    ),
 ];
+
+/// The targets that speak `--message-format json`.
+pub const JSON_TARGETS: &[&str] = &["build", "build_rpms", "mock", "release"];
 
 /// The `global options:` section of `--help`.
 pub fn help_section() -> String {
@@ -70,7 +80,7 @@ pub fn extract(words: &[String]) -> Result<(Global, Vec<String>)> {
             Some((n, v)) if n.starts_with("--") => (n, Some(v)),
             _ => (word.as_str(), None),
         };
-        let takes_value = matches!(name, "--color" | "--manifest-path" | "--jobs" | "-j");
+        let takes_value = matches!(name, "--color" | "--manifest-path" | "--jobs" | "-j" | "--message-format");
         let mut next_used = false;
         let value = if takes_value {
             let peek = if inline.is_none() { iter.as_slice().first() } else { None };
@@ -101,6 +111,16 @@ pub fn extract(words: &[String]) -> Result<(Global, Vec<String>)> {
                 }
                 g.manifest_path = Some(v);
             }
+            "--message-format" => {
+                g.json = match value.unwrap_or_default().as_str() {
+                    "json" => true,
+                    "human" => false,
+                    other => {
+                        return Err(Error::usage(format!("`--message-format {other}` is not human or json"))
+                            .with_help("--message-format human|json"))
+                    }
+                }
+            }
             "--locked" => g.locked = true,
             "--offline" => g.offline = true,
             "--frozen" => g.frozen = true,
@@ -123,6 +143,7 @@ fn example(name: &str) -> &'static str {
     match name {
         "--color" => "auto",
         "--manifest-path" => "path/to/Cargo.toml",
+        "--message-format" => "json",
         _ => "4",
     }
 }

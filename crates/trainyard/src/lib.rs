@@ -49,10 +49,21 @@ pub struct Context {
 pub fn main_with_args(args: Vec<OsString>, program: &str) -> ExitCode {
     // A closed stdout unwinds with `ui::BrokenPipe` (destructors run); it ends the run quietly.
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(args, program))) {
-        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Ok(())) => {
+            if let Some(target) = RAN.get() {
+                ui::finish_run(target, 0, None);
+            }
+            ExitCode::SUCCESS
+        }
         Ok(Err(err)) => {
             if !err.message.is_empty() {
                 ui::diagnostic(&err.to_string());
+                ui::event(serde_json::json!({
+                    "reason": "problem", "level": "error", "message": err.message, "help": err.help,
+                }));
+            }
+            if let Some(target) = RAN.get() {
+                ui::finish_run(target, err.exit_code(), Some(&err));
             }
             ExitCode::from(err.exit_code())
         }
@@ -60,6 +71,9 @@ pub fn main_with_args(args: Vec<OsString>, program: &str) -> ExitCode {
         Err(payload) => std::panic::resume_unwind(payload),
     }
 }
+
+/// The target this process runs, once its arguments are accepted (for the final `result`).
+static RAN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// A target's `--help`: its own options, then the global ones.
 fn target_help(spec: &cli::TargetSpec, program: &str, project_vars: &[String]) -> String {
@@ -81,7 +95,9 @@ fn run(args: Vec<OsString>, program: &str) -> Result<()> {
             return Err(err);
         }
     };
-    ui::init(ui::Ui::new(global.verbosity, global.color.unwrap_or_else(|| ui::ColorChoice::from_env(&env))));
+    let mut settings = ui::Ui::new(global.verbosity, global.color.unwrap_or_else(|| ui::ColorChoice::from_env(&env)));
+    settings.json = global.json;
+    ui::init(settings);
     let manifest_path = global.manifest_path.clone();
     global::apply(global);
     let Some(first) = words.first() else {
@@ -112,6 +128,11 @@ fn run(args: Vec<OsString>, program: &str) -> Result<()> {
         _ => {}
     }
     let Some(target) = targets::find(first) else { return Err(unknown_target(first)) };
+    if ui::get().json && !global::JSON_TARGETS.contains(&target.spec.name) {
+        return Err(Error::usage(format!("`{}` has no --message-format json", target.spec.name))
+            .with_help(format!("targets with JSON events: {}", global::JSON_TARGETS.join(", "))));
+    }
+    let _ = RAN.set(target.spec.name.to_string());
     let cwd = std::env::current_dir().map_err(|e| Error::failed(format!("current directory: {e}")))?;
     let cwd = Utf8PathBuf::from_path_buf(cwd).map_err(|p| Error::usage(format!("{} is not UTF-8", p.display())))?;
     let rest = &words[1..];

@@ -12,7 +12,8 @@
 //! (declared first in lib.rs, they shadow std's), so every print to stdout is covered.
 
 use std::io::{IsTerminal, Write};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// The exit status after a closed stdout: 128 + SIGPIPE, as shells report it.
 pub const BROKEN_PIPE_STATUS: u8 = 141;
@@ -57,6 +58,10 @@ pub struct Ui {
     /// -1 with `-q`, 0 by default, 1 with `-v`, 2 with `-vv`.
     pub verbosity: i8,
     pub color: bool,
+    /// `--message-format json`: events on stdout, one JSON object a line; the rest on stderr.
+    pub json: bool,
+    /// A live progress line on stderr (a terminal, not `-q`, not CI).
+    pub live: bool,
 }
 
 impl Ui {
@@ -66,7 +71,9 @@ impl Ui {
             ColorChoice::Never => false,
             ColorChoice::Auto => std::io::stderr().is_terminal(),
         };
-        Ui { verbosity, color }
+        let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+        let live = verbosity >= 0 && !ci && std::io::stderr().is_terminal();
+        Ui { verbosity, color, json: false, live }
     }
 }
 
@@ -146,14 +153,154 @@ pub fn diagnostic(text: &str) {
     let _ = writeln!(std::io::stderr(), "{}", paint_labels(text, get().color));
 }
 
-/// Writes to stdout; a closed pipe unwinds quietly (see the module docs).
+/// Writes to stdout (to stderr under `--message-format json`, where stdout is the event
+/// stream); a closed pipe unwinds quietly (see the module docs).
 pub fn out(args: std::fmt::Arguments<'_>) {
+    if get().json {
+        let _ = std::io::stderr().write_fmt(args);
+        return;
+    }
+    write_stdout(args)
+}
+
+fn write_stdout(args: std::fmt::Arguments<'_>) {
     let mut stdout = std::io::stdout().lock();
     if let Err(err) = stdout.write_fmt(args) {
         if err.kind() == std::io::ErrorKind::BrokenPipe {
             std::panic::resume_unwind(Box::new(BrokenPipe));
         }
         panic!("failed printing to stdout: {err}");
+    }
+}
+
+/// One event of `--message-format json`, when that is on.
+pub fn event(value: serde_json::Value) {
+    if get().json {
+        write_stdout(format_args!("{value}\n"));
+    }
+}
+
+/// A phase of long work (vendoring, writing packages, fetching a project, mock's install).
+/// One line when it starts (nothing under `-q`); a counted phase ([`Phase::counted`], whose
+/// work runs no command) also redraws a progress bar on a terminal. Events and the CI summary record its time. [`Phase::elapsed`] ends it; dropped
+/// before that (an error returned early), it ends as not completed.
+pub struct Phase {
+    name: String,
+    started: Instant,
+    done: std::cell::Cell<bool>,
+}
+
+/// What [`tick`] counts: the phase with a known amount of work.
+struct Counter {
+    name: String,
+    done: usize,
+    total: usize,
+    drawn: Instant,
+}
+
+static COUNTER: Mutex<Option<Counter>> = Mutex::new(None);
+/// Finished phases (name, seconds, completed), for the CI summary.
+static PHASES: Mutex<Vec<(String, f64, bool)>> = Mutex::new(Vec::new());
+
+impl Phase {
+    pub fn start(name: impl Into<String>) -> Phase {
+        let name = name.into();
+        let ui = get();
+        event(serde_json::json!({"reason": "phase-started", "phase": name}));
+        // A plain line even on a terminal: the commands a phase runs (cargo) print on the same
+        // stderr, and would run into a line left open. Counted phases redraw a live line.
+        if !ui.json && ui.verbosity >= 0 {
+            let _ = writeln!(std::io::stderr(), "trainyard: {name} ...");
+        }
+        Phase { name, started: Instant::now(), done: std::cell::Cell::new(false) }
+    }
+
+    /// A phase of `total` items, each reported by [`tick`].
+    pub fn counted(name: impl Into<String>, total: usize) -> Phase {
+        let phase = Phase::start(name);
+        *COUNTER.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Counter { name: phase.name.clone(), done: 0, total, drawn: Instant::now() });
+        phase
+    }
+
+    /// Ends the phase (once) and returns how long it took.
+    pub fn elapsed(&self) -> Duration {
+        let took = self.started.elapsed();
+        self.finish(true, took);
+        took
+    }
+
+    fn finish(&self, completed: bool, took: Duration) {
+        if self.done.replace(true) {
+            return;
+        }
+        let mut counter = COUNTER.lock().unwrap_or_else(|e| e.into_inner());
+        let counted = counter.as_ref().is_some_and(|c| c.name == self.name);
+        if counted {
+            *counter = None;
+        }
+        drop(counter);
+        let secs = took.as_secs_f64();
+        event(
+            serde_json::json!({"reason": "phase-finished", "phase": self.name, "seconds": secs, "completed": completed}),
+        );
+        PHASES.lock().unwrap_or_else(|e| e.into_inner()).push((self.name.clone(), secs, completed));
+        let ui = get();
+        if counted && ui.live && !ui.json {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+        }
+    }
+}
+
+impl Drop for Phase {
+    fn drop(&mut self) {
+        self.finish(false, self.started.elapsed());
+    }
+}
+
+/// One item of the counted phase is done (`item`: what it was); redraws the live line.
+pub fn tick(item: &str) {
+    let ui = get();
+    let mut counter = COUNTER.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(c) = counter.as_mut() else { return };
+    c.done += 1;
+    if ui.live && !ui.json && (c.drawn.elapsed() >= Duration::from_millis(80) || c.done == c.total) {
+        c.drawn = Instant::now();
+        let width = 30;
+        let filled = (c.done * width).checked_div(c.total).unwrap_or(width).min(width);
+        let _ = write!(
+            std::io::stderr(),
+            "\r\x1b[2K{} [{}{}] {}/{} {item}",
+            c.name,
+            "#".repeat(filled),
+            " ".repeat(width - filled),
+            c.done,
+            c.total
+        );
+    }
+}
+
+/// The end of a run: the `result` event, and with `$GITHUB_STEP_SUMMARY` set, a Markdown
+/// summary appended to that file.
+pub fn finish_run(target: &str, code: u8, problem: Option<&crate::error::Error>) {
+    event(serde_json::json!({"reason": "result", "target": target, "success": code == 0, "exit_code": code}));
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else { return };
+    let verdict = if code == 0 { "succeeded".to_string() } else { format!("failed (exit {code})") };
+    let mut md = format!("### trainyard {target}: {verdict}\n\n");
+    let phases = PHASES.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if !phases.is_empty() {
+        md.push_str("| phase | time | |\n|---|---:|---|\n");
+        for (name, secs, completed) in &phases {
+            md.push_str(&format!("| {name} | {secs:.1} s | {} |\n", if *completed { "done" } else { "stopped" }));
+        }
+        md.push('\n');
+    }
+    if let Some(err) = problem.filter(|e| !e.message.is_empty()) {
+        md.push_str(&format!("```\n{err}\n```\n"));
+    }
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(&path);
+    if let Err(e) = file.and_then(|mut f| f.write_all(md.as_bytes())) {
+        let _ = writeln!(std::io::stderr(), "warning: could not append to GITHUB_STEP_SUMMARY: {e}");
     }
 }
 

@@ -699,7 +699,11 @@ pub fn write_collection(
         write_synced(&staged, &bytes)?;
         Ok((w, fingerprint, Some(staged)))
     };
-    let prepared = first_error(parallel(pkgs.len(), &order, prepare));
+    let prepared = first_error(parallel(pkgs.len(), &order, |i| {
+        let result = prepare(i);
+        crate::ui::tick(&pkgs[i].name);
+        result
+    }));
     let prepared = match prepared {
         Ok(p) => p,
         Err(e) => {

@@ -49,7 +49,9 @@ const DEV_RESOLUTION_TTL_SECS: u64 = 24 * 3600;
 pub fn run(ctx: &Context) -> Result<()> {
     let channel = channel_arg(ctx, "CHANNEL", Channel::Dev)?;
     let options = BuildOptions { refresh: ctx.args.flag("refresh"), cargo_args: ctx.args.passthrough.clone() };
+    let phase = crate::ui::Phase::start(format!("building {} for {channel}", ctx.ws.config.name()));
     let outcome = build(ctx, channel, &options)?;
+    phase.elapsed();
     if let Some(path) = outcome.manifest_path {
         eprintln!("trainyard: built {} for {channel}; manifest {}", ctx.ws.config.name(), ctx.ws.display(&path));
     }

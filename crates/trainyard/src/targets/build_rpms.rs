@@ -213,7 +213,9 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     }
     let options =
         BuildOptions { refresh: false, cargo_args: rpmpkg::STRIP_CARGO_ARGS.iter().map(|s| s.to_string()).collect() };
+    let phase = crate::ui::Phase::start(format!("building {} for {channel}", ws.config.name()));
     let built = build::build(ctx, channel, &options)?;
+    phase.elapsed();
 
     let mut packages: Vec<(Package, Kind)> = Vec::new();
     let mut smoke = Vec::new();
@@ -314,7 +316,9 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     packages.extend(internal_packages.into_iter().map(|p| (p, Kind::Internal)));
 
     if !ctx.args.flag("no-deps") {
+        let phase = crate::ui::Phase::start("vendoring the dependencies' sources");
         let vendor = vendor(ctx, channel, &built.site, &built.patches, &built.manifest.packages)?;
+        phase.elapsed();
         if let Some(vendor) = vendor {
             packages.extend(
                 dependency_packages(&built.manifest.packages, &vendor, &release, source_date)?
@@ -353,7 +357,15 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     let only: Vec<Package> = packages.iter().map(|(p, _)| p.clone()).collect();
     let cache = cache_path(ws, &out);
     let writing = std::time::Instant::now();
+    let phase = crate::ui::Phase::counted(format!("writing {} packages", only.len()), only.len());
     let written = rpmpkg::write_collection(&only, &out, compression, Some(&cache))?;
+    phase.elapsed();
+    for w in &written {
+        crate::ui::event(serde_json::json!({
+            "reason": "package-written", "file": w.path, "nevra": w.nevra, "sha256": w.sha256,
+            "unchanged": w.unchanged, "from_cache": w.from_cache,
+        }));
+    }
     let encoded = written.iter().filter(|w| !w.from_cache).count();
     eprintln!(
         "trainyard: {} packages ({encoded} encoded, {} from the cache) in {:.1} s, {compression:?}, {} threads",
