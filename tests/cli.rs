@@ -296,6 +296,7 @@ fn bash_completion_snapshot_and_what_it_offers() {
 
     assert_eq!(bash_complete(&root, &script, &["bu"]), ["build", "build_rpms"]);
     assert_eq!(bash_complete(&root, &script, &["-v", "--color", "a"]), ["always", "auto"]);
+    assert_eq!(bash_complete(&root, &script, &["--message-format", ""]), ["human", "json"]);
     assert_eq!(bash_complete(&root, &script, &["build", "--re"]), ["--refresh"]);
     assert_eq!(bash_complete(&root, &script, &["build", "CH"]), ["CHANNEL=dev", "CHANNEL=prod", "CHANNEL=stage"]);
     // The workspace's internal projects (and its own variable), asked from the workspace.

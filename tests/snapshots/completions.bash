@@ -17,6 +17,7 @@ _trainyard() {
     done
     case "$prev" in
         --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
+        --message-format) COMPREPLY=($(compgen -W "human json" -- "$cur")); return ;;
         --manifest-path) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         -j|--jobs) return ;;
     esac

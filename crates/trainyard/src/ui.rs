@@ -204,14 +204,20 @@ static PHASES: Mutex<Vec<(String, f64, bool)>> = Mutex::new(Vec::new());
 
 impl Phase {
     pub fn start(name: impl Into<String>) -> Phase {
-        let name = name.into();
+        let phase = Phase::events_only(name);
         let ui = get();
-        event(serde_json::json!({"reason": "phase-started", "phase": name}));
         // A plain line even on a terminal: the commands a phase runs (cargo) print on the same
         // stderr, and would run into a line left open. Counted phases redraw a live line.
         if !ui.json && ui.verbosity >= 0 {
-            let _ = writeln!(std::io::stderr(), "trainyard: {name} ...");
+            let _ = writeln!(std::io::stderr(), "trainyard: {} ...", phase.name);
         }
+        phase
+    }
+
+    /// A phase whose caller already tells the user (the release's steps): events and summary only.
+    pub fn events_only(name: impl Into<String>) -> Phase {
+        let name = name.into();
+        event(serde_json::json!({"reason": "phase-started", "phase": name}));
         Phase { name, started: Instant::now(), done: std::cell::Cell::new(false) }
     }
 

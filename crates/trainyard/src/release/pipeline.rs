@@ -155,6 +155,7 @@ fn run_steps(
             state = State::read(repo)?;
         }
         ctx.effects.say(format!("release {version}: {step}"));
+        let phase = crate::ui::Phase::events_only(format!("release {version}: {step}"));
         match step {
             "start" => state = run_step(repo, start::plan(repo, &state, &members, &v)?)?,
             "fix" => {
@@ -218,6 +219,7 @@ fn run_steps(
             "push" => push::run(repo)?,
             _ => unreachable!("unknown step {step}"),
         }
+        phase.elapsed();
         if ctx.effects.dry_run {
             continue;
         }

@@ -136,6 +136,7 @@ pub fn bash(program: &str) -> String {
     done
     case "$prev" in
         --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
+        --message-format) COMPREPLY=($(compgen -W "human json" -- "$cur")); return ;;
         --manifest-path) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         -j|--jobs) return ;;
     esac
@@ -192,6 +193,7 @@ pub fn zsh(program: &str) -> String {
         for name in flag.split(", ") {
             let tail = match (name, value) {
                 ("--color", _) => ":WHEN:(auto always never)".to_string(),
+                ("--message-format", _) => ":FMT:(human json)".to_string(),
                 ("--manifest-path", _) => ":PATH:_files".to_string(),
                 (_, Some(v)) => format!(":{v}:"),
                 _ => String::new(),
@@ -278,6 +280,7 @@ pub fn fish(program: &str) -> String {
         }
         let args = match (flag.contains("--color"), value) {
             (true, _) => " -x -a 'auto always never'".to_string(),
+            (false, Some(_)) if flag.contains("message-format") => " -x -a 'human json'".to_string(),
             (false, Some(_)) if flag.contains("manifest-path") => " -r -F".to_string(),
             (false, Some(_)) => " -x".to_string(),
             _ => String::new(),
