@@ -58,6 +58,7 @@ fn demo_crate(dir: &Utf8Path) -> CrateInfo {
         homepage: Some("https://example.org/demo".into()),
         repository: None,
         manifest_dir: crate_dir,
+        workspace_root: dir.to_path_buf(),
         bins: vec!["demo".into()],
     }
 }

@@ -24,16 +24,16 @@
 //!   post_install_script = "..."          # or a file path; also pre_install, pre/post_uninstall
 //!   ```
 //!
-//! - `[package.metadata.generate-rpm]`, cargo-generate-rpm's, read as that tool does, so its
-//!   users migrate with no change: `name`, `version`, `license`, `summary`, `url`, `vendor`,
-//!   `packager`, `release`, `epoch`, `assets` (`source` with `*` wildcards, `dest` ending in `/`
-//!   for a directory, `mode`, `config` = true/"noreplace", `doc`, `user`, `group`), the four
-//!   `*_script`s (text or a file path), `requires`/`provides`/`conflicts`/`obsoletes` as
-//!   `{ name = "*" | "OP version" }`, `auto-req = "no"`, `require-sh = false`.
+//! - `[package.metadata.generate-rpm]`, cargo-generate-rpm's, read as that tool reads it under
+//!   `cargo generate-rpm -p CRATE` from the workspace root, so its users migrate with no change:
+//!   every key of its README (assets with `caps`, the eight scriptlets with `_flags`/`_prog`,
+//!   the eight dependency kinds, `variants`), and a key it does not know is refused.
 //!
-//! Asset sources are relative to the crate directory, except `target/release/...`, which is
-//! the given release directory (as cargo-generate-rpm maps it). A source escaping the crate
-//! directory, a missing file and a relative `dest` are usage errors naming the crate and asset.
+//! Asset sources of trainyard's table are relative to the crate directory, except
+//! `target/release/...`, the given release directory, and may not leave the crate. Those of
+//! cargo-generate-rpm's table are tried relative to the workspace root, then to the crate, and
+//! may not leave the workspace (or the target directory). A missing file, a path leaving what
+//! the table may package and a relative `dest` are usage errors naming the crate and asset.
 
 use std::collections::BTreeMap;
 
@@ -41,7 +41,7 @@ use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{systemd, DepFlags, Dependency, FileEntry, FileKind, Package};
+use super::{systemd, DepFlags, Dependency, FileEntry, FileKind, Package, ScriptletOptions};
 use crate::error::{Error, Result};
 
 /// What the caller knows about the crate, from `cargo metadata`.
@@ -55,6 +55,8 @@ pub struct CrateInfo {
     pub repository: Option<String>,
     /// The directory holding the crate's Cargo.toml.
     pub manifest_dir: Utf8PathBuf,
+    /// The workspace's root directory (where `cargo generate-rpm -p` runs); empty: the crate's.
+    pub workspace_root: Utf8PathBuf,
     /// Names of the crate's binary targets (the default assets of the trainyard table).
     pub bins: Vec<String>,
 }
@@ -86,6 +88,8 @@ pub struct CratePackage {
     pub units: Vec<String>,
     /// A command that must succeed once the package is installed (trainyard table only).
     pub smoke: Option<String>,
+    /// The release the table sets (`release`), which wins over the workspace's.
+    pub release: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,6 +106,14 @@ enum DepList {
     Table(BTreeMap<String, String>),
 }
 
+/// `release = "1"` or `release = 1`, both of which cargo-generate-rpm takes.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Release {
+    Text(String),
+    Number(u64),
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AssetSpec {
@@ -115,6 +127,7 @@ struct AssetSpec {
     license: bool,
     user: Option<String>,
     group: Option<String>,
+    caps: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,9 +139,8 @@ struct DirSpec {
     group: Option<String>,
 }
 
-/// The fields both tables share, plus each one's own. Unknown keys are refused in trainyard's
-/// table and ignored in cargo-generate-rpm's (it has options, such as `variants`, that only
-/// its command line selects).
+/// The fields both tables share, plus each one's own; a key outside [`TRAINYARD_KEYS`] or
+/// [`GENERATE_RPM_KEYS`] is refused before this is read, so nothing is silently dropped.
 #[derive(Debug, Default, Deserialize)]
 struct Spec {
     name: Option<String>,
@@ -139,7 +151,7 @@ struct Spec {
     url: Option<String>,
     vendor: Option<String>,
     packager: Option<String>,
-    release: Option<String>,
+    release: Option<Release>,
     epoch: Option<u32>,
     assets: Option<Vec<Value>>,
     #[serde(default)]
@@ -151,17 +163,29 @@ struct Spec {
     provides: Option<DepList>,
     conflicts: Option<DepList>,
     obsoletes: Option<DepList>,
-    pre_install_script: Option<String>,
-    post_install_script: Option<String>,
-    pre_uninstall_script: Option<String>,
-    post_uninstall_script: Option<String>,
+    recommends: Option<DepList>,
+    suggests: Option<DepList>,
+    supplements: Option<DepList>,
+    enhances: Option<DepList>,
     #[serde(rename = "auto-req")]
     auto_req: Option<String>,
     #[serde(rename = "require-sh")]
     require_sh: Option<bool>,
 }
 
-const TRAINYARD_KEYS: &[&str] = &[
+/// The scriptlet keys of both tables (`NAME`, `NAME_flags`, `NAME_prog`), and the slot of each.
+const SCRIPT_KEYS: [(&str, &str); 8] = [
+    ("pre_install_script", "pre"),
+    ("post_install_script", "post"),
+    ("pre_uninstall_script", "preun"),
+    ("post_uninstall_script", "postun"),
+    ("pre_trans_script", "pretrans"),
+    ("post_trans_script", "posttrans"),
+    ("pre_untrans_script", "preuntrans"),
+    ("post_untrans_script", "postuntrans"),
+];
+
+const COMMON_KEYS: &[&str] = &[
     "name",
     "license",
     "summary",
@@ -172,19 +196,32 @@ const TRAINYARD_KEYS: &[&str] = &[
     "release",
     "epoch",
     "assets",
-    "dirs",
-    "units",
-    "smoke",
     "requires",
     "provides",
     "conflicts",
     "obsoletes",
-    "pre_install_script",
-    "post_install_script",
-    "pre_uninstall_script",
-    "post_uninstall_script",
+    "recommends",
+    "suggests",
+    "supplements",
+    "enhances",
     "auto-req",
 ];
+
+/// Keys only trainyard's own table has.
+const TRAINYARD_KEYS: &[&str] = &["dirs", "units", "smoke"];
+
+/// Keys only cargo-generate-rpm's table has (its README's list: `variants` are selected with
+/// `build_rpms --variant NAME`).
+const GENERATE_RPM_KEYS: &[&str] = &["version", "require-sh", "variants"];
+
+fn known_keys(table: Table) -> Vec<String> {
+    let own = if table == Table::Trainyard { TRAINYARD_KEYS } else { GENERATE_RPM_KEYS };
+    let mut keys: Vec<String> = COMMON_KEYS.iter().chain(own).map(|k| k.to_string()).collect();
+    for (k, _) in SCRIPT_KEYS {
+        keys.extend([k.to_string(), format!("{k}_flags"), format!("{k}_prog")]);
+    }
+    keys
+}
 
 /// The RPM architecture for a Rust `target_arch` (`std::env::consts::ARCH` for the host).
 pub fn rpm_arch(target_arch: &str) -> &str {
@@ -205,14 +242,44 @@ pub fn from_metadata(
     target_release_dir: &Utf8Path,
     arch: &str,
 ) -> Result<Option<CratePackage>> {
-    read_table(krate, metadata, target_release_dir, arch, false)
+    read_table(krate, metadata, target_release_dir, arch, &[], false)
 }
 
-/// Checks the crate's packaging table as [`from_metadata`] does, except that files under
-/// `target/release/` may be missing (they are built later): a configuration error, a missing
-/// asset or a path leaving the crate is reported before a long build rather than after it.
-pub fn check_metadata(krate: &CrateInfo, metadata: &Value, target_release_dir: &Utf8Path, arch: &str) -> Result<()> {
-    read_table(krate, metadata, target_release_dir, arch, true).map(|_| ())
+/// [`from_metadata`] with cargo-generate-rpm's variants applied in order (`--variant NAME`):
+/// each `[package.metadata.generate-rpm.variants.NAME]` replaces the keys it sets.
+pub fn from_metadata_with_variants(
+    krate: &CrateInfo,
+    metadata: &Value,
+    target_release_dir: &Utf8Path,
+    arch: &str,
+    variants: &[String],
+) -> Result<Option<CratePackage>> {
+    read_table(krate, metadata, target_release_dir, arch, variants, false)
+}
+
+/// Checks the crate's packaging table as [`from_metadata`] does, except that files the build
+/// makes (under the target directory: binaries, and what build scripts write such as man pages
+/// and completions) may be missing: a configuration error, a missing source file or a path
+/// leaving the workspace is reported before a long build rather than after it. Once built,
+/// [`from_metadata`] checks those too, before anything is written. The package it returns is
+/// the plan (a dry run's): its built files may not exist yet.
+pub fn check_metadata(
+    krate: &CrateInfo,
+    metadata: &Value,
+    target_release_dir: &Utf8Path,
+    arch: &str,
+    variants: &[String],
+) -> Result<Option<CratePackage>> {
+    read_table(krate, metadata, target_release_dir, arch, variants, true)
+}
+
+/// The names of the variants a crate's cargo-generate-rpm table defines.
+pub fn variant_names(metadata: &Value) -> Vec<String> {
+    metadata
+        .pointer("/generate-rpm/variants")
+        .and_then(Value::as_object)
+        .map(|v| v.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 fn read_table(
@@ -220,6 +287,7 @@ fn read_table(
     metadata: &Value,
     target_release_dir: &Utf8Path,
     arch: &str,
+    variants: &[String],
     before_build: bool,
 ) -> Result<Option<CratePackage>> {
     let (table, raw) = match (metadata.pointer("/trainyard/rpm"), metadata.get("generate-rpm")) {
@@ -228,15 +296,51 @@ fn read_table(
         (None, None) => return Ok(None),
     };
     let where_ = |field: &str| format!("crate `{}`: [{}] {field}", krate.name, table.key());
-    let obj = raw.as_object().ok_or_else(|| Error::usage(format!("{} must be a table", where_(""))))?;
-    if table == Table::Trainyard {
-        if let Some(unknown) = obj.keys().find(|k| !TRAINYARD_KEYS.contains(&k.as_str())) {
-            return Err(Error::usage(format!("{}: unknown key `{unknown}`", where_("")))
-                .with_help(format!("known keys: {}", TRAINYARD_KEYS.join(", "))));
+    let mut obj = raw.as_object().cloned().ok_or_else(|| Error::usage(format!("{} must be a table", where_(""))))?;
+    let known = known_keys(table);
+    let check_keys = |obj: &serde_json::Map<String, Value>, at: &str| -> Result<()> {
+        match obj.keys().find(|k| !known.contains(k)) {
+            Some(unknown) => {
+                let at = if at.is_empty() { String::new() } else { format!(".{at}") };
+                Err(Error::usage(format!(
+                    "crate `{}`: [{}{at}]: unknown key `{unknown}`: trainyard does not support it",
+                    krate.name,
+                    table.key()
+                ))
+                .with_help(format!("remove it, or fix its spelling; the keys trainyard reads: {}", known.join(", "))))
+            }
+            None => Ok(()),
+        }
+    };
+    check_keys(&obj, "")?;
+    if table == Table::GenerateRpm {
+        // cargo-generate-rpm's `--variant NAME`: the variant's keys replace the table's.
+        let defined = obj.remove("variants").unwrap_or(Value::Null);
+        if !defined.is_null() && !defined.is_object() {
+            return Err(Error::usage(format!("{} must be a table of tables", where_("variants"))));
+        }
+        for name in variants {
+            let Some(v) = defined.get(name) else { continue };
+            let v = v
+                .as_object()
+                .ok_or_else(|| Error::usage(format!("{} must be a table", where_(&format!("variants.{name}")))))?;
+            check_keys(v, &format!("variants.{name}"))?;
+            if v.contains_key("variants") {
+                return Err(Error::usage(format!(
+                    "{}: a variant has no variants",
+                    where_(&format!("variants.{name}"))
+                )));
+            }
+            obj.extend(v.clone());
         }
     }
-    let spec: Spec = serde_json::from_value(raw.clone()).map_err(|e| Error::usage(format!("{}: {e}", where_(""))))?;
-    let ctx = Ctx { krate, table, target_release_dir, before_build };
+    let raw = Value::Object(obj.clone());
+    let spec: Spec = serde_json::from_value(raw).map_err(|e| {
+        Error::usage(format!("{}: {e}", where_("")))
+            .with_help("fix the value's type (a string, a number, a table or a list)")
+    })?;
+    let target_dir = target_release_dir.parent().unwrap_or(target_release_dir).to_path_buf();
+    let ctx = Ctx { krate, table, target_release_dir, target_dir, before_build };
 
     let name = spec.name.clone().unwrap_or_else(|| krate.name.clone());
     let description = spec.description.clone().or_else(|| krate.description.clone());
@@ -248,13 +352,19 @@ fn read_table(
         Error::usage(format!("crate `{}` has no license", krate.name))
             .with_help(format!("set `license` in its [package] table or in [{}]", table.key()))
     })?;
+    let table_release = match &spec.release {
+        Some(Release::Text(t)) => Some(t.clone()),
+        Some(Release::Number(n)) => Some(n.to_string()),
+        None => None,
+    };
+    let release = table_release.clone().unwrap_or_else(|| "1".into());
     let mut pkg = Package {
         name,
         epoch: spec.epoch,
         version: crate::version::rpm_of_cargo(
             spec.version.as_deref().filter(|_| table == Table::GenerateRpm).unwrap_or(&krate.version),
         ),
-        release: spec.release.clone().unwrap_or_else(|| "1".into()),
+        release,
         arch: arch.to_string(),
         description: super::wrap(&description.unwrap_or_else(|| summary.clone())),
         summary,
@@ -279,14 +389,19 @@ fn read_table(
     };
     for (i, raw) in assets.iter().enumerate() {
         let field = format!("assets[{i}]");
-        let a: AssetSpec =
-            serde_json::from_value(raw.clone()).map_err(|e| Error::usage(format!("{}: {e}", where_(&field))))?;
+        let a: AssetSpec = serde_json::from_value(raw.clone()).map_err(|e| {
+            Error::usage(format!("{}: {e}", where_(&field))).with_help(
+                "an asset is { source = \"PATH\", dest = \"/ABSOLUTE/PATH\" } with optional mode, config, doc, user, group, caps",
+            )
+        })?;
         pkg.files.extend(ctx.asset(&a, &field)?);
     }
     for (i, raw) in spec.dirs.iter().enumerate() {
         let field = format!("dirs[{i}]");
-        let d: DirSpec =
-            serde_json::from_value(raw.clone()).map_err(|e| Error::usage(format!("{}: {e}", where_(&field))))?;
+        let d: DirSpec = serde_json::from_value(raw.clone()).map_err(|e| {
+            Error::usage(format!("{}: {e}", where_(&field)))
+                .with_help("a directory is { dest = \"/ABSOLUTE/PATH\" } with optional mode, user, group")
+        })?;
         ctx.check_dest(&d.dest, &field, false)?;
         let mode = match &d.mode {
             Some(m) => ctx.mode(m, &field)?,
@@ -299,6 +414,7 @@ fn read_table(
             user: d.user.unwrap_or_else(|| "root".into()),
             group: d.group.unwrap_or_else(|| "root".into()),
             kind: FileKind::Dir,
+            caps: None,
         });
     }
     for (i, unit) in spec.units.iter().enumerate() {
@@ -317,6 +433,10 @@ fn read_table(
         (&spec.provides, &mut pkg.provides, "provides"),
         (&spec.conflicts, &mut pkg.conflicts, "conflicts"),
         (&spec.obsoletes, &mut pkg.obsoletes, "obsoletes"),
+        (&spec.recommends, &mut pkg.recommends, "recommends"),
+        (&spec.suggests, &mut pkg.suggests, "suggests"),
+        (&spec.supplements, &mut pkg.supplements, "supplements"),
+        (&spec.enhances, &mut pkg.enhances, "enhances"),
     ] {
         if let Some(list) = list {
             *target = ctx.deps(list, key)?;
@@ -325,22 +445,71 @@ fn read_table(
     if table == Table::GenerateRpm && spec.require_sh != Some(false) {
         pkg.requires.push(Dependency::any("/bin/sh"));
     }
-    for (text, slot, key) in [
-        (&spec.pre_install_script, &mut pkg.scriptlets.pre, "pre_install_script"),
-        (&spec.post_install_script, &mut pkg.scriptlets.post, "post_install_script"),
-        (&spec.pre_uninstall_script, &mut pkg.scriptlets.preun, "pre_uninstall_script"),
-        (&spec.post_uninstall_script, &mut pkg.scriptlets.postun, "post_uninstall_script"),
-    ] {
-        if let Some(text) = text {
-            *slot = Some(ctx.script(text, key)?);
+    for (key, slot) in SCRIPT_KEYS {
+        let flags_key = format!("{key}_flags");
+        let prog_key = format!("{key}_prog");
+        let Some(text) = obj.get(key) else {
+            if let Some(k) = [&flags_key, &prog_key].into_iter().find(|k| obj.contains_key(k.as_str())) {
+                return Err(ctx
+                    .err(k, format!("`{k}` is set but `{key}` is not"))
+                    .with_help(format!("add `{key}`, or remove `{k}`")));
+            }
+            continue;
+        };
+        let text = text.as_str().ok_or_else(|| ctx.err(key, "must be a string (script text or a file path)"))?;
+        let script = ctx.script(text, key)?;
+        *pkg.scriptlets.slot(slot).expect("a slot of SCRIPT_KEYS") = Some(script);
+        let flags = match obj.get(&flags_key) {
+            None => None,
+            Some(v) => Some(v.as_u64().filter(|f| *f <= 7).ok_or_else(|| {
+                ctx.err(&flags_key, format!("`{v}` is not a scriptlet flag value"))
+                    .with_help("add up 1 (expand macros), 2 (expand query formats) and 4 (critical): 0 to 7")
+            })? as u32),
+        };
+        let prog = match obj.get(&prog_key) {
+            None => None,
+            Some(v) => {
+                let words: Option<Vec<String>> =
+                    v.as_array().map(|a| a.iter().map(|w| w.as_str().map(String::from)).collect()).unwrap_or(None);
+                Some(words.filter(|w| !w.is_empty() && (w[0].starts_with('/') || w[0] == "<lua>")).ok_or_else(
+                    || {
+                        ctx.err(&prog_key, format!("`{v}` is not an interpreter and its arguments"))
+                            .with_help(format!("{prog_key} = [\"/bin/bash\", \"-e\"]"))
+                    },
+                )?)
+            }
+        };
+        if flags.is_some() || prog.is_some() {
+            pkg.scriptlets.options.insert(slot.to_string(), ScriptletOptions { flags, prog });
         }
     }
     // Units listed in trainyard's table get their scriptlets; cargo-generate-rpm adds none, and
     // its users' own scripts already do what they want.
     let units = if table == Table::Trainyard { systemd::add_unit_scriptlets(&mut pkg)? } else { Vec::new() };
-    let auto_requires = !matches!(spec.auto_req.as_deref(), Some("no" | "disabled"));
+    if !units.is_empty() {
+        if let Some((slot, _)) = pkg.scriptlets.options.iter().find(|(s, o)| {
+            ["post", "preun", "postun"].contains(&s.as_str()) && o.prog.as_ref().is_some_and(|p| p[0] != "/bin/sh")
+        }) {
+            return Err(Error::usage(format!(
+                "{}: the `{slot}` scriptlet has its own interpreter, and the units' shell lines are added to it",
+                where_("units")
+            ))
+            .with_help("keep that scriptlet in shell, or enable the units from it yourself"));
+        }
+    }
+    // cargo-generate-rpm reads only "no"/"disabled" from the table; the other modes it names
+    // all generate shared-library requires, as trainyard does in-process (rpm's elfdeps).
+    let auto_requires = match spec.auto_req.as_deref() {
+        None | Some("auto" | "builtin" | "find-requires") => true,
+        Some("no" | "disabled") => false,
+        Some(other) => {
+            return Err(ctx.err("auto-req", format!("`{other}` is not supported")).with_help(
+                "\"no\" turns shared-library requires off; \"auto\", \"builtin\" and \"find-requires\" keep them (computed as rpm's elfdeps does)",
+            ))
+        }
+    };
     pkg.validate().map_err(|e| e.with_help(format!("fix [{}] in {}/Cargo.toml", table.key(), krate.manifest_dir)))?;
-    Ok(Some(CratePackage { package: pkg, table, auto_requires, units, smoke: spec.smoke }))
+    Ok(Some(CratePackage { package: pkg, table, auto_requires, units, smoke: spec.smoke, release: table_release }))
 }
 
 fn first_line(s: &str) -> String {
@@ -352,8 +521,18 @@ struct Ctx<'a> {
     krate: &'a CrateInfo,
     table: Table,
     target_release_dir: &'a Utf8Path,
-    /// Built files (under the release directory) may not exist yet.
+    /// The parent of the release directory: what the build writes (binaries, and build
+    /// scripts' output such as man pages and completions).
+    target_dir: Utf8PathBuf,
+    /// Built files (under the target directory) may not exist yet.
     before_build: bool,
+}
+
+/// Where a relative source may be found, in the order tried.
+struct Candidate {
+    path: Utf8PathBuf,
+    /// The path stays inside what the table may package.
+    allowed: bool,
 }
 
 impl Ctx<'_> {
@@ -377,111 +556,166 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Lexically resolves `rel` (relative, `/`-separated) under `base`, refusing `..` that leave it.
-    fn under(&self, base: &Utf8Path, rel: &str, field: &str, shown: &str) -> Result<Utf8PathBuf> {
-        let mut parts: Vec<&str> = Vec::new();
-        for c in Utf8Path::new(rel).components() {
-            match c {
-                Utf8Component::Normal(p) => parts.push(p),
-                Utf8Component::CurDir => {}
-                Utf8Component::ParentDir => {
-                    if parts.pop().is_none() {
-                        return Err(self.escapes(field, shown));
-                    }
-                }
-                Utf8Component::RootDir | Utf8Component::Prefix(_) => return Err(self.escapes(field, shown)),
-            }
+    fn workspace_root(&self) -> &Utf8Path {
+        if self.krate.workspace_root.as_str().is_empty() {
+            &self.krate.manifest_dir
+        } else {
+            &self.krate.workspace_root
         }
-        let mut p = base.to_path_buf();
-        p.extend(parts);
-        Ok(p)
+    }
+
+    /// The directories a source may point into: the crate (trainyard's table) or the workspace
+    /// (cargo-generate-rpm's, which resolves from the workspace root), and the target directory.
+    fn bounds(&self) -> Vec<&Utf8Path> {
+        match self.table {
+            Table::Trainyard => vec![&self.krate.manifest_dir, self.target_release_dir],
+            Table::GenerateRpm => vec![self.workspace_root(), &self.target_dir],
+        }
     }
 
     fn escapes(&self, field: &str, shown: &str) -> Error {
-        self.err(field, format!("`{shown}` points outside the crate directory {}", self.krate.manifest_dir)).with_help(
-            "package only files inside the crate (copy the file into it), or built binaries as target/release/NAME",
-        )
-    }
-
-    /// Maps a source to the file on disk and checks that it exists and stays inside the crate
-    /// (or the release directory), symlinks included. Wildcards are handled by [`Self::sources`].
-    fn source(&self, source: &str, field: &str) -> Result<Utf8PathBuf> {
-        let (base, path) = self.locate(source, field)?;
-        self.exists_within(&base, &path, source, field)?;
-        Ok(path)
-    }
-
-    fn locate(&self, source: &str, field: &str) -> Result<(Utf8PathBuf, Utf8PathBuf)> {
-        let crate_dir = &self.krate.manifest_dir;
-        if let Some(rest) = source.strip_prefix("target/release/") {
-            let base = self.target_release_dir.to_path_buf();
-            return Ok((base.clone(), self.under(&base, rest, field, source)?));
+        match self.table {
+            Table::Trainyard => self
+                .err(field, format!("`{shown}` points outside the crate directory {}", self.krate.manifest_dir))
+                .with_help("package only files inside the crate (copy the file into it), or built binaries as target/release/NAME"),
+            Table::GenerateRpm => self
+                .err(field, format!("`{shown}` points outside the workspace {}", self.workspace_root()))
+                .with_help("package only files inside the workspace, or built files under target/"),
         }
-        let rel = if Utf8Path::new(source).is_absolute() {
-            match Utf8Path::new(source).strip_prefix(crate_dir) {
-                Ok(r) => r.as_str().to_string(),
-                Err(_) => return Err(self.escapes(field, source)),
-            }
-        } else {
-            source.to_string()
+    }
+
+    /// Where `source` may be, in the order cargo-generate-rpm tries (`cargo generate-rpm -p`):
+    /// `target/release/` is the release directory; otherwise relative to the workspace root,
+    /// then to the crate. Trainyard's own table resolves from the crate only.
+    fn candidates(&self, source: &str) -> Vec<Candidate> {
+        let mapped = match source.strip_prefix("target/release/") {
+            Some(rest) => self.target_release_dir.join(rest),
+            None => Utf8PathBuf::from(source),
         };
-        Ok((crate_dir.clone(), self.under(crate_dir, &rel, field, source)?))
+        let bases: Vec<&Utf8Path> = match self.table {
+            Table::Trainyard => vec![&self.krate.manifest_dir],
+            Table::GenerateRpm => vec![self.workspace_root(), &self.krate.manifest_dir],
+        };
+        let mut out: Vec<Candidate> = Vec::new();
+        for base in bases {
+            let path = normalize(&base.join(&mapped));
+            if out.iter().any(|c| c.path == path) {
+                continue;
+            }
+            let allowed = self.bounds().iter().any(|b| path.starts_with(b));
+            out.push(Candidate { path, allowed });
+        }
+        out
     }
 
-    fn exists_within(&self, base: &Utf8Path, path: &Utf8Path, shown: &str, field: &str) -> Result<()> {
-        if self.before_build && base == self.target_release_dir && !path.exists() {
-            return Ok(());
+    fn in_target(&self, path: &Utf8Path) -> bool {
+        path.starts_with(&self.target_dir)
+    }
+
+    /// Maps a source to the file on disk and checks that it exists and stays inside what the
+    /// table may package, symlinks included. Before the build a file of the target directory
+    /// may be missing. Wildcards are handled by [`Self::sources`].
+    fn source(&self, source: &str, field: &str) -> Result<Utf8PathBuf> {
+        let candidates = self.candidates(source);
+        if candidates.iter().all(|c| !c.allowed) {
+            return Err(self.escapes(field, source));
         }
-        if !path.is_file() {
-            let help = if base == self.target_release_dir {
-                "build it first (`cargo build --release`), or fix the name".to_string()
-            } else {
-                format!("create it, or fix the path (relative to {})", self.krate.manifest_dir)
-            };
-            return Err(self.err(field, format!("`{shown}` does not exist ({path})")).with_help(help));
+        for c in candidates.iter().filter(|c| c.allowed) {
+            if c.path.is_file() {
+                self.check_within(&c.path, source, field)?;
+                return Ok(c.path.clone());
+            }
+            if c.path.is_dir() {
+                return Err(self.err(field, format!("`{source}` is a directory ({})", c.path)).with_help(format!(
+                    "package the files in it with a glob: source = \"{}/*\"",
+                    source.trim_end_matches('/')
+                )));
+            }
         }
+        if let Some(c) = candidates.iter().find(|c| c.allowed && self.before_build && self.in_target(&c.path)) {
+            return Ok(c.path.clone());
+        }
+        Err(self.missing(source, field, &candidates))
+    }
+
+    fn missing(&self, shown: &str, field: &str, candidates: &[Candidate]) -> Error {
+        let tried: Vec<&str> = candidates.iter().filter(|c| c.allowed).map(|c| c.path.as_str()).collect();
+        let built = candidates.iter().any(|c| c.allowed && self.in_target(&c.path));
+        let help = if built {
+            "the build did not make it: build it first (`cargo build --release`), or fix the name".to_string()
+        } else if self.table == Table::GenerateRpm {
+            format!(
+                "create it, or fix the path (relative to the workspace root {}, or to the crate)",
+                self.workspace_root()
+            )
+        } else {
+            format!("create it, or fix the path (relative to {})", self.krate.manifest_dir)
+        };
+        self.err(field, format!("`{shown}` does not exist ({})", tried.join(", "))).with_help(help)
+    }
+
+    fn check_within(&self, path: &Utf8Path, shown: &str, field: &str) -> Result<()> {
         let canon = |p: &Utf8Path| p.canonicalize_utf8().map_err(|e| self.err(field, format!("{p}: {e}")));
-        if !canon(path)?.starts_with(canon(base)?) {
-            return Err(self.escapes(field, shown));
+        let real = canon(path)?;
+        for b in self.bounds() {
+            if b.exists() && real.starts_with(canon(b)?) {
+                return Ok(());
+            }
         }
-        Ok(())
+        Err(self.escapes(field, shown))
     }
 
-    /// Expands `*` and `?` in the source's components; returns each file and its path below the
-    /// part of the pattern without wildcards (cargo-generate-rpm appends that to `dest`).
+    /// Expands a source with `*` as cargo-generate-rpm does (the `glob` crate's patterns: `*`,
+    /// `?`, `[...]` within a component, `**` for any number of directories; directories are
+    /// skipped). Returns each file and the destination below `dest`: its path relative to the
+    /// text before the first `*` (that directory, or its parent).
     fn sources(&self, source: &str, field: &str) -> Result<Vec<(Utf8PathBuf, Utf8PathBuf)>> {
-        if !source.contains(['*', '?']) {
+        if !source.contains('*') {
             return Ok(vec![(self.source(source, field)?, Utf8PathBuf::new())]);
         }
-        let (base, pattern) = self.locate(source, field)?;
-        let rel = pattern.strip_prefix(&base).map_err(|_| self.escapes(field, source))?;
-        let parts: Vec<&str> = rel.components().map(|c| c.as_str()).collect();
-        let fixed = parts.iter().take_while(|p| !p.contains(['*', '?'])).count();
-        let mut root = base.clone();
-        root.extend(&parts[..fixed]);
-        let mut found = Vec::new();
-        walk(&root, &parts[fixed..], Utf8PathBuf::new(), &mut found);
-        found.sort();
-        if found.is_empty() && !(self.before_build && base == self.target_release_dir) {
-            return Err(self.err(field, format!("`{source}` matches no file")).with_help("fix the pattern"));
+        let candidates = self.candidates(source);
+        if candidates.iter().all(|c| !c.allowed) {
+            return Err(self.escapes(field, source));
         }
-        for (path, _) in &found {
-            self.exists_within(&base, path, source, field)?;
+        for c in candidates.iter().filter(|c| c.allowed) {
+            let pattern = c.path.as_str();
+            let before = &pattern[..pattern.find('*').unwrap_or(pattern.len())];
+            let before = Utf8Path::new(before);
+            let base = if before.is_dir() { before } else { before.parent().unwrap_or(before) };
+            let parts: Vec<&str> = c.path.components().map(|c| c.as_str()).collect();
+            let fixed = parts.iter().take_while(|p| !p.contains(['*', '?', '['])).count();
+            let mut root = Utf8PathBuf::new();
+            root.extend(&parts[..fixed]);
+            let mut found = Vec::new();
+            walk(&root, &parts[fixed..], &mut found);
+            found.sort();
+            found.dedup();
+            if found.is_empty() {
+                continue;
+            }
+            let mut out = Vec::new();
+            for path in found {
+                self.check_within(&path, source, field)?;
+                let below = path.strip_prefix(base).map_err(|_| {
+                    self.err(field, format!("{path} is not below {base}, where the pattern `{source}` starts"))
+                        .with_help("put the `*` after the last directory that exists")
+                })?;
+                out.push((path.clone(), below.to_path_buf()));
+            }
+            return Ok(out);
         }
-        Ok(found)
+        if self.before_build && candidates.iter().any(|c| c.allowed && self.in_target(&c.path)) {
+            return Ok(Vec::new());
+        }
+        let tried: Vec<&str> = candidates.iter().filter(|c| c.allowed).map(|c| c.path.as_str()).collect();
+        Err(self
+            .err(field, format!("`{source}` matches no file ({})", tried.join(", ")))
+            .with_help("fix the pattern, or build what makes the files"))
     }
 
     fn asset(&self, a: &AssetSpec, field: &str) -> Result<Vec<FileEntry>> {
         self.check_dest(&a.dest, &format!("{field}.dest"), false)?;
-        let globbed = a.source.contains(['*', '?']);
-        if globbed && !a.dest.ends_with('/') {
-            return Err(self
-                .err(
-                    &format!("{field}.dest"),
-                    format!("`{}` must be a directory (end in `/`): the source has wildcards", a.dest),
-                )
-                .with_help(format!("dest = \"{}/\"", a.dest)));
-        }
+        let globbed = a.source.contains('*');
         let files = self.sources(&a.source, &format!("{field}.source"))?;
         let mode = a.mode.as_deref().map(|m| self.mode(m, &format!("{field}.mode"))).transpose()?;
         let noreplace_default = self.table == Table::Trainyard;
@@ -489,17 +723,24 @@ impl Ctx<'_> {
             None | Some(ConfigFlag::Bool(false)) => None,
             Some(ConfigFlag::Bool(true)) => Some(noreplace_default),
             Some(ConfigFlag::Word(w)) if w == "noreplace" => Some(true),
-            Some(ConfigFlag::Word(w)) if w == "missingok" => Some(false),
             Some(ConfigFlag::Word(w)) => {
-                return Err(
-                    self.err(&format!("{field}.config"), format!("`{w}` is not one of true, false, \"noreplace\""))
-                )
+                return Err(self
+                    .err(&format!("{field}.config"), format!("`{w}` is not one of true, false, \"noreplace\""))
+                    .with_help("config = true is %config, config = \"noreplace\" is %config(noreplace)"))
             }
         };
+        if let Some(caps) = &a.caps {
+            // Checked here, where the message can name the asset, with the parser the writer uses.
+            if let Err(e) = rpm::FileOptions::new("/x").caps(caps.as_str()) {
+                return Err(self
+                    .err(&format!("{field}.caps"), format!("`{caps}`: {e}"))
+                    .with_help("write capabilities as setcap(8) does: \"cap_net_bind_service=ep\""));
+            }
+        }
         let mut entries = Vec::new();
         for (path, below) in files {
             let dest = if globbed {
-                format!("{}{below}", a.dest)
+                format!("{}/{below}", a.dest.trim_end_matches('/'))
             } else if a.dest.ends_with('/') {
                 format!("{}{}", a.dest, path.file_name().unwrap_or_default())
             } else {
@@ -523,52 +764,107 @@ impl Ctx<'_> {
                 user: a.user.clone().unwrap_or_else(|| "root".into()),
                 group: a.group.clone().unwrap_or_else(|| "root".into()),
                 kind,
+                caps: a.caps.clone(),
             });
         }
         Ok(entries)
     }
 
+    /// A list of dependencies: `{ NAME = "*" | "OP VERSION" | "OP V1, OP V2" }` (each comparison
+    /// after a comma is one more entry, as cargo-generate-rpm writes them), or `["NAME OP V"]`.
     fn deps(&self, list: &DepList, key: &str) -> Result<Vec<Dependency>> {
-        let parse = |name: &str, cond: &str| -> Result<Dependency> {
+        let parse = |name: &str, cond: &str| -> Result<Vec<Dependency>> {
             let cond = cond.trim();
             if cond.is_empty() || cond == "*" {
-                return Ok(Dependency::any(name));
+                return Ok(vec![Dependency::any(name)]);
             }
-            let (op, version) = cond.split_once(' ').unwrap_or((cond, ""));
-            match (DepFlags::parse(op), version.trim()) {
-                (Some(flags), v) if !v.is_empty() && !v.contains(' ') => Ok(Dependency::new(name, flags, v)),
-                _ => Err(self
-                    .err(key, format!("`{name}`: `{cond}` is not a version condition"))
-                    .with_help("write \"*\" or an operator, a space and a version: \">= 1.2\"")),
-            }
-        };
-        match list {
-            DepList::Table(t) => t.iter().map(|(n, c)| parse(n, c)).collect(),
-            DepList::Strings(s) => s
-                .iter()
-                .map(|entry| {
-                    let entry = entry.trim();
-                    match entry.split_once(' ') {
-                        Some((name, cond)) => parse(name, cond),
-                        None => parse(entry, ""),
+            let mut out = Vec::new();
+            for one in cond.split(',') {
+                let words: Vec<&str> = one.split_whitespace().collect();
+                match words.as_slice() {
+                    ["*"] => out.push(Dependency::any(name)),
+                    [op, v] if DepFlags::parse(op).is_some() => {
+                        out.push(Dependency::new(name, DepFlags::parse(op).expect("checked"), *v))
                     }
-                })
-                .collect(),
-        }
-    }
-
-    /// Script text, or the contents of a file of the crate when the text names one.
-    fn script(&self, text: &str, key: &str) -> Result<String> {
-        if !text.contains('\n') && !text.contains(' ') {
-            if let Ok((base, path)) = self.locate(text, key) {
-                if path.is_file() {
-                    self.exists_within(&base, &path, text, key)?;
-                    return std::fs::read_to_string(&path).map_err(|e| self.err(key, format!("{path}: {e}")));
+                    _ => {
+                        return Err(self.err(key, format!("`{name}`: `{cond}` is not a version condition")).with_help(
+                            "write \"*\" or an operator, a space and a version: \">= 1.2\" (several: \">= 1.2, < 2\")",
+                        ))
+                    }
+                }
+            }
+            Ok(out)
+        };
+        let mut out = Vec::new();
+        match list {
+            DepList::Table(t) => {
+                for (n, c) in t {
+                    out.extend(parse(n, c)?);
+                }
+            }
+            DepList::Strings(s) => {
+                for entry in s {
+                    let entry = entry.trim();
+                    out.extend(match entry.split_once(' ') {
+                        Some((name, cond)) => parse(name, cond)?,
+                        None => parse(entry, "")?,
+                    });
                 }
             }
         }
-        Ok(text.to_string())
+        Ok(out)
     }
+
+    /// Script text, or the contents of the file the text names (found as an asset source is).
+    /// Text that looks like a file path (one word with a `/` or an extension) but names no file
+    /// is an error, never the script: `%post` would run the path and fail at install. An
+    /// absolute path outside the workspace is a command (`/sbin/ldconfig`).
+    fn script(&self, text: &str, key: &str) -> Result<String> {
+        let one_word = !text.trim().is_empty() && !text.contains(char::is_whitespace);
+        if !one_word {
+            return Ok(text.to_string());
+        }
+        let candidates = self.candidates(text);
+        for c in candidates.iter().filter(|c| c.allowed) {
+            if c.path.is_file() {
+                self.check_within(&c.path, text, key)?;
+                return std::fs::read_to_string(&c.path).map_err(|e| self.err(key, format!("{}: {e}", c.path)));
+            }
+        }
+        if Utf8Path::new(text).is_absolute() && candidates.iter().all(|c| !c.allowed) {
+            return Ok(text.to_string());
+        }
+        let ext = text.rsplit_once('.').is_some_and(|(stem, ext)| {
+            !stem.is_empty() && (1..=4).contains(&ext.len()) && ext.chars().all(|c| c.is_ascii_alphanumeric())
+        });
+        if !(text.contains('/') || ext) {
+            return Ok(text.to_string());
+        }
+        if candidates.iter().all(|c| !c.allowed) {
+            return Err(self.escapes(key, text));
+        }
+        if self.before_build && candidates.iter().any(|c| c.allowed && self.in_target(&c.path)) {
+            return Ok(text.to_string());
+        }
+        Err(self.missing(text, key, &candidates).with_help(
+            "fix the path (relative to the workspace root, or to the crate), or write the script's text instead",
+        ))
+    }
+}
+
+/// `path` with `.` and `..` components resolved lexically.
+fn normalize(path: &Utf8Path) -> Utf8PathBuf {
+    let mut out = Utf8PathBuf::new();
+    for c in path.components() {
+        match c {
+            Utf8Component::CurDir => {}
+            Utf8Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_str()),
+        }
+    }
+    out
 }
 
 fn default_mode(path: &Utf8Path) -> u16 {
@@ -581,42 +877,68 @@ fn default_mode(path: &Utf8Path) -> u16 {
     }
 }
 
-fn walk(dir: &Utf8Path, pattern: &[&str], below: Utf8PathBuf, found: &mut Vec<(Utf8PathBuf, Utf8PathBuf)>) {
+/// The files under `dir` matching `pattern` (path components); `**` is any number of directories.
+fn walk(dir: &Utf8Path, pattern: &[&str], found: &mut Vec<Utf8PathBuf>) {
     let Some((first, rest)) = pattern.split_first() else {
         if dir.is_file() {
-            found.push((dir.to_path_buf(), below));
+            found.push(dir.to_path_buf());
         }
         return;
     };
     let Ok(entries) = dir.read_dir_utf8() else { return };
-    for entry in entries.flatten() {
+    let entries: Vec<_> = entries.flatten().collect();
+    if *first == "**" {
+        walk(dir, rest, found);
+        for e in &entries {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(e.path(), pattern, found);
+            }
+        }
+        return;
+    }
+    for entry in entries {
         if glob_match(first, entry.file_name()) {
-            walk(entry.path(), rest, below.join(entry.file_name()), found);
+            walk(entry.path(), rest, found);
         }
     }
 }
 
-/// `*` matches any run of characters, `?` one character, within one path component.
+/// One component of a pattern: `*` any run of characters, `?` one, `[abc]`/`[a-z]`/`[!abc]` one
+/// of a set.
 fn glob_match(pattern: &str, name: &str) -> bool {
     let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
-    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ni;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ni = mark;
-        } else {
-            return false;
+    matches_from(&p, &n)
+}
+
+fn matches_from(p: &[char], n: &[char]) -> bool {
+    match p.first() {
+        None => n.is_empty(),
+        Some('*') => (0..=n.len()).any(|i| matches_from(&p[1..], &n[i..])),
+        Some('?') => !n.is_empty() && matches_from(&p[1..], &n[1..]),
+        Some('[') => {
+            let Some(close) = p.iter().skip(2).position(|&c| c == ']').map(|i| i + 2) else {
+                return n.first() == Some(&'[') && matches_from(&p[1..], &n[1..]);
+            };
+            let Some(&c) = n.first() else { return false };
+            let (negate, set) = match p[1] {
+                '!' => (true, &p[2..close]),
+                _ => (false, &p[1..close]),
+            };
+            let mut hit = false;
+            let mut i = 0;
+            while i < set.len() {
+                if i + 2 < set.len() && set[i + 1] == '-' {
+                    hit |= set[i] <= c && c <= set[i + 2];
+                    i += 3;
+                } else {
+                    hit |= set[i] == c;
+                    i += 1;
+                }
+            }
+            hit != negate && matches_from(&p[close + 1..], &n[1..])
         }
+        Some(&c) => n.first() == Some(&c) && matches_from(&p[1..], &n[1..]),
     }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]
@@ -636,6 +958,9 @@ mod tests {
         assert!(glob_match("a?c*", "abcdef"));
         assert!(!glob_match("*.md", "README.txt"));
         assert!(glob_match("*", ""));
+        assert!(glob_match("app.[1-8]", "app.1") && !glob_match("app.[1-8]", "app.9"));
+        assert!(glob_match("[!.]*", "app") && !glob_match("[!.]*", ".hidden"));
+        assert!(glob_match("*.bash", ".app.bash"), "the glob crate's `*` matches a leading dot");
     }
 
     #[test]

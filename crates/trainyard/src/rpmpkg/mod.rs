@@ -21,11 +21,13 @@
 //! [`Package::check_stripped`] refuses a binary that still carries symbols or debug info.
 
 pub mod assets;
+pub mod bundled;
 pub mod cache;
+pub mod devel;
 pub mod elf;
 pub mod systemd;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::os::unix::fs::PermissionsExt;
 
@@ -60,6 +62,12 @@ pub struct Package {
     pub provides: Vec<Dependency>,
     pub conflicts: Vec<Dependency>,
     pub obsoletes: Vec<Dependency>,
+    /// Weak dependencies: installed by default but not required (`Recommends`), only hinted
+    /// (`Suggests`), and their reverse forms (`Supplements`, `Enhances`).
+    pub recommends: Vec<Dependency>,
+    pub suggests: Vec<Dependency>,
+    pub supplements: Vec<Dependency>,
+    pub enhances: Vec<Dependency>,
     pub scriptlets: Scriptlets,
     /// Newest first, as in a spec's `%changelog`.
     pub changelog: Vec<ChangelogEntry>,
@@ -79,6 +87,8 @@ pub struct FileEntry {
     pub user: String,
     pub group: String,
     pub kind: FileKind,
+    /// File capabilities as `%caps` takes them (`cap_net_bind_service=ep`).
+    pub caps: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +111,15 @@ pub enum FileKind {
 impl FileEntry {
     /// A file owned by root:root.
     pub fn new(source: impl Into<Utf8PathBuf>, dest: impl Into<String>, mode: u16, kind: FileKind) -> FileEntry {
-        FileEntry { source: source.into(), dest: dest.into(), mode, user: "root".into(), group: "root".into(), kind }
+        FileEntry {
+            source: source.into(),
+            dest: dest.into(),
+            mode,
+            user: "root".into(),
+            group: "root".into(),
+            kind,
+            caps: None,
+        }
     }
 
     /// An owned directory, root:root.
@@ -187,16 +205,53 @@ impl fmt::Display for Dependency {
     }
 }
 
-/// Install and erase scripts, shell text run by `/bin/sh`.
+/// Install and erase scripts, shell text run by `/bin/sh` unless [`Scriptlets::options`] names
+/// another interpreter.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Scriptlets {
     pub pre: Option<String>,
     pub post: Option<String>,
     pub preun: Option<String>,
     pub postun: Option<String>,
+    /// Once per transaction, before and after it (`%pretrans`, `%posttrans`).
+    pub pretrans: Option<String>,
+    pub posttrans: Option<String>,
+    /// Once per transaction that erases the package (`%preuntrans`, `%postuntrans`, rpm >= 4.20).
+    pub preuntrans: Option<String>,
+    pub postuntrans: Option<String>,
+    /// Flags and interpreter of a scriptlet, by slot name (`pre`, `posttrans`, ...).
+    pub options: BTreeMap<String, ScriptletOptions>,
 }
 
+/// How rpm runs one scriptlet.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScriptletOptions {
+    /// rpm's `RPMSCRIPT_FLAG_*` bits: 1 expand macros, 2 expand query formats, 4 critical.
+    pub flags: Option<u32>,
+    /// The interpreter and its arguments (default `/bin/sh`).
+    pub prog: Option<Vec<String>>,
+}
+
+/// The scriptlet slots, by the names [`Scriptlets::options`] uses.
+pub const SCRIPTLET_SLOTS: [&str; 8] =
+    ["pre", "post", "preun", "postun", "pretrans", "posttrans", "preuntrans", "postuntrans"];
+
 impl Scriptlets {
+    /// The text slot of a scriptlet name of [`SCRIPTLET_SLOTS`].
+    pub fn slot(&mut self, name: &str) -> Option<&mut Option<String>> {
+        Some(match name {
+            "pre" => &mut self.pre,
+            "post" => &mut self.post,
+            "preun" => &mut self.preun,
+            "postun" => &mut self.postun,
+            "pretrans" => &mut self.pretrans,
+            "posttrans" => &mut self.posttrans,
+            "preuntrans" => &mut self.preuntrans,
+            "postuntrans" => &mut self.postuntrans,
+            _ => return None,
+        })
+    }
+
     /// Appends `text` to a scriptlet, after what is already there.
     pub fn append(slot: &mut Option<String>, text: &str) {
         match slot {
@@ -392,7 +447,13 @@ impl Package {
                     }
                 }
             }
-            let o = opts(rpm::FileOptions::new(&f.dest));
+            let mut o = opts(rpm::FileOptions::new(&f.dest));
+            if let Some(caps) = &f.caps {
+                o = o.caps(caps.as_str()).map_err(|e| {
+                    Error::usage(format!("package {}: file {}: caps `{caps}`: {e}", self.name, f.dest))
+                        .with_help("write capabilities as `%caps` takes them: \"cap_net_bind_service=ep\"")
+                })?;
+            }
             let o = match f.kind {
                 FileKind::Config { noreplace: true } => o.config().noreplace(),
                 FileKind::Config { noreplace: false } => o.config(),
@@ -414,19 +475,37 @@ impl Package {
         for d in unique(&self.obsoletes) {
             b.obsoletes(d);
         }
-        let s = &self.scriptlets;
-        let sh = |text: &String| rpm::Scriptlet::new(text.clone()).prog(vec!["/bin/sh"]);
-        if let Some(t) = &s.pre {
-            b.pre_install_script(sh(t));
+        for d in unique(&self.recommends) {
+            b.recommends(d);
         }
-        if let Some(t) = &s.post {
-            b.post_install_script(sh(t));
+        for d in unique(&self.suggests) {
+            b.suggests(d);
         }
-        if let Some(t) = &s.preun {
-            b.pre_uninstall_script(sh(t));
+        for d in unique(&self.supplements) {
+            b.supplements(d);
         }
-        if let Some(t) = &s.postun {
-            b.post_uninstall_script(sh(t));
+        for d in unique(&self.enhances) {
+            b.enhances(d);
+        }
+        let mut s = self.scriptlets.clone();
+        let options = std::mem::take(&mut s.options);
+        for slot in SCRIPTLET_SLOTS {
+            let Some(text) = s.slot(slot).and_then(|t| t.take()) else { continue };
+            let o = options.get(slot).cloned().unwrap_or_default();
+            let mut script = rpm::Scriptlet::new(text).prog(o.prog.unwrap_or_else(|| vec!["/bin/sh".into()]));
+            if let Some(flags) = o.flags {
+                script = script.flags(rpm::ScriptletFlags::from_bits_retain(flags));
+            }
+            match slot {
+                "pre" => b.pre_install_script(script),
+                "post" => b.post_install_script(script),
+                "preun" => b.pre_uninstall_script(script),
+                "postun" => b.post_uninstall_script(script),
+                "pretrans" => b.pre_trans_script(script),
+                "posttrans" => b.post_trans_script(script),
+                "preuntrans" => b.pre_untrans_script(script),
+                _ => b.post_untrans_script(script),
+            };
         }
         for c in &self.changelog {
             let time = u32::try_from(c.time).map_err(|_| {
@@ -899,6 +978,43 @@ mod tests {
         assert_eq!(wrapped.lines().filter(|l| l.starts_with("word")).count(), 3);
         assert!(wrapped.contains("word\nShort line.\n\nxxxx"), "{wrapped}");
         assert_eq!(wrap("Fits as it is.\n  - indented"), "Fits as it is.\n  - indented");
+    }
+
+    /// rpm 4.18 (what CI has) does not read the untrans scriptlets: the rpm crate's reader does.
+    #[test]
+    fn every_scriptlet_is_written_with_its_interpreter_and_flags() {
+        let mut p = sample();
+        for (i, slot) in SCRIPTLET_SLOTS.iter().enumerate() {
+            *p.scriptlets.slot(slot).unwrap() = Some(format!("echo {slot}"));
+            if i % 2 == 0 {
+                let prog = Some(vec!["/bin/bash".to_string(), "-e".to_string()]);
+                p.scriptlets.options.insert(slot.to_string(), ScriptletOptions { flags: Some(4), prog });
+            }
+        }
+        let bytes = p.to_bytes(Compression::Zstd(3)).unwrap();
+        let parsed = rpm::Package::parse(&mut bytes.as_slice()).unwrap();
+        let m = &parsed.metadata;
+        let got = [
+            m.get_pre_install_script(),
+            m.get_post_install_script(),
+            m.get_pre_uninstall_script(),
+            m.get_post_uninstall_script(),
+            m.get_pre_trans_script(),
+            m.get_post_trans_script(),
+            m.get_pre_untrans_script(),
+            m.get_post_untrans_script(),
+        ];
+        for (i, (slot, s)) in SCRIPTLET_SLOTS.iter().zip(got).enumerate() {
+            let s = s.unwrap_or_else(|e| panic!("{slot}: {e}"));
+            assert_eq!(s.script, format!("echo {slot}"));
+            if i % 2 == 0 {
+                assert_eq!(s.program, Some(vec!["/bin/bash".to_string(), "-e".to_string()]), "{slot}");
+                assert_eq!(s.flags, Some(rpm::ScriptletFlags::CRITICAL), "{slot}");
+            } else {
+                assert_eq!(s.program, Some(vec!["/bin/sh".to_string()]), "{slot}");
+                assert_eq!(s.flags, None, "{slot}");
+            }
+        }
     }
 
     #[test]

@@ -85,6 +85,7 @@ pub fn scriptlets(units: &[String]) -> Result<Scriptlets> {
              fi\n\
              fi\n"
         )),
+        ..Scriptlets::default()
     })
 }
 

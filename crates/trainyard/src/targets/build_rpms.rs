@@ -35,6 +35,12 @@ pub const OUT_FLAG: FlagSpec = FlagSpec {
 };
 pub const NO_DEPS_FLAG: FlagSpec =
     FlagSpec { name: "no-deps", value: None, help: "leave out the rust-NAME-devel packages", var: None };
+pub const VARIANT_FLAG: FlagSpec = FlagSpec {
+    name: "variant",
+    value: Some("NAME"),
+    help: "apply [package.metadata.generate-rpm.variants.NAME] (repeatable, or NAME1,NAME2), as cargo generate-rpm --variant does",
+    var: None,
+};
 pub const PACKAGE_FLAG: FlagSpec = FlagSpec {
     name: "package",
     value: Some("CRATE"),
@@ -45,7 +51,7 @@ pub const PACKAGE_FLAG: FlagSpec = FlagSpec {
 pub const SPEC: TargetSpec = TargetSpec {
     name: "build_rpms",
     summary: "build the RPM collection of a channel (RPM_CHANNEL=prod by default)",
-    usage: "[RPM_CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--out DIR] [--no-deps] [--package NAME] [--dry-run]",
+    usage: "[RPM_CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--out DIR] [--no-deps] [--package NAME] [--variant NAME] [--dry-run]",
     about: "Builds the workspace for the channel (as `build` does, stripped), then writes into\n\
             target/rpms/<channel>/ (or --out): one RPM per crate with [package.metadata.trainyard.rpm]\n\
             or [package.metadata.generate-rpm], one per internal project that ships binaries, and one\n\
@@ -53,7 +59,7 @@ pub const SPEC: TargetSpec = TargetSpec {
             plus collection.json naming each file, its NEVRA, SHA-256, provides and requires.\n\
             Reproducible: SOURCE_DATE_EPOCH or the commit time is every timestamp.",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod)" }],
-    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, NO_DEPS_FLAG, PACKAGE_FLAG],
+    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, NO_DEPS_FLAG, PACKAGE_FLAG, VARIANT_FLAG],
     takes_projects: true,
     max_positional: 0,
     passthrough: false,
@@ -204,8 +210,9 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     // Packaging tables and their files, before a build that can take minutes (the binaries
     // themselves are checked again once built).
     let release_dir = ws.target_dir.join("release");
+    let variants = variants(ctx, &packaged)?;
     for member in &packaged {
-        assets::check_metadata(&member.info, &member.metadata, &release_dir, &arch)?;
+        assets::check_metadata(&member.info, &member.metadata, &release_dir, &arch, &variants)?;
     }
 
     if ctx.effects.dry_run {
@@ -269,8 +276,18 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         }
     }
 
+    let graph = if ctx.effects.dry_run {
+        None
+    } else {
+        Some(resolved_graph(ctx, &built.site, &built.patches, !ctx.args.flag("no-deps"))?)
+    };
     for member in &packaged {
-        let read = assets::from_metadata(&member.info, &member.metadata, &release_dir, &arch);
+        let read = if ctx.effects.dry_run {
+            // What the build will make may not be there yet: the plan reads it as the check did.
+            assets::check_metadata(&member.info, &member.metadata, &release_dir, &arch, &variants)
+        } else {
+            assets::from_metadata_with_variants(&member.info, &member.metadata, &release_dir, &arch, &variants)
+        };
         let unbuilt = member.info.bins.iter().any(|b| !release_dir.join(b).exists());
         let read = match read {
             // A dry-run plans before anything is built: the binaries are not there to read yet.
@@ -283,9 +300,13 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         let Some(mut crate_pkg) = read else {
             continue;
         };
+        if ctx.effects.dry_run && unbuilt {
+            println!("would package crate {} (its binaries are not built yet)", member.info.name);
+            continue;
+        }
         let pkg = &mut crate_pkg.package;
         pkg.version = version_rpm.clone();
-        pkg.release = release.clone();
+        pkg.release = crate_pkg.release.clone().unwrap_or_else(|| release.clone());
         pkg.source_date = source_date;
         pkg.changelog = changelog.clone();
         if !ctx.effects.dry_run {
@@ -294,11 +315,15 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
             }
             pkg.check_stripped()?;
         }
-        // Fedora's rule for bundled Rust dependencies: every crate compiled in is provided as bundled.
-        let closure = lockfile::closure(&built.manifest.packages, &member.info.name);
-        for dep in &closure {
-            pkg.provides.push(Dependency::eq(format!("bundled(crate({}))", dep.name), dep.version.clone()));
+        // Fedora's rule for bundled Rust dependencies: every crate linked in is provided as
+        // bundled; exactly those, from cargo's resolved graph for the target (rpmpkg::bundled).
+        if let Some(graph) = &graph {
+            for (name, version) in rpmpkg::bundled::linked_crates(&graph.linked, &member.info.name) {
+                pkg.provides
+                    .push(Dependency::eq(format!("bundled(crate({name}))"), crate::version::rpm_of_cargo(&version)));
+            }
         }
+        let closure = lockfile::closure(&built.manifest.packages, &member.info.name);
         for (project, (v, crates)) in &internal_versions {
             if closure
                 .iter()
@@ -319,9 +344,10 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         let phase = crate::ui::Phase::start("vendoring the dependencies' sources");
         let vendor = vendor(ctx, channel, &built.site, &built.patches, &built.manifest.packages)?;
         phase.elapsed();
-        if let Some(vendor) = vendor {
+        // A dry run resolves no graph: it names the packages it can without one.
+        if let (Some(vendor), Some(graph)) = (vendor, &graph) {
             packages.extend(
-                dependency_packages(&built.manifest.packages, &vendor, &release, source_date)?
+                dependency_packages(&built.manifest.packages, &vendor, &release, graph)?
                     .into_iter()
                     .map(|p| (p, Kind::Dependency)),
             );
@@ -450,6 +476,28 @@ fn internal_rpm_of(p: &Package, project: &str) -> bool {
     p.url.as_deref() == Some(project) || p.name == project || p.name.starts_with(&format!("{project}-"))
 }
 
+/// The `--variant` names, each defined by at least one packaged crate's cargo-generate-rpm
+/// table (a crate without it keeps its table as it is, as `cargo generate-rpm` packages it).
+pub fn variants(ctx: &Context, packaged: &[&Member]) -> Result<Vec<String>> {
+    let names: Vec<String> =
+        ctx.args.values("variant").iter().flat_map(|v| v.split(',')).map(|v| v.trim().to_string()).collect();
+    for name in &names {
+        if !packaged.iter().any(|m| assets::variant_names(&m.metadata).contains(name)) {
+            let defined: BTreeSet<String> = packaged.iter().flat_map(|m| assets::variant_names(&m.metadata)).collect();
+            let defined = if defined.is_empty() {
+                "none is defined".to_string()
+            } else {
+                format!("defined: {}", defined.into_iter().collect::<Vec<_>>().join(", "))
+            };
+            return Err(Error::usage(format!(
+                "--variant {name}: no packaged crate has [package.metadata.generate-rpm.variants.{name}]"
+            ))
+            .with_help(defined));
+        }
+    }
+    Ok(names)
+}
+
 /// A workspace member with what `cargo metadata --no-deps` says of it.
 pub struct Member {
     pub info: assets::CrateInfo,
@@ -486,6 +534,7 @@ pub fn workspace_members(ws: &Workspace) -> Result<Vec<Member>> {
                 homepage: p.homepage.clone(),
                 repository: p.repository.clone(),
                 manifest_dir: p.manifest_path.parent().map(Utf8Path::to_path_buf).unwrap_or_default(),
+                workspace_root: meta.workspace_root.clone(),
                 bins: p.targets.iter().filter(|t| t.is_bin()).map(|t| t.name.clone()).collect(),
             },
             metadata: p.metadata.clone(),
@@ -530,7 +579,7 @@ fn internal_project_packages(
         if let Some(v) = version {
             p.package.version = v.to_string();
         }
-        p.package.release = release.to_string();
+        p.package.release = p.release.clone().unwrap_or_else(|| release.to_string());
         p.package.source_date = source_date;
         if p.auto_requires {
             p.package.add_elf_dependencies()?;
@@ -631,6 +680,47 @@ fn vendor(
     Ok(Some(dir))
 }
 
+/// What cargo's feature-resolved graph of the workspace says for the host target.
+struct Graphs {
+    /// `cargo tree` with [`rpmpkg::bundled::CARGO_TREE_ARGS`]: what each binary links.
+    linked: String,
+    /// Every crate a build or test of the workspace compiles for the target.
+    compiled: BTreeSet<(String, String)>,
+    target: String,
+    cfgs: Vec<cargo_metadata::cargo_platform::Cfg>,
+}
+
+/// [`Graphs`], with the lock file and patches of the build (`--locked`: nothing is resolved
+/// again, nothing written). `with_compiled`: also what a build or test compiles (the dependency
+/// packages need it; it reads the manifests of dev-dependencies, which a build alone may not
+/// have downloaded).
+fn resolved_graph(ctx: &Context, site: &LockSite, patches: &[String], with_compiled: bool) -> Result<Graphs> {
+    let ws = &ctx.ws;
+    let sh = shell()?;
+    sh.change_dir(&ws.root);
+    let cargo = cargo_program();
+    let at = &site.cargo_args();
+    let target = host_target()?;
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let cfgs = rpmpkg::devel::parse_cfgs(&exec::read(cmd!(sh, "{rustc} --print cfg"))?);
+    let tree =
+        |args: &[&str]| exec::read(cmd!(sh, "{cargo} tree --locked {at...} --target {target} {args...} {patches...}"));
+    let all = if with_compiled { tree(&rpmpkg::bundled::CARGO_TREE_ALL_ARGS)? } else { String::new() };
+    let linked = tree(&rpmpkg::bundled::CARGO_TREE_ARGS)?;
+    Ok(Graphs { linked, compiled: rpmpkg::bundled::all_crates(&all), target, cfgs })
+}
+
+/// The target triple rustc builds for when given none (`rustc -vV`'s `host:`).
+fn host_target() -> Result<String> {
+    let sh = shell()?;
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = exec::read(cmd!(sh, "{rustc} -vV"))?;
+    out.lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(|h| h.trim().to_string())
+        .ok_or_else(|| Error::failed(format!("`{rustc} -vV` names no host target:\n{out}")))
+}
+
 /// What a vendor directory is made from; `None` when the lock file cannot be read.
 fn vendor_stamp(ws: &Workspace, lock_file: &Utf8Path, patches: &[String]) -> Option<String> {
     use sha2::{Digest, Sha256};
@@ -647,16 +737,25 @@ fn vendor_stamp(ws: &Workspace, lock_file: &Utf8Path, patches: &[String]) -> Opt
 }
 
 /// One `rust-NAME-devel` package per registry crate: its sources under
-/// `/usr/share/cargo/registry/NAME-VERSION/`, `Provides: crate(NAME) = VERSION`,
-/// `Requires: crate(DEP)` for each of its own dependencies.
+/// `/usr/share/cargo/registry/NAME-VERSION/`, `Provides: crate(NAME) = VERSION`, and `Requires`
+/// of its own non-optional dependencies for the target with their version ranges
+/// ([`rpmpkg::devel`]: the same name-version-release has the same bytes whatever application
+/// built it; a crate at several semver-incompatible versions gets Fedora's compat names).
+///
+/// A crate no build or test for this target compiles (only other platforms use it) is packaged
+/// as `rust-NAME-stub`: its manifest and checksum, no sources, so that cargo still resolves the
+/// lock file offline from the installed packages.
 fn dependency_packages(
     lock: &[LockedPackage],
     vendor: &Utf8Path,
     release: &str,
-    source_date: u64,
+    graph: &Graphs,
 ) -> Result<Vec<Package>> {
+    let registry: Vec<&LockedPackage> = lock.iter().filter(|p| p.is_registry()).collect();
+    let names =
+        rpmpkg::devel::package_names(&registry.iter().map(|p| (p.name.clone(), p.version.clone())).collect::<Vec<_>>());
     let mut out = Vec::new();
-    for p in lock.iter().filter(|p| p.is_registry()) {
+    for p in registry {
         let dir = vendor.join(format!("{}-{}", p.name, p.version));
         if !dir.is_dir() {
             return Err(Error::failed(format!(
@@ -664,43 +763,76 @@ fn dependency_packages(
                 p.name, p.version
             )));
         }
-        let fields = crate_fields(&dir.join("Cargo.toml"));
+        let manifest_path = dir.join("Cargo.toml");
+        let manifest = std::fs::read_to_string(&manifest_path).map_err(io(&manifest_path))?;
+        let fields = crate_fields(&manifest_path);
         let dest_root = format!("/usr/share/cargo/registry/{}-{}", p.name, p.version);
         let mut files = vec![FileEntry::dir(dest_root.clone(), 0o755)];
-        // Everything cargo vendor wrote, .cargo-checksum.json included: with it the installed
-        // directory is a cargo `directory` source whose checksums match the lock file's, so the
-        // collection rebuilds the workspace offline (as Fedora's and Debian's registries do).
-        for (rel, path, is_dir, mode) in walk(&dir)? {
-            let dest = format!("{dest_root}/{rel}");
-            if is_dir {
-                files.push(FileEntry::dir(dest, 0o755));
-            } else {
-                let mode = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
-                files.push(FileEntry::new(path, dest, mode, FileKind::Regular));
+        let name = names[&(p.name.clone(), p.version.clone())].clone();
+        let compiled = graph.compiled.contains(&(p.name.clone(), p.version.clone()));
+        let stub = match (&p.checksum, compiled) {
+            (Some(checksum), false) => Some(checksum),
+            _ => None,
+        };
+        let mut requires = Vec::new();
+        let (name, summary) = if let Some(checksum) = stub {
+            // What cargo reads of a directory source: the manifest, and a checksum file whose
+            // `package` is the lock file's (its empty `files` list is all there is to verify).
+            let stub_dir = vendor.with_extension("stubs").join(format!("{}-{}", p.name, p.version));
+            let mut stub_files =
+                rpmpkg::devel::stub_files(&manifest).map_err(|e| Error::failed(format!("{manifest_path}: {e}")))?;
+            stub_files.push((".cargo-checksum.json", format!("{{\"files\":{{}},\"package\":\"{checksum}\"}}")));
+            for (rel, content) in &stub_files {
+                let path = stub_dir.join(rel);
+                if std::fs::read_to_string(&path).ok().as_deref() != Some(content.as_str()) {
+                    exec::write_atomic(&path, content.as_bytes())?;
+                }
+                files.push(FileEntry::new(path, format!("{dest_root}/{rel}"), 0o644, FileKind::Regular));
             }
-        }
-        let mut requires: Vec<Dependency> = lockfile::direct_dependencies(lock, p)
-            .into_iter()
-            .filter(|d| d.is_registry())
-            .map(|d| Dependency::any(format!("crate({})", d.name)))
-            .collect();
-        requires.sort_by(|a, b| a.name.cmp(&b.name));
-        requires.dedup_by(|a, b| a.name == b.name);
+            files.push(FileEntry::dir(format!("{dest_root}/src"), 0o755));
+            let stub_name = format!("{}-stub", name.trim_end_matches("-devel"));
+            (stub_name, format!("Stand-in for the Rust crate {} {} (used on other platforms only)", p.name, p.version))
+        } else {
+            // Everything cargo vendor wrote, .cargo-checksum.json included: with it the
+            // installed directory is a cargo `directory` source whose checksums match the lock
+            // file's, so the collection rebuilds the workspace offline (as Fedora's and
+            // Debian's registries do).
+            for (rel, path, is_dir, mode) in walk(&dir)? {
+                let dest = format!("{dest_root}/{rel}");
+                if is_dir {
+                    files.push(FileEntry::dir(dest, 0o755));
+                } else {
+                    let mode = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
+                    files.push(FileEntry::new(path, dest, mode, FileKind::Regular));
+                }
+            }
+            requires = rpmpkg::devel::manifest_requires(&manifest, &graph.target, &graph.cfgs)
+                .map_err(|e| Error::failed(format!("{manifest_path}: {e}")))?;
+            if requires.iter().any(rpmpkg::devel::is_rich) {
+                requires.push(Dependency::new("rpmlib(RichDependencies)", rpmpkg::DepFlags::LessEq, "4.12.0-1"));
+            }
+            (name, format!("Source of the Rust crate {} {}", p.name, p.version))
+        };
         out.push(Package {
-            name: format!("rust-{}-devel", p.name),
+            name,
             version: crate::version::rpm_of_cargo(&p.version),
             release: release.to_string(),
             arch: "noarch".into(),
-            summary: format!("Source of the Rust crate {} {}", p.name, p.version),
+            summary,
             description: rpmpkg::wrap(
                 &fields.description.unwrap_or_else(|| format!("Source of the Rust crate {}.", p.name)),
             ),
             license: fields.license.unwrap_or_else(|| "LicenseRef-unknown".into()),
             url: fields.repository.or(fields.homepage),
             files,
-            provides: vec![Dependency::eq(format!("crate({})", p.name), crate::version::rpm_of_cargo(&p.version))],
+            provides: if stub.is_some() {
+                Vec::new()
+            } else {
+                vec![Dependency::eq(format!("crate({})", p.name), crate::version::rpm_of_cargo(&p.version))]
+            },
             requires,
-            source_date,
+            // The crate's own timestamp, not the application's commit: same package, same bytes.
+            source_date: rpmpkg::devel::CRATE_EPOCH,
             ..Package::default()
         });
     }

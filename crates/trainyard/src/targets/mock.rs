@@ -55,6 +55,7 @@ pub const SPEC: TargetSpec = TargetSpec {
         build_rpms::OUT_FLAG,
         build_rpms::NO_DEPS_FLAG,
         build_rpms::PACKAGE_FLAG,
+        build_rpms::VARIANT_FLAG,
         FlagSpec {
             name: "backend",
             value: Some("NAME"),
@@ -261,8 +262,11 @@ fn mock_packages(ctx: &Context, collection: &Collection) -> Result<Vec<MockPacka
         collection.manifest.packages.iter().filter(|p| p.kind == Kind::Internal).map(|p| p.name.as_str()).collect();
     let build_version = crate::scm::describe(ws, crate::scm::Trigger::Auto)?.semver();
     let mut out = Vec::new();
-    for member in build_rpms::workspace_members(ws)? {
-        let Some(crate_pkg) = assets::from_metadata(&member.info, &member.metadata, &release_dir, arch)? else {
+    let members = build_rpms::workspace_members(ws)?;
+    let variants = build_rpms::variants(ctx, &members.iter().collect::<Vec<_>>())?;
+    for member in members {
+        let read = assets::from_metadata_with_variants(&member.info, &member.metadata, &release_dir, arch, &variants);
+        let Some(crate_pkg) = read? else {
             continue;
         };
         let pkg = &crate_pkg.package;
