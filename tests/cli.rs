@@ -169,7 +169,7 @@ fn help_snapshots() {
     let tmp = outside();
     let run = trainyard(tmp.path(), &["--help"], &[]);
     assert_snapshot("help.txt", &run.ok().stdout);
-    for target in ["build", "tests", "build_rpms"] {
+    for target in ["build", "tests"] {
         let run = trainyard(tmp.path(), &["help", target], &[]);
         assert_snapshot(&format!("help-{target}.txt"), &run.ok().stdout);
         // `help TARGET` is `TARGET --help`.

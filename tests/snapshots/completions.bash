@@ -34,15 +34,15 @@ _trainyard() {
             projects=1
             ;;
         build_rpms)
-            opts="--dry-run --rpm-channel --out --no-deps --package --help"
+            opts="--dry-run --rpm-channel --out --no-deps --package --variant --help"
             vars="RPM_CHANNEL=dev RPM_CHANNEL=stage RPM_CHANNEL=prod"
-            valued="--rpm-channel --out --package"
+            valued="--rpm-channel --out --package --variant"
             projects=1
             ;;
         mock)
-            opts="--dry-run --rpm-channel --out --no-deps --package --backend --keep-root --mock-config --smoke-timeout --help"
+            opts="--dry-run --rpm-channel --out --no-deps --package --variant --backend --keep-root --mock-config --smoke-timeout --help"
             vars="RPM_CHANNEL=dev RPM_CHANNEL=stage RPM_CHANNEL=prod"
-            valued="--rpm-channel --out --package --backend --mock-config --smoke-timeout"
+            valued="--rpm-channel --out --package --variant --backend --mock-config --smoke-timeout"
             projects=1
             ;;
         tests)
