@@ -421,3 +421,35 @@ fn build_rpms_speaks_json_lines_and_writes_the_ci_summary() {
     // Targets without events refuse the option rather than ignore it.
     trainyard(&root, &["version", "--message-format", "json"], &[]).fails_with(2).says("has no --message-format json");
 }
+
+#[test]
+fn jobs_and_offline_reach_every_cargo_trainyard_runs() {
+    let tmp = TempDir::new("cli-jobs");
+    let root = leftpad_workspace(tmp.path(), "", "");
+    let real = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let log = tmp.path().join("cargo.log");
+    let wrapper = tmp.path().join("cargo-logging");
+    write(
+        &wrapper,
+        &format!(
+            "#!/bin/sh\necho \"jobs=$CARGO_BUILD_JOBS offline=$CARGO_NET_OFFLINE $1\" >> '{}'\nexec '{real}' \"$@\"\n",
+            log.display()
+        ),
+    );
+    std::process::Command::new("chmod").args(["+x"]).arg(&wrapper).status().unwrap();
+    let cargo = wrapper.to_str().unwrap();
+    trainyard(&root, &["build", "-j", "3", "--offline", "--refresh"], &[("CARGO", cargo)]).ok();
+    let lines = std::fs::read_to_string(&log).unwrap();
+    assert!(lines.lines().any(|l| l.ends_with(" build")) && lines.lines().any(|l| l.ends_with(" update")), "{lines}");
+    assert!(lines.lines().all(|l| l.starts_with("jobs=3 offline=true ")), "{lines}");
+    // Without the options, cargo gets neither.
+    std::fs::remove_file(&log).unwrap();
+    let status = trainyard_command(&root, &["build", "--refresh"], &[("CARGO", cargo)])
+        .env_remove("CARGO_BUILD_JOBS")
+        .env_remove("CARGO_NET_OFFLINE")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let lines = std::fs::read_to_string(&log).unwrap();
+    assert!(lines.lines().all(|l| l.starts_with("jobs= offline= ")), "{lines}");
+}
