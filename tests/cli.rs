@@ -65,6 +65,7 @@ fn tests_stops_before_running_anything_naming_each_missing_tool_its_package_and_
     let path = empty.to_str().unwrap();
     let run = trainyard(&root, &["tests"], &[("PATH", path), ("TRAINYARD_NO_INSTALL", "1")]);
     run.fails_with(3).says("no test was run");
+    assert!(!run.output().contains("cargo >=99.0"), "no toolchain asked for yet");
     for (tool, package) in
         [("no-such-tool-xyz", "no-such-package"), ("rpmlint", "rpmlint"), ("python3:packaging", "python3-packaging")]
     {
@@ -77,6 +78,21 @@ fn tests_stops_before_running_anything_naming_each_missing_tool_its_package_and_
     }
     run.says("help: install them: ").says("apt-get install -y no-such-package python3-packaging rpmlint\n");
     assert!(!root.join("target").exists(), "nothing ran, nothing was written: {}", run.output());
+
+    // A cargo version no toolchain here has is named with the rustup command, in the same error.
+    let text = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    std::fs::write(
+        root.join("Cargo.toml"),
+        format!("{text}\n[workspace.metadata.trainyard.tests.toolchains]\nfuture = \">=99.0\"\n"),
+    )
+    .unwrap();
+    let run = trainyard(&root, &["tests"], &[("PATH", path), ("TRAINYARD_NO_INSTALL", "1")]);
+    run.fails_with(3)
+        .says("cargo >=99.0")
+        .says("(rustup toolchain future)")
+        .says("no-such-tool-xyz")
+        .says(" && rustup toolchain install --profile minimal future\n");
+    std::fs::write(root.join("Cargo.toml"), text).unwrap();
 
     // With the real PATH, the installed tools are found; only the unknown one is missing.
     let run = trainyard(&root, &["tests"], &[("TRAINYARD_NO_INSTALL", "1")]);

@@ -104,6 +104,11 @@ pub struct TestSettings {
     /// each with the Debian package that provides it.
     #[serde(default)]
     pub needs: BTreeMap<String, String>,
+    /// Cargo versions the suite needs, each with the rustup toolchain that provides one:
+    /// `nightly = ">=1.97"` is met by any cargo of this machine (`$CARGO`, PATH's, rustup's)
+    /// at 1.97 or later, else installed with `rustup toolchain install nightly`.
+    #[serde(default)]
+    pub toolchains: BTreeMap<String, String>,
 }
 
 fn default_tag_prefix() -> String {

@@ -123,45 +123,132 @@ fn may_install(path: &OsStr, forbidden: bool) -> bool {
     !forbidden && crate::sandbox::effective_uid() == Some(0) && which::which_in("apt-get", Some(path), &cwd).is_ok()
 }
 
-/// The error that stops the run: each missing tool, its package, the command that installs them.
-pub fn missing_error(missing: &[Need], root: bool, program: &str) -> Error {
-    let width = missing.iter().map(|n| n.name.len()).max().unwrap_or(0);
+/// The error that stops the run: each missing tool, its package, the commands that install them.
+pub fn missing_error(missing: &[Need], toolchains: &[(String, String)], root: bool, program: &str) -> Error {
+    let mut rows: Vec<(String, String)> =
+        missing.iter().map(|n| (n.name.clone(), format!("Debian package {}", n.package))).collect();
+    rows.extend(toolchains.iter().map(|(t, r)| (format!("cargo {r}"), format!("rustup toolchain {t}"))));
+    let width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
     let mut message = String::from("the test suite needs what is not installed; no test was run:");
-    for need in missing {
-        message.push_str(&format!("\n  {:<width$}  (Debian package {})", need.name, need.package));
+    for (name, from) in &rows {
+        message.push_str(&format!("\n  {name:<width$}  ({from})"));
     }
-    let sudo = if root { "" } else { "sudo " };
+    let mut commands = Vec::new();
+    if !missing.is_empty() {
+        let sudo = if root { "" } else { "sudo " };
+        commands.push(format!("{sudo}apt-get install -y {}", packages(missing).join(" ")));
+    }
+    if !toolchains.is_empty() {
+        let names: Vec<&str> = toolchains.iter().map(|(t, _)| t.as_str()).collect();
+        commands.push(format!("rustup toolchain install --profile minimal {}", names.join(" ")));
+    }
     Error::new(crate::error::Kind::MissingTool, message).with_help(format!(
-        "install them: {sudo}apt-get install -y {}\n(as root with apt-get, `{program} tests` installs them itself unless {NO_INSTALL_ENV}=1)",
-        packages(missing).join(" ")
+        "install them: {}\n(`{program} tests` installs them itself, apt-get packages as root, unless {NO_INSTALL_ENV}=1)",
+        commands.join(" && ")
     ))
+}
+
+/// The (major, minor) of every cargo of this machine: `$CARGO`, PATH's, each rustup toolchain's.
+fn cargo_versions(path: &OsStr) -> Vec<(u64, u64)> {
+    let version = |cargo: &OsStr| -> Option<(u64, u64)> {
+        let out = std::process::Command::new(cargo).arg("-V").env("PATH", path).output().ok()?;
+        let (major, minor, _) = crate::lockfile::parse_cargo_version(&String::from_utf8_lossy(&out.stdout))?;
+        Some((major, minor))
+    };
+    let mut cargos: Vec<std::ffi::OsString> = vec![cargo_program().into(), "cargo".into()];
+    let rustup = |args: &[&str]| {
+        std::process::Command::new("rustup")
+            .args(args)
+            .env("PATH", path)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    for line in rustup(&["toolchain", "list"]).unwrap_or_default().lines() {
+        let Some(name) = line.split_whitespace().next() else { continue };
+        if let Some(cargo) = rustup(&["which", "--toolchain", name, "cargo"]) {
+            cargos.push(cargo.trim().into());
+        }
+    }
+    cargos.iter().filter_map(|c| version(c)).collect()
+}
+
+/// Whether (major, minor) meets `>=X.Y` or `<X.Y`.
+fn meets(version: (u64, u64), requirement: &str) -> Result<bool> {
+    let parse = |text: &str| -> Option<(u64, u64)> {
+        let (major, minor) = text.trim().split_once('.')?;
+        Some((major.parse().ok()?, minor.parse().ok()?))
+    };
+    let bad = || {
+        Error::usage(format!("`{requirement}` in tests.toolchains is not `>=X.Y` or `<X.Y`"))
+            .with_help("for example: nightly = \">=1.97\"")
+    };
+    if let Some(v) = requirement.strip_prefix(">=") {
+        Ok(version >= parse(v).ok_or_else(bad)?)
+    } else if let Some(v) = requirement.strip_prefix('<') {
+        Ok(version < parse(v).ok_or_else(bad)?)
+    } else {
+        Err(bad())
+    }
+}
+
+/// The toolchains of `[tests] toolchains` no cargo of this machine stands in for.
+fn missing_toolchains(ctx: &Context, path: &OsStr) -> Result<Vec<(String, String)>> {
+    let wanted = &ctx.ws.config.tests.toolchains;
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let versions = cargo_versions(path);
+    let mut out = Vec::new();
+    for (toolchain, requirement) in wanted {
+        let mut met = false;
+        for v in &versions {
+            met |= meets(*v, requirement)?;
+        }
+        if !met {
+            out.push((toolchain.clone(), requirement.clone()));
+        }
+    }
+    Ok(out)
 }
 
 /// Checks what the suite needs and installs it when permitted; see the module docs.
 pub fn preflight(ctx: &Context, path: &OsStr, forbidden: bool) -> Result<()> {
     let needs = &ctx.ws.config.tests.needs;
     let absent = missing(needs, path)?;
-    if absent.is_empty() {
+    let chains = missing_toolchains(ctx, path)?;
+    if absent.is_empty() && chains.is_empty() {
         return Ok(());
     }
-    if !may_install(path, forbidden) {
-        return Err(missing_error(&absent, crate::sandbox::effective_uid() == Some(0), &ctx.program));
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    let apt = absent.is_empty() || may_install(path, forbidden);
+    let rustup = chains.is_empty() || (!forbidden && which::which_in("rustup", Some(path), &cwd).is_ok());
+    let root = crate::sandbox::effective_uid() == Some(0);
+    if !apt || !rustup {
+        return Err(missing_error(&absent, &chains, root, &ctx.program));
     }
     let sh = shell()?;
     sh.set_var("PATH", path);
     sh.set_var("DEBIAN_FRONTEND", "noninteractive");
-    let pkgs = packages(&absent);
-    eprintln!("trainyard: the test suite needs {}; installing", pkgs.join(", "));
-    ctx.effects.announce(cmd!(sh, "apt-get update -qq"))?;
-    ctx.effects.announce(cmd!(sh, "apt-get install -y -qq {pkgs...}"))?;
+    if !absent.is_empty() {
+        let pkgs = packages(&absent);
+        eprintln!("trainyard: the test suite needs {}; installing", pkgs.join(", "));
+        ctx.effects.announce(cmd!(sh, "apt-get update -qq"))?;
+        ctx.effects.announce(cmd!(sh, "apt-get install -y -qq {pkgs...}"))?;
+    }
+    if !chains.is_empty() {
+        let names: Vec<&str> = chains.iter().map(|(t, _)| t.as_str()).collect();
+        ctx.effects.announce(cmd!(sh, "rustup toolchain install --profile minimal {names...}"))?;
+    }
     if ctx.effects.dry_run {
         return Ok(());
     }
-    let still = missing(needs, path)?;
-    if still.is_empty() {
+    let (still, chains) = (missing(needs, path)?, missing_toolchains(ctx, path)?);
+    if still.is_empty() && chains.is_empty() {
         Ok(())
     } else {
-        Err(missing_error(&still, true, &ctx.program).context("after apt-get install"))
+        Err(missing_error(&still, &chains, root, &ctx.program).context("after installing"))
     }
 }
 
@@ -204,4 +291,19 @@ fn run_status(ctx: &Context, c: xshell::Cmd<'_>) -> Result<i32> {
     }
     let status = std::process::Command::from(c).status().map_err(|e| Error::failed(format!("running tests: {e}")))?;
     Ok(status.code().unwrap_or(1))
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn cargo_version_requirements() {
+        assert!(meets((1, 97), ">=1.97").unwrap());
+        assert!(!meets((1, 96), ">=1.97").unwrap());
+        assert!(meets((1, 95), "<1.97").unwrap());
+        assert!(!meets((2, 0), "<1.97").unwrap());
+        assert_eq!(meets((1, 95), "~1.95").unwrap_err().exit_code(), 2);
+        assert_eq!(meets((1, 95), ">=1").unwrap_err().exit_code(), 2);
+    }
 }
