@@ -469,3 +469,22 @@ fn jobs_and_offline_reach_every_cargo_trainyard_runs() {
     let lines = std::fs::read_to_string(&log).unwrap();
     assert!(lines.lines().all(|l| l.starts_with("jobs= offline= ")), "{lines}");
 }
+
+#[test]
+fn a_release_plan_speaks_json_lines_one_phase_per_step() {
+    let tmp = TempDir::new("cli-release-json");
+    trainyard(tmp.path(), &["demo", "--dir", tmp.path().to_str().unwrap()], &[]).ok();
+    let portal = tmp.path().join("account-portal");
+    let run = trainyard(&portal, &["release", "1.3", "--dry-run", "--message-format", "json"], &[]);
+    run.ok();
+    let events = json_events(&run);
+    let steps: Vec<&str> = events
+        .iter()
+        .filter(|e| e["reason"] == "phase-finished" && e["completed"] == true)
+        .map(|e| e["phase"].as_str().unwrap())
+        .collect();
+    assert!(steps.contains(&"release 1.3: start") && steps.contains(&"release 1.3: tag"), "{steps:?}");
+    // The human plan still goes out, on stderr, so stdout stays parseable.
+    assert!(run.stderr.contains("would"), "{}", run.stderr);
+    assert_eq!(tracked_changes(&portal), "");
+}
