@@ -128,6 +128,7 @@ impl Cache {
     /// documentation for when that is). Tags win over branches of the same name, as in git.
     pub fn resolve(&self, name: &str, url: &str, reference: &str, effects: &Effects) -> Result<Resolved> {
         validate_name(name)?;
+        crate::redact::register_url_credentials(url);
         let url_for_git = check_url(name, url)?;
         validate_ref(reference).map_err(|e| e.context(format!("{name}: requested ref")))?;
         let wanted = Wanted::parse(reference);
@@ -559,6 +560,14 @@ fn check_url(name: &str, url: &str) -> Result<String> {
         return Err(Error::usage(format!("{name}: `{}` is not a usable git URL", url.escape_debug()))
             .with_help("give any URL git accepts: https://..., ssh://..., file:///path, or a path"));
     }
+    if let Some(helper) = ["fd::", "ext::"].iter().find(|h| url.starts_with(**h)) {
+        // git's `fd::` transport waits on a file descriptor forever, `ext::` runs a command.
+        return Err(Error::usage(format!(
+            "{name}: `{}`: git's `{helper}` transport is not allowed",
+            url.escape_debug()
+        ))
+        .with_help("give the URL of the project's repository: https://..., ssh://..., file:///path, or a path"));
+    }
     if !is_local_path(url) || Utf8Path::new(url).is_absolute() {
         return Ok(url.to_string());
     }
@@ -580,18 +589,9 @@ fn is_local_path(url: &str) -> bool {
     }
 }
 
-/// A URL for messages: the password of `scheme://user:password@host` is hidden.
+/// A URL for messages: its user info and query values hidden.
 fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else { return url.to_string() };
-    let rest = &url[scheme_end + 3..];
-    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
-    match authority.rfind('@') {
-        Some(at) => match authority[..at].split_once(':') {
-            Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &rest[at..]),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
+    crate::redact::url(url)
 }
 
 /// git's complaint in one line: its `fatal:`/`error:` lines, else its last line.
@@ -604,11 +604,8 @@ fn summarize(stderr: &str, url: &str) -> String {
     } else {
         important.join("; ")
     };
-    if redact(url) == url {
-        text
-    } else {
-        text.replace(url, &redact(url))
-    }
+    crate::redact::register_url_credentials(url);
+    crate::redact::text(&text.replace(url, &redact(url)))
 }
 
 fn is_full_commit_id(s: &str) -> bool {
@@ -722,8 +719,8 @@ mod tests {
 
     #[test]
     fn passwords_are_hidden() {
-        assert_eq!(redact("https://bot:s3cret@example.org/core.git"), "https://bot:***@example.org/core.git");
-        assert_eq!(redact("https://bot@example.org/core.git"), "https://bot@example.org/core.git");
+        assert_eq!(redact("https://bot:s3cret@example.org/core.git"), "https://***@example.org/core.git");
+        assert_eq!(redact("https://TOKEN@example.org/core.git"), "https://***@example.org/core.git");
         assert_eq!(redact("file:///srv/a@b:c"), "file:///srv/a@b:c");
         assert_eq!(redact("git@example.org:core.git"), "git@example.org:core.git");
         assert_eq!(
@@ -731,7 +728,7 @@ mod tests {
                 "fatal: unable to access 'https://bot:s3cret@example.org/x/': 403\n",
                 "https://bot:s3cret@example.org/x/"
             ),
-            "unable to access 'https://bot:***@example.org/x/': 403"
+            "unable to access 'https://***@example.org/x/': 403"
         );
     }
 

@@ -104,6 +104,12 @@ impl Args {
     }
 }
 
+/// A value as messages show it: control characters (NUL, ESC, newlines) escaped, so that
+/// no input can drive the terminal.
+pub fn shown(value: &str) -> String {
+    value.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
 /// True for words that look like `NAME=value` with an upper-case make-style name.
 fn split_var(word: &str) -> Option<(&str, &str)> {
     let (name, value) = word.split_once('=')?;
@@ -165,12 +171,27 @@ pub fn parse(
                 }
                 (Some(_), Some(v)) => v,
                 (Some(meta), None) => match iter.next() {
+                    // `--out --dry-run` is a forgotten value, not a directory named `--dry-run`.
+                    Some(v) if v.starts_with('-') && v.len() > 1 => {
+                        return Err(Error::usage(format!(
+                            "option `--{name}` needs a value, and `{}` looks like an option",
+                            shown(v)
+                        ))
+                        .with_help(format!(
+                            "give the value: --{name} {meta}; a value that starts with `-` goes after `=`: --{name}={}",
+                            shown(v)
+                        )));
+                    }
                     Some(v) => v.clone(),
                     None => {
                         return Err(Error::usage(format!("option `--{name}` needs a value: --{name} {meta}")));
                     }
                 },
             };
+            if let (Some(meta), true) = (flag.value, value.trim().is_empty()) {
+                return Err(Error::usage(format!("option `--{name}` needs a value, and it is empty"))
+                    .with_help(format!("give the value: --{name} {meta}")));
+            }
             if let Some(var) = flag.var {
                 args.vars.insert(var.to_string(), Var { value, origin: Origin::CommandLine });
             } else {
@@ -179,7 +200,7 @@ pub fn parse(
             continue;
         }
         if word.starts_with('-') && word.len() > 1 {
-            return Err(Error::usage(format!("unknown option `{word}` for `{}`", spec.name))
+            return Err(Error::usage(format!("unknown option `{}` for `{}`", shown(word), spec.name))
                 .with_help(format!("see `{} --help`", spec.name)));
         }
         if let Some((name, value)) = split_var(word) {

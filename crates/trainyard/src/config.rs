@@ -242,6 +242,7 @@ impl Config {
                 return Err(Error::usage(format!("{here}.git: `{}` is not a git URL", spec.git))
                     .with_help("give any URL git accepts: https://..., ssh://..., file:///path, or a path"));
             }
+            crate::redact::register_url_credentials(&spec.git);
             let var = project_var(project);
             if let Some(other) = vars.get(&var) {
                 return Err(Error::usage(format!(

@@ -90,6 +90,17 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// A message as it reaches the terminal: control characters other than newlines and tabs
+/// escaped (`\u{1b}`, `\0`), whatever value it quotes.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| if c.is_control() && c != '\n' && c != '\t' { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
+}
+
 /// I/O errors are failures of the work unless a caller says otherwise; the path is the context.
 pub fn io_error(path: impl fmt::Display, err: std::io::Error) -> Error {
     Error::failed(format!("{path}: {err}"))

@@ -24,6 +24,7 @@ impl Effects {
 
     /// Prints a plan line: what is about to happen (or would happen, in dry-run).
     pub fn say(&self, line: impl std::fmt::Display) {
+        let line = crate::error::printable(&crate::redact::text(&line.to_string()));
         if self.dry_run {
             println!("would: {line}");
         } else if !self.quiet {
@@ -34,11 +35,11 @@ impl Effects {
     /// Runs a command that changes something. In dry-run, prints it instead.
     pub fn run(&self, cmd: Cmd<'_>) -> Result<()> {
         if self.dry_run {
-            println!("would run: {cmd}");
+            println!("would run: {}", crate::redact::text(&cmd.to_string()));
             return Ok(());
         }
         if crate::ui::show_commands() {
-            eprintln!("$ {cmd}");
+            eprintln!("$ {}", crate::redact::text(&cmd.to_string()));
         }
         cmd.quiet().run().map_err(command_error)
     }
@@ -58,11 +59,11 @@ impl Effects {
     /// In dry-run, prints it and returns `None`.
     pub fn run_read(&self, cmd: Cmd<'_>) -> Result<Option<String>> {
         if self.dry_run {
-            println!("would run: {cmd}");
+            println!("would run: {}", crate::redact::text(&cmd.to_string()));
             return Ok(None);
         }
         if crate::ui::show_commands() {
-            eprintln!("$ {cmd}");
+            eprintln!("$ {}", crate::redact::text(&cmd.to_string()));
         }
         cmd.quiet().read().map(Some).map_err(command_error)
     }
@@ -104,7 +105,7 @@ pub fn output(cmd: Cmd<'_>) -> Result<(bool, String, String)> {
 }
 
 pub fn command_error(err: xshell::Error) -> Error {
-    Error::failed(err.to_string())
+    Error::failed(crate::redact::text(&err.to_string()))
 }
 
 /// Writes `contents` to `path` so that readers see the old file or the new one, never half.

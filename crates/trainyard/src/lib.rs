@@ -16,6 +16,7 @@ pub mod git;
 pub mod global;
 pub mod lockfile;
 pub mod projects;
+pub mod redact;
 pub mod release;
 pub mod reqs;
 pub mod resolution;
@@ -57,13 +58,16 @@ pub fn main_with_args(args: Vec<OsString>, program: &str) -> ExitCode {
         }
         Ok(Err(err)) => {
             if !err.message.is_empty() {
-                ui::diagnostic(&err.to_string());
+                let printed = error::printable(&redact::text(&err.to_string()));
+                ui::diagnostic(&printed);
                 ui::event(serde_json::json!({
-                    "reason": "problem", "level": "error", "message": err.message, "help": err.help,
+                    "reason": "problem", "level": "error",
+                    "message": redact::text(&err.message), "help": err.help.as_deref().map(redact::text),
                 }));
             }
             if let Some(target) = RAN.get() {
-                ui::finish_run(target, err.exit_code(), Some(&err));
+                let printed = (!err.message.is_empty()).then(|| error::printable(&redact::text(&err.to_string())));
+                ui::finish_run(target, err.exit_code(), printed.as_deref());
             }
             ExitCode::from(err.exit_code())
         }

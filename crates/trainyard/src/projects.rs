@@ -279,6 +279,8 @@ fn toml_string(s: &str) -> String {
 pub struct Record {
     pub name: String,
     pub variable: String,
+    /// Written without credentials (`https://***@host/...`); the full URL stays in memory.
+    #[serde(serialize_with = "crate::redact::serialize_url")]
     pub url: String,
     pub requested_ref: Option<String>,
     pub origin: RequestOrigin,
@@ -345,7 +347,8 @@ pub fn check_patched(projects: &[Project], lock: &[LockedPackage]) -> Result<()>
                 ))
                 .with_help(format!(
                     "[workspace.metadata.trainyard.internal.{}] git = \"{}\" must be the URL the git dependency in Cargo.toml uses",
-                    p.name, p.url
+                    p.name,
+                    crate::redact::url(&p.url)
                 )));
             }
         }
@@ -364,6 +367,22 @@ mod tests {
             (Some("rpm-1.0".into()), Some("0123abc".into()))
         );
         assert_eq!(git_source_parts("git+https://h/x#abc"), (None, Some("abc".into())));
+    }
+
+    #[test]
+    fn manifests_store_urls_without_credentials() {
+        let record = Record {
+            name: "server-core".into(),
+            variable: "SERVER_CORE".into(),
+            url: "https://bot:PASSWORD-1@git.example.org/core.git?token=TOKEN-2".into(),
+            requested_ref: None,
+            origin: RequestOrigin::CargoToml,
+            commit: None,
+        };
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(json.contains("\"url\":\"https://***@git.example.org/core.git?token=***\""), "{json}");
+        assert!(!json.contains("PASSWORD-1") && !json.contains("TOKEN-2"), "{json}");
+        assert_eq!(record.url, "https://bot:PASSWORD-1@git.example.org/core.git?token=TOKEN-2", "kept in memory");
     }
 
     #[test]

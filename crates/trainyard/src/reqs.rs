@@ -18,7 +18,7 @@
 //! `-e`, `--hash`, line continuations) have no meaning for crates and are errors.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -241,52 +241,116 @@ struct IncludedFrom<'a> {
     target: &'a str,
 }
 
+impl IncludedFrom<'_> {
+    fn at(&self) -> String {
+        format!("{}:{}:{}: `-r {}`", self.file, self.line, self.col, crate::cli::shown(self.target))
+    }
+}
+
+/// The largest requirement file read (a lock of thousands of crates is ~100 KiB).
+pub const MAX_FILE_SIZE: u64 = 4 << 20;
+/// The deepest chain of `-r` includes followed.
+pub const MAX_INCLUDE_DEPTH: usize = 32;
+
 #[derive(Default)]
 struct Loader {
+    /// Includes must stay inside this directory: the repository of the first file.
+    root: PathBuf,
     /// The files being read, outermost first: (identity, path as shown).
     stack: Vec<(PathBuf, Utf8PathBuf)>,
     seen: HashSet<PathBuf>,
     requirements: Vec<Requirement>,
 }
 
+/// The git repository holding `file` (the nearest directory with `.git`), else its directory.
+fn repository_of(file: &std::path::Path) -> PathBuf {
+    let dir = file.parent().map(|d| d.to_path_buf()).unwrap_or_default();
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    dir.ancestors().find(|d| d.join(".git").exists()).map(|d| d.to_path_buf()).unwrap_or(dir)
+}
+
+/// Reads a requirement file: a regular file (not a FIFO, a device or a directory), at most
+/// [`MAX_FILE_SIZE`] bytes, UTF-8 (an invalid byte is reported with its line and column).
+fn read_text(path: &Utf8Path, from: Option<&IncludedFrom<'_>>) -> Result<String> {
+    use std::io::Read;
+    let here = |what: String| match from {
+        Some(inc) => Error::usage(format!("{}: {what}", inc.at())),
+        None => Error::usage(what),
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(match from {
+                Some(inc) => Error::usage(format!("{} names {path}, which does not exist", inc.at())),
+                None => Error::usage(format!("{path} does not exist")),
+            });
+        }
+        Err(e) => {
+            let err = io_error(path, e);
+            return Err(match from {
+                Some(inc) => err.context(inc.at()),
+                None => err,
+            });
+        }
+    };
+    if !meta.is_file() {
+        return Err(here(format!("{path} is not a regular file"))
+            .with_help("a requirement file is a text file; a FIFO, a device or a directory is not read"));
+    }
+    let mut bytes = Vec::new();
+    let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
+    file.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes).map_err(|e| io_error(path, e))?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(here(format!("{path} is larger than {} MiB: not a requirement file", MAX_FILE_SIZE >> 20)));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+        let col = good.len() - good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) + 1;
+        Error::usage(format!("{path}:{line}:{col}: not UTF-8 text"))
+            .with_help("requirement files are UTF-8: save the file as UTF-8")
+    })
+}
+
 impl Loader {
     fn file(&mut self, path: &Utf8Path, from: Option<IncludedFrom<'_>>) -> Result<()> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) => {
-                let err = match (&from, e.kind()) {
-                    (Some(inc), std::io::ErrorKind::NotFound) => Error::usage(format!(
-                        "{}:{}:{}: `-r {}` names {path}, which does not exist",
-                        inc.file, inc.line, inc.col, inc.target
-                    )),
-                    (None, std::io::ErrorKind::NotFound) => Error::usage(format!("{path} does not exist")),
-                    (Some(inc), _) => io_error(path, e).context(format!("{}:{}:{}", inc.file, inc.line, inc.col)),
-                    (None, _) => io_error(path, e),
-                };
-                return Err(err);
+        if let Some(inc) = &from {
+            // Checked before anything is read: an include names a file of the repository.
+            let identity = std::fs::canonicalize(path).ok();
+            if identity.as_ref().is_some_and(|id| !id.starts_with(&self.root)) {
+                return Err(Error::usage(format!("{}: the file is outside the repository", inc.at()))
+                    .with_help("include only requirement files of this repository (relative to the including file)"));
             }
-        };
+            if self.stack.len() >= MAX_INCLUDE_DEPTH {
+                return Err(Error::usage(format!("{}: more than {MAX_INCLUDE_DEPTH} nested includes", inc.at()))
+                    .with_help("include the files from fewer levels"));
+            }
+        } else {
+            self.root = repository_of(path.as_std_path());
+        }
+        let text = read_text(path, from.as_ref())?;
         let identity = std::fs::canonicalize(path).unwrap_or_else(|_| path.as_std_path().to_owned());
         let on_stack = self.stack.iter().position(|(id, _)| *id == identity);
         if let (Some(start), Some(inc)) = (on_stack, &from) {
             let mut chain: Vec<String> = self.stack[start..].iter().map(|(_, shown)| shown.to_string()).collect();
             chain.push(path.to_string());
-            return Err(Error::usage(format!(
-                "{}:{}:{}: `-r {}` makes an include cycle: {}",
-                inc.file,
-                inc.line,
-                inc.col,
-                inc.target,
-                chain.join(" -> ")
-            ))
-            .with_help("remove one of the `-r` lines of the cycle"));
+            return Err(Error::usage(format!("{} makes an include cycle: {}", inc.at(), chain.join(" -> ")))
+                .with_help("remove one of the `-r` lines of the cycle"));
         }
         if !self.seen.insert(identity.clone()) {
             return Ok(());
         }
         self.stack.push((identity, path.to_owned()));
         let dir = path.parent().unwrap_or(Utf8Path::new(""));
-        for entry in entries(path, &text)? {
+        let entries = match &from {
+            None => entries(path, &text)?,
+            // What an included file holds is not shown: only where it fails.
+            Some(inc) => entries(path, &text).map_err(|e| {
+                let message = e.message.split(", found").next().unwrap_or("").to_string();
+                Error::usage(format!("{message} (included at {})", inc.at()))
+            })?,
+        };
+        for entry in entries {
             match entry {
                 Entry::Requirement(r) => self.requirements.push(r),
                 Entry::Include { target, line, col } => {
@@ -301,15 +365,33 @@ impl Loader {
 }
 
 /// A package may appear more than once only as `==` pins of different versions.
+///
+/// Linear: each line is checked against what the earlier lines of its package left in
+/// hash maps (its first line, its first unpinned line, its pins by release), never against
+/// every earlier line.
 fn check_duplicates(requirements: &[Requirement]) -> Result<()> {
-    let mut by_key: BTreeMap<String, Vec<&Requirement>> = BTreeMap::new();
+    #[derive(Default)]
+    struct Seen<'r> {
+        first: Option<&'r Requirement>,
+        unpinned: Option<&'r Requirement>,
+        pins: HashMap<ReleaseKey, &'r Requirement>,
+    }
+    let mut by_key: HashMap<String, Seen<'_>> = std::collections::HashMap::new();
     let mut problems = Vec::new();
     for r in requirements {
-        let earlier = by_key.entry(r.key()).or_default();
-        let clash = earlier.iter().find(|e| match (e.pinned(), r.pinned()) {
-            (Some(a), Some(b)) => same_release(a, b),
-            _ => true,
-        });
+        let seen = by_key.entry(r.key()).or_default();
+        let pin_key = r.pinned().map(release_key);
+        let clash = match &pin_key {
+            None => seen.first,
+            Some(k) => {
+                let same = seen.pins.get(k).copied();
+                // The earlier of the two lines it clashes with, as a scan in order finds it.
+                match (seen.unpinned, same) {
+                    (Some(a), Some(b)) => Some(if (a.line, &a.file) <= (b.line, &b.file) { a } else { b }),
+                    (a, b) => a.or(b),
+                }
+            }
+        };
         if let Some(e) = clash {
             problems.push(format!(
                 "{}:{}: `{}` requires {} again; {}:{} has `{}`",
@@ -322,7 +404,15 @@ fn check_duplicates(requirements: &[Requirement]) -> Result<()> {
                 e.text()
             ));
         }
-        earlier.push(r);
+        seen.first.get_or_insert(r);
+        match pin_key {
+            None => {
+                seen.unpinned.get_or_insert(r);
+            }
+            Some(k) => {
+                seen.pins.entry(k).or_insert(r);
+            }
+        }
     }
     if problems.is_empty() {
         return Ok(());
@@ -331,6 +421,28 @@ fn check_duplicates(requirements: &[Requirement]) -> Result<()> {
         "a package may appear twice only as `==` pins of different versions (a graph holding two \
          semver-incompatible versions, like syn 1 and syn 2); merge the other lines into one",
     ))
+}
+
+/// What makes two pins the same release ([`same_release`]), as a hash key: release numbers
+/// without trailing zeros, the normalised pre-release, the wildcard; the text when unparsable.
+#[derive(PartialEq, Eq, Hash)]
+enum ReleaseKey {
+    Parsed(Vec<u64>, String, bool),
+    Text(String),
+}
+
+fn release_key(pinned: &str) -> ReleaseKey {
+    match Version::parse(pinned) {
+        Some(v) => {
+            let mut release = v.version.release;
+            while release.last() == Some(&0) {
+                release.pop();
+            }
+            // `Loose` keeps its pre-release normalised: equal texts are equal versions.
+            ReleaseKey::Parsed(release, v.version.pre.to_string(), v.wildcard)
+        }
+        None => ReleaseKey::Text(pinned.to_string()),
+    }
 }
 
 /// `1.0` and `1.0.0` are the same version; build metadata does not count.
@@ -1268,8 +1380,89 @@ mod tests {
         let e = load(&top).unwrap_err();
         assert_eq!(
             e.message,
-            format!("{}:2:9: expected a version after `==`, found the end of the line", dir.0.join("base.txt"))
+            format!(
+                "{}:2:9: expected a version after `==` (included at {top}:1:4: `-r base.txt`)",
+                dir.0.join("base.txt")
+            )
         );
+    }
+
+    /// `-r` stays inside the repository, reads only regular files of bounded size, follows a
+    /// bounded depth, and never shows what another file holds.
+    #[test]
+    fn includes_are_contained() {
+        let dir = TempDir::new("contained");
+        std::fs::create_dir_all(dir.0.join("repo/.git")).unwrap();
+        std::fs::create_dir_all(dir.0.join("repo/reqs")).unwrap();
+        dir.write("shadow", "root:$6$SECRETHASH:19000:0:99999:7:::\n");
+        let err = |text: &str| {
+            let top = dir.write("repo/reqs/dev-reqs.txt", text);
+            load(&top).unwrap_err()
+        };
+        for (line, expected) in [
+            ("-r ../../shadow", "the file is outside the repository"),
+            ("-r /etc/passwd", "the file is outside the repository"),
+            ("-r /dev/zero", "the file is outside the repository"),
+            ("-r zero.txt", "the file is outside the repository"),
+            ("-r ../README.md", "included at"),
+            ("-r fifo.txt", "is not a regular file"),
+            ("-r .", "is not a regular file"),
+            ("-r big.txt", "is larger than 4 MiB"),
+        ] {
+            std::os::unix::fs::symlink("/dev/zero", dir.0.join("repo/reqs/zero.txt")).ok();
+            dir.write("repo/README.md", "portal: root:$6$SECRETHASH\n");
+            if !dir.0.join("repo/reqs/fifo.txt").exists() {
+                let made = std::process::Command::new("mkfifo").arg(dir.0.join("repo/reqs/fifo.txt")).status();
+                assert!(made.unwrap().success());
+                dir.write("repo/reqs/big.txt", &"# padding\n".repeat(500_000));
+            }
+            let e = err(&format!("serde == 1.0\n{line}\n"));
+            assert_eq!(e.kind, crate::error::Kind::Usage, "{line}");
+            assert!(e.message.contains(expected), "{line}: {}", e.message);
+            assert!(e.message.contains("dev-reqs.txt:2:4: `-r "), "{line}: {}", e.message);
+            assert!(!e.message.contains("SECRETHASH"), "{line}: {}", e.message);
+        }
+        // 200 nested includes: an error at the bound, not a stack overflow.
+        for i in 0..200 {
+            dir.write(&format!("repo/reqs/n{i}.txt"), &format!("-r n{}.txt\n", i + 1));
+        }
+        let e = err("-r n0.txt\n");
+        assert!(e.message.contains("more than 32 nested includes"), "{}", e.message);
+    }
+
+    /// 10,000 lines, all pins of one package or all different packages: the duplicate
+    /// check is linear (it took 6-15 s when it compared each line with every earlier one).
+    #[test]
+    fn duplicate_check_is_linear() {
+        let dir = TempDir::new("linear");
+        let same: String = (0..10_000).map(|i| format!("leftpad == 1.{i}.0\n")).collect();
+        let distinct: String = (0..10_000).map(|i| format!("crate-{i} == 1.0.{i}\n")).collect();
+        for (name, text) in [("same.txt", same), ("distinct.txt", distinct)] {
+            let path = dir.write(name, &text);
+            let started = std::time::Instant::now();
+            assert_eq!(load(&path).unwrap().len(), 10_000);
+            assert!(started.elapsed() < std::time::Duration::from_secs(2), "{name}: {:?}", started.elapsed());
+        }
+        let path = dir.write("dups.txt", "a == 1.0\nb\na == 2.0\na == 1.0.0\nb == 1\nb\n");
+        let e = load(&path).unwrap_err();
+        assert_eq!(
+            e.message,
+            format!(
+                "{path}:4: `a == 1.0.0` requires a again; {path}:1 has `a == 1.0`\n\
+                 {path}:5: `b == 1` requires b again; {path}:2 has `b`\n\
+                 {path}:6: `b` requires b again; {path}:2 has `b`"
+            )
+        );
+    }
+
+    #[test]
+    fn non_utf8_is_located() {
+        let dir = TempDir::new("utf8");
+        let path = dir.0.join("dev-reqs.txt");
+        std::fs::write(&path, b"serde == 1.0\nle\xfftpad == 1\n").unwrap();
+        let e = load(&path).unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Usage);
+        assert_eq!(e.message, format!("{path}:2:3: not UTF-8 text"));
     }
 
     #[test]

@@ -288,7 +288,7 @@ pub fn tick(item: &str) {
 
 /// The end of a run: the `result` event, and with `$GITHUB_STEP_SUMMARY` set, a Markdown
 /// summary appended to that file.
-pub fn finish_run(target: &str, code: u8, problem: Option<&crate::error::Error>) {
+pub fn finish_run(target: &str, code: u8, problem: Option<&str>) {
     event(serde_json::json!({"reason": "result", "target": target, "success": code == 0, "exit_code": code}));
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else { return };
     let verdict = if code == 0 { "succeeded".to_string() } else { format!("failed (exit {code})") };
@@ -301,7 +301,7 @@ pub fn finish_run(target: &str, code: u8, problem: Option<&crate::error::Error>)
         }
         md.push('\n');
     }
-    if let Some(err) = problem.filter(|e| !e.message.is_empty()) {
+    if let Some(err) = problem {
         md.push_str(&format!("```\n{err}\n```\n"));
     }
     let file = std::fs::OpenOptions::new().create(true).append(true).open(&path);

@@ -1,8 +1,15 @@
 //! The whole path's journal: `target/trainyard/release/<version>.json`, one per release.
 //!
 //! It records the local refs before the run (so `--abort` can put every branch and tag
-//! back exactly) and each step once it is done (so `--resume`, or a second run, never
-//! repeats one). Written atomically after every step.
+//! back exactly), each step before its first effect (the step [`Running`]: the refs, HEAD
+//! and the files it will write), and each step once it is done (so `--resume`, or a second
+//! run, never repeats one). Written atomically before and after every step.
+//!
+//! A kill can land anywhere, also between a git command and the journal's next save. What a
+//! ref gained since a known point is therefore judged by its commits: the release's own
+//! (their subjects are [`super::messages::is_of_release`]) are undone, anyone else's are
+//! left alone, and a ref with the release's commits under someone else's stops the undo
+//! before it changes anything.
 
 use std::collections::BTreeMap;
 
@@ -42,6 +49,50 @@ pub struct Journal {
     pub collection: Option<Utf8PathBuf>,
     /// Why the notification failed, when it did (retried by `--resume`).
     pub notify_error: Option<String>,
+    /// The step begun and not finished: set before its first effect, cleared when it is done.
+    #[serde(default)]
+    pub running: Option<Running>,
+}
+
+/// A step as it began: what `--resume` and `--abort` put back when it was interrupted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Running {
+    pub step: String,
+    /// `refs/heads/*` and `refs/tags/*` when the step began.
+    pub refs: BTreeMap<String, String>,
+    /// The branch checked out when the step began, or the commit of a detached HEAD.
+    pub head: String,
+    pub head_was_branch: bool,
+    /// The files the step writes (relative to the workspace root) with the SHA-256 of each
+    /// content it writes: a file found with exactly that content is the step's, not the user's.
+    pub writes: BTreeMap<String, Vec<String>>,
+}
+
+/// The SHA-256 of `bytes`, in hex.
+pub fn digest(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One ref to put back.
+struct Undo {
+    name: String,
+    current: String,
+    /// `None`: the ref did not exist; it is deleted.
+    target: Option<String>,
+    /// The subjects of the release's commits the ref no longer has afterwards.
+    dropped: Vec<String>,
+}
+
+/// What an undo changes, computed before anything is changed.
+struct UndoPlan {
+    refs: Vec<Undo>,
+    /// Refs that changed, but not by the release: left as they are.
+    left_alone: Vec<String>,
+    /// Untracked files the interrupted step wrote, removed.
+    remove: Vec<String>,
+    /// Tracked files the interrupted step wrote and did not commit: checked out again.
+    restore: Vec<String>,
 }
 
 pub fn dir(ws: &Workspace) -> Utf8PathBuf {
@@ -71,6 +122,7 @@ impl Journal {
             done: Vec::new(),
             collection: None,
             notify_error: None,
+            running: None,
         })
     }
 
@@ -109,8 +161,9 @@ impl Journal {
     }
 
     pub fn save(&self, ws: &Workspace) -> Result<()> {
-        let text = serde_json::to_vec_pretty(self).expect("journal serialises");
-        write_atomic(&path(ws, &self.version), &text)
+        let text = serde_json::to_string_pretty(self).expect("journal serialises");
+        // No secret reaches the disk, whatever a step's error message quoted.
+        write_atomic(&path(ws, &self.version), crate::redact::text(&text).as_bytes())
     }
 
     pub fn remove(&self, ws: &Workspace) -> Result<()> {
@@ -133,68 +186,226 @@ impl Journal {
         Ok(())
     }
 
-    /// Puts the branches and tags the release made or moved back as they were, then checks
-    /// out what was checked out. Refs the user made or moved since are left alone; a ref the
-    /// release moved and the user moved again, or a dirty tree, stops the abort before it
-    /// changes anything.
-    pub fn restore_refs(&self, repo: &Repo) -> Result<()> {
-        let effects = &repo.ctx.effects;
+    /// Records, before its first effect, that `step` begins and which files it writes.
+    pub fn enter(&mut self, repo: &Repo, step: &str, writes: BTreeMap<String, Vec<String>>) -> Result<()> {
+        let branch = repo.git.current_branch()?;
+        self.running = Some(Running {
+            step: step.to_string(),
+            refs: repo.local_refs()?,
+            head_was_branch: branch.is_some(),
+            head: match branch {
+                Some(b) => b,
+                None => repo.git.head()?,
+            },
+            writes,
+        });
+        self.save(&repo.ctx.ws)
+    }
+
+    /// Records that the running step is done.
+    pub fn finish(&mut self, repo: &Repo, step: &str) -> Result<()> {
+        self.running = None;
+        self.done.push(step.to_string());
+        self.record_refs(repo)?;
+        self.save(&repo.ctx.ws)
+    }
+
+    /// Undoes what an interrupted step did (its refs, its files), so that it can run again
+    /// from the start; returns what was done, one line each. Nothing when no step was running.
+    pub fn undo_running(&mut self, repo: &Repo) -> Result<Vec<String>> {
+        let Some(running) = self.running.clone() else { return Ok(Vec::new()) };
+        let known = BTreeMap::new();
+        let plan = self.plan_undo(repo, &running.refs, &known, Some(&running))?;
+        let said = self.apply_undo(repo, &plan, &running.head, running.head_was_branch)?;
+        self.running = None;
+        if !repo.ctx.effects.dry_run {
+            self.save(&repo.ctx.ws)?;
+        }
+        Ok(said)
+    }
+
+    /// Puts the branches and tags the release made or moved back as they were, removes what
+    /// an interrupted step wrote, then checks out what was checked out; returns what was
+    /// done, one line each. Refs the user made or moved are left alone (and named); a ref the
+    /// release moved and the user moved again, or changes in the work tree that are not the
+    /// release's, stop the abort before it changes anything.
+    pub fn restore_refs(&self, repo: &Repo) -> Result<Vec<String>> {
+        let plan = self.plan_undo(repo, &self.refs_before, &self.refs_after, self.running.as_ref())?;
+        self.apply_undo(repo, &plan, &self.head_before, self.head_was_branch)
+    }
+
+    /// The refs a release manages: the default branch, its release branch and its tag.
+    fn managed(&self, repo: &Repo) -> Vec<String> {
         let config = &repo.ctx.ws.config;
-        if repo.git.is_dirty()? {
-            return Err(Error::usage("the work tree has uncommitted changes; --abort would lose them")
-                .with_help("commit or stash them first (git stash), then run --abort again"));
+        match Version::parse_release(&self.version) {
+            Ok(v) => vec![
+                format!("refs/heads/{}", config.default_branch),
+                format!("refs/heads/{}", config.release_branch_for(&v.major_minor())),
+                format!("refs/tags/{}", config.tag_for(&v.to_string())),
+            ],
+            Err(_) => Vec::new(),
         }
+    }
+
+    /// Which refs go back from what they are to `base`, judged by their commits.
+    fn plan_undo(
+        &self,
+        repo: &Repo,
+        base: &BTreeMap<String, String>,
+        known: &BTreeMap<String, Option<String>>,
+        running: Option<&Running>,
+    ) -> Result<UndoPlan> {
+        let v = Version::parse_release(&self.version)?;
         let now = repo.local_refs()?;
-        // The refs a release manages, in case a step was killed before the journal saw its work.
-        let mut candidates: Vec<String> = self.refs_after.keys().cloned().collect();
-        if let Ok(v) = Version::parse_release(&self.version) {
-            candidates.push(format!("refs/heads/{}", config.default_branch));
-            candidates.push(format!("refs/heads/{}", config.release_branch_for(&v.major_minor())));
-            candidates.push(format!("refs/tags/{}", config.tag_for(&v.to_string())));
-        }
+        let mut candidates: Vec<String> = known.keys().cloned().chain(self.managed(repo)).collect();
         candidates.sort();
         candidates.dedup();
-        let mut changes = Vec::new();
-        let mut moved = Vec::new();
+        let base_values: Vec<&str> = base.values().map(String::as_str).collect();
+        let mut plan = UndoPlan { refs: Vec::new(), left_alone: Vec::new(), remove: Vec::new(), restore: Vec::new() };
+        let mut problems = Vec::new();
         for name in candidates {
-            let (before, current) = (self.refs_before.get(&name), now.get(&name));
-            if before == current {
+            let (target, current) = (base.get(&name), now.get(&name));
+            let Some(current) = current.filter(|c| Some(*c) != target) else {
+                if target.is_some() && current.is_none() {
+                    plan.left_alone.push(format!("{} (deleted since; a release never deletes refs)", short(&name)));
+                }
                 continue;
-            }
-            if let Some(after) = self.refs_after.get(&name) {
-                if after.as_ref() != current {
-                    moved.push(name.clone());
+            };
+            if let Some(t) = target {
+                if !repo.is_ancestor(t, current)? {
+                    if known.contains_key(&name) {
+                        problems.push(format!("{} was moved elsewhere since the release moved it", short(&name)));
+                    } else {
+                        plan.left_alone.push(format!("{} (moved by someone else)", short(&name)));
+                    }
                     continue;
                 }
-            } else if before.is_some() {
-                // Not seen changed by a finished step and already there before: the user's.
-                continue;
             }
-            changes.push((name, before.cloned(), current.cloned()));
+            // The commits the ref has that no ref had at the base point.
+            let mut args = vec!["log", "--format=%s", current, "--not"];
+            args.extend(base_values.iter().copied());
+            args.push("--");
+            let subjects: Vec<String> = repo.git.read(&args)?.lines().map(str::to_string).collect();
+            let ours = subjects.iter().filter(|s| super::messages::is_of_release(s, &v)).count();
+            // A ref the release created (its branch, its tag) may hold no new commit; a ref
+            // that existed and gained none of its own was moved by someone else.
+            if ours == subjects.len() && (!subjects.is_empty() || target.is_none() || known.contains_key(&name)) {
+                plan.refs.push(Undo { name, current: current.clone(), target: target.cloned(), dropped: subjects });
+            } else if ours == 0 && !known.contains_key(&name) {
+                plan.left_alone.push(format!("{} (its new commits are not the release's)", short(&name)));
+            } else {
+                let theirs: Vec<&String> = subjects.iter().filter(|s| !super::messages::is_of_release(s, &v)).collect();
+                problems.push(format!(
+                    "{} has commits that are not the release's on top of the release's: {}",
+                    short(&name),
+                    theirs.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                ));
+            }
         }
-        if !moved.is_empty() {
-            return Err(Error::usage(format!(
-                "{} moved since the release changed {}; --abort leaves refs it did not set alone",
-                moved.join(", "),
-                if moved.len() == 1 { "it" } else { "them" }
-            ))
-            .with_help("put them back where the release left them, or undo the release by hand"));
+        // The work tree: only what the interrupted step wrote may differ.
+        let status = repo.git.read(&["status", "--porcelain", "--untracked-files=all"])?;
+        let root = &repo.ctx.ws.root;
+        for line in status.lines() {
+            let (code, path) = (line.get(..2).unwrap_or(""), line.get(3..).unwrap_or(line));
+            let planned = running.and_then(|r| r.writes.get(path));
+            let content = std::fs::read(root.join(path)).ok();
+            let is_ours = match (planned, &content) {
+                (Some(hashes), Some(bytes)) => hashes.contains(&digest(bytes)),
+                _ => false,
+            } || (code == "??" && running.is_some_and(|r| is_write_leftover(path, r)));
+            match (code == "??", is_ours) {
+                (_, true) if code == "??" => plan.remove.push(path.to_string()),
+                (false, true) => plan.restore.push(path.to_string()),
+                (true, false) => {}
+                (false, false) => problems.push(format!("{path} has uncommitted changes that are not the release's")),
+                _ => {}
+            }
+        }
+        if !problems.is_empty() {
+            let mut message = "nothing was changed:".to_string();
+            for p in &problems {
+                message.push_str(&format!("\n  - {p}"));
+            }
+            return Err(Error::usage(message).with_help(
+                "commit or stash your changes, take your commits off the release's refs (git rebase), \
+                 or undo the release by hand; then run this again",
+            ));
+        }
+        Ok(plan)
+    }
+
+    fn apply_undo(&self, repo: &Repo, plan: &UndoPlan, head: &str, head_was_branch: bool) -> Result<Vec<String>> {
+        let effects = &repo.ctx.effects;
+        let root = &repo.ctx.ws.root;
+        let mut said = Vec::new();
+        for path in &plan.remove {
+            effects.say(format!("remove {path} (written by the interrupted step)"));
+            if !effects.dry_run {
+                let full = root.join(path);
+                std::fs::remove_file(&full).map_err(io(&full))?;
+            }
+            said.push(format!("removed {path}, written by the interrupted step"));
         }
         repo.git.run(effects, &["checkout", "--quiet", "--detach"])?;
-        for (name, before, current) in &changes {
+        for u in &plan.refs {
             // Compare-and-swap: each update applies only if the ref still holds `current`.
-            match (before, current) {
-                (Some(b), Some(c)) => repo.git.run(effects, &["update-ref", name, b, c])?,
-                (Some(b), None) => repo.git.run(effects, &["update-ref", name, b, ""])?,
-                (None, Some(c)) => repo.git.run(effects, &["update-ref", "-d", name, c])?,
-                (None, None) => {}
+            match &u.target {
+                Some(t) => repo.git.run(effects, &["update-ref", &u.name, t, &u.current])?,
+                None => repo.git.run(effects, &["update-ref", "-d", &u.name, &u.current])?,
             }
+            let what = match &u.target {
+                Some(t) => format!("moved {} back from {} to {}", short(&u.name), abbrev(&u.current), abbrev(t)),
+                None => format!("deleted {} (was {})", short(&u.name), abbrev(&u.current)),
+            };
+            let dropped = match u.dropped.len() {
+                0 => String::new(),
+                n => format!(
+                    ", dropping {n} release commit{}: {}",
+                    if n == 1 { "" } else { "s" },
+                    u.dropped.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            said.push(format!("{what}{dropped}"));
         }
-        if self.head_was_branch {
-            repo.git.run(effects, &["checkout", "--quiet", &self.head_before])?;
-        } else {
-            repo.git.run(effects, &["checkout", "--quiet", "--detach", &self.head_before])?;
+        let force = !plan.restore.is_empty();
+        let mut checkout = vec!["checkout", "--quiet"];
+        if force {
+            // Only files the interrupted step wrote, with exactly its content, differ.
+            checkout.push("--force");
+            said.push(format!("put back {}, written by the interrupted step", plan.restore.join(", ")));
         }
-        Ok(())
+        if !head_was_branch {
+            checkout.push("--detach");
+        }
+        checkout.push(head);
+        repo.git.run(effects, &checkout)?;
+        for l in &plan.left_alone {
+            said.push(format!("left alone: {l}"));
+        }
+        Ok(said)
     }
+}
+
+/// A temporary file of [`crate::exec::write_atomic`] (`dir/.NAME.tmp.PID`) for a file the
+/// step writes: what a kill between its creation and its rename leaves.
+fn is_write_leftover(path: &str, running: &Running) -> bool {
+    let (dir, name) = path.rsplit_once('/').map_or(("", path), |(d, n)| (d, n));
+    let Some((target, pid)) = name.strip_prefix('.').and_then(|n| n.rsplit_once(".tmp.")) else { return false };
+    let target = if dir.is_empty() { target.to_string() } else { format!("{dir}/{target}") };
+    !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) && running.writes.contains_key(&target)
+}
+
+/// `refs/heads/main` -> `branch main`; `refs/tags/rpm-1.2` -> `tag rpm-1.2`.
+fn short(name: &str) -> String {
+    if let Some(b) = name.strip_prefix("refs/heads/") {
+        format!("branch {b}")
+    } else if let Some(t) = name.strip_prefix("refs/tags/") {
+        format!("tag {t}")
+    } else {
+        name.to_string()
+    }
+}
+
+fn abbrev(id: &str) -> &str {
+    &id[..id.len().min(10)]
 }

@@ -313,7 +313,13 @@ impl Plan {
     }
 
     pub fn run(&self, repo: &Repo) -> Result<()> {
-        for action in &self.actions {
+        self.run_each(repo, |_| {})
+    }
+
+    /// Runs the plan, calling `before(i)` before the action `i`.
+    pub fn run_each(&self, repo: &Repo, mut before: impl FnMut(usize)) -> Result<()> {
+        for (i, action) in self.actions.iter().enumerate() {
+            before(i);
             match action {
                 Action::Git(args) => {
                     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -432,6 +438,16 @@ pub mod messages {
         format!("release {v}: RELEASE.txt")
     }
 
+    /// Whether a subject is one of the commits the release of `v` makes (what `--abort`
+    /// and `--resume` may take back). Every step's commit message is named here.
+    pub fn is_of_release(subject: &str, v: &Version) -> bool {
+        subject == next_train(&v.next_minor())
+            || subject
+                .strip_prefix("release ")
+                .and_then(|r| r.split_once(": "))
+                .is_some_and(|(x, _)| x == v.to_string())
+    }
+
     /// Whether a subject is one of the steps' bookkeeping commits.
     pub fn is_bookkeeping(subject: &str) -> bool {
         if let Some(rest) = subject.strip_prefix("starting the ") {
@@ -492,6 +508,19 @@ mod tests {
         assert!(messages::is_branch_only(&messages::version(&v)));
         assert!(!messages::is_bookkeeping("release notes: typo"));
         assert!(!messages::is_bookkeeping("Bug 1 - starting the engine development"));
+    }
+
+    #[test]
+    fn commits_of_a_release() {
+        let v = Version::parse_release("1.2").unwrap();
+        for s in [messages::next_train(&v.next_minor()), messages::version(&v), messages::pins(&v), messages::notes(&v)]
+        {
+            assert!(messages::is_of_release(&s, &v), "{s}");
+        }
+        let other = Version::parse_release("1.2.1").unwrap();
+        assert!(!messages::is_of_release(&messages::version(&other), &v));
+        assert!(!messages::is_of_release(&messages::next_train(&v), &v), "1.2's own train is 1.1's release");
+        assert!(!messages::is_of_release("precious work", &v));
     }
 
     #[test]

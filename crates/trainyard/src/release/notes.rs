@@ -48,6 +48,9 @@ const EDITOR_HELP: &str = "# Release notes: lines starting with '#' are dropped.
 
 pub fn plan(repo: &Repo, state: &State, impacts: Impacts<'_>) -> Result<Step> {
     let v = state.version(repo)?;
+    if let Some(text) = &state.release_notes {
+        check_dates(&repo.ctx.ws.root.join(RELEASE_FILE), text)?;
+    }
     let mut pre = Preflight::new(format!("write the release notes of {v}"));
     pre.clean(state);
     pre.on_branch(state, &repo.branch_name(&v));
@@ -65,15 +68,7 @@ pub fn plan(repo: &Repo, state: &State, impacts: Impacts<'_>) -> Result<Step> {
     let date = super::today()?;
     let generated = render(&v, &date, &previous_impacts, &deps, &changes);
     let section = match impacts {
-        Impacts::File(path) => {
-            let text = std::fs::read_to_string(path).map_err(io(path))?;
-            let lines = bullet_lines(&text);
-            if lines.is_empty() {
-                return Err(Error::usage(format!("{path} has no Impacts lines: the release notes would be empty"))
-                    .with_help("write one team per line (Ops, QA, ...), or `None`"));
-            }
-            render(&v, &date, &lines, &deps, &changes)
-        }
+        Impacts::File(path) => render(&v, &date, &impact_lines(path)?, &deps, &changes),
         Impacts::Editor if repo.ctx.effects.dry_run => {
             println!("would open $EDITOR on the {v} section of {RELEASE_FILE}:\n{generated}");
             generated
@@ -152,6 +147,94 @@ pub fn render(v: &Version, date: &str, impacts: &[String], deps: &[String], chan
 }
 
 /// `- Ops` / `* Ops` / `Ops` lines of a message file, without the bullet; comments and blanks dropped.
+/// Checks, before the release's first commit, that the Impacts can be had: the message file
+/// is a readable UTF-8 text with Impacts lines, or there is a terminal for `$EDITOR`.
+pub fn check_impacts(impacts: &Impacts<'_>) -> Result<()> {
+    match impacts {
+        Impacts::File(path) => impact_lines(path).map(drop),
+        Impacts::Editor if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) => {
+            Err(Error::usage("no terminal to open $EDITOR on the release notes")
+                .with_help("give the Impacts lines in a file: --message-file FILE (one team per line)"))
+        }
+        Impacts::Editor => Ok(()),
+    }
+}
+
+/// The Impacts lines of `--message-file`: a regular UTF-8 file of at most 1 MiB, not empty.
+fn impact_lines(path: &Utf8Path) -> Result<Vec<String>> {
+    use std::io::Read;
+    let bad = |what: &str| {
+        Error::usage(format!("--message-file {path}: {what}"))
+            .with_help("give a text file with the Impacts lines: one team per line (Ops, QA, ...), or `None`")
+    };
+    let meta = std::fs::metadata(path).map_err(|e| bad(&e.to_string()))?;
+    if !meta.is_file() {
+        return Err(bad("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    let file = std::fs::File::open(path).map_err(|e| bad(&e.to_string()))?;
+    file.take(1 << 20 | 1).read_to_end(&mut bytes).map_err(io(path))?;
+    if bytes.len() > 1 << 20 {
+        return Err(bad("larger than 1 MiB"));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8 text"))?;
+    let lines = bullet_lines(&text);
+    if lines.is_empty() {
+        return Err(Error::usage(format!("{path} has no Impacts lines: the release notes would be empty"))
+            .with_help("write one team per line (Ops, QA, ...), or `None`"));
+    }
+    Ok(lines)
+}
+
+/// A heading's date, `YYYY-MM-DD`: a day that exists (no `2024-02-31`), from 1970-01-01
+/// on (RPM changelog times are seconds since then), before the year 10000.
+pub fn heading_date(text: &str) -> Result<(i64, u32, u32), String> {
+    let bad = |why: &str| Err(format!("`{}` {why}", crate::cli::shown(text)));
+    let parts: Vec<&str> = text.split('-').collect();
+    let shape = parts.len() == 3
+        && [4, 2, 2].iter().zip(&parts).all(|(n, p)| p.len() == *n && p.bytes().all(|b| b.is_ascii_digit()));
+    if !shape {
+        return bad("is not a date: write YYYY-MM-DD");
+    }
+    let (y, m, d): (i64, u32, u32) =
+        (parts[0].parse().unwrap_or(0), parts[1].parse().unwrap_or(0), parts[2].parse().unwrap_or(0));
+    if y < 1970 {
+        return bad("is before 1970");
+    }
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return bad("has no such month"),
+    };
+    if d == 0 || d > days {
+        return bad(&format!("has no such day: {y:04}-{m:02} has {days} days"));
+    }
+    Ok((y, m, d))
+}
+
+/// Checks the date of every section heading (`1.2 - 2011-02-28`) of a RELEASE.txt; a
+/// heading whose date part is shaped like a date (digits and dashes) must be a real one.
+pub fn check_dates(path: &Utf8Path, text: &str) -> Result<()> {
+    for (i, line) in text.lines().enumerate() {
+        let Some((version, date)) = line.split_once(" - ") else { continue };
+        let (version, date) = (version.trim(), date.trim());
+        let is_heading = version.starts_with(|c: char| c.is_ascii_digit())
+            && !version.contains(char::is_whitespace)
+            && !date.is_empty()
+            && date.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+        if is_heading {
+            heading_date(date).map_err(|why| {
+                Error::usage(format!("{path}:{}: the date of the {version} section {why}", i + 1))
+                    .with_help("write the day the release was made, as YYYY-MM-DD")
+            })?;
+        }
+    }
+    Ok(())
+}
+
 fn bullet_lines(text: &str) -> Vec<String> {
     text.lines()
         .map(str::trim)
@@ -355,6 +438,30 @@ fn strip_leading_bug(subject: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heading_dates_are_real_days() {
+        assert_eq!(heading_date("2011-02-28"), Ok((2011, 2, 28)));
+        assert_eq!(heading_date("2024-02-29"), Ok((2024, 2, 29)));
+        assert_eq!(heading_date("1970-01-01"), Ok((1970, 1, 1)));
+        for (bad, why) in [
+            ("2024-02-31", "has no such day: 2024-02 has 29 days"),
+            ("2023-02-29", "has no such day"),
+            ("1969-12-31", "is before 1970"),
+            ("2024-13-01", "has no such month"),
+            ("2024-1-01", "is not a date"),
+            ("0000-01-01", "is before 1970"),
+        ] {
+            let e = heading_date(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        let e = check_dates(Utf8Path::new("RELEASE.txt"), "1.3 - 2024-03-01\n====\n\n1.2 - 2024-02-31\n").unwrap_err();
+        assert_eq!(
+            e.message,
+            "RELEASE.txt:4: the date of the 1.2 section `2024-02-31` has no such day: 2024-02 has 29 days"
+        );
+        check_dates(Utf8Path::new("RELEASE.txt"), "1.2 - 2024-02-29\n- 2 - fix things\n").unwrap();
+    }
 
     fn v(t: &str) -> Version {
         Version::parse_release(t).unwrap()

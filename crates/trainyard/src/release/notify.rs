@@ -2,21 +2,43 @@
 //!
 //! The URL comes from `TRAINYARD_WEBHOOK_URL` or `--webhook-file FILE`, never from the
 //! repository, and is never printed: messages say where it came from, not what it is.
+//! Every part of it (path, query, user info, in any case or encoding) is registered with
+//! [`crate::redact`], so a server that echoes it cannot put it in a message or the journal.
 //! `http://` is posted over a plain TCP connection; `https://` through `curl`, which reads
-//! the URL from a private file, not its command line. A failed notification is reported;
-//! it does not undo the release.
+//! the URL on its standard input (`--config -`), never from its command line or a file.
+//! The whole call is bounded ([`TIMEOUT`], or `TRAINYARD_WEBHOOK_TIMEOUT` seconds). A failed
+//! notification is reported; it does not undo the release.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8Path;
 
 use crate::error::{io, Error, Result};
 use crate::git::Git;
 
 pub const URL_VAR: &str = "TRAINYARD_WEBHOOK_URL";
-const TIMEOUT: Duration = Duration::from_secs(15);
+/// The longest a notification may take, connection and answer included.
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// How much of a failure (a server's answer) is shown.
+const MAX_SAID: usize = 400;
+/// Overrides [`TIMEOUT`], in seconds.
+pub const TIMEOUT_VAR: &str = "TRAINYARD_WEBHOOK_TIMEOUT";
+
+fn timeout() -> Result<Duration> {
+    match std::env::var(TIMEOUT_VAR) {
+        Ok(v) if !v.trim().is_empty() => match v.trim().parse::<u64>() {
+            Ok(secs) if (1..=3600).contains(&secs) => Ok(Duration::from_secs(secs)),
+            _ => Err(Error::usage(format!(
+                "{TIMEOUT_VAR}=`{}` is not a number of seconds from 1 to 3600",
+                v.escape_debug()
+            ))
+            .with_help(format!("unset it (the default is {} s), or give seconds", TIMEOUT.as_secs()))),
+        },
+        _ => Ok(TIMEOUT),
+    }
+}
 
 /// A webhook URL and where it came from (the only part ever shown).
 pub struct Webhook {
@@ -53,12 +75,13 @@ impl Webhook {
         if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(Error::usage(format!("the webhook URL from {origin} contains spaces or control characters")));
         }
+        crate::redact::register_secret_url(url);
         Ok(Webhook { url: url.to_string(), origin })
     }
 
-    /// Hides the URL in a text that might echo it (an error, a server's answer).
+    /// Hides every part of the URL in a text that might echo it (an error, a server's answer).
     fn redact(&self, text: &str) -> String {
-        text.replace(&self.url, "<webhook URL>")
+        crate::redact::text(&text.replace(&self.url, "<webhook URL>"))
     }
 }
 
@@ -86,20 +109,69 @@ pub fn payload(app: &str, version: &str, channel: &str, tag: &str, section: &str
 }
 
 /// Posts `body` to the webhook. The error never contains the URL.
-pub fn post(hook: &Webhook, body: &str, scratch: &Utf8Path) -> Result<()> {
+pub fn post(hook: &Webhook, body: &str) -> Result<()> {
+    let limit = timeout()?;
+    let deadline = Instant::now() + limit;
     let result = if let Some(rest) = hook.url.strip_prefix("http://") {
-        post_http(rest, body)
+        post_http(rest, body, deadline)
     } else {
-        post_curl(hook, body, scratch)
+        post_curl(hook, body, limit)
     };
+    let result = result.map_err(|e| match e {
+        Failure::TimedOut => {
+            format!("no answer within {} s (the limit; {TIMEOUT_VAR}=SECONDS changes it)", limit.as_secs())
+        }
+        Failure::Other(e) => e,
+    });
     result.map_err(|e| {
-        Error::failed(format!("the notification to the webhook from {} failed: {}", hook.origin, hook.redact(&e)))
+        let said = hook.redact(&e);
+        let said = match said.char_indices().nth(MAX_SAID) {
+            Some((at, _)) => format!("{}...", &said[..at]),
+            None => said,
+        };
+        Error::failed(format!("the notification to the webhook from {} failed: {said}", hook.origin))
             .with_help("the release itself is done; retry the notification with `release notify`")
     })
 }
 
-/// `host[:port]/path` over plain HTTP/1.1.
-fn post_http(rest: &str, body: &str) -> Result<(), String> {
+/// Why a post failed: the time ran out, or anything else (said in the text).
+enum Failure {
+    TimedOut,
+    Other(String),
+}
+
+impl From<String> for Failure {
+    fn from(text: String) -> Failure {
+        Failure::Other(text)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(text: &str) -> Failure {
+        Failure::Other(text.to_string())
+    }
+}
+
+/// The time left before `deadline`, or [`Failure::TimedOut`].
+fn left(deadline: Instant) -> Result<Duration, Failure> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        Err(Failure::TimedOut)
+    } else {
+        Ok(left)
+    }
+}
+
+fn io_failure(what: &str, e: std::io::Error) -> Failure {
+    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) {
+        Failure::TimedOut
+    } else {
+        Failure::Other(format!("{what}: {e}"))
+    }
+}
+
+/// `host[:port]/path` over plain HTTP/1.1, all of it before `deadline`.
+fn post_http(rest: &str, body: &str, deadline: Instant) -> Result<(), Failure> {
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -109,12 +181,12 @@ fn post_http(rest: &str, body: &str) -> Result<(), String> {
         return Err("credentials in the URL are not supported".into());
     }
     let port_of = |p: Option<&str>| match p {
-        Some(p) => p.parse::<u16>().map_err(|_| "the URL's port is not a number".to_string()),
+        Some(p) => p.parse::<u16>().map_err(|_| Failure::from("the URL's port is not a number")),
         None => Ok(80),
     };
     let (host, port) = match authority.strip_prefix('[') {
         Some(v6) => {
-            let (h, after) = v6.split_once(']').ok_or("the URL's IPv6 host has no `]`")?;
+            let (h, after) = v6.split_once(']').ok_or(Failure::from("the URL's IPv6 host has no `]`"))?;
             (h, port_of(after.strip_prefix(':'))?)
         }
         None => match authority.split_once(':') {
@@ -127,24 +199,34 @@ fn post_http(rest: &str, body: &str) -> Result<(), String> {
     let mut last = String::from("no address");
     let mut stream = None;
     for addr in addrs {
-        match TcpStream::connect_timeout(&addr, TIMEOUT) {
+        match TcpStream::connect_timeout(&addr, left(deadline)?) {
             Ok(s) => {
                 stream = Some(s);
                 break;
             }
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Err(Failure::TimedOut),
             Err(e) => last = e.to_string(),
         }
     }
     let mut stream = stream.ok_or_else(|| format!("cannot connect: {last}"))?;
-    let _ = stream.set_read_timeout(Some(TIMEOUT));
-    let _ = stream.set_write_timeout(Some(TIMEOUT));
     let request = format!(
         "POST {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: trainyard\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    stream.write_all(request.as_bytes()).map_err(|e| format!("sending: {e}"))?;
+    stream.set_write_timeout(Some(left(deadline)?)).map_err(|e| io_failure("sending", e))?;
+    stream.write_all(request.as_bytes()).map_err(|e| io_failure("sending", e))?;
+    // Each read waits at most until the deadline: a server trickling bytes cannot hold us.
     let mut answer = Vec::new();
-    let _ = stream.take(64 * 1024).read_to_end(&mut answer);
+    let mut buf = [0u8; 4096];
+    while answer.len() < 64 * 1024 {
+        stream.set_read_timeout(Some(left(deadline)?)).map_err(|e| io_failure("reading", e))?;
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_failure("reading the answer", e)),
+        }
+    }
     let answer = String::from_utf8_lossy(&answer);
     let status_line = answer.lines().next().unwrap_or("");
     let code: u16 = status_line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
@@ -154,50 +236,42 @@ fn post_http(rest: &str, body: &str) -> Result<(), String> {
     if code == 0 {
         return Err("no HTTP answer".into());
     }
+    // Whole: it is redacted before it is shortened, so no cut can leave part of a secret.
     let reply = answer.split_once("\r\n\r\n").map(|(_, b)| b.trim()).unwrap_or("");
-    Err(format!("HTTP {code}: {}", reply.chars().take(200).collect::<String>()))
+    Err(format!("HTTP {code}: {reply}").into())
 }
 
-/// https through curl; the URL goes in a private config file, not on the command line.
-fn post_curl(hook: &Webhook, body: &str, scratch: &Utf8Path) -> Result<(), String> {
+/// https through curl. Its whole configuration, the URL and the body, goes to its standard
+/// input (`--config -`): the URL is on no command line and in no file.
+fn post_curl(hook: &Webhook, body: &str, limit: Duration) -> Result<(), Failure> {
     let curl = which::which("curl").map_err(|_| {
         "the webhook is https:// and `curl` was not found on PATH (install it: apt-get install -y curl)".to_string()
     })?;
-    std::fs::create_dir_all(scratch).map_err(|e| format!("{scratch}: {e}"))?;
-    let config: Utf8PathBuf = scratch.join(format!(".webhook-{}.curlrc", std::process::id()));
-    let escaped = hook.url.replace('\\', "\\\\").replace('"', "\\\"");
-    let written = write_private(&config, &format!("url = \"{escaped}\"\n"));
-    let result = written.and_then(|()| {
-        let mut child = std::process::Command::new(curl)
-            .args(["--silent", "--show-error", "--fail", "--max-time", "20", "--request", "POST"])
-            .args(["--header", "Content-Type: application/json", "--data-binary", "@-", "--config"])
-            .arg(config.as_str())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("running curl: {e}"))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(body.as_bytes()).map_err(|e| format!("writing to curl: {e}"))?;
-        }
-        let out = child.wait_with_output().map_err(|e| format!("running curl: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!("curl: {}", String::from_utf8_lossy(&out.stderr).trim()))
-        }
-    });
-    let _ = std::fs::remove_file(&config);
-    result
-}
-
-fn write_private(path: &Utf8Path, text: &str) -> Result<(), String> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(|e| format!("{path}: {e}"))?;
-    file.write_all(text.as_bytes()).map_err(|e| format!("{path}: {e}"))
+    let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"));
+    let config = format!(
+        "url = {}\nrequest = \"POST\"\nheader = \"Content-Type: application/json\"\ndata-raw = {}\n",
+        quote(&hook.url),
+        quote(body)
+    );
+    let mut child = std::process::Command::new(curl)
+        .args(["--silent", "--show-error", "--fail", "--max-time", &limit.as_secs().to_string(), "--config", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("running curl: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(config.as_bytes()).map_err(|e| format!("writing to curl: {e}"))?;
+    }
+    let out = child.wait_with_output().map_err(|e| format!("running curl: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    // curl's exit code 28: "Operation timeout".
+    if out.status.code() == Some(28) {
+        return Err(Failure::TimedOut);
+    }
+    Err(format!("curl: {}", String::from_utf8_lossy(&out.stderr).trim()).into())
 }
 
 #[cfg(test)]
@@ -222,13 +296,46 @@ mod tests {
         assert_eq!(hook.redact("GET http://127.0.0.1:1/secret"), "GET <webhook URL>");
     }
 
+    /// curl gets URL and body on its standard input: the server receives both intact.
+    #[test]
+    fn curl_reads_url_and_body_on_stdin() {
+        if which::which("curl").is_err() {
+            println!("NOTICE: skipping: curl is not installed");
+            return;
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !String::from_utf8_lossy(&got).contains("\"end\"}") {
+                let n = stream.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+            String::from_utf8(got).unwrap()
+        });
+        // curl speaks plain http too: the https path, minus TLS.
+        let hook = Webhook::new(&format!("http://127.0.0.1:{port}/services/T0/tok"), "$X".into()).unwrap();
+        let body = payload("portal", "1.2", "prod", "rpm-1.2", "a \"quoted\\ line\nand more");
+        let body = body.replacen('}', ",\"end\":\"end\"}", 1);
+        post_curl(&hook, &body, Duration::from_secs(10)).map_err(|_| "curl failed").unwrap();
+        let request = server.join().unwrap();
+        assert!(request.starts_with("POST /services/T0/tok HTTP/1.1\r\n"), "{request}");
+        assert!(request.ends_with(&body), "{request}");
+    }
+
     #[test]
     fn refused_connection_is_reported_without_the_url() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
         let hook = Webhook::new(&format!("http://127.0.0.1:{port}/T0/secret-token"), "$X".into()).unwrap();
-        let err = post(&hook, "{}", Utf8Path::new("/nonexistent")).unwrap_err();
+        let err = post(&hook, "{}").unwrap_err();
         assert!(!err.to_string().contains("secret-token"), "{err}");
         assert!(err.message.contains("from $X failed"), "{err}");
     }

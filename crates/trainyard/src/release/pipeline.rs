@@ -55,6 +55,11 @@ const STEPS: &[&str] = &["start", "fix", "pin", "notes", "tag", "build_rpms", "m
 /// `tag:abort` kills the process there instead (no cleanup, as `kill -9` would).
 const FAIL_AFTER: &str = "TRAINYARD_FAIL_AFTER";
 
+/// Test hook: `TRAINYARD_KILL_AT=start:3` sends SIGKILL to this process before the fourth
+/// action (git command or file write) of the step `start`; `start:N` with N the number of
+/// actions kills it after the last one, before the journal records the step done.
+const KILL_AT: &str = "TRAINYARD_KILL_AT";
+
 pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> Result<()> {
     let ctx = repo.ctx;
     let v = opts.version;
@@ -62,6 +67,7 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
     if opts.abort {
         return abort(repo, &version);
     }
+    check_inputs(repo, opts)?;
     let in_progress = Journal::in_progress(&ctx.ws)?;
     if let Some(j) = in_progress.as_ref().filter(|j| j.version != version) {
         return Err(Error::usage(format!("the release of {} is in progress, not finished", j.version)).with_help(
@@ -71,7 +77,9 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
     let existing = Journal::load(&ctx.ws, &version)?;
     let mut journal = match existing {
         Some(j) if j.status == Status::InProgress && !opts.resume => {
-            return Err(Error::usage(format!("the release of {version} was interrupted after: {}", j.done.join(", ")))
+            let inside = j.running.as_ref().map(|r| format!(", inside `{}`", r.step)).unwrap_or_default();
+            let done = if j.done.is_empty() { "no step done".to_string() } else { j.done.join(", ") };
+            return Err(Error::usage(format!("the release of {version} was interrupted after: {done}{inside}"))
                 .with_help(format!(
                     "finish it: {0} release {version} --resume, or undo it: {0} release {version} --abort",
                     ctx.program
@@ -89,7 +97,14 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
             journal.channel, opts.channel
         )));
     }
-    let fresh = journal.done.is_empty() && journal.status == Status::InProgress;
+    if opts.resume && journal.running.is_some() && !ctx.effects.dry_run {
+        // The step the kill interrupted is taken back to where it began, then run whole.
+        let step = journal.running.as_ref().map(|r| r.step.clone()).unwrap_or_default();
+        for line in journal.undo_running(repo)? {
+            eprintln!("trainyard: release {version}: interrupted `{step}`: {line}");
+        }
+    }
+    let fresh = journal.done.is_empty() && journal.running.is_none() && journal.status == Status::InProgress;
     if fresh && !ctx.effects.dry_run {
         // Saved before anything changes, so that `--abort` can always put things back.
         journal.save(&ctx.ws)?;
@@ -128,6 +143,29 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
     Ok(())
 }
 
+/// Every input a later step reads, checked before the first step changes anything: a
+/// message file that is missing, or a webhook file in the repository, fails the run here
+/// (exit 2, nothing changed), not after two commits.
+fn check_inputs(repo: &Repo, opts: &Options<'_>) -> Result<()> {
+    let ctx = repo.ctx;
+    let notes_done = Journal::load(&ctx.ws, &opts.version.to_string())?.is_some_and(|j| j.is_done("notes"));
+    if !notes_done {
+        match opts.message_file {
+            Some(f) => notes::check_impacts(&notes::Impacts::File(f))?,
+            None if !ctx.effects.dry_run => notes::check_impacts(&notes::Impacts::Editor)?,
+            None => {}
+        }
+    }
+    if opts.webhook_file.is_some() {
+        Webhook::find(opts.webhook_file, &ctx.ws.root)?;
+    }
+    let release_txt = ctx.ws.root.join(super::RELEASE_FILE);
+    if let Ok(text) = std::fs::read_to_string(&release_txt) {
+        notes::check_dates(&release_txt, &text)?;
+    }
+    Ok(())
+}
+
 /// Runs the steps not done yet; returns the notification's failure, which does not stop the release.
 fn run_steps(
     repo: &Repo,
@@ -156,8 +194,21 @@ fn run_steps(
         }
         ctx.effects.say(format!("release {version}: {step}"));
         let phase = crate::ui::Phase::events_only(format!("release {version}: {step}"));
+        // Every effect below comes after `enter`: the journal knows the step before it acts.
+        let enter = |journal: &mut Journal, writes| -> Result<()> {
+            if ctx.effects.dry_run {
+                return Ok(());
+            }
+            journal.enter(repo, step, writes)?;
+            kill_at(step, 0, usize::MAX);
+            Ok(())
+        };
+        let git_step = |journal: &mut Journal, planned: super::Step| -> Result<State> {
+            enter(journal, writes_of(repo, &planned.plan))?;
+            run_step(repo, step, planned)
+        };
         match step {
-            "start" => state = run_step(repo, start::plan(repo, &state, &members, &v)?)?,
+            "start" => state = git_step(journal, start::plan(repo, &state, &members, &v)?)?,
             "fix" => {
                 let at = state.version(repo)?;
                 if at.next_micro() != v {
@@ -166,17 +217,17 @@ fn run_steps(
                         at.next_micro()
                     )));
                 }
-                state = run_step(repo, fix::plan(repo, &state, &members)?)?;
+                state = git_step(journal, fix::plan(repo, &state, &members)?)?;
             }
-            "pin" => state = run_step(repo, pin::plan(repo, &state)?)?,
+            "pin" => state = git_step(journal, pin::plan(repo, &state)?)?,
             "notes" => {
                 let impacts = match opts.message_file {
                     Some(f) => notes::Impacts::File(f),
                     None => notes::Impacts::Editor,
                 };
-                state = run_step(repo, notes::plan(repo, &state, impacts)?)?;
+                state = git_step(journal, notes::plan(repo, &state, impacts)?)?;
             }
-            "tag" => state = run_step(repo, tag::plan(repo, &state)?)?,
+            "tag" => state = git_step(journal, tag::plan(repo, &state)?)?,
             "build_rpms" | "mock" | "publish" if ctx.effects.dry_run => {
                 let tag = repo.tag_name(&v);
                 match step {
@@ -190,13 +241,16 @@ fn run_steps(
             }
             "build_rpms" => {
                 let release = release_of(repo, &v)?;
+                enter(journal, Default::default())?;
                 journal.collection = Some(pipeline.build_rpms(ctx, &release, opts.channel)?);
             }
             "mock" => {
                 let release = release_of(repo, &v)?;
+                enter(journal, Default::default())?;
                 pipeline.mock(ctx, &release, opts.channel, collection(journal)?)?;
             }
             "publish" => {
+                enter(journal, Default::default())?;
                 let packages = publish::publish(&ctx.effects, collection(journal)?, &opts.repo_dir, opts.channel)?;
                 eprintln!(
                     "trainyard: published {} package{} to {}",
@@ -205,10 +259,13 @@ fn run_steps(
                     publish::channel_dir(&opts.repo_dir, opts.channel)
                 );
             }
-            "notify" => match announce(repo, &state, &v, opts.channel, opts.webhook_file) {
+            "notify" => match enter(journal, Default::default())
+                .and_then(|()| announce(repo, &state, &v, opts.channel, opts.webhook_file))
+            {
                 Ok(()) => journal.notify_error = None,
                 Err(err) if !ctx.effects.dry_run => {
                     eprintln!("{err}");
+                    journal.running = None;
                     journal.notify_error = Some(err.message.clone());
                     notify_failure = Some(err);
                     journal.save(&ctx.ws)?;
@@ -216,16 +273,17 @@ fn run_steps(
                 }
                 Err(err) => return Err(err),
             },
-            "push" => push::run(repo)?,
+            "push" => {
+                enter(journal, Default::default())?;
+                push::run(repo)?
+            }
             _ => unreachable!("unknown step {step}"),
         }
         phase.elapsed();
         if ctx.effects.dry_run {
             continue;
         }
-        journal.done.push(step.to_string());
-        journal.record_refs(repo)?;
-        journal.save(&ctx.ws)?;
+        journal.finish(repo, step)?;
         fail_after(step)?;
     }
     Ok(notify_failure)
@@ -264,9 +322,36 @@ fn wanted(repo: &Repo, state: &State, v: &Version, step: &str, opts: &Options<'_
     })
 }
 
-fn run_step(repo: &Repo, step: Step) -> Result<State> {
-    step.plan.run(repo)?;
+fn run_step(repo: &Repo, name: &str, step: Step) -> Result<State> {
+    let total = step.plan.actions.len();
+    step.plan.run_each(repo, |i| kill_at(name, i, total))?;
+    kill_at(name, total, total);
     Ok(step.after)
+}
+
+/// The files a plan writes, relative to the workspace root, with the digest of each write.
+fn writes_of(repo: &Repo, plan: &super::Plan) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut writes = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for action in &plan.actions {
+        if let super::Action::Write { path, text } = action {
+            let rel = path.strip_prefix(&repo.ctx.ws.root).unwrap_or(path);
+            writes.entry(rel.to_string()).or_default().push(super::journal::digest(text.as_bytes()));
+        }
+    }
+    writes
+}
+
+/// The [`KILL_AT`] hook: SIGKILL, as an out-of-memory killer or a CI timeout sends it.
+fn kill_at(step: &str, index: usize, total: usize) {
+    let Ok(value) = std::env::var(KILL_AT) else { return };
+    let Some((name, at)) = value.split_once(':') else { return };
+    let wanted = if at == "end" { total } else { at.parse().unwrap_or(usize::MAX - 1) };
+    if name != step || wanted != index {
+        return;
+    }
+    let _ = std::process::Command::new("kill").args(["-KILL", &std::process::id().to_string()]).status();
+    std::thread::sleep(std::time::Duration::from_secs(60));
+    std::process::abort();
 }
 
 fn fail_after(step: &str) -> Result<()> {
@@ -315,7 +400,7 @@ pub fn announce(
         println!("would post to the webhook from {}: {body}", hook.origin);
         return Ok(());
     }
-    notify::post(&hook, &body, &super::journal::dir(&ctx.ws))?;
+    notify::post(&hook, &body)?;
     eprintln!("trainyard: announced {} {v} on the webhook from {}", ctx.ws.config.name(), hook.origin);
     Ok(())
 }
@@ -325,7 +410,7 @@ fn abort(repo: &Repo, version: &str) -> Result<()> {
     let Some(journal) = Journal::load(&ctx.ws, version)?.filter(|j| j.status == Status::InProgress) else {
         return Err(Error::usage(format!("there is no release of {version} in progress to abort")));
     };
-    journal.restore_refs(repo)?;
+    let said = journal.restore_refs(repo)?;
     if ctx.effects.dry_run {
         return Ok(());
     }
@@ -340,7 +425,13 @@ fn abort(repo: &Repo, version: &str) -> Result<()> {
     if journal.is_done("push") {
         left.push("what was pushed stays on the remote");
     }
+    for line in &said {
+        eprintln!("trainyard: release {version} --abort: {line}");
+    }
+    if !said.iter().any(|l| !l.starts_with("left alone")) {
+        eprintln!("trainyard: release {version} --abort: no branch, tag or file of the release had changed");
+    }
     let left = if left.is_empty() { String::new() } else { format!(" ({})", left.join("; ")) };
-    eprintln!("trainyard: the release of {version} is undone: branches and tags are as before{left}");
+    eprintln!("trainyard: the release of {version} is undone{left}");
     Ok(())
 }

@@ -428,7 +428,15 @@ fn resolve_dev(
         for p in same_name.into_iter().filter(|p| compatible(&p.version, pinned)) {
             {
                 let spec = format!("{}@{}", p.name, p.version);
-                let pinned = padded(pinned);
+                let pinned = padded(pinned).ok_or_else(|| {
+                    Error::usage(format!(
+                        "{}:{}: `{} == {pinned}` is not a Cargo version, which `cargo update --precise` needs",
+                        ctx.ws.display(&r.file),
+                        r.line,
+                        r.name
+                    ))
+                    .with_help("pin a version Cargo can lock: at most three release numbers (`1.2.3`, `1.2.3-rc.1`)")
+                })?;
                 ctx.effects
                     .run(cmd!(sh, "{cargo} update {at...} -p {spec} --precise {pinned} {patches...}"))
                     .map_err(|e| e.context(format!("{}:{}: applying `{} == {}`", r.file, r.line, r.name, pinned)))?;
@@ -442,7 +450,17 @@ fn resolve_dev(
         let found: Vec<&LockedPackage> =
             resolution::external(&lock, internal).into_iter().filter(|p| reqs::normalize(&p.name) == r.key()).collect();
         let compatible_found = found.iter().any(|p| compatible(&p.version, pinned));
-        if compatible_found && !found.iter().any(|p| resolution::same_version(&p.version, pinned)) {
+        if !found.is_empty() && !compatible_found {
+            // No locked version can move to the pin: Cargo.toml's requirement keeps it away.
+            violations.push(format!(
+                "{}:{}: `{} == {pinned}` cannot be applied: the graph has {} {}, and Cargo.toml's requirement does not allow {pinned}",
+                ctx.ws.display(&r.file),
+                r.line,
+                r.name,
+                r.name,
+                found.iter().map(|p| p.version.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        } else if compatible_found && !found.iter().any(|p| resolution::same_version(&p.version, pinned)) {
             violations.push(format!(
                 "{}:{}: `{} == {pinned}` could not be applied: the graph has {}",
                 ctx.ws.display(&r.file),
@@ -487,9 +505,10 @@ fn compatible(locked: &str, pinned: &str) -> bool {
     }
 }
 
-/// `1.0` -> `1.0.0`: cargo's --precise wants a full semver version.
-fn padded(v: &str) -> String {
-    version::cargo_version_of(v).map_or_else(|| v.to_string(), |v| v.to_string())
+/// `1.0` -> `1.0.0`, `2.0rc1` -> `2.0.0-rc.1`: cargo's --precise wants a full semver version.
+/// `None` when the pin has none (more than three release numbers).
+fn padded(v: &str) -> Option<String> {
+    version::cargo_version_of(v).map(|v| v.to_string())
 }
 
 /// What a dev resolution depends on: the user's lock, every manifest, the dev file.
@@ -512,7 +531,7 @@ fn dev_fingerprint(ctx: &Context, requirements: &[Requirement], patches: &[Strin
     Ok(format!("{:x}", hash.finalize()))
 }
 
-/// Every `Cargo.toml` below the root, outside `target/` and hidden directories.
+/// Every `Cargo.toml` below the root, outside `target/` and hidden directories (regular files).
 fn member_manifests(root: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
@@ -525,7 +544,8 @@ fn member_manifests(root: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
                 if !name.starts_with('.') && name != "target" {
                     stack.push(path);
                 }
-            } else if name == "Cargo.toml" {
+            } else if name == "Cargo.toml" && entry.file_type().is_ok_and(|t| t.is_file()) {
+                // Regular files only: reading a FIFO named Cargo.toml would wait forever.
                 out.push(path);
             }
         }
@@ -565,9 +585,11 @@ mod tests {
 
     #[test]
     fn padding_versions_for_precise() {
-        assert_eq!(padded("1.0"), "1.0.0");
-        assert_eq!(padded("1"), "1.0.0");
-        assert_eq!(padded("1.2.3"), "1.2.3");
-        assert_eq!(padded("1.2.3-beta.1"), "1.2.3-beta.1");
+        assert_eq!(padded("1.0").as_deref(), Some("1.0.0"));
+        assert_eq!(padded("1").as_deref(), Some("1.0.0"));
+        assert_eq!(padded("1.2.3").as_deref(), Some("1.2.3"));
+        assert_eq!(padded("1.2.3-beta.1").as_deref(), Some("1.2.3-beta.1"));
+        assert_eq!(padded("1.0rc1").as_deref(), Some("1.0.0-rc.1"), "not mangled into 1.0rc1.0");
+        assert_eq!(padded("1.2.3.4"), None);
     }
 }

@@ -894,6 +894,7 @@ pub fn changelog_from_release_txt(path: &Utf8Path, release: &str, fallback_time:
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(io(path)(e)),
     };
+    crate::release::notes::check_dates(path, &text)?;
     Ok(parse_release_txt(&text)
         .into_iter()
         .map(|(version, date, lines)| ChangelogEntry {
