@@ -189,7 +189,7 @@ fn dry_run_prints_the_plan_and_builds_nothing() {
     let f = Fixture::new();
     let before = snapshot(&f.root);
     let run = f.run(&["build", "--dry-run"]);
-    run.ok().says("would run: ").says("cargo update").says("cargo build --release --workspace");
+    run.ok().says("would run: ").says("cargo update").says("cargo build --release -p app");
     assert!(snapshot(&f.root) == before);
     assert!(!f.root.join("target").exists());
     f.run(&["build", "CHANNEL=prod", "--dry-run"]).ok().says("--locked");

@@ -206,3 +206,126 @@ fn colliding_variable_names_are_a_configuration_error() {
     commit_all(&d.portal, "collision");
     d.run(&["build"]).fails_with(2).says("server-core").says("server_core").says("SERVER_CORE");
 }
+
+/// A workspace whose root is a package (`[package]` and `[workspace]` in one manifest), with an
+/// `xtask` member the product does not use, and an internal project that is a plain crate (no
+/// `[workspace]` table of its own), tagged `rpm-1.0` and `rpm-2.0`.
+struct PlainCore {
+    tmp: TempDir,
+    core: PathBuf,
+    app: PathBuf,
+}
+
+impl PlainCore {
+    fn new() -> PlainCore {
+        let tmp = TempDir::new("plain-core");
+        let core = tmp.path().join("core");
+        for (version, greeting) in [("1.0.0", "core 1.0"), ("2.0.0", "core 2.0")] {
+            write(
+                &core.join("Cargo.toml"),
+                &format!(
+                    "[package]\nname = \"server-core\"\nversion = \"{version}\"\nedition = \"2021\"\nlicense = \"MIT\"\ndescription = \"Core services\"\n\n[[bin]]\nname = \"server-core\"\npath = \"src/main.rs\"\n\n[package.metadata.trainyard.rpm]\n"
+                ),
+            );
+            write(&core.join("src/lib.rs"), &format!("pub fn greeting() -> &'static str {{\n    \"{greeting}\"\n}}\n"));
+            write(
+                &core.join("src/main.rs"),
+                "fn main() {\n    if std::env::args().nth(1).as_deref() == Some(\"--version\") {\n        println!(\"server-core {}\", option_env!(\"TRAINYARD_VERSION\").unwrap_or(env!(\"CARGO_PKG_VERSION\")));\n        return;\n    }\n    println!(\"{}\", server_core::greeting());\n}\n",
+            );
+            write(&core.join(".gitignore"), "/target\n");
+            if version == "1.0.0" {
+                git_init(&core);
+            }
+            commit_all(&core, greeting);
+            git(&core, &["tag", "-a", "-m", greeting, &format!("rpm-{}", &version[..3])]);
+        }
+        let url = format!("file://{}", core.display());
+        let app = tmp.path().join("app");
+        // The xtask uses a registry crate the application does not: it must stay out of the
+        // product (not built, not pinned, not collected).
+        let registry = tmp.path().join("registry");
+        write_registry(&registry, &[RegistryCrate { name: "leftpad", version: "1.0.0", deps: &[] }]);
+        write(
+            &app.join(".cargo/config.toml"),
+            &format!(
+                "[source.crates-io]\nreplace-with = \"fixture\"\n\n[source.fixture]\nlocal-registry = \"{}\"\n",
+                registry.display()
+            ),
+        );
+        write(
+            &app.join("Cargo.toml"),
+            &format!(
+                "[package]\nname = \"account-portal\"\nversion = \"1.2.0\"\nedition = \"2021\"\nlicense = \"MIT\"\ndescription = \"Account portal service\"\n\n[dependencies]\nserver-core = {{ git = \"{url}\", tag = \"rpm-1.0\" }}\n\n[package.metadata.trainyard.rpm]\n\n[workspace]\nmembers = [\"xtask\"]\n\n[workspace.metadata.trainyard]\nname = \"account-portal\"\ndefault-branch = \"main\"\n\n[workspace.metadata.trainyard.internal.server-core]\ngit = \"{url}\"\n"
+            ),
+        );
+        write(
+            &app.join("src/main.rs"),
+            "fn main() {\n    if std::env::args().nth(1).as_deref() == Some(\"--version\") {\n        println!(\"account-portal {}\", option_env!(\"TRAINYARD_VERSION\").unwrap_or(env!(\"CARGO_PKG_VERSION\")));\n        return;\n    }\n    println!(\"portal using {}\", server_core::greeting());\n}\n",
+        );
+        write(
+            &app.join("xtask/Cargo.toml"),
+            "[package]\nname = \"xtask\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n[dependencies]\nleftpad = \"1\"\n",
+        );
+        write(&app.join("xtask/src/main.rs"), "fn main() {\n    println!(\"{}\", leftpad::VERSION);\n}\n");
+        write(&app.join(".gitignore"), "/target\n");
+        for channel in ["dev", "stage", "prod"] {
+            write(&app.join(format!("reqs/{channel}-reqs.txt")), &format!("# {channel}\n"));
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        sh(&app, &cargo, &["generate-lockfile", "--quiet"]);
+        git_init(&app);
+        commit_all(&app, "portal 1.2");
+        git(&app, &["tag", "-a", "-m", "1.2", "rpm-1.2"]);
+        PlainCore { tmp, core, app }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        trainyard(&self.app, args, &[])
+    }
+
+    fn collection(&self) -> Vec<String> {
+        let text = read(&self.app.join("target/rpms/prod/collection.json"));
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut names: Vec<String> =
+            json["packages"].as_array().unwrap().iter().map(|p| p["nevra"].as_str().unwrap().to_string()).collect();
+        names.sort();
+        names
+    }
+}
+
+#[test]
+fn a_plain_crate_in_a_workspace_whose_root_is_a_package_with_the_remote_gone() {
+    let p = PlainCore::new();
+    p.run(&["build", "SERVER_CORE=rpm-2.0"]).ok();
+    let bin = p.app.join("target/release/account-portal");
+    assert_eq!(sh(&p.app, bin.to_str().unwrap(), &[]), "portal using core 2.0");
+    assert!(!p.app.join("target/release/xtask").exists(), "the xtask is not part of the product");
+
+    p.run(&["build_rpms", "SERVER_CORE=rpm-2.0"]).ok();
+    let arch = sh(&p.app, "uname", &["-m"]);
+    assert_eq!(
+        p.collection(),
+        [format!("account-portal-1.2-1.{arch}"), format!("server-core-2.0-1.{arch}")],
+        "the xtask's leftpad is not in the collection"
+    );
+    if is_root() {
+        p.run(&["mock", "SERVER_CORE=rpm-2.0"]).ok().says("server-core --version");
+    } else {
+        eprintln!("NOTICE: skipping the mock steps: they need root");
+    }
+
+    // rpm-1.0 was never checked out, but the mirror has every tag: with the remote gone, a
+    // build against it works, after one against rpm-2.0, and again.
+    std::fs::rename(&p.core, p.tmp.path().join("core-moved")).unwrap();
+    p.run(&["build_rpms", "SERVER_CORE=rpm-2.0"]).ok();
+    p.run(&["build_rpms", "SERVER_CORE=rpm-1.0"]).ok();
+    assert_eq!(p.collection(), [format!("account-portal-1.2-1.{arch}"), format!("server-core-1.0-1.{arch}")]);
+    if is_root() {
+        p.run(&["mock", "SERVER_CORE=rpm-1.0"]).ok().says("server-core 1.0.0");
+    }
+    // The dev channel resolves again for a new override: offline, from cargo's caches.
+    p.run(&["build", "SERVER_CORE=rpm-1.0"]).ok().says("resolving offline");
+    assert_eq!(sh(&p.app, bin.to_str().unwrap(), &[]), "portal using core 1.0");
+    p.run(&["pin", "CHANNEL=prod", "--check"]).ok();
+    assert_eq!(tracked_changes(&p.app), "", "tracked files changed");
+}

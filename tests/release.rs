@@ -575,6 +575,12 @@ fn whole_release_of_a_fix() {
     assert_eq!(f.version_at("rpm-1.2.1"), "1.2.1");
     assert!(f.release_txt("rpm-1.2.1").starts_with(&section("1.2.1", &["Ops"], &["Bug 700100 - fix the stage crash"])));
     assert_eq!(dnf_available(&repos.join("stage"), &f.tmp.path.join("q")), "portal-1.2\nportal-1.2.1");
+    // The whole path's dist step: the fix's source release beside its collection.
+    let dist: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(f.repo.dir.join("target/rpms/stage/dist.json")).unwrap())
+            .unwrap();
+    assert_eq!((dist["version"].as_str(), dist["tag"].as_str()), (Some("1.2.1"), Some("rpm-1.2.1")));
+    assert!(f.repo.dir.join("target/rpms/stage/portal-1.2.1-1.src.rpm").is_file());
 }
 
 /// The prod repository never receives a dev version; the dev one does.

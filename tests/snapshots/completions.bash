@@ -4,7 +4,7 @@ _trainyard() {
     cur="${COMP_WORDS[COMP_CWORD]}"
     prev="${COMP_WORDS[COMP_CWORD-1]}"
     local globals="-q --quiet -v --verbose --color --manifest-path --locked --offline --frozen -j --jobs --message-format"
-    local targets="build build_rpms mock tests pin version release demo completions man"
+    local targets="build build_rpms mock tests pin version dist docs release demo init completions man"
     for ((i = 1; i < COMP_CWORD; i++)); do
         case " --color --manifest-path -j --jobs --message-format " in
             *" ${COMP_WORDS[i]} "*) ((i++)); continue ;;
@@ -28,21 +28,21 @@ _trainyard() {
     local opts="" vars="" valued="" projects=0
     case "$target" in
         build)
-            opts="--dry-run --channel --refresh --help"
+            opts="--dry-run --channel --refresh --features --all-features --no-default-features --profile --target --help"
             vars="CHANNEL=dev CHANNEL=stage CHANNEL=prod"
-            valued="--channel"
+            valued="--channel --features --profile --target"
             projects=1
             ;;
         build_rpms)
-            opts="--dry-run --rpm-channel --out --no-deps --package --variant --help"
+            opts="--dry-run --rpm-channel --out --no-deps --package --variant --features --all-features --no-default-features --profile --target --help"
             vars="RPM_CHANNEL=dev RPM_CHANNEL=stage RPM_CHANNEL=prod"
-            valued="--rpm-channel --out --package --variant"
+            valued="--rpm-channel --out --package --variant --features --profile --target"
             projects=1
             ;;
         mock)
-            opts="--dry-run --rpm-channel --out --no-deps --package --variant --backend --keep-root --mock-config --smoke-timeout --help"
+            opts="--dry-run --rpm-channel --out --no-deps --package --variant --features --all-features --no-default-features --profile --target --backend --keep-root --mock-config --smoke-timeout --help"
             vars="RPM_CHANNEL=dev RPM_CHANNEL=stage RPM_CHANNEL=prod"
-            valued="--rpm-channel --out --package --variant --backend --mock-config --smoke-timeout"
+            valued="--rpm-channel --out --package --variant --features --profile --target --backend --mock-config --smoke-timeout"
             projects=1
             ;;
         tests)
@@ -63,6 +63,18 @@ _trainyard() {
             valued="--format --trigger"
             projects=0
             ;;
+        dist)
+            opts="--dry-run --rpm-channel --out --head --help"
+            vars="RPM_CHANNEL=dev RPM_CHANNEL=stage RPM_CHANNEL=prod"
+            valued="--rpm-channel --out"
+            projects=1
+            ;;
+        docs)
+            opts="--dry-run --docs-dir --help"
+            vars=""
+            valued="--docs-dir"
+            projects=0
+            ;;
         release)
             opts="--dry-run --message-file --apply --push --resume --abort --repo-dir --from --allow-prerelease --webhook-file --channel --help"
             vars="RPM_CHANNEL=dev RPM_CHANNEL=stage RPM_CHANNEL=prod"
@@ -73,6 +85,12 @@ _trainyard() {
             opts="--dry-run --dir --help"
             vars=""
             valued="--dir"
+            projects=0
+            ;;
+        init)
+            opts="--dry-run --trainyard-path --trainyard-git --trainyard-rev --makefile --help"
+            vars=""
+            valued="--trainyard-path --trainyard-git --trainyard-rev"
             projects=0
             ;;
         completions)

@@ -213,6 +213,11 @@ pub fn trainyard_command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Com
         cmd.env_remove(var);
     }
     cmd.envs(git_env());
+    // The checkout cache lives in the user's cache directory: keep it in the test's temp dir
+    // (beside the workspace, never inside it), so tests never share it or leave it behind.
+    if let Some(parent) = dir.parent() {
+        cmd.env("XDG_CACHE_HOME", parent.join(".cache"));
+    }
     cmd.envs(env.iter().copied());
     cmd
 }

@@ -28,7 +28,8 @@ pub struct Config {
     /// Directory of the channels' requirement files, relative to the workspace root.
     #[serde(default = "default_reqs_dir")]
     pub reqs_dir: Utf8PathBuf,
-    /// Where checkouts of internal projects live; default `<target>/trainyard/checkouts`.
+    /// Where checkouts of internal projects live; default `$XDG_CACHE_HOME/trainyard/checkouts/<name>-<key>`
+    /// (outside the workspace directory: see [`crate::workspace::Workspace::checkout_cache_dir`]).
     pub cache_dir: Option<Utf8PathBuf>,
     /// Internal projects: other git repositories the workspace builds against.
     #[serde(default)]
@@ -36,6 +37,10 @@ pub struct Config {
     /// Settings of `build_rpms`.
     #[serde(default)]
     pub rpm: RpmSettings,
+    /// The cargo registry (a name of the user's cargo configuration) `release publish-crates` publishes to.
+    pub registry: Option<String>,
+    /// Where `docs` publishes the HTML documentation, one directory per version and `latest`.
+    pub docs_dir: Option<Utf8PathBuf>,
     /// Settings of `tests`.
     #[serde(default)]
     pub tests: TestSettings,
@@ -83,6 +88,9 @@ pub struct InternalProject {
     /// The crates of that repository the workspace uses (default: the project's name).
     #[serde(default)]
     pub crates: Vec<String>,
+    /// The cargo registry the workspace takes the crates from (by version) instead of git;
+    /// `git` is still where an override (`SERVER_CORE=rpm-2.0`) checks the project out.
+    pub registry: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -138,6 +146,8 @@ impl Default for Config {
             cache_dir: None,
             internal: BTreeMap::new(),
             rpm: RpmSettings::default(),
+            registry: None,
+            docs_dir: None,
             tests: TestSettings::default(),
             version_precision: None,
             version_scheme: VersionScheme::default(),

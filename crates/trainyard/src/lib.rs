@@ -15,6 +15,7 @@ pub mod exec;
 pub mod git;
 pub mod global;
 pub mod lockfile;
+pub mod product;
 pub mod projects;
 pub mod redact;
 pub mod release;

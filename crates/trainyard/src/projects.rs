@@ -64,6 +64,10 @@ pub struct Project {
     pub checkout: Option<Utf8PathBuf>,
     /// The crates of the project the build is patched to (name, directory in the checkout).
     pub crates: Vec<(String, Utf8PathBuf)>,
+    /// The cargo registry the workspace takes the crates from, when not from git: an override
+    /// patches that registry (`patch.NAME`) instead of the git URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
 }
 
 /// The checkout cache of a workspace.
@@ -128,6 +132,7 @@ pub fn plan(ctx: &Context, channel: Channel, requirements: &[Requirement]) -> Re
                 commit: None,
                 checkout: None,
                 crates: crates.into_iter().map(|c| (c, Utf8PathBuf::new())).collect(),
+                registry: spec.registry.clone(),
             },
         );
     }
@@ -199,6 +204,7 @@ pub fn plan(ctx: &Context, channel: Channel, requirements: &[Requirement]) -> Re
                             .into_iter()
                             .map(|c| (c, Utf8PathBuf::new()))
                             .collect(),
+                            registry: sub_spec.registry.clone(),
                         },
                     );
                 }
@@ -256,7 +262,8 @@ pub fn patch_args(projects: &[Project]) -> Vec<String> {
     for p in projects.iter().filter(|p| p.checkout.is_some()) {
         for (krate, dir) in &p.crates {
             args.push("--config".to_string());
-            args.push(format!("patch.{}.{}.path = {}", toml_key(&p.url), toml_key(krate), toml_string(dir.as_str())));
+            let source = p.registry.as_deref().unwrap_or(&p.url);
+            args.push(format!("patch.{}.{}.path = {}", toml_key(source), toml_key(krate), toml_string(dir.as_str())));
         }
     }
     args
@@ -339,7 +346,18 @@ pub fn git_source_parts(source: &str) -> (Option<String>, Option<String>) {
 pub fn check_patched(projects: &[Project], lock: &[LockedPackage]) -> Result<()> {
     for p in projects.iter().filter(|p| p.checkout.is_some()) {
         for (krate, _) in &p.crates {
-            let still_git = lock.iter().any(|l| reqs::normalize(&l.name) == reqs::normalize(krate) && l.is_git());
+            let unpatched = |l: &LockedPackage| if p.registry.is_some() { l.is_registry() } else { l.is_git() };
+            let still_git = lock.iter().any(|l| reqs::normalize(&l.name) == reqs::normalize(krate) && unpatched(l));
+            if still_git && p.registry.is_some() {
+                return Err(Error::usage(format!(
+                    "the override of {} did not apply: crate {krate} still comes from registry {}",
+                    p.name,
+                    p.registry.as_deref().unwrap_or_default()
+                ))
+                .with_help(format!(
+                    "the checkout's version of {krate} must match the requirement in Cargo.toml (cargo ignores a patch it cannot use)"
+                )));
+            }
             if still_git {
                 return Err(Error::usage(format!(
                     "the override of {} did not apply: crate {krate} still comes from git",
@@ -395,6 +413,7 @@ mod tests {
             commit: None,
             checkout: Some("/c".into()),
             crates: vec![("server-core".into(), "/c/core".into())],
+            registry: None,
         };
         assert_eq!(
             patch_args(&[p]),

@@ -64,7 +64,7 @@ impl Workspace {
                         .join(dir)
                 }
             }
-            _ => root.join("target"),
+            _ => configured_target_dir(&root).unwrap_or_else(|| root.join("target")),
         };
         Ok(Workspace { manifest: manifest.to_path_buf(), root, config, target_dir, checkout: None })
     }
@@ -90,11 +90,35 @@ impl Workspace {
     }
 
     /// Where internal projects are checked out (shared by the workspace and its own checkouts).
+    ///
+    /// By default outside the workspace directory, in the user's cache directory: cargo looks for
+    /// the workspace of a manifest in every parent directory, so a plain crate checked out under
+    /// `target/` of a workspace whose root has `[workspace]` is "a package that believes it is in
+    /// a workspace when it is not" and every cargo call on it fails. One cache per target
+    /// directory (the key is its path), as before: two clones never share or fight over mirrors.
     pub fn checkout_cache_dir(&self) -> Utf8PathBuf {
         match &self.config.cache_dir {
             Some(dir) if dir.is_absolute() => dir.clone(),
             Some(dir) => self.root.join(dir),
-            None => self.target_dir.join("trainyard").join("checkouts"),
+            None => match user_cache_dir() {
+                Some(cache) => {
+                    use sha2::{Digest, Sha256};
+                    let target = std::path::absolute(&self.target_dir)
+                        .ok()
+                        .and_then(|p| Utf8PathBuf::from_path_buf(p).ok())
+                        .unwrap_or_else(|| self.target_dir.clone());
+                    let digest = Sha256::digest(target.as_str().as_bytes());
+                    let key: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+                    let label: String = self
+                        .config
+                        .name()
+                        .chars()
+                        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+                        .collect();
+                    cache.join("trainyard").join("checkouts").join(format!("{label}-{key}"))
+                }
+                None => self.target_dir.join("trainyard").join("checkouts"),
+            },
         }
     }
 
@@ -110,4 +134,44 @@ impl Workspace {
     pub fn display<'a>(&self, path: &'a Utf8Path) -> &'a Utf8Path {
         path.strip_prefix(&self.root).unwrap_or(path)
     }
+}
+
+/// `$XDG_CACHE_HOME`, else `$HOME/.cache` (the XDG base directory rule); `None` without either.
+pub fn user_cache_dir() -> Option<Utf8PathBuf> {
+    let from = |var: &str| std::env::var(var).ok().filter(|v| Utf8Path::new(v).is_absolute()).map(Utf8PathBuf::from);
+    from("XDG_CACHE_HOME").or_else(|| from("HOME").map(|home| home.join(".cache")))
+}
+
+/// `build.target-dir` as cargo reads it: `CARGO_BUILD_TARGET_DIR`, else the nearest
+/// `.cargo/config.toml` (or `.cargo/config`) from `root` up, then `$CARGO_HOME/config.toml`; a
+/// relative path is relative to the directory holding `.cargo/`.
+fn configured_target_dir(root: &Utf8Path) -> Option<Utf8PathBuf> {
+    if let Some(dir) = std::env::var("CARGO_BUILD_TARGET_DIR").ok().filter(|d| !d.is_empty()) {
+        let dir = Utf8PathBuf::from(dir);
+        let cwd = std::env::current_dir().ok().and_then(|c| Utf8PathBuf::from_path_buf(c).ok());
+        return Some(if dir.is_absolute() { dir } else { cwd.unwrap_or_else(|| root.to_path_buf()).join(dir) });
+    }
+    let cargo_home = std::env::var("CARGO_HOME")
+        .ok()
+        .map(Utf8PathBuf::from)
+        .or_else(|| std::env::var("HOME").ok().map(|h| Utf8PathBuf::from(h).join(".cargo")));
+    let mut configs: Vec<(Utf8PathBuf, Utf8PathBuf)> = Vec::new();
+    for dir in root.ancestors() {
+        for name in ["config.toml", "config"] {
+            configs.push((dir.join(".cargo").join(name), dir.to_path_buf()));
+        }
+    }
+    if let Some(home) = cargo_home {
+        let base = home.parent().map(Utf8Path::to_path_buf).unwrap_or_else(|| home.clone());
+        configs.push((home.join("config.toml"), base));
+    }
+    for (file, base) in configs {
+        let Ok(text) = std::fs::read_to_string(&file) else { continue };
+        let Ok(table) = text.parse::<toml::Table>() else { continue };
+        if let Some(dir) = table.get("build").and_then(|b| b.get("target-dir")).and_then(|d| d.as_str()) {
+            let dir = Utf8PathBuf::from(dir);
+            return Some(if dir.is_absolute() { dir } else { base.join(dir) });
+        }
+    }
+    None
 }

@@ -11,10 +11,12 @@
 
 pub mod backport;
 pub mod cherry_pick;
+pub mod crates;
 pub mod fix;
 pub mod freeze;
 pub mod journal;
 pub mod manifest;
+pub mod next;
 pub mod notes;
 pub mod notify;
 pub mod pin;

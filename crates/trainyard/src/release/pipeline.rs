@@ -34,6 +34,10 @@ pub trait ReleasePipeline {
     fn mock(&self, ctx: &Context, release: &Release, channel: Channel, collection: &Utf8Path) -> Result<()>;
     /// Checks, before the first step changes anything, that the later steps can run here.
     fn preflight(&self, ctx: &Context, channel: Channel) -> Result<()>;
+    /// The source release of the tag (`dist`), beside the collection.
+    fn dist(&self, ctx: &Context, release: &Release, channel: Channel) -> Result<()>;
+    /// The workspace's crates to the configured registry (`release publish-crates`).
+    fn publish_crates(&self, ctx: &Context) -> Result<()>;
 }
 
 /// What `release 1.2` was asked to do.
@@ -49,7 +53,20 @@ pub struct Options<'a> {
 }
 
 /// The steps in order; the first is `start` for a release, `fix` for a micro version.
-const STEPS: &[&str] = &["start", "fix", "pin", "notes", "tag", "build_rpms", "mock", "publish", "notify", "push"];
+const STEPS: &[&str] = &[
+    "start",
+    "fix",
+    "pin",
+    "notes",
+    "tag",
+    "build_rpms",
+    "mock",
+    "dist",
+    "publish",
+    "publish-crates",
+    "notify",
+    "push",
+];
 
 /// Test hook: `TRAINYARD_FAIL_AFTER=tag` fails the run right after that step is recorded;
 /// `tag:abort` kills the process there instead (no cleanup, as `kill -9` would).
@@ -228,11 +245,16 @@ fn run_steps(
                 state = git_step(journal, notes::plan(repo, &state, impacts)?)?;
             }
             "tag" => state = git_step(journal, tag::plan(repo, &state)?)?,
-            "build_rpms" | "mock" | "publish" if ctx.effects.dry_run => {
+            "build_rpms" | "mock" | "dist" | "publish" | "publish-crates" if ctx.effects.dry_run => {
                 let tag = repo.tag_name(&v);
                 match step {
                     "build_rpms" => println!("would build_rpms RPM_CHANNEL={} at {tag}", opts.channel),
                     "mock" => println!("would mock the collection of {tag}"),
+                    "dist" => println!("would dist RPM_CHANNEL={} at {tag} (source tarball, source RPM)", opts.channel),
+                    "publish-crates" => println!(
+                        "would release publish-crates to registry {}",
+                        ctx.ws.config.registry.as_deref().unwrap_or_default()
+                    ),
                     _ => println!(
                         "would publish the collection to {} (createrepo_c --update)",
                         publish::channel_dir(&opts.repo_dir, opts.channel)
@@ -248,6 +270,15 @@ fn run_steps(
                 let release = release_of(repo, &v)?;
                 enter(journal, Default::default())?;
                 pipeline.mock(ctx, &release, opts.channel, collection(journal)?)?;
+            }
+            "dist" => {
+                let release = release_of(repo, &v)?;
+                enter(journal, Default::default())?;
+                pipeline.dist(ctx, &release, opts.channel)?;
+            }
+            "publish-crates" => {
+                enter(journal, Default::default())?;
+                pipeline.publish_crates(ctx)?;
             }
             "publish" => {
                 enter(journal, Default::default())?;
@@ -318,6 +349,7 @@ fn wanted(repo: &Repo, state: &State, v: &Version, step: &str, opts: &Options<'_
             !(repo.tag_exists(&tag)? && repo.resolve(&format!("refs/tags/{tag}"))?.as_deref() == Some(&state.head))
         }
         "push" => opts.push,
+        "publish-crates" => repo.ctx.ws.config.registry.is_some(),
         _ => true,
     })
 }

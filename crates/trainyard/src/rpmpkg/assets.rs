@@ -205,6 +205,9 @@ const COMMON_KEYS: &[&str] = &[
     "supplements",
     "enhances",
     "auto-req",
+    // How the crate is built (read by the build, see `targets::build::BuildSettings`).
+    "features",
+    "profile",
 ];
 
 /// Keys only trainyard's own table has.
@@ -512,9 +515,22 @@ fn read_table(
     Ok(Some(CratePackage { package: pkg, table, auto_requires, units, smoke: spec.smoke, release: table_release }))
 }
 
+/// The Summary from a description: its first sentence (up to a `.` followed by a space or the
+/// end, or the end of the first paragraph), lines joined, without the final dot. A description
+/// wrapped over several lines gives its whole first sentence, never a line cut mid-sentence.
 fn first_line(s: &str) -> String {
-    let line = s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
-    line.strip_suffix('.').unwrap_or(line).to_string()
+    let paragraph: Vec<&str> =
+        s.lines().map(str::trim).skip_while(|l| l.is_empty()).take_while(|l| !l.is_empty()).collect();
+    let text = paragraph.join(" ");
+    let end = text
+        .char_indices()
+        .find(|&(i, c)| {
+            // `e.g.` and `i.e.` end no sentence: a word with a dot inside is an abbreviation.
+            let word = text[..i].rsplit(' ').next().unwrap_or("");
+            c == '.' && text[i + 1..].chars().next().is_none_or(char::is_whitespace) && !word.contains('.')
+        })
+        .map_or(text.len(), |(i, _)| i);
+    text[..end].trim_end().to_string()
 }
 
 struct Ctx<'a> {
@@ -966,6 +982,12 @@ mod tests {
     #[test]
     fn summary_is_first_line_without_dot() {
         assert_eq!(first_line("\nRelease tooling.\nMore."), "Release tooling");
+        assert_eq!(
+            first_line("A hex viewer for the terminal that\ncolors bytes by kind (e.g. ASCII). Fast.\n"),
+            "A hex viewer for the terminal that colors bytes by kind (e.g. ASCII)"
+        );
+        assert_eq!(first_line("Serves accounts\nover HTTP\n\nSecond paragraph."), "Serves accounts over HTTP");
+        assert_eq!(first_line("Version 1.2 of the tool"), "Version 1.2 of the tool");
     }
 
     #[test]

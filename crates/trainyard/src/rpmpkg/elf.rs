@@ -152,10 +152,15 @@ impl Reader<'_> {
     }
 }
 
+/// `SHF_ALLOC`: the section occupies memory when the file is loaded.
+const SHF_ALLOC: u64 = 0x2;
+
 #[derive(Debug, Clone, Copy)]
 struct Section {
     kind: u32,
     name: u32,
+    /// `sh_flags`: `SHF_ALLOC` sections are part of the loaded image, which `strip` keeps.
+    flags: u64,
     offset: u64,
     size: u64,
     link: u32,
@@ -235,6 +240,7 @@ impl ElfInfo {
                 Section {
                     name: r.u32(at)?,
                     kind: r.u32(at + 4)?,
+                    flags: r.u64(at + 8)?,
                     offset: r.u64(at + 24)?,
                     size: r.u64(at + 32)?,
                     link: r.u32(at + 40)?,
@@ -245,6 +251,7 @@ impl ElfInfo {
                 Section {
                     name: r.u32(at)?,
                     kind: r.u32(at + 4)?,
+                    flags: u64::from(r.u32(at + 8)?),
                     offset: u64::from(r.u32(at + 16)?),
                     size: u64::from(r.u32(at + 20)?),
                     link: r.u32(at + 24)?,
@@ -283,7 +290,13 @@ impl ElfInfo {
             }
             if let Some(strtab) = shstrtab {
                 if let Ok(names) = section_data(&strtab, "the section name table") {
-                    if cstr(names, s.name).is_ok_and(|n| n.starts_with(".debug_") || n.starts_with(".zdebug_")) {
+                    // An allocated `.debug_*` section (rustc's `.debug_gdb_scripts`, written with
+                    // `debug = 1` and up) is loaded at run time: `strip` leaves it, so it is no sign
+                    // of an unstripped file.
+                    let loaded = s.flags & SHF_ALLOC != 0;
+                    let debug =
+                        cstr(names, s.name).is_ok_and(|n| n.starts_with(".debug_") || n.starts_with(".zdebug_"));
+                    if debug && !loaded {
                         info.has_debug_info = true;
                     }
                 }

@@ -12,6 +12,7 @@ use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
 use crate::exec::{self, command_error};
 use crate::lockfile::{self, LockSite, LockedPackage};
+use crate::product::Product;
 use crate::projects;
 use crate::reqs::{self, Requirement};
 use crate::resolution;
@@ -21,7 +22,7 @@ use crate::Context;
 pub const SPEC: TargetSpec = TargetSpec {
     name: "build",
     summary: "build the workspace in release mode for a channel (CHANNEL=dev by default)",
-    usage: "[CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--dry-run] [--refresh] [-- CARGO-BUILD-ARGS...]",
+    usage: "[CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--dry-run] [--refresh] [--features F] [--profile P] [--target T] [-- CARGO-BUILD-ARGS...]",
     about: "dev takes the newest versions reqs/dev-reqs.txt allows (its == pins are honoured) and keeps\n\
             that resolution under target/trainyard/dev/, never in your Cargo.lock. stage and prod build\n\
             --locked and refuse a Cargo.lock that disagrees with reqs/<channel>-reqs.txt.\n\
@@ -37,10 +38,40 @@ pub const SPEC: TargetSpec = TargetSpec {
             help: "dev: resolve the newest versions again even if nothing changed",
             var: None,
         },
+        FEATURES_FLAG,
+        ALL_FEATURES_FLAG,
+        NO_DEFAULT_FEATURES_FLAG,
+        PROFILE_FLAG,
+        TARGET_FLAG,
     ],
     takes_projects: true,
     max_positional: 0,
     passthrough: true,
+};
+
+// How the product is built (`build`, `build_rpms` and `mock` take them); each may also come from
+// the packaging table of a crate (`features = [...]`, `profile = "..."`).
+pub const FEATURES_FLAG: FlagSpec = FlagSpec {
+    name: "features",
+    value: Some("LIST"),
+    help: "cargo features to enable (comma- or space-separated, `crate/feature` for one crate; repeatable)",
+    var: None,
+};
+pub const ALL_FEATURES_FLAG: FlagSpec =
+    FlagSpec { name: "all-features", value: None, help: "enable every feature of the product crates", var: None };
+pub const NO_DEFAULT_FEATURES_FLAG: FlagSpec =
+    FlagSpec { name: "no-default-features", value: None, help: "leave out the default features", var: None };
+pub const PROFILE_FLAG: FlagSpec = FlagSpec {
+    name: "profile",
+    value: Some("NAME"),
+    help: "cargo profile (default release); binaries are then in target/NAME/",
+    var: None,
+};
+pub const TARGET_FLAG: FlagSpec = FlagSpec {
+    name: "target",
+    value: Some("TRIPLE"),
+    help: "build for this target (default: CARGO_BUILD_TARGET, else the host); binaries in target/TRIPLE/",
+    var: None,
 };
 
 /// How long a dev resolution is reused when nothing it depends on changed.
@@ -161,6 +192,145 @@ pub fn shell() -> Result<Shell> {
 }
 
 /// Applies the channel and runs `cargo build --release` over the workspace.
+/// Features, profile and target of a build: from the command line, `CARGO_BUILD_TARGET`, and the
+/// product crates' packaging tables (`features = [...]`, `profile = "..."`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildSettings {
+    /// `--features` values as cargo takes them (`crate/feature` for one crate).
+    pub features: Vec<String>,
+    pub all_features: bool,
+    pub no_default_features: bool,
+    /// `None`: `--release`.
+    pub profile: Option<String>,
+    pub target: Option<String>,
+}
+
+impl BuildSettings {
+    /// The settings of this run, for the product `members` (the crates whose tables count).
+    pub fn of(ctx: &Context, members: &[&crate::targets::build_rpms::Member]) -> Result<BuildSettings> {
+        let mut features: Vec<String> = ctx
+            .args
+            .values("features")
+            .iter()
+            .flat_map(|v| v.split([',', ' ']).filter(|f| !f.is_empty()).map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        let mut table_profiles: Vec<(String, String)> = Vec::new();
+        for m in members {
+            let Some(table) = m.metadata.pointer("/trainyard/rpm") else { continue };
+            let name = &m.info.name;
+            let bad = |key: &str, what: &str| {
+                Error::usage(format!("crate `{name}`: [package.metadata.trainyard.rpm] {key} must be {what}"))
+                    .with_help(format!(
+                        "for example: {key} = {}",
+                        if key == "profile" { "\"release-lto\"" } else { "[\"tls\"]" }
+                    ))
+            };
+            if let Some(list) = table.get("features") {
+                let list = list.as_array().ok_or_else(|| bad("features", "a list of feature names"))?;
+                for f in list {
+                    let f = f.as_str().ok_or_else(|| bad("features", "a list of feature names"))?;
+                    features.push(format!("{name}/{f}"));
+                }
+            }
+            if let Some(profile) = table.get("profile") {
+                let profile = profile.as_str().ok_or_else(|| bad("profile", "a profile name"))?;
+                table_profiles.push((name.clone(), profile.to_string()));
+            }
+        }
+        let profile = match ctx.args.value("profile") {
+            Some(p) => Some(p.to_string()),
+            None => {
+                let mut names: Vec<&str> = table_profiles.iter().map(|(_, p)| p.as_str()).collect();
+                names.sort();
+                names.dedup();
+                if names.len() > 1 {
+                    let who: Vec<String> = table_profiles.iter().map(|(c, p)| format!("{c} asks for {p}")).collect();
+                    return Err(Error::usage(format!(
+                        "the packaging tables ask for different profiles: {}",
+                        who.join(", ")
+                    ))
+                    .with_help(
+                        "one build uses one profile: give the same `profile` in each table, or --profile NAME",
+                    ));
+                }
+                names.first().map(|p| p.to_string())
+            }
+        };
+        let target = match ctx.args.value("target") {
+            Some(t) => Some(t.to_string()),
+            None => std::env::var("CARGO_BUILD_TARGET").ok().filter(|t| !t.is_empty()),
+        };
+        for value in profile.iter().chain(target.iter()) {
+            if value.starts_with('-') || value.is_empty() || value.contains(['/', '\\']) {
+                return Err(Error::usage(format!("`{}` is not a profile or target name", value.escape_debug()))
+                    .with_help("give a name such as release-lto or x86_64-unknown-linux-musl"));
+            }
+        }
+        Ok(BuildSettings {
+            features,
+            all_features: ctx.args.flag("all-features"),
+            no_default_features: ctx.args.flag("no-default-features"),
+            profile,
+            target,
+        })
+    }
+
+    /// The profile's name (`release` unless another is chosen).
+    pub fn profile_name(&self) -> &str {
+        self.profile.as_deref().unwrap_or("release")
+    }
+
+    /// The cargo arguments: `--release` or `--profile NAME`, the features, `--target`.
+    pub fn cargo_args(&self) -> Vec<String> {
+        let mut args = match &self.profile {
+            None => vec!["--release".to_string()],
+            Some(p) => vec!["--profile".to_string(), p.clone()],
+        };
+        if !self.features.is_empty() {
+            args.push("--features".into());
+            args.push(self.features.join(","));
+        }
+        if self.all_features {
+            args.push("--all-features".into());
+        }
+        if self.no_default_features {
+            args.push("--no-default-features".into());
+        }
+        if let Some(t) = &self.target {
+            args.push("--target".into());
+            args.push(t.clone());
+        }
+        args
+    }
+
+    /// Where cargo puts the binaries: `<target-dir>[/<triple>]/<profile dir>` (`dev` builds into
+    /// `debug`, `bench` into `release`, a custom profile into its own name).
+    pub fn out_dir(&self, target_dir: &Utf8Path) -> Utf8PathBuf {
+        let dir = match self.profile_name() {
+            "dev" | "test" => "debug",
+            "bench" => "release",
+            other => other,
+        };
+        match &self.target {
+            Some(t) => target_dir.join(t).join(dir),
+            None => target_dir.join(dir),
+        }
+    }
+
+    /// `--config profile.<profile>.strip=true`: stripped binaries with no binutils.
+    pub fn strip_args(&self) -> Vec<String> {
+        vec!["--config".into(), format!("profile.{}.strip=true", self.profile_name())]
+    }
+
+    /// The architecture of the binaries, as Rust names it (the target's first part, else the host's).
+    pub fn arch(&self) -> &str {
+        match &self.target {
+            Some(t) => t.split('-').next().unwrap_or(t),
+            None => std::env::consts::ARCH,
+        }
+    }
+}
+
 /// How a build runs beyond its channel.
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
@@ -185,6 +355,9 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
         internal.insert(reqs::normalize(&p.name));
         internal.extend(p.crates.iter().map(|(c, _)| reqs::normalize(c)));
     }
+    // Only the product is built, checked and recorded: never the xtask or other tools.
+    let members = crate::targets::build_rpms::workspace_members(ws)?;
+    let product = Product::from_members(&members);
     let sh = shell()?;
     // Cargo reads `.cargo/config.toml` from the current directory up: the workspace's own.
     sh.change_dir(&ws.root);
@@ -210,6 +383,10 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
     let target_dir = &ws.target_dir;
     let patch_list = &patches;
     let extra = &options.cargo_args;
+    let selection = product.cargo_args();
+    let roots: Vec<&crate::targets::build_rpms::Member> =
+        members.iter().filter(|m| product.roots.contains(&m.info.name)).collect();
+    let settings = BuildSettings::of(ctx, &roots)?.cargo_args();
     // `locked`: the build must not change the lock (the global `--locked` may have said so already;
     // cargo refuses the flag twice).
     let build_cmd = |site: &LockSite, locked: bool| {
@@ -219,7 +396,7 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
         }
         let c = cmd!(
             sh,
-            "{cargo} build --release --workspace {at...} --target-dir {target_dir} {patch_list...} {extra...}"
+            "{cargo} build {settings...} {selection...} {at...} --target-dir {target_dir} {patch_list...} {extra...}"
         );
         match &version {
             Some(v) => c.env("TRAINYARD_VERSION", v),
@@ -238,6 +415,8 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
     let packages = if channel.is_pinned() && patches.is_empty() {
         // The user's lock as it is, copied once: what is checked is what is built.
         let (bytes, lock) = user_lock()?;
+        // Only the product's graph is checked and recorded: never the xtask's.
+        let lock = product.graph_owned(&lock);
         check_pinned(ctx, channel, &lock, &requirements, &internal)?;
         take_guard()?;
         if ctx.effects.dry_run {
@@ -271,12 +450,13 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
             scratch.prepare(ws, Some(&bytes))?;
             let at = &scratch.cargo_args();
             if !specs.is_empty() {
-                exec::read(cmd!(sh, "{cargo} update {at...} {specs...} {patch_list...}"))
+                let specs = &specs;
+                offline_first(|| cmd!(sh, "{cargo} update {at...} {specs...} {patch_list...}"))
                     .map_err(|e| shadow_hint(e.context("resolving the workspace with the overrides"), &scratch))?;
             }
-            exec::read(cmd!(sh, "{cargo} metadata --format-version 1 {at...} {patch_list...}"))
+            offline_first(|| cmd!(sh, "{cargo} metadata --format-version 1 {at...} {patch_list...}"))
                 .map_err(|e| shadow_hint(e.context("resolving the workspace with the overrides"), &scratch))?;
-            let lock = lockfile::read(&scratch.lock)?;
+            let lock = product.graph_owned(&lockfile::read(&scratch.lock)?);
             projects::check_patched(&projects, &lock)?;
             check_pinned(ctx, channel, &lock, &requirements, &internal)?;
             site.prepare(ws, None)?;
@@ -308,14 +488,15 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
                 let scratch = site.scratch(ws)?;
                 let seed = std::fs::read(ws.lock_path()).ok();
                 scratch.prepare(ws, seed.as_deref())?;
-                resolve_dev(ctx, &scratch, &requirements, &internal, &patches).map_err(|e| shadow_hint(e, &scratch))?;
+                resolve_dev(ctx, &scratch, &product, &requirements, &internal, &patches)
+                    .map_err(|e| shadow_hint(e, &scratch))?;
                 site.prepare(ws, None)?;
                 site.adopt(&scratch)?;
             } else {
                 site.prepare(ws, None)?;
             }
             ctx.effects.run(build_cmd(&site, false)).map_err(|e| shadow_hint(e, &site))?;
-            let packages = lockfile::read(&site.lock)?;
+            let packages = product.graph_owned(&lockfile::read(&site.lock)?);
             projects::check_patched(&projects, &packages)?;
             if !fresh {
                 exec::write_atomic(&stamp, fingerprint.as_bytes())?;
@@ -353,6 +534,19 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
     }
     write_if_changed(&path, &serde_json::to_vec_pretty(&manifest).expect("manifest serialises"))?;
     Ok(BuildOutcome { manifest, patches, manifest_path: Some(path), site, _guard: guard })
+}
+
+/// Runs a resolving cargo command `--offline` first, then online if that fails.
+///
+/// A pinned channel moves only the overridden crates to their checkouts: everything else is
+/// locked, and cargo's own git database already holds the git dependencies `Cargo.toml` names
+/// (cargo fetched them when the lock was made). Offline, a build against a cached tag works with
+/// the project's remote gone; online is needed only when something is missing locally.
+fn offline_first<'a>(command: impl Fn() -> xshell::Cmd<'a>) -> Result<String> {
+    match exec::output(command().arg("--offline"))? {
+        (true, out, _) => Ok(out.trim_end().to_string()),
+        (false, _, _) => exec::read(command()),
+    }
 }
 
 /// Refuses a lock that disagrees with a pinned channel's file, listing every problem.
@@ -405,6 +599,7 @@ fn plural(n: usize) -> &'static str {
 fn resolve_dev(
     ctx: &Context,
     site: &LockSite,
+    product: &Product,
     requirements: &[Requirement],
     internal: &BTreeSet<String>,
     patches: &[String],
@@ -413,8 +608,14 @@ fn resolve_dev(
     sh.change_dir(&ctx.ws.root);
     let cargo = cargo_program();
     let at = &site.cargo_args();
-    ctx.effects.run(cmd!(sh, "{cargo} update {at...} {patches...}"))?;
-    let lock = lockfile::read(&site.lock)?;
+    if let Err(err) = ctx.effects.run(cmd!(sh, "{cargo} update {at...} {patches...}")) {
+        // A remote out of reach (an internal project's git dependency, the registry): resolve
+        // from what cargo has cached, and say so; a failure offline too is the real error.
+        ctx.effects
+            .say("cargo update failed online; resolving offline (the newest versions cargo's cache holds)".to_string());
+        ctx.effects.run(cmd!(sh, "{cargo} update --offline {at...} {patches...}")).map_err(|_| err)?;
+    }
+    let lock = product.graph_owned(&lockfile::read(&site.lock)?);
     let externals = resolution::external(&lock, internal);
     for r in requirements {
         let Some(pinned) = r.pinned() else { continue };
@@ -443,7 +644,7 @@ fn resolve_dev(
             }
         }
     }
-    let lock = lockfile::read(&site.lock)?;
+    let lock = product.graph_owned(&lockfile::read(&site.lock)?);
     let mut violations = Vec::new();
     for r in requirements {
         let Some(pinned) = r.pinned() else { continue };

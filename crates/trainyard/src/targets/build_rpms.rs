@@ -59,7 +59,19 @@ pub const SPEC: TargetSpec = TargetSpec {
             plus collection.json naming each file, its NEVRA, SHA-256, provides and requires.\n\
             Reproducible: SOURCE_DATE_EPOCH or the commit time is every timestamp.",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod)" }],
-    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, NO_DEPS_FLAG, PACKAGE_FLAG, VARIANT_FLAG],
+    flags: &[
+        DRY_RUN,
+        RPM_CHANNEL_FLAG,
+        OUT_FLAG,
+        NO_DEPS_FLAG,
+        PACKAGE_FLAG,
+        VARIANT_FLAG,
+        build::FEATURES_FLAG,
+        build::ALL_FEATURES_FLAG,
+        build::NO_DEFAULT_FEATURES_FLAG,
+        build::PROFILE_FLAG,
+        build::TARGET_FLAG,
+    ],
     takes_projects: true,
     max_positional: 0,
     passthrough: false,
@@ -174,10 +186,12 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         Channel::Stage | Channel::Prod => 19,
     });
     let compression = Compression::Zstd(level);
-    let arch = assets::rpm_arch(std::env::consts::ARCH).to_string();
-
     // Every packaged crate of the workspace, checked before anything is built.
     let members = workspace_members(ws)?;
+    let product = crate::product::Product::from_members(&members);
+    let product_members: Vec<&Member> = members.iter().filter(|m| product.roots.contains(&m.info.name)).collect();
+    let settings = build::BuildSettings::of(ctx, &product_members)?;
+    let arch = assets::rpm_arch(settings.arch()).to_string();
     let wanted: Vec<String> = ctx.args.values("package").to_vec();
     for name in &wanted {
         match members.iter().find(|m| &m.info.name == name) {
@@ -209,7 +223,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
 
     // Packaging tables and their files, before a build that can take minutes (the binaries
     // themselves are checked again once built).
-    let release_dir = ws.target_dir.join("release");
+    let release_dir = settings.out_dir(&ws.target_dir);
     let variants = variants(ctx, &packaged)?;
     for member in &packaged {
         assets::check_metadata(&member.info, &member.metadata, &release_dir, &arch, &variants)?;
@@ -218,8 +232,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     if ctx.effects.dry_run {
         println!("collection of {} {} for {channel}: {}", ws.config.name(), version_rpm, out);
     }
-    let options =
-        BuildOptions { refresh: false, cargo_args: rpmpkg::STRIP_CARGO_ARGS.iter().map(|s| s.to_string()).collect() };
+    let options = BuildOptions { refresh: false, cargo_args: settings.strip_args() };
     let phase = crate::ui::Phase::start(format!("building {} for {channel}", ws.config.name()));
     let built = build::build(ctx, channel, &options)?;
     phase.elapsed();
@@ -563,8 +576,10 @@ fn internal_project_packages(
     let manifest = tree.join("Cargo.toml");
     let target = ctx.ws.state_dir().join("internal-target");
     let strip = rpmpkg::STRIP_CARGO_ARGS;
+    // The project's product only: its xtask and tools are not built either.
+    let selection = crate::product::Product::from_members(&members).cargo_args();
     let mut c =
-        cmd!(sh, "{cargo} build --release --workspace --manifest-path {manifest} --target-dir {target} {strip...}");
+        cmd!(sh, "{cargo} build --release {selection...} --manifest-path {manifest} --target-dir {target} {strip...}");
     if tree.join("Cargo.lock").exists() {
         c = c.arg("--locked");
     }

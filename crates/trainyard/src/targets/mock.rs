@@ -56,6 +56,11 @@ pub const SPEC: TargetSpec = TargetSpec {
         build_rpms::NO_DEPS_FLAG,
         build_rpms::PACKAGE_FLAG,
         build_rpms::VARIANT_FLAG,
+        crate::targets::build::FEATURES_FLAG,
+        crate::targets::build::ALL_FEATURES_FLAG,
+        crate::targets::build::NO_DEFAULT_FEATURES_FLAG,
+        crate::targets::build::PROFILE_FLAG,
+        crate::targets::build::TARGET_FLAG,
         FlagSpec {
             name: "backend",
             value: Some("NAME"),

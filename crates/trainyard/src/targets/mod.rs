@@ -8,6 +8,9 @@ pub mod build;
 pub mod build_rpms;
 pub mod completions;
 pub mod demo;
+pub mod dist;
+pub mod docs;
+pub mod init;
 pub mod man;
 pub mod mock;
 pub mod pin;
@@ -29,8 +32,11 @@ pub const TARGETS: &[Target] = &[
     Target { spec: &tests::SPEC, run: tests::run, needs_workspace: true },
     Target { spec: &pin::SPEC, run: pin::run, needs_workspace: true },
     Target { spec: &version::SPEC, run: version::run, needs_workspace: true },
+    Target { spec: &dist::SPEC, run: dist::run, needs_workspace: true },
+    Target { spec: &docs::SPEC, run: docs::run, needs_workspace: true },
     Target { spec: &release::SPEC, run: release::run, needs_workspace: true },
     Target { spec: &demo::SPEC, run: demo::run, needs_workspace: false },
+    Target { spec: &init::SPEC, run: init::run, needs_workspace: true },
     Target { spec: &completions::SPEC, run: completions::run, needs_workspace: false },
     Target { spec: &man::SPEC, run: man::run, needs_workspace: false },
 ];

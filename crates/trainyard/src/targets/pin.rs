@@ -88,7 +88,9 @@ pub fn pinned_file(ctx: &Context, channel: Channel) -> Result<(camino::Utf8PathB
         Channel::Dev if ctx.ws.state_dir().join("dev/Cargo.lock").exists() => ctx.ws.state_dir().join("dev/Cargo.lock"),
         _ => ctx.ws.lock_path(),
     };
-    let lock = lockfile::read(&lock_path)?;
+    // Only the product's graph is pinned: what the xtask alone uses is not shipped.
+    let product = crate::product::Product::of(&ctx.ws)?;
+    let lock = product.graph_owned(&lockfile::read(&lock_path)?);
     let internal = internal_crates(ctx);
     let path = ctx.ws.reqs_path(channel);
     let old = match std::fs::read_to_string(&path) {

@@ -38,11 +38,17 @@ pub const SPEC: TargetSpec = TargetSpec {
             \n\
             \x20 publish        copy a collection (--from DIR) to <repo-dir>/<channel>/ and run createrepo_c;\n\
             \x20                stage and prod refuse dev builds, and betas and rcs unless --allow-prerelease\n\
+            \x20 publish-crates cargo publish the workspace's crates, in dependency order, to the registry named by\n\
+            \x20                [workspace.metadata.trainyard] registry (token: $CARGO_REGISTRIES_<NAME>_TOKEN or cargo's\n\
+            \x20                credential providers); crates already there are skipped, so a rerun resumes\n\
+            \x20 minor | patch  the next version computed (the default branch's train, or the next fix of the\n\
+            \x20                release HEAD descends from), printed, then `release X.Y[.Z]` with it\n\
             \x20 notify         announce the tagged release on the webhook ($TRAINYARD_WEBHOOK_URL or --webhook-file)\n\
             \n\
             `release X.Y` (or `release X.Y.Z` for a fix) runs start|fix, pin, notes, tag, build_rpms, mock,\n\
-            publish and notify, and pushes only with --push. Its journal in target/trainyard/release/ lets a\n\
-            failed run be finished (--resume) or undone (--abort: local branches and tags as before).",
+            dist, publish, publish-crates (when a registry is configured) and notify, and pushes only with\n\
+            --push. Its journal in target/trainyard/release/ lets a failed run be finished (--resume) or\n\
+            undone (--abort: local branches and tags as before).",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "channel to build and publish: dev, stage or prod (default prod)" }],
     flags: &[
         DRY_RUN,
@@ -108,6 +114,14 @@ impl ReleasePipeline for Targets {
         crate::targets::mock::run(&target_context(ctx, channel))
     }
 
+    fn dist(&self, ctx: &Context, _release: &Release, channel: Channel) -> Result<()> {
+        crate::targets::dist::run(&target_context(ctx, channel))
+    }
+
+    fn publish_crates(&self, ctx: &Context) -> Result<()> {
+        crate::release::crates::run(ctx)
+    }
+
     fn preflight(&self, ctx: &Context, channel: Channel) -> Result<()> {
         crate::targets::mock::preflight(&target_context(ctx, channel)).map(|_| ())
     }
@@ -133,6 +147,20 @@ pub fn run(ctx: &Context) -> Result<()> {
             ctx.program, ctx.program
         )));
     };
+    // `release minor` / `release patch`: the version computed, then as if it had been typed.
+    let computed;
+    let first = match crate::release::next::Word::parse(first) {
+        Some(word) => {
+            if args.flag("resume") || args.flag("abort") {
+                return Err(Error::usage(format!("`release {}` computes a new version", word.as_str()))
+                    .with_help("resume or abort the run by its version: release X.Y --resume (or --abort)"));
+            }
+            computed = computed_version(ctx, word)?;
+            println!("release {}: {computed}", word.as_str());
+            &computed
+        }
+        None => first,
+    };
     let step = if first.starts_with(|c: char| c.is_ascii_digit()) { "whole" } else { first.as_str() };
     let known = [
         "start",
@@ -148,6 +176,7 @@ pub fn run(ctx: &Context) -> Result<()> {
         "push",
         "publish",
         "notify",
+        "publish-crates",
         "whole",
     ];
     if !known.contains(&step) {
@@ -210,7 +239,14 @@ pub fn run(ctx: &Context) -> Result<()> {
                 return Err(Error::usage("`release start` needs the version to release").with_help("release start 1.2"));
             };
             only_in(Flow::ReleaseBranch)?;
-            let v = repo.line(Version::parse_release(v)?)?;
+            let v = match crate::release::next::Word::parse(v) {
+                Some(w) => {
+                    let computed = computed_version(ctx, w)?;
+                    println!("release start {v}: {computed}");
+                    Version::parse_release(&computed)?
+                }
+                None => repo.line(Version::parse_release(v)?)?,
+            };
             let members = crate::release::manifest::following_members(ctx)?;
             let state = State::read(&repo)?;
             run_plan(
@@ -278,6 +314,7 @@ pub fn run(ctx: &Context) -> Result<()> {
             cherry_pick::run(&repo, &State::read(&repo)?, &args.positional[1..])
         }
         "push" => push::run(&repo),
+        "publish-crates" => crate::release::crates::run(ctx),
         "publish" => {
             let Some(from) = path("from") else {
                 return Err(Error::usage("`release publish` needs the collection: --from DIR"));
@@ -336,6 +373,23 @@ pub fn run(ctx: &Context) -> Result<()> {
             pipeline::run(&repo, &opts, PIPELINE)
         }
     }
+}
+
+/// The version `release minor|patch` names, from HEAD's version, the tag it counts from, the
+/// newest release tag and the line's precision.
+fn computed_version(ctx: &Context, word: crate::release::next::Word) -> Result<String> {
+    use crate::release::next::{compute, Head};
+    let repo = Repo::open(ctx)?;
+    let described = crate::scm::describe(&ctx.ws, crate::scm::Trigger::Auto)?;
+    let prefix = &ctx.ws.config.tag_prefix;
+    let from_tag = described.tag.as_deref().and_then(|t| Version::parse_tag(t, prefix)).and_then(|r| r.ok());
+    let newest = repo.release_tags()?.last().map(|(v, _)| *v);
+    let head = Head {
+        version: described.version,
+        from_tag,
+        on_default_branch: described.branch.as_deref() == Some(ctx.ws.config.default_branch.as_str()),
+    };
+    Ok(compute(word, head, newest, repo.precision()?)?.to_pep440())
 }
 
 fn repo_dir(ctx: &Context) -> Utf8PathBuf {

@@ -1,0 +1,240 @@
+//! `release publish-crates`: the workspace's publishable crates to the team's private cargo
+//! registry (`[workspace.metadata.trainyard] registry = "NAME"`, defined in the user's cargo
+//! configuration), in dependency order.
+//!
+//! The token is cargo's business: `CARGO_REGISTRIES_<NAME>_TOKEN` from the CI's secret store,
+//! or cargo's credential providers. trainyard never reads, prints or passes it. A crate whose
+//! version the registry already has is skipped, so a run that failed half-way is finished by
+//! running it again: nothing is published twice.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use xshell::cmd;
+
+use crate::error::{Error, Result};
+use crate::exec;
+use crate::lockfile::{self, LockSite};
+use crate::targets::build::{cargo_program, shell};
+use crate::Context;
+
+/// One crate to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publishable {
+    pub name: String,
+    pub version: String,
+    /// Other publishable crates of the workspace it depends on (normal and build dependencies).
+    pub depends_on: Vec<String>,
+}
+
+/// The members whose `publish` allows `registry`, in dependency order (a crate after every
+/// workspace crate it needs). A cycle is impossible in cargo; ties keep the name order.
+pub fn order(crates: &[Publishable]) -> Vec<Publishable> {
+    let names: BTreeSet<&str> = crates.iter().map(|c| c.name.as_str()).collect();
+    let mut done: Vec<Publishable> = Vec::new();
+    let mut left: BTreeMap<&str, &Publishable> = crates.iter().map(|c| (c.name.as_str(), c)).collect();
+    while !left.is_empty() {
+        let ready: Vec<&str> = left
+            .values()
+            .filter(|c| c.depends_on.iter().all(|d| !names.contains(d.as_str()) || done.iter().any(|p| &p.name == d)))
+            .map(|c| c.name.as_str())
+            .collect();
+        if ready.is_empty() {
+            // Not reachable with cargo's own checks; publish the rest by name.
+            done.extend(left.values().map(|c| (*c).clone()));
+            break;
+        }
+        for name in ready {
+            done.push(left.remove(name).expect("ready").clone());
+        }
+    }
+    done
+}
+
+/// The workspace's members that may go to `registry` (`publish` absent, or naming it).
+fn publishable(ctx: &Context, registry: &str) -> Result<Vec<Publishable>> {
+    let sh = shell()?;
+    sh.change_dir(&ctx.ws.root);
+    let cargo = cargo_program();
+    let manifest = &ctx.ws.manifest;
+    let json = exec::read(cmd!(sh, "{cargo} metadata --format-version 1 --no-deps --manifest-path {manifest}"))?;
+    let meta: cargo_metadata::Metadata =
+        serde_json::from_str(&json).map_err(|e| Error::failed(format!("reading cargo metadata: {e}")))?;
+    let members: BTreeSet<_> = meta.workspace_members.iter().collect();
+    let mut out = Vec::new();
+    for p in meta.packages.iter().filter(|p| members.contains(&p.id)) {
+        let allowed = match &p.publish {
+            None => true,
+            Some(list) => list.iter().any(|r| r == registry),
+        };
+        if !allowed {
+            continue;
+        }
+        let depends_on = p
+            .dependencies
+            .iter()
+            .filter(|d| d.kind != cargo_metadata::DependencyKind::Development && d.path.is_some())
+            .map(|d| d.name.clone())
+            .collect();
+        out.push(Publishable { name: p.name.to_string(), version: p.version.to_string(), depends_on });
+    }
+    Ok(out)
+}
+
+/// Validates a registry name as cargo does (it becomes an environment variable's name).
+fn check_registry_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && !name.starts_with('-')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "registry `{}` in [workspace.metadata.trainyard] is not a registry name",
+            name.escape_debug()
+        ))
+        .with_help("name a registry of your cargo configuration ([registries.NAME] index = \"sparse+https://...\")"))
+    }
+}
+
+/// The environment variable cargo reads the registry's token from.
+pub fn token_var(registry: &str) -> String {
+    format!("CARGO_REGISTRIES_{}_TOKEN", registry.to_uppercase().replace('-', "_"))
+}
+
+pub fn run(ctx: &Context) -> Result<()> {
+    let ws = &ctx.ws;
+    let fx = &ctx.effects;
+    let Some(registry) = ws.config.registry.clone() else {
+        return Err(Error::usage(format!("{} names no registry to publish crates to", ws.display(&ws.manifest)))
+            .with_help(
+                "add `registry = \"NAME\"` to [workspace.metadata.trainyard], NAME a registry of your cargo \
+                 configuration ([registries.NAME] index = \"sparse+https://...\")",
+            ));
+    };
+    check_registry_name(&registry)?;
+    let crates = order(&publishable(ctx, &registry)?);
+    if crates.is_empty() {
+        return Err(Error::usage(format!("no crate of {} may be published to {registry}", ws.config.name()))
+            .with_help(format!(
+                "a crate is published when its [package] has no `publish` key or `publish = [\"{registry}\"]`"
+            )));
+    }
+    let token = token_var(&registry);
+    let from = if std::env::var_os(&token).is_some() {
+        format!("${token}")
+    } else {
+        "cargo's credential providers".to_string()
+    };
+    println!("publishing to registry `{registry}` (token from {from}), in this order:");
+    for c in &crates {
+        println!("  {} {}", c.name, c.version);
+    }
+
+    // Every cargo call reads trainyard's copy of Cargo.lock, never the user's.
+    let cargo = cargo_program();
+    let mechanism = lockfile::Mechanism::of(&cargo)?;
+    let site = LockSite::new(ws, ws.state_dir().join("publish"), mechanism);
+    let lock = ws.lock_path();
+    let seed = std::fs::read(&lock).map_err(|e| {
+        crate::error::io(&lock)(e).with_help("generate the lock file with `cargo generate-lockfile` and commit it")
+    })?;
+    let _guard = if fx.dry_run { None } else { Some(lockfile::BuildLock::acquire(ws)?) };
+    if mechanism == lockfile::Mechanism::LockfilePath {
+        if fx.dry_run {
+            println!("would copy Cargo.lock to {} and publish with it", ws.display(&site.lock));
+        } else {
+            site.prepare(ws, Some(&seed))?;
+        }
+    }
+    let sh = shell()?;
+    // Cargo reads the registry's definition from the workspace's configuration too.
+    sh.change_dir(&ws.root);
+    // cargo publish checks the git status of what it packages, which it cannot do through the
+    // shadow an older cargo builds from: there it runs on the workspace itself, `--locked`, so
+    // cargo refuses rather than writes Cargo.lock (and the index check never writes it).
+    let at = &match mechanism {
+        lockfile::Mechanism::LockfilePath => site.cargo_args(),
+        lockfile::Mechanism::Shadow => vec!["--manifest-path".to_string(), ws.manifest.to_string()],
+    };
+    let target_dir = ws.state_dir().join("publish-target");
+    let mut published = Vec::new();
+    for c in &crates {
+        if in_registry(&sh, &cargo, &registry, c)? {
+            println!("{} {}: already in {registry}, skipped", c.name, c.version);
+            continue;
+        }
+        let name = &c.name;
+        let publish = cmd!(
+            sh,
+            "{cargo} publish --registry {registry} --package {name} --locked {at...} --target-dir {target_dir}"
+        );
+        if fx.dry_run {
+            println!("would run: {publish}");
+            continue;
+        }
+        eprintln!("$ {publish}");
+        let (ok, _, err) = exec::output(publish)?;
+        if !ok {
+            let done = if published.is_empty() {
+                "nothing was published".to_string()
+            } else {
+                format!("published: {}", published.join(", "))
+            };
+            return Err(Error::failed(format!(
+                "publishing {} {} to {registry} failed ({done}):\n{}",
+                c.name,
+                c.version,
+                err.trim_end()
+            ))
+            .with_help(format!(
+                "fix the cause and run `{} release publish-crates` again: crates already in {registry} are skipped",
+                ctx.program
+            )));
+        }
+        println!("{} {}: published to {registry}", c.name, c.version);
+        published.push(format!("{} {}", c.name, c.version));
+    }
+    Ok(())
+}
+
+/// Whether the registry's index has `c` at its version (`cargo info NAME@VERSION`, which
+/// reads the index; not found is cargo's "could not find").
+fn in_registry(sh: &xshell::Shell, cargo: &str, registry: &str, c: &Publishable) -> Result<bool> {
+    let spec = format!("{}@{}", c.name, c.version);
+    let (ok, _, err) = exec::output(cmd!(sh, "{cargo} info --quiet --registry {registry} {spec}"))?;
+    if ok {
+        return Ok(true);
+    }
+    if err.contains("could not find") {
+        return Ok(false);
+    }
+    Err(Error::failed(format!("asking {registry} for {spec} failed:\n{}", err.trim_end())).with_help(format!(
+        "check that your cargo configuration defines [registries.{registry}] and that it is reachable"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(name: &str, deps: &[&str]) -> Publishable {
+        Publishable {
+            name: name.into(),
+            version: "1.0.0".into(),
+            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn dependencies_go_first() {
+        let got = order(&[c("app", &["core", "serde"]), c("core", &["util"]), c("util", &[])]);
+        let names: Vec<&str> = got.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["util", "core", "app"]);
+    }
+
+    #[test]
+    fn registry_names_become_variables() {
+        assert_eq!(token_var("corp-crates"), "CARGO_REGISTRIES_CORP_CRATES_TOKEN");
+        assert!(check_registry_name("--index=x").is_err());
+    }
+}
