@@ -86,7 +86,7 @@ fn a_tag_gives_a_vendored_tarball_and_a_source_rpm_that_rebuild_offline_byte_ide
     let tmp = TempDir::new("dist");
     let root = leftpad_workspace(tmp.path(), "license = \"MIT\"", RPM_TABLE);
     git(&root, &["tag", "-a", "-m", "1.0", "rpm-1.0"]);
-    let out = root.join("target/rpms/prod");
+    let out = root.join("target/dist/prod");
 
     let plan = trainyard(&root, &["dist", "--dry-run"], &[]);
     plan.ok()
@@ -154,7 +154,7 @@ fn an_override_is_shipped_as_a_path_source_and_builds_offline() {
         .says("carries no release tag")
         .says("help:");
     trainyard(&portal, &["dist", "RPM_CHANNEL=dev", "SERVER_CORE=rpm-2.0", "--head"], &[]).ok();
-    let out = portal.join("target/rpms/dev");
+    let out = portal.join("target/dist/dev");
     let srpm = out.join("account-portal-1.3~~dev1-1.src.rpm");
     assert!(srpm.is_file(), "{:?}", files(&out));
     let listing = tar_listing(&out.join("account-portal-1.3~~dev1.tar.gz"));
@@ -180,7 +180,7 @@ fn a_dirty_tree_or_an_untagged_head_is_refused_and_nothing_is_written() {
     write(&root.join("app/src/main.rs"), "fn main() {}\n");
     trainyard(&root, &["dist"], &[]).fails_with(2).says("uncommitted changes").says("help:");
     trainyard(&root, &["dist", "RPM_CHANNEL=qa"], &[]).fails_with(2);
-    assert!(!root.join("target/rpms").exists());
+    assert!(!root.join("target/dist").exists());
     git(&root, &["checkout", "--", "app/src/main.rs"]);
     assert_eq!(snapshot(&root), before);
     trainyard(&root, &["dist", "--help"], &[]).ok().says("--head").says("dist.json");

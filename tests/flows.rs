@@ -144,6 +144,28 @@ fn write_manifest(repo: &Repo, version: &str, config: &str) {
     );
 }
 
+/// Makes the RPMs rpmbuild wrote under `dir` a collection: moved to its top, listed in a
+/// `collection.json` (publish takes only what that lists).
+fn list_as_collection(dir: &Path) {
+    use sha2::Digest;
+    let mut packages = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for path in std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()) {
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rpm") {
+                let name = path.file_name().unwrap().to_str().unwrap().to_string();
+                std::fs::rename(&path, dir.join(&name)).unwrap();
+                let bytes = std::fs::read(dir.join(&name)).unwrap();
+                let sha256: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+                packages.push(format!(r#"{{"file":"{name}","sha256":"{sha256}","size":{}}}"#, bytes.len()));
+            }
+        }
+    }
+    std::fs::write(dir.join("collection.json"), format!(r#"{{"packages":[{}]}}"#, packages.join(","))).unwrap();
+}
+
 fn says(run: &Run, needle: &str) {
     let all = format!("{}{}", run.stdout, run.stderr);
     assert!(all.contains(needle), "expected {needle:?} in:\n{all}");
@@ -547,6 +569,7 @@ fn publishing_a_beta_needs_the_testing_channel_or_allow_prerelease() {
     let f = Fixture::new("prepub", "main", "0.12.0", V_PREFIX);
     let collection = f.tmp.path.join("collection");
     f.rpm(&collection, "0.12.0~b1");
+    list_as_collection(&collection);
     let repos = f.tmp.path.join("repos");
     let (c, r) = (collection.to_str().unwrap(), repos.to_str().unwrap());
     for channel in ["RPM_CHANNEL=prod", "RPM_CHANNEL=stage"] {
@@ -564,6 +587,7 @@ fn publishing_a_beta_needs_the_testing_channel_or_allow_prerelease() {
     // A dev build stays refused, --allow-prerelease or not.
     let dev = f.tmp.path.join("dev");
     f.rpm(&dev, "0.12.0~b2~~dev3");
+    list_as_collection(&dev);
     let refused = f.ty(&["release", "publish", "--from", dev.to_str().unwrap(), "--repo-dir", r, "--allow-prerelease"]);
     refused.fails_with(2);
     says(&refused, "refusing to publish development builds to the prod repository");

@@ -577,10 +577,10 @@ fn whole_release_of_a_fix() {
     assert_eq!(dnf_available(&repos.join("stage"), &f.tmp.path.join("q")), "portal-1.2\nportal-1.2.1");
     // The whole path's dist step: the fix's source release beside its collection.
     let dist: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(f.repo.dir.join("target/rpms/stage/dist.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(f.repo.dir.join("target/dist/stage/dist.json")).unwrap())
             .unwrap();
     assert_eq!((dist["version"].as_str(), dist["tag"].as_str()), (Some("1.2.1"), Some("rpm-1.2.1")));
-    assert!(f.repo.dir.join("target/rpms/stage/portal-1.2.1-1.src.rpm").is_file());
+    assert!(f.repo.dir.join("target/dist/stage/portal-1.2.1-1.src.rpm").is_file());
 }
 
 /// The prod repository never receives a dev version; the dev one does.
@@ -596,6 +596,7 @@ fn publish_refuses_dev_versions_outside_dev() {
         .env("TRAINYARD_RELEASE_VERSION", "x")
         .env("RPM_VERSION", "1.3~~dev5");
     run(build).ok();
+    list_as_collection(&collection);
     let repos = f.tmp.path.join("repos");
     let (c, r) = (collection.to_str().unwrap(), repos.to_str().unwrap());
     let refused = f.ty(&["release", "publish", "--from", c, "--repo-dir", r], &[]);
@@ -607,6 +608,28 @@ fn publish_refuses_dev_versions_outside_dev() {
     staged.fails_with(2);
     f.ty(&["release", "publish", "--from", c, "--repo-dir", r, "RPM_CHANNEL=dev"], &[]).ok();
     assert_eq!(dnf_available(&repos.join("dev"), &f.tmp.path.join("q")), "portal-1.3~~dev5");
+}
+
+/// Makes the RPMs rpmbuild wrote under `dir` a collection: moved to its top, listed in a
+/// `collection.json` (publish takes only what that lists).
+fn list_as_collection(dir: &Path) {
+    use sha2::Digest;
+    let mut packages = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for path in std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()) {
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rpm") {
+                let name = path.file_name().unwrap().to_str().unwrap().to_string();
+                std::fs::rename(&path, dir.join(&name)).unwrap();
+                let bytes = std::fs::read(dir.join(&name)).unwrap();
+                let sha256: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+                packages.push(format!(r#"{{"file":"{name}","sha256":"{sha256}","size":{}}}"#, bytes.len()));
+            }
+        }
+    }
+    std::fs::write(dir.join("collection.json"), format!(r#"{{"packages":[{}]}}"#, packages.join(","))).unwrap();
 }
 
 /// A one-shot HTTP server on loopback: answers `status`, sends back the request it got.

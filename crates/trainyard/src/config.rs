@@ -37,6 +37,9 @@ pub struct Config {
     /// Settings of `build_rpms`.
     #[serde(default)]
     pub rpm: RpmSettings,
+    /// Settings of the channels' repositories (`release publish`, `promote`, `rollback`).
+    #[serde(default)]
+    pub publish: crate::release::repo::PublishSettings,
     /// The cargo registry (a name of the user's cargo configuration) `release publish-crates` publishes to.
     pub registry: Option<String>,
     /// Where `docs` publishes the HTML documentation, one directory per version and `latest`.
@@ -146,6 +149,7 @@ impl Default for Config {
             cache_dir: None,
             internal: BTreeMap::new(),
             rpm: RpmSettings::default(),
+            publish: Default::default(),
             registry: None,
             docs_dir: None,
             tests: TestSettings::default(),

@@ -9,6 +9,7 @@ pub mod ui;
 pub mod channel;
 pub mod checkout;
 pub mod cli;
+pub mod collection;
 pub mod config;
 pub mod error;
 pub mod exec;

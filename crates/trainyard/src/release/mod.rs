@@ -14,6 +14,7 @@ pub mod cherry_pick;
 pub mod crates;
 pub mod fix;
 pub mod freeze;
+pub mod history;
 pub mod journal;
 pub mod manifest;
 pub mod next;
@@ -22,8 +23,11 @@ pub mod notify;
 pub mod pin;
 pub mod pipeline;
 pub mod prerelease;
+pub mod promote;
 pub mod publish;
 pub mod push;
+pub mod repo;
+pub mod rollback;
 pub mod start;
 pub mod tag;
 
@@ -483,7 +487,7 @@ pub fn today() -> Result<String> {
 }
 
 /// Days since 1970-01-01 -> (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

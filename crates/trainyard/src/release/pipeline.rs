@@ -282,7 +282,7 @@ fn run_steps(
             }
             "publish" => {
                 enter(journal, Default::default())?;
-                let packages = publish::publish(&ctx.effects, collection(journal)?, &opts.repo_dir, opts.channel)?;
+                let packages = publish::publish(ctx, collection(journal)?, &opts.repo_dir, opts.channel)?;
                 eprintln!(
                     "trainyard: published {} package{} to {}",
                     packages.len(),

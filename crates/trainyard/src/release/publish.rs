@@ -1,15 +1,19 @@
-//! Publish: copy a collection's RPMs into the channel's package repository directory
-//! (`<repo-dir>/<channel>/`) and refresh its metadata (`createrepo_c --update`), so that
-//! `dnf --repofrompath` installs from it. A channel's repository never receives a dev
-//! version unless it is the dev channel's.
+//! Publish: copy a collection's RPMs into the channel's repository (`<repo>/<channel>/`,
+//! local or over SSH, see [`super::repo`]), sign the copies and the metadata, and record
+//! the publish in the channel's history. A channel's repository never receives a dev
+//! version unless it is the dev channel's, and a published file never changes: the same
+//! name with other bytes is refused, the same bytes are a no-op.
 
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
+use super::history::{self, Action, FileRecord, Record};
+use super::repo::{self, Destination, Session, Signer};
 use crate::channel::Channel;
 use crate::error::{io, Error, Result};
-use crate::exec::{self, command_error, Effects};
+use crate::exec::{self, command_error};
 use crate::version::{rpm_stage, Stage};
+use crate::Context;
 
 /// An RPM of the collection, as `rpm -qp` reads it.
 #[derive(Debug, Clone)]
@@ -18,6 +22,16 @@ pub struct Package {
     pub nevra: String,
     pub version: String,
     pub release: String,
+    pub name: String,
+    /// SHA-256 of the immutable header (which holds the payload's digest): the same before
+    /// and after signing, so it tells a signed copy of a build from another build.
+    pub header_digest: String,
+}
+
+impl Package {
+    pub fn file_name(&self) -> &str {
+        self.path.file_name().unwrap_or("package.rpm")
+    }
 }
 
 /// The channel's repository under `repo_dir`.
@@ -25,22 +39,20 @@ pub fn channel_dir(repo_dir: &Utf8Path, channel: Channel) -> Utf8PathBuf {
     repo_dir.join(channel.as_str())
 }
 
-/// Every `*.rpm` under `dir`, sorted.
+/// The RPMs a collection's `collection.json` lists, nothing else of its directory: in the
+/// directory `dir` resolves to now (a build_rpms switching `dir` later does not change them),
+/// each checked against the size and SHA-256 the manifest gives.
 pub fn rpm_files(dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
+    let (real, listed) = crate::collection::read(dir)?;
     let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).map_err(io(&d))? {
-            let entry = entry.map_err(io(&d))?;
-            let Ok(path) = Utf8PathBuf::from_path_buf(entry.path()) else { continue };
-            if entry.file_type().map_err(io(&path))?.is_dir() {
-                if path.file_name() != Some("repodata") {
-                    stack.push(path);
-                }
-            } else if path.extension() == Some("rpm") {
-                out.push(path);
-            }
+    for l in &listed {
+        let path = real.join(&l.file);
+        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        if crate::collection::sha256(&bytes) != l.sha256 {
+            return Err(Error::failed(format!("{dir}/{}: its SHA-256 is not the one collection.json lists", l.file))
+                .with_help("the collection was changed by something other than build_rpms: build it again"));
         }
+        out.push(path);
     }
     out.sort();
     Ok(out)
@@ -55,37 +67,183 @@ pub fn read_packages(files: &[Utf8PathBuf]) -> Result<Vec<Package>> {
     let sh = Shell::new().map_err(command_error)?;
     let mut out = Vec::new();
     for path in files {
-        let line = exec::read(cmd!(sh, "rpm -qp --nosignature --qf '%{NEVRA}\t%{VERSION}\t%{RELEASE}' {path}"))
-            .map_err(|e| e.context(format!("reading {path}")))?;
+        let line = exec::read(cmd!(
+            sh,
+            "rpm -qp --nosignature --qf '%{NEVRA}\t%{VERSION}\t%{RELEASE}\t%{NAME}\t%{SHA256HEADER}' {path}"
+        ))
+        .map_err(|e| e.context(format!("reading {path}")))?;
         let mut f = line.split('\t');
-        let (Some(nevra), Some(version), Some(release)) = (f.next(), f.next(), f.next()) else {
+        let (Some(nevra), Some(version), Some(release), Some(name), Some(digest)) =
+            (f.next(), f.next(), f.next(), f.next(), f.next())
+        else {
             return Err(Error::failed(format!("{path}: rpm printed `{line}`")));
         };
-        out.push(Package { path: path.clone(), nevra: nevra.into(), version: version.into(), release: release.into() });
+        out.push(Package {
+            path: path.clone(),
+            nevra: nevra.into(),
+            version: version.into(),
+            release: release.into(),
+            name: name.into(),
+            header_digest: digest.into(),
+        });
     }
     Ok(out)
 }
 
-/// Publishes the RPMs of `collection` to `<repo_dir>/<channel>/`; betas and release candidates
-/// only to the dev channel.
-pub fn publish(
-    effects: &Effects,
-    collection: &Utf8Path,
-    repo_dir: &Utf8Path,
-    channel: Channel,
-) -> Result<Vec<Package>> {
-    publish_allowing(effects, collection, repo_dir, channel, false)
+/// Where the channels' repositories are: `--repo-dir` (given as `repo_dir`), else
+/// `$TRAINYARD_REPO`, else `publish.repo` in the configuration, else `target/trainyard/repos`.
+pub fn destination(ctx: &Context, repo_dir: Option<&str>) -> Result<Destination> {
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|d| Utf8PathBuf::from_path_buf(d).ok())
+        .unwrap_or_else(|| ctx.ws.root.clone());
+    if let Some(r) = repo_dir {
+        return Destination::parse(r, &cwd);
+    }
+    if let Ok(r) = std::env::var(repo::REPO_VAR) {
+        if !r.trim().is_empty() {
+            return Destination::parse(r.trim(), &cwd);
+        }
+    }
+    match &ctx.ws.config.publish.repo {
+        Some(r) => Destination::parse(r, &ctx.ws.root),
+        None => Ok(Destination::Local(ctx.ws.state_dir().join("repos"))),
+    }
+}
+
+/// Where remote repositories are mirrored while they change.
+pub fn mirrors(ctx: &Context) -> Utf8PathBuf {
+    ctx.ws.state_dir().join("repo-mirrors")
+}
+
+/// The URL clients use (the `.repo` file's `baseurl`): `$TRAINYARD_REPO_URL` or `publish.base-url`.
+pub fn base_url(ctx: &Context) -> Option<String> {
+    std::env::var(repo::BASE_URL_VAR).ok().filter(|v| !v.trim().is_empty()).or(ctx.ws.config.publish.base_url.clone())
+}
+
+/// Where a file of a release stands in a channel's repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// Not there: it will be copied.
+    New,
+    /// There with the same bytes, or a signed copy of the same build: nothing to do.
+    Present,
+    /// In the archive (a rollback took it out): it goes back.
+    Restore,
+    /// The same name with another build: refused.
+    Conflict { theirs: String },
+}
+
+/// Compares a package with the file of the same name in the channel's repository.
+pub fn place(session: &Session, file: &str, path: &Utf8Path, header_digest: &str) -> Result<Placement> {
+    let ours = repo::sha256_file(path)?;
+    for (at, found) in [(session.dir.join(file), Placement::Present), (session.archive_path(file), Placement::Restore)]
+    {
+        if !at.is_file() {
+            continue;
+        }
+        let theirs = repo::sha256_file(&at)?;
+        if theirs == ours {
+            return Ok(found);
+        }
+        let digest = read_packages(std::slice::from_ref(&at))?.remove(0).header_digest;
+        if digest == header_digest && digest != "(none)" {
+            return Ok(found);
+        }
+        return Ok(Placement::Conflict { theirs });
+    }
+    Ok(Placement::New)
+}
+
+/// The error for files whose name is taken by other bytes.
+pub fn conflicts_error(where_: &str, conflicts: &[(String, String, String)]) -> Error {
+    let mut message = format!("refusing to overwrite published files in {where_}:");
+    for (file, theirs, ours) in conflicts {
+        message.push_str(&format!("\n  - {file}: the repository has sha256 {theirs}, this one is sha256 {ours}"));
+    }
+    Error::failed(message).with_help(
+        "a published package never changes: build the change as a new release (release fix) or raise the RPM Release",
+    )
+}
+
+/// The release a collection is: `collection.json`'s version and commit, else the one version
+/// all its packages share.
+fn collection_release(collection: &Utf8Path, packages: &[Package]) -> Result<(String, Option<String>)> {
+    let manifest = collection.join("collection.json");
+    if let Ok(text) = std::fs::read_to_string(&manifest) {
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::usage(format!("{manifest}: not valid JSON: {e}")).with_help("run build_rpms again"))?;
+        if let Some(v) = json["version"].as_str() {
+            return Ok((v.to_string(), json["commit"].as_str().map(String::from)));
+        }
+    }
+    let mut versions: Vec<&str> = packages.iter().map(|p| p.version.as_str()).collect();
+    versions.sort();
+    versions.dedup();
+    match versions.as_slice() {
+        [one] => Ok((one.to_string(), None)),
+        _ => Err(Error::usage(format!(
+            "{collection} has no collection.json and its packages have several versions ({})",
+            versions.join(", ")
+        ))
+        .with_help("publish the output of build_rpms, whose collection.json names the release")),
+    }
+}
+
+/// Copies each `(from, file)` into the channel's directory as `file`, signing the copies
+/// there first (one `rpmsign` for all): the directory never holds a half-written or unsigned
+/// package under its name.
+pub fn install_copies(session: &Session, copies: &[(Utf8PathBuf, String)], signer: Option<&Signer>) -> Result<()> {
+    if copies.is_empty() {
+        return Ok(());
+    }
+    let incoming = session.dir.join(repo::INCOMING);
+    std::fs::create_dir_all(&incoming).map_err(io(&incoming))?;
+    let mut staged = Vec::new();
+    for (from, file) in copies {
+        let tmp = incoming.join(file);
+        repo::copy_file(from, &tmp)?;
+        staged.push(tmp);
+    }
+    if let Some(s) = signer {
+        s.sign_rpms(&staged)?;
+    }
+    for (tmp, (_, file)) in staged.iter().zip(copies) {
+        let dest = session.dir.join(file);
+        std::fs::rename(tmp, &dest).map_err(io(&dest))?;
+    }
+    let _ = std::fs::remove_dir(&incoming);
+    Ok(())
+}
+
+/// Publishes the RPMs of `collection` to the channel's repository; betas and release
+/// candidates only to the dev channel.
+pub fn publish(ctx: &Context, collection: &Utf8Path, repo_dir: &Utf8Path, channel: Channel) -> Result<Vec<Package>> {
+    publish_allowing(ctx, collection, repo_dir, channel, false)
 }
 
 /// [`publish`], with `allow_prerelease` letting betas and release candidates into stage and
 /// prod (`--allow-prerelease`). Dev builds never go there.
 pub fn publish_allowing(
-    effects: &Effects,
+    ctx: &Context,
     collection: &Utf8Path,
     repo_dir: &Utf8Path,
     channel: Channel,
     allow_prerelease: bool,
 ) -> Result<Vec<Package>> {
+    let dest = destination(ctx, Some(repo_dir.as_str()))?;
+    publish_to(ctx, collection, &dest, channel, allow_prerelease)
+}
+
+/// Publishes to a [`Destination`] (a directory or a remote repository).
+pub fn publish_to(
+    ctx: &Context,
+    collection: &Utf8Path,
+    dest: &Destination,
+    channel: Channel,
+    allow_prerelease: bool,
+) -> Result<Vec<Package>> {
+    let effects = &ctx.effects;
     if !collection.is_dir() {
         return Err(Error::usage(format!("the collection {collection} does not exist"))
             .with_help("build it first (build_rpms), or give the directory of its RPMs"));
@@ -120,17 +278,87 @@ pub fn publish_allowing(
             ));
         }
     }
-    let createrepo = exec::tool("createrepo_c", "createrepo-c")?;
-    let dest = channel_dir(repo_dir, channel);
-    effects.create_dir(&dest)?;
-    for p in &packages {
-        let name = p.path.file_name().unwrap_or("package.rpm");
-        let bytes = std::fs::read(&p.path).map_err(io(&p.path))?;
-        effects.write(&dest.join(name), &bytes)?;
+    let mut names: Vec<&str> = packages.iter().map(Package::file_name).collect();
+    names.sort();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(Error::usage(format!("{collection} holds two packages named {}", w[0])));
     }
-    let sh = Shell::new().map_err(command_error)?;
-    let update = if dest.join("repodata").is_dir() { vec!["--update"] } else { vec![] };
-    effects.run(cmd!(sh, "{createrepo} --quiet {update...} {dest}"))?;
+    let (version, commit) = collection_release(collection, &packages)?;
+    exec::tool("createrepo_c", "createrepo-c")?;
+    let signer = Signer::for_channel(&ctx.ws.config.publish, channel)?;
+    if let Some(s) = &signer {
+        s.key_id()?;
+    } else if channel != Channel::Dev {
+        eprintln!(
+            "trainyard: note: the {channel} repository is not signed: set ${} (or publish.gpg-key) to sign it",
+            repo::KEY_VAR
+        );
+    }
+    let session = Session::open(effects, dest, channel, &mirrors(ctx))?;
+    let mut conflicts = Vec::new();
+    let mut todo = Vec::new();
+    let mut files = Vec::new();
+    for p in &packages {
+        let file = p.file_name().to_string();
+        let place = place(&session, &file, &p.path, &p.header_digest)?;
+        if let Placement::Conflict { theirs } = &place {
+            conflicts.push((file.clone(), theirs.clone(), repo::sha256_file(&p.path)?));
+        }
+        todo.push((p, file, place));
+    }
+    if !conflicts.is_empty() {
+        return Err(conflicts_error(&dest.describe(channel), &conflicts));
+    }
+    let where_ = dest.describe(channel);
+    let mut listed = session.listed()?;
+    if todo.iter().all(|(_, file, place)| *place == Placement::Present && listed.contains(file)) {
+        eprintln!("trainyard: nothing to publish: {where_} already holds every file of {version}, as published");
+        return Ok(packages);
+    }
+    if effects.dry_run {
+        for (p, file, place) in &todo {
+            match place {
+                Placement::New => {
+                    let signed = signer.as_ref().map(|s| format!(" and sign it with {}", s.key)).unwrap_or_default();
+                    println!("would copy: {} to {where_}/{file}{signed}", p.path);
+                }
+                Placement::Restore => println!("would restore: {where_}/archive/{file}"),
+                _ => {}
+            }
+        }
+        println!("would run: createrepo_c for {where_}, then switch its repodata");
+        println!("would record: publish {version} in {where_}/{}", history::FILE);
+        return Ok(packages);
+    }
+    let copies: Vec<(Utf8PathBuf, String)> =
+        todo.iter().filter(|t| t.2 == Placement::New).map(|(p, file, _)| (p.path.clone(), file.clone())).collect();
+    install_copies(&session, &copies, signer.as_ref())?;
+    for (p, file, place) in &todo {
+        if *place == Placement::Restore {
+            let at = session.archive_path(file);
+            std::fs::rename(&at, session.dir.join(file)).map_err(io(&at))?;
+        }
+        let published = session.dir.join(file);
+        files.push(FileRecord { file: file.clone(), nevra: p.nevra.clone(), sha256: repo::sha256_file(&published)? });
+    }
+    let app = ctx.ws.config.name().to_string();
+    listed.extend(todo.iter().map(|(_, file, _)| file.clone()));
+    let metadata = session.prepare_metadata(&listed, signer.as_ref(), &app, base_url(ctx).as_deref())?;
+    let git = crate::git::Git::new(&ctx.ws.root);
+    let commit = commit.or_else(|| git.try_read(&["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]).ok().flatten());
+    let record = Record {
+        action: Action::Publish,
+        channel: channel.as_str().into(),
+        version: version.clone(),
+        from: None,
+        time: history::now(),
+        commit,
+        who: history::who(&git),
+        files,
+        archived: Vec::new(),
+    };
+    session.commit(&metadata, &record, &[])?;
+    eprintln!("trainyard: published {version} to {where_}{}", if signer.is_some() { ", signed" } else { "" });
     Ok(packages)
 }
 

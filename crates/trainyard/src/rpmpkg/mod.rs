@@ -296,7 +296,7 @@ impl Compression {
         }
     }
 
-    fn validate(self) -> Result<()> {
+    pub(crate) fn validate(self) -> Result<()> {
         match self {
             Compression::Zstd(1..=22) | Compression::Gzip(0..=9) => Ok(()),
             other => Err(Error::usage(format!("compression {other:?} is out of range"))
@@ -604,7 +604,7 @@ pub fn write(pkg: &Package, out_dir: &Utf8Path, compression: Compression) -> Res
 
 /// Builds the package's bytes and what [`write`] reports, without writing; `unchanged` says
 /// whether `out_dir` already holds these exact bytes.
-fn encode(pkg: &Package, out_dir: &Utf8Path, compression: Compression) -> Result<(Vec<u8>, Written)> {
+pub(crate) fn encode(pkg: &Package, out_dir: &Utf8Path, compression: Compression) -> Result<(Vec<u8>, Written)> {
     let bytes = pkg.to_bytes(compression)?;
     let path = out_dir.join(pkg.file_name());
     let sha256 = hex(&Sha256::digest(&bytes));
@@ -655,14 +655,14 @@ fn show_dependency(d: &rpm::Dependency) -> String {
 /// Writes several packages in parallel (one thread per core at most), each atomically. Results
 /// are in the order of `pkgs`; the first failure is returned after every package was attempted,
 /// with the count of the others. Packages that succeeded are written even when others fail: use
-/// [`write_collection`] for all or nothing.
+/// [`crate::collection`] for all or nothing.
 pub fn write_all(pkgs: &[Package], out_dir: &Utf8Path, compression: Compression) -> Result<Vec<Written>> {
     let order: Vec<usize> = (0..pkgs.len()).collect();
     first_error(parallel(pkgs.len(), &order, |i| write(&pkgs[i], out_dir, compression)))
 }
 
 /// Runs `f` on the indices `0..n` on all cores, starting in `order`; results by index.
-fn parallel<R: Send>(n: usize, order: &[usize], f: impl Fn(usize) -> R + Sync) -> Vec<R> {
+pub(crate) fn parallel<R: Send>(n: usize, order: &[usize], f: impl Fn(usize) -> R + Sync) -> Vec<R> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
 
@@ -683,7 +683,7 @@ fn parallel<R: Send>(n: usize, order: &[usize], f: impl Fn(usize) -> R + Sync) -
 }
 
 /// All the values, or the first error (saying how many failed when more than one did).
-fn first_error<T>(results: Vec<Result<T>>) -> Result<Vec<T>> {
+pub(crate) fn first_error<T>(results: Vec<Result<T>>) -> Result<Vec<T>> {
     let mut ok = Vec::with_capacity(results.len());
     let mut errors = Vec::new();
     for r in results {
@@ -698,139 +698,6 @@ fn first_error<T>(results: Vec<Result<T>>) -> Result<Vec<T>> {
         Some(first) if failed == 1 => Err(first),
         Some(first) => Err(first.context(format!("{failed} packages failed; the first"))),
     }
-}
-
-/// Where [`write_collection`] puts encoded packages until all are ready (inside the output
-/// directory, so that the final renames stay on one file system).
-pub const STAGING_DIR: &str = ".trainyard-staging";
-
-/// Writes a whole collection into `out_dir`, all or nothing: every package is encoded (in
-/// parallel, the largest first so that no big package is left alone at the end) into a staging
-/// directory, and only when all succeeded are they renamed into place. On failure `out_dir` is
-/// as it was (and is not created). Files whose bytes do not change are left untouched.
-///
-/// With `cache_path`, a package whose [fingerprint](cache::fingerprint) is cached and whose file
-/// is still in `out_dir` with the recorded SHA-256 is not encoded again; the cache is rewritten
-/// (when it changed) after a successful run.
-pub fn write_collection(
-    pkgs: &[Package],
-    out_dir: &Utf8Path,
-    compression: Compression,
-    cache_path: Option<&Utf8Path>,
-) -> Result<Vec<Written>> {
-    compression.validate()?;
-    let mut names = BTreeSet::new();
-    for p in pkgs {
-        p.validate()?;
-        if !names.insert(p.file_name()) {
-            return Err(Error::usage(format!("two packages of the collection are both {}", p.file_name()))
-                .with_help("give each packaged crate its own RPM name ([package.metadata.trainyard.rpm] name)"));
-        }
-    }
-    let cache = cache_path.map(cache::Cache::load).unwrap_or_default();
-    let files = cache::FileHashes::new(&cache);
-    let staging = out_dir.join(STAGING_DIR);
-    let out_existed = out_dir.exists();
-    // What an interrupted earlier run left.
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
-    }
-
-    // The largest first: sizes of the inputs stand in for the work each package is.
-    let weight = |p: &Package| -> u64 {
-        p.files
-            .iter()
-            .filter(|f| f.kind != FileKind::Dir)
-            .filter_map(|f| std::fs::metadata(&f.source).ok())
-            .map(|m| m.len())
-            .sum()
-    };
-    let weights: Vec<u64> = pkgs.iter().map(weight).collect();
-    let mut order: Vec<usize> = (0..pkgs.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
-
-    let prepare = |i: usize| -> Result<(Written, String, Option<Utf8PathBuf>)> {
-        let pkg = &pkgs[i];
-        let fingerprint = cache::fingerprint(pkg, compression, &files)?;
-        let path = out_dir.join(pkg.file_name());
-        if let Some(c) = cache.package(&pkg.file_name(), &fingerprint) {
-            let on_disk = std::fs::read(&path).ok();
-            if on_disk.as_ref().is_some_and(|b| b.len() as u64 == c.size && hex(&Sha256::digest(b)) == c.sha256) {
-                let w = Written {
-                    path,
-                    nevra: c.nevra.clone(),
-                    sha256: c.sha256.clone(),
-                    size: c.size,
-                    provides: c.provides.clone(),
-                    requires: c.requires.clone(),
-                    unchanged: true,
-                    from_cache: true,
-                };
-                return Ok((w, fingerprint, None));
-            }
-        }
-        let (bytes, w) = encode(pkg, out_dir, compression)?;
-        if w.unchanged {
-            return Ok((w, fingerprint, None));
-        }
-        std::fs::create_dir_all(&staging).map_err(io(&staging))?;
-        let staged = staging.join(pkg.file_name());
-        write_synced(&staged, &bytes)?;
-        Ok((w, fingerprint, Some(staged)))
-    };
-    let prepared = first_error(parallel(pkgs.len(), &order, |i| {
-        let result = prepare(i);
-        crate::ui::tick(&pkgs[i].name);
-        result
-    }));
-    let prepared = match prepared {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            if !out_existed {
-                let _ = std::fs::remove_dir(out_dir);
-            }
-            return Err(e);
-        }
-    };
-
-    // Everything is encoded: only now does a file of the output directory change.
-    for (w, _, staged) in &prepared {
-        if let Some(staged) = staged {
-            std::fs::rename(staged, &w.path).map_err(io(&w.path))?;
-        }
-    }
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
-    }
-    if let Some(cache_path) = cache_path {
-        let packages = prepared
-            .iter()
-            .map(|(w, fingerprint, _)| {
-                let name = w.path.file_name().unwrap_or_default().to_string();
-                let c = cache::Cached {
-                    fingerprint: fingerprint.clone(),
-                    nevra: w.nevra.clone(),
-                    sha256: w.sha256.clone(),
-                    size: w.size,
-                    provides: w.provides.clone(),
-                    requires: w.requires.clone(),
-                };
-                (name, c)
-            })
-            .collect();
-        cache::Cache::new(packages, files).save(cache_path)?;
-    }
-    Ok(prepared.into_iter().map(|(w, _, _)| w).collect())
-}
-
-/// Writes a new file, world-readable like rpmbuild's output, and syncs it to disk.
-fn write_synced(path: &Utf8Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut file = std::fs::File::create(path).map_err(io(path))?;
-    file.write_all(bytes).map_err(io(path))?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(io(path))?;
-    file.sync_all().map_err(io(path))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -887,87 +754,6 @@ mod tests {
         assert!(Compression::Zstd(0).validate().is_err());
         assert!(Compression::Gzip(10).validate().is_err());
         assert!(Compression::Zstd(19).validate().is_ok());
-    }
-
-    /// A package of one file `dir/NAME` holding `text`.
-    fn one_file(dir: &Utf8Path, name: &str, text: Option<&str>) -> Package {
-        let source = dir.join(name);
-        if let Some(text) = text {
-            std::fs::write(&source, text).unwrap();
-        }
-        let mut p = sample();
-        p.name = name.into();
-        p.arch = "noarch".into();
-        p.files.push(FileEntry::new(source, format!("/usr/share/{name}/{name}.txt"), 0o644, FileKind::Regular));
-        p
-    }
-
-    fn listing(dir: &Utf8Path) -> Vec<(String, Vec<u8>, std::time::SystemTime)> {
-        let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-        let mut out: Vec<_> = entries
-            .map(|e| {
-                let e = e.unwrap();
-                let meta = e.metadata().unwrap();
-                let bytes = if meta.is_file() { std::fs::read(e.path()).unwrap() } else { Vec::new() };
-                (e.file_name().into_string().unwrap(), bytes, meta.modified().unwrap())
-            })
-            .collect();
-        out.sort();
-        out
-    }
-
-    #[test]
-    fn a_collection_is_written_all_or_nothing_and_reused_from_the_cache() {
-        let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
-            .unwrap()
-            .join(format!("trainyard-collection-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = dir.join("out");
-        let cache = dir.join("cache.json");
-        let good: Vec<Package> = (0..4).map(|i| one_file(&dir, &format!("good{i}"), Some("text"))).collect();
-        let mut with_bad = good.clone();
-        with_bad.insert(2, one_file(&dir, "missing", None));
-
-        // A failure leaves no output directory behind, not even an empty one.
-        let err = write_collection(&with_bad, &out, Compression::Zstd(3), Some(&cache)).unwrap_err();
-        assert!(err.message.contains("missing"), "{}", err.message);
-        assert!(!out.exists());
-        assert!(!cache.exists());
-
-        let first = write_collection(&good, &out, Compression::Zstd(3), Some(&cache)).unwrap();
-        assert!(first.iter().all(|w| !w.unchanged && !w.from_cache));
-        let before = listing(&out);
-        assert_eq!(before.len(), 4);
-
-        // ...and, once there, leaves it exactly as it was.
-        let mut changed = with_bad.clone();
-        std::fs::write(dir.join("good0"), "new text").unwrap();
-        changed[0] = one_file(&dir, "good0", Some("new text"));
-        write_collection(&changed, &out, Compression::Zstd(3), Some(&cache)).unwrap_err();
-        assert_eq!(listing(&out), before);
-        std::fs::write(dir.join("good0"), "text").unwrap();
-
-        // Nothing changed: nothing encoded, nothing written.
-        let again = write_collection(&good, &out, Compression::Zstd(3), Some(&cache)).unwrap();
-        assert!(again.iter().all(|w| w.unchanged && w.from_cache));
-        assert_eq!(
-            again.iter().map(|w| &w.sha256).collect::<Vec<_>>(),
-            first.iter().map(|w| &w.sha256).collect::<Vec<_>>()
-        );
-        assert_eq!(listing(&out), before);
-
-        // A changed input or a damaged output is encoded again; the rest still comes from the cache.
-        std::fs::write(dir.join("good1"), "other text").unwrap();
-        std::fs::write(out.join(good[2].file_name()), "damaged").unwrap();
-        let third = write_collection(&good, &out, Compression::Zstd(3), Some(&cache)).unwrap();
-        let cached: Vec<bool> = third.iter().map(|w| w.from_cache).collect();
-        assert_eq!(cached, [true, false, false, true]);
-        assert_ne!(third[1].sha256, first[1].sha256);
-        assert_eq!(third[2].sha256, first[2].sha256);
-        assert!(!third[2].unchanged);
-        assert!(!out.join(STAGING_DIR).exists());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use xshell::cmd;
 
 use crate::channel::Channel;
 use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
+use crate::collection::{Locked, Output};
 use crate::config::Config;
 use crate::error::{io, Error, Result};
 use crate::exec;
@@ -19,7 +20,7 @@ use crate::rpmpkg::{
     self, assets, assets::CratePackage, ChangelogEntry, Compression, Dependency, FileEntry, FileKind, Package, Written,
 };
 use crate::scm::{self, Trigger};
-use crate::targets::build::{self, cargo_program, channel_arg, shell, write_if_changed, BuildOptions};
+use crate::targets::build::{self, cargo_program, channel_arg, shell, BuildOptions};
 use crate::version::Version;
 use crate::workspace::Workspace;
 use crate::Context;
@@ -57,6 +58,9 @@ pub const SPEC: TargetSpec = TargetSpec {
             or [package.metadata.generate-rpm], one per internal project that ships binaries, and one\n\
             rust-NAME-devel package per external crate of the graph (--no-deps leaves those out),\n\
             plus collection.json naming each file, its NEVRA, SHA-256, provides and requires.\n\
+            The output directory is a link to the whole collection, switched at once when a run ends\n\
+            (a killed run leaves the previous one); runs into one --out take turns, and each keeps\n\
+            the files of other workspaces there.\n\
             Reproducible: SOURCE_DATE_EPOCH or the commit time is every timestamp.",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod)" }],
     flags: &[
@@ -149,27 +153,36 @@ pub struct Smoke {
 }
 
 pub struct Collection {
+    /// `<out>` as named: a link to the collection's directory (see [`crate::collection`]).
     pub out_dir: Utf8PathBuf,
     pub manifest: CollectionManifest,
     /// Names of the workspace's own packages (what `mock` installs).
     pub workspace_packages: Vec<String>,
     pub smoke: Vec<Smoke>,
+    /// No other run replaces `<out>` while this collection is in use (`mock` installs from it).
+    _lock: Option<Locked>,
 }
 
-/// The output directory of a channel's collection.
-pub fn out_dir(ctx: &Context, channel: Channel) -> Utf8PathBuf {
-    match ctx.args.value("out") {
+/// The output directory of a channel's collection, checked (see [`Output::check`]).
+pub fn out_dir(ctx: &Context, channel: Channel) -> Result<Output> {
+    let dir = match ctx.args.value("out") {
+        Some("") => {
+            return Err(Error::usage("--out is empty: it would write the collection into the workspace root")
+                .with_help("give --out a directory, or leave it out for target/rpms/<channel>"))
+        }
         Some(dir) if Utf8Path::new(dir).is_absolute() => dir.into(),
         Some(dir) => ctx.ws.root.join(dir),
         None => ctx.ws.target_dir.join("rpms").join(channel.as_str()),
-    }
+    };
+    Output::check(&dir, &ctx.ws, ctx.effects.dry_run)
 }
 
 /// Builds and writes the collection (the `mock` target calls this too).
 pub fn collect(ctx: &Context) -> Result<Collection> {
     let ws = &ctx.ws;
     let channel = channel_arg(ctx, "RPM_CHANNEL", Channel::Prod)?;
-    let out = out_dir(ctx, channel);
+    let output = out_dir(ctx, channel)?;
+    let out = output.path.clone();
     let described = scm::describe(ws, Trigger::Auto)?;
     let version_rpm = described.rpm();
     // A self checkout (ACCOUNT_PORTAL=rpm-1.2 on account-portal) is a tree without history:
@@ -232,6 +245,10 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     if ctx.effects.dry_run {
         println!("collection of {} {} for {channel}: {}", ws.config.name(), version_rpm, out);
     }
+    // One run at a time writes an output directory: taken before the build, so that a second
+    // run says at once that it waits. (Always before the build lock, never after: no two runs
+    // can each hold the lock the other waits for.)
+    let locked = if ctx.effects.dry_run { None } else { Some(output.lock()?) };
     let options = BuildOptions { refresh: false, cargo_args: settings.strip_args() };
     let phase = crate::ui::Phase::start(format!("building {} for {channel}", ws.config.name()));
     let built = build::build(ctx, channel, &options)?;
@@ -387,19 +404,21 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
             },
             workspace_packages,
             smoke,
+            _lock: None,
         });
     }
 
-    // Everything is assembled and validated: only now does the output directory change, all at
-    // once (write_collection encodes every package before it renames any into place).
-    let previous = previous_files(&out);
+    // Everything is assembled and validated: only now is the new collection staged, in a
+    // directory of its own, and shown as a whole (see crate::collection).
+    let locked = locked.expect("locked unless dry-run");
     let only: Vec<Package> = packages.iter().map(|(p, _)| p.clone()).collect();
     let cache = cache_path(ws, &out);
     let writing = std::time::Instant::now();
     let phase = crate::ui::Phase::counted(format!("writing {} packages", only.len()), only.len());
-    let written = rpmpkg::write_collection(&only, &out, compression, Some(&cache))?;
+    let staged = locked.stage(ws.config.name(), &only, compression, Some(&cache))?;
+    let written = &staged.written;
     phase.elapsed();
-    for w in &written {
+    for w in written {
         crate::ui::event(serde_json::json!({
             "reason": "package-written", "file": w.path, "nevra": w.nevra, "sha256": w.sha256,
             "unchanged": w.unchanged, "from_cache": w.from_cache,
@@ -414,7 +433,6 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     let entries: Vec<Entry> = written.iter().zip(&packages).map(|(w, (p, kind))| entry(w, p, *kind, &out)).collect();
-    remove_stale(&out, &previous, &entries)?;
     let manifest = CollectionManifest {
         channel,
         workspace: ws.config.name().to_string(),
@@ -426,8 +444,8 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         packages: entries,
     };
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
-    write_if_changed(&manifest_path, &json)?;
-    Ok(Collection { out_dir: out, manifest, workspace_packages, smoke })
+    staged.commit(&json)?;
+    Ok(Collection { out_dir: out, manifest, workspace_packages, smoke, _lock: Some(locked) })
 }
 
 fn entry(w: &Written, p: &Package, kind: Kind, out: &Utf8Path) -> Entry {
@@ -443,31 +461,6 @@ fn entry(w: &Written, p: &Package, kind: Kind, out: &Utf8Path) -> Entry {
         unchanged: w.unchanged,
         from_cache: w.from_cache,
     }
-}
-
-/// The files the collection previously written to `out` named (its `collection.json`).
-fn previous_files(out: &Utf8Path) -> Vec<String> {
-    let Ok(text) = std::fs::read_to_string(out.join("collection.json")) else { return Vec::new() };
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { return Vec::new() };
-    json["packages"]
-        .as_array()
-        .map(|ps| ps.iter().filter_map(|p| p["file"].as_str().map(String::from)).collect())
-        .unwrap_or_default()
-}
-
-/// Removes the RPMs of the previous collection that are not part of this one. Files trainyard
-/// did not write (another team's RPMs in a shared --out directory) are left alone.
-fn remove_stale(out: &Utf8Path, previous: &[String], entries: &[Entry]) -> Result<()> {
-    let keep: BTreeSet<&str> = entries.iter().map(|e| e.file.as_str()).collect();
-    for name in previous.iter().filter(|f| f.ends_with(".rpm") && !f.contains('/') && !keep.contains(f.as_str())) {
-        let path = out.join(name);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(&path)(e)),
-        }
-    }
-    Ok(())
 }
 
 fn smoke_of(p: &CratePackage, expect: Option<String>) -> Smoke {

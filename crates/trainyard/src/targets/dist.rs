@@ -36,8 +36,9 @@ pub const SPEC: TargetSpec = TargetSpec {
             Cargo.lock, every dependency vendored under vendor/, internal-project overrides under\n\
             internal/, and a .cargo/config.toml that points cargo at them) and NAME-VERSION-1.src.rpm,\n\
             whose spec runs `cargo build --release --offline --frozen`. Both are byte-identical on every\n\
-            run (sorted entries, the commit time on every file, owner 0), and dist.json lists them in\n\
-            target/rpms/<channel>/ (or --out), beside collection.json.",
+            run (sorted entries, the commit time on every file, owner 0), and dist.json lists them, in\n\
+            target/dist/<channel>/ (or --out): not in the collection directory, which build_rpms\n\
+            switches as a whole.",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod): whose lock file is vendored" }],
     flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, HEAD_FLAG],
     takes_projects: true,
@@ -117,7 +118,7 @@ pub fn run(ctx: &Context) -> Result<()> {
     let top = format!("{name}-{version}");
     let release = ws.config.rpm.release.clone().unwrap_or_else(|| "1".into());
     let source_date = source_date(ws, &commit)?;
-    let out = build_rpms::out_dir(ctx, channel);
+    let out = out_dir(ctx, channel)?;
     let members = build_rpms::workspace_members(ws)?;
     let packaged: Vec<&build_rpms::Member> = members
         .iter()
@@ -271,6 +272,19 @@ pub fn run(ctx: &Context) -> Result<()> {
 }
 
 /// Writes `dist.json` into the collection's directory (the whole-path release lists it).
+/// Where the source release goes: `--out`, or `target/dist/<channel>/`. Not the collection's
+/// directory: `build_rpms` replaces that as a whole, and a file written into it would race with
+/// the switch.
+fn out_dir(ctx: &Context, channel: Channel) -> Result<Utf8PathBuf> {
+    match ctx.args.value("out") {
+        Some("") => Err(Error::usage("--out is empty")
+            .with_help("give --out a directory, or leave it out for target/dist/<channel>")),
+        Some(dir) if Utf8Path::new(dir).is_absolute() => Ok(dir.into()),
+        Some(dir) => Ok(ctx.ws.root.join(dir)),
+        None => Ok(ctx.ws.target_dir.join("dist").join(channel.as_str())),
+    }
+}
+
 pub fn write_manifest(out: &Utf8Path, manifest: &DistManifest) -> Result<()> {
     let mut json = serde_json::to_vec_pretty(manifest).expect("dist manifest serialises");
     json.push(b'\n');

@@ -8,7 +8,8 @@ use crate::config::Flow;
 use crate::error::{Error, Result};
 use crate::release::pipeline::{self, Release, ReleasePipeline};
 use crate::release::{
-    backport, cherry_pick, fix, freeze, notes, pin, prerelease, publish, push, start, tag, Repo, State, Version,
+    backport, cherry_pick, fix, freeze, history, notes, pin, prerelease, promote, publish, push, rollback, start, tag,
+    Repo, State, Version,
 };
 use crate::targets::build::channel_arg;
 use crate::Context;
@@ -16,7 +17,8 @@ use crate::Context;
 pub const SPEC: TargetSpec = TargetSpec {
     name: "release",
     summary: "the release process: start, pin, notes, tag, fix, backport, push; or `release 1.2` for all of it",
-    usage: "<start X.Y | pin | notes | tag | fix | backport [X.Y] | freeze | beta | rc | cherry-pick COMMIT... | push | publish | notify | X.Y[.Z]> [--dry-run] ...",
+    usage: "<start X.Y | pin | notes | tag | fix | backport [X.Y] | freeze | beta | rc | cherry-pick COMMIT... | push \
+            | publish | promote V | rollback V | history | notify | X.Y[.Z]> [--dry-run] ...",
     about: "Steps (each checks every precondition first and reports all problems at once; none pushes):\n\
             \x20 start X.Y      cut X.Y-release from the default branch; the default branch moves to the next\n\
             \x20                train (commit `starting the X.Y+1 development`); X.Y.0 on the release branch\n\
@@ -36,8 +38,13 @@ pub const SPEC: TargetSpec = TargetSpec {
             \x20 tag            on a version branch: the final (v0.12.0), once RELEASE.txt has its section\n\
             \x20 cherry-pick C  pick commits downstream (default -> rc -> version branch) with -x; never upstream\n\
             \n\
-            \x20 publish        copy a collection (--from DIR) to <repo-dir>/<channel>/ and run createrepo_c;\n\
+            \x20 publish        publish a collection (--from DIR) to <repo>/<channel>/: signed copies, signed\n\
+            \x20                metadata; the same name with other bytes is refused, the same bytes do nothing;\n\
             \x20                stage and prod refuse dev builds, and betas and rcs unless --allow-prerelease\n\
+            \x20 promote V      copy release V's published bytes --from stage --to prod (re-signed only if\n\
+            \x20                prod has another key)\n\
+            \x20 rollback V     make V the newest release of --channel: newer ones move to its archive\n\
+            \x20 history        what was published, promoted and rolled back in --channel, by whom, when\n\
             \x20 publish-crates cargo publish the workspace's crates, in dependency order, to the registry named by\n\
             \x20                [workspace.metadata.trainyard] registry (token: $CARGO_REGISTRIES_<NAME>_TOKEN or cargo's\n\
             \x20                credential providers); crates already there are skipped, so a rerun resumes\n\
@@ -65,14 +72,21 @@ pub const SPEC: TargetSpec = TargetSpec {
         FlagSpec {
             name: "repo-dir",
             value: Some("DIR"),
-            help: "package repositories, one per channel (default target/trainyard/repos)",
+            help: "package repositories, one per channel: a directory or ssh://[user@]host[:port]/path \
+                   (default $TRAINYARD_REPO, publish.repo, target/trainyard/repos)",
             var: None,
         },
-        FlagSpec { name: "from", value: Some("DIR"), help: "publish: the collection's directory", var: None },
+        FlagSpec {
+            name: "from",
+            value: Some("DIR|CHANNEL"),
+            help: "publish: the collection's directory; promote: the channel to copy from",
+            var: None,
+        },
+        FlagSpec { name: "to", value: Some("CHANNEL"), help: "promote: the channel to copy to", var: None },
         FlagSpec {
             name: "allow-prerelease",
             value: None,
-            help: "publish: let betas and release candidates into stage or prod",
+            help: "publish, promote: let betas and release candidates into stage or prod",
             var: None,
         },
         FlagSpec {
@@ -133,6 +147,8 @@ fn allowed(step: &str) -> &'static [&'static str] {
         "notes" => &["message-file"],
         "backport" => &["apply"],
         "publish" => &["from", "repo-dir", "allow-prerelease"],
+        "promote" => &["from", "to", "repo-dir", "allow-prerelease"],
+        "rollback" | "history" => &["repo-dir"],
         "notify" => &["webhook-file"],
         "whole" => &["message-file", "push", "resume", "abort", "repo-dir", "webhook-file"],
         _ => &[],
@@ -143,7 +159,8 @@ pub fn run(ctx: &Context) -> Result<()> {
     let args = &ctx.args;
     let Some(first) = args.positional.first() else {
         return Err(Error::usage("`release` needs a step or a version").with_help(format!(
-            "{} release start 1.2 | pin | notes | tag | fix | backport | push | publish | notify, or {} release 1.2",
+            "{} release start 1.2 | pin | notes | tag | fix | backport | push | publish | promote | rollback | history \
+             | notify, or {} release 1.2",
             ctx.program, ctx.program
         )));
     };
@@ -175,6 +192,9 @@ pub fn run(ctx: &Context) -> Result<()> {
         "cherry-pick",
         "push",
         "publish",
+        "promote",
+        "rollback",
+        "history",
         "notify",
         "publish-crates",
         "whole",
@@ -202,7 +222,7 @@ pub fn run(ctx: &Context) -> Result<()> {
             if wrong.len() == 1 { "is" } else { "are" }
         )));
     }
-    let takes_word = matches!(step, "start" | "backport");
+    let takes_word = matches!(step, "start" | "backport" | "promote" | "rollback");
     let words = match step {
         "whole" => 1,
         "cherry-pick" => args.positional.len(),
@@ -319,16 +339,37 @@ pub fn run(ctx: &Context) -> Result<()> {
             let Some(from) = path("from") else {
                 return Err(Error::usage("`release publish` needs the collection: --from DIR"));
             };
-            let packages = publish::publish_allowing(
-                &ctx.effects,
-                from,
-                &repo_dir(ctx),
-                channel()?,
-                args.flag("allow-prerelease"),
-            )?;
+            let packages =
+                publish::publish_allowing(ctx, from, &repo_dir(ctx)?, channel()?, args.flag("allow-prerelease"))?;
             for p in &packages {
                 println!("{}", p.nevra);
             }
+            Ok(())
+        }
+        "promote" => {
+            let (Some(v), Some(from), Some(to)) = (word, args.value("from"), args.value("to")) else {
+                return Err(Error::usage("`release promote` needs a version and two channels")
+                    .with_help(format!("{} release promote 1.3.1 --from stage --to prod", ctx.program)));
+            };
+            let promotion = promote::Promotion {
+                version: v,
+                from: Channel::parse(from)?,
+                to: Channel::parse(to)?,
+                allow_prerelease: args.flag("allow-prerelease"),
+            };
+            promote::promote(ctx, &publish::destination(ctx, Some(repo_dir(ctx)?.as_str()))?, &promotion)
+        }
+        "rollback" => {
+            let Some(v) = word else {
+                return Err(Error::usage("`release rollback` needs the version to go back to")
+                    .with_help(format!("{} release rollback 1.2 --channel prod", ctx.program)));
+            };
+            rollback::rollback(ctx, &publish::destination(ctx, Some(repo_dir(ctx)?.as_str()))?, v, channel()?)
+        }
+        "history" => {
+            let dest = publish::destination(ctx, Some(repo_dir(ctx)?.as_str()))?;
+            let channel = channel()?;
+            print!("{}", history::render(&dest.describe(channel), &dest.read_history(channel)?));
             Ok(())
         }
         "notify" => {
@@ -367,12 +408,17 @@ pub fn run(ctx: &Context) -> Result<()> {
                 resume: args.flag("resume"),
                 abort: args.flag("abort"),
                 message_file: path("message-file"),
-                repo_dir: repo_dir(ctx),
+                repo_dir: repo_dir(ctx)?,
                 webhook_file: path("webhook-file"),
             };
             pipeline::run(&repo, &opts, PIPELINE)
         }
     }
+}
+
+/// The repositories' place (a directory or an `ssh://` URL), as `publish::destination` finds it.
+fn repo_dir(ctx: &Context) -> Result<Utf8PathBuf> {
+    Ok(publish::destination(ctx, ctx.args.value("repo-dir"))?.to_arg().into())
 }
 
 /// The version `release minor|patch` names, from HEAD's version, the tag it counts from, the
@@ -390,18 +436,6 @@ fn computed_version(ctx: &Context, word: crate::release::next::Word) -> Result<S
         on_default_branch: described.branch.as_deref() == Some(ctx.ws.config.default_branch.as_str()),
     };
     Ok(compute(word, head, newest, repo.precision()?)?.to_pep440())
-}
-
-fn repo_dir(ctx: &Context) -> Utf8PathBuf {
-    match ctx.args.value("repo-dir") {
-        Some(dir) if Utf8Path::new(dir).is_absolute() => dir.into(),
-        Some(dir) => std::env::current_dir()
-            .ok()
-            .and_then(|d| Utf8PathBuf::from_path_buf(d).ok())
-            .map(|d| d.join(dir))
-            .unwrap_or_else(|| dir.into()),
-        None => ctx.ws.state_dir().join("repos"),
-    }
 }
 
 fn run_plan(repo: &Repo, plan: crate::release::Plan, done: &str) -> Result<()> {
