@@ -76,9 +76,9 @@ _trainyard() {
             projects=0
             ;;
         release)
-            opts="--dry-run --message-file --apply --push --resume --abort --repo-dir --from --allow-prerelease --webhook-file --channel --help"
+            opts="--dry-run --message-file --apply --push --resume --abort --repo-dir --from --to --allow-prerelease --webhook-file --channel --help"
             vars="RPM_CHANNEL=dev RPM_CHANNEL=stage RPM_CHANNEL=prod"
-            valued="--message-file --repo-dir --from --webhook-file --channel"
+            valued="--message-file --repo-dir --from --to --webhook-file --channel"
             projects=1
             ;;
         demo)
