@@ -305,7 +305,7 @@ impl Registry {
 #[test]
 fn the_dependency_collection_holds_every_registry_crate_and_no_deps_leaves_it_out() {
     let f = Registry::new();
-    f.run(&["build_rpms"]).ok().says("cargo vendor");
+    f.run(&["-v", "build_rpms"]).ok().says("cargo vendor");
     let out = f.root.join("target/rpms/prod");
     let files = rpms(&out);
     assert_eq!(
@@ -363,7 +363,7 @@ fn the_dependency_collection_holds_every_registry_crate_and_no_deps_leaves_it_ou
 
     // Nothing changed: neither cargo vendor nor any encoding runs again.
     let before = state(&out);
-    let run = f.run(&["build_rpms"]);
+    let run = f.run(&["-v", "build_rpms"]);
     run.ok().says("nothing changed").says("0 encoded, 3 from the cache");
     assert!(!run.output().contains("cargo vendor"), "{}", run.output());
     assert!(state(&out) == before);
@@ -372,7 +372,7 @@ fn the_dependency_collection_holds_every_registry_crate_and_no_deps_leaves_it_ou
     sh(&f.root, &cargo(), &["update", "--quiet", "-p", "padcore", "--precise", "0.3.1"]);
     write(&f.root.join("reqs/prod-reqs.txt"), "leftpad == 1.0.0\npadcore == 0.3.1\n");
     commit_all(&f.root, "padcore 0.3.1");
-    f.run(&["build_rpms"]).ok().says("cargo vendor");
+    f.run(&["-v", "build_rpms"]).ok().says("cargo vendor");
     assert!(out.join("rust-padcore-devel-0.3.1-1.noarch.rpm").is_file());
     assert!(!out.join("rust-padcore-devel-0.3.0-1.noarch.rpm").exists(), "a stale package was left");
 

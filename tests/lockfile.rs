@@ -216,10 +216,10 @@ fn concurrent_dev_build_and_prod_build_rpms(tc: &Toolchain) {
 
     // The dev build is mid-build (its resolution made) when build_rpms and pin start.
     let (slow, marks) = slow_cargo(f.tmp.path(), tc, "build", 2.0);
-    let dev = spawn(&f.root, &["build", "--refresh"], tc, &slow);
+    let dev = spawn(&f.root, &["-v", "build", "--refresh"], tc, &slow);
     wait_for(&marks.join("started"), Duration::from_secs(60));
     trainyard(&f.root, &["pin", "CHANNEL=prod", "--check"], &env).ok().says("is up to date");
-    let prod = trainyard(&f.root, &["build_rpms"], &env);
+    let prod = trainyard(&f.root, &["-v", "build_rpms"], &env);
     let dev = finish(dev);
     dev.ok().says(tc.mark());
     prod.ok().says(tc.mark());
@@ -275,7 +275,7 @@ fn kill_9_during_cargo_update_leaves_cargo_lock_unchanged(tc: &Toolchain) {
     wait_for(&marks.join("finished"), Duration::from_secs(60));
     assert!(f.lock_bytes() == lock, "Cargo.lock changed by an orphan after the next run");
     // The next resolution builds the dev versions; nothing of the killed runs is left.
-    trainyard(&f.root, &["build", "--refresh"], &tc.env()).ok().says(tc.mark());
+    trainyard(&f.root, &["-v", "build", "--refresh"], &tc.env()).ok().says(tc.mark());
     assert_eq!(f.app_says(), DEV_VERSIONS);
     assert!(f.lock_bytes() == lock);
     let leftovers: Vec<String> = std::fs::read_dir(f.root.join("target/trainyard/dev"))
@@ -296,7 +296,7 @@ fn a_symlinked_cargo_lock_stays_a_link(tc: &Toolchain) {
     std::os::unix::fs::symlink("locks/Cargo.lock", f.root.join("Cargo.lock")).unwrap();
     commit_all(&f.root, "the lock lives in locks/");
     let target = std::fs::read(f.root.join("locks/Cargo.lock")).unwrap();
-    trainyard(&f.root, &["build"], &tc.env()).ok().says(tc.mark());
+    trainyard(&f.root, &["-v", "build"], &tc.env()).ok().says(tc.mark());
     assert_eq!(f.app_says(), DEV_VERSIONS);
     trainyard(&f.root, &["build", "CHANNEL=prod"], &tc.env()).ok();
     assert_eq!(f.app_says(), PROD_VERSIONS);
@@ -336,7 +336,7 @@ fn a_copied_workspace_after_a_killed_build(tc: &Toolchain) {
         "fn main() {\n    println!(\"copy: leftpad {} padcore {}\", leftpad::VERSION, leftpad::PADCORE_VERSION);\n}\n",
     );
 
-    trainyard(&copy, &["build"], &tc.env()).ok().says(tc.mark());
+    trainyard(&copy, &["-v", "build"], &tc.env()).ok().says(tc.mark());
     let says = sh(&copy, &copy.join("target/release/app").display().to_string(), &[]);
     assert_eq!(says, format!("copy: {DEV_VERSIONS}"));
     assert!(f.lock_bytes() == original_lock, "the original's Cargo.lock was changed from the copy");
@@ -423,13 +423,13 @@ fn overrides_resolve_into_their_own_lock_files(tc: &Toolchain) {
     let portal = yard.join("account-portal");
     let lock = std::fs::read(portal.join("Cargo.lock")).unwrap();
     let app = portal.join("target/release/account-portal").display().to_string();
-    trainyard(&portal, &["build", "SERVER_CORE=rpm-2.0"], &tc.env()).ok().says(tc.mark());
+    trainyard(&portal, &["-v", "build", "SERVER_CORE=rpm-2.0"], &tc.env()).ok().says(tc.mark());
     assert!(sh(&portal, &app, &[]).ends_with("using server-core 2.0"), "{}", sh(&portal, &app, &[]));
     trainyard(&portal, &["build"], &tc.env()).ok();
     assert!(sh(&portal, &app, &[]).ends_with("using server-core 1.0"));
     let run = trainyard(
         &portal,
-        &["build_rpms", "SERVER_CORE=rpm-2.0", "ACCOUNT_PORTAL=rpm-1.2", "RPM_CHANNEL=stage"],
+        &["-v", "build_rpms", "SERVER_CORE=rpm-2.0", "ACCOUNT_PORTAL=rpm-1.2", "RPM_CHANNEL=stage"],
         &tc.env(),
     );
     run.ok().says(tc.mark());

@@ -597,3 +597,33 @@ fn the_mock_backend_rebuilds_installs_and_smoke_tests_with_mock() {
     dry.ok().says("would run: mock -r").says("--rebuild").says("--chroot -- /bin/sh -c 'account-portal --version'");
     assert_eq!(read(&state.join("log")), log, "the dry run ran mock");
 }
+
+#[test]
+fn a_failing_mock_speaks_json_to_the_end() {
+    require_root!();
+    let d = Demo::new("mock-json");
+    d.rpm_table("smoke = \"account-portal --check\"");
+    let run = d.mock(&["--message-format", "json"]);
+    run.fails_with(1);
+    // Every line of stdout is one JSON object; the last is the result, with the exit code.
+    let events: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}\n{}", run.output())))
+        .collect();
+    let last = events.last().expect("events");
+    assert_eq!(
+        (last["reason"].as_str(), last["exit_code"].as_i64(), last["success"].as_bool()),
+        (Some("result"), Some(1), Some(false))
+    );
+    let reasons = |r: &str| events.iter().filter(|e| e["reason"] == r).count();
+    assert_eq!(reasons("result"), 1);
+    assert!(reasons("package-written") >= 2, "{}", run.stdout);
+    assert!(
+        events.iter().any(|e| e["reason"] == "phase-finished" && e["phase"] == "running the smoke commands"),
+        "{}",
+        run.stdout
+    );
+    let problem = events.iter().find(|e| e["reason"] == "problem").expect("a problem event");
+    assert!(problem["message"].as_str().unwrap().contains("smoke"), "{problem}");
+}

@@ -34,7 +34,8 @@ fn released(label: &str) -> Repo {
 
 fn trainyard(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = command(env!("CARGO_BIN_EXE_trainyard"), dir);
-    cmd.args(args).env_remove("CARGO_TARGET_DIR");
+    // -v: the commands trainyard runs are echoed too, and must not leak either.
+    cmd.arg("-v").args(args).env_remove("CARGO_TARGET_DIR");
     for (k, v) in env {
         cmd.env(k, v);
     }

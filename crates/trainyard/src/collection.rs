@@ -461,7 +461,11 @@ impl Staged<'_> {
             w.path = out.join(&name);
             Ok((w, fingerprint))
         };
-        let prepared = rpmpkg::first_error(rpmpkg::parallel(pkgs.len(), &order, prepare))?;
+        let prepared = rpmpkg::first_error(rpmpkg::parallel(pkgs.len(), &order, |i| {
+            let result = prepare(i);
+            crate::ui::tick(&pkgs[i].name);
+            result
+        }))?;
         let mut cached = BTreeMap::new();
         for (w, fingerprint) in prepared {
             let c = cache::Cached {

@@ -44,6 +44,9 @@ pub struct Config {
     pub registry: Option<String>,
     /// Where `docs` publishes the HTML documentation, one directory per version and `latest`.
     pub docs_dir: Option<Utf8PathBuf>,
+    /// Settings of `tests`.
+    #[serde(default)]
+    pub tests: TestSettings,
     /// How many numbers the release line writes: `"X.Y"` (`rpm-1.2`) or `"X.Y.Z"` (`v0.17.0`).
     /// Default: what the existing release tags show, else what `release start` is given.
     pub version_precision: Option<String>,
@@ -129,6 +132,22 @@ pub struct RpmSettings {
     pub release: Option<String>,
 }
 
+/// `[workspace.metadata.trainyard.tests]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TestSettings {
+    /// What the suite needs installed, checked before it runs: a command on PATH
+    /// (`rpm = "rpm"`) or a Python module (`"python3:packaging" = "python3-packaging"`),
+    /// each with the Debian package that provides it.
+    #[serde(default)]
+    pub needs: BTreeMap<String, String>,
+    /// Cargo versions the suite needs, each with the rustup toolchain that provides one:
+    /// `nightly = ">=1.97"` is met by any cargo of this machine (`$CARGO`, PATH's, rustup's)
+    /// at 1.97 or later, else installed with `rustup toolchain install nightly`.
+    #[serde(default)]
+    pub toolchains: BTreeMap<String, String>,
+}
+
 fn default_tag_prefix() -> String {
     "rpm-".into()
 }
@@ -159,6 +178,7 @@ impl Default for Config {
             publish: Default::default(),
             registry: None,
             docs_dir: None,
+            tests: TestSettings::default(),
             version_precision: None,
             version_scheme: VersionScheme::default(),
             flow: Flow::default(),

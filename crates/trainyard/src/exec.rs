@@ -38,9 +38,20 @@ impl Effects {
             println!("would run: {}", crate::redact::text(&cmd.to_string()));
             return Ok(());
         }
-        if !self.quiet {
+        if crate::ui::show_commands() {
             eprintln!("$ {}", crate::redact::text(&cmd.to_string()));
         }
+        cmd.quiet().run().map_err(command_error)
+    }
+
+    /// Like [`Effects::run`], but the command is printed whatever the verbosity: the user
+    /// is told exactly what trainyard does to their system (`apt-get install`).
+    pub fn announce(&self, cmd: Cmd<'_>) -> Result<()> {
+        if self.dry_run {
+            println!("would run: {cmd}");
+            return Ok(());
+        }
+        eprintln!("$ {cmd}");
         cmd.quiet().run().map_err(command_error)
     }
 
@@ -51,7 +62,7 @@ impl Effects {
             println!("would run: {}", crate::redact::text(&cmd.to_string()));
             return Ok(None);
         }
-        if !self.quiet {
+        if crate::ui::show_commands() {
             eprintln!("$ {}", crate::redact::text(&cmd.to_string()));
         }
         cmd.quiet().read().map(Some).map_err(command_error)

@@ -2,6 +2,10 @@
 //!
 //! The `xtask` binary and the `trainyard` binary both call [`main_with_args`].
 
+// First: its `print!`/`println!` replace std's in the whole crate (see the module docs).
+#[macro_use]
+pub mod ui;
+
 pub mod channel;
 pub mod checkout;
 pub mod cli;
@@ -10,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod exec;
 pub mod git;
+pub mod global;
 pub mod lockfile;
 pub mod product;
 pub mod projects;
@@ -45,15 +50,42 @@ pub struct Context {
 
 /// Runs the command line and returns the documented exit code.
 pub fn main_with_args(args: Vec<OsString>, program: &str) -> ExitCode {
-    match run(args, program) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
+    // A closed stdout unwinds with `ui::BrokenPipe` (destructors run); it ends the run quietly.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(args, program))) {
+        Ok(Ok(())) => {
+            if let Some(target) = RAN.get() {
+                ui::finish_run(target, 0, None);
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Err(err)) => {
             if !err.message.is_empty() {
-                eprintln!("{}", error::printable(&redact::text(&err.to_string())));
+                let printed = error::printable(&redact::text(&err.to_string()));
+                ui::diagnostic(&printed);
+                ui::event(serde_json::json!({
+                    "reason": "problem", "level": "error",
+                    "message": redact::text(&err.message), "help": err.help.as_deref().map(redact::text),
+                }));
+            }
+            if let Some(target) = RAN.get() {
+                let printed = (!err.message.is_empty()).then(|| error::printable(&redact::text(&err.to_string())));
+                ui::finish_run(target, err.exit_code(), printed.as_deref());
             }
             ExitCode::from(err.exit_code())
         }
+        Err(payload) if payload.is::<ui::BrokenPipe>() => ExitCode::from(ui::BROKEN_PIPE_STATUS),
+        Err(payload) => std::panic::resume_unwind(payload),
     }
+}
+
+/// The target this process runs, once its arguments are accepted (for the final `result`).
+static RAN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// A target's `--help`: its own options, then the global ones.
+fn target_help(spec: &cli::TargetSpec, program: &str, project_vars: &[String]) -> String {
+    let mut out = cli::target_help(spec, program, project_vars);
+    out.push_str(&global::help_section());
+    out
 }
 
 fn run(args: Vec<OsString>, program: &str) -> Result<()> {
@@ -61,13 +93,38 @@ fn run(args: Vec<OsString>, program: &str) -> Result<()> {
         .into_iter()
         .map(|a| a.into_string().map_err(|a| Error::usage(format!("argument {a:?} is not valid UTF-8"))))
         .collect::<Result<_>>()?;
+    let env = |name: &str| std::env::var(name).ok();
+    let (global, words) = match global::extract(&words) {
+        Ok(found) => found,
+        Err(err) => {
+            ui::init(ui::Ui::new(0, ui::ColorChoice::from_env(&env)));
+            return Err(err);
+        }
+    };
+    let mut settings = ui::Ui::new(global.verbosity, global.color.unwrap_or_else(|| ui::ColorChoice::from_env(&env)));
+    settings.json = global.json;
+    ui::init(settings);
+    let manifest_path = global.manifest_path.clone();
+    global::apply(global);
     let Some(first) = words.first() else {
         print!("{}", targets::overview(program));
         return Err(Error::usage(String::new()));
     };
     match first.as_str() {
+        "help" if words.len() > 1 => {
+            let Some(target) = targets::find(&words[1]) else { return Err(unknown_target(&words[1])) };
+            let cwd = std::env::current_dir().ok().and_then(|d| Utf8PathBuf::from_path_buf(d).ok());
+            let found = match (&manifest_path, cwd) {
+                (Some(m), Some(cwd)) => Workspace::at(&cwd.join(m)).ok(),
+                (None, Some(cwd)) => Workspace::discover(&cwd).ok(),
+                _ => None,
+            };
+            let vars = found.map(|ws| ws.config.project_vars()).unwrap_or_default();
+            print!("{}", target_help(target.spec, program, &vars));
+            return Ok(());
+        }
         "--help" | "-h" | "help" => {
-            print!("{}", targets::overview(program));
+            print!("{}{}", targets::overview(program), global::help_section());
             return Ok(());
         }
         "--version" | "-V" => {
@@ -76,38 +133,40 @@ fn run(args: Vec<OsString>, program: &str) -> Result<()> {
         }
         _ => {}
     }
-    let Some(target) = targets::find(first) else {
-        let names: Vec<String> = targets::TARGETS.iter().map(|t| t.spec.name.to_string()).collect();
-        let mut help = format!("targets: {}", names.join(", "));
-        if let Some(near) = cli::closest(first, &names) {
-            help = format!("did you mean `{near}`?\n{help}");
-        }
-        return Err(Error::usage(format!("unknown target `{first}`")).with_help(help));
-    };
+    let Some(target) = targets::find(first) else { return Err(unknown_target(first)) };
+    if ui::get().json && !global::JSON_TARGETS.contains(&target.spec.name) {
+        return Err(Error::usage(format!("`{}` has no --message-format json", target.spec.name))
+            .with_help(format!("targets with JSON events: {}", global::JSON_TARGETS.join(", "))));
+    }
+    let _ = RAN.set(target.spec.name.to_string());
     let cwd = std::env::current_dir().map_err(|e| Error::failed(format!("current directory: {e}")))?;
     let cwd = Utf8PathBuf::from_path_buf(cwd).map_err(|p| Error::usage(format!("{} is not UTF-8", p.display())))?;
     let rest = &words[1..];
     let wants_help = rest.iter().take_while(|w| *w != "--").any(|w| w == "--help" || w == "-h");
-    let ws = match Workspace::discover(&cwd) {
+    let found = match &manifest_path {
+        Some(m) => Workspace::at(&cwd.join(m)),
+        None => Workspace::discover(&cwd),
+    };
+    let ws = match found {
         Ok(ws) => ws,
         Err(_) if wants_help => {
-            print!("{}", cli::target_help(target.spec, program, &[]));
+            print!("{}", target_help(target.spec, program, &[]));
             return Ok(());
         }
         Err(_) if !target.needs_workspace => Workspace::detached(&cwd),
         Err(err) => return Err(err),
     };
     let project_vars = ws.config.project_vars();
-    let env = |name: &str| std::env::var(name).ok();
     let (args, notes) = cli::parse(target.spec, rest, &project_vars, targets::GLOBAL_VARS, &env)?;
     if args.help {
-        print!("{}", cli::target_help(target.spec, program, &project_vars));
+        print!("{}", target_help(target.spec, program, &project_vars));
         return Ok(());
     }
     for note in notes {
-        eprintln!("{note}");
+        ui::diagnostic(&note);
     }
-    let effects = Effects::new(args.dry_run());
+    let mut effects = Effects::new(args.dry_run());
+    effects.quiet = ui::quiet();
     let ws = match args.var(&ws.config.self_var()) {
         Some(var) if target.spec.takes_projects => self_checkout(&ws, &var.value, &effects)?,
         _ => ws,
@@ -116,6 +175,15 @@ fn run(args: Vec<OsString>, program: &str) -> Result<()> {
     lockfile::report_leftover_swap(&ws, effects.dry_run);
     let ctx = Context { ws, args, effects, program: program.to_string() };
     (target.run)(&ctx)
+}
+
+fn unknown_target(word: &str) -> Error {
+    let names: Vec<String> = targets::TARGETS.iter().map(|t| t.spec.name.to_string()).collect();
+    let mut help = format!("targets: {}", names.join(", "));
+    if let Some(near) = cli::closest(word, &names) {
+        help = format!("did you mean `{near}`?\n{help}");
+    }
+    Error::usage(format!("unknown target `{word}`")).with_help(help)
 }
 
 /// `ACCOUNT_PORTAL=rpm-1.2` on account-portal itself: the workspace as it was at that ref,

@@ -162,9 +162,11 @@ impl LockSite {
         LockSite { lock: dir.join("Cargo.lock"), dir, mechanism, manifest }
     }
 
-    /// `--manifest-path M`, and for cargo 1.97+ `--config resolver.lockfile-path="L"`.
+    /// `--manifest-path M`, and for cargo 1.97+ `--config resolver.lockfile-path="L"`;
+    /// with the global `--locked`/`--frozen`, that too.
     pub fn cargo_args(&self) -> Vec<String> {
         let mut args = vec!["--manifest-path".to_string(), self.manifest.to_string()];
+        args.extend(crate::global::cargo_args());
         if self.mechanism == Mechanism::LockfilePath {
             args.push("--config".to_string());
             args.push(format!("resolver.lockfile-path={}", toml::Value::String(self.lock.to_string())));

@@ -150,9 +150,11 @@ pub fn plan(ctx: &Context, channel: Channel, requirements: &[Requirement]) -> Re
         done.push(name.clone());
         let project = projects.get_mut(&name).expect("planned");
         let request = project.request.clone().expect("requested");
+        let phase = crate::ui::Phase::start(format!("fetching {} at {}", project.name, request.reference));
         let resolved = cache.resolve(&project.name, &project.url, &request.reference, &ctx.effects)?;
         project.commit = Some(resolved.commit.clone());
         let tree = cache.worktree(&resolved, &ctx.effects)?;
+        phase.elapsed();
         if !tree.exists() {
             // Dry-run: the work tree is not there to look into; the plan patches its root.
             println!(

@@ -210,6 +210,7 @@ fn run_steps(
             state = State::read(repo)?;
         }
         ctx.effects.say(format!("release {version}: {step}"));
+        let phase = crate::ui::Phase::events_only(format!("release {version}: {step}"));
         // Every effect below comes after `enter`: the journal knows the step before it acts.
         let enter = |journal: &mut Journal, writes| -> Result<()> {
             if ctx.effects.dry_run {
@@ -309,6 +310,7 @@ fn run_steps(
             }
             _ => unreachable!("unknown step {step}"),
         }
+        phase.elapsed();
         if ctx.effects.dry_run {
             continue;
         }

@@ -346,7 +346,7 @@ fn probe_bwrap() -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn effective_uid() -> Option<u32> {
+pub(crate) fn effective_uid() -> Option<u32> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("Uid:"))?;
     line.split_whitespace().nth(2)?.parse().ok()
@@ -461,28 +461,28 @@ impl Sandbox {
     }
 
     fn install_and_smoke(&self, test: &InstallTest, report: &mut Report) -> Result<()> {
-        let phase = Instant::now();
+        let phase = crate::ui::Phase::start("making the repository");
         self.make_repo(&test.repo_rpms)?;
         report.timings.repo = phase.elapsed();
 
-        let phase = Instant::now();
+        let phase = crate::ui::Phase::start("creating the root");
         self.root.create()?;
         self.write_dnf_config()?;
         self.install_base()?;
         report.timings.base = phase.elapsed();
 
-        let phase = Instant::now();
+        let phase = crate::ui::Phase::start("installing with dnf");
         let result = self.install(&test.install);
         report.installed = self.installed().unwrap_or_default();
         report.timings.install = phase.elapsed();
         result?;
 
-        let phase = Instant::now();
+        let phase = crate::ui::Phase::start("verifying the installed files");
         let verified = self.verify(&report.installed);
         report.timings.verify = phase.elapsed();
         verified?;
 
-        let phase = Instant::now();
+        let phase = crate::ui::Phase::start("running the smoke commands");
         for smoke in &test.smoke {
             if !report.installed.iter().any(|nevra| diagnose::nevra_has_name(nevra, &smoke.package)) {
                 report.skipped.push(smoke.clone());

@@ -22,11 +22,12 @@ use crate::Context;
 pub const SPEC: TargetSpec = TargetSpec {
     name: "build",
     summary: "build the workspace in release mode for a channel (CHANNEL=dev by default)",
-    usage: "[CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--dry-run] [--refresh] [--features F] [--profile P] [--target T] [--trigger push|tag|auto]",
+    usage: "[CHANNEL=dev|stage|prod] [PROJECT=ref ...] [--dry-run] [--refresh] [--features F] [--profile P] [--target T] [--trigger push|tag|auto] [-- CARGO-BUILD-ARGS...]",
     about: "dev takes the newest versions reqs/dev-reqs.txt allows (its == pins are honoured) and keeps\n\
             that resolution under target/trainyard/dev/, never in your Cargo.lock. stage and prod build\n\
             --locked and refuse a Cargo.lock that disagrees with reqs/<channel>-reqs.txt.\n\
-            The build manifest is written to target/trainyard/build-<channel>.json.",
+            The build manifest is written to target/trainyard/build-<channel>.json.\n\
+            Words after `--` go to `cargo build` (`-- --timings`).",
     vars: &[VarSpec { name: "CHANNEL", help: "dev (default), stage or prod" }],
     flags: &[
         DRY_RUN,
@@ -46,7 +47,7 @@ pub const SPEC: TargetSpec = TargetSpec {
     ],
     takes_projects: true,
     max_positional: 0,
-    passthrough: false,
+    passthrough: true,
 };
 
 // How the product is built (`build`, `build_rpms` and `mock` take them); each may also come from
@@ -96,8 +97,10 @@ const DEV_RESOLUTION_TTL_SECS: u64 = 24 * 3600;
 
 pub fn run(ctx: &Context) -> Result<()> {
     let channel = channel_arg(ctx, "CHANNEL", Channel::Dev)?;
-    let options = BuildOptions { refresh: ctx.args.flag("refresh"), ..BuildOptions::default() };
+    let options = BuildOptions { refresh: ctx.args.flag("refresh"), cargo_args: ctx.args.passthrough.clone() };
+    let phase = crate::ui::Phase::start(format!("building {} for {channel}", ctx.ws.config.name()));
     let outcome = build(ctx, channel, &options)?;
+    phase.elapsed();
     if let Some(path) = outcome.manifest_path {
         eprintln!("trainyard: built {} for {channel}; manifest {}", ctx.ws.config.name(), ctx.ws.display(&path));
     }
@@ -402,8 +405,13 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
     let roots: Vec<&crate::targets::build_rpms::Member> =
         members.iter().filter(|m| product.roots.contains(&m.info.name)).collect();
     let settings = BuildSettings::of(ctx, &roots)?.cargo_args();
-    let build_cmd = |site: &LockSite| {
-        let at = site.cargo_args();
+    // `locked`: the build must not change the lock (the global `--locked` may have said so already;
+    // cargo refuses the flag twice).
+    let build_cmd = |site: &LockSite, locked: bool| {
+        let mut at = site.cargo_args();
+        if locked && !at.iter().any(|a| a == "--locked" || a == "--frozen") {
+            at.push("--locked".into());
+        }
         let c = cmd!(
             sh,
             "{cargo} build {settings...} {selection...} {at...} --target-dir {target_dir} {patch_list...} {extra...}"
@@ -434,7 +442,7 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
         } else {
             site.prepare(ws, Some(&bytes))?;
         }
-        ctx.effects.run(build_cmd(&site).arg("--locked")).map_err(|e| shadow_hint(e, &site))?;
+        ctx.effects.run(build_cmd(&site, true)).map_err(|e| shadow_hint(e, &site))?;
         lock
     } else if channel.is_pinned() {
         // Overrides change the resolution of the internal crates only; every external
@@ -451,7 +459,7 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
         }
         if ctx.effects.dry_run {
             println!("would resolve the overrides from Cargo.lock into {}", ws.display(&site.lock));
-            ctx.effects.run(build_cmd(&site).arg("--locked"))?;
+            ctx.effects.run(build_cmd(&site, true))?;
             Vec::new()
         } else {
             // Resolved from the user's lock in a scratch site, moved into place once checked.
@@ -471,7 +479,7 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
             check_pinned(ctx, channel, &lock, &requirements, &internal)?;
             site.prepare(ws, None)?;
             site.adopt(&scratch)?;
-            ctx.effects.run(build_cmd(&site).arg("--locked")).map_err(|e| shadow_hint(e, &site))?;
+            ctx.effects.run(build_cmd(&site, true)).map_err(|e| shadow_hint(e, &site))?;
             lock
         }
     } else {
@@ -489,7 +497,7 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
                     ws.display(&ws.reqs_path(channel))
                 );
             }
-            ctx.effects.run(build_cmd(&site))?;
+            ctx.effects.run(build_cmd(&site, false))?;
             Vec::new()
         } else {
             if !fresh {
@@ -505,7 +513,7 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
             } else {
                 site.prepare(ws, None)?;
             }
-            ctx.effects.run(build_cmd(&site)).map_err(|e| shadow_hint(e, &site))?;
+            ctx.effects.run(build_cmd(&site, false)).map_err(|e| shadow_hint(e, &site))?;
             let packages = product.graph_owned(&lockfile::read(&site.lock)?);
             projects::check_patched(&projects, &packages)?;
             if !fresh {

@@ -251,7 +251,9 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     // can each hold the lock the other waits for.)
     let locked = if ctx.effects.dry_run { None } else { Some(output.lock()?) };
     let options = BuildOptions { refresh: false, cargo_args: settings.strip_args() };
+    let phase = crate::ui::Phase::start(format!("building {} for {channel}", ws.config.name()));
     let built = build::build(ctx, channel, &options)?;
+    phase.elapsed();
 
     let mut packages: Vec<(Package, Kind)> = Vec::new();
     let mut smoke = Vec::new();
@@ -370,7 +372,9 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     packages.extend(internal_packages.into_iter().map(|p| (p, Kind::Internal)));
 
     if !ctx.args.flag("no-deps") {
+        let phase = crate::ui::Phase::start("vendoring the dependencies' sources");
         let vendor = vendor(ctx, channel, &built.site, &built.patches, &built.manifest.packages)?;
+        phase.elapsed();
         // A dry run resolves no graph: it names the packages it can without one.
         if let (Some(vendor), Some(graph)) = (vendor, &graph) {
             packages.extend(
@@ -411,8 +415,16 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     let only: Vec<Package> = packages.iter().map(|(p, _)| p.clone()).collect();
     let cache = cache_path(ws, &out);
     let writing = std::time::Instant::now();
+    let phase = crate::ui::Phase::counted(format!("writing {} packages", only.len()), only.len());
     let staged = locked.stage(ws.config.name(), &only, compression, Some(&cache))?;
     let written = &staged.written;
+    phase.elapsed();
+    for w in written {
+        crate::ui::event(serde_json::json!({
+            "reason": "package-written", "file": w.path, "nevra": w.nevra, "sha256": w.sha256,
+            "unchanged": w.unchanged, "from_cache": w.from_cache,
+        }));
+    }
     let encoded = written.iter().filter(|w| !w.from_cache).count();
     eprintln!(
         "trainyard: {} packages ({encoded} encoded, {} from the cache) in {:.1} s, {compression:?}, {} threads",

@@ -199,7 +199,7 @@ fn run_mock(
         return Err(Error::usage("nothing to build with mock: the collection has no workspace package"));
     }
 
-    let phase = Instant::now();
+    let phase = crate::ui::Phase::start("mock: vendoring and writing source RPMs");
     let vendor_dir = dir.join("vendor");
     if !fx.dry_run {
         let _ = std::fs::remove_dir_all(&vendor_dir);
@@ -217,7 +217,7 @@ fn run_mock(
     }
     report.timings.sources = phase.elapsed();
 
-    let phase = Instant::now();
+    let phase = crate::ui::Phase::start("mock: building and installing in its chroot");
     let first = &plans[0].0;
     if !fx.dry_run {
         let _ = std::fs::remove_dir_all(&result_dir);
@@ -241,7 +241,7 @@ fn run_mock(
         rpms.iter().filter_map(|p| p.file_name()).map(|n| n.trim_end_matches(".rpm").to_string()).collect();
     report.timings.install = phase.elapsed();
 
-    let phase = Instant::now();
+    let phase = crate::ui::Phase::start("mock: running the smoke commands");
     for s in smoke {
         let argv = first.smoke_command(s);
         if fx.dry_run {

@@ -7,11 +7,13 @@ use crate::Context;
 pub mod build;
 pub mod build_rpms;
 pub mod ci;
+pub mod completions;
 pub mod demo;
 pub mod dist;
 pub mod docs;
 pub mod image;
 pub mod init;
+pub mod man;
 pub mod mock;
 pub mod pin;
 pub mod release;
@@ -39,6 +41,8 @@ pub const TARGETS: &[Target] = &[
     Target { spec: &image::SPEC, run: image::run, needs_workspace: true },
     Target { spec: &demo::SPEC, run: demo::run, needs_workspace: false },
     Target { spec: &init::SPEC, run: init::run, needs_workspace: true },
+    Target { spec: &completions::SPEC, run: completions::run, needs_workspace: false },
+    Target { spec: &man::SPEC, run: man::run, needs_workspace: false },
 ];
 
 /// Variables some target reads; one given to a target that does not read it is a note, not an error.
@@ -58,7 +62,7 @@ pub fn overview(program: &str) -> String {
         out.push_str(&format!("  {:<12} {}\n", t.spec.name, t.spec.summary));
     }
     out.push_str(&format!(
-        "\nEvery target takes --help and --dry-run. `{program} <target> --help` lists its variables and options.\n\
+        "\nEvery target takes --help and --dry-run. `{program} help <target>` lists its variables and options.\n\
          exit codes: 0 success, 1 the work failed, 2 bad input or configuration, 3 a required tool is missing\n"
     ));
     out

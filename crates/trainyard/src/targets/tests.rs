@@ -1,4 +1,12 @@
 //! `tests`: the workspace's test suite, with a JUnit report CI systems read.
+//!
+//! Before the suite runs, what it needs (`[workspace.metadata.trainyard.tests] needs`) is
+//! checked: as root with apt-get, what is missing is installed; otherwise the run stops
+//! before starting anything, naming each missing tool, its package and the command that
+//! installs them. A test needing an absent tool is never counted as passed.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
 
 use camino::Utf8PathBuf;
 use xshell::cmd;
@@ -15,7 +23,10 @@ pub const SPEC: TargetSpec = TargetSpec {
     usage: "[--dry-run] [-- ARGS...]",
     about: "With cargo-nextest installed: `cargo nextest run --workspace` with a JUnit XML report at\n\
             target/nextest/trainyard/junit.xml. Without it: `cargo test --workspace`, with a notice.\n\
-            Words after `--` go to the test runner. The exit code is the test run's.",
+            Words after `--` go to the test runner. The exit code is the test run's.\n\
+            First, the tools [workspace.metadata.trainyard.tests] needs are checked: as root with\n\
+            apt-get, missing ones are installed (the command is printed); otherwise, or with\n\
+            TRAINYARD_NO_INSTALL=1, the run stops (exit 3) naming each tool and its package.",
     vars: &[],
     flags: &[DRY_RUN],
     takes_projects: false,
@@ -49,7 +60,202 @@ fn has_nextest() -> bool {
     exec::output(cmd!(sh, "{cargo} nextest --version")).is_ok_and(|(ok, _, _)| ok)
 }
 
+/// Set (to anything but `0` or empty) to forbid `tests` from installing what the suite needs.
+pub const NO_INSTALL_ENV: &str = "TRAINYARD_NO_INSTALL";
+
+/// One thing the suite needs, and the Debian package that provides it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Need {
+    /// A command on PATH (`rpm`), or `python3:packaging` for a Python module.
+    pub name: String,
+    pub package: String,
+}
+
+impl Need {
+    fn present(&self, path: &OsStr) -> Result<bool> {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+        let find = |program: &str| which::which_in(program, Some(path), &cwd).ok();
+        match self.name.split_once(':') {
+            None => Ok(find(&self.name).is_some()),
+            Some((python, module)) => {
+                if module.is_empty() || !module.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+                    return Err(Error::usage(format!("`{}` in tests.needs is not `PYTHON:MODULE`", self.name))
+                        .with_help(
+                            "write a command name (`rpm`) or an interpreter and a module (`python3:packaging`)",
+                        ));
+                }
+                let Some(python) = find(python) else { return Ok(false) };
+                let status = std::process::Command::new(python)
+                    .args(["-c", &format!("import {module}")])
+                    .env("PATH", path)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+                Ok(status.is_ok_and(|s| s.success()))
+            }
+        }
+    }
+}
+
+/// What of `needs` is absent with this `PATH`.
+pub fn missing(needs: &BTreeMap<String, String>, path: &OsStr) -> Result<Vec<Need>> {
+    let mut out = Vec::new();
+    for (name, package) in needs {
+        let need = Need { name: name.clone(), package: package.clone() };
+        if !need.present(path)? {
+            out.push(need);
+        }
+    }
+    Ok(out)
+}
+
+/// The Debian packages of `missing`, each once, in order.
+fn packages(missing: &[Need]) -> Vec<String> {
+    let mut out: Vec<String> = missing.iter().map(|n| n.package.clone()).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Whether this process may install packages: root, apt-get on PATH, not forbidden.
+fn may_install(path: &OsStr, forbidden: bool) -> bool {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    !forbidden && crate::sandbox::effective_uid() == Some(0) && which::which_in("apt-get", Some(path), &cwd).is_ok()
+}
+
+/// The error that stops the run: each missing tool, its package, the commands that install them.
+pub fn missing_error(missing: &[Need], toolchains: &[(String, String)], root: bool, program: &str) -> Error {
+    let mut rows: Vec<(String, String)> =
+        missing.iter().map(|n| (n.name.clone(), format!("Debian package {}", n.package))).collect();
+    rows.extend(toolchains.iter().map(|(t, r)| (format!("cargo {r}"), format!("rustup toolchain {t}"))));
+    let width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    let mut message = String::from("the test suite needs what is not installed; no test was run:");
+    for (name, from) in &rows {
+        message.push_str(&format!("\n  {name:<width$}  ({from})"));
+    }
+    let mut commands = Vec::new();
+    if !missing.is_empty() {
+        let sudo = if root { "" } else { "sudo " };
+        commands.push(format!("{sudo}apt-get install -y {}", packages(missing).join(" ")));
+    }
+    if !toolchains.is_empty() {
+        let names: Vec<&str> = toolchains.iter().map(|(t, _)| t.as_str()).collect();
+        commands.push(format!("rustup toolchain install --profile minimal {}", names.join(" ")));
+    }
+    Error::new(crate::error::Kind::MissingTool, message).with_help(format!(
+        "install them: {}\n(`{program} tests` installs them itself, apt-get packages as root, unless {NO_INSTALL_ENV}=1)",
+        commands.join(" && ")
+    ))
+}
+
+/// The (major, minor) of every cargo of this machine: `$CARGO`, PATH's, each rustup toolchain's.
+fn cargo_versions(path: &OsStr) -> Vec<(u64, u64)> {
+    let version = |cargo: &OsStr| -> Option<(u64, u64)> {
+        let out = std::process::Command::new(cargo).arg("-V").env("PATH", path).output().ok()?;
+        let (major, minor, _) = crate::lockfile::parse_cargo_version(&String::from_utf8_lossy(&out.stdout))?;
+        Some((major, minor))
+    };
+    let mut cargos: Vec<std::ffi::OsString> = vec![cargo_program().into(), "cargo".into()];
+    let rustup = |args: &[&str]| {
+        std::process::Command::new("rustup")
+            .args(args)
+            .env("PATH", path)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    for line in rustup(&["toolchain", "list"]).unwrap_or_default().lines() {
+        let Some(name) = line.split_whitespace().next() else { continue };
+        if let Some(cargo) = rustup(&["which", "--toolchain", name, "cargo"]) {
+            cargos.push(cargo.trim().into());
+        }
+    }
+    cargos.iter().filter_map(|c| version(c)).collect()
+}
+
+/// Whether (major, minor) meets `>=X.Y` or `<X.Y`.
+fn meets(version: (u64, u64), requirement: &str) -> Result<bool> {
+    let parse = |text: &str| -> Option<(u64, u64)> {
+        let (major, minor) = text.trim().split_once('.')?;
+        Some((major.parse().ok()?, minor.parse().ok()?))
+    };
+    let bad = || {
+        Error::usage(format!("`{requirement}` in tests.toolchains is not `>=X.Y` or `<X.Y`"))
+            .with_help("for example: nightly = \">=1.97\"")
+    };
+    if let Some(v) = requirement.strip_prefix(">=") {
+        Ok(version >= parse(v).ok_or_else(bad)?)
+    } else if let Some(v) = requirement.strip_prefix('<') {
+        Ok(version < parse(v).ok_or_else(bad)?)
+    } else {
+        Err(bad())
+    }
+}
+
+/// The toolchains of `[tests] toolchains` no cargo of this machine stands in for.
+fn missing_toolchains(ctx: &Context, path: &OsStr) -> Result<Vec<(String, String)>> {
+    let wanted = &ctx.ws.config.tests.toolchains;
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let versions = cargo_versions(path);
+    let mut out = Vec::new();
+    for (toolchain, requirement) in wanted {
+        let mut met = false;
+        for v in &versions {
+            met |= meets(*v, requirement)?;
+        }
+        if !met {
+            out.push((toolchain.clone(), requirement.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// Checks what the suite needs and installs it when permitted; see the module docs.
+pub fn preflight(ctx: &Context, path: &OsStr, forbidden: bool) -> Result<()> {
+    let needs = &ctx.ws.config.tests.needs;
+    let absent = missing(needs, path)?;
+    let chains = missing_toolchains(ctx, path)?;
+    if absent.is_empty() && chains.is_empty() {
+        return Ok(());
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    let apt = absent.is_empty() || may_install(path, forbidden);
+    let rustup = chains.is_empty() || (!forbidden && which::which_in("rustup", Some(path), &cwd).is_ok());
+    let root = crate::sandbox::effective_uid() == Some(0);
+    if !apt || !rustup {
+        return Err(missing_error(&absent, &chains, root, &ctx.program));
+    }
+    let sh = shell()?;
+    sh.set_var("PATH", path);
+    sh.set_var("DEBIAN_FRONTEND", "noninteractive");
+    if !absent.is_empty() {
+        let pkgs = packages(&absent);
+        eprintln!("trainyard: the test suite needs {}; installing", pkgs.join(", "));
+        ctx.effects.announce(cmd!(sh, "apt-get update -qq"))?;
+        ctx.effects.announce(cmd!(sh, "apt-get install -y -qq {pkgs...}"))?;
+    }
+    if !chains.is_empty() {
+        let names: Vec<&str> = chains.iter().map(|(t, _)| t.as_str()).collect();
+        ctx.effects.announce(cmd!(sh, "rustup toolchain install --profile minimal {names...}"))?;
+    }
+    if ctx.effects.dry_run {
+        return Ok(());
+    }
+    let (still, chains) = (missing(needs, path)?, missing_toolchains(ctx, path)?);
+    if still.is_empty() && chains.is_empty() {
+        Ok(())
+    } else {
+        Err(missing_error(&still, &chains, root, &ctx.program).context("after installing"))
+    }
+}
+
 pub fn run(ctx: &Context) -> Result<()> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let forbidden = std::env::var(NO_INSTALL_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
+    preflight(ctx, &path, forbidden)?;
     let sh = shell()?;
     let cargo = cargo_program();
     let manifest = &ctx.ws.manifest;
@@ -80,7 +286,24 @@ fn run_status(ctx: &Context, c: xshell::Cmd<'_>) -> Result<i32> {
         println!("would run: {c}");
         return Ok(0);
     }
-    eprintln!("$ {c}");
+    if crate::ui::show_commands() {
+        eprintln!("$ {c}");
+    }
     let status = std::process::Command::from(c).status().map_err(|e| Error::failed(format!("running tests: {e}")))?;
     Ok(status.code().unwrap_or(1))
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn cargo_version_requirements() {
+        assert!(meets((1, 97), ">=1.97").unwrap());
+        assert!(!meets((1, 96), ">=1.97").unwrap());
+        assert!(meets((1, 95), "<1.97").unwrap());
+        assert!(!meets((2, 0), "<1.97").unwrap());
+        assert_eq!(meets((1, 95), "~1.95").unwrap_err().exit_code(), 2);
+        assert_eq!(meets((1, 95), ">=1").unwrap_err().exit_code(), 2);
+    }
 }
