@@ -733,3 +733,61 @@ fn image_on_a_local_base_runs_in_its_own_root() {
     let out = Command::new("chroot").arg(bundle.join("rootfs")).arg("/usr/bin/app").output().unwrap();
     assert!(!out.status.success(), "a dynamically linked program cannot run on an empty base");
 }
+
+/// Two runners publishing one version into one repository at once (the push/tag race's other
+/// half): two runs of the same build both succeed with one copy published; a runner whose build
+/// of the same version has other bytes is refused with exit 1 naming both checksums, and the
+/// repository stays valid with the first bytes.
+#[test]
+fn two_runners_publishing_one_version_at_once() {
+    let shared = TempDir::new("ci-race-repos");
+    let repos = shared.path.join("repos");
+    let config = format!("{NO_MOCK}repo-dir = \"{}\"\nimage = false\n", repos.display());
+    let a = Fixture::new("ci-race-a", &config);
+    a.repo.tag("rpm-1.3");
+    let b = Fixture::new("ci-race-b", &config);
+    b.repo.write("app/src/main.rs", "fn main() {\n    println!(\"portal, other bytes\");\n}\n");
+    b.repo.commit_all("other bytes");
+    b.repo.tag("rpm-1.3");
+    let tag = github("push", "refs/tags/rpm-1.3");
+
+    let at_once = |first: &Fixture, second: &Fixture| {
+        let env: Vec<(&str, String)> = tag.clone();
+        std::thread::scope(|s| {
+            let one = s.spawn(|| first.ci(&[], &env));
+            let two = s.spawn(|| second.ci(&[], &env));
+            (one.join().unwrap(), two.join().unwrap())
+        })
+    };
+    let prod_rpms = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(repos.join("prod"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|n| n.ends_with(".rpm"))
+            .collect();
+        names.sort();
+        names
+    };
+    let arch = std::env::consts::ARCH;
+
+    // The same build twice at once: both succeed, one copy.
+    let (one, two) = at_once(&a, &a);
+    one.ok();
+    two.ok();
+    assert_eq!(prod_rpms(), [format!("portal-1.3-1.{arch}.rpm")]);
+    let published = std::fs::read(repos.join("prod").join(format!("portal-1.3-1.{arch}.rpm"))).unwrap();
+    let built = std::fs::read(portal_rpm(&a.repo.dir.join("target/rpms/prod"))).unwrap();
+    assert!(published == built, "the published package is not the build's");
+
+    // Another runner's build of 1.3 with other bytes, at the same time as a third run of the first.
+    let (again, other) = at_once(&a, &b);
+    again.ok();
+    assert_eq!(other.code, Some(1), "{}\n{}", other.stdout, other.stderr);
+    says(&other, "the repository has sha256");
+    assert_eq!(prod_rpms(), [format!("portal-1.3-1.{arch}.rpm")]);
+    assert!(
+        std::fs::read(repos.join("prod").join(format!("portal-1.3-1.{arch}.rpm"))).unwrap() == published,
+        "the refused run changed the published bytes"
+    );
+    dnf_lists(&repos.join("prod"), &["portal-1.3-1"]);
+}

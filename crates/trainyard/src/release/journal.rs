@@ -312,7 +312,8 @@ impl Journal {
             let is_ours = match (planned, &content) {
                 (Some(hashes), Some(bytes)) => hashes.contains(&digest(bytes)),
                 _ => false,
-            } || (code == "??" && running.is_some_and(|r| is_write_leftover(path, r)));
+            } || (code == "??" && running.is_some_and(|r| is_write_leftover(path, r)))
+                || (code != "??" && running.is_some_and(|r| is_content_of_a_branch(repo, path, r, &now)));
             match (code == "??", is_ours) {
                 (_, true) if code == "??" => plan.remove.push(path.to_string()),
                 (false, true) => plan.restore.push(path.to_string()),
@@ -408,4 +409,25 @@ fn short(name: &str) -> String {
 
 fn abbrev(id: &str) -> &str {
     &id[..id.len().min(10)]
+}
+
+/// True when the work tree's `path` holds what some local branch had for it when the step
+/// began, or has now: a kill inside the step's `git checkout` leaves files of the other branch
+/// behind, which are the release's own (restoring them is what the undo does anyway).
+fn is_content_of_a_branch(repo: &Repo, path: &str, running: &Running, now: &BTreeMap<String, String>) -> bool {
+    let Ok(Some(blob)) = repo.git.try_read(&["hash-object", "--", path]) else { return false };
+    let blob = blob.trim().to_string();
+    let mut commits: Vec<&String> = running
+        .refs
+        .iter()
+        .chain(now.iter())
+        .filter(|(name, _)| name.starts_with("refs/heads/"))
+        .map(|(_, commit)| commit)
+        .collect();
+    commits.sort();
+    commits.dedup();
+    commits.into_iter().any(|commit| {
+        let spec = format!("{commit}:{path}");
+        matches!(repo.git.try_read(&["rev-parse", "--verify", "--quiet", "--end-of-options", &spec]), Ok(Some(b)) if b.trim() == blob)
+    })
 }
