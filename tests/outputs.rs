@@ -376,3 +376,72 @@ fn bad_out_directories_are_refused_before_the_build() {
     assert!(!d.portal.join("target/release").exists(), "the build ran");
     assert_eq!(std::fs::read_dir(&ro).unwrap().count(), 0);
 }
+
+/// A process of the test holding `lock` (with util-linux's `flock`) until it is dropped.
+struct Holder(std::process::Child);
+
+impl Holder {
+    fn new(lock: &Path) -> Holder {
+        std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+        use std::os::unix::process::CommandExt;
+        let mut child = Command::new("flock")
+            .arg(lock)
+            .process_group(0)
+            .args(["sleep", "120"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("flock (util-linux) runs");
+        // Held once `flock` has started its command: `sleep` is its child.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Command::new("flock").args(["--nonblock"]).arg(lock).arg("true").status().unwrap().success() {
+            assert!(Instant::now() < deadline, "flock never took {}", lock.display());
+            assert!(child.try_wait().unwrap().is_none(), "flock ended");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Holder(child)
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        // Its process group: flock and its sleep.
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.0.id())]).status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A lock another process keeps: the run waits for it at most TRAINYARD_LOCK_TIMEOUT, then
+/// fails (exit 1) naming what it waited for, how long, and the variable; nothing is written.
+/// The `--out` lock and the target directory's build lock alike; a bad value is bad input.
+#[test]
+fn a_lock_held_too_long_ends_the_wait_with_a_message() {
+    let d = Demo::new();
+    let shared = d.tmp.path().join("shared");
+    let out = shared.to_str().unwrap();
+    let args = ["build_rpms", "RPM_CHANNEL=dev", "--no-deps", "--out", out];
+    let short = [("TRAINYARD_LOCK_TIMEOUT", "2")];
+
+    let holder = Holder::new(&store(&shared).join("lock"));
+    let started = Instant::now();
+    let run = trainyard(&d.portal, &args, &short);
+    let waited = started.elapsed();
+    run.fails_with(1)
+        .says(&format!("waiting for another run writing {out}"))
+        .says(&format!("gave up waiting for the lock of the output directory {out} after 2 s"))
+        .says("TRAINYARD_LOCK_TIMEOUT=SECONDS gives it longer (now 2 s)");
+    assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(60), "waited {waited:?}");
+    assert!(std::fs::symlink_metadata(&shared).is_err(), "{out} was written");
+    drop(holder);
+
+    let _holder = Holder::new(&d.portal.join("target/trainyard/build.lock"));
+    trainyard(&d.portal, &["build"], &short)
+        .fails_with(1)
+        .says("waiting for another trainyard build into target to finish")
+        .says("gave up waiting for another trainyard build into target to finish after 2 s")
+        .says("TRAINYARD_LOCK_TIMEOUT");
+    trainyard(&d.portal, &["build"], &[("TRAINYARD_LOCK_TIMEOUT", "soon")])
+        .fails_with(2)
+        .says("TRAINYARD_LOCK_TIMEOUT=\"soon\" is not a whole number of seconds above 0");
+    assert_eq!(tracked_changes(&d.portal), "");
+}

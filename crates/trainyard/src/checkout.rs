@@ -25,7 +25,7 @@
 //! by the next run, under the lock.
 
 use std::fmt;
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -325,14 +325,14 @@ impl Cache {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
         }
         let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io(&path))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
+        crate::bounded::lock(
+            &file,
+            &path,
+            &format!("the checkout of {name} (another trainyard run is using it)"),
+            || {
                 eprintln!("trainyard: waiting for the lock on {path} (another trainyard run is using it)");
-                file.lock().map_err(io(&path))?;
-            }
-            Err(TryLockError::Error(err)) => return Err(io_error(&path, err)),
-        }
+            },
+        )?;
         Ok(file)
     }
 }

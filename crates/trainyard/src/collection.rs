@@ -183,17 +183,19 @@ impl Output {
         let path = self.store.join(LOCK);
         let mut file =
             File::options().read(true).write(true).create(true).truncate(false).open(&path).map_err(io(&path))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                let holder = holder.trim();
-                let who = if holder.is_empty() { String::new() } else { format!(" (pid {holder})") };
-                eprintln!("trainyard: waiting for another run writing {}{who}; it holds {path}", self.path);
-                file.lock().map_err(io(&path))?;
+        let holder = || {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim().to_string();
+            if holder.is_empty() {
+                String::new()
+            } else {
+                format!(" (pid {holder})")
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
-        }
+        };
+        let what = format!("the lock of the output directory {}{}", self.path, holder());
+        crate::bounded::lock(&file, &path, &what, || {
+            eprintln!("trainyard: waiting for another run writing {}{}; it holds {path}", self.path, holder());
+        })?;
         file.set_len(0).map_err(io(&path))?;
         file.write_all(format!("{}\n", std::process::id()).as_bytes()).map_err(io(&path))?;
         let locked = Locked { output: self.clone(), _file: file };

@@ -98,50 +98,15 @@ impl Git {
     /// [`network_timeout`]. Past it, git and every process it started (its remote helper, ssh)
     /// are killed and the error says what was waited on and for how long.
     pub fn output_bounded(&self, args: &[&str], what: &str) -> Result<(bool, String, String)> {
-        use std::io::Read;
-        use std::os::unix::process::CommandExt;
-        use std::process::{Command, Stdio};
-
         let limit = network_timeout()?;
-        let mut child = Command::new("git")
-            .arg("-C")
-            .arg(self.dir.as_str())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Its own process group, so that a kill reaches git's helpers as well.
-            .process_group(0)
-            .spawn()
-            .map_err(|e| Error::failed(format!("could not run git: {e}")))?;
-        let drain = |mut pipe: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut bytes = Vec::new();
-                let _ = pipe.read_to_end(&mut bytes);
-                String::from_utf8_lossy(&bytes).into_owned()
-            })
-        };
-        let stdout = drain(Box::new(child.stdout.take().expect("piped")));
-        let stderr = drain(Box::new(child.stderr.take().expect("piped")));
-        let start = std::time::Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().map_err(|e| Error::failed(format!("waiting for git: {e}")))? {
-                break status;
-            }
-            if start.elapsed() >= limit {
-                let group = format!("-{}", child.id());
-                let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(Error::failed(format!("{what} did not finish in {} s", limit.as_secs())).with_help(
-                    "check that the remote is reachable; TRAINYARD_NETWORK_TIMEOUT=SECONDS gives network calls longer",
-                ));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        };
-        let out = stdout.join().unwrap_or_default();
-        let err = stderr.join().unwrap_or_default();
-        Ok((status.success(), out, err))
+        let mut cmd = std::process::Command::new("git");
+        cmd.arg("-C").arg(self.dir.as_str()).args(args);
+        let done = crate::bounded::run(cmd, limit, None)?;
+        if done.stopped.is_some() {
+            return Err(Error::failed(format!("{what} did not finish in {}", crate::bounded::seconds(limit)))
+                .with_help(format!("check that the remote is reachable; {}", crate::bounded::NETWORK.raise(limit))));
+        }
+        Ok((done.success(), done.stdout, done.stderr))
     }
 
     /// Runs a git command that changes the repository (dry-run aware).
@@ -175,14 +140,7 @@ impl Git {
 /// How long one network call (a git fetch or ls-remote) may take in total:
 /// `TRAINYARD_NETWORK_TIMEOUT` seconds, 600 by default.
 pub fn network_timeout() -> Result<std::time::Duration> {
-    match std::env::var("TRAINYARD_NETWORK_TIMEOUT") {
-        Err(_) => Ok(std::time::Duration::from_secs(600)),
-        Ok(v) => match v.trim().parse::<u64>() {
-            Ok(secs) if secs > 0 => Ok(std::time::Duration::from_secs(secs)),
-            _ => Err(Error::usage(format!("TRAINYARD_NETWORK_TIMEOUT={v:?} is not a whole number of seconds above 0"))
-                .with_help("set it to a number of seconds, e.g. TRAINYARD_NETWORK_TIMEOUT=120, or unset it for 600")),
-        },
-    }
+    crate::bounded::NETWORK.get()
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 #[macro_use]
 pub mod ui;
 
+pub mod bounded;
 pub mod channel;
 pub mod checkout;
 pub mod cli;

@@ -276,10 +276,10 @@ impl BuildLock {
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let file =
             std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io(&path))?;
-        if file.try_lock().is_err() {
-            eprintln!("trainyard: waiting for another trainyard build into {} to finish", ws.display(&ws.target_dir));
-            file.lock().map_err(io(&path))?;
-        }
+        let target = ws.display(&ws.target_dir);
+        crate::bounded::lock(&file, &path, &format!("another trainyard build into {target} to finish"), || {
+            eprintln!("trainyard: waiting for another trainyard build into {target} to finish");
+        })?;
         held.push((path.clone(), 1, file));
         Ok(BuildLock { path })
     }

@@ -175,6 +175,14 @@ impl SshTarget {
             _ => vec!["ssh".into()],
         };
         words.extend(["-o".into(), "BatchMode=yes".into()]);
+        // A host that does not answer, or stops answering, ends the session: every ssh and
+        // rsync call is also bounded as a whole by TRAINYARD_NETWORK_TIMEOUT.
+        let connect = crate::bounded::NETWORK.get().map(|d| d.as_secs().min(60)).unwrap_or(60);
+        for option in
+            [format!("ConnectTimeout={connect}"), "ServerAliveInterval=15".into(), "ServerAliveCountMax=4".into()]
+        {
+            words.extend(["-o".into(), option]);
+        }
         if let Some(p) = self.port {
             words.extend(["-p".into(), p.to_string()]);
         }
@@ -191,17 +199,12 @@ impl SshTarget {
     /// Runs `script` with the remote shell and returns its stdout.
     fn ssh_output(&self, script: &str) -> Result<String> {
         exec::tool("ssh", "openssh-client")?;
-        let out = self.ssh_command(script).stdin(Stdio::null()).output().map_err(|e| {
-            Error::failed(format!("cannot run ssh: {e}")).with_help(format!("set ${SSH_VAR} to the ssh command"))
-        })?;
-        if !out.status.success() {
-            return Err(Error::failed(format!(
-                "on {}: `{script}` failed: {}",
-                self.login(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
+        let out = crate::bounded::network(self.ssh_command(script), &format!("ssh to {}", self.login()))
+            .map_err(|e| e.with_help(format!("set ${SSH_VAR} to the ssh command")))?;
+        if !out.success() {
+            return Err(Error::failed(format!("on {}: `{script}` failed: {}", self.login(), out.stderr.trim())));
         }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok(out.stdout)
     }
 
     /// `rsync -e` takes the ssh command as one string, split by rsync.
@@ -571,14 +574,9 @@ fn lock_file(dir: &Utf8Path) -> Result<Lock> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let path = dir.join(LOCK_FILE);
     let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io(&path))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            eprintln!("trainyard: waiting for another publisher to release {path}");
-            file.lock().map_err(io(&path))?;
-        }
-        Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
-    }
+    crate::bounded::lock(&file, &path, &format!("another publisher to release {path}"), || {
+        eprintln!("trainyard: waiting for another publisher to release {path}");
+    })?;
     Ok(Lock::File(file))
 }
 
@@ -586,11 +584,13 @@ fn lock_file(dir: &Utf8Path) -> Result<Lock> {
 /// closes the session, or dies.
 fn lock_remote(t: &SshTarget, channel: Channel) -> Result<Lock> {
     exec::tool("ssh", "openssh-client")?;
+    let limit = crate::bounded::LOCK.get()?;
     let dir = format!("{}/{channel}", t.path);
     let script = format!(
-        "mkdir -p {d} && {{ flock -n {l} true || echo waiting; }} && exec flock -w 3600 {l} sh -c 'echo locked; exec cat >/dev/null'",
+        "mkdir -p {d} && {{ flock -n {l} true || echo waiting; }} && exec flock -w {w} {l} sh -c 'echo locked; exec cat >/dev/null'",
         d = sh_quote(&dir),
-        l = sh_quote(&format!("{dir}/{LOCK_FILE}"))
+        l = sh_quote(&format!("{dir}/{LOCK_FILE}")),
+        w = limit.as_secs().max(1),
     );
     let mut child = t
         .ssh_command(&script)
@@ -603,10 +603,23 @@ fn lock_remote(t: &SshTarget, channel: Channel) -> Result<Lock> {
     let mut line = String::new();
     let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
     let _ = stdout.read_line(&mut line);
-    if line.trim() == "waiting" {
+    let waited = line.trim() == "waiting";
+    if waited {
         eprintln!("trainyard: waiting for another publisher to release {}:{dir}/{LOCK_FILE}", t.login());
         line.clear();
         let _ = stdout.read_line(&mut line);
+    }
+    if waited && line.is_empty() && child.wait().is_ok_and(|s| s.code() == Some(1)) {
+        // flock -w gave up.
+        return Err(Error::failed(format!(
+            "gave up waiting for another publisher to release {}:{dir}/{LOCK_FILE} after {}",
+            t.login(),
+            crate::bounded::seconds(limit)
+        ))
+        .with_help(format!(
+            "let the other publish finish, or stop it (the lock goes with the process that holds it); {}",
+            crate::bounded::LOCK.raise(limit)
+        )));
     }
     if line.trim() != "locked" {
         let mut err = String::new();
@@ -644,7 +657,11 @@ fn pull(t: &SshTarget, channel: Channel, dir: &Utf8Path) -> Result<()> {
     let base = rsync_base(t);
     let remote = t.rsync_remote(channel);
     let dest = format!("{dir}/");
-    let (ok, _, err) = exec::output(cmd!(sh, "rsync {base...} --delete {remote} {dest}"))?;
+    let out = crate::bounded::network(
+        cmd!(sh, "rsync {base...} --delete {remote} {dest}").into(),
+        &format!("rsync from {remote}"),
+    )?;
+    let (ok, err) = (out.success(), out.stderr);
     if !ok {
         // A channel never published has no directory yet (the lock creates it, not dry-run).
         if err.contains("No such file or directory") {
@@ -660,7 +677,11 @@ fn push(t: &SshTarget, channel: Channel, dir: &Utf8Path, extra: &[&str]) -> Resu
     let base = rsync_base(t);
     let remote = t.rsync_remote(channel);
     let src = format!("{dir}/");
-    let (ok, _, err) = exec::output(cmd!(sh, "rsync {base...} {extra...} {src} {remote}"))?;
+    let out = crate::bounded::network(
+        cmd!(sh, "rsync {base...} {extra...} {src} {remote}").into(),
+        &format!("rsync to {remote}"),
+    )?;
+    let (ok, err) = (out.success(), out.stderr);
     if !ok {
         return Err(Error::failed(format!("rsync to {remote} failed:\n{}", err.trim())));
     }

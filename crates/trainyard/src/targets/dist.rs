@@ -205,7 +205,8 @@ pub fn run(ctx: &Context) -> Result<()> {
     let lock_bytes = std::fs::read(&built.site.lock).map_err(io(&built.site.lock))?;
     exec::write_atomic(&stage.join("Cargo.lock"), &lock_bytes)?;
     // `--quiet` would silence the configuration too (cargo 1.95): stderr is kept for a failure.
-    let (ok, printed, err) = exec::output(vendor)?;
+    let vendored = crate::bounded::network(vendor.into(), "cargo vendor")?;
+    let (ok, printed, err) = (vendored.success(), vendored.stdout, vendored.stderr);
     if !ok {
         return Err(Error::failed(format!("cargo vendor failed:\n{}", err.trim_end())));
     }
