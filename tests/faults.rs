@@ -230,6 +230,35 @@ impl ReleaseFixture {
     }
 }
 
+/// What a kill left, as the journal and git show it: the step it interrupted, the checkout
+/// it may have been inside, whether git's index lock was left, and the files that differ.
+fn interrupted(repo: &Path) -> String {
+    let journal = std::fs::read_to_string(repo.join("target/trainyard/release/1.2.json")).unwrap_or_default();
+    let field = |name: &str| -> String {
+        let key = format!("\"{name}\": \"");
+        journal
+            .find(&key)
+            .map(|at| journal[at + key.len()..].split('"').next().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    let done = journal
+        .split("\"done\": [")
+        .nth(1)
+        .and_then(|r| r.split(']').next())
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<String>();
+    let status = support::git(repo, &["status", "--porcelain", "--untracked-files=all"]);
+    format!(
+        "journal: {}; done [{done}]; inside `{}`; last checkout begun: {}; .git/index.lock {}; work tree: {:?}",
+        if journal.is_empty() { "none" } else { "in progress" },
+        field("step"),
+        field("checkout"),
+        if repo.join(".git/index.lock").exists() { "left" } else { "absent" },
+        status.lines().collect::<Vec<_>>()
+    )
+}
+
 /// `release 1.2` (start, pin, notes, tag, build_rpms, mock, publish), killed at moments spread
 /// over its run: after each kill the work tree is clean and the repository holds only commits
 /// and refs the release makes; the next run (`--resume` when the release was interrupted)
@@ -256,6 +285,7 @@ fn whole_releases_killed_anywhere_resume_to_the_same_end() {
         let how = if i % 2 == 0 { Kill::Group } else { Kill::Alone };
         let ended = run_killed(f.command(&args.iter().map(String::as_str).collect::<Vec<_>>()), wait, how);
         println!("release: {how:?} kill after {wait:?}: {}", if ended.is_some() { "finished first" } else { "killed" });
+        println!("release: {}", interrupted(&f.repo.dir));
         // A step writes its files, then commits them: killed in between, the files it was
         // writing stay changed until `--resume` commits them (or `--abort` restores them).
         // Nothing else may change.
@@ -286,5 +316,74 @@ fn whole_releases_killed_anywhere_resume_to_the_same_end() {
         assert_eq!(f.status(), "");
         assert_eq!(rpm_names(&f.tmp.path.join("repos/prod")), published);
         whole_collection(&out, true).unwrap();
+    }
+}
+
+/// Makes the next checkout of `Cargo.lock` in the fixture stop for a minute inside git, after
+/// git removed the old file and before it wrote the new one (a smudge filter runs in between):
+/// the window a kill inside `git switch` hits. Returns the marker the filter removes when it
+/// begins to wait.
+fn slow_checkout_of_the_lock(f: &ReleaseFixture) -> PathBuf {
+    let marker = f.tmp.path.join("slow-checkout");
+    let script = f.tmp.path.join("slow-smudge");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nif [ -e '{0}' ]; then rm -f '{0}'; sleep 60; fi\nexec cat\n", marker.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(f.repo.dir.join(".git/info/attributes"), "Cargo.lock filter=slow\n").unwrap();
+    f.repo.git(&["config", "filter.slow.smudge", script.to_str().unwrap()]);
+    std::fs::write(&marker, "").unwrap();
+    marker
+}
+
+/// `release 1.2` killed inside the `git switch` of its start step, while `Cargo.lock` is
+/// removed and not yet written again: `--resume` takes the missing file as the interrupted
+/// checkout's and finishes as an uninterrupted release does; `--abort` puts everything back.
+#[test]
+fn a_release_killed_inside_a_checkout_resumes_and_aborts() {
+    if !is_root() {
+        println!("NOTICE: skipping: the whole release path's mock step needs root");
+        return;
+    }
+    for resume in [false, true] {
+        let f = ReleaseFixture::new();
+        let before = (f.history(), std::fs::read(f.repo.dir.join("Cargo.lock")).unwrap());
+        let marker = slow_checkout_of_the_lock(&f);
+        let args = f.args(&[]);
+        let mut cmd = f.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        use std::os::unix::process::CommandExt;
+        let mut child = cmd.process_group(0).stdout(std::process::Stdio::null()).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while marker.exists() || f.repo.dir.join("Cargo.lock").exists() {
+            assert!(Instant::now() < deadline, "the release never reached its checkout");
+            assert!(child.try_wait().unwrap().is_none(), "the release ended before its checkout");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        signal_group(child.id(), "-KILL");
+        child.wait().unwrap();
+        while signal_group(child.id(), "-0") {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let status = f.status();
+        assert!(status.contains("Cargo.lock"), "the kill left Cargo.lock as it was:\n{status}");
+        if resume {
+            let run = f.release(&["--resume"]);
+            run.ok();
+            let said = format!("{}{}", run.stdout, run.stderr);
+            assert!(said.contains("put back Cargo.lock"), "{said}");
+            let reference = ReleaseFixture::new();
+            reference.release(&[]).ok();
+            assert_eq!(f.history(), reference.history());
+        } else {
+            let run = f.release(&["--abort"]);
+            run.ok();
+            let said = format!("{}{}", run.stdout, run.stderr);
+            assert!(said.contains("deleted branch 1.2-release"), "{said}");
+            assert_eq!((f.history(), std::fs::read(f.repo.dir.join("Cargo.lock")).unwrap()), before);
+        }
+        assert_eq!(f.status(), "");
     }
 }

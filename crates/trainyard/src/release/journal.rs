@@ -52,6 +52,11 @@ pub struct Journal {
     /// The step begun and not finished: set before its first effect, cleared when it is done.
     #[serde(default)]
     pub running: Option<Running>,
+    /// The branch (or commit) of the last `git checkout`/`git switch` the release began (a
+    /// step's or an undo's), recorded before it starts. A kill inside it leaves files git had
+    /// removed and not yet written again, or written in part: see [`CheckoutLeftovers`].
+    #[serde(default)]
+    pub checkout: Option<String>,
 }
 
 /// A step as it began: what `--resume` and `--abort` put back when it was interrupted.
@@ -93,6 +98,8 @@ struct UndoPlan {
     remove: Vec<String>,
     /// Tracked files the interrupted step wrote and did not commit: checked out again.
     restore: Vec<String>,
+    /// `.git/index.lock` left by a git command the kill ended (no process has it open): removed.
+    stale_lock: Option<Utf8PathBuf>,
 }
 
 pub fn dir(ws: &Workspace) -> Utf8PathBuf {
@@ -123,6 +130,7 @@ impl Journal {
             collection: None,
             notify_error: None,
             running: None,
+            checkout: None,
         })
     }
 
@@ -202,9 +210,19 @@ impl Journal {
         self.save(&repo.ctx.ws)
     }
 
+    /// Records, before it starts, that the running step checks out `target` (a branch).
+    pub fn checking_out(&mut self, repo: &Repo, target: &str) -> Result<()> {
+        if self.running.is_none() || repo.ctx.effects.dry_run {
+            return Ok(());
+        }
+        self.checkout = Some(target.to_string());
+        self.save(&repo.ctx.ws)
+    }
+
     /// Records that the running step is done.
     pub fn finish(&mut self, repo: &Repo, step: &str) -> Result<()> {
         self.running = None;
+        self.checkout = None;
         self.done.push(step.to_string());
         self.record_refs(repo)?;
         self.save(&repo.ctx.ws)
@@ -218,6 +236,7 @@ impl Journal {
         let plan = self.plan_undo(repo, &running.refs, &known, Some(&running))?;
         let said = self.apply_undo(repo, &plan, &running.head, running.head_was_branch)?;
         self.running = None;
+        self.checkout = None;
         if !repo.ctx.effects.dry_run {
             self.save(&repo.ctx.ws)?;
         }
@@ -261,7 +280,13 @@ impl Journal {
         candidates.sort();
         candidates.dedup();
         let base_values: Vec<&str> = base.values().map(String::as_str).collect();
-        let mut plan = UndoPlan { refs: Vec::new(), left_alone: Vec::new(), remove: Vec::new(), restore: Vec::new() };
+        let mut plan = UndoPlan {
+            refs: Vec::new(),
+            left_alone: Vec::new(),
+            remove: Vec::new(),
+            restore: Vec::new(),
+            stale_lock: None,
+        };
         let mut problems = Vec::new();
         for name in candidates {
             let (target, current) = (base.get(&name), now.get(&name));
@@ -305,6 +330,10 @@ impl Journal {
         // The work tree: only what the interrupted step wrote may differ.
         let status = repo.git.read(&["status", "--porcelain", "--untracked-files=all"])?;
         let root = &repo.ctx.ws.root;
+        let checkout = match &self.checkout {
+            Some(target) => CheckoutLeftovers::of(repo, target)?,
+            None => None,
+        };
         for line in status.lines() {
             let (code, path) = (line.get(..2).unwrap_or(""), line.get(3..).unwrap_or(line));
             let planned = running.and_then(|r| r.writes.get(path));
@@ -313,13 +342,24 @@ impl Journal {
                 (Some(hashes), Some(bytes)) => hashes.contains(&digest(bytes)),
                 _ => false,
             } || (code == "??" && running.is_some_and(|r| is_write_leftover(path, r)))
-                || (code != "??" && running.is_some_and(|r| is_content_of_a_branch(repo, path, r, &now)));
+                || (code != "??" && running.is_some_and(|r| is_content_of_a_branch(repo, path, r, &now)))
+                || checkout.as_ref().is_some_and(|c| c.left(path, content.as_deref()));
             match (code == "??", is_ours) {
                 (_, true) if code == "??" => plan.remove.push(path.to_string()),
                 (false, true) => plan.restore.push(path.to_string()),
                 (true, false) => {}
                 (false, false) => problems.push(format!("{path} has uncommitted changes that are not the release's")),
                 _ => {}
+            }
+        }
+        // A git command of the release killed while it held the index's lock (checkout, add,
+        // commit do) leaves the lock file: git refuses to run until it is removed.
+        if running.is_some() || self.checkout.is_some() {
+            match index_lock(repo)? {
+                IndexLock::Free => {}
+                IndexLock::Stale(path) => plan.stale_lock = Some(path),
+                IndexLock::Held(path) => problems
+                    .push(format!("a git process is running in this repository (it holds {path}); wait for it to end")),
             }
         }
         if !problems.is_empty() {
@@ -339,6 +379,16 @@ impl Journal {
         let effects = &repo.ctx.effects;
         let root = &repo.ctx.ws.root;
         let mut said = Vec::new();
+        if let Some(lock) = &plan.stale_lock {
+            effects.say(format!("remove {lock} (left by the interrupted git command)"));
+            if !effects.dry_run {
+                match std::fs::remove_file(lock) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(lock)(e)),
+                    _ => {}
+                }
+            }
+            said.push(format!("removed {lock}, left by the git command the kill interrupted"));
+        }
         for path in &plan.remove {
             effects.say(format!("remove {path} (written by the interrupted step)"));
             if !effects.dry_run {
@@ -367,6 +417,13 @@ impl Journal {
                 ),
             };
             said.push(format!("{what}{dropped}"));
+        }
+        if !effects.dry_run {
+            // The checkout below, recorded first: killed inside it, the next `--resume` or
+            // `--abort` knows the files it leaves for its own.
+            let mut marked = self.clone();
+            marked.checkout = Some(head.to_string());
+            marked.save(&repo.ctx.ws)?;
         }
         let force = !plan.restore.is_empty();
         let mut checkout = vec!["checkout", "--quiet"];
@@ -429,5 +486,86 @@ fn is_content_of_a_branch(repo: &Repo, path: &str, running: &Running, now: &BTre
     commits.into_iter().any(|commit| {
         let spec = format!("{commit}:{path}");
         matches!(repo.git.try_read(&["rev-parse", "--verify", "--quiet", "--end-of-options", &spec]), Ok(Some(b)) if b.trim() == blob)
+    })
+}
+
+/// What a `git checkout` from HEAD to another commit, killed inside, leaves in the work tree.
+/// git updates the files one by one (each removed, then written whole) and moves HEAD last:
+/// a file it changes may hold HEAD's content, the other commit's, nothing yet (missing), or a
+/// beginning of the other commit's. Any of these, for a file the two commits hold differently,
+/// is the checkout's; anything else is not.
+struct CheckoutLeftovers {
+    /// Each path the two commits hold differently, with its content in each (`None`: absent).
+    changed: BTreeMap<String, [Option<Vec<u8>>; 2]>,
+}
+
+impl CheckoutLeftovers {
+    /// The checkout from HEAD to `target`; `None` when HEAD is there already (it finished).
+    fn of(repo: &Repo, target: &str) -> Result<Option<CheckoutLeftovers>> {
+        let head = repo.git.try_read(&["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])?;
+        let spec = format!("{target}^{{commit}}");
+        let there = repo.git.try_read(&["rev-parse", "--verify", "--quiet", "--end-of-options", &spec])?;
+        let (Some(head), Some(there)) = (head, there) else { return Ok(None) };
+        if head == there {
+            return Ok(None);
+        }
+        let names = repo.git.read(&["diff-tree", "-r", "--no-renames", "--name-only", "-z", &head, &there])?;
+        let mut changed = BTreeMap::new();
+        for path in names.split('\0').filter(|p| !p.is_empty()) {
+            let blob = |commit: &str| -> Result<Option<Vec<u8>>> {
+                let spec = format!("{commit}:{path}");
+                let (ok, text, _) = repo.git.output(&["cat-file", "blob", &spec])?;
+                Ok(ok.then(|| text.into_bytes()))
+            };
+            changed.insert(path.to_string(), [blob(&head)?, blob(&there)?]);
+        }
+        Ok(Some(CheckoutLeftovers { changed }))
+    }
+
+    /// Whether `path`, holding `content` (`None`: missing), is what the checkout left.
+    fn left(&self, path: &str, content: Option<&[u8]>) -> bool {
+        let Some(sides) = self.changed.get(path) else { return false };
+        match content {
+            None => true,
+            Some(bytes) => sides.iter().flatten().any(|blob| blob.starts_with(bytes)),
+        }
+    }
+}
+
+enum IndexLock {
+    Free,
+    /// Left by a git process that no longer runs.
+    Stale(Utf8PathBuf),
+    /// Open in a live process.
+    Held(Utf8PathBuf),
+}
+
+/// The state of the repository's `index.lock`. git keeps the lock file open while it holds
+/// it, so a lock that no process has open (looked at three times over a second, for a git
+/// command that is just starting or ending) was left by one that died.
+fn index_lock(repo: &Repo) -> Result<IndexLock> {
+    let git_dir = repo.git.read(&["rev-parse", "--absolute-git-dir"])?;
+    let path = Utf8PathBuf::from(git_dir.trim()).join("index.lock");
+    for attempt in 0..3 {
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Ok(IndexLock::Free);
+        }
+        if !is_open_anywhere(&path) {
+            return Ok(IndexLock::Stale(path));
+        }
+        if attempt < 2 {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    }
+    Ok(IndexLock::Held(path))
+}
+
+/// Whether a process this user may look at has `path` open (read from `/proc/*/fd`).
+fn is_open_anywhere(path: &camino::Utf8Path) -> bool {
+    let Ok(procs) = std::fs::read_dir("/proc") else { return true };
+    procs.flatten().filter(|p| p.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))).any(|p| {
+        std::fs::read_dir(p.path().join("fd"))
+            .map(|fds| fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == path.as_std_path())))
+            .unwrap_or(false)
     })
 }

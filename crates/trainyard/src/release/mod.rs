@@ -319,13 +319,13 @@ impl Plan {
     }
 
     pub fn run(&self, repo: &Repo) -> Result<()> {
-        self.run_each(repo, |_| {})
+        self.run_each(repo, |_, _| Ok(()))
     }
 
-    /// Runs the plan, calling `before(i)` before the action `i`.
-    pub fn run_each(&self, repo: &Repo, mut before: impl FnMut(usize)) -> Result<()> {
+    /// Runs the plan, calling `before(i, action)` before the action `i` (its error stops the plan).
+    pub fn run_each(&self, repo: &Repo, mut before: impl FnMut(usize, &Action) -> Result<()>) -> Result<()> {
         for (i, action) in self.actions.iter().enumerate() {
-            before(i);
+            before(i, action)?;
             match action {
                 Action::Git(args) => {
                     let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -222,7 +222,7 @@ fn run_steps(
         };
         let git_step = |journal: &mut Journal, planned: super::Step| -> Result<State> {
             enter(journal, writes_of(repo, &planned.plan))?;
-            run_step(repo, step, planned)
+            run_step(repo, journal, step, planned)
         };
         match step {
             "start" => state = git_step(journal, start::plan(repo, &state, &members, &v)?)?,
@@ -354,11 +354,26 @@ fn wanted(repo: &Repo, state: &State, v: &Version, step: &str, opts: &Options<'_
     })
 }
 
-fn run_step(repo: &Repo, name: &str, step: Step) -> Result<State> {
+fn run_step(repo: &Repo, journal: &mut Journal, name: &str, step: Step) -> Result<State> {
     let total = step.plan.actions.len();
-    step.plan.run_each(repo, |i| kill_at(name, i, total))?;
+    step.plan.run_each(repo, |i, action| {
+        if let Some(target) = checkout_target(action) {
+            journal.checking_out(repo, target)?;
+        }
+        kill_at(name, i, total);
+        Ok(())
+    })?;
     kill_at(name, total, total);
     Ok(step.after)
+}
+
+/// The branch a `git switch`/`git checkout` action goes to.
+fn checkout_target(action: &super::Action) -> Option<&str> {
+    let super::Action::Git(args) = action else { return None };
+    match args.first().map(String::as_str) {
+        Some("switch" | "checkout") => args[1..].iter().rfind(|a| !a.starts_with('-')).map(String::as_str),
+        _ => None,
+    }
 }
 
 /// The files a plan writes, relative to the workspace root, with the digest of each write.
