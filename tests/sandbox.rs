@@ -20,7 +20,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use support::{is_root, sh, write};
 use trainyard::exec::Effects;
 use trainyard::sandbox::mock::{mock_plan, Asset, MockPackage};
-use trainyard::sandbox::{self, InstallTest, Report, Smoke};
+use trainyard::sandbox::{self, InstallTest, Limits, Report, Smoke};
 
 /// Skips (loudly) a test that needs root.
 macro_rules! require_root {
@@ -922,9 +922,15 @@ fn hostile_rpm(test: &str, name: &str, body: &str, defines: &[(&str, String)]) -
 
 /// [`run`] with RPMs built by the test (beside `hello`), installing all of them.
 fn run_hostile(test_name: &str, rpms: &[Utf8PathBuf], install: &[&str]) -> Result<Report, String> {
+    run_limited(test_name, rpms, install, Limits::default())
+}
+
+/// [`run_hostile`] within `limits`.
+fn run_limited(test_name: &str, rpms: &[Utf8PathBuf], install: &[&str], limits: Limits) -> Result<Report, String> {
     let c = collection();
     let work = work_dir(test_name);
     let mut test = InstallTest::new(&work);
+    test.limits = limits;
     test.repo_rpms = rpms.to_vec();
     test.repo_rpms.push(c.rpms["hello"].clone());
     test.install = install.iter().map(|s| s.to_string()).collect();
@@ -1044,4 +1050,86 @@ fn a_scriptlet_cannot_mount_make_devices_rename_the_host_or_set_the_kernel() {
         ],
     );
     assert!(!err.contains("writable:"), "{err}");
+}
+
+// ---------------------------------------------------------------- scriptlets that run away
+
+/// A storm of processes (bounded here, 400 of them, so that the test cannot harm the host
+/// if the limit fails; a real fork bomb has no bound): each `sleep %{nap}` in the background.
+const FORK_STORM: &str = r#"i=0
+while [ $i -lt 400 ]; do sleep %{nap} & i=$((i+1)); done
+echo "forked $i"
+wait"#;
+
+/// More processes at once than the limit: the whole sandbox is killed at once, the run fails
+/// naming the limit, the scriptlet and the variable, and nothing of it is left on the host.
+#[test]
+fn a_scriptlet_that_forks_without_end_is_stopped_at_the_process_limit() {
+    require_root!();
+    let nap = format!("8{}", std::process::id());
+    let rpm = hostile_rpm("forks", "forks-away", FORK_STORM, &[("nap", nap.clone())]);
+    let limits = Limits { processes: 100, time: Duration::from_secs(120), ..Limits::default() };
+    let started = std::time::Instant::now();
+    let result = run_limited("forks", &[rpm], &["hello", "forks-away"], limits);
+    let left = sleepers(&nap);
+    for pid in &left {
+        let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+    assert!(left.is_empty(), "{} of the scriptlet's processes still run on the host: {result:?}", left.len());
+    let err = result.expect_err("the process limit fails the run");
+    eprintln!("{err}");
+    assert_says(
+        &err,
+        &[
+            "in the sandbox ran more than 100 processes at once: it was stopped, with every process it started",
+            "scriptlet of forks-away-1.0-1.noarch ran",
+            "TRAINYARD_SANDBOX_MAX_PROCESSES=N allows more (now 100)",
+        ],
+    );
+    assert!(started.elapsed() < Duration::from_secs(100), "stopped only after {:?}", started.elapsed());
+}
+
+/// Two gibibytes at once, and the memory limit at 256 MiB: the allocation fails inside the
+/// sandbox, so the scriptlet fails, and the help names the limit.
+const MEMORY_HOG: &str = r#"python3 -c 'b = bytearray(2 * 1024 ** 3); print("allocated", len(b))'"#;
+
+#[test]
+fn a_scriptlet_that_takes_too_much_memory_fails_at_the_memory_limit() {
+    require_root!();
+    let rpm = hostile_rpm("memory", "eats-memory", MEMORY_HOG, &[]);
+    let limits = Limits { memory_mib: 256, ..Limits::default() };
+    let err = run_limited("memory", &[rpm], &["hello", "eats-memory"], limits).expect_err("the allocation fails");
+    eprintln!("{err}");
+    assert_says(
+        &err,
+        &[
+            "the %post scriptlet of eats-memory-1.0-1.noarch failed",
+            "MemoryError",
+            "each process in the sandbox may allocate 256 MiB; TRAINYARD_SANDBOX_MAX_MEMORY=MIB changes it",
+        ],
+    );
+    assert!(!err.contains("allocated 2147483648"), "{err}");
+}
+
+/// A scriptlet that waits for ever: the install is stopped at the time limit.
+#[test]
+fn a_scriptlet_that_never_ends_is_stopped_at_the_time_limit() {
+    require_root!();
+    let nap = format!("7{}", std::process::id());
+    let rpm = hostile_rpm("hangs", "hangs-for-ever", "sleep %{nap}", &[("nap", nap.clone())]);
+    let limits = Limits { time: Duration::from_secs(8), ..Limits::default() };
+    let started = std::time::Instant::now();
+    let result = run_limited("hangs", &[rpm], &["hello", "hangs-for-ever"], limits);
+    assert!(sleepers(&nap).is_empty(), "the scriptlet's sleep still runs on the host");
+    let err = result.expect_err("the time limit fails the run");
+    eprintln!("{err}");
+    assert_says(
+        &err,
+        &[
+            "in the sandbox did not finish in 8 s: it was stopped, with every process it started",
+            "scriptlet of hangs-for-ever-1.0-1.noarch ran",
+            "TRAINYARD_SANDBOX_TIMEOUT=SECONDS gives it longer (now 8 s)",
+        ],
+    );
+    assert!(started.elapsed() < Duration::from_secs(90), "stopped only after {:?}", started.elapsed());
 }

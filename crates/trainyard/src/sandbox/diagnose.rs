@@ -168,6 +168,23 @@ pub fn scriptlet_runs(output: &str) -> Vec<ScriptletRun> {
     runs
 }
 
+/// The scriptlet running when the output ends: started (`execv`) and not waited for (rpm's
+/// `D: %post(NEVRA): waitpid(N) rc N status ...` comes when it ends).
+pub fn running_scriptlet(output: &str) -> Option<ScriptletRun> {
+    scriptlet_runs(output).into_iter().rev().find(|run| {
+        let ended = format!("): waitpid({})", run.pid);
+        !output.lines().any(|l| l.trim().starts_with("D: %") && l.contains(&ended))
+    })
+}
+
+/// The package of the last scriptlet dnf said it runs (`  Running scriptlet: NEVRA  2/2`):
+/// what ran when the output ends, where rpm's own debug lines did not reach the pipe yet.
+pub fn last_dnf_scriptlet(output: &str) -> Option<String> {
+    output.lines().rev().find_map(|l| {
+        l.trim().strip_prefix("Running scriptlet:").and_then(|rest| rest.split_whitespace().next()).map(String::from)
+    })
+}
+
 /// A process still running in the sandbox when its command was done, as the supervisor
 /// reported it ([`super::confine::LEFT_RUNNING`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

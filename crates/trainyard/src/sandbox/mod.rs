@@ -117,6 +117,65 @@ pub struct InstallTest {
     pub work_dir: Utf8PathBuf,
     /// A smoke command still running after this is killed and fails.
     pub smoke_timeout: Duration,
+    /// What each command in the sandbox may use.
+    pub limits: Limits,
+}
+
+/// What each command run in the sandbox (`rpm -i`, `dnf install` with every scriptlet it runs,
+/// `rpm -V`, a smoke command) may use, so that a runaway scriptlet fails the run with a message
+/// instead of taking the host down. The kernel's per-user process limit (RLIMIT_NPROC) does
+/// not apply to root, whom rpm runs as, so trainyard counts the processes itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock time of each command ([`crate::bounded::SANDBOX`]): a scriptlet that waits
+    /// forever is stopped.
+    pub time: Duration,
+    /// Processes at once, the command and everything it started: past it (a fork bomb) the
+    /// whole sandbox is killed.
+    pub processes: usize,
+    /// Memory each process may allocate (RLIMIT_DATA, set with util-linux's `prlimit`; the
+    /// sandbox has no CAP_SYS_RESOURCE to raise it): past it allocations fail.
+    pub memory_mib: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { time: crate::bounded::SANDBOX.default, processes: 1024, memory_mib: 4096 }
+    }
+}
+
+impl Limits {
+    pub const PROCESSES_VAR: &'static str = "TRAINYARD_SANDBOX_MAX_PROCESSES";
+    pub const MEMORY_VAR: &'static str = "TRAINYARD_SANDBOX_MAX_MEMORY";
+
+    /// The defaults, with `TRAINYARD_SANDBOX_TIMEOUT`, `..._MAX_PROCESSES` and `..._MAX_MEMORY` (MiB).
+    pub fn from_env() -> Result<Limits> {
+        let number = |var: &str, default: u64| -> Result<u64> {
+            match std::env::var(var) {
+                Err(_) => Ok(default),
+                Ok(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n > 0 => Ok(n),
+                    _ => Err(Error::usage(format!(
+                        "{var}={:?} is not a whole number above 0",
+                        crate::error::printable(&v)
+                    ))
+                    .with_help(format!("unset it for {default}, or give a number such as {var}={}", default * 2))),
+                },
+            }
+        };
+        let default = Limits::default();
+        Ok(Limits {
+            time: crate::bounded::SANDBOX.get()?,
+            processes: number(Self::PROCESSES_VAR, default.processes as u64)? as usize,
+            memory_mib: number(Self::MEMORY_VAR, default.memory_mib)?,
+        })
+    }
+
+    /// `prlimit` and its options: what runs every command of the sandbox.
+    fn prlimit(&self) -> Vec<String> {
+        let bytes = self.memory_mib.saturating_mul(1024 * 1024);
+        vec!["prlimit".into(), format!("--data={bytes}"), "--core=0".into(), "--".into()]
+    }
 }
 
 impl InstallTest {
@@ -128,6 +187,7 @@ impl InstallTest {
             keep_root: false,
             work_dir: work_dir.into(),
             smoke_timeout: Duration::from_secs(60),
+            limits: Limits::default(),
         }
     }
 }
@@ -242,6 +302,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("unshare", "util-linux"),
     ("mount", "mount"),
     ("timeout", "coreutils"),
+    ("prlimit", "util-linux"),
     ("sh", "dash"),
 ];
 
@@ -375,7 +436,7 @@ fn run_into(test: &InstallTest, effects: &Effects, report: &mut Report) -> Resul
     let privilege = preflight(&test.work_dir)?;
     let run_dir = test.work_dir.join(format!("run-{}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::SeqCst)));
     let root = Root::new(&run_dir)?;
-    let sandbox = Sandbox { root, privilege, effects: *effects, sh: shell()? };
+    let sandbox = Sandbox { root, privilege, effects: *effects, sh: shell()?, limits: test.limits };
     if effects.dry_run {
         return sandbox.print_plan(test);
     }
@@ -437,6 +498,7 @@ struct Sandbox {
     privilege: Privilege,
     effects: Effects,
     sh: Shell,
+    limits: Limits,
 }
 
 /// What a command printed and how it ended.
@@ -645,10 +707,18 @@ impl Sandbox {
                     msg.push_str(&format!("\n      {line}"));
                 }
             }
-            return Err(Error::failed(msg).with_help(
-                "a scriptlet must exit 0; fix it where the package's scripts come from \
-                 (post_install_script and friends in [package.metadata.trainyard.rpm], or the spec)",
-            ));
+            let mut help = "a scriptlet must exit 0; fix it where the package's scripts come from \
+                 (post_install_script and friends in [package.metadata.trainyard.rpm], or the spec)"
+                .to_string();
+            if mentions_memory(&text) {
+                help.push_str(&format!(
+                    "\nits output speaks of memory: each process in the sandbox may allocate {} MiB; \
+                     {}=MIB changes it",
+                    self.limits.memory_mib,
+                    Limits::MEMORY_VAR
+                ));
+            }
+            return Err(Error::failed(msg).with_help(help));
         }
         Ok(())
     }
@@ -731,7 +801,7 @@ impl Sandbox {
 
     fn smoke(&self, smoke: &Smoke, timeout: Duration) -> Result<SmokeResult> {
         let started = Instant::now();
-        let out = self.spawn(&self.root.wrap(self.privilege, self.smoke_argv(smoke, timeout)))?;
+        let out = self.spawn(&self.smoke_command(smoke, timeout), &format!("the smoke command `{}`", smoke.command))?;
         let duration = started.elapsed();
         if out.status == Some(root::MOUNT_FAILED) {
             return Err(Error::failed(format!("could not mount the root for the smoke commands:\n{}", out.stderr)));
@@ -755,7 +825,7 @@ impl Sandbox {
         if !self.effects.quiet {
             eprintln!("$ [in the sandbox] {}", shell_words(&command));
         }
-        let out = self.spawn(&self.sandboxed(command))?;
+        let out = self.spawn(&self.sandboxed(command.clone()), &format!("`{}`", shell_words(&command)))?;
         if out.status == Some(root::MOUNT_FAILED) {
             return Err(Error::failed(format!("could not mount the root's overlay:\n{}", out.stderr)));
         }
@@ -765,8 +835,16 @@ impl Sandbox {
     /// The whole argument vector of a command inside the sandbox: the overlay's mount
     /// namespace, bwrap, the supervisor, the command.
     fn sandboxed(&self, command: Vec<String>) -> Vec<String> {
-        let mut inner = confine::bwrap(&self.root.tree, &self.binds(), false);
+        let mut inner = self.limits.prlimit();
+        inner.extend(confine::bwrap(&self.root.tree, &self.binds(), false));
         inner.extend(confine::supervised(command));
+        self.root.wrap(self.privilege, inner)
+    }
+
+    /// A smoke command, with the overlay mounted, under the same limits.
+    fn smoke_command(&self, smoke: &Smoke, timeout: Duration) -> Vec<String> {
+        let mut inner = self.limits.prlimit();
+        inner.extend(self.smoke_argv(smoke, timeout));
         self.root.wrap(self.privilege, inner)
     }
 
@@ -774,19 +852,56 @@ impl Sandbox {
         if !self.effects.quiet {
             eprintln!("$ {}", shell_words(argv));
         }
-        self.spawn(argv)
+        self.spawn(argv, &format!("`{}`", argv[0]))
     }
 
-    fn spawn(&self, argv: &[String]) -> Result<Output> {
+    /// Runs `argv` within the [`Limits`]; `what` names it when a limit stops it.
+    fn spawn(&self, argv: &[String], what: &str) -> Result<Output> {
         let cmd = command(&self.sh, argv)
             .env("LC_ALL", "C.UTF-8")
             .env("TRAINYARD_OVERLAY_OPTS", Root::overlay_opts(self.privilege));
-        let out = cmd.quiet().ignore_status().output().map_err(exec::command_error)?;
-        Ok(Output {
-            status: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
+        let out = crate::bounded::run(cmd.into(), self.limits.time, Some(self.limits.processes))?;
+        let running = || {
+            let all = format!("{}{}", out.stdout, out.stderr);
+            let during = match (diagnose::running_scriptlet(&all), diagnose::last_dnf_scriptlet(&all)) {
+                (Some(run), _) => format!(", while the {} scriptlet of {} ran", run.scriptlet, run.package),
+                (None, Some(package)) => format!(", while a scriptlet of {package} ran"),
+                (None, None) => String::new(),
+            };
+            let tail = diagnose::tail(&diagnose::without_debug(&all), 10);
+            if tail.trim().is_empty() {
+                during
+            } else {
+                format!("{during}; its last output:\n{tail}\n")
+            }
+        };
+        match out.stopped {
+            None => {}
+            Some(crate::bounded::Stopped::Time(limit)) => {
+                return Err(Error::failed(format!(
+                    "{what} in the sandbox did not finish in {}: it was stopped, with every process it started{}",
+                    crate::bounded::seconds(limit),
+                    running()
+                ))
+                .with_help(format!(
+                    "a scriptlet must not wait for what never comes (the network, a terminal); {}",
+                    crate::bounded::SANDBOX.raise(limit)
+                )))
+            }
+            Some(crate::bounded::Stopped::Processes(max)) => {
+                return Err(Error::failed(format!(
+                    "{what} in the sandbox ran more than {max} processes at once: it was stopped, with every \
+                     process it started{}",
+                    running()
+                ))
+                .with_help(format!(
+                    "a scriptlet that forks without end is stopped here before it reaches the host's limit; \
+                     {}=N allows more (now {max})",
+                    Limits::PROCESSES_VAR
+                )))
+            }
+        }
+        Ok(Output { status: out.status.and_then(|s| s.code()), stdout: out.stdout, stderr: out.stderr })
     }
 
     /// The sandbox the install ran in (the run's directory is kept with the root), with a shell.
@@ -815,7 +930,7 @@ impl Sandbox {
         say(shell_words(&self.sandboxed(self.dnf_install(&test.install))));
         say(shell_words(&self.sandboxed(self.rpm(&["-V", "PACKAGE"]))) + "  (each installed package)");
         for smoke in &test.smoke {
-            say(shell_words(&self.root.wrap(self.privilege, self.smoke_argv(smoke, test.smoke_timeout))));
+            say(shell_words(&self.smoke_command(smoke, test.smoke_timeout)));
         }
         if test.keep_root {
             say(format!("keep {}", self.root.run_dir));
@@ -878,6 +993,13 @@ pub fn smoke_verdict(smokes: &[SmokeResult]) -> Result<()> {
         help = format!("the output mentions the network, which the sandbox does not have: a smoke command must not reach for it\n{help}");
     }
     Err(Error::failed(msg).with_help(help))
+}
+
+/// What an allocation refused by RLIMIT_DATA makes C, the shell and Python say.
+fn mentions_memory(output: &str) -> bool {
+    ["Cannot allocate memory", "memory exhausted", "MemoryError", "out of memory", "Out of memory"]
+        .iter()
+        .any(|m| output.contains(m))
 }
 
 fn mentions_network(output: &str) -> bool {

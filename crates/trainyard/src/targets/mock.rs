@@ -122,6 +122,8 @@ pub fn preflight(ctx: &Context) -> Result<Backend> {
 pub fn run(ctx: &Context) -> Result<()> {
     backend(ctx)?;
     let smoke_timeout = smoke_timeout(ctx)?;
+    // Read before anything is built: a bad value is refused at once.
+    let limits = sandbox::Limits::from_env()?;
     let work_dir = ctx.ws.state_dir().join("sandbox");
     let mock_config = ctx.args.value("mock-config").unwrap_or(DEFAULT_MOCK_CONFIG).to_string();
 
@@ -146,6 +148,7 @@ pub fn run(ctx: &Context) -> Result<()> {
             test.smoke = smoke;
             test.keep_root = ctx.args.flag("keep-root");
             test.smoke_timeout = smoke_timeout;
+            test.limits = limits;
             sandbox::run_with_report(&test, &ctx.effects)
         }
         Backend::Mock => {
