@@ -282,8 +282,14 @@ fn whole_releases_killed_anywhere_resume_to_the_same_end() {
     assert!(!published.is_empty());
     drop(reference);
 
-    // TRAINYARD_FAULT_KILLS=N kills N releases instead of five (for a loop hunting a rare window).
+    // For a loop hunting a rare window: TRAINYARD_FAULT_KILLS=N kills N releases instead of
+    // five, and TRAINYARD_FAULT_SPAN_MS=M spreads them over the first M ms (the git steps
+    // take the first second or two) instead of the whole release.
     let kills = std::env::var("TRAINYARD_FAULT_KILLS").ok().and_then(|n| n.parse().ok()).unwrap_or(5);
+    let span = match std::env::var("TRAINYARD_FAULT_SPAN_MS").ok().and_then(|n| n.parse().ok()) {
+        Some(ms) => Duration::from_millis(ms),
+        None => span,
+    };
     for (i, wait) in spread(span, kills).into_iter().enumerate() {
         let f = ReleaseFixture::new();
         let (refs_before, _) = f.history();
