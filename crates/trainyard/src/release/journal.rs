@@ -98,8 +98,9 @@ struct UndoPlan {
     remove: Vec<String>,
     /// Tracked files the interrupted step wrote and did not commit: checked out again.
     restore: Vec<String>,
-    /// `.git/index.lock` left by a git command the kill ended (no process has it open): removed.
-    stale_lock: Option<Utf8PathBuf>,
+    /// Lock files of git (`index.lock`, `HEAD.lock`, a ref's `.lock`) left by a git command
+    /// the kill ended: removed.
+    stale_locks: Vec<Utf8PathBuf>,
 }
 
 pub fn dir(ws: &Workspace) -> Utf8PathBuf {
@@ -285,7 +286,7 @@ impl Journal {
             left_alone: Vec::new(),
             remove: Vec::new(),
             restore: Vec::new(),
-            stale_lock: None,
+            stale_locks: Vec::new(),
         };
         let mut problems = Vec::new();
         for name in candidates {
@@ -355,11 +356,11 @@ impl Journal {
         // A git command of the release killed while it held the index's lock (checkout, add,
         // commit do) leaves the lock file: git refuses to run until it is removed.
         if running.is_some() || self.checkout.is_some() {
-            match index_lock(repo)? {
-                IndexLock::Free => {}
-                IndexLock::Stale(path) => plan.stale_lock = Some(path),
-                IndexLock::Held(path) => problems
-                    .push(format!("a git process is running in this repository (it holds {path}); wait for it to end")),
+            let (stale, held) = git_locks(repo)?;
+            plan.stale_locks = stale;
+            for path in held {
+                problems
+                    .push(format!("a git process is running in this repository (it holds {path}); wait for it to end"));
             }
         }
         if !problems.is_empty() {
@@ -379,7 +380,7 @@ impl Journal {
         let effects = &repo.ctx.effects;
         let root = &repo.ctx.ws.root;
         let mut said = Vec::new();
-        if let Some(lock) = &plan.stale_lock {
+        for lock in &plan.stale_locks {
             effects.say(format!("remove {lock} (left by the interrupted git command)"));
             if !effects.dry_run {
                 match std::fs::remove_file(lock) {
@@ -532,32 +533,41 @@ impl CheckoutLeftovers {
     }
 }
 
-enum IndexLock {
-    Free,
-    /// Left by a git process that no longer runs.
-    Stale(Utf8PathBuf),
-    /// Open in a live process.
-    Held(Utf8PathBuf),
-}
-
-/// The state of the repository's `index.lock`. git keeps the lock file open while it holds
-/// it, so a lock that no process has open (looked at three times over a second, for a git
-/// command that is just starting or ending) was left by one that died.
-fn index_lock(repo: &Repo) -> Result<IndexLock> {
-    let git_dir = repo.git.read(&["rev-parse", "--absolute-git-dir"])?;
-    let path = Utf8PathBuf::from(git_dir.trim()).join("index.lock");
-    for attempt in 0..3 {
-        if std::fs::symlink_metadata(&path).is_err() {
-            return Ok(IndexLock::Free);
-        }
-        if !is_open_anywhere(&path) {
-            return Ok(IndexLock::Stale(path));
-        }
-        if attempt < 2 {
-            std::thread::sleep(std::time::Duration::from_millis(500));
+/// git's lock files in the repository, as (left by a git process that died, held by a live
+/// one). git keeps `index.lock` open while it holds it, and holds a ref's lock (`HEAD.lock`,
+/// `refs/heads/main.lock`, `packed-refs.lock`) for the instant of an update: a lock that no
+/// process has open and that is still there a second later (looked at three times) was
+/// left by a git command the kill ended.
+fn git_locks(repo: &Repo) -> Result<(Vec<Utf8PathBuf>, Vec<Utf8PathBuf>)> {
+    let git_dir = Utf8PathBuf::from(repo.git.read(&["rev-parse", "--absolute-git-dir"])?.trim());
+    let mut found: Vec<Utf8PathBuf> = ["index.lock", "HEAD.lock", "packed-refs.lock"]
+        .iter()
+        .map(|name| git_dir.join(name))
+        .filter(|p| std::fs::symlink_metadata(p).is_ok())
+        .collect();
+    let mut dirs = vec![git_dir.join("refs")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let Ok(path) = Utf8PathBuf::from_path_buf(entry.path()) else { continue };
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                dirs.push(path);
+            } else if path.as_str().ends_with(".lock") {
+                found.push(path);
+            }
         }
     }
-    Ok(IndexLock::Held(path))
+    let mut held = Vec::new();
+    for attempt in 0..3 {
+        found.retain(|p| std::fs::symlink_metadata(p).is_ok());
+        held = found.iter().filter(|p| is_open_anywhere(p)).cloned().collect();
+        if found.is_empty() || attempt == 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let stale = found.into_iter().filter(|p| !held.contains(p)).collect();
+    Ok((stale, held))
 }
 
 /// Whether a process this user may look at has `path` open (read from `/proc/*/fd`).
