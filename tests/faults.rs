@@ -331,13 +331,13 @@ fn whole_releases_killed_anywhere_resume_to_the_same_end() {
     }
 }
 
-/// Makes the next checkout of `Cargo.lock` in the fixture stop for a minute inside git, after
-/// git removed the old file and before it wrote the new one (a smudge filter runs in between):
-/// the window a kill inside `git switch` hits. Returns the marker the filter removes when it
-/// begins to wait.
-fn slow_checkout_of_the_lock(f: &ReleaseFixture) -> PathBuf {
-    let marker = f.tmp.path.join("slow-checkout");
-    let script = f.tmp.path.join("slow-smudge");
+/// Makes git stop for a minute the next time it converts `Cargo.lock` with a `filter`
+/// (`smudge`: in a checkout, after git removed the old file and before it writes the new one;
+/// `clean`: in `git add`, while git holds `index.lock`): the windows a kill inside a git
+/// command hits. Returns the marker the filter removes when it begins to wait.
+fn slow_git_on_the_lock(f: &ReleaseFixture, filter: &str) -> PathBuf {
+    let marker = f.tmp.path.join("slow-filter");
+    let script = f.tmp.path.join("slow-filter.sh");
     std::fs::write(
         &script,
         format!("#!/bin/sh\nif [ -e '{0}' ]; then rm -f '{0}'; sleep 60; fi\nexec cat\n", marker.display()),
@@ -345,33 +345,44 @@ fn slow_checkout_of_the_lock(f: &ReleaseFixture) -> PathBuf {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // An index entry written in the second its file was is "racily clean": git would filter
+    // the file again for `git status`. The file made older and the index refreshed, only
+    // a checkout or an add filters it.
+    let lock = std::fs::File::options().append(true).open(f.repo.dir.join("Cargo.lock")).unwrap();
+    lock.set_modified(std::time::SystemTime::now() - Duration::from_secs(3600)).unwrap();
+    f.repo.git(&["update-index", "--refresh"]);
     std::fs::write(f.repo.dir.join(".git/info/attributes"), "Cargo.lock filter=slow\n").unwrap();
-    f.repo.git(&["config", "filter.slow.smudge", script.to_str().unwrap()]);
+    f.repo.git(&["config", &format!("filter.slow.{filter}"), script.to_str().unwrap()]);
     std::fs::write(&marker, "").unwrap();
     marker
 }
 
-/// `release 1.2` killed inside the `git switch` of its start step, while `Cargo.lock` is
-/// removed and not yet written again: `--resume` takes the missing file as the interrupted
-/// checkout's and finishes as an uninterrupted release does; `--abort` puts everything back.
+/// `release 1.2` killed inside a git command of its start step: inside its `git switch`, while
+/// `Cargo.lock` is removed and not yet written again, and inside its `git add`; both leave
+/// git's `index.lock`. `--resume` takes what the command left as the release's (and removes
+/// the lock no process holds) and finishes as an uninterrupted release does; `--abort` puts
+/// everything back.
 #[test]
-fn a_release_killed_inside_a_checkout_resumes_and_aborts() {
+fn a_release_killed_inside_a_git_command_resumes_and_aborts() {
     if !is_root() {
         println!("NOTICE: skipping: the whole release path's mock step needs root");
         return;
     }
-    for resume in [false, true] {
+    let reference = ReleaseFixture::new();
+    reference.release(&[]).ok();
+    for (filter, resume) in [("smudge", true), ("smudge", false), ("clean", true)] {
         let f = ReleaseFixture::new();
         let before = (f.history(), std::fs::read(f.repo.dir.join("Cargo.lock")).unwrap());
-        let marker = slow_checkout_of_the_lock(&f);
+        let marker = slow_git_on_the_lock(&f, filter);
         let args = f.args(&[]);
         let mut cmd = f.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
         use std::os::unix::process::CommandExt;
         let mut child = cmd.process_group(0).stdout(std::process::Stdio::null()).spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(120);
-        while marker.exists() || f.repo.dir.join("Cargo.lock").exists() {
-            assert!(Instant::now() < deadline, "the release never reached its checkout");
-            assert!(child.try_wait().unwrap().is_none(), "the release ended before its checkout");
+        let lock = f.repo.dir.join("Cargo.lock");
+        while marker.exists() || (filter == "smudge" && lock.exists()) {
+            assert!(Instant::now() < deadline, "the release never reached git's {filter} filter");
+            assert!(child.try_wait().unwrap().is_none(), "the release ended before git's {filter} filter");
             std::thread::sleep(Duration::from_millis(5));
         }
         signal_group(child.id(), "-KILL");
@@ -379,22 +390,28 @@ fn a_release_killed_inside_a_checkout_resumes_and_aborts() {
         while signal_group(child.id(), "-0") {
             std::thread::sleep(Duration::from_millis(20));
         }
-        let status = f.status();
-        assert!(status.contains("Cargo.lock"), "the kill left Cargo.lock as it was:\n{status}");
-        if resume {
+        let left = interrupted(&f.repo.dir);
+        println!("{filter}: {left}");
+        assert!(left.contains(".git/index.lock left"), "{left}");
+        f.repo.git(&["config", "--unset", &format!("filter.slow.{filter}")]);
+        let said = if resume {
             let run = f.release(&["--resume"]);
             run.ok();
-            let said = format!("{}{}", run.stdout, run.stderr);
-            assert!(said.contains("put back Cargo.lock"), "{said}");
-            let reference = ReleaseFixture::new();
-            reference.release(&[]).ok();
             assert_eq!(f.history(), reference.history());
+            format!("{}{}", run.stdout, run.stderr)
         } else {
             let run = f.release(&["--abort"]);
             run.ok();
-            let said = format!("{}{}", run.stdout, run.stderr);
+            assert_eq!((f.history(), std::fs::read(&lock).unwrap()), before);
+            format!("{}{}", run.stdout, run.stderr)
+        };
+        println!("{said}");
+        assert!(said.contains("index.lock, left by the git command the kill interrupted"), "{said}");
+        if filter == "smudge" {
+            assert!(said.contains("put back Cargo.lock"), "{said}");
+        }
+        if !resume {
             assert!(said.contains("deleted branch 1.2-release"), "{said}");
-            assert_eq!((f.history(), std::fs::read(f.repo.dir.join("Cargo.lock")).unwrap()), before);
         }
         assert_eq!(f.status(), "");
     }
