@@ -131,16 +131,20 @@ impl Finished {
 
 /// Runs `cmd` (its standard input empty, its output captured) for at most `limit`, and with
 /// `max_processes`, stops it as soon as it and its descendants are more processes than that.
-/// A stopped command is SIGKILLed with its process group and every descendant seen.
-pub fn run(mut cmd: Command, limit: Duration, max_processes: Option<usize>) -> Result<Finished> {
-    use std::os::unix::process::CommandExt;
+/// A stopped command is SIGKILLed with every process it started. It stays in trainyard's
+/// process group: a CI timeout that kills the group kills it too.
+pub fn run(cmd: Command, limit: Duration, max_processes: Option<usize>) -> Result<Finished> {
+    run_io(cmd, limit, max_processes, false)
+}
+
+/// [`run`]; with `show_stderr`, the command's standard error goes to trainyard's (cargo's
+/// progress), and [`Finished::stderr`] is empty.
+pub fn run_io(mut cmd: Command, limit: Duration, max_processes: Option<usize>, show_stderr: bool) -> Result<Finished> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group, so that a kill reaches what it started as well.
-        .process_group(0)
+        .stderr(if show_stderr { Stdio::inherit() } else { Stdio::piped() })
         .spawn()
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -157,7 +161,7 @@ pub fn run(mut cmd: Command, limit: Duration, max_processes: Option<usize>) -> R
         })
     };
     let stdout = drain(Box::new(child.stdout.take().expect("piped")));
-    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+    let stderr = child.stderr.take().map(|pipe| drain(Box::new(pipe)));
     let started = Instant::now();
     let pid = child.id();
     let (status, stopped) = loop {
@@ -165,34 +169,34 @@ pub fn run(mut cmd: Command, limit: Duration, max_processes: Option<usize>) -> R
             break (Some(status), None);
         }
         let over = if started.elapsed() >= limit {
-            Some((Stopped::Time(limit), descendants(pid)))
+            Some(Stopped::Time(limit))
         } else if let Some(max) = max_processes {
-            let all = descendants(pid);
-            (all.len() + 1 > max).then_some((Stopped::Processes(max), all))
+            (descendants(pid).len() + 1 > max).then_some(Stopped::Processes(max))
         } else {
             None
         };
-        if let Some((why, seen)) = over {
-            kill(pid, &seen);
+        if let Some(why) = over {
+            kill_tree(pid);
             let _ = child.kill();
             let _ = child.wait();
             break (None, Some(why));
         }
         std::thread::sleep(Duration::from_millis(if max_processes.is_some() { 20 } else { 50 }));
     };
-    Ok(Finished {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-        stopped,
-    })
+    let stderr = stderr.map(|t| t.join().unwrap_or_default()).unwrap_or_default();
+    Ok(Finished { status, stdout: stdout.join().unwrap_or_default(), stderr, stopped })
 }
 
 /// Runs a command that talks to the network for at most [`NETWORK`]'s limit; `what` names
 /// it in the failure ("cargo vendor", "rsync to host:dir").
 pub fn network(cmd: Command, what: &str) -> Result<Finished> {
+    network_io(cmd, what, false)
+}
+
+/// [`network`], with [`run_io`]'s `show_stderr`.
+pub fn network_io(cmd: Command, what: &str, show_stderr: bool) -> Result<Finished> {
     let limit = NETWORK.get()?;
-    let out = run(cmd, limit, None)?;
+    let out = run_io(cmd, limit, None, show_stderr)?;
     if out.stopped.is_some() {
         return Err(Error::failed(format!("{what} did not finish in {}", seconds(limit)))
             .with_help(format!("check that the network and the server are reachable; {}", NETWORK.raise(limit))));
@@ -200,18 +204,28 @@ pub fn network(cmd: Command, what: &str) -> Result<Finished> {
     Ok(out)
 }
 
-/// SIGKILL to `pid`'s process group and to each of `seen`: a process that started a session
-/// of its own (a sandbox does) is not in the group. The group first, then the rest, each
-/// stopped (SIGSTOP) before any is killed, so that none forks a replacement meanwhile.
-fn kill(pid: u32, seen: &[u32]) {
-    let group = format!("-{pid}");
-    let pids: Vec<String> = seen.iter().map(u32::to_string).collect();
-    for signal in ["-STOP", "-KILL"] {
-        let _ = Command::new("kill").args([signal, "--", &group]).stderr(Stdio::null()).status();
+/// SIGKILL to `pid` and every process below it. Each is stopped (SIGSTOP) first, the tree
+/// read again until it holds no new process, so that none forks a replacement meanwhile and
+/// none is reparented out of sight. (A sandbox's processes die with its namespace's first
+/// process anyway.)
+fn kill_tree(pid: u32) {
+    let signal = |signal: &str, pids: &[u32]| {
         if !pids.is_empty() {
+            let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
             let _ = Command::new("kill").arg(signal).arg("--").args(&pids).stderr(Stdio::null()).status();
         }
+    };
+    let mut all = vec![pid];
+    signal("-STOP", &all);
+    for _ in 0..100 {
+        let new: Vec<u32> = descendants(pid).into_iter().filter(|p| !all.contains(p)).collect();
+        if new.is_empty() {
+            break;
+        }
+        signal("-STOP", &new);
+        all.extend(new);
     }
+    signal("-KILL", &all);
 }
 
 /// Every live descendant of `pid`, read from `/proc`.

@@ -55,6 +55,28 @@ impl Effects {
         cmd.quiet().run().map_err(command_error)
     }
 
+    /// [`Effects::run`] for a command that talks to the network (`cargo update` reaching a
+    /// registry or a git dependency): bounded by `TRAINYARD_NETWORK_TIMEOUT`, `what` naming it
+    /// when it is stopped. Its standard error is shown as it comes.
+    pub fn run_network(&self, cmd: Cmd<'_>, what: &str) -> Result<()> {
+        if self.dry_run {
+            println!("would run: {}", crate::redact::text(&cmd.to_string()));
+            return Ok(());
+        }
+        let shown = crate::redact::text(&cmd.to_string());
+        if crate::ui::show_commands() {
+            eprintln!("$ {shown}");
+        }
+        let out = crate::bounded::network_io(cmd.into(), what, true)?;
+        match out.status.and_then(|s| s.code()) {
+            Some(0) => Ok(()),
+            code => Err(Error::failed(format!(
+                "command exited with non-zero code `{shown}`: {}",
+                code.map_or("killed by a signal".to_string(), |c| c.to_string())
+            ))),
+        }
+    }
+
     /// Runs a command that changes something and returns its stdout.
     /// In dry-run, prints it and returns `None`.
     pub fn run_read(&self, cmd: Cmd<'_>) -> Result<Option<String>> {

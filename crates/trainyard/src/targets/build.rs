@@ -563,7 +563,14 @@ pub fn build(ctx: &Context, channel: Channel, options: &BuildOptions) -> Result<
 fn offline_first<'a>(command: impl Fn() -> xshell::Cmd<'a>) -> Result<String> {
     match exec::output(command().arg("--offline"))? {
         (true, out, _) => Ok(out.trim_end().to_string()),
-        (false, _, _) => exec::read(command()),
+        (false, _, _) => {
+            // Online: cargo reaches the registry or a git dependency.
+            let out = crate::bounded::network(command().into(), "cargo, resolving online")?;
+            if !out.success() {
+                return Err(Error::failed(format!("cargo failed:\n{}", crate::redact::text(out.stderr.trim_end()))));
+            }
+            Ok(out.stdout.trim_end().to_string())
+        }
     }
 }
 
@@ -626,7 +633,7 @@ fn resolve_dev(
     sh.change_dir(&ctx.ws.root);
     let cargo = cargo_program();
     let at = &site.cargo_args();
-    if let Err(err) = ctx.effects.run(cmd!(sh, "{cargo} update {at...} {patches...}")) {
+    if let Err(err) = ctx.effects.run_network(cmd!(sh, "{cargo} update {at...} {patches...}"), "cargo update") {
         // A remote out of reach (an internal project's git dependency, the registry): resolve
         // from what cargo has cached, and say so; a failure offline too is the real error.
         ctx.effects
@@ -657,7 +664,10 @@ fn resolve_dev(
                     .with_help("pin a version Cargo can lock: at most three release numbers (`1.2.3`, `1.2.3-rc.1`)")
                 })?;
                 ctx.effects
-                    .run(cmd!(sh, "{cargo} update {at...} -p {spec} --precise {pinned} {patches...}"))
+                    .run_network(
+                        cmd!(sh, "{cargo} update {at...} -p {spec} --precise {pinned} {patches...}"),
+                        "cargo update --precise",
+                    )
                     .map_err(|e| e.context(format!("{}:{}: applying `{} == {}`", r.file, r.line, r.name, pinned)))?;
             }
         }
