@@ -4,11 +4,9 @@
 //!
 //! Needs `rpm` and `rpmlint` (Debian packages `rpm`, `rpmlint`), as CI installs them.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
-#[path = "support/rpm.rs"]
-mod rpm_support;
+use crate::support::rpm as rpm_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

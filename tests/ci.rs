@@ -2,8 +2,7 @@
 //! (`--trigger` on build_rpms and release publish), then `ci plan` / `ci` reading GitHub's and
 //! GitLab's events and publishing what the event allows.
 
-#[path = "support/git.rs"]
-mod git_support;
+use crate::support::git as git_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,8 +5,7 @@
 //! output, `TRAINYARD_BLESS=1 cargo nextest run -p trainyard-cli --test cli` rewrites them
 //! (review the diff before committing).
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

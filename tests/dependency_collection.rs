@@ -6,11 +6,9 @@
 //!
 //! Needs `rpm`, `createrepo_c` and `dnf` (Debian packages `rpm`, `createrepo-c`, `dnf`).
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
-#[path = "support/rpm.rs"]
-mod rpm_support;
+use crate::support::rpm as rpm_support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

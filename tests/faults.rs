@@ -11,14 +11,11 @@
 //!
 //! The delays are printed with their seed; `TRAINYARD_FAULT_SEED=N` repeats a run's.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
-#[path = "support/git.rs"]
-mod git_support;
+use crate::support::git as git_support;
 
-#[path = "support/collection.rs"]
-mod collection_support;
+use crate::support::collection as collection_support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

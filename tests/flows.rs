@@ -11,8 +11,7 @@
 //!   installs the final;
 //! - tags that do not match the prefix; bad inputs (exit 2, nothing changed).
 
-#[path = "support/git.rs"]
-mod git_support;
+use crate::support::git as git_support;
 
 use std::path::{Path, PathBuf};
 

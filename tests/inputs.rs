@@ -3,10 +3,8 @@
 //! the same refs, a clean work tree, no output directory, no journal. Nothing hangs: every
 //! run here is bounded by a timeout.
 
-#[path = "support/git.rs"]
-mod git_support;
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::git as git_support;
+use crate::support::workspace as support;
 
 use std::time::{Duration, Instant};
 

@@ -4,10 +4,8 @@
 //! exactly as before) or `--resume` (the same commits and tag, byte for byte, as a run that
 //! was never interrupted).
 
-#[path = "support/git.rs"]
-mod git_support;
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::git as git_support;
+use crate::support::workspace as support;
 
 use std::path::PathBuf;
 

@@ -3,8 +3,7 @@
 //! `createrepo_c`, `dnf --installroot` with gpgcheck=1 and repo_gpgcheck=1, and an `sshd`
 //! started by the test on 127.0.0.1 for a remote repository.
 
-#[path = "support/git.rs"]
-mod git_support;
+use crate::support::git as git_support;
 
 use std::path::{Path, PathBuf};
 

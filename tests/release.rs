@@ -1,10 +1,8 @@
 //! End-to-end tests of the release process: the real binary on real git repositories with a
 //! local bare `origin`, real rpmbuild/createrepo_c/dnf, and a webhook server on loopback.
 
-#[path = "support/git.rs"]
-mod git_support;
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::git as git_support;
+use crate::support::workspace as support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

@@ -1,8 +1,5 @@
 //! What a reader of a collection directory may rely on, checked from the outside; and runs of
 //! the binary killed at a chosen moment.
-//!
-//! Include with `#[path = "support/collection.rs"] mod collection_support;`.
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

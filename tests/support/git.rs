@@ -1,8 +1,5 @@
 //! Fixtures for end-to-end tests: real git repositories in temporary directories, and the
 //! real binary run inside them with a controlled environment.
-//!
-//! Include with `#[path = "support/git.rs"] mod git_support;`.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -141,13 +138,6 @@ impl Repo {
         let mut cmd = command("git", &self.dir);
         cmd.args(args);
         run(cmd).ok().to_string()
-    }
-
-    /// Runs git; returns what happened without asserting.
-    pub fn try_git(&self, args: &[&str]) -> Run {
-        let mut cmd = command("git", &self.dir);
-        cmd.args(args);
-        run(cmd)
     }
 
     /// Writes a file (creating directories), relative to the work tree.

@@ -1,6 +1,4 @@
 //! Reading RPMs back with the real tools, for the end-to-end tests.
-#![allow(dead_code)]
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;

@@ -1,8 +1,6 @@
 //! Fixture workspaces for end-to-end tests: a temp dir, a local crate registry the
 //! test controls (a directory source replacing crates-io), a git repository, and
 //! the real `trainyard` binary run inside it.
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
