@@ -2,7 +2,7 @@
 //! quiet broken pipes, and `tests` checking what the suite needs before running it.
 //!
 //! Snapshots are plain text files under tests/snapshots/; after an intended change of the
-//! output, `TRAINYARD_BLESS=1 cargo nextest run -p trainyard-cli --test cli` rewrites them
+//! output, `TRAINYARD_BLESS=1 cargo nextest run -p trainyard-cli --test e2e cli::` rewrites them
 //! (review the diff before committing).
 
 use crate::support::workspace as support;
@@ -25,7 +25,9 @@ fn assert_snapshot(name: &str, actual: &str) {
         return;
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!("no snapshot {name}; create it with TRAINYARD_BLESS=1 cargo nextest run -p trainyard-cli --test cli")
+        panic!(
+            "no snapshot {name}; create it with TRAINYARD_BLESS=1 cargo nextest run -p trainyard-cli --test e2e cli::"
+        )
     });
     assert!(
         expected == actual,
