@@ -124,6 +124,51 @@ fn tests_as_root_with_apt_get_installs_what_is_missing_printing_the_command() {
     assert!(!run.stdout.contains("would run"), "{}", run.output());
 }
 
+/// In CI (`CI=true`), `tests` fails on unformatted code and on clippy warnings before any test
+/// runs; outside CI, and in CI once both are clean, the tests run.
+#[test]
+fn tests_in_ci_fails_on_formatting_then_on_clippy_before_any_test_runs() {
+    let tmp = TempDir::new("cli-ci-checks");
+    let root = tmp.path().join("ws");
+    write(
+        &root.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n\n[workspace.metadata.trainyard]\nname = \"ws\"\n",
+    );
+    write(
+        &root.join("app/Cargo.toml"),
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n",
+    );
+    // The test leaves a mark, so a run shows whether any test ran.
+    let test = "\n#[test]\nfn leaves_a_mark() {\n    std::fs::write(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/ran\"), \"\").unwrap();\n}\n";
+    let lib = root.join("app/src/lib.rs");
+    let mark = root.join("app/ran");
+    let ci = [("CI", "true"), ("TRAINYARD_NO_INSTALL", "1")];
+
+    write(&lib, &format!("pub fn answer()->u8{{42}}\n{test}"));
+    let run = trainyard(&root, &["tests"], &ci);
+    run.fails_with(1)
+        .says("error: CI: the workspace is not formatted; no test was run")
+        .says("help: run `cargo fmt --all`");
+    assert!(run.stdout.contains("-pub fn answer()->u8{42}"), "cargo fmt's diff: {}", run.output());
+    assert!(!mark.exists(), "a test ran: {}", run.output());
+    assert_eq!(read(&lib), format!("pub fn answer()->u8{{42}}\n{test}"), "the check changed the file");
+    // Outside CI nothing is checked: the tests run.
+    trainyard(&root, &["tests"], &[("TRAINYARD_NO_INSTALL", "1")]).ok();
+    assert!(mark.exists(), "outside CI the tests run");
+    std::fs::remove_file(&mark).unwrap();
+
+    // Formatted, but clippy warns (`len_zero`).
+    write(&lib, &format!("pub fn empty(v: &[u8]) -> bool {{\n    v.len() == 0\n}}\n{test}"));
+    let run = trainyard(&root, &["tests"], &ci);
+    run.fails_with(1).says("error: CI: clippy warns about the workspace; no test was run").says("len_zero");
+    assert!(!mark.exists(), "a test ran: {}", run.output());
+
+    // Both clean: the tests run.
+    write(&lib, &format!("pub fn empty(v: &[u8]) -> bool {{\n    v.is_empty()\n}}\n{test}"));
+    trainyard(&root, &["tests"], &ci).ok();
+    assert!(mark.exists(), "in CI, clean code is tested");
+}
+
 #[test]
 fn this_repository_declares_what_ci_installs() {
     let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml")).unwrap();
