@@ -231,7 +231,18 @@ fn help_snapshots() {
     let tmp = outside();
     let run = trainyard(tmp.path(), &["--help"], &[]);
     assert_snapshot("help.txt", &run.ok().stdout);
-    for target in ["build", "tests"] {
+    // Every target the overview lists has its own snapshot.
+    let targets: Vec<String> = run
+        .stdout
+        .split("\ntargets:\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    assert!(targets.len() >= 15 && targets.contains(&"release".to_string()), "{targets:?}");
+    for target in targets.iter().map(String::as_str) {
         let run = trainyard(tmp.path(), &["help", target], &[]);
         assert_snapshot(&format!("help-{target}.txt"), &run.ok().stdout);
         // `help TARGET` is `TARGET --help`.
@@ -268,6 +279,12 @@ fn error_snapshots_with_and_without_colour() {
         ("unknown-option", &["build", "--frobnicate"]),
         ("bad-color", &["--color", "sometimes", "build"]),
         ("quiet-and-verbose", &["-q", "-v", "build"]),
+        ("bad-variable-value", &["build", "CHANNEL=qa"]),
+        ("bad-option-value", &["version", "--format", "yaml"]),
+        ("option-missing-its-value", &["version", "--format"]),
+        ("global-option-missing-its-value", &["build", "--manifest-path"]),
+        ("flag-given-a-value", &["build", "--dry-run=yes"]),
+        ("unexpected-argument", &["version", "extra"]),
     ];
     let mut plain = String::new();
     let mut coloured = String::new();
