@@ -101,6 +101,21 @@ impl Run {
     }
 }
 
+/// Asserts that `run`'s stdout or stderr contains `needle`.
+pub fn says(run: &Run, needle: &str) {
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains(needle), "expected {needle:?} in:\n{all}");
+}
+
+/// Whether the tests run as root; if not, prints that `what` is skipped.
+pub fn is_root(what: &str) -> bool {
+    let root = super::workspace::is_root();
+    if !root {
+        eprintln!("NOTICE: skipping {what}: needs root");
+    }
+    root
+}
+
 /// Runs a command built by [`command`] and returns what it did.
 pub fn run(mut cmd: Command) -> Run {
     Run::from_output(cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}")))

@@ -2,6 +2,7 @@
 
 pub mod collection;
 pub mod git;
+pub mod portal;
 pub mod registry;
 pub mod rpm;
 pub mod workspace;
