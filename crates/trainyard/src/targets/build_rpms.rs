@@ -678,13 +678,7 @@ fn vendor(
     let _ = std::fs::remove_dir_all(&tmp);
     // The stamp goes first: a run killed between the rename and a new stamp must not trust it.
     let _ = std::fs::remove_file(&stamp_path);
-    if crate::ui::show_commands() {
-        eprintln!("$ {}", crate::redact::text(&c.to_string()));
-    }
-    let out = crate::bounded::network(c.into(), "cargo vendor")?;
-    if !out.success() {
-        return Err(Error::failed(format!("cargo vendor failed:\n{}", crate::redact::text(out.stderr.trim_end()))));
-    }
+    ctx.effects.run_network(c, "cargo vendor")?;
     // cargo vendor creates nothing for a graph without registry crates.
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
     let _ = std::fs::remove_dir_all(&dir);
