@@ -579,3 +579,29 @@ fn is_open_anywhere(path: &camino::Utf8Path) -> bool {
             .unwrap_or(false)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_an_interrupted_checkout_leaves_is_its_own_and_nothing_else() {
+        let mut changed = BTreeMap::new();
+        changed.insert(
+            "Cargo.lock".to_string(),
+            [Some(b"version = 1\nold\n".to_vec()), Some(b"version = 1\nnew\n".to_vec())],
+        );
+        changed.insert("RELEASE.txt".to_string(), [None, Some(b"1.2\n".to_vec())]);
+        let c = CheckoutLeftovers { changed };
+        // Removed and not written yet; written in part; written whole; not touched yet.
+        for content in [None, Some(&b""[..]), Some(&b"version = 1\nne"[..]), Some(&b"version = 1\nnew\n"[..])] {
+            assert!(c.left("Cargo.lock", content), "{content:?}");
+        }
+        assert!(c.left("Cargo.lock", Some(b"version = 1\nold\n")));
+        assert!(c.left("RELEASE.txt", Some(b"1.")));
+        // The user's edit, a file the two commits hold alike, a longer content: not the checkout's.
+        assert!(!c.left("Cargo.lock", Some(b"version = 1\nmine\n")));
+        assert!(!c.left("Cargo.lock", Some(b"version = 1\nnew\nmore\n")));
+        assert!(!c.left("Cargo.toml", None));
+    }
+}
