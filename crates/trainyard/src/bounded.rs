@@ -6,7 +6,7 @@
 //! | variable | waits it bounds | default |
 //! |---|---|---|
 //! | `TRAINYARD_LOCK_TIMEOUT` | the lock of an `--out` directory, of the target directory's build, of an internal project's checkout, of a channel repository | 3600 s |
-//! | `TRAINYARD_NETWORK_TIMEOUT` | each git fetch and ls-remote, `cargo vendor`, `cargo update` and cargo's online resolutions, each ssh command and rsync transfer of a remote repository | 600 s |
+//! | `TRAINYARD_NETWORK_TIMEOUT` | each git fetch and ls-remote, `cargo vendor`, `cargo update` and cargo's online resolutions, `cargo info`, `skopeo copy`, each ssh command and rsync transfer of a remote repository | 600 s |
 //! | `TRAINYARD_SANDBOX_TIMEOUT` | each command in the install sandbox (`rpm -i`, `dnf install` with its scriptlets, `rpm -V`) | 1800 s |
 //! | `TRAINYARD_WEBHOOK_TIMEOUT` | the notification ([`crate::release::notify`]) | 30 s |
 //!

@@ -201,7 +201,9 @@ pub fn run(ctx: &Context) -> Result<()> {
 /// reads the index; not found is cargo's "could not find").
 fn in_registry(sh: &xshell::Shell, cargo: &str, registry: &str, c: &Publishable) -> Result<bool> {
     let spec = format!("{}@{}", c.name, c.version);
-    let (ok, _, err) = exec::output(cmd!(sh, "{cargo} info --quiet --registry {registry} {spec}"))?;
+    let asked = cmd!(sh, "{cargo} info --quiet --registry {registry} {spec}");
+    let out = crate::bounded::network(asked.into(), &format!("asking {registry} for {spec}"))?;
+    let (ok, err) = (out.success(), out.stderr);
     if ok {
         return Ok(true);
     }

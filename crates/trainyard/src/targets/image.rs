@@ -520,8 +520,14 @@ fn push_tags(ctx: &Context, skopeo: &std::path::Path, layout: &Utf8Path, repo: &
             let dest = format!("docker://{repo}:{t}");
             eprintln!("trainyard: pushing {repo}:{t}");
             let (tls, auth) = (&tls, &auth_args);
-            exec::read(cmd!(sh, "{skopeo} copy --quiet {tls...} {auth...} {src} {dest}"))
-                .map_err(|e| e.context(format!("pushing {repo}:{t}")))?;
+            let push = cmd!(sh, "{skopeo} copy --quiet {tls...} {auth...} {src} {dest}");
+            let out = crate::bounded::network(push.into(), &format!("pushing {repo}:{t}"))?;
+            if !out.success() {
+                return Err(Error::failed(format!(
+                    "pushing {repo}:{t}: skopeo copy failed:\n{}",
+                    crate::redact::text(out.stderr.trim_end())
+                )));
+            }
         }
         Ok(())
     })();
