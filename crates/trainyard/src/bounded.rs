@@ -104,6 +104,9 @@ pub fn seconds(d: Duration) -> String {
     }
 }
 
+/// How often [`run`] counts a command's processes.
+const COUNT_EVERY: Duration = Duration::from_millis(200);
+
 /// Why a bounded process was stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {
@@ -163,6 +166,7 @@ pub fn run_io(mut cmd: Command, limit: Duration, max_processes: Option<usize>, s
     let stdout = drain(Box::new(child.stdout.take().expect("piped")));
     let stderr = child.stderr.take().map(|pipe| drain(Box::new(pipe)));
     let started = Instant::now();
+    let mut last_count = started.checked_sub(COUNT_EVERY).unwrap_or(started);
     let pid = child.id();
     let (status, stopped) = loop {
         if let Some(status) = child.try_wait().map_err(|e| Error::failed(format!("waiting for {program}: {e}")))? {
@@ -170,7 +174,10 @@ pub fn run_io(mut cmd: Command, limit: Duration, max_processes: Option<usize>, s
         }
         let over = if started.elapsed() >= limit {
             Some(Stopped::Time(limit))
-        } else if let Some(max) = max_processes {
+        } else if let Some(max) = max_processes.filter(|_| last_count.elapsed() >= COUNT_EVERY) {
+            // Reading /proc costs milliseconds: a few times a second is enough to stop a fork
+            // bomb thousands of processes short of the host's limit.
+            last_count = Instant::now();
             (descendants(pid).len() + 1 > max).then_some(Stopped::Processes(max))
         } else {
             None
@@ -181,7 +188,7 @@ pub fn run_io(mut cmd: Command, limit: Duration, max_processes: Option<usize>, s
             let _ = child.wait();
             break (None, Some(why));
         }
-        std::thread::sleep(Duration::from_millis(if max_processes.is_some() { 20 } else { 50 }));
+        std::thread::sleep(Duration::from_millis(20));
     };
     let stderr = stderr.map(|t| t.join().unwrap_or_default()).unwrap_or_default();
     Ok(Finished { status, stdout: stdout.join().unwrap_or_default(), stderr, stopped })
