@@ -276,8 +276,16 @@ fn whole_releases_killed_anywhere_resume_to_the_same_end() {
         // Nothing else may change.
         let status = f.status();
         let stepping: Vec<&str> = status.lines().map(|l| l[3..].trim()).collect();
-        let release_files =
-            |p: &&str| ["Cargo.toml", "Cargo.lock", "RELEASE.txt"].contains(p) || p.starts_with("reqs/");
+        // Also the temporary file of an atomic write the kill cut short (`.Cargo.toml.tmp.PID`),
+        // which `--resume` removes.
+        let release_file = |p: &str| ["Cargo.toml", "Cargo.lock", "RELEASE.txt"].contains(&p) || p.starts_with("reqs/");
+        let release_files = |p: &&str| {
+            let (dir, name) = p.rsplit_once('/').map_or(("", *p), |(d, n)| (d, n));
+            let written = name.strip_prefix('.').and_then(|n| n.rsplit_once(".tmp.")).map(|(n, _)| n);
+            release_file(p)
+                || written
+                    .is_some_and(|n| release_file(&if dir.is_empty() { n.to_string() } else { format!("{dir}/{n}") }))
+        };
         assert!(stepping.iter().all(release_files), "the work tree after a kill at {wait:?}:\n{status}");
         if !stepping.is_empty() {
             println!("release: killed between a step's write and its commit: {stepping:?}");
