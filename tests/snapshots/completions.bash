@@ -4,7 +4,7 @@ _trainyard() {
     cur="${COMP_WORDS[COMP_CWORD]}"
     prev="${COMP_WORDS[COMP_CWORD-1]}"
     local globals="-q --quiet -v --verbose --color --manifest-path --locked --offline --frozen -j --jobs --message-format"
-    local targets="build build_rpms mock tests pin version dist docs release ci image demo init completions man"
+    local targets="build build_rpms mock tests pin version dist docs release ci image trains demo init completions man"
     for ((i = 1; i < COMP_CWORD; i++)); do
         case " --color --manifest-path -j --jobs --message-format " in
             *" ${COMP_WORDS[i]} "*) ((i++)); continue ;;
@@ -92,6 +92,12 @@ _trainyard() {
             vars="RPM_CHANNEL=dev RPM_CHANNEL=stage RPM_CHANNEL=prod"
             valued="--rpm-channel --trigger --tag --push --base"
             projects=1
+            ;;
+        trains)
+            opts="--dry-run --format --html --repo-dir --help"
+            vars=""
+            valued="--format --html --repo-dir"
+            projects=0
             ;;
         demo)
             opts="--dry-run --dir --help"

@@ -26,7 +26,7 @@ pub struct Global {
 /// (flag, value name, help) of each global option, for `--help`, completions and man pages.
 pub const OPTIONS: &[(&str, Option<&str>, &str)] = &[
     ("-q, --quiet", None, "print only errors and the result (cargo too)"),
-    ("-v, --verbose", None, "also print each command run (repeatable)"),
+    ("-v, --verbose", None, "print each command run; -vv also makes cargo verbose (cargo -v), -vvv cargo -vv"),
     ("--color", Some("WHEN"), "colour: auto, always, never (NO_COLOR, CARGO_TERM_COLOR)"),
     ("--manifest-path", Some("PATH"), "the workspace's Cargo.toml (default: found from here)"),
     ("--locked", None, "passed to cargo: the lock file must not change"),
@@ -171,13 +171,17 @@ pub fn apply(g: Global) {
     let _ = GLOBAL.set(g);
 }
 
-/// `--locked`/`--frozen` (and `-q`) as cargo arguments: `--locked` has no environment
+/// `--locked`/`--frozen` (and `-q`, `-vv`) as cargo arguments: `--locked` has no environment
 /// spelling, so the cargo argument builder ([`crate::lockfile::LockSite::cargo_args`]) adds it.
 pub fn cargo_args() -> Vec<String> {
     let g = GLOBAL.get().cloned().unwrap_or_default();
     let mut out = Vec::new();
-    if g.verbosity < 0 {
-        out.push("--quiet".to_string());
+    // As cargo's own: `-v` is trainyard's (the commands it runs); each further `v` goes to cargo.
+    match g.verbosity {
+        v if v < 0 => out.push("--quiet".to_string()),
+        2 => out.push("-v".to_string()),
+        v if v > 2 => out.push("-vv".to_string()),
+        _ => {}
     }
     if g.frozen {
         out.push("--frozen".to_string());
