@@ -201,6 +201,7 @@ pub fn zsh(program: &str) -> String {
             globals.push_str(&format!("        '{name}[{}]{tail}'\n", escape_zsh(help)));
         }
     }
+    globals.push_str("        '(-h --help)'{-h,--help}'[print the help]'\n");
     let mut cases = String::new();
     for t in TARGETS {
         let s = t.spec;
@@ -287,6 +288,8 @@ pub fn fish(program: &str) -> String {
         };
         out.push_str(&format!("complete -c {program}{spec}{args} -d '{}'\n", escape_fish(help)));
     }
+    // Every target, and the program itself, takes --help (as `--help` shows).
+    out.push_str(&format!("complete -c {program} -s h -l help -d 'print the help'\n"));
     for t in TARGETS {
         let s = t.spec;
         out.push_str(&format!(
