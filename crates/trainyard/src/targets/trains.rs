@@ -730,11 +730,12 @@ pub fn render_svg(t: &Trains) -> String {
                 .or(c.commit.as_ref());
             if let Some((cc, cr)) = commit.and_then(|id| where_is.get(id)) {
                 let (px, py) = (x(*cc), TOP + cr * ROW);
+                // Into the dot from below, clear of the tag labels above it.
                 svg.push_str(&format!(
-                    "<path d=\"M{channel_x},{cy} C{},{cy} {},{py} {},{py}\" fill=\"none\" stroke=\"#9a6700\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>\n",
-                    channel_x - 60,
-                    px + 60,
-                    px + 9
+                    "<path d=\"M{channel_x},{cy} C{},{cy} {px},{} {px},{}\" fill=\"none\" stroke=\"#9a6700\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>\n",
+                    channel_x - 80,
+                    py + 70,
+                    py + 9
                 ));
             }
         }
