@@ -20,7 +20,7 @@ use crate::config::Flow;
 use crate::error::{Error, Result};
 use crate::release::history::{Action, Record};
 use crate::release::repo::{self, Destination};
-use crate::release::{backport, messages, publish, Repo, Version};
+use crate::release::{backport, messages, publish, Repo, Version, REMOTE};
 use crate::scm::{self, Line};
 use crate::ui::{self, Style};
 use crate::Context;
@@ -92,7 +92,11 @@ pub enum Role {
 /// A branch and what it carries.
 #[derive(Debug, Clone, Serialize)]
 pub struct Lane {
+    /// The branch's name (`origin/1.2-release` where only the remote has it).
     pub branch: String,
+    /// Its full ref.
+    #[serde(skip)]
+    pub reference: String,
     pub role: Role,
     /// The version of its tip: the newest version tag on it, else its dev version.
     pub version: String,
@@ -191,15 +195,38 @@ pub fn run(ctx: &Context) -> Result<()> {
     Ok(())
 }
 
+/// A branch as the view finds it: the local one, else the remote's.
+#[derive(Debug, Clone)]
+struct Branch {
+    /// `1.2-release`: what the branch templates match.
+    name: String,
+    /// `1.2-release`, or `origin/1.2-release` when only the remote-tracking branch exists.
+    shown: String,
+    /// `refs/heads/1.2-release` or `refs/remotes/origin/1.2-release`.
+    reference: String,
+}
+
+/// The branch `name`: local, else the remote-tracking one.
+fn locate(repo: &Repo, name: &str) -> Result<Option<Branch>> {
+    for (reference, shown) in [
+        (format!("refs/heads/{name}"), name.to_string()),
+        (format!("refs/remotes/{REMOTE}/{name}"), format!("{REMOTE}/{name}")),
+    ] {
+        if repo.resolve(&reference)?.is_some() {
+            return Ok(Some(Branch { name: name.to_string(), shown, reference }));
+        }
+    }
+    Ok(None)
+}
+
 /// Reads the picture from the repository (and the channels' histories).
 pub fn gather(repo: &Repo) -> Result<Trains> {
     let config = repo.config();
     let git = &repo.git;
-    let default = config.default_branch.clone();
-    if !repo.branch_exists(&default)? {
-        return Err(Error::usage(format!("there is no branch `{default}`, the default branch"))
+    let Some(default) = locate(repo, &config.default_branch)? else {
+        return Err(Error::usage(format!("there is no branch `{}`, the default branch", config.default_branch))
             .with_help("set default-branch under [workspace.metadata.trainyard], or create the branch"));
-    }
+    };
     let prefix_dir = git.read(&["rev-parse", "--show-prefix"])?;
     let manifest = format!("{}Cargo.toml", prefix_dir.trim());
 
@@ -221,21 +248,36 @@ pub fn gather(repo: &Repo) -> Result<Trains> {
     }
     let tag_refs: Vec<String> = tags.iter().map(|(_, t)| format!("refs/tags/{t}")).collect();
 
-    // The branches: the default one, rc (rc-beta), then release lines, newest first.
-    let mut branches: Vec<(String, Role)> = vec![(default.clone(), Role::Default)];
-    if config.flow == Flow::RcBeta && repo.branch_exists(&config.rc_branch)? {
-        branches.push((config.rc_branch.clone(), Role::Rc));
+    // The branches: the default one, rc (rc-beta), then release lines, newest first; each the
+    // local branch, else the remote's (a CI clone has only the default branch locally).
+    let mut branches: Vec<(Branch, Role)> = vec![(default.clone(), Role::Default)];
+    let rc = match config.flow {
+        Flow::RcBeta => locate(repo, &config.rc_branch)?,
+        Flow::ReleaseBranch => None,
+    };
+    if let Some(rc) = &rc {
+        branches.push((rc.clone(), Role::Rc));
     }
-    let heads = git.read(&["for-each-ref", "--format=%(refname:short)", "refs/heads"])?;
-    let mut lines: Vec<(Version, String)> = heads
-        .lines()
-        .filter_map(|b| match scm::release_line(b, &config.release_branch) {
-            Line::Release { major, minor } => Some((Version::new(major, minor, None), b.to_string())),
-            Line::Train => None,
-        })
-        .collect();
-    lines.sort();
-    branches.extend(lines.into_iter().rev().map(|(_, b)| (b, Role::Release)));
+    let heads = git.read(&["for-each-ref", "--format=%(refname)", "refs/heads", &format!("refs/remotes/{REMOTE}")])?;
+    let mut lines: BTreeMap<Version, Branch> = BTreeMap::new();
+    for full in heads.lines() {
+        let (name, local) = match full.strip_prefix("refs/heads/") {
+            Some(name) => (name, true),
+            None => (full.strip_prefix(&format!("refs/remotes/{REMOTE}/")).unwrap_or(full), false),
+        };
+        if let Line::Release { major, minor } = scm::release_line(name, &config.release_branch) {
+            let branch = Branch {
+                name: name.to_string(),
+                shown: if local { name.to_string() } else { format!("{REMOTE}/{name}") },
+                reference: full.to_string(),
+            };
+            let slot = lines.entry(Version::new(major, minor, None)).or_insert_with(|| branch.clone());
+            if local {
+                *slot = branch;
+            }
+        }
+    }
+    branches.extend(lines.into_values().rev().map(|b| (b, Role::Release)));
 
     let log = |args: &[&str]| -> Result<Vec<Commit>> {
         let mut full = vec!["log", "--format=%H%x1f%s%x1e"];
@@ -256,9 +298,9 @@ pub fn gather(repo: &Repo) -> Result<Trains> {
 
     let mut lanes = Vec::new();
     for (branch, role) in branches {
-        let full = format!("refs/heads/{branch}");
+        let full = branch.reference.clone();
         let tip = git.read(&["rev-parse", "--verify", &format!("{full}^{{commit}}")])?;
-        let version = scm::version_at(git, &full, Some(&branch), config, &manifest)?;
+        let version = scm::version_at(git, &full, Some(&branch.name), config, &manifest)?;
         let train = version.target();
         let merged = git.read(&["tag", "--merged", &full, "--list", &format!("{}*", config.tag_prefix)])?;
         let mut contained: Vec<(Version, &str)> =
@@ -268,14 +310,11 @@ pub fn gather(repo: &Repo) -> Result<Trains> {
         let mut args = vec!["--no-merges", full.as_str(), "--not"];
         args.extend(tag_refs.iter().map(String::as_str));
         let unreleased = log(&args)?;
-        let fork = if role == Role::Default {
-            None
-        } else {
-            git.try_read(&["merge-base", &format!("refs/heads/{default}"), &full])?
-        };
-        let (pending, pending_to) = pending_fixes(repo, &branch, role, &lanes)?;
+        let fork = if role == Role::Default { None } else { git.try_read(&["merge-base", &default.reference, &full])? };
+        let (pending, pending_to) = pending_fixes(repo, &full, role, &default, rc.as_ref())?;
         lanes.push(Lane {
-            branch,
+            branch: branch.shown,
+            reference: full,
             role,
             version: version.to_pep440(),
             train: train.to_pep440(),
@@ -292,7 +331,7 @@ pub fn gather(repo: &Repo) -> Result<Trains> {
 
     // The drawing: each lane's commits since its fork; the default branch's since the oldest fork.
     for i in 0..lanes.len() {
-        let full = format!("refs/heads/{}", lanes[i].branch);
+        let full = lanes[i].reference.clone();
         let range = match (&lanes[i].fork, lanes[i].role) {
             (Some(fork), _) => vec![format!("{fork}..{full}")],
             (None, Role::Default) => {
@@ -323,7 +362,7 @@ pub fn gather(repo: &Repo) -> Result<Trains> {
             Flow::ReleaseBranch => "release-branch".into(),
             Flow::RcBeta => "rc-beta".into(),
         },
-        default_branch: default,
+        default_branch: default.shown,
         lanes,
         channels,
     })
@@ -336,17 +375,22 @@ pub fn gather(repo: &Repo) -> Result<Trains> {
 /// rc-beta flow: fixes go downstream, and a fix is a commit cherry-picked (`-x`) onto rc; a
 /// version branch's pending ones are those rc has and the version branch lacks (the same
 /// patch-identity list, `git cherry VERSION-BRANCH rc`).
-fn pending_fixes(repo: &Repo, branch: &str, role: Role, before: &[Lane]) -> Result<(Vec<Commit>, Option<String>)> {
-    let config = repo.config();
+fn pending_fixes(
+    repo: &Repo,
+    reference: &str,
+    role: Role,
+    default: &Branch,
+    rc: Option<&Branch>,
+) -> Result<(Vec<Commit>, Option<String>)> {
     let as_commit = |c: &backport::Candidate| Commit { id: c.commit.clone(), subject: c.subject.clone(), tags: vec![] };
-    match (config.flow, role) {
-        (Flow::ReleaseBranch, Role::Release) => {
-            let list = backport::candidates(repo, &config.default_branch, branch)?;
+    match (repo.config().flow, role, rc) {
+        (Flow::ReleaseBranch, Role::Release, _) => {
+            let list = backport::candidates(repo, &default.reference, reference)?;
             let todo = list.iter().filter(|c| !c.branch_only).map(as_commit).collect();
-            Ok((todo, Some(config.default_branch.clone())))
+            Ok((todo, Some(default.shown.clone())))
         }
-        (Flow::RcBeta, Role::Release) if before.iter().any(|l| l.role == Role::Rc) => {
-            let list = backport::candidates(repo, branch, &config.rc_branch)?;
+        (Flow::RcBeta, Role::Release, Some(rc)) => {
+            let list = backport::candidates(repo, reference, &rc.reference)?;
             let mut todo = Vec::new();
             for c in list.iter().filter(|c| !c.branch_only && !messages::is_bookkeeping(&c.subject)) {
                 let body = repo.git.read(&["log", "-1", "--format=%b", &c.commit])?;
@@ -355,7 +399,7 @@ fn pending_fixes(repo: &Repo, branch: &str, role: Role, before: &[Lane]) -> Resu
                 }
             }
             // Listed under the version branch that lacks them.
-            Ok((todo, Some(config.rc_branch.clone())))
+            Ok((todo, Some(rc.shown.clone())))
         }
         _ => Ok((Vec::new(), None)),
     }
