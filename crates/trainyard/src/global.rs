@@ -26,7 +26,7 @@ pub struct Global {
 /// (flag, value name, help) of each global option, for `--help`, completions and man pages.
 pub const OPTIONS: &[(&str, Option<&str>, &str)] = &[
     ("-q, --quiet", None, "print only errors and the result (cargo too)"),
-    ("-v, --verbose", None, "print each command run; -vv also makes cargo verbose (cargo -v), -vvv cargo -vv"),
+    ("-v, --verbose", None, "print each command run; -vv: every cargo verbose too (CARGO_TERM_VERBOSE)"),
     ("--color", Some("WHEN"), "colour: auto, always, never (NO_COLOR, CARGO_TERM_COLOR)"),
     ("--manifest-path", Some("PATH"), "the workspace's Cargo.toml (default: found from here)"),
     ("--locked", None, "passed to cargo: the lock file must not change"),
@@ -132,6 +132,10 @@ pub fn extract(words: &[String]) -> Result<(Global, Vec<String>)> {
             iter.next();
         }
     }
+    if verbose > 2 {
+        return Err(Error::usage(format!("-{} is more verbose than trainyard gets", "v".repeat(verbose as usize)))
+            .with_help("-v shows the commands trainyard runs, -vv also makes every cargo verbose"));
+    }
     if quiet && verbose > 0 {
         return Err(Error::usage("`--quiet` and `--verbose` contradict each other").with_help("give one of them"));
     }
@@ -158,8 +162,9 @@ fn jobs(value: &str) -> Result<String> {
 
 static GLOBAL: OnceLock<Global> = OnceLock::new();
 
-/// Records the options for the process and hands `-j` and `--offline` to every cargo
-/// trainyard starts, through cargo's own environment (`CARGO_BUILD_JOBS`, `CARGO_NET_OFFLINE`):
+/// Records the options for the process and hands `-j`, `--offline` and `-vv` to every cargo
+/// trainyard starts, through cargo's own environment (`CARGO_BUILD_JOBS`, `CARGO_NET_OFFLINE`,
+/// `CARGO_TERM_VERBOSE`):
 /// that reaches every cargo command, nested ones included. Called once, before any thread.
 pub fn apply(g: Global) {
     if g.offline || g.frozen {
@@ -168,20 +173,21 @@ pub fn apply(g: Global) {
     if let Some(jobs) = &g.jobs {
         std::env::set_var("CARGO_BUILD_JOBS", jobs);
     }
+    // `-vv`: cargo's `term.verbose`, as `cargo -v` (a command's own `--quiet`, such as `cargo
+    // vendor --quiet`, still wins, where `-v` beside it would be refused by cargo).
+    if g.verbosity >= 2 {
+        std::env::set_var("CARGO_TERM_VERBOSE", "true");
+    }
     let _ = GLOBAL.set(g);
 }
 
-/// `--locked`/`--frozen` (and `-q`, `-vv`) as cargo arguments: `--locked` has no environment
+/// `--locked`/`--frozen` (and `-q`) as cargo arguments: `--locked` has no environment
 /// spelling, so the cargo argument builder ([`crate::lockfile::LockSite::cargo_args`]) adds it.
 pub fn cargo_args() -> Vec<String> {
     let g = GLOBAL.get().cloned().unwrap_or_default();
     let mut out = Vec::new();
-    // As cargo's own: `-v` is trainyard's (the commands it runs); each further `v` goes to cargo.
-    match g.verbosity {
-        v if v < 0 => out.push("--quiet".to_string()),
-        2 => out.push("-v".to_string()),
-        v if v > 2 => out.push("-vv".to_string()),
-        _ => {}
+    if g.verbosity < 0 {
+        out.push("--quiet".to_string());
     }
     if g.frozen {
         out.push("--frozen".to_string());
@@ -215,7 +221,17 @@ mod tests {
 
     #[test]
     fn bad_global_options_are_usage_errors() {
-        for bad in ["-q -v", "--color", "--color sometimes", "-j x", "-j 0", "--manifest-path a/b", "--jobs --locked"] {
+        for bad in [
+            "-q -v",
+            "-vvv",
+            "-v -vv",
+            "--color",
+            "--color sometimes",
+            "-j x",
+            "-j 0",
+            "--manifest-path a/b",
+            "--jobs --locked",
+        ] {
             let err = extract(&words(bad)).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad}: {}", err.message);
             assert!(err.help.is_some(), "{bad}");
