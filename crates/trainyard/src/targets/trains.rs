@@ -29,7 +29,8 @@ pub const SPEC: TargetSpec = TargetSpec {
     name: "trains",
     summary: "the release trains at a glance: branches, tags, unreleased work, pending fixes, channels",
     usage: "[--format text|json] [--html FILE] [--repo-dir DIR]",
-    about: "For the default branch and each release branch (rc and version branches with flow = \"rc-beta\"):\n\
+    about: "For the default branch and each release branch (rc and version branches with flow = \"rc-beta\";\n\
+            a branch only origin has is shown as origin/NAME):\n\
             its train (the release it leads to), its version (the tag on its tip, else the dev version),\n\
             the newest version tags it contains, the commits no release tag contains (unreleased), and\n\
             the fixes not yet carried over: on a release branch, the commits `release backport` would\n\
