@@ -336,10 +336,11 @@ pub fn gather(repo: &Repo) -> Result<Trains> {
         let range = match (&lanes[i].fork, lanes[i].role) {
             (Some(fork), _) => vec![format!("{fork}..{full}")],
             (None, Role::Default) => {
-                let forks: Vec<String> = lanes.iter().filter_map(|l| l.fork.clone()).collect();
-                let oldest = forks.iter().find(|f| forks.iter().all(|g| repo.is_ancestor(f, g).unwrap_or(false)));
-                match oldest.and_then(|o| git.try_read(&["rev-parse", "--verify", "--quiet", &format!("{o}^")]).ok()) {
-                    Some(Some(parent)) => vec![format!("{parent}..{full}")],
+                let mut octopus = vec!["merge-base", "--octopus"];
+                octopus.extend(lanes.iter().filter_map(|l| l.fork.as_deref()));
+                let oldest = if octopus.len() > 2 { git.try_read(&octopus)? } else { None };
+                match oldest.map(|o| git.try_read(&["rev-parse", "--verify", "--quiet", &format!("{o}^")])) {
+                    Some(Ok(Some(parent))) => vec![format!("{parent}..{full}")],
                     _ => vec![full.clone()],
                 }
             }
