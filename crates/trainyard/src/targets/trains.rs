@@ -311,7 +311,17 @@ pub fn gather(repo: &Repo) -> Result<Trains> {
         let mut args = vec!["--no-merges", full.as_str(), "--not"];
         args.extend(tag_refs.iter().map(String::as_str));
         let unreleased = log(&args)?;
-        let fork = if role == Role::Default { None } else { git.try_read(&["merge-base", &default.reference, &full])? };
+        // Where it left the branch it was cut from: a version branch from rc (rc-beta), the rest
+        // from the default branch.
+        let upstream = match (role, &rc) {
+            (Role::Default, _) => None,
+            (Role::Release, Some(rc)) => Some(rc),
+            _ => Some(&default),
+        };
+        let fork = match upstream {
+            Some(up) => git.try_read(&["merge-base", &up.reference, &full])?,
+            None => None,
+        };
         let (pending, pending_to) = pending_fixes(repo, &full, role, &default, rc.as_ref())?;
         lanes.push(Lane {
             branch: branch.shown,
@@ -673,6 +683,10 @@ pub fn render_svg(t: &Trains) -> String {
             max_col = max_col.max(column);
         }
     }
+    // A fix not yet carried over is marked wherever it is drawn (rc-beta: on rc, listed under
+    // the version branch that lacks it).
+    let pending: std::collections::BTreeSet<&str> =
+        t.lanes.iter().flat_map(|l| &l.pending).map(|c| c.id.as_str()).collect();
     let channel_x = LEFT + (max_col + 2) * STEP;
     let width = channel_x + if t.channels.is_some() { 230 } else { 20 };
     let height = TOP + ROW * t.lanes.len().max(1) as i64 - 30;
@@ -715,16 +729,14 @@ pub fn render_svg(t: &Trains) -> String {
         svg.push_str(&format!(
             "<line x1=\"{first_x}\" y1=\"{ly}\" x2=\"{last_x}\" y2=\"{ly}\" stroke=\"{stroke}\" stroke-width=\"3\"/>\n"
         ));
+        // Down from the fork, into the first commit from the left (its tags stand above it).
         if let Some((fc, fr)) = lane.fork.as_ref().and_then(|f| where_is.get(f)) {
             let (fx, fy) = (x(*fc), TOP + fr * ROW);
             svg.push_str(&format!(
-                "<path d=\"M{fx},{fy} C{fx},{} {first_x},{} {first_x},{ly}\" fill=\"none\" stroke=\"{stroke}\" stroke-width=\"3\"/>\n",
-                (fy + ly) / 2,
-                (fy + ly) / 2
+                "<path d=\"M{fx},{fy} C{fx},{ly} {fx},{ly} {first_x},{ly}\" fill=\"none\" stroke=\"{stroke}\" stroke-width=\"3\"/>\n"
             ));
         }
         let unreleased: std::collections::BTreeSet<&str> = lane.unreleased.iter().map(|c| c.id.as_str()).collect();
-        let pending: std::collections::BTreeSet<&str> = lane.pending.iter().map(|c| c.id.as_str()).collect();
         for c in &lane.drawn {
             let cx = x(col[&(row, c.id.clone())]);
             let (fill, ring) = if pending.contains(c.id.as_str()) {
