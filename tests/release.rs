@@ -887,7 +887,10 @@ fn trains_after_a_release_a_fix_and_a_backport() {
     let dry = f.ty(&["trains", "--html", p, "--dry-run", "--repo-dir", r], &[]);
     says(&dry, &format!("would write: {p} ("));
     assert!(!page.exists());
-    f.ty(&["trains", "--html", p, "--repo-dir", r], &[]).ok();
+    // The run writes exactly what the dry-run printed (the executor records it in test builds).
+    let (_, _, executed) = support::dry_run_equals_run(&f.repo.dir, &["trains", "--html", p, "--repo-dir", r], &[]);
+    assert_eq!(executed.len(), 1, "{executed:?}");
+    assert!(executed[0].starts_with(&format!("write: {p} (")), "{executed:?}");
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     // Self-contained: no scripts, links or fetched resources; the only URL is SVG's namespace.

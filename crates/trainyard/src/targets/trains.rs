@@ -6,8 +6,8 @@
 //! tags and branches from [`crate::release::Repo`], fixes not yet backported from
 //! [`crate::release::backport::candidates`] (the very list `release backport` applies), the
 //! channels from their `history.jsonl` ([`crate::release::repo::Destination::read_history`]).
-//! Nothing here changes the repository; `--html` writes its one file through
-//! [`crate::exec::Effects`].
+//! Nothing here changes the repository; `--html` writes its one file through a
+//! [`crate::plan::Plan`] run by [`crate::exec::Effects::execute`].
 
 use std::collections::BTreeMap;
 
@@ -18,6 +18,7 @@ use crate::channel::Channel;
 use crate::cli::{FlagSpec, TargetSpec, DRY_RUN};
 use crate::config::Flow;
 use crate::error::{Error, Result};
+use crate::plan::Plan;
 use crate::release::history::{Action, Record};
 use crate::release::repo::{self, Destination};
 use crate::release::{backport, messages, publish, Repo, Version, REMOTE};
@@ -188,7 +189,10 @@ pub fn run(ctx: &Context) -> Result<()> {
         print!("{}", render_text(&trains, color));
     }
     if let Some(path) = html_path {
-        ctx.effects.write(&path, render_html(&trains).as_bytes())?;
+        // The target's one change, through the executor: `--dry-run` prints it.
+        let mut plan = Plan::new();
+        plan.write(path.clone(), render_html(&trains));
+        ctx.effects.execute(&plan)?;
         if !ctx.effects.dry_run && !ui::quiet() {
             eprintln!("trainyard: wrote {path}");
         }
