@@ -341,6 +341,8 @@ fn bash_completion_snapshot_and_what_it_offers() {
     assert_eq!(bash_complete(&root, &script, &["--locked", "build", "W"]), ["WS="]);
     assert_eq!(bash_complete(&root, &script, &["help", "m"]), ["man", "mock"]);
     assert_eq!(bash_complete(&root, &script, &["completions", "z"]), ["zsh"]);
+    assert_eq!(bash_complete(&root, &script, &["trains", "--format", ""]), ["json", "text"]);
+    assert_eq!(bash_complete(&root, &script, &["version", "--trigger", "t"]), ["tag"]);
     // Outside a workspace there are no project variables to offer.
     let outside = outside();
     assert!(bash_complete(outside.path(), &script, &["build", "SERV"]).is_empty());
@@ -400,6 +402,7 @@ fn zsh_and_fish_completions_work_in_the_real_shells() {
         "trainyard completions z",
         "trainyard trains --ht",
         "trainyard build --he",
+        "trainyard trains --format t",
     ];
     let out = std::process::Command::new(&zsh)
         .args(["-f", "-c", ZSH_COMPLETE, "zsh"])
@@ -419,7 +422,8 @@ fn zsh_and_fish_completions_work_in_the_real_shells() {
             "trainyard --color",
             "trainyard completions zsh",
             "trainyard trains --html",
-            "trainyard build --help"
+            "trainyard build --help",
+            "trainyard trains --format text"
         ]
     );
 
@@ -444,6 +448,7 @@ fn zsh_and_fish_completions_work_in_the_real_shells() {
     assert_eq!(complete("trainyard help tr"), ["trains"]);
     assert_eq!(complete("trainyard trains --h"), ["--help", "--html"]);
     assert_eq!(complete("trainyard build CHANNEL=p"), ["CHANNEL=prod"]);
+    assert_eq!(complete("trainyard trains --format "), ["json", "text"]);
     // The workspace's own variable, asked from the workspace (`completions --project-vars`).
     assert_eq!(complete("trainyard build W"), ["WS="]);
 }
