@@ -172,8 +172,19 @@ fn tests_in_ci_fails_on_formatting_then_on_clippy_before_any_test_runs() {
 #[test]
 fn this_repository_declares_what_ci_installs() {
     let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml")).unwrap();
-    for tool in ["rpm", "rpmbuild", "rpmlint", "createrepo_c", "dnf", "bwrap", "git", "groff", "\"python3:packaging\""]
-    {
+    for tool in [
+        "rpm",
+        "rpmbuild",
+        "rpmlint",
+        "createrepo_c",
+        "dnf",
+        "bwrap",
+        "git",
+        "groff",
+        "zsh",
+        "fish",
+        "\"python3:packaging\"",
+    ] {
         assert!(manifest.contains(&format!("\n{tool} = ")), "Cargo.toml's tests.needs lacks {tool}");
     }
 }
@@ -339,6 +350,16 @@ fn commands_run_are_shown_at_verbose_only_and_cargo_options_reach_cargo() {
     let build_line = plan.lines().find(|l| l.contains("cargo build")).unwrap_or_default();
     assert!(build_line.ends_with("--timings") || build_line.contains(" --timings"), "{plan}");
     assert_eq!(build_line.matches("--locked").count(), 1, "{build_line}");
+    // -vv: every cargo is verbose as well (cargo's `Fresh` lines for a build with nothing to do);
+    // -v alone leaves cargo as it is; more is refused.
+    let run = trainyard(&root, &["-v", "build", "--offline"], &[]);
+    assert!(!run.ok().stderr.contains("Fresh "), "{}", run.stderr);
+    let run = trainyard(&root, &["-vv", "build", "--offline"], &[]);
+    assert!(run.ok().stderr.lines().any(|l| l.trim_start().starts_with("Fresh leftpad v")), "{}", run.stderr);
+    assert!(run.stderr.lines().any(|l| l.starts_with("$ ") && l.contains("cargo build")), "{}", run.stderr);
+    trainyard(&root, &["-vvv", "build", "--offline"], &[])
+        .fails_with(2)
+        .says("-vvv is more verbose than trainyard gets");
 }
 
 /// What bash offers for `words` (the last one being completed) with the generated script.
@@ -383,6 +404,8 @@ fn bash_completion_snapshot_and_what_it_offers() {
     assert_eq!(bash_complete(&root, &script, &["--locked", "build", "W"]), ["WS="]);
     assert_eq!(bash_complete(&root, &script, &["help", "m"]), ["man", "mock"]);
     assert_eq!(bash_complete(&root, &script, &["completions", "z"]), ["zsh"]);
+    assert_eq!(bash_complete(&root, &script, &["trains", "--format", ""]), ["json", "text"]);
+    assert_eq!(bash_complete(&root, &script, &["version", "--trigger", "t"]), ["tag"]);
     // Outside a workspace there are no project variables to offer.
     let outside = outside();
     assert!(bash_complete(outside.path(), &script, &["build", "SERV"]).is_empty());
@@ -395,6 +418,102 @@ fn bash_completion_snapshot_and_what_it_offers() {
         }
     }
     trainyard(&root, &["completions", "tcsh"], &[]).fails_with(2).says("help: trainyard completions bash|zsh|fish");
+}
+
+/// Drives an interactive zsh on a pseudo-terminal (zsh's own zpty module): compinit loads the
+/// generated `_trainyard` from `$1`, then each further argument is typed and completed with
+/// TAB, and the line as completion left it is printed, one a line.
+const ZSH_COMPLETE: &str = r#"zmodload zsh/zpty || exit 3
+zpty z env TERM=dumb PATH="$PATH" zsh -f -i
+zpty -w z "PS1='%% '; bindkey -e; fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -d $1/.zcompdump; print -r -- R\${:-EADY}R"
+zpty -r z junk '*READYR*'
+shift
+for words in "$@"; do
+  zpty -w -n z "$words"$'\t\C-aprint -r -- X${:-DONE}X \n'
+  zpty -r z out '*XDONEX*'$'\n'
+  print -r -- "${${out##*XDONEX }%%$'\r'*}"
+done
+zpty -d z
+"#;
+
+/// A shell's path, or a failure naming the package: the suite installs it (tests.needs).
+fn shell(name: &str) -> PathBuf {
+    let path = which_path(name);
+    assert!(path.is_file(), "{name} is not installed: apt-get install -y {name} (Cargo.toml's tests.needs lists it)");
+    path
+}
+
+/// The zsh and fish scripts load in the real shells and complete targets, options and values.
+#[test]
+fn zsh_and_fish_completions_work_in_the_real_shells() {
+    let tmp = TempDir::new("cli-shells");
+    let root = workspace_needing(tmp.path(), "");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_trainyard")).parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+
+    let zsh = shell("zsh");
+    let functions = tmp.path().join("zfunc");
+    std::fs::create_dir_all(&functions).unwrap();
+    let script = trainyard(&root, &["completions", "zsh"], &[]).ok().stdout.clone();
+    std::fs::write(functions.join("_trainyard"), &script).unwrap();
+    let out = std::process::Command::new(&zsh).arg("-n").arg(functions.join("_trainyard")).output().unwrap();
+    assert!(out.status.success(), "zsh -n: {}", String::from_utf8_lossy(&out.stderr));
+    let typed = [
+        "trainyard tra",
+        "trainyard build --re",
+        "trainyard --col",
+        "trainyard completions z",
+        "trainyard trains --ht",
+        "trainyard build --he",
+        "trainyard trains --format t",
+    ];
+    let out = std::process::Command::new(&zsh)
+        .args(["-f", "-c", ZSH_COMPLETE, "zsh"])
+        .arg(&functions)
+        .args(typed)
+        .current_dir(&root)
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "zsh: {}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(|l| l.trim_end().to_string()).collect();
+    assert_eq!(
+        lines,
+        [
+            "trainyard trains",
+            "trainyard build --refresh",
+            "trainyard --color",
+            "trainyard completions zsh",
+            "trainyard trains --html",
+            "trainyard build --help",
+            "trainyard trains --format text"
+        ]
+    );
+
+    let fish = shell("fish");
+    let file = tmp.path().join("trainyard.fish");
+    std::fs::write(&file, &trainyard(&root, &["completions", "fish"], &[]).ok().stdout).unwrap();
+    let complete = |line: &str| -> Vec<String> {
+        let program = format!("source '{}'; complete -C '{line}'", file.display());
+        let out = std::process::Command::new(&fish)
+            .args(["--no-config", "-c", &program])
+            .current_dir(&root)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "fish: {}", String::from_utf8_lossy(&out.stderr));
+        let mut words: Vec<String> =
+            String::from_utf8(out.stdout).unwrap().lines().map(|l| l.split('\t').next().unwrap().to_string()).collect();
+        words.sort();
+        words
+    };
+    assert_eq!(complete("trainyard bu"), ["build", "build_rpms"]);
+    assert_eq!(complete("trainyard help tr"), ["trains"]);
+    assert_eq!(complete("trainyard trains --h"), ["--help", "--html"]);
+    assert_eq!(complete("trainyard build CHANNEL=p"), ["CHANNEL=prod"]);
+    assert_eq!(complete("trainyard trains --format "), ["json", "text"]);
+    // The workspace's own variable, asked from the workspace (`completions --project-vars`).
+    assert_eq!(complete("trainyard build W"), ["WS="]);
 }
 
 #[test]

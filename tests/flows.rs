@@ -201,8 +201,27 @@ fn master_rc_and_version_branches_as_the_reference_text_has_them() {
     f.ty(&["release", "cherry-pick", &fix]).ok();
     let on_rc = f.git(&["rev-parse", "rc"]);
     assert!(f.git(&["log", "-1", "--format=%b", "rc"]).contains(&format!("(cherry picked from commit {fix})")));
+    // `trains`: the fix picked onto rc is pending on the version branch until picked there.
+    let lane = |text: &str, head: &str| -> String {
+        let at = text.find(head).unwrap_or_else(|| panic!("no {head:?} in:\n{text}"));
+        text[at..].split("\n\n").next().unwrap().to_string()
+    };
+    let text = f.ty(&["trains"]).ok().to_string();
+    assert!(text.starts_with("portal: release trains (flow rc-beta)\n\nmaster  (train 0.13.0)"), "{text}");
+    assert!(!lane(&text, "\nrc  (").contains("fixes"), "rc has nothing pending: {text}");
+    let v012 = lane(&text, "\n0.12  (");
+    assert!(v012.contains("latest tags: v0.12.0b1, v0.11.0\n"), "{v012}");
+    assert!(
+        v012.ends_with(&format!(
+            "  fixes on rc not yet picked onto it: 1 commit\n    {} Bug 7 - fix the crash",
+            &on_rc[..12]
+        )),
+        "{v012}"
+    );
     f.git(&["switch", "--quiet", "0.12"]);
     f.ty(&["release", "cherry-pick", &on_rc]).ok();
+    let text = f.ty(&["trains"]).ok().to_string();
+    assert!(lane(&text, "\n0.12  (").ends_with("  fixes on rc not yet picked onto it: none"), "{text}");
     assert_eq!(f.git(&["log", "-1", "--format=%s", "0.12"]), "Bug 7 - fix the crash");
     assert_eq!(f.version("pep440"), "0.12.0b2.dev2");
     seen.push(f.version("rpm"));

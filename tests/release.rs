@@ -720,3 +720,183 @@ fn is_root(what: &str) -> bool {
     }
     root
 }
+
+/// Publishes one noarch `portal-<rpm_version>` to `channel` of `repos` (built by rpmbuild).
+fn publish_portal(f: &Fixture, repos: &Path, rpm_version: &str, channel: &str) {
+    let collection = f.tmp.path.join(format!("collection-{rpm_version}-{channel}"));
+    std::fs::create_dir_all(&collection).unwrap();
+    let mut build = command("sh", &f.tmp.path);
+    build
+        .args(["-c", BUILD_RPMS])
+        .env("TRAINYARD_RELEASE_OUT", &collection)
+        .env("TRAINYARD_RELEASE_VERSION", "x")
+        .env("RPM_VERSION", rpm_version);
+    run(build).ok();
+    list_as_collection(&collection);
+    let (c, r) = (collection.to_str().unwrap(), repos.to_str().unwrap());
+    f.ty(&["release", "publish", "--from", c, "--repo-dir", r, &format!("RPM_CHANNEL={channel}")], &[]).ok();
+}
+
+/// The lines of `text` from the one starting with `start` up to the next blank line.
+fn block<'a>(text: &'a str, start: &str) -> &'a str {
+    let at = text.find(start).unwrap_or_else(|| panic!("no {start:?} in:\n{text}"));
+    let rest = &text[at..];
+    &rest[..rest.find("\n\n").unwrap_or(rest.len())]
+}
+
+/// `trains` after a release (1.2), a fix released (1.2.1) and backported, a second fix not
+/// backported (its subject carrying markup), and a feature on main: text, JSON and HTML.
+#[test]
+fn trains_after_a_release_a_fix_and_a_backport() {
+    let f = Fixture::new("trains");
+    let ops = f.outside("ops", "Ops\n");
+    for step in [&["release", "start", "1.2"][..], &["release", "pin"], &["release", "notes", "--message-file", &ops]] {
+        f.ty(step, &[]).ok();
+    }
+    f.ty(&["release", "tag"], &[]).ok();
+    f.ty(&["release", "fix"], &[]).ok();
+    f.repo.write("app/src/stage.rs", "pub fn stage() {}\n");
+    let fix1 = f.repo.commit_all("Bug 700100 - fix the stage crash");
+    f.ty(&["release", "notes", "--message-file", &ops], &[]).ok();
+    f.ty(&["release", "tag"], &[]).ok();
+    // Backported to main, then a feature there.
+    f.repo.checkout("main");
+    f.ty(&["release", "backport", "--apply"], &[]).ok();
+    f.repo.write("app/src/feature.rs", "pub fn feature() {}\n");
+    let feature = f.repo.commit_all("Bug 700001 - a feature for 1.3");
+    // A second fix on the release branch, not backported.
+    f.repo.checkout("1.2-release");
+    f.ty(&["release", "fix"], &[]).ok();
+    f.repo.write("app/src/prod.rs", "pub fn prod() {}\n");
+    let fix2 = f.repo.commit_all("Prod <script>alert(\"x\")</script> & no crash");
+    f.repo.checkout("main");
+    let refs = f.refs();
+
+    // Without a repository: no channels.
+    let text = f.ty(&["trains"], &[]).ok().to_string();
+    assert!(!text.contains("channels:"), "{text}");
+    let main = block(&text, "main  (train 1.3)  version 1.3.dev");
+    assert!(main.contains("  latest tags: (none)\n"), "{main}");
+    assert!(main.contains(&format!("    {} Bug 700001 - a feature for 1.3\n", &feature[..12])), "{main}");
+    let line = block(&text, "1.2-release  (line 1.2, next 1.2.2)  version 1.2.2.dev");
+    assert!(line.contains("  latest tags: rpm-1.2.1, rpm-1.2\n"), "{line}");
+    // Unreleased on the branch: the version bump and the second fix, nothing of 1.2.1.
+    let unreleased = block(line, "  unreleased: 2 commits");
+    assert!(unreleased.contains(&fix2[..12]) && !unreleased.contains(&fix1[..12]), "{unreleased}");
+    let pending =
+        &line[line.find("  fixes not yet backported to main: 1 commit\n").unwrap_or_else(|| panic!("{line}"))..];
+    assert_eq!(
+        pending.lines().collect::<Vec<_>>(),
+        [
+            "  fixes not yet backported to main: 1 commit",
+            &format!("    {} Prod <script>alert(\"x\")</script> & no crash", &fix2[..12])
+        ]
+    );
+    // `release backport` lists the same fix (and only the bookkeeping besides).
+    let listed = f.ty(&["release", "backport"], &[]).ok().to_string();
+    assert!(listed.contains(&fix2[..12]) && !listed.contains(&fix1[..12]), "{listed}");
+
+    // Published: 1.2 in prod, 1.2 then 1.2.1 in stage.
+    let repos = f.tmp.path.join("repos");
+    let r = repos.to_str().unwrap();
+    publish_portal(&f, &repos, "1.2", "prod");
+    publish_portal(&f, &repos, "1.2", "stage");
+    publish_portal(&f, &repos, "1.2.1", "stage");
+    let text = f.ty(&["trains", "--repo-dir", r, "--color", "never"], &[]).ok().to_string();
+    let channels = block(&text, "channels:\n");
+    let lines: Vec<&str> = channels.lines().collect();
+    assert_eq!(lines.len(), 4, "{channels}");
+    assert!(lines[1].starts_with("  dev    nothing published  ["), "{channels}");
+    assert!(lines[2].starts_with("  stage  1.2.1 (rpm-1.2.1)  ["), "{channels}");
+    assert!(lines[3].starts_with("  prod   1.2 (rpm-1.2)  ["), "{channels}");
+    // Colour only when asked.
+    assert!(!text.contains('\x1b'));
+    let coloured = f.ty(&["trains", "--color", "always"], &[]).ok().to_string();
+    assert!(coloured.contains("\x1b[1;32mrpm-1.2.1\x1b[0m"), "{coloured}");
+
+    // JSON: the same picture.
+    let json: serde_json::Value =
+        serde_json::from_str(f.ty(&["trains", "--format", "json", "--repo-dir", r], &[]).ok()).unwrap();
+    assert_eq!(json["lanes"][0]["branch"], "main");
+    assert_eq!(json["lanes"][1]["branch"], "1.2-release");
+    let pending: Vec<&str> =
+        json["lanes"][1]["pending"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(pending, [fix2.as_str()]);
+    assert_eq!(json["channels"][2]["serves"], "1.2");
+    assert_eq!(json["channels"][1]["tag"], "rpm-1.2.1");
+
+    // HTML: dry-run writes nothing, then the page.
+    let page = f.tmp.path.join("trains.html");
+    let p = page.to_str().unwrap();
+    let dry = f.ty(&["trains", "--html", p, "--dry-run", "--repo-dir", r], &[]);
+    says(&dry, &format!("would write: {p} ("));
+    assert!(!page.exists());
+    // The run writes exactly what the dry-run printed (the executor records it in test builds).
+    let (_, _, executed) = support::dry_run_equals_run(&f.repo.dir, &["trains", "--html", p, "--repo-dir", r], &[]);
+    assert_eq!(executed.len(), 1, "{executed:?}");
+    assert!(executed[0].starts_with(&format!("write: {p} (")), "{executed:?}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    // Self-contained: no scripts, links or fetched resources; the only URL is SVG's namespace.
+    for bad in ["<script", "src=", "href=", "url(", "@import", "<link"] {
+        assert!(!html.contains(bad), "{bad} in:\n{html}");
+    }
+    assert_eq!(html.matches("http").count(), html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count());
+    assert!(html.contains("Prod &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; no crash"), "{html}");
+    let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap() + 6];
+    for needle in [
+        "data-branch=\"main\"",
+        "data-branch=\"1.2-release\"",
+        ">rpm-1.2<",
+        ">rpm-1.2.1<",
+        "data-channel=\"prod\"",
+        ">prod serves 1.2<",
+        ">stage serves 1.2.1<",
+        ">dev: nothing published<",
+        &format!("<title>{} Bug 700001 - a feature for 1.3</title>", &feature[..12]),
+    ] {
+        assert!(svg.contains(needle), "{needle} not in the drawing:\n{svg}");
+    }
+    // The drawing is well-formed XML (python's parser reads it).
+    let check = f.outside("trains.svg", svg);
+    let mut py = command("python3", &f.tmp.path);
+    py.args(["-c", "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])", &check]);
+    run(py).ok();
+    let section = &html[html.find("id=\"branch-1.2-release\"").unwrap()..];
+    let section = &section[..section.find("</section>").unwrap()];
+    let pending = &section[section.find("<div class=\"pending\">").unwrap()..];
+    assert!(pending.contains("fixes not yet backported to main</strong>: 1"), "{pending}");
+    assert!(pending.contains(&fix2[..12]) && !pending.contains(&fix1[..12]), "{pending}");
+    let main = &html[html.find("id=\"branch-main\"").unwrap()..];
+    assert!(main[..main.find("</section>").unwrap()].contains("Bug 700001 - a feature for 1.3"));
+    assert!(html.contains("<td class=\"serves\">1.2.1</td>"), "{html}");
+
+    // A clone has only the default branch locally: the release line comes from origin.
+    f.ty(&["release", "push"], &[]).ok();
+    let clone = f.tmp.path.join("clone");
+    run({
+        let mut c = command("git", &f.tmp.path);
+        c.args(["clone", "--quiet"]).arg(format!("file://{}", f.origin.display())).arg(&clone);
+        c
+    })
+    .ok();
+    let mut c = command(env!("CARGO_BIN_EXE_trainyard"), &clone);
+    c.args(["trains", "--color", "never"]);
+    let text = run(c).ok().to_string();
+    let line = block(&text, "origin/1.2-release  (line 1.2, next 1.2.2)  version 1.2.2.dev");
+    assert!(
+        line.ends_with(&format!(
+            "  fixes not yet backported to main: 1 commit\n    {} Prod <script>alert(\"x\")</script> & no crash",
+            &fix2[..12]
+        )),
+        "{text}"
+    );
+
+    // Bad input: exit 2, nothing written.
+    f.ty(&["trains", "--format", "yaml"], &[]).fails_with(2);
+    f.ty(&["trains", "--html", f.tmp.path.to_str().unwrap()], &[]).fails_with(2);
+    let refs_now = f.refs();
+    let without_remote = |r: &str| r.lines().filter(|l| !l.starts_with("refs/remotes/")).collect::<Vec<_>>().join("\n");
+    assert_eq!(without_remote(&refs_now), without_remote(&refs), "trains changes no ref");
+    assert_eq!(f.status(), "");
+}

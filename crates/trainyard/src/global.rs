@@ -26,7 +26,7 @@ pub struct Global {
 /// (flag, value name, help) of each global option, for `--help`, completions and man pages.
 pub const OPTIONS: &[(&str, Option<&str>, &str)] = &[
     ("-q, --quiet", None, "print only errors and the result (cargo too)"),
-    ("-v, --verbose", None, "also print each command run (repeatable)"),
+    ("-v, --verbose", None, "print each command run; -vv: every cargo verbose too (CARGO_TERM_VERBOSE)"),
     ("--color", Some("WHEN"), "colour: auto, always, never (NO_COLOR, CARGO_TERM_COLOR)"),
     ("--manifest-path", Some("PATH"), "the workspace's Cargo.toml (default: found from here)"),
     ("--locked", None, "passed to cargo: the lock file must not change"),
@@ -132,6 +132,10 @@ pub fn extract(words: &[String]) -> Result<(Global, Vec<String>)> {
             iter.next();
         }
     }
+    if verbose > 2 {
+        return Err(Error::usage(format!("-{} is more verbose than trainyard gets", "v".repeat(verbose as usize)))
+            .with_help("-v shows the commands trainyard runs, -vv also makes every cargo verbose"));
+    }
     if quiet && verbose > 0 {
         return Err(Error::usage("`--quiet` and `--verbose` contradict each other").with_help("give one of them"));
     }
@@ -158,8 +162,9 @@ fn jobs(value: &str) -> Result<String> {
 
 static GLOBAL: OnceLock<Global> = OnceLock::new();
 
-/// Records the options for the process and hands `-j` and `--offline` to every cargo
-/// trainyard starts, through cargo's own environment (`CARGO_BUILD_JOBS`, `CARGO_NET_OFFLINE`):
+/// Records the options for the process and hands `-j`, `--offline` and `-vv` to every cargo
+/// trainyard starts, through cargo's own environment (`CARGO_BUILD_JOBS`, `CARGO_NET_OFFLINE`,
+/// `CARGO_TERM_VERBOSE`):
 /// that reaches every cargo command, nested ones included. Called once, before any thread.
 pub fn apply(g: Global) {
     if g.offline || g.frozen {
@@ -167,6 +172,11 @@ pub fn apply(g: Global) {
     }
     if let Some(jobs) = &g.jobs {
         std::env::set_var("CARGO_BUILD_JOBS", jobs);
+    }
+    // `-vv`: cargo's `term.verbose`, as `cargo -v` (a command's own `--quiet`, such as `cargo
+    // vendor --quiet`, still wins, where `-v` beside it would be refused by cargo).
+    if g.verbosity >= 2 {
+        std::env::set_var("CARGO_TERM_VERBOSE", "true");
     }
     let _ = GLOBAL.set(g);
 }
@@ -211,7 +221,17 @@ mod tests {
 
     #[test]
     fn bad_global_options_are_usage_errors() {
-        for bad in ["-q -v", "--color", "--color sometimes", "-j x", "-j 0", "--manifest-path a/b", "--jobs --locked"] {
+        for bad in [
+            "-q -v",
+            "-vvv",
+            "-v -vv",
+            "--color",
+            "--color sometimes",
+            "-j x",
+            "-j 0",
+            "--manifest-path a/b",
+            "--jobs --locked",
+        ] {
             let err = extract(&words(bad)).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad}: {}", err.message);
             assert!(err.help.is_some(), "{bad}");

@@ -58,6 +58,9 @@ pub struct Ui {
     /// -1 with `-q`, 0 by default, 1 with `-v`, 2 with `-vv`.
     pub verbosity: i8,
     pub color: bool,
+    /// Whether stdout is coloured (`--color always`, or `auto` with stdout on a terminal):
+    /// for the views a target prints there (`trains`).
+    pub color_stdout: bool,
     /// `--message-format json`: events on stdout, one JSON object a line; the rest on stderr.
     pub json: bool,
     /// A live progress line on stderr (a terminal, not `-q`, not CI).
@@ -73,7 +76,12 @@ impl Ui {
         };
         let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
         let live = verbosity >= 0 && !ci && std::io::stderr().is_terminal();
-        Ui { verbosity, color, json: false, live }
+        let color_stdout = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => std::io::stdout().is_terminal(),
+        };
+        Ui { verbosity, color, color_stdout, json: false, live }
     }
 }
 

@@ -90,6 +90,18 @@ fn var_values(name: &str) -> &'static [&'static str] {
     }
 }
 
+/// The values an option takes, when they are a fixed list (`--format text|json`).
+fn flag_values(target: &str, flag: &str) -> &'static [&'static str] {
+    match (target, flag) {
+        ("version", "format") => &["pep440", "semver", "rpm", "tag", "docker", "json"],
+        ("trains", "format") => &["text", "json"],
+        (_, "trigger") => &["push", "tag", "auto"],
+        (_, "backend") => &["sandbox", "mock"],
+        (_, "channel" | "rpm-channel" | "to") => &["dev", "stage", "prod"],
+        _ => &[],
+    }
+}
+
 pub fn bash(program: &str) -> String {
     let f = format!("_{}", program.replace('-', "_"));
     let mut cases = String::new();
@@ -106,8 +118,19 @@ pub fn bash(program: &str) -> String {
         }
         let valued: Vec<String> =
             s.flags.iter().filter(|f| f.value.is_some()).map(|f| format!("--{}", f.name)).collect();
+        let mut choices = String::new();
+        for f in s.flags.iter().filter(|f| f.value.is_some()) {
+            let values = flag_values(s.name, f.name);
+            if !values.is_empty() {
+                choices.push_str(&format!(
+                    "            [[ \"$prev\" == --{} ]] && {{ COMPREPLY=($(compgen -W \"{}\" -- \"$cur\")); return; }}\n",
+                    f.name,
+                    values.join(" ")
+                ));
+            }
+        }
         cases.push_str(&format!(
-            "        {name})\n            opts=\"{opts}\"\n            vars=\"{vars}\"\n            valued=\"{valued}\"\n            projects={projects}\n            ;;\n",
+            "        {name})\n{choices}            opts=\"{opts}\"\n            vars=\"{vars}\"\n            valued=\"{valued}\"\n            projects={projects}\n            ;;\n",
             name = s.name,
             opts = flag_words(s.flags).join(" "),
             vars = vars.join(" "),
@@ -201,12 +224,17 @@ pub fn zsh(program: &str) -> String {
             globals.push_str(&format!("        '{name}[{}]{tail}'\n", escape_zsh(help)));
         }
     }
+    globals.push_str("        '(-h --help)'{-h,--help}'[print the help]'\n");
     let mut cases = String::new();
     for t in TARGETS {
         let s = t.spec;
         let mut words = String::new();
         for f in s.flags {
-            let tail = f.value.map(|v| format!(":{v}:_files")).unwrap_or_default();
+            let tail = match (f.value, flag_values(s.name, f.name)) {
+                (Some(v), []) => format!(":{v}:_files"),
+                (Some(v), values) => format!(":{v}:({})", values.join(" ")),
+                (None, _) => String::new(),
+            };
             words.push_str(&format!(" '--{}[{}]{tail}'", f.name, escape_zsh(f.help)));
         }
         let mut vars: Vec<String> = Vec::new();
@@ -287,6 +315,8 @@ pub fn fish(program: &str) -> String {
         };
         out.push_str(&format!("complete -c {program}{spec}{args} -d '{}'\n", escape_fish(help)));
     }
+    // Every target, and the program itself, takes --help (as `--help` shows).
+    out.push_str(&format!("complete -c {program} -s h -l help -d 'print the help'\n"));
     for t in TARGETS {
         let s = t.spec;
         out.push_str(&format!(
@@ -296,7 +326,11 @@ pub fn fish(program: &str) -> String {
         ));
         let when = format!("-n '__fish_seen_subcommand_from {}'", s.name);
         for f in s.flags {
-            let args = if f.value.is_some() { " -r -F" } else { "" };
+            let args = match (f.value, flag_values(s.name, f.name)) {
+                (Some(_), []) => " -r -F".to_string(),
+                (Some(_), values) => format!(" -x -a '{}'", values.join(" ")),
+                (None, _) => String::new(),
+            };
             out.push_str(&format!("complete -c {program} {when} -l {}{args} -d '{}'\n", f.name, escape_fish(f.help)));
         }
         for v in s.vars {

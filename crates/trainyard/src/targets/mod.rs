@@ -18,6 +18,7 @@ pub mod mock;
 pub mod pin;
 pub mod release;
 pub mod tests;
+pub mod trains;
 pub mod version;
 
 pub struct Target {
@@ -39,6 +40,7 @@ pub const TARGETS: &[Target] = &[
     Target { spec: &release::SPEC, run: release::run, needs_workspace: true },
     Target { spec: &ci::SPEC, run: ci::run, needs_workspace: true },
     Target { spec: &image::SPEC, run: image::run, needs_workspace: true },
+    Target { spec: &trains::SPEC, run: trains::run, needs_workspace: true },
     Target { spec: &demo::SPEC, run: demo::run, needs_workspace: false },
     Target { spec: &init::SPEC, run: init::run, needs_workspace: true },
     Target { spec: &completions::SPEC, run: completions::run, needs_workspace: false },
