@@ -49,7 +49,11 @@ pub const SPEC: TargetSpec = TargetSpec {
             \x20                [workspace.metadata.trainyard] registry (token: $CARGO_REGISTRIES_<NAME>_TOKEN or cargo's\n\
             \x20                credential providers); crates already there are skipped, so a rerun resumes\n\
             \x20 minor | patch  the next version computed (the default branch's train, or the next fix of the\n\
-            \x20                release HEAD descends from), printed, then `release X.Y[.Z]` with it\n\
+            \x20                release HEAD descends from), printed, then `release X.Y[.Z]` with it (also\n\
+            \x20                `release start minor`); a value that would not go up is refused (exit 2)\n\
+            \x20 beta | rc      (release-branch flow) on a started release's branch: the next beta (rc),\n\
+            \x20                computed from its tags (1.3b1, 1.3b2, 1.3rc1), printed, set and tagged; the\n\
+            \x20                branch goes back to the release's version (`release tag` makes the final)\n\
             \x20 notify         announce the tagged release on the webhook ($TRAINYARD_WEBHOOK_URL or --webhook-file)\n\
             \n\
             `release X.Y` (or `release X.Y.Z` for a fix) runs start|fix, pin, notes, tag, build_rpms, mock,\n\
@@ -324,11 +328,13 @@ pub fn run(ctx: &Context) -> Result<()> {
             )
         }
         "beta" | "rc" => {
-            only_in(Flow::RcBeta)?;
+            // Both flows: the version computed from the branch and the release's tags, printed.
             let kind = if step == "beta" { prerelease::Kind::Beta } else { prerelease::Kind::Rc };
             let members = crate::release::manifest::following_members(ctx)?;
             let state = State::read(&repo)?;
-            run_plan(&repo, prerelease::plan(&repo, &state, &members, kind)?.plan, &format!("tagged the {step}"))
+            let (v, step_plan) = prerelease::computed(&repo, &state, &members, kind)?;
+            println!("release {step}: {v}");
+            run_plan(&repo, step_plan.plan, &format!("tagged the {step} {}", repo.tag_name(&v)))
         }
         "cherry-pick" => {
             only_in(Flow::RcBeta)?;
