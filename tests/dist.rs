@@ -185,3 +185,61 @@ fn a_dirty_tree_or_an_untagged_head_is_refused_and_nothing_is_written() {
     assert_eq!(snapshot(&root), before);
     trainyard(&root, &["dist", "--help"], &[]).ok().says("--head").says("dist.json");
 }
+
+/// `dist --collection DIR`: the tarball and the source RPM listed in the collection build_rpms
+/// wrote (`sources` in its collection.json), switched in with one rename; a reader that resolved
+/// the old collection keeps it; the next build_rpms drops them (the collection owns only what
+/// its manifest lists) and keeps a file no manifest lists.
+#[test]
+fn dist_lists_its_files_in_the_collection_until_the_next_build_rpms() {
+    let tmp = TempDir::new("dist-collection");
+    let root = leftpad_workspace(tmp.path(), "license = \"MIT\"\ndescription = \"The portal\"", RPM_TABLE);
+    git(&root, &["tag", "-a", "-m", "1.0", "rpm-1.0"]);
+    let out = root.join("target/rpms/prod");
+    // No collection yet: refused, nothing written.
+    let r = trainyard(&root, &["dist", "--collection", "target/rpms/prod"], &[]);
+    r.fails_with(2).says("does not exist").says("help: build it with build_rpms");
+    assert!(!out.exists() && !root.join("target/dist").exists(), "a refused dist wrote something");
+
+    trainyard(&root, &["build_rpms"], &[]).ok();
+    std::fs::write(out.join("NOTES.txt"), "not listed by any manifest\n").unwrap();
+    let before = std::fs::canonicalize(&out).unwrap();
+    let packages: serde_json::Value = serde_json::from_str(&read(&out.join("collection.json"))).unwrap();
+
+    let dry = trainyard(&root, &["dist", "--collection", "target/rpms/prod", "--dry-run"], &[]);
+    dry.ok().says("would list portal-1.0.tar.gz and portal-1.0-1.src.rpm in");
+    assert_eq!(std::fs::canonicalize(&out).unwrap(), before, "a dry run switched the collection");
+
+    trainyard(&root, &["dist", "--collection", "target/rpms/prod"], &[]).ok().says("listed in");
+    let after = std::fs::canonicalize(&out).unwrap();
+    assert_ne!(after, before, "a new collection directory");
+    assert!(!before.join("portal-1.0.tar.gz").exists(), "the collection a reader resolved did not change");
+    let manifest: serde_json::Value = serde_json::from_str(&read(&out.join("collection.json"))).unwrap();
+    let dist: serde_json::Value = serde_json::from_str(&read(&root.join("target/dist/prod/dist.json"))).unwrap();
+    assert_eq!(manifest["packages"], packages["packages"], "the packages are the same");
+    for (i, (file, kind)) in
+        [("portal-1.0.tar.gz", "source-tarball"), ("portal-1.0-1.src.rpm", "source-rpm")].iter().enumerate()
+    {
+        assert_eq!(manifest["sources"][i]["file"].as_str(), Some(*file));
+        assert_eq!(manifest["sources"][i]["kind"].as_str(), Some(*kind));
+        assert_eq!(manifest["sources"][i]["sha256"], dist["files"][i]["sha256"]);
+        assert_eq!(
+            std::fs::read(out.join(file)).unwrap(),
+            std::fs::read(root.join("target/dist/prod").join(file)).unwrap()
+        );
+    }
+    assert!(out.join("NOTES.txt").is_file(), "a file of nobody's is carried over");
+    // The same again: nothing changes.
+    trainyard(&root, &["dist", "--collection", "target/rpms/prod"], &[]).ok();
+    assert_eq!(std::fs::canonicalize(&out).unwrap(), after);
+
+    // build_rpms replaces the collection: the source release it no longer lists goes.
+    write(&root.join("app/src/lib.rs"), "pub fn more() {}\n");
+    commit_all(&root, "more");
+    trainyard(&root, &["build_rpms"], &[]).ok();
+    let manifest: serde_json::Value = serde_json::from_str(&read(&out.join("collection.json"))).unwrap();
+    assert!(manifest.get("sources").is_none(), "{manifest:#}");
+    assert!(!out.join("portal-1.0.tar.gz").exists() && !out.join("portal-1.0-1.src.rpm").exists());
+    assert!(out.join("NOTES.txt").is_file());
+    assert_eq!(tracked_changes(&root), "");
+}

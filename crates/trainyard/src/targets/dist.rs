@@ -27,6 +27,14 @@ pub const HEAD_FLAG: FlagSpec = FlagSpec {
     var: None,
 };
 
+pub const COLLECTION_FLAG: FlagSpec = FlagSpec {
+    name: "collection",
+    value: Some("DIR"),
+    help: "also list the tarball and the source RPM in the collection build_rpms wrote to DIR (its \
+           collection.json, switched atomically); the whole-path release does this",
+    var: None,
+};
+
 pub const SPEC: TargetSpec = TargetSpec {
     name: "dist",
     summary: "the source release: a vendored source tarball and a source RPM that builds offline",
@@ -38,9 +46,11 @@ pub const SPEC: TargetSpec = TargetSpec {
             whose spec runs `cargo build --release --offline --frozen`. Both are byte-identical on every\n\
             run (sorted entries, the commit time on every file, owner 0), and dist.json lists them, in\n\
             target/dist/<channel>/ (or --out): not in the collection directory, which build_rpms\n\
-            switches as a whole.",
+            switches as a whole. With --collection DIR (as in the whole-path release), they are then also\n\
+            listed in DIR's collection.json under `sources`: a new collection directory with them linked in,\n\
+            switched by one rename like build_rpms's; the collection owns them until its next build_rpms.",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod): whose lock file is vendored" }],
-    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, HEAD_FLAG],
+    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, HEAD_FLAG, COLLECTION_FLAG],
     takes_projects: true,
     max_positional: 0,
     passthrough: false,
@@ -72,6 +82,20 @@ pub struct DistManifest {
 }
 
 pub fn run(ctx: &Context) -> Result<()> {
+    let collection = match ctx.args.value("collection") {
+        Some("") => {
+            return Err(Error::usage("--collection is empty")
+                .with_help("give the collection's directory (--collection target/rpms/prod)"))
+        }
+        Some(dir) if Utf8Path::new(dir).is_absolute() => Some(Utf8PathBuf::from(dir)),
+        Some(dir) => Some(ctx.ws.root.join(dir)),
+        None => None,
+    };
+    run_into(ctx, collection.as_deref())
+}
+
+/// The source release, also listed in the collection at `collection` when given.
+pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
     let ws = &ctx.ws;
     let fx = &ctx.effects;
     let channel = channel_arg(ctx, "RPM_CHANNEL", Channel::Prod)?;
@@ -140,6 +164,14 @@ pub fn run(ctx: &Context) -> Result<()> {
         binaries: packaged.iter().flat_map(|m| m.info.bins.clone()).collect(),
     })?;
 
+    let collection = match collection {
+        Some(dir) => {
+            // Checked before anything is built: a collection of this workspace must be there.
+            crate::collection::read(dir)?;
+            Some(crate::collection::Output::check(dir, ws, fx.dry_run)?)
+        }
+        None => None,
+    };
     if fx.dry_run {
         println!(
             "source release of {name} {version} from {} ({commit}), {channel} channel's lock file, into {}",
@@ -194,6 +226,12 @@ pub fn run(ctx: &Context) -> Result<()> {
         println!("would write: {}", out.join(&tarball));
         println!("would write: {}", out.join(&srpm));
         println!("would write: {}", out.join("dist.json"));
+        if let Some(c) = &collection {
+            println!(
+                "would list {tarball} and {srpm} in {}/collection.json (a new collection directory, one rename)",
+                c.path
+            );
+        }
         return Ok(());
     }
 
@@ -254,6 +292,15 @@ pub fn run(ctx: &Context) -> Result<()> {
         std::fs::rename(&from, &to).map_err(io(&to))?;
         files.push(DistFile { file: file.clone(), kind, sha256: sha256_hex(&bytes), size: bytes.len() as u64 });
     }
+    let sources: Vec<crate::collection::Source> = files
+        .iter()
+        .map(|f| crate::collection::Source {
+            path: out.join(&f.file),
+            kind: f.kind,
+            sha256: f.sha256.clone(),
+            size: f.size,
+        })
+        .collect();
     let manifest = DistManifest {
         workspace: name.clone(),
         channel,
@@ -267,6 +314,10 @@ pub fn run(ctx: &Context) -> Result<()> {
     };
     write_manifest(&out, &manifest)?;
     let _ = std::fs::remove_dir_all(&work);
+    if let Some(c) = &collection {
+        c.lock()?.add_sources(&name, &sources)?;
+        eprintln!("trainyard: {tarball} and {srpm} listed in {}/collection.json", c.path);
+    }
     eprintln!("trainyard: source release of {name} {version}: {} and {} in {}", tarball, srpm, ws.display(&out));
     Ok(())
 }

@@ -134,7 +134,10 @@ impl ReleasePipeline for Targets {
     }
 
     fn dist(&self, ctx: &Context, _release: &Release, channel: Channel) -> Result<()> {
-        crate::targets::dist::run(&target_context(ctx, channel))
+        // The tarball and source RPM are listed in the collection build_rpms just wrote.
+        let ctx = target_context(ctx, channel);
+        let collection = crate::targets::build_rpms::out_dir(&ctx, channel)?;
+        crate::targets::dist::run_into(&ctx, Some(&collection.path))
     }
 
     fn publish_crates(&self, ctx: &Context) -> Result<()> {
