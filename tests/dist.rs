@@ -1,6 +1,7 @@
 //! End-to-end tests of `dist`: the source release of a tagged fixture workspace (and of the
 //! demo service with an internal-project override), byte-identical on two runs, its source
-//! RPM rebuilt by the real `rpmbuild --rebuild` with no network (`unshare --net`), and the
+//! RPM rebuilt by the real `rpmbuild --rebuild` in a clean sandbox root with no network (`dist
+//! --rebuild`: dnf from a local repository, bubblewrap, the host toolchain read-only), and the
 //! binary it yields run.
 
 #[path = "support/workspace.rs"]
@@ -21,28 +22,19 @@ fn files(dir: &Path) -> Vec<String> {
     names
 }
 
-/// `rpmbuild --rebuild` of `srpm` in a network namespace of its own, then the binary RPM's
-/// `/usr/bin/BIN` unpacked and run. Returns what it printed.
-fn rebuild_offline_and_run(srpm: &Path, bin: &str, scratch: &Path) -> String {
-    let top = scratch.join("rpmbuild");
-    let out = Command::new("unshare")
-        .args(["--net", "rpmbuild", "--rebuild", "--quiet", "--nodeps", "--define"])
-        .arg(format!("_topdir {}", top.display()))
-        .arg(srpm)
-        // The build sees no registry, no git server, no home: only the tarball.
-        .env_remove("CARGO_HOME")
-        .env_remove("CARGO_TARGET_DIR")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "offline rebuild failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// `dist ARGS --rebuild`: the source RPM rebuilt by `rpmbuild --rebuild` in a clean sandbox
+/// root with no network (trainyard's sandbox backend), then the binary RPM's `/usr/bin/BIN`
+/// unpacked and run. Returns what it printed.
+fn rebuild_offline_and_run(dir: &Path, args: &[&str], bin: &str, scratch: &Path) -> String {
+    let mut args = args.to_vec();
+    args.push("--rebuild");
+    let run = trainyard(dir, &args, &[]);
+    run.ok().says("rebuild").says("rebuilt offline in a clean root: ");
+    // The build's own output: rpmbuild ran in the sandbox, its BuildRequires met by the root.
+    let out = run.output();
     let rpms: Vec<PathBuf> =
-        walk(&top.join("RPMS")).into_iter().filter(|p| p.extension().is_some_and(|e| e == "rpm")).collect();
-    assert_eq!(rpms.len(), 1, "{rpms:?}");
+        out.lines().filter_map(|l| l.strip_prefix("rebuilt offline in a clean root: ")).map(|p| dir.join(p)).collect();
+    assert_eq!(rpms.len(), 1, "{rpms:?}\n{out}");
     let root = scratch.join("root");
     std::fs::create_dir_all(&root).unwrap();
     let script = format!("rpm2cpio '{}' | cpio -idm --quiet", rpms[0].display());
@@ -80,7 +72,7 @@ fn tar_listing(tarball: &Path) -> Vec<String> {
 #[test]
 fn a_tag_gives_a_vendored_tarball_and_a_source_rpm_that_rebuild_offline_byte_identical() {
     if !is_root() {
-        eprintln!("NOTICE: skipping: unshare --net needs root");
+        eprintln!("NOTICE: skipping: the clean root of dist --rebuild needs root");
         return;
     }
     let tmp = TempDir::new("dist");
@@ -135,14 +127,15 @@ fn a_tag_gives_a_vendored_tarball_and_a_source_rpm_that_rebuild_offline_byte_ide
         "portal-1.0-1"
     );
 
-    let said = rebuild_offline_and_run(&srpm, "app", tmp.path());
+    let said = rebuild_offline_and_run(&root, &["dist"], "app", tmp.path());
+    assert!(std::fs::read(&srpm).unwrap() == first[1], "a third run, with --rebuild, wrote other bytes");
     assert_eq!(said, "leftpad 1.0.0 padcore 0.3.0");
 }
 
 #[test]
 fn an_override_is_shipped_as_a_path_source_and_builds_offline() {
     if !is_root() {
-        eprintln!("NOTICE: skipping: unshare --net needs root");
+        eprintln!("NOTICE: skipping: the clean root of dist --rebuild needs root");
         return;
     }
     let tmp = TempDir::new("dist-demo");
@@ -164,7 +157,12 @@ fn an_override_is_shipped_as_a_path_source_and_builds_offline() {
     );
     let manifest: serde_json::Value = serde_json::from_str(&read(&out.join("dist.json"))).unwrap();
     assert_eq!(manifest["internal"][0]["requested_ref"], "rpm-2.0");
-    let said = rebuild_offline_and_run(&srpm, "account-portal", tmp.path());
+    let said = rebuild_offline_and_run(
+        &portal,
+        &["dist", "RPM_CHANNEL=dev", "SERVER_CORE=rpm-2.0", "--head"],
+        "account-portal",
+        tmp.path(),
+    );
     assert_eq!(said, "account-portal (after 1.2) using server-core 2.0");
     assert_eq!(tracked_changes(&portal), "");
 }

@@ -35,6 +35,13 @@ pub const COLLECTION_FLAG: FlagSpec = FlagSpec {
     var: None,
 };
 
+pub const REBUILD_FLAG: FlagSpec = FlagSpec {
+    name: "rebuild",
+    value: None,
+    help: "then rebuild the source RPM with rpmbuild --rebuild in a clean sandbox root with no network",
+    var: None,
+};
+
 pub const SPEC: TargetSpec = TargetSpec {
     name: "dist",
     summary: "the source release: a vendored source tarball and a source RPM that builds offline",
@@ -48,9 +55,13 @@ pub const SPEC: TargetSpec = TargetSpec {
             target/dist/<channel>/ (or --out): not in the collection directory, which build_rpms\n\
             switches as a whole. With --collection DIR (as in the whole-path release), they are then also\n\
             listed in DIR's collection.json under `sources`: a new collection directory with them linked in,\n\
-            switched by one rename like build_rpms's; the collection owns them until its next build_rpms.",
+            switched by one rename like build_rpms's; the collection owns them until its next build_rpms.\n\
+            --rebuild proves the source release builds offline: `rpmbuild --rebuild` of the source RPM in a\n\
+            clean root (the sandbox backend: dnf into a fresh root from a local repository, bubblewrap with\n\
+            no network), with the host's Rust toolchain bound read-only; the binary RPMs it yields go to\n\
+            target/trainyard/dist-rebuilt/.",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod): whose lock file is vendored" }],
-    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, HEAD_FLAG, COLLECTION_FLAG],
+    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, HEAD_FLAG, COLLECTION_FLAG, REBUILD_FLAG],
     takes_projects: true,
     max_positional: 0,
     passthrough: false,
@@ -136,6 +147,11 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
              release of HEAD at its dev version",
             ws.config.tag_prefix
         )));
+    }
+    if ctx.args.flag("rebuild") {
+        // The clean root must be possible here before anything is built.
+        crate::sandbox::rebuild::Toolchain::host()?;
+        crate::sandbox::preflight(&ws.state_dir().join("sandbox"))?;
     }
     let name = ws.config.name().to_string();
     let version = described.rpm();
@@ -226,6 +242,9 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
         println!("would write: {}", out.join(&tarball));
         println!("would write: {}", out.join(&srpm));
         println!("would write: {}", out.join("dist.json"));
+        if ctx.args.flag("rebuild") {
+            println!("would rebuild {srpm} with rpmbuild --rebuild in a clean sandbox root with no network");
+        }
         if let Some(c) = &collection {
             println!(
                 "would list {tarball} and {srpm} in {}/collection.json (a new collection directory, one rename)",
@@ -314,6 +333,13 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
     };
     write_manifest(&out, &manifest)?;
     let _ = std::fs::remove_dir_all(&work);
+    if ctx.args.flag("rebuild") {
+        let rebuilt = ws.state_dir().join("dist-rebuilt");
+        let _ = std::fs::remove_dir_all(&rebuilt);
+        for rpm in crate::sandbox::rebuild::rebuild(&out.join(&srpm), &ws.state_dir().join("sandbox"), &rebuilt, fx)? {
+            println!("rebuilt offline in a clean root: {}", ws.display(&rpm));
+        }
+    }
     if let Some(c) = &collection {
         c.lock()?.add_sources(&name, &sources)?;
         eprintln!("trainyard: {tarball} and {srpm} listed in {}/collection.json", c.path);
