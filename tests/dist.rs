@@ -8,7 +8,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use support::*;
 
@@ -40,22 +39,6 @@ fn rebuild_offline_and_run(dir: &Path, args: &[&str], bin: &str, scratch: &Path)
     let script = format!("rpm2cpio '{}' | cpio -idm --quiet", rpms[0].display());
     sh(&root, "sh", &["-c", &script]);
     sh(&root, root.join("usr/bin").join(bin).to_str().unwrap(), &[])
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else {
-                out.push(e.path());
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn tar_listing(tarball: &Path) -> Vec<String> {
