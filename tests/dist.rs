@@ -158,6 +158,14 @@ fn a_dirty_tree_or_an_untagged_head_is_refused_and_nothing_is_written() {
     let run = trainyard(&root, &["dist"], &[]);
     run.fails_with(2).says("carries no release tag").says("help:");
     git(&root, &["tag", "-a", "-m", "1.0", "rpm-1.0"]);
+    // --trigger as build_rpms has it: a push build of the tagged commit ships no release.
+    trainyard(&root, &["dist", "--trigger", "push"], &[])
+        .fails_with(2)
+        .says("a push build ships no release")
+        .says("help:");
+    trainyard(&root, &["dist", "--trigger", "tag", "--dry-run"], &[])
+        .ok()
+        .says("source release of portal 1.0 from rpm-1.0");
     write(&root.join("app/src/main.rs"), "fn main() {}\n");
     trainyard(&root, &["dist"], &[]).fails_with(2).says("uncommitted changes").says("help:");
     trainyard(&root, &["dist", "RPM_CHANNEL=qa"], &[]).fails_with(2);

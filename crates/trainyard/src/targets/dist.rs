@@ -45,7 +45,8 @@ pub const REBUILD_FLAG: FlagSpec = FlagSpec {
 pub const SPEC: TargetSpec = TargetSpec {
     name: "dist",
     summary: "the source release: a vendored source tarball and a source RPM that builds offline",
-    usage: "[RPM_CHANNEL=prod] [PROJECT=ref ...] [--head] [--out DIR] [--dry-run]",
+    usage: "[RPM_CHANNEL=prod] [PROJECT=ref ...] [--head] [--out DIR] [--collection DIR] [--rebuild] \
+            [--trigger push|tag|auto] [--dry-run]",
     about: "From the release tag on HEAD (a clean tree): builds the workspace for the channel as `build`\n\
             does, then writes NAME-VERSION.tar.gz (the tagged tree, the lock file the build used as\n\
             Cargo.lock, every dependency vendored under vendor/, internal-project overrides under\n\
@@ -61,7 +62,7 @@ pub const SPEC: TargetSpec = TargetSpec {
             no network), with the host's Rust toolchain bound read-only; the binary RPMs it yields go to\n\
             target/trainyard/dist-rebuilt/.",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod): whose lock file is vendored" }],
-    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, HEAD_FLAG, COLLECTION_FLAG, REBUILD_FLAG],
+    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, HEAD_FLAG, COLLECTION_FLAG, REBUILD_FLAG, build::TRIGGER_FLAG],
     takes_projects: true,
     max_positional: 0,
     passthrough: false,
@@ -123,7 +124,9 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
             ws.config.tag_prefix, ctx.program
         )));
     }
-    let described = scm::describe(ws, Trigger::Auto)?;
+    // As build_rpms: a push build never ships a release version, a tag build only HEAD's tag.
+    let trigger = build::trigger_arg(ctx)?;
+    let described = scm::describe(ws, trigger)?;
     let Some(commit) = described.commit.clone() else {
         return Err(Error::usage(format!("{} sets the version: dist needs the git commit it ships", scm::PRETEND_ENV))
             .with_help(format!("unset {} and run it in the git repository", scm::PRETEND_ENV)));
@@ -134,11 +137,15 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
         problems.push("the work tree has uncommitted changes: a source release ships a commit".to_string());
     }
     if !described.version.is_release() && !head {
-        problems.push(format!(
-            "HEAD ({}) carries no release tag: its version is {}",
-            &commit[..12.min(commit.len())],
-            described.pep440()
-        ));
+        problems.push(if trigger == Trigger::Push {
+            format!("a push build ships no release: its version is {} (add --head to ship it)", described.pep440())
+        } else {
+            format!(
+                "HEAD ({}) carries no release tag: its version is {}",
+                &commit[..12.min(commit.len())],
+                described.pep440()
+            )
+        });
     }
     if !problems.is_empty() {
         let list: String = problems.iter().map(|p| format!("\n  - {p}")).collect();

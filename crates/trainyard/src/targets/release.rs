@@ -158,6 +158,7 @@ fn allowed(step: &str) -> &'static [&'static str] {
         "promote" => &["from", "to", "repo-dir", "allow-prerelease"],
         "rollback" | "history" => &["repo-dir"],
         "notify" => &["webhook-file"],
+        "publish-crates" => &["trigger"],
         "whole" => &["message-file", "push", "resume", "abort", "repo-dir", "webhook-file"],
         _ => &[],
     }
