@@ -64,15 +64,15 @@ _trainyard() {
             projects=0
             ;;
         dist)
-            opts="--dry-run --rpm-channel --out --head --help"
+            opts="--dry-run --rpm-channel --out --head --collection --rebuild --trigger --help"
             vars="RPM_CHANNEL=dev RPM_CHANNEL=stage RPM_CHANNEL=prod"
-            valued="--rpm-channel --out"
+            valued="--rpm-channel --out --collection --trigger"
             projects=1
             ;;
         docs)
-            opts="--dry-run --docs-dir --help"
+            opts="--dry-run --docs-dir --trigger --help"
             vars=""
-            valued="--docs-dir"
+            valued="--docs-dir --trigger"
             projects=0
             ;;
         release)
