@@ -23,6 +23,16 @@ fn minor_and_patch_are_computed_from_the_tags_and_the_branch() {
     // Computed, then the fix's own preflight: a fix runs on the release branch.
     patch.fails_with(2).says("release patch: 0.1.1").says("runs on `0.1-release`");
     trainyard(&root, &["release", "start", "minor", "--dry-run"], &[]).ok().says("release start minor: 0.2");
+    // Where a step asks for a version that exists already, a computed next one is refused.
+    for args in [
+        &["release", "start", "beta"][..],
+        &["release", "start", "patch"],
+        &["release", "promote", "minor", "--from", "stage", "--to", "prod"],
+        &["release", "rollback", "patch", "--channel", "prod"],
+        &["release", "backport", "rc"],
+    ] {
+        trainyard(&root, args, &[]).fails_with(2).says(&format!("`release {} {}`", args[1], args[2])).says("help:");
+    }
 
     // A line written X.Y.Z computes X.Y.Z values.
     git(&root, &["tag", "-a", "-m", "0.1.0", "rpm-0.1.0", "HEAD~1"]);

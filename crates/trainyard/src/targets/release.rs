@@ -242,6 +242,9 @@ pub fn run(ctx: &Context) -> Result<()> {
             .with_help(format!("usage: {} release {}", ctx.program, SPEC.usage)));
     }
     let word = args.positional.get(1).map(String::as_str);
+    if let Some(refused) = word.filter(|_| takes_word).and_then(|w| crate::release::next::refuse_elsewhere(step, w)) {
+        return Err(refused);
+    }
     let repo = Repo::open(ctx)?;
     let path = |name: &str| args.value(name).map(Utf8Path::new);
     let channel = || channel_arg(ctx, "RPM_CHANNEL", Channel::Prod);
