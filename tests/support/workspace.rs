@@ -222,6 +222,52 @@ pub fn trainyard_command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Com
     cmd
 }
 
+/// Runs trainyard with `args` plus `--dry-run`, then for real, recording every action the real
+/// run executes (`TRAINYARD_TEST_RECORD`, honoured by test builds only), and checks the run did
+/// exactly what the dry-run printed, in order. A `would later: ...` line of the dry-run stands for
+/// the part the run plans at that point: it matches the same `later: ...` line of the run and
+/// the actions that follow it. Returns (dry run, real run, the recorded lines).
+pub fn dry_run_equals_run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Run, Run, Vec<String>) {
+    let mut dry_args = args.to_vec();
+    let at = dry_args.iter().position(|a| *a == "--").unwrap_or(dry_args.len());
+    dry_args.insert(at, "--dry-run");
+    let dry = trainyard(dir, &dry_args, env);
+    dry.ok();
+    let planned: Vec<String> =
+        dry.stdout.lines().filter_map(|l| l.strip_prefix("would ")).map(str::to_string).collect();
+    let record = dir.parent().unwrap_or(dir).join(format!(".record-{}", std::process::id()));
+    let _ = std::fs::remove_file(&record);
+    let record_str = record.display().to_string();
+    let mut env = env.to_vec();
+    env.push(("TRAINYARD_TEST_RECORD", &record_str));
+    let real = trainyard(dir, args, &env);
+    real.ok();
+    let executed: Vec<String> =
+        std::fs::read_to_string(&record).unwrap_or_default().lines().map(str::to_string).collect();
+    let _ = std::fs::remove_file(&record);
+    assert!(
+        plan_matches(&planned, &executed),
+        "the run did not do what the dry-run printed\n--- dry-run planned:\n{}\n--- run executed:\n{}",
+        planned.join("\n"),
+        executed.join("\n")
+    );
+    (dry, real, executed)
+}
+
+/// Whether `executed` is `planned` with each `later: ...` line followed by what was planned then.
+pub fn plan_matches(planned: &[String], executed: &[String]) -> bool {
+    match planned.split_first() {
+        None => executed.is_empty(),
+        Some((first, rest)) if first.starts_with("later: ") => {
+            let Some((head, after)) = executed.split_first() else { return false };
+            head == first && (0..=after.len()).any(|skip| plan_matches(rest, &after[skip..]))
+        }
+        Some((first, rest)) => {
+            executed.split_first().is_some_and(|(head, after)| head == first && plan_matches(rest, after))
+        }
+    }
+}
+
 /// `git status --porcelain` of tracked files: empty when nothing tracked changed.
 pub fn tracked_changes(dir: &Path) -> String {
     git(dir, &["status", "--porcelain", "--untracked-files=no"])
