@@ -93,21 +93,29 @@ fn beta_and_rc_are_computed_on_a_release_branch_on_both_precisions() {
             trainyard(&root, &["release", word], &[]).ok().says(&format!("release {word}: {v}{want}"));
             let pre = if want.starts_with('b') { "beta" } else { "rc" };
             assert_eq!(cargo_at(&root, &tag), format!("{semver}-{pre}.{}", &want[want.len() - 1..]));
-            // The branch goes back to the release's version: `release tag` makes the final there.
-            assert_eq!(cargo_at(&root, "HEAD"), semver);
+            // The branch moves one ahead, so its dev builds sort above what was tagged.
+            let n: u32 = want[want.len() - 1..].parse().unwrap();
+            assert_eq!(cargo_at(&root, "HEAD"), format!("{semver}-{pre}.{}", n + 1));
+            let dev = trainyard(&root, &["version"], &[]).ok().stdout.trim().to_string();
+            assert!(dev.starts_with(&format!("{v}{}{}.dev", &want[..want.len() - 1], n + 1)), "{dev}");
             assert_eq!(git(&root, &["branch", "--show-current"]), branch);
             if word == "rc" && want == "rc1" {
                 let before = (git(&root, &["show-ref"]), snapshot(&root));
                 let down = trainyard(&root, &["release", "beta"], &[]);
                 down.fails_with(2)
                     .says("would go down")
-                    .says(&format!("rpm-{v}rc1"))
+                    .says(&format!("is at {v}rc2, a release candidate"))
                     .says("help: make the next release candidate");
                 assert_eq!((git(&root, &["show-ref"]), snapshot(&root)), before);
             }
         }
+        // The final: `release tag` sets the release's version there and tags it.
+        let ops = tmp.path().join("ops");
+        write(&ops, "Ops\n");
+        trainyard(&root, &["release", "notes", "--message-file", ops.to_str().unwrap()], &[]).ok();
+        trainyard(&root, &["release", "tag"], &[]).ok();
+        assert_eq!(cargo_at(&root, &format!("rpm-{v}")), semver);
         // After the final: nothing goes up any more.
-        git(&root, &["tag", "-a", "-m", "final", &format!("rpm-{v}")]);
         let before = (git(&root, &["show-ref"]), snapshot(&root));
         let r = trainyard(&root, &["release", "rc", "--dry-run"], &[]);
         r.fails_with(2).says("would not go up").says(&format!("rpm-{v} is already tagged")).says("help:");

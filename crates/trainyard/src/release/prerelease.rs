@@ -7,9 +7,9 @@
 //! Ends on the version branch.
 //!
 //! Flow `release-branch`: on a started release's branch (`1.3-release`, at `1.3` and not yet
-//! tagged final): the next beta (rc) is computed from the release's tags (`rpm-1.3b1`, then
-//! `rpm-1.3b2`; the first rc after any beta), set, tagged, and the branch goes back to the
-//! release's own version, so `release tag` still makes the final there.
+//! tagged final): the first beta (rc) is computed from the release's tags (`rpm-1.3b1`; the
+//! first rc after any beta), set, tagged, and the branch moves to the next one (`1.3b2`), as a
+//! version branch does; `release tag` makes the final there.
 
 use super::{messages, Plan, Preflight, Repo, State, Step};
 use crate::config::Flow;
@@ -140,8 +140,9 @@ pub fn computed(repo: &Repo, state: &State, members: &[String], kind: Kind) -> R
     }
     let message = format!("{} {tagged}", config.name());
     plan.git(&["tag", "--annotate", "--message", &message, &tag, "HEAD"]);
-    // The version branch moves one beta (rc) ahead; a release branch goes back to its release.
-    let next: Version = if branch_flow { release } else { tagged.next_pre().expect("a beta or rc has a next") };
+    // The branch moves one beta (rc) ahead, so its later commits (`1.3b2.devN`) sort above
+    // what was tagged; `release tag` sets the final there.
+    let next: Version = tagged.next_pre().expect("a beta or rc has a next");
     let moved = after.with_version(repo, members, &next)?;
     let paths = plan.write_version(repo, &after, &moved);
     plan.commit(&paths, &messages::version(&next));

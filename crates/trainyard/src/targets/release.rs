@@ -52,8 +52,8 @@ pub const SPEC: TargetSpec = TargetSpec {
             \x20                release HEAD descends from), printed, then `release X.Y[.Z]` with it (also\n\
             \x20                `release start minor`); a value that would not go up is refused (exit 2)\n\
             \x20 beta | rc      (release-branch flow) on a started release's branch: the next beta (rc),\n\
-            \x20                computed from its tags (1.3b1, 1.3b2, 1.3rc1), printed, set and tagged; the\n\
-            \x20                branch goes back to the release's version (`release tag` makes the final)\n\
+            \x20                computed (1.3b1, 1.3b2, 1.3rc1), printed, set and tagged; the branch moves to\n\
+            \x20                the next one (1.3b2.devN sorts above 1.3b1); `release tag` makes the final\n\
             \x20 notify         announce the tagged release on the webhook ($TRAINYARD_WEBHOOK_URL or --webhook-file)\n\
             \n\
             `release X.Y` (or `release X.Y.Z` for a fix) runs start|fix, pin, notes, tag, build_rpms, mock,\n\
@@ -298,8 +298,8 @@ pub fn run(ctx: &Context) -> Result<()> {
         "tag" => {
             let state = State::read(&repo)?;
             let exact = state.exact_version(&repo)?;
-            if flow == Flow::RcBeta && !exact.is_release() {
-                // The final of a version branch at its next beta or rc: set the final, then tag it.
+            if !exact.is_release() {
+                // The final of a branch at its next beta or rc: set the final, then tag it.
                 let members = crate::release::manifest::following_members(ctx)?;
                 let v = exact.release();
                 let after = state.with_version(&repo, &members, &v)?;
