@@ -4,8 +4,7 @@
 //! --rebuild`: dnf from a local repository, bubblewrap, the host toolchain read-only), and the
 //! binary it yields run.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
 use std::path::{Path, PathBuf};
 

@@ -2,10 +2,8 @@
 //! release, then a dev build) into a directory and onto a remote over ssh; `latest` stays on the
 //! release.
 
-#[path = "support/sshd.rs"]
-mod sshd;
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::sshd;
+use crate::support::workspace as support;
 
 use std::path::Path;
 

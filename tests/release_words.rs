@@ -2,8 +2,7 @@
 //! step (or the whole path) planned with it, on X.Y and X.Y.Z lines and on both flows; a value
 //! that would not go up is refused.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
 use support::*;
 
