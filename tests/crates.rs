@@ -65,6 +65,11 @@ fn an_internal_project_from_the_registry_is_built_by_version_and_overridden_by_i
     let plan = run(&core, &["release", "publish-crates", "--dry-run"], &env);
     plan.ok().says("server-core 1.0.0").says("would run: ").says("publish --registry corp --package server-core");
     assert!(reg.publishes().is_empty(), "a dry run published");
+    // --trigger as `release publish` has it: a push build publishes no crate; a tag build does.
+    let push = run(&core, &["release", "publish-crates", "--trigger", "push"], &env);
+    push.fails_with(2).says("a push build publishes no crate").says("help:");
+    run(&core, &["release", "publish-crates", "--trigger", "tag", "--dry-run"], &env).ok().says("would run: ");
+    assert!(reg.publishes().is_empty(), "a refused or dry run published");
     let published = run(&core, &["release", "publish-crates"], &env);
     published.ok().says("server-core 1.0.0: published to corp");
     assert!(!published.output().contains(TOKEN), "the token was printed");

@@ -1,12 +1,12 @@
 //! End-to-end tests of `dist`: the source release of a tagged fixture workspace (and of the
 //! demo service with an internal-project override), byte-identical on two runs, its source
-//! RPM rebuilt by the real `rpmbuild --rebuild` with no network (`unshare --net`), and the
+//! RPM rebuilt by the real `rpmbuild --rebuild` in a clean sandbox root with no network (`dist
+//! --rebuild`: dnf from a local repository, bubblewrap, the host toolchain read-only), and the
 //! binary it yields run.
 
 use crate::support::workspace as support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use support::*;
 
@@ -20,49 +20,24 @@ fn files(dir: &Path) -> Vec<String> {
     names
 }
 
-/// `rpmbuild --rebuild` of `srpm` in a network namespace of its own, then the binary RPM's
-/// `/usr/bin/BIN` unpacked and run. Returns what it printed.
-fn rebuild_offline_and_run(srpm: &Path, bin: &str, scratch: &Path) -> String {
-    let top = scratch.join("rpmbuild");
-    let out = Command::new("unshare")
-        .args(["--net", "rpmbuild", "--rebuild", "--quiet", "--nodeps", "--define"])
-        .arg(format!("_topdir {}", top.display()))
-        .arg(srpm)
-        // The build sees no registry, no git server, no home: only the tarball.
-        .env_remove("CARGO_HOME")
-        .env_remove("CARGO_TARGET_DIR")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "offline rebuild failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// `dist ARGS --rebuild`: the source RPM rebuilt by `rpmbuild --rebuild` in a clean sandbox
+/// root with no network (trainyard's sandbox backend), then the binary RPM's `/usr/bin/BIN`
+/// unpacked and run. Returns what it printed.
+fn rebuild_offline_and_run(dir: &Path, args: &[&str], bin: &str, scratch: &Path) -> String {
+    let mut args = args.to_vec();
+    args.push("--rebuild");
+    let run = trainyard(dir, &args, &[]);
+    run.ok().says("rebuild").says("rebuilt offline in a clean root: ");
+    // The build's own output: rpmbuild ran in the sandbox, its BuildRequires met by the root.
+    let out = run.output();
     let rpms: Vec<PathBuf> =
-        walk(&top.join("RPMS")).into_iter().filter(|p| p.extension().is_some_and(|e| e == "rpm")).collect();
-    assert_eq!(rpms.len(), 1, "{rpms:?}");
+        out.lines().filter_map(|l| l.strip_prefix("rebuilt offline in a clean root: ")).map(|p| dir.join(p)).collect();
+    assert_eq!(rpms.len(), 1, "{rpms:?}\n{out}");
     let root = scratch.join("root");
     std::fs::create_dir_all(&root).unwrap();
     let script = format!("rpm2cpio '{}' | cpio -idm --quiet", rpms[0].display());
     sh(&root, "sh", &["-c", &script]);
     sh(&root, root.join("usr/bin").join(bin).to_str().unwrap(), &[])
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else {
-                out.push(e.path());
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn tar_listing(tarball: &Path) -> Vec<String> {
@@ -79,7 +54,7 @@ fn tar_listing(tarball: &Path) -> Vec<String> {
 #[test]
 fn a_tag_gives_a_vendored_tarball_and_a_source_rpm_that_rebuild_offline_byte_identical() {
     if !is_root() {
-        eprintln!("NOTICE: skipping: unshare --net needs root");
+        eprintln!("NOTICE: skipping: the clean root of dist --rebuild needs root");
         return;
     }
     let tmp = TempDir::new("dist");
@@ -134,14 +109,15 @@ fn a_tag_gives_a_vendored_tarball_and_a_source_rpm_that_rebuild_offline_byte_ide
         "portal-1.0-1"
     );
 
-    let said = rebuild_offline_and_run(&srpm, "app", tmp.path());
+    let said = rebuild_offline_and_run(&root, &["dist"], "app", tmp.path());
+    assert!(std::fs::read(&srpm).unwrap() == first[1], "a third run, with --rebuild, wrote other bytes");
     assert_eq!(said, "leftpad 1.0.0 padcore 0.3.0");
 }
 
 #[test]
 fn an_override_is_shipped_as_a_path_source_and_builds_offline() {
     if !is_root() {
-        eprintln!("NOTICE: skipping: unshare --net needs root");
+        eprintln!("NOTICE: skipping: the clean root of dist --rebuild needs root");
         return;
     }
     let tmp = TempDir::new("dist-demo");
@@ -163,7 +139,12 @@ fn an_override_is_shipped_as_a_path_source_and_builds_offline() {
     );
     let manifest: serde_json::Value = serde_json::from_str(&read(&out.join("dist.json"))).unwrap();
     assert_eq!(manifest["internal"][0]["requested_ref"], "rpm-2.0");
-    let said = rebuild_offline_and_run(&srpm, "account-portal", tmp.path());
+    let said = rebuild_offline_and_run(
+        &portal,
+        &["dist", "RPM_CHANNEL=dev", "SERVER_CORE=rpm-2.0", "--head"],
+        "account-portal",
+        tmp.path(),
+    );
     assert_eq!(said, "account-portal (after 1.2) using server-core 2.0");
     assert_eq!(tracked_changes(&portal), "");
 }
@@ -176,6 +157,14 @@ fn a_dirty_tree_or_an_untagged_head_is_refused_and_nothing_is_written() {
     let run = trainyard(&root, &["dist"], &[]);
     run.fails_with(2).says("carries no release tag").says("help:");
     git(&root, &["tag", "-a", "-m", "1.0", "rpm-1.0"]);
+    // --trigger as build_rpms has it: a push build of the tagged commit ships no release.
+    trainyard(&root, &["dist", "--trigger", "push"], &[])
+        .fails_with(2)
+        .says("a push build ships no release")
+        .says("help:");
+    trainyard(&root, &["dist", "--trigger", "tag", "--dry-run"], &[])
+        .ok()
+        .says("source release of portal 1.0 from rpm-1.0");
     write(&root.join("app/src/main.rs"), "fn main() {}\n");
     trainyard(&root, &["dist"], &[]).fails_with(2).says("uncommitted changes").says("help:");
     trainyard(&root, &["dist", "RPM_CHANNEL=qa"], &[]).fails_with(2);
@@ -183,4 +172,62 @@ fn a_dirty_tree_or_an_untagged_head_is_refused_and_nothing_is_written() {
     git(&root, &["checkout", "--", "app/src/main.rs"]);
     assert_eq!(snapshot(&root), before);
     trainyard(&root, &["dist", "--help"], &[]).ok().says("--head").says("dist.json");
+}
+
+/// `dist --collection DIR`: the tarball and the source RPM listed in the collection build_rpms
+/// wrote (`sources` in its collection.json), switched in with one rename; a reader that resolved
+/// the old collection keeps it; the next build_rpms drops them (the collection owns only what
+/// its manifest lists) and keeps a file no manifest lists.
+#[test]
+fn dist_lists_its_files_in_the_collection_until_the_next_build_rpms() {
+    let tmp = TempDir::new("dist-collection");
+    let root = leftpad_workspace(tmp.path(), "license = \"MIT\"\ndescription = \"The portal\"", RPM_TABLE);
+    git(&root, &["tag", "-a", "-m", "1.0", "rpm-1.0"]);
+    let out = root.join("target/rpms/prod");
+    // No collection yet: refused, nothing written.
+    let r = trainyard(&root, &["dist", "--collection", "target/rpms/prod"], &[]);
+    r.fails_with(2).says("does not exist").says("help: build it with build_rpms");
+    assert!(!out.exists() && !root.join("target/dist").exists(), "a refused dist wrote something");
+
+    trainyard(&root, &["build_rpms"], &[]).ok();
+    std::fs::write(out.join("NOTES.txt"), "not listed by any manifest\n").unwrap();
+    let before = std::fs::canonicalize(&out).unwrap();
+    let packages: serde_json::Value = serde_json::from_str(&read(&out.join("collection.json"))).unwrap();
+
+    let dry = trainyard(&root, &["dist", "--collection", "target/rpms/prod", "--dry-run"], &[]);
+    dry.ok().says("would list portal-1.0.tar.gz and portal-1.0-1.src.rpm in");
+    assert_eq!(std::fs::canonicalize(&out).unwrap(), before, "a dry run switched the collection");
+
+    trainyard(&root, &["dist", "--collection", "target/rpms/prod"], &[]).ok().says("listed in");
+    let after = std::fs::canonicalize(&out).unwrap();
+    assert_ne!(after, before, "a new collection directory");
+    assert!(!before.join("portal-1.0.tar.gz").exists(), "the collection a reader resolved did not change");
+    let manifest: serde_json::Value = serde_json::from_str(&read(&out.join("collection.json"))).unwrap();
+    let dist: serde_json::Value = serde_json::from_str(&read(&root.join("target/dist/prod/dist.json"))).unwrap();
+    assert_eq!(manifest["packages"], packages["packages"], "the packages are the same");
+    for (i, (file, kind)) in
+        [("portal-1.0.tar.gz", "source-tarball"), ("portal-1.0-1.src.rpm", "source-rpm")].iter().enumerate()
+    {
+        assert_eq!(manifest["sources"][i]["file"].as_str(), Some(*file));
+        assert_eq!(manifest["sources"][i]["kind"].as_str(), Some(*kind));
+        assert_eq!(manifest["sources"][i]["sha256"], dist["files"][i]["sha256"]);
+        assert_eq!(
+            std::fs::read(out.join(file)).unwrap(),
+            std::fs::read(root.join("target/dist/prod").join(file)).unwrap()
+        );
+    }
+    assert!(out.join("NOTES.txt").is_file(), "a file of nobody's is carried over");
+    // The same again: nothing changes.
+    trainyard(&root, &["dist", "--collection", "target/rpms/prod"], &[]).ok();
+    assert_eq!(std::fs::canonicalize(&out).unwrap(), after);
+
+    // build_rpms replaces the collection: the source release it no longer lists goes.
+    write(&root.join("app/src/lib.rs"), "pub fn more() {}\n");
+    commit_all(&root, "more");
+    trainyard(&root, &["build_rpms"], &[]).ok();
+    let manifest: serde_json::Value = serde_json::from_str(&read(&out.join("collection.json"))).unwrap();
+    assert!(manifest.get("sources").is_none(), "{manifest:#}");
+    assert!(!out.join("portal-1.0.tar.gz").exists() && !out.join("portal-1.0-1.src.rpm").exists());
+    assert!(out.join("NOTES.txt").is_file());
+    assert_eq!(tracked_changes(&root), "");
 }

@@ -1,6 +1,8 @@
 //! End-to-end tests of `docs`: real `cargo doc` on a fixture workspace, published twice (a
-//! release, then a dev build) into a directory; `latest` stays on the release.
+//! release, then a dev build) into a directory and onto a remote over ssh; `latest` stays on the
+//! release.
 
+use crate::support::sshd;
 use crate::support::workspace as support;
 
 use std::path::Path;
@@ -53,4 +55,52 @@ fn without_a_docs_dir_nothing_is_built() {
     trainyard(&root, &["docs", "--docs-dri", "x"], &[]).fails_with(2);
     assert!(!root.join("target").exists());
     trainyard(&root, &["docs", "--help"], &[]).ok().says("latest");
+}
+
+/// The same on a remote: docs-dir `ssh://root@127.0.0.1:PORT/path` on an sshd the test starts,
+/// published with rsync over ssh and renames on the host. A release, then a dev build: `latest`
+/// on the host still points at the release; a `--trigger push` build of the tagged commit is a
+/// dev build and does not move it either.
+#[test]
+fn published_to_a_remote_twice_latest_stays_on_the_release() {
+    if !is_root() {
+        eprintln!("NOTICE: skipping: the test's sshd needs root");
+        return;
+    }
+    let tmp = TempDir::new("docs-remote");
+    let sshd = sshd::Sshd::start(tmp.path());
+    let remote = tmp.path().join("remote/docs");
+    let url = format!("ssh://root@127.0.0.1:{}{}", sshd.port, remote.display());
+    let env = [("TRAINYARD_SSH", sshd.client.as_str())];
+    let root = leftpad_workspace(tmp.path(), "", "\n[package.metadata.trainyard.rpm]\n");
+    // The configuration names the remote: a team writes it once.
+    let manifest = read(&root.join("Cargo.toml"));
+    write(&root.join("Cargo.toml"), &format!("{manifest}docs-dir = \"{url}\"\n"));
+    write(&root.join("app/src/main.rs"), "//! The portal app, release docs.\nfn main() {}\n");
+    commit_all(&root, "docs");
+    git(&root, &["tag", "-a", "-m", "1.0", "rpm-1.0"]);
+
+    let plan = trainyard(&root, &["docs", "--dry-run"], &env);
+    plan.ok().says("rsync over ssh").says("latest at 1.0");
+    assert!(!remote.exists(), "a dry run wrote to the remote");
+
+    trainyard(&root, &["docs"], &env).ok().says("latest -> 1.0");
+    assert_eq!(latest(&remote), "1.0");
+    assert!(read(&remote.join("latest/app/index.html")).contains("release docs"));
+
+    // The tagged commit built on a push: a dev build, latest untouched.
+    trainyard(&root, &["docs", "--trigger", "push"], &env).ok().says("latest unchanged");
+
+    write(&root.join("app/src/main.rs"), "//! The portal app, work in progress.\nfn main() {}\n");
+    commit_all(&root, "more");
+    trainyard(&root, &["docs"], &env).ok().says("latest unchanged");
+    assert!(read(&remote.join("1.1.dev1/app/index.html")).contains("work in progress"));
+    assert_eq!(latest(&remote), "1.0", "latest on the remote moved to a dev build");
+    assert!(read(&remote.join("latest/app/index.html")).contains("release docs"));
+    let mut entries: Vec<String> =
+        std::fs::read_dir(&remote).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    entries.sort();
+    assert!(entries.iter().all(|e| !e.contains(".tmp-") && !e.contains(".old-")), "{entries:?}");
+    assert!(entries.contains(&"1.0".to_string()) && entries.contains(&"1.1.dev1".to_string()), "{entries:?}");
+    assert_eq!(tracked_changes(&root), "");
 }

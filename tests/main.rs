@@ -19,9 +19,11 @@ mod cli;
 /// `release publish-crates` against a sparse registry the test serves on 127.0.0.1.
 mod crates;
 mod dependency_collection;
-/// `dist` end to end: the source release rebuilt offline by rpmbuild (as root; skipped otherwise).
+/// `dist` end to end: the source release rebuilt by rpmbuild in a clean sandbox root with no
+/// network (as root; skipped otherwise), and listed in the collection.
 mod dist;
-/// `docs`: real cargo doc published twice; latest stays on the release.
+/// `docs`: real cargo doc published twice, to a directory and to an sshd on 127.0.0.1; latest
+/// stays on the release.
 mod docs;
 /// build, build_rpms and the whole release SIGKILLed at moments spread over their run.
 mod faults;

@@ -4,6 +4,7 @@
 //! started by the test on 127.0.0.1 for a remote repository.
 
 use crate::support::git as git_support;
+use crate::support::sshd::Sshd;
 
 use std::path::{Path, PathBuf};
 
@@ -581,60 +582,4 @@ fn publish_over_ssh_and_a_killed_upload_leaves_the_previous_repository() {
     assert_eq!(sha_of(&remote.join("stage").join(f)), sha_of(&prod.join(f)));
     y.dnf(&y.path("root5"), &reposdir, &["install", "portal"]).ok();
     assert_eq!(installed(&y.path("root5"), "portal"), "1.4");
-}
-
-/// An sshd on a free loopback port, with a host key and a client key made for the test.
-struct Sshd {
-    child: std::process::Child,
-    port: u16,
-    /// `$TRAINYARD_SSH`: the ssh command with the test's key and known_hosts.
-    client: String,
-}
-
-impl Sshd {
-    fn start(dir: &Path) -> Sshd {
-        let d = dir.join("ssh");
-        std::fs::create_dir_all(&d).unwrap();
-        for name in ["host", "client"] {
-            let mut c = command("ssh-keygen", &d);
-            c.args(["-q", "-t", "ed25519", "-N", "", "-f", name]);
-            run(c).ok();
-        }
-        std::fs::copy(d.join("client.pub"), d.join("authorized_keys")).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let host_pub = std::fs::read_to_string(d.join("host.pub")).unwrap();
-        std::fs::write(d.join("known_hosts"), format!("[127.0.0.1]:{port} {host_pub}")).unwrap();
-        let config = format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {0}/host\nAuthorizedKeysFile {0}/authorized_keys\n\
-             PidFile none\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-             PermitRootLogin prohibit-password\n",
-            d.display()
-        );
-        std::fs::write(d.join("sshd_config"), config).unwrap();
-        // sshd's privilege separation directory (Debian creates it when the service starts).
-        std::fs::create_dir_all("/run/sshd").unwrap();
-        let child = std::process::Command::new("/usr/sbin/sshd")
-            .args(["-D", "-e", "-f"])
-            .arg(d.join("sshd_config"))
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("sshd (apt-get install -y openssh-server)");
-        let client = format!(
-            "ssh -F /dev/null -i {0}/client -o IdentitiesOnly=yes -o UserKnownHostsFile={0}/known_hosts -o StrictHostKeyChecking=yes",
-            d.display()
-        );
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "sshd did not start on port {port}");
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        Sshd { child, port, client }
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

@@ -547,6 +547,15 @@ fn whole_release_of_a_fix() {
             .unwrap();
     assert_eq!((dist["version"].as_str(), dist["tag"].as_str()), (Some("1.2.1"), Some("rpm-1.2.1")));
     assert!(f.repo.dir.join("target/dist/stage/portal-1.2.1-1.src.rpm").is_file());
+    // ... and listed in the collection's manifest, beside its packages, with the same bytes.
+    let out = f.repo.dir.join("target/rpms/stage");
+    let listed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("collection.json")).unwrap()).unwrap();
+    for (i, file) in ["portal-1.2.1.tar.gz", "portal-1.2.1-1.src.rpm"].iter().enumerate() {
+        assert_eq!(listed["sources"][i]["file"].as_str(), Some(*file), "{listed:#}");
+        assert_eq!(listed["sources"][i]["sha256"], dist["files"][i]["sha256"]);
+        assert!(out.join(file).is_file(), "{file} is not in the collection");
+    }
 }
 
 /// The prod repository never receives a dev version; the dev one does.

@@ -58,9 +58,26 @@ pub fn rpm_names(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-/// Checks that `manifest`'s packages are in `dir` with their sizes and checksums.
+/// `(file, sha256, size)` of each file of the source release (`dist --collection`) a manifest
+/// lists under `sources`; none when it lists none.
+pub fn sources(manifest: &[u8]) -> Vec<(String, String, u64)> {
+    let json: serde_json::Value = serde_json::from_slice(manifest).expect("a manifest is JSON");
+    let Some(sources) = json["sources"].as_array() else { return Vec::new() };
+    sources
+        .iter()
+        .map(|p| {
+            (
+                p["file"].as_str().unwrap().to_string(),
+                p["sha256"].as_str().unwrap().to_string(),
+                p["size"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Checks that `manifest`'s packages and sources are in `dir` with their sizes and checksums.
 pub fn manifest_matches(dir: &Path, manifest: &[u8]) -> Result<(), String> {
-    for (file, sha, size) in listed(manifest) {
+    for (file, sha, size) in listed(manifest).into_iter().chain(sources(manifest)) {
         let bytes = std::fs::read(dir.join(&file)).map_err(|e| format!("{file} listed but unreadable: {e}"))?;
         if bytes.len() as u64 != size || sha256(&bytes) != sha {
             return Err(format!("{file}: not the bytes the manifest lists"));
@@ -71,15 +88,22 @@ pub fn manifest_matches(dir: &Path, manifest: &[u8]) -> Result<(), String> {
 
 /// Checks that `out` shows one whole collection, read the way a reader would (through `out`,
 /// resolved once): `collection.json` parses, every package it lists is there with its size and
-/// checksum, and, with `alone` (one workspace writes `out`), the RPMs there are exactly those it
-/// lists. Returns `collection.json`'s bytes.
+/// checksum, and, with `alone` (one workspace writes `out`), the RPMs (and source tarballs) there
+/// are exactly those it lists. Returns `collection.json`'s bytes.
 pub fn whole_collection(out: &Path, alone: bool) -> Result<Vec<u8>, String> {
     let dir = out.canonicalize().map_err(|e| format!("{}: {e}", out.display()))?;
     let manifest = std::fs::read(dir.join("collection.json")).map_err(|e| format!("collection.json: {e}"))?;
     manifest_matches(&dir, &manifest)?;
     if alone {
-        let names: BTreeSet<String> = listed(&manifest).into_iter().map(|(f, _, _)| f).collect();
-        let present = rpm_names(&dir);
+        let names: BTreeSet<String> =
+            listed(&manifest).into_iter().chain(sources(&manifest)).map(|(f, _, _)| f).collect();
+        let mut present = rpm_names(&dir);
+        present.extend(
+            std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|n| n.ends_with(".tar.gz")),
+        );
         if names != present {
             return Err(format!("collection.json lists {names:?}, the directory holds {present:?}"));
         }

@@ -5,4 +5,5 @@ pub mod git;
 pub mod portal;
 pub mod registry;
 pub mod rpm;
+pub mod sshd;
 pub mod workspace;

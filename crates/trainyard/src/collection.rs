@@ -315,6 +315,119 @@ impl Locked {
     }
 }
 
+/// A file of the source release (`dist`) listed in a collection beside its packages.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Where the file is now (it is hard-linked, or copied, into the collection).
+    pub path: Utf8PathBuf,
+    /// `source-tarball` or `source-rpm`.
+    pub kind: &'static str,
+    pub sha256: String,
+    pub size: u64,
+}
+
+impl Locked {
+    /// A new collection: the current one, with `sources` listed by the collection of `owner`
+    /// (its manifest's `sources`, replacing the ones it listed before), switched in with one
+    /// rename as `build_rpms` does. The sources belong to `owner`'s collection until its next
+    /// `build_rpms`, which drops them. Returns whether `<out>` changed.
+    pub fn add_sources(&self, owner: &str, sources: &[Source]) -> Result<bool> {
+        let out = &self.output.path;
+        let help = "run build_rpms for the channel first (the whole-path release does), then dist";
+        let Some(current) = self.current() else {
+            return Err(
+                Error::usage(format!("{out} holds no collection to list the source release in")).with_help(help)
+            );
+        };
+        let owner = owner_file_name(owner);
+        let owners = read_owners(&current);
+        let Some((mine, _)) = owners.get(&owner) else {
+            return Err(Error::usage(format!("{out} holds no collection of {owner}")).with_help(help));
+        };
+        let mut manifest: serde_json::Value =
+            serde_json::from_slice(mine).map_err(|e| Error::failed(format!("{out}/{OWNERS_DIR}/{owner}.json: {e}")))?;
+        let names: Vec<String> = sources
+            .iter()
+            .map(|s| {
+                s.path.file_name().map(String::from).ok_or_else(|| Error::failed(format!("{} has no name", s.path)))
+            })
+            .collect::<Result<_>>()?;
+        for (name, source) in names.iter().zip(sources) {
+            let clash = owners.iter().filter(|(o, _)| **o != owner).find_map(|(o, (_, listed))| {
+                listed.iter().any(|l| &l.file == name && l.sha256 != source.sha256).then_some(o)
+            });
+            if let Some(other) = clash {
+                return Err(Error::usage(format!(
+                    "{out}: {name} is also in the collection of {other}, with other bytes"
+                ))
+                .with_help("give each workspace its own --out"));
+            }
+        }
+        let listed = serde_json::Value::Array(
+            names
+                .iter()
+                .zip(sources)
+                .map(
+                    |(name, s)| serde_json::json!({ "file": name, "kind": s.kind, "sha256": s.sha256, "size": s.size }),
+                )
+                .collect(),
+        );
+        manifest["sources"] = listed;
+        let mut bytes = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
+        bytes.push(b'\n');
+
+        let dir = self.output.store.join(format!("{COLLECTION_PREFIX}{}", run_id()));
+        std::fs::create_dir(&dir).map_err(io(&dir))?;
+        let staged = Staged {
+            locked: self,
+            dir: dir.clone(),
+            owner: owner.clone(),
+            current: Some(current.clone()),
+            owners: owners.clone(),
+            written: Vec::new(),
+            cache: None,
+            done: false,
+        };
+        let my_old_sources: BTreeSet<String> = parse_sources(mine).into_iter().map(|l| l.file).collect();
+        for entry in std::fs::read_dir(&current).map_err(io(&current))? {
+            let entry = entry.map_err(io(&current))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if [MANIFEST, OWNERS_DIR, OLD_STAGING].contains(&name.as_str())
+                || names.contains(&name)
+                || my_old_sources.contains(&name)
+            {
+                continue;
+            }
+            copy_tree(&current.join(&name), &dir.join(&name))?;
+        }
+        for (name, source) in names.iter().zip(sources) {
+            link_or_copy(&source.path, &dir.join(name))?;
+        }
+        let owners_dir = dir.join(OWNERS_DIR);
+        for (other, (bytes, _)) in owners.iter().filter(|(o, _)| **o != owner) {
+            std::fs::create_dir_all(&owners_dir).map_err(io(&owners_dir))?;
+            write_synced(&owners_dir.join(format!("{other}.json")), bytes)?;
+        }
+        staged.commit(&bytes)
+    }
+}
+
+/// The source release files a manifest lists (`sources[].file`, `sha256`, `size`), if any.
+pub fn parse_sources(bytes: &[u8]) -> Vec<Listed> {
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(bytes) else { return Vec::new() };
+    let Some(sources) = json["sources"].as_array() else { return Vec::new() };
+    sources
+        .iter()
+        .filter_map(|s| {
+            Some(Listed {
+                file: s["file"].as_str()?.to_string(),
+                sha256: s["sha256"].as_str()?.to_string(),
+                size: s["size"].as_u64().unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
 /// The name a link in the store points to.
 fn read_link_name(path: &Utf8Path) -> Option<String> {
     std::fs::read_link(path).ok()?.file_name()?.to_str().map(String::from)
@@ -371,7 +484,9 @@ fn read_owners(dir: &Utf8Path) -> BTreeMap<String, (Vec<u8>, Vec<Listed>)> {
             let name = entry.file_name().to_string_lossy().into_owned();
             let Some(owner) = name.strip_suffix(".json") else { continue };
             let Ok(bytes) = std::fs::read(entry.path()) else { continue };
-            let listed = parse_manifest(&bytes).unwrap_or_default();
+            // A collection owns its packages and the source release it lists.
+            let mut listed = parse_manifest(&bytes).unwrap_or_default();
+            listed.extend(parse_sources(&bytes));
             out.insert(owner.to_string(), (bytes, listed));
         }
         return out;
@@ -713,7 +828,7 @@ pub fn read(dir: &Utf8Path) -> Result<(Utf8PathBuf, Vec<Listed>)> {
         Err(e) => return Err(io(&manifest)(e)),
     };
     let listed = parse_manifest(&bytes).map_err(|e| Error::failed(format!("{dir}/{MANIFEST}: {e}")))?;
-    for l in &listed {
+    for l in listed.iter().chain(&parse_sources(&bytes)) {
         if l.file.is_empty() || l.file.contains('/') || l.file.starts_with('.') {
             return Err(Error::failed(format!(
                 "{dir}/{MANIFEST} lists `{}`, which is not a file of the collection",

@@ -119,6 +119,7 @@ pub fn run(ctx: &Context) -> Result<()> {
                 "a crate is published when its [package] has no `publish` key or `publish = [\"{registry}\"]`"
             )));
     }
+    check_trigger(ctx, &crates, &|name| std::env::var(name).ok())?;
     let token = token_var(&registry);
     let from = if std::env::var_os(&token).is_some() {
         format!("${token}")
@@ -195,6 +196,36 @@ pub fn run(ctx: &Context) -> Result<()> {
         published.push(format!("{} {}", c.name, c.version));
     }
     Ok(())
+}
+
+/// Under a trigger (`--trigger push|tag`, or `auto` in CI), as `release publish` has it: a
+/// registry keeps every version for good, so a push build publishes no crate, and a tag build
+/// only crates at the version of HEAD's release tag. Outside CI with `auto`, nothing is checked.
+fn check_trigger(ctx: &Context, crates: &[Publishable], env: &dyn Fn(&str) -> Option<String>) -> Result<()> {
+    use crate::scm::{self, Mode};
+    let ws = &ctx.ws;
+    let trigger = crate::targets::build::trigger_arg(ctx)?;
+    let mode = scm::resolve_trigger(trigger, scm::ci_build(env).as_ref(), &ws.config.tag_prefix);
+    match mode {
+        Mode::Local => Ok(()),
+        Mode::Push => Err(Error::usage("a push build publishes no crate: a registry keeps every version for good")
+            .with_help("publish the crates from the release tag's build (--trigger tag), or the whole-path release")),
+        Mode::Tag => {
+            let tagged = scm::describe_with(ws, trigger, env)?.semver();
+            let other: Vec<String> =
+                crates.iter().filter(|c| c.version != tagged).map(|c| format!("{} {}", c.name, c.version)).collect();
+            if other.is_empty() {
+                return Ok(());
+            }
+            Err(Error::usage(format!(
+                "this tag build may publish crates at {tagged} only, and these are not: {}",
+                other.join(", ")
+            ))
+            .with_help(
+                "set their version to the release's (version.workspace = true), or publish them from their own tag",
+            ))
+        }
+    }
 }
 
 /// Whether the registry's index has `c` at its version (`cargo info NAME@VERSION`, which

@@ -1,7 +1,8 @@
 //! `release minor` and `release patch`: the next version computed from the line, the latest
 //! release tag and the branch, instead of typed. What they compute then goes on as if it had
-//! been typed (`release 1.3`, `release 1.2.1`). Betas and release candidates are the rc-beta
-//! flow's own steps (`release beta`, `release rc`), which compute theirs the same way.
+//! been typed (`release 1.3`, `release 1.2.1`; `release start minor`). Betas and release
+//! candidates are steps of their own in both flows (`release beta`, `release rc`), which
+//! compute theirs from the branch and the release's tags (`super::prerelease`).
 
 use crate::error::{Error, Result};
 use crate::version::{Precision, Version};
@@ -29,6 +30,35 @@ impl Word {
             Word::Patch => "patch",
         }
     }
+}
+
+/// The computing words where another step asks for a version: `release start minor` computes
+/// the train to cut; the other steps that take a version name one that exists already (promote
+/// and roll back a published one, backport from a released line), which no computed *next*
+/// version can be, and a beta or rc is made by its own step. Those are refused, saying so.
+pub fn refuse_elsewhere(step: &str, word: &str) -> Option<Error> {
+    if !matches!(word, "minor" | "patch" | "beta" | "rc") || (step == "start" && word == "minor") {
+        return None;
+    }
+    let (why, help) = match (step, word) {
+        ("start", "patch") => (
+            "`release start` cuts a new train, and a fix is no train",
+            "release patch (the fix's whole path), or release fix on the release branch",
+        ),
+        ("start", _) => (
+            "`release start` cuts a train; its betas and rcs come after, on its branch",
+            "release start minor, then on its branch: release beta (release rc)",
+        ),
+        ("promote" | "rollback", _) => (
+            "this step takes a version already published, and a computed next version is not",
+            "name the version (release history --channel CHANNEL lists them)",
+        ),
+        _ => (
+            "this step takes a released line, and a computed next version has none yet",
+            "name the line (release backport 1.2), or leave it out for the newest",
+        ),
+    };
+    Some(Error::usage(format!("`release {step} {word}`: {why}")).with_help(help))
 }
 
 /// What HEAD is, as the version module computes it.
@@ -129,6 +159,20 @@ mod tests {
             compute(Word::Patch, head("0.1.dev3", None, true), None, Precision::MajorMinor).unwrap_err().exit_code(),
             2
         );
+    }
+
+    #[test]
+    fn words_where_they_cannot_name_the_version_are_refused() {
+        assert!(refuse_elsewhere("start", "minor").is_none());
+        assert!(refuse_elsewhere("promote", "1.2").is_none());
+        for (step, word) in
+            [("start", "patch"), ("start", "beta"), ("promote", "rc"), ("rollback", "minor"), ("backport", "patch")]
+        {
+            let err = refuse_elsewhere(step, word).unwrap();
+            assert_eq!(err.exit_code(), 2);
+            assert!(err.message.contains(&format!("release {step} {word}")), "{}", err.message);
+            assert!(err.help.is_some());
+        }
     }
 
     #[test]

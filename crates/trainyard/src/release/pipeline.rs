@@ -250,7 +250,10 @@ fn run_steps(
                 match step {
                     "build_rpms" => println!("would build_rpms RPM_CHANNEL={} at {tag}", opts.channel),
                     "mock" => println!("would mock the collection of {tag}"),
-                    "dist" => println!("would dist RPM_CHANNEL={} at {tag} (source tarball, source RPM)", opts.channel),
+                    "dist" => println!(
+                        "would dist RPM_CHANNEL={} at {tag} (source tarball, source RPM, listed in the collection)",
+                        opts.channel
+                    ),
                     "publish-crates" => println!(
                         "would release publish-crates to registry {}",
                         ctx.ws.config.registry.as_deref().unwrap_or_default()

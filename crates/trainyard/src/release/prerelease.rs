@@ -5,8 +5,14 @@
 //! (`0.12.0b2`) so that its later commits (`0.12.0b2.devN`) sort above what was released.
 //! On an existing version branch: tag the beta (or rc) its version names, and move to the next.
 //! Ends on the version branch.
+//!
+//! Flow `release-branch`: on a started release's branch (`1.3-release`, at `1.3` and not yet
+//! tagged final): the first beta (rc) is computed from the release's tags (`rpm-1.3b1`; the
+//! first rc after any beta), set, tagged, and the branch moves to the next one (`1.3b2`), as a
+//! version branch does; `release tag` makes the final there.
 
 use super::{messages, Plan, Preflight, Repo, State, Step};
+use crate::config::Flow;
 use crate::error::{Error, Result};
 use crate::version::{Pre, Version};
 
@@ -33,12 +39,18 @@ impl Kind {
 }
 
 pub fn plan(repo: &Repo, state: &State, members: &[String], kind: Kind) -> Result<Step> {
+    Ok(computed(repo, state, members, kind)?.1)
+}
+
+/// The beta (rc) the step makes, and its plan.
+pub fn computed(repo: &Repo, state: &State, members: &[String], kind: Kind) -> Result<(Version, Step)> {
     let config = repo.config();
     let rc = config.rc_branch.clone();
+    let branch_flow = config.flow == Flow::ReleaseBranch;
     let exact = state.exact_version(repo)?;
     let release = exact.release();
     let version_branch = repo.branch_name(&release);
-    let cutting = state.branch.as_deref() == Some(rc.as_str());
+    let cutting = !branch_flow && state.branch.as_deref() == Some(rc.as_str());
     let mut pre = Preflight::new(format!("make the next {} of {release}", kind.name()));
     pre.clean(state);
     if cutting && repo.branch_exists(&version_branch)? {
@@ -48,6 +60,16 @@ pub fn plan(repo: &Repo, state: &State, members: &[String], kind: Kind) -> Resul
         );
     } else if cutting {
         pre.branch_absent(repo, &version_branch)?;
+    } else if branch_flow && state.branch.as_deref() != Some(version_branch.as_str()) {
+        let here = state.branch.as_deref().map(|b| format!("on `{b}`")).unwrap_or("on a detached HEAD".into());
+        pre.problem(
+            format!(
+                "`release {}` runs on the branch of a started release (`{}`), and you are {here}",
+                kind_word(kind),
+                config.release_branch_for("X.Y")
+            ),
+            Some("start the release first (release start minor), or git switch to its branch".into()),
+        );
     } else if state.branch.as_deref() != Some(version_branch.as_str()) {
         let here = state.branch.as_deref().map(|b| format!("on `{b}`")).unwrap_or("on a detached HEAD".into());
         pre.problem(
@@ -64,6 +86,7 @@ pub fn plan(repo: &Repo, state: &State, members: &[String], kind: Kind) -> Resul
         match (exact.pre, kind) {
             (Some(Pre::Beta(_)), Kind::Beta) | (Some(Pre::Rc(_)), Kind::Rc) => Some(exact),
             (Some(Pre::Beta(_)), Kind::Rc) => Some(release.with_pre(Pre::Rc(1))),
+            (None, _) if branch_flow => next_of_release(repo, &release, kind, &mut pre)?,
             (Some(Pre::Rc(_)), Kind::Beta) => {
                 pre.problem(
                     format!("the version would go down: `{version_branch}` is at {exact}, a release candidate, and betas come before"),
@@ -92,7 +115,11 @@ pub fn plan(repo: &Repo, state: &State, members: &[String], kind: Kind) -> Resul
         if newer != tag {
             pre.problem(
                 format!("the version would not go up: {newer} is already tagged, and {tagged} is not newer"),
-                None,
+                Some(if newer.ends_with(&release.to_pep440()) {
+                    format!("{release} is released: its fixes are `release patch` (release fix), its successor's betas come after `release start minor`")
+                } else {
+                    format!("make {tagged}'s successor instead, or delete the stray tag {newer} if it was made by mistake")
+                }),
             );
         }
     }
@@ -113,11 +140,33 @@ pub fn plan(repo: &Repo, state: &State, members: &[String], kind: Kind) -> Resul
     }
     let message = format!("{} {tagged}", config.name());
     plan.git(&["tag", "--annotate", "--message", &message, &tag, "HEAD"]);
+    // The branch moves one beta (rc) ahead, so its later commits (`1.3b2.devN`) sort above
+    // what was tagged; `release tag` sets the final there.
     let next: Version = tagged.next_pre().expect("a beta or rc has a next");
     let moved = after.with_version(repo, members, &next)?;
     let paths = plan.write_version(repo, &after, &moved);
     plan.commit(&paths, &messages::version(&next));
-    Ok(Step { plan, after: moved })
+    Ok((tagged, Step { plan, after: moved }))
+}
+
+/// The next beta (rc) of `release` from its tags: b1 (rc1) first, then one above the newest of
+/// its kind; a beta after a release candidate goes down and is refused.
+fn next_of_release(repo: &Repo, release: &Version, kind: Kind, pre: &mut Preflight) -> Result<Option<Version>> {
+    let newest =
+        repo.version_tags()?.into_iter().map(|(v, _)| v).rfind(|v| v.release() == *release && v.is_prerelease());
+    Ok(match (newest.and_then(|v| v.pre), kind) {
+        (Some(Pre::Beta(n)), Kind::Beta) => Some(release.with_pre(Pre::Beta(n + 1))),
+        (Some(Pre::Rc(n)), Kind::Rc) => Some(release.with_pre(Pre::Rc(n + 1))),
+        (Some(Pre::Rc(_)), Kind::Beta) => {
+            let tag = repo.tag_name(&newest.expect("matched"));
+            pre.problem(
+                format!("the version would go down: {tag} is a release candidate of {release}, and betas come before"),
+                Some("make the next release candidate: release rc".into()),
+            );
+            None
+        }
+        _ => Some(release.with_pre(kind.first())),
+    })
 }
 
 fn kind_word(kind: Kind) -> &'static str {

@@ -217,6 +217,36 @@ impl SshTarget {
     }
 }
 
+/// What other publishers (the documentation) use of a host: its shell, rsync, and the lock.
+impl SshTarget {
+    /// `login:path`, as a person reads it.
+    pub fn describe_path(&self, path: &str) -> String {
+        format!("{}:{path}", self.login())
+    }
+
+    /// Runs `script` with the remote shell; returns its stdout.
+    pub fn run_script(&self, script: &str) -> Result<String> {
+        self.ssh_output(script)
+    }
+
+    /// Copies the local directory `src` to `dest` on the host (rsync over ssh, as packages go).
+    pub fn upload_dir(&self, src: &Utf8Path, dest: &str) -> Result<()> {
+        let sh = Shell::new().map_err(command_error)?;
+        let base = rsync_base(self);
+        let (src, remote) = (format!("{src}/"), format!("{}:{dest}/", self.login()));
+        let (ok, _, err) = exec::output(cmd!(sh, "rsync {base...} {src} {remote}"))?;
+        if !ok {
+            return Err(Error::failed(format!("rsync to {remote} failed:\n{}", err.trim())));
+        }
+        Ok(())
+    }
+
+    /// Holds the publishers' lock of `dir` on the host while the returned value lives.
+    pub fn lock_dir(&self, dir: &str) -> Result<impl Drop> {
+        lock_remote_dir(self, dir)
+    }
+}
+
 /// Quotes a word for a POSIX shell.
 pub fn sh_quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', "'\\''"))
@@ -583,9 +613,13 @@ fn lock_file(dir: &Utf8Path) -> Result<Lock> {
 /// Holds `flock` on the host for as long as the ssh session lives: it ends when this process
 /// closes the session, or dies.
 fn lock_remote(t: &SshTarget, channel: Channel) -> Result<Lock> {
+    lock_remote_dir(t, &format!("{}/{channel}", t.path))
+}
+
+fn lock_remote_dir(t: &SshTarget, dir: &str) -> Result<Lock> {
     exec::tool("ssh", "openssh-client")?;
     let limit = crate::bounded::LOCK.get()?;
-    let dir = format!("{}/{channel}", t.path);
+    let dir = dir.to_string();
     let script = format!(
         "mkdir -p {d} && {{ flock -n {l} true || echo waiting; }} && exec flock -w {w} {l} sh -c 'echo locked; exec cat >/dev/null'",
         d = sh_quote(&dir),

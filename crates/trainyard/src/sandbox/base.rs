@@ -98,9 +98,14 @@ pub fn spec(provides: &[String]) -> String {
 ///
 /// One function on purpose: when the in-process RPM writer lands, it replaces `rpmbuild` here.
 pub fn build(dir: &Utf8Path, provides: &[String]) -> Result<Utf8PathBuf> {
+    build_spec(dir, NAME, &spec(provides))
+}
+
+/// Builds the noarch package `name` of `spec_text` (a package of no files) into `dir`; returns the RPM's path.
+pub fn build_spec(dir: &Utf8Path, name: &str, spec_text: &str) -> Result<Utf8PathBuf> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let spec_path = dir.join(format!("{NAME}.spec"));
-    std::fs::write(&spec_path, spec(provides)).map_err(io(&spec_path))?;
+    let spec_path = dir.join(format!("{name}.spec"));
+    std::fs::write(&spec_path, spec_text).map_err(io(&spec_path))?;
     let sh = shell()?;
     exec::tool("rpmbuild", "rpm")?;
     let topdir = format!("_topdir {dir}/rpmbuild");
@@ -112,12 +117,16 @@ pub fn build(dir: &Utf8Path, provides: &[String]) -> Result<Utf8PathBuf> {
             .args(["-bb", "--quiet", "--define", &topdir, "--define", &rpmdir, "--define", &dbpath])
             .arg(&spec_path),
     )?;
-    let rpm = dir.join("noarch").join(format!("{NAME}-1-1.noarch.rpm"));
-    if !ok || !rpm.exists() {
-        return Err(Error::failed(format!("building the base-system package failed:\n{}{}", out, err))
-            .with_help(format!("the spec is {spec_path}")));
+    let rpm = std::fs::read_dir(dir.join("noarch")).ok().and_then(|d| {
+        d.flatten()
+            .filter_map(|e| Utf8PathBuf::from_path_buf(e.path()).ok())
+            .find(|p| p.file_name().is_some_and(|f| f.starts_with(&format!("{name}-")) && f.ends_with(".rpm")))
+    });
+    match rpm {
+        Some(rpm) if ok => Ok(rpm),
+        _ => Err(Error::failed(format!("building the package {name} failed:\n{}{}", out, err))
+            .with_help(format!("the spec is {spec_path}"))),
     }
-    Ok(rpm)
 }
 
 /// rpm's ELF dependency generator, where this rpm keeps its helpers.

@@ -24,6 +24,7 @@ pub mod base;
 pub mod confine;
 pub mod diagnose;
 pub mod mock;
+pub mod rebuild;
 pub mod root;
 
 use std::fmt;

@@ -27,10 +27,26 @@ pub const HEAD_FLAG: FlagSpec = FlagSpec {
     var: None,
 };
 
+pub const COLLECTION_FLAG: FlagSpec = FlagSpec {
+    name: "collection",
+    value: Some("DIR"),
+    help: "also list the tarball and the source RPM in the collection build_rpms wrote to DIR (its \
+           collection.json, switched atomically); the whole-path release does this",
+    var: None,
+};
+
+pub const REBUILD_FLAG: FlagSpec = FlagSpec {
+    name: "rebuild",
+    value: None,
+    help: "then rebuild the source RPM with rpmbuild --rebuild in a clean sandbox root with no network",
+    var: None,
+};
+
 pub const SPEC: TargetSpec = TargetSpec {
     name: "dist",
     summary: "the source release: a vendored source tarball and a source RPM that builds offline",
-    usage: "[RPM_CHANNEL=prod] [PROJECT=ref ...] [--head] [--out DIR] [--dry-run]",
+    usage: "[RPM_CHANNEL=prod] [PROJECT=ref ...] [--head] [--out DIR] [--collection DIR] [--rebuild] \
+            [--trigger push|tag|auto] [--dry-run]",
     about: "From the release tag on HEAD (a clean tree): builds the workspace for the channel as `build`\n\
             does, then writes NAME-VERSION.tar.gz (the tagged tree, the lock file the build used as\n\
             Cargo.lock, every dependency vendored under vendor/, internal-project overrides under\n\
@@ -38,9 +54,15 @@ pub const SPEC: TargetSpec = TargetSpec {
             whose spec runs `cargo build --release --offline --frozen`. Both are byte-identical on every\n\
             run (sorted entries, the commit time on every file, owner 0), and dist.json lists them, in\n\
             target/dist/<channel>/ (or --out): not in the collection directory, which build_rpms\n\
-            switches as a whole.",
+            switches as a whole. With --collection DIR (as in the whole-path release), they are then also\n\
+            listed in DIR's collection.json under `sources`: a new collection directory with them linked in,\n\
+            switched by one rename like build_rpms's; the collection owns them until its next build_rpms.\n\
+            --rebuild proves the source release builds offline: `rpmbuild --rebuild` of the source RPM in a\n\
+            clean root (the sandbox backend: dnf into a fresh root from a local repository, bubblewrap with\n\
+            no network), with the host's Rust toolchain bound read-only; the binary RPMs it yields go to\n\
+            target/trainyard/dist-rebuilt/.",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod): whose lock file is vendored" }],
-    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, HEAD_FLAG],
+    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, HEAD_FLAG, COLLECTION_FLAG, REBUILD_FLAG, build::TRIGGER_FLAG],
     takes_projects: true,
     max_positional: 0,
     passthrough: false,
@@ -72,6 +94,20 @@ pub struct DistManifest {
 }
 
 pub fn run(ctx: &Context) -> Result<()> {
+    let collection = match ctx.args.value("collection") {
+        Some("") => {
+            return Err(Error::usage("--collection is empty")
+                .with_help("give the collection's directory (--collection target/rpms/prod)"))
+        }
+        Some(dir) if Utf8Path::new(dir).is_absolute() => Some(Utf8PathBuf::from(dir)),
+        Some(dir) => Some(ctx.ws.root.join(dir)),
+        None => None,
+    };
+    run_into(ctx, collection.as_deref())
+}
+
+/// The source release, also listed in the collection at `collection` when given.
+pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
     let ws = &ctx.ws;
     let fx = &ctx.effects;
     let channel = channel_arg(ctx, "RPM_CHANNEL", Channel::Prod)?;
@@ -88,7 +124,9 @@ pub fn run(ctx: &Context) -> Result<()> {
             ws.config.tag_prefix, ctx.program
         )));
     }
-    let described = scm::describe(ws, Trigger::Auto)?;
+    // As build_rpms: a push build never ships a release version, a tag build only HEAD's tag.
+    let trigger = build::trigger_arg(ctx)?;
+    let described = scm::describe(ws, trigger)?;
     let Some(commit) = described.commit.clone() else {
         return Err(Error::usage(format!("{} sets the version: dist needs the git commit it ships", scm::PRETEND_ENV))
             .with_help(format!("unset {} and run it in the git repository", scm::PRETEND_ENV)));
@@ -99,11 +137,15 @@ pub fn run(ctx: &Context) -> Result<()> {
         problems.push("the work tree has uncommitted changes: a source release ships a commit".to_string());
     }
     if !described.version.is_release() && !head {
-        problems.push(format!(
-            "HEAD ({}) carries no release tag: its version is {}",
-            &commit[..12.min(commit.len())],
-            described.pep440()
-        ));
+        problems.push(if trigger == Trigger::Push {
+            format!("a push build ships no release: its version is {} (add --head to ship it)", described.pep440())
+        } else {
+            format!(
+                "HEAD ({}) carries no release tag: its version is {}",
+                &commit[..12.min(commit.len())],
+                described.pep440()
+            )
+        });
     }
     if !problems.is_empty() {
         let list: String = problems.iter().map(|p| format!("\n  - {p}")).collect();
@@ -112,6 +154,11 @@ pub fn run(ctx: &Context) -> Result<()> {
              release of HEAD at its dev version",
             ws.config.tag_prefix
         )));
+    }
+    if ctx.args.flag("rebuild") {
+        // The clean root must be possible here before anything is built.
+        crate::sandbox::rebuild::Toolchain::host()?;
+        crate::sandbox::preflight(&ws.state_dir().join("sandbox"))?;
     }
     let name = ws.config.name().to_string();
     let version = described.rpm();
@@ -140,6 +187,14 @@ pub fn run(ctx: &Context) -> Result<()> {
         binaries: packaged.iter().flat_map(|m| m.info.bins.clone()).collect(),
     })?;
 
+    let collection = match collection {
+        Some(dir) => {
+            // Checked before anything is built: a collection of this workspace must be there.
+            crate::collection::read(dir)?;
+            Some(crate::collection::Output::check(dir, ws, fx.dry_run)?)
+        }
+        None => None,
+    };
     if fx.dry_run {
         println!(
             "source release of {name} {version} from {} ({commit}), {channel} channel's lock file, into {}",
@@ -194,6 +249,15 @@ pub fn run(ctx: &Context) -> Result<()> {
         println!("would write: {}", out.join(&tarball));
         println!("would write: {}", out.join(&srpm));
         println!("would write: {}", out.join("dist.json"));
+        if ctx.args.flag("rebuild") {
+            println!("would rebuild {srpm} with rpmbuild --rebuild in a clean sandbox root with no network");
+        }
+        if let Some(c) = &collection {
+            println!(
+                "would list {tarball} and {srpm} in {}/collection.json (a new collection directory, one rename)",
+                c.path
+            );
+        }
         return Ok(());
     }
 
@@ -255,6 +319,15 @@ pub fn run(ctx: &Context) -> Result<()> {
         std::fs::rename(&from, &to).map_err(io(&to))?;
         files.push(DistFile { file: file.clone(), kind, sha256: sha256_hex(&bytes), size: bytes.len() as u64 });
     }
+    let sources: Vec<crate::collection::Source> = files
+        .iter()
+        .map(|f| crate::collection::Source {
+            path: out.join(&f.file),
+            kind: f.kind,
+            sha256: f.sha256.clone(),
+            size: f.size,
+        })
+        .collect();
     let manifest = DistManifest {
         workspace: name.clone(),
         channel,
@@ -268,6 +341,17 @@ pub fn run(ctx: &Context) -> Result<()> {
     };
     write_manifest(&out, &manifest)?;
     let _ = std::fs::remove_dir_all(&work);
+    if ctx.args.flag("rebuild") {
+        let rebuilt = ws.state_dir().join("dist-rebuilt");
+        let _ = std::fs::remove_dir_all(&rebuilt);
+        for rpm in crate::sandbox::rebuild::rebuild(&out.join(&srpm), &ws.state_dir().join("sandbox"), &rebuilt, fx)? {
+            println!("rebuilt offline in a clean root: {}", ws.display(&rpm));
+        }
+    }
+    if let Some(c) = &collection {
+        c.lock()?.add_sources(&name, &sources)?;
+        eprintln!("trainyard: {tarball} and {srpm} listed in {}/collection.json", c.path);
+    }
     eprintln!("trainyard: source release of {name} {version}: {} and {} in {}", tarball, srpm, ws.display(&out));
     Ok(())
 }

@@ -49,7 +49,11 @@ pub const SPEC: TargetSpec = TargetSpec {
             \x20                [workspace.metadata.trainyard] registry (token: $CARGO_REGISTRIES_<NAME>_TOKEN or cargo's\n\
             \x20                credential providers); crates already there are skipped, so a rerun resumes\n\
             \x20 minor | patch  the next version computed (the default branch's train, or the next fix of the\n\
-            \x20                release HEAD descends from), printed, then `release X.Y[.Z]` with it\n\
+            \x20                release HEAD descends from), printed, then `release X.Y[.Z]` with it (also\n\
+            \x20                `release start minor`); a value that would not go up is refused (exit 2)\n\
+            \x20 beta | rc      (release-branch flow) on a started release's branch: the next beta (rc),\n\
+            \x20                computed (1.3b1, 1.3b2, 1.3rc1), printed, set and tagged; the branch moves to\n\
+            \x20                the next one (1.3b2.devN sorts above 1.3b1); `release tag` makes the final\n\
             \x20 notify         announce the tagged release on the webhook ($TRAINYARD_WEBHOOK_URL or --webhook-file)\n\
             \n\
             `release X.Y` (or `release X.Y.Z` for a fix) runs start|fix, pin, notes, tag, build_rpms, mock,\n\
@@ -130,7 +134,10 @@ impl ReleasePipeline for Targets {
     }
 
     fn dist(&self, ctx: &Context, _release: &Release, channel: Channel) -> Result<()> {
-        crate::targets::dist::run(&target_context(ctx, channel))
+        // The tarball and source RPM are listed in the collection build_rpms just wrote.
+        let ctx = target_context(ctx, channel);
+        let collection = crate::targets::build_rpms::out_dir(&ctx, channel)?;
+        crate::targets::dist::run_into(&ctx, Some(&collection.path))
     }
 
     fn publish_crates(&self, ctx: &Context) -> Result<()> {
@@ -151,6 +158,7 @@ fn allowed(step: &str) -> &'static [&'static str] {
         "promote" => &["from", "to", "repo-dir", "allow-prerelease"],
         "rollback" | "history" => &["repo-dir"],
         "notify" => &["webhook-file"],
+        "publish-crates" => &["trigger"],
         "whole" => &["message-file", "push", "resume", "abort", "repo-dir", "webhook-file"],
         _ => &[],
     }
@@ -234,6 +242,9 @@ pub fn run(ctx: &Context) -> Result<()> {
             .with_help(format!("usage: {} release {}", ctx.program, SPEC.usage)));
     }
     let word = args.positional.get(1).map(String::as_str);
+    if let Some(refused) = word.filter(|_| takes_word).and_then(|w| crate::release::next::refuse_elsewhere(step, w)) {
+        return Err(refused);
+    }
     let repo = Repo::open(ctx)?;
     let path = |name: &str| args.value(name).map(Utf8Path::new);
     let channel = || channel_arg(ctx, "RPM_CHANNEL", Channel::Prod);
@@ -287,8 +298,8 @@ pub fn run(ctx: &Context) -> Result<()> {
         "tag" => {
             let state = State::read(&repo)?;
             let exact = state.exact_version(&repo)?;
-            if flow == Flow::RcBeta && !exact.is_release() {
-                // The final of a version branch at its next beta or rc: set the final, then tag it.
+            if !exact.is_release() {
+                // The final of a branch at its next beta or rc: set the final, then tag it.
                 let members = crate::release::manifest::following_members(ctx)?;
                 let v = exact.release();
                 let after = state.with_version(&repo, &members, &v)?;
@@ -324,11 +335,13 @@ pub fn run(ctx: &Context) -> Result<()> {
             )
         }
         "beta" | "rc" => {
-            only_in(Flow::RcBeta)?;
+            // Both flows: the version computed from the branch and the release's tags, printed.
             let kind = if step == "beta" { prerelease::Kind::Beta } else { prerelease::Kind::Rc };
             let members = crate::release::manifest::following_members(ctx)?;
             let state = State::read(&repo)?;
-            run_plan(&repo, prerelease::plan(&repo, &state, &members, kind)?.plan, &format!("tagged the {step}"))
+            let (v, step_plan) = prerelease::computed(&repo, &state, &members, kind)?;
+            println!("release {step}: {v}");
+            run_plan(&repo, step_plan.plan, &format!("tagged the {step} {}", repo.tag_name(&v)))
         }
         "cherry-pick" => {
             only_in(Flow::RcBeta)?;
