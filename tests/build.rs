@@ -1,8 +1,7 @@
 //! End-to-end tests of the foundation: `build`, `pin`, channels, requirement files and
 //! the command line, on fixture workspaces with a local registry the test controls.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
 use std::path::Path;
 use support::*;
@@ -182,6 +181,20 @@ fn environment_variables_apply_and_the_command_line_wins() {
     run.fails_with(2).says("prod-reqs.txt:1:");
     // ...and the command line beats it.
     trainyard(&f.root, &["build", "--dry-run", "CHANNEL=dev"], &[("CHANNEL", "prod")]).ok();
+}
+
+/// The executor records what it runs (test builds): `pin` writes exactly what its dry-run printed.
+#[test]
+fn pin_does_what_its_dry_run_printed() {
+    let f = Fixture::new();
+    let (_, _, executed) = dry_run_equals_run(&f.root, &["pin", "CHANNEL=stage"], &[]);
+    assert!(executed.iter().any(|l| l.starts_with("write: ") && l.contains("stage-reqs.txt")), "{executed:?}");
+    assert!(f.root.join("reqs/stage-reqs.txt").exists());
+    assert!(!plan_matches(&["later: x".into()], &["write: y".into()]));
+    assert!(plan_matches(
+        &["later: x".into(), "write: z".into()],
+        &["later: x".into(), "run: y".into(), "write: z".into()]
+    ));
 }
 
 #[test]

@@ -1,8 +1,6 @@
 //! Fixture workspaces for end-to-end tests: a temp dir, a local crate registry the
 //! test controls (a directory source replacing crates-io), a git repository, and
 //! the real `trainyard` binary run inside it.
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -222,6 +220,52 @@ pub fn trainyard_command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Com
     cmd
 }
 
+/// Runs trainyard with `args` plus `--dry-run`, then for real, recording every action the real
+/// run executes (`TRAINYARD_TEST_RECORD`, honoured by test builds only), and checks the run did
+/// exactly what the dry-run printed, in order. A `would later: ...` line of the dry-run stands for
+/// the part the run plans at that point: it matches the same `later: ...` line of the run and
+/// the actions that follow it. Returns (dry run, real run, the recorded lines).
+pub fn dry_run_equals_run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Run, Run, Vec<String>) {
+    let mut dry_args = args.to_vec();
+    let at = dry_args.iter().position(|a| *a == "--").unwrap_or(dry_args.len());
+    dry_args.insert(at, "--dry-run");
+    let dry = trainyard(dir, &dry_args, env);
+    dry.ok();
+    let planned: Vec<String> =
+        dry.stdout.lines().filter_map(|l| l.strip_prefix("would ")).map(str::to_string).collect();
+    let record = dir.parent().unwrap_or(dir).join(format!(".record-{}", std::process::id()));
+    let _ = std::fs::remove_file(&record);
+    let record_str = record.display().to_string();
+    let mut env = env.to_vec();
+    env.push(("TRAINYARD_TEST_RECORD", &record_str));
+    let real = trainyard(dir, args, &env);
+    real.ok();
+    let executed: Vec<String> =
+        std::fs::read_to_string(&record).unwrap_or_default().lines().map(str::to_string).collect();
+    let _ = std::fs::remove_file(&record);
+    assert!(
+        plan_matches(&planned, &executed),
+        "the run did not do what the dry-run printed\n--- dry-run planned:\n{}\n--- run executed:\n{}",
+        planned.join("\n"),
+        executed.join("\n")
+    );
+    (dry, real, executed)
+}
+
+/// Whether `executed` is `planned` with each `later: ...` line followed by what was planned then.
+pub fn plan_matches(planned: &[String], executed: &[String]) -> bool {
+    match planned.split_first() {
+        None => executed.is_empty(),
+        Some((first, rest)) if first.starts_with("later: ") => {
+            let Some((head, after)) = executed.split_first() else { return false };
+            head == first && (0..=after.len()).any(|skip| plan_matches(rest, &after[skip..]))
+        }
+        Some((first, rest)) => {
+            executed.split_first().is_some_and(|(head, after)| head == first && plan_matches(rest, after))
+        }
+    }
+}
+
 /// `git status --porcelain` of tracked files: empty when nothing tracked changed.
 pub fn tracked_changes(dir: &Path) -> String {
     git(dir, &["status", "--porcelain", "--untracked-files=no"])
@@ -247,6 +291,25 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     }
     out.sort();
     out
+}
+
+/// Copies the one-member workspace at `root` (manifests, lock file, `app/src/main.rs`) to
+/// `rebuild` and builds it there offline and locked, crates-io replaced by `source`: a name
+/// and the directory of unpacked crates (what an RPM of vendored crates installs).
+pub fn build_offline(root: &Path, rebuild: &Path, source: (&str, &Path)) {
+    for file in ["Cargo.toml", "Cargo.lock", "app/Cargo.toml", "app/src/main.rs"] {
+        write(&rebuild.join(file), &read(&root.join(file)));
+    }
+    let (name, dir) = source;
+    write(
+        &rebuild.join(".cargo/config.toml"),
+        &format!(
+            "[source.crates-io]\nreplace-with = \"{name}\"\n\n[source.{name}]\ndirectory = \"{}\"\n\n[net]\noffline = true\n",
+            dir.display()
+        ),
+    );
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    sh(rebuild, &cargo, &["build", "--quiet", "--locked", "--offline"]);
 }
 
 /// Whether the tests run as root (the sandbox, mock and whole-release tests need it).

@@ -1,5 +1,6 @@
-//! The one place where trainyard changes things: running commands that mutate,
-//! writing files. Dry-run is honoured here and nowhere else.
+//! The one place where trainyard changes things: [`Effects::execute`] runs a [`Plan`] (see
+//! [`crate::plan`]), and the older single-step calls ([`Effects::run`], [`Effects::write`]) go
+//! through the same printing and recording. Dry-run is honoured here and nowhere else.
 //!
 //! Read-only commands (`git rev-parse`, `cargo metadata`) go through [`read`],
 //! which always runs them: a dry-run plan needs their answers.
@@ -9,6 +10,7 @@ use std::io::Write;
 use xshell::Cmd;
 
 use crate::error::{io, Error, Result};
+use crate::plan::{self, Action, Plan};
 
 /// How mutating steps are carried out.
 #[derive(Debug, Clone, Copy, Default)]
@@ -32,15 +34,42 @@ impl Effects {
         }
     }
 
-    /// Runs a command that changes something. In dry-run, prints it instead.
-    pub fn run(&self, cmd: Cmd<'_>) -> Result<()> {
+    /// Runs a plan: in dry-run prints it (`would ...`, one line per action), otherwise carries
+    /// out its actions in order, stopping at the first that fails.
+    pub fn execute(&self, plan: &Plan) -> Result<()> {
         if self.dry_run {
-            println!("would run: {}", crate::redact::text(&cmd.to_string()));
+            print!("{}", plan.dry_run_text());
+            return Ok(());
+        }
+        plan.actions.iter().try_for_each(|action| self.apply(action))
+    }
+
+    /// Carries out one action (dry-run: prints it).
+    pub fn apply(&self, action: &Action) -> Result<()> {
+        if self.dry_run {
+            println!("would {action}");
             return Ok(());
         }
         if crate::ui::show_commands() {
-            eprintln!("$ {}", crate::redact::text(&cmd.to_string()));
+            if let Action::Run(cmd) = action {
+                eprintln!("$ {cmd}");
+            }
         }
+        plan::record(&action.to_string());
+        plan::apply(action)
+    }
+
+    /// Runs a command that changes something. In dry-run, prints it instead.
+    pub fn run(&self, cmd: Cmd<'_>) -> Result<()> {
+        let line = crate::redact::text(&cmd.to_string());
+        if self.dry_run {
+            println!("would run: {line}");
+            return Ok(());
+        }
+        if crate::ui::show_commands() {
+            eprintln!("$ {line}");
+        }
+        plan::record(&format!("run: {line}"));
         cmd.quiet().run().map_err(command_error)
     }
 
@@ -52,19 +81,22 @@ impl Effects {
             return Ok(());
         }
         eprintln!("$ {cmd}");
+        plan::record(&format!("run: {cmd}"));
         cmd.quiet().run().map_err(command_error)
     }
 
     /// Runs a command that changes something and returns its stdout.
     /// In dry-run, prints it and returns `None`.
     pub fn run_read(&self, cmd: Cmd<'_>) -> Result<Option<String>> {
+        let line = crate::redact::text(&cmd.to_string());
         if self.dry_run {
-            println!("would run: {}", crate::redact::text(&cmd.to_string()));
+            println!("would run: {line}");
             return Ok(None);
         }
         if crate::ui::show_commands() {
-            eprintln!("$ {}", crate::redact::text(&cmd.to_string()));
+            eprintln!("$ {line}");
         }
+        plan::record(&format!("run: {line}"));
         cmd.quiet().read().map(Some).map_err(command_error)
     }
 
@@ -74,6 +106,7 @@ impl Effects {
             println!("would write: {path} ({} bytes)", contents.len());
             return Ok(());
         }
+        plan::record(&format!("write: {path} ({} bytes)", contents.len()));
         write_atomic(path, contents)
     }
 
@@ -84,6 +117,9 @@ impl Effects {
                 println!("would create: {path}/");
             }
             return Ok(());
+        }
+        if !path.exists() {
+            plan::record(&format!("create: {path}/"));
         }
         std::fs::create_dir_all(path).map_err(io(path))
     }

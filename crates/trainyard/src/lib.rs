@@ -16,6 +16,7 @@ pub mod exec;
 pub mod git;
 pub mod global;
 pub mod lockfile;
+pub mod plan;
 pub mod product;
 pub mod projects;
 pub mod redact;
