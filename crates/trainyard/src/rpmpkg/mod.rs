@@ -665,7 +665,7 @@ pub(crate) fn encode_into(pkg: &Package, path: &Utf8Path, compression: Compressi
 /// Whether `path` is a file of exactly `size` bytes whose SHA-256 is `sha256` (read in pieces).
 pub(crate) fn same_content(path: &Utf8Path, size: u64, sha256: &str) -> bool {
     let Ok(mut file) = std::fs::File::open(path) else { return false };
-    if file.metadata().map_or(true, |m| m.len() != size) {
+    if !file.metadata().is_ok_and(|m| m.len() == size) {
         return false;
     }
     let mut h = Sha256::new();
