@@ -551,8 +551,7 @@ impl Staged<'_> {
             let staged = dir.join(&name);
             let now = current.map(|c| c.join(&name));
             if let (Some(c), Some(now)) = (cache.package(&name, &fingerprint), &now) {
-                let on_disk = std::fs::read(now).ok();
-                if on_disk.as_ref().is_some_and(|b| b.len() as u64 == c.size && hex(&Sha256::digest(b)) == c.sha256) {
+                if rpmpkg::same_content(now, c.size, &c.sha256) {
                     link_or_copy(now, &staged)?;
                     let w = Written {
                         path: out.join(&name),
@@ -567,13 +566,13 @@ impl Staged<'_> {
                     return Ok((w, fingerprint));
                 }
             }
-            let (bytes, mut w) = rpmpkg::encode(pkg, current.unwrap_or(dir), compression)?;
-            match &now {
-                Some(now) if w.unchanged => link_or_copy(now, &staged)?,
-                _ => {
-                    w.unchanged = false;
-                    write_synced(&staged, &bytes)?;
-                }
+            // Streamed into the staging directory; replaced by a link when the current file
+            // has the same bytes.
+            let mut w = rpmpkg::encode_into(pkg, &staged, compression)?;
+            if let Some(now) = now.as_ref().filter(|now| rpmpkg::same_content(now, w.size, &w.sha256)) {
+                std::fs::remove_file(&staged).map_err(io(&staged))?;
+                link_or_copy(now, &staged)?;
+                w.unchanged = true;
             }
             w.path = out.join(&name);
             Ok((w, fingerprint))

@@ -289,6 +289,18 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// The compression of a channel when the configuration names none, chosen from the measured
+    /// size/time curve (README, "Packaging speed"): dev is written on every CI run and never
+    /// downloaded far, so time counts; stage and prod are kept in repositories and downloaded,
+    /// so size counts, as long as the time stays within a CI run's budget.
+    pub fn default_for(channel: crate::channel::Channel) -> Compression {
+        use crate::channel::Channel;
+        match channel {
+            Channel::Dev => Compression::Zstd(3),
+            Channel::Stage | Channel::Prod => Compression::Zstd(19),
+        }
+    }
+
     fn to_rpm(self) -> rpm::CompressionWithLevel {
         match self {
             Compression::Zstd(level) => rpm::CompressionWithLevel::Zstd(level),
@@ -404,6 +416,15 @@ impl Package {
 
     /// Builds the RPM in memory. Same package, same inputs: same bytes.
     pub fn to_bytes(&self, compression: Compression) -> Result<Vec<u8>> {
+        let pkg = self.build(compression)?;
+        let mut out = Vec::new();
+        pkg.write(&mut out).map_err(|e| Error::failed(format!("package {}: {e}", self.nevra())))?;
+        Ok(out)
+    }
+
+    /// The package as the rpm crate builds it: the header, and the payload compressed in memory
+    /// (the crate compresses into a buffer; everything else streams from the files).
+    fn build(&self, compression: Compression) -> Result<rpm::Package> {
         self.validate()?;
         compression.validate()?;
         let ctx = |e: rpm::Error| Error::failed(format!("package {}: {e}", self.nevra()));
@@ -513,10 +534,7 @@ impl Package {
             })?;
             b.add_changelog_entry(format!("{} - {}", c.author, c.version), &c.text, rpm::Timestamp::from(time));
         }
-        let pkg = b.build().map_err(ctx)?;
-        let mut out = Vec::new();
-        pkg.write(&mut out).map_err(ctx)?;
-        Ok(out)
+        b.build().map_err(ctx)
     }
 }
 
@@ -593,42 +611,84 @@ pub struct Written {
 /// Writes one package into `out_dir` as [`Package::file_name`], atomically (temp name, rename).
 /// An existing file with identical bytes is left untouched.
 pub fn write(pkg: &Package, out_dir: &Utf8Path, compression: Compression) -> Result<Written> {
-    let (bytes, w) = encode(pkg, out_dir, compression)?;
-    if !w.unchanged {
-        crate::exec::write_atomic(&w.path, &bytes)?;
-        // rpm files are world-readable, like rpmbuild's.
-        std::fs::set_permissions(&w.path, std::fs::Permissions::from_mode(0o644)).map_err(io(&w.path))?;
+    std::fs::create_dir_all(out_dir).map_err(io(out_dir))?;
+    let path = out_dir.join(pkg.file_name());
+    let tmp = out_dir.join(format!(".{}.tmp.{}", pkg.file_name(), std::process::id()));
+    let result = encode_into(pkg, &tmp, compression).and_then(|mut w| {
+        w.path = path.clone();
+        w.unchanged = same_content(&path, w.size, &w.sha256);
+        if w.unchanged {
+            std::fs::remove_file(&tmp).map_err(io(&tmp))?;
+        } else {
+            std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        }
+        Ok(w)
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    Ok(w)
+    result
 }
 
-/// Builds the package's bytes and what [`write`] reports, without writing; `unchanged` says
-/// whether `out_dir` already holds these exact bytes.
-pub(crate) fn encode(pkg: &Package, out_dir: &Utf8Path, compression: Compression) -> Result<(Vec<u8>, Written)> {
-    let bytes = pkg.to_bytes(compression)?;
-    let path = out_dir.join(pkg.file_name());
-    let sha256 = hex(&Sha256::digest(&bytes));
-    let unchanged = match std::fs::read(&path) {
-        Ok(existing) => existing == bytes,
-        Err(_) => false,
-    };
-    let parsed = rpm::Package::parse(&mut bytes.as_slice())
+/// Encodes the package into a new file at `path` (world-readable like rpmbuild's, synced),
+/// streaming: what the package holds in memory is the rpm crate's compressed payload, never a
+/// second copy of the file. The header is read back from the file for what [`Written`] lists.
+pub(crate) fn encode_into(pkg: &Package, path: &Utf8Path, compression: Compression) -> Result<Written> {
+    let built = pkg.build(compression)?;
+    let file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(path).map_err(io(path))?;
+    let mut out = Hashing { inner: std::io::BufWriter::with_capacity(1 << 16, file), sha256: Sha256::new(), len: 0 };
+    built.write(&mut out).map_err(|e| Error::failed(format!("{path}: {e}")))?;
+    drop(built);
+    let Hashing { inner, sha256, len } = out;
+    let file = inner.into_inner().map_err(|e| io(path)(e.into_error()))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(io(path))?;
+    file.sync_all().map_err(io(path))?;
+    drop(file);
+    let parsed = rpm::PackageMetadata::open(path)
         .map_err(|e| Error::failed(format!("{path}: reading back what was written: {e}")))?;
     let show = |deps: std::result::Result<Vec<rpm::Dependency>, rpm::Error>| -> Result<Vec<String>> {
         let deps = deps.map_err(|e| Error::failed(format!("{path}: {e}")))?;
         Ok(deps.iter().map(show_dependency).collect())
     };
-    let w = Written {
-        provides: show(parsed.metadata.get_provides())?,
-        requires: show(parsed.metadata.get_requires())?,
-        path,
+    Ok(Written {
+        provides: show(parsed.get_provides())?,
+        requires: show(parsed.get_requires())?,
+        path: path.to_path_buf(),
         nevra: pkg.nevra(),
-        sha256,
-        size: bytes.len() as u64,
-        unchanged,
+        sha256: hex(&sha256.finalize()),
+        size: len,
+        unchanged: false,
         from_cache: false,
-    };
-    Ok((bytes, w))
+    })
+}
+
+/// Whether `path` is a file of exactly `size` bytes whose SHA-256 is `sha256` (read in pieces).
+pub(crate) fn same_content(path: &Utf8Path, size: u64, sha256: &str) -> bool {
+    let Ok(mut file) = std::fs::File::open(path) else { return false };
+    if !file.metadata().is_ok_and(|m| m.len() == size) {
+        return false;
+    }
+    let mut h = Sha256::new();
+    std::io::copy(&mut file, &mut h).is_ok() && hex(&h.finalize()) == sha256
+}
+
+/// A writer that hashes and counts what goes through it.
+struct Hashing<W> {
+    inner: W,
+    sha256: Sha256,
+    len: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha256.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn show_dependency(d: &rpm::Dependency) -> String {

@@ -195,11 +195,10 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
         _ => source_date(ws, described.commit.as_deref())?,
     };
     let release = ws.config.rpm.release.clone().unwrap_or_else(|| "1".into());
-    let level = ws.config.rpm.compression_level.get(channel.as_str()).copied().unwrap_or(match channel {
-        Channel::Dev => 3,
-        Channel::Stage | Channel::Prod => 19,
-    });
-    let compression = Compression::Zstd(level);
+    let compression = match ws.config.rpm.compression_level.get(channel.as_str()) {
+        Some(&level) => Compression::Zstd(level),
+        None => Compression::default_for(channel),
+    };
     // Every packaged crate of the workspace, checked before anything is built.
     let members = workspace_members(ws)?;
     let product = crate::product::Product::from_members(&members);
