@@ -60,7 +60,7 @@ pub fn main_with_args(args: Vec<OsString>, program: &str) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Err(err)) => {
-            if !err.message.is_empty() {
+            if !err.quiet {
                 let printed = error::printable(&redact::text(&err.to_string()));
                 ui::diagnostic(&printed);
                 ui::event(serde_json::json!({
@@ -69,7 +69,7 @@ pub fn main_with_args(args: Vec<OsString>, program: &str) -> ExitCode {
                 }));
             }
             if let Some(target) = RAN.get() {
-                let printed = (!err.message.is_empty()).then(|| error::printable(&redact::text(&err.to_string())));
+                let printed = (!err.quiet).then(|| error::printable(&redact::text(&err.to_string())));
                 ui::finish_run(target, err.exit_code(), printed.as_deref());
             }
             ExitCode::from(err.exit_code())
@@ -109,7 +109,7 @@ fn run(args: Vec<OsString>, program: &str) -> Result<()> {
     global::apply(global);
     let Some(first) = words.first() else {
         print!("{}", targets::overview(program));
-        return Err(Error::usage(String::new()));
+        return Err(Error::quiet(error::Kind::Usage, 2));
     };
     match first.as_str() {
         "help" if words.len() > 1 => {

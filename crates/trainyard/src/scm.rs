@@ -508,8 +508,10 @@ impl fmt::Display for Described {
 /// root package's own. Its release part only (`1.3.0-alpha.1` -> `1.3.0`).
 pub fn workspace_version(ws: &Workspace) -> Result<Option<Version>> {
     let text = std::fs::read_to_string(&ws.manifest).map_err(crate::error::io(&ws.manifest))?;
-    let table: toml::Table =
-        toml::from_str(&text).map_err(|e| Error::usage(format!("{}: {}", ws.manifest, e.to_string().trim_end())))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| {
+        let message = format!("{}: {}", ws.manifest, e.to_string().trim_end());
+        Error::caused_by(crate::error::Kind::Usage, message, e)
+    })?;
     let field = |path: &[&str]| {
         let mut value = table.get(path[0])?;
         for key in &path[1..] {
