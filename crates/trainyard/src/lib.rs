@@ -200,14 +200,16 @@ fn self_checkout(ws: &Workspace, reference: &str, effects: &Effects) -> Result<W
         // Dry-run: nothing was checked out; plan against the workspace as it is.
         return Ok(ws.clone());
     }
-    // The checkout has no git history: its version comes from the mirror's tags.
-    if std::env::var_os(scm::PRETEND_ENV).is_none() {
-        let version = checkout_version(ws, &cache.mirror_path(name), &resolved.commit, reference)?;
-        std::env::set_var(scm::PRETEND_ENV, version.to_pep440());
-    }
+    // The checkout has no git history: its version comes from the mirror's tags, and reaches
+    // the version module as a value on the workspace (a pretend version still wins).
+    let version = match std::env::var_os(scm::PRETEND_ENV).filter(|v| !v.is_empty()) {
+        Some(_) => None,
+        None => Some(checkout_version(ws, &cache.mirror_path(name), &resolved.commit, reference)?),
+    };
     let mut sub = Workspace::at(&tree.join("Cargo.toml"))?;
     sub.target_dir = ws.target_dir.clone();
-    sub.checkout = Some(workspace::Checkout { reference: reference.to_string(), commit: resolved.commit.clone() });
+    sub.checkout =
+        Some(workspace::Checkout { reference: reference.to_string(), commit: resolved.commit.clone(), version });
     eprintln!("trainyard: building {name} as of {reference} ({}) from {tree}", resolved.commit);
     Ok(sub)
 }

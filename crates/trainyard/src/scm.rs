@@ -356,13 +356,16 @@ pub enum Source {
     Git,
     /// `TRAINYARD_PRETEND_VERSION`.
     Pretend,
+    /// The workspace as of a ref (`ACCOUNT_PORTAL=rpm-1.2`): the ref's version, computed from the
+    /// mirror when it was checked out ([`crate::workspace::Checkout`]).
+    Checkout,
 }
 
 /// The version of the workspace at HEAD, and what it was computed from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Described {
     pub version: Version,
-    /// HEAD's commit id (`None` for a pretend version).
+    /// HEAD's commit id (`None` for a pretend version or a checkout).
     pub commit: Option<String>,
     /// Commits since `tag` (or since the root, without a tag); 0 for a release.
     pub distance: u64,
@@ -546,6 +549,25 @@ pub fn describe_with(ws: &Workspace, trigger: Trigger, env: &dyn Fn(&str) -> Opt
     if let Some(text) = env(PRETEND_ENV).filter(|v| !v.is_empty()) {
         return pretend(&text, mode, ci_branch);
     }
+    if let Some(version) = ws.checkout.as_ref().and_then(|c| c.version) {
+        // The ref the user named is that version, whatever triggered the build. Like a pretend
+        // version, it has no commit here: the checkout is not a repository (its commit is
+        // `ws.checkout`'s).
+        let distance = match version.pre {
+            Some(Pre::Dev(n)) => n,
+            _ => 0,
+        };
+        return Ok(Described {
+            version,
+            commit: None,
+            distance,
+            tag: None,
+            branch: ci_branch,
+            dirty: false,
+            source: Source::Checkout,
+            mode,
+        });
+    }
 
     exec::tool("git", "git")?;
     let git = Git::new(&ws.root);
@@ -704,7 +726,8 @@ pub fn version_env(ws: &Workspace) -> Result<Option<String>> {
 
 /// [`version_env`] under a trigger (`build --trigger push`).
 pub fn version_env_for(ws: &Workspace, trigger: Trigger) -> Result<Option<String>> {
-    let pretend = std::env::var(PRETEND_ENV).is_ok_and(|v| !v.is_empty());
+    let pretend = std::env::var(PRETEND_ENV).is_ok_and(|v| !v.is_empty())
+        || ws.checkout.as_ref().is_some_and(|c| c.version.is_some());
     if !pretend {
         let git = Git::new(&ws.root);
         if exec::tool("git", "git").is_err() || !Git::is_repo(&ws.root) {
