@@ -414,7 +414,8 @@ fn generated_workflows_parse_and_check() {
     let gh = f.repo.dir.join(".github/workflows/trainyard.yml");
     f.ci(&["generate", "github", "--check"], &[]).fails_with(1);
     let dry = f.ci(&["generate", "github", "--dry-run"], &[]);
-    says(&dry, "would write .github/workflows/trainyard.yml");
+    says(&dry, "would write: ");
+    says(&dry, ".github/workflows/trainyard.yml (");
     assert!(!gh.exists(), "--dry-run writes nothing");
     f.ci(&["generate", "github"], &[]).ok();
     let w = yaml(&gh);

@@ -34,6 +34,14 @@ impl Effects {
         }
     }
 
+    /// Tells what an executed plan did (`wrote .github/workflows/trainyard.yml`): on stderr after
+    /// a real run, unless quiet; a dry-run printed the plan instead and says nothing more.
+    pub fn done(&self, line: impl std::fmt::Display) {
+        if !self.dry_run && !self.quiet {
+            eprintln!("trainyard: {}", crate::error::printable(&crate::redact::text(&line.to_string())));
+        }
+    }
+
     /// Runs a plan: in dry-run prints it (`would ...`, one line per action), otherwise carries
     /// out its actions in order, stopping at the first that fails.
     pub fn execute(&self, plan: &Plan) -> Result<()> {
