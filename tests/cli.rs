@@ -488,6 +488,22 @@ fn jobs_and_offline_reach_every_cargo_trainyard_runs() {
     assert!(lines.lines().all(|l| l.starts_with("jobs= offline= ")), "{lines}");
 }
 
+/// `demo` runs exactly the commands and writes exactly the files its dry-run printed, and
+/// refuses, changing nothing, where its repositories exist already.
+#[test]
+fn demo_does_what_its_dry_run_printed() {
+    let tmp = TempDir::new("cli-demo-plan");
+    let dir = tmp.path().to_str().unwrap();
+    let (_, _, executed) = dry_run_equals_run(tmp.path(), &["demo", "--dir", dir], &[]);
+    let tags = git(&tmp.path().join("server-core"), &["tag", "--list"]);
+    assert_eq!(tags.split_whitespace().collect::<Vec<_>>(), ["rpm-1.0", "rpm-2.0"]);
+    assert!(tmp.path().join("account-portal/Cargo.lock").exists());
+    assert!(executed.iter().any(|l| l.starts_with("run: ") && l.contains("generate-lockfile")), "{executed:?}");
+    let before = snapshot(tmp.path());
+    trainyard(tmp.path(), &["demo", "--dir", dir, "--dry-run"], &[]).fails_with(2).says("already exist");
+    assert!(snapshot(tmp.path()) == before);
+}
+
 #[test]
 fn a_release_plan_speaks_json_lines_one_phase_per_step() {
     let tmp = TempDir::new("cli-release-json");
