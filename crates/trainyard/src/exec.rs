@@ -42,6 +42,18 @@ impl Effects {
         }
     }
 
+    /// A part of a target planned at run time from what the parts before it produced (an image
+    /// from the RPMs a build wrote): the dry-run prints `would later: WHAT` and stops there; a
+    /// run executes [`Action::Later`] (recorded like any action), then `part`, which plans that
+    /// part and executes it here.
+    pub fn later(&self, what: impl Into<String>, part: impl FnOnce() -> Result<()>) -> Result<()> {
+        self.apply(&Action::Later(what.into()))?;
+        if self.dry_run {
+            return Ok(());
+        }
+        part()
+    }
+
     /// Runs a plan: in dry-run prints it (`would ...`, one line per action), otherwise carries
     /// out its actions in order, stopping at the first that fails.
     pub fn execute(&self, plan: &Plan) -> Result<()> {
