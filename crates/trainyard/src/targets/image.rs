@@ -404,7 +404,7 @@ fn write_image(
 ) -> Result<()> {
     let ws = &ctx.ws;
     let mtime = collection.manifest.source_date;
-    let entries = layer_entries(&rpms, mtime)?;
+    let entries = layer_entries(rpms, mtime)?;
     let programs: Vec<&String> = entries
         .iter()
         .filter(|(p, e)| p.starts_with("usr/bin/") && matches!(e.kind, EntryKind::File(_)) && e.mode & 0o111 != 0)
