@@ -186,11 +186,6 @@ pub fn run(ctx: &Context) -> Result<()> {
         let (Step::Create { path, text, .. } | Step::Edit { path, text, .. }) = step;
         plan.write(path.clone(), text.as_bytes().to_vec());
     }
-    let seeded_lock =
-        steps.iter().any(|s| matches!(s, Step::Create { path, .. } if path.ends_with("xtask/Cargo.lock")));
-    if seeded_lock {
-        plan.later(SETTLE_LOCK);
-    }
     for step in &steps {
         match step {
             Step::Create { path, why, .. } => eprintln!("trainyard: create {} ({why})", ws.display(path)),
@@ -198,16 +193,16 @@ pub fn run(ctx: &Context) -> Result<()> {
         }
     }
     ctx.effects.execute(&plan)?;
-    if ctx.effects.dry_run {
-        return Ok(());
+    if steps.iter().any(|s| matches!(s, Step::Create { path, .. } if path.ends_with("xtask/Cargo.lock"))) {
+        ctx.effects.later(SETTLE_LOCK, || {
+            if let Err(e) = settle_xtask_lock(ctx) {
+                // The files are written and correct; only the lock is not fitted yet.
+                eprintln!("trainyard: note: {e}\n  the first `cargo xtask` run fits xtask/Cargo.lock; commit it then");
+            }
+            Ok(())
+        })?;
     }
-    if seeded_lock {
-        if let Err(e) = settle_xtask_lock(ctx) {
-            // The files are written and correct; only the lock is not fitted yet.
-            eprintln!("trainyard: note: {e}\n  the first `cargo xtask` run fits xtask/Cargo.lock; commit it then");
-        }
-    }
-    println!("next: review and commit these files, then `cargo xtask build_rpms` and `cargo xtask mock`");
+    ctx.effects.done("next: review and commit these files, then `cargo xtask build_rpms` and `cargo xtask mock`");
     Ok(())
 }
 
