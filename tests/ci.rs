@@ -5,8 +5,7 @@
 use crate::support::git as git_support;
 use crate::support::portal::{self, Made, Portal};
 
-#[path = "support/workspace.rs"]
-mod workspace_support;
+use crate::support::workspace as workspace_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
