@@ -127,19 +127,26 @@ fn adopting_a_single_crate() {
     let repo = this_repo();
     let path_arg = repo.to_str().unwrap();
 
-    // --dry-run changes nothing; a dirty tree is refused.
+    // --dry-run changes nothing; a dirty tree is refused, by the dry-run as by the run.
     let before = snapshot(&root);
     trainyard(&root, &["init", "--trainyard-path", path_arg, "--dry-run"], &[])
         .ok()
-        .says("would create: xtask/Cargo.toml");
+        .says("would write: ")
+        .says("xtask/Cargo.toml (");
     assert!(snapshot(&root) == before);
     write(&root.join("src/main.rs"), "fn main() {}\n");
     trainyard(&root, &["init", "--trainyard-path", path_arg], &[]).fails_with(2).says("uncommitted changes");
+    trainyard(&root, &["init", "--trainyard-path", path_arg, "--dry-run"], &[])
+        .fails_with(2)
+        .says("uncommitted changes");
     git(&root, &["checkout", "--", "src/main.rs"]);
     assert!(snapshot(&root) == before);
     trainyard(&root, &["init"], &[]).fails_with(2).says("--trainyard-git");
 
-    trainyard(&root, &["init", "--trainyard-path", path_arg, "--makefile"], &[]).ok();
+    // The run writes exactly the files its dry-run printed, then fits the xtask's lock.
+    let (_, _, executed) = dry_run_equals_run(&root, &["init", "--trainyard-path", path_arg, "--makefile"], &[]);
+    assert!(executed.iter().any(|l| l.starts_with("write: ") && l.contains("Makefile (")), "{executed:?}");
+    assert!(executed.iter().any(|l| l.starts_with("run: ") && l.contains("update --workspace")), "{executed:?}");
     assert_eq!(
         status(&root),
         [

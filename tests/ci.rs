@@ -5,6 +5,8 @@
 use crate::support::git as git_support;
 use crate::support::portal::{self, Made, Portal};
 
+use crate::support::workspace as workspace_support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -387,7 +389,8 @@ fn generated_workflows_parse_and_check() {
     let gh = f.repo.dir.join(".github/workflows/trainyard.yml");
     f.ci(&["generate", "github", "--check"], &[]).fails_with(1);
     let dry = f.ci(&["generate", "github", "--dry-run"], &[]);
-    says(&dry, "would write .github/workflows/trainyard.yml");
+    says(&dry, "would write: ");
+    says(&dry, ".github/workflows/trainyard.yml (");
     assert!(!gh.exists(), "--dry-run writes nothing");
     f.ci(&["generate", "github"], &[]).ok();
     let w = yaml(&gh);
@@ -519,7 +522,21 @@ fn images_of_a_tag_and_a_branch_inspected_unpacked_pushed_and_pulled() {
     says(&dry, "tagged 1.3");
     assert!(!layout.exists());
 
-    f.ty(&["image", "--trigger", "tag"]).ok();
+    // The run does what its dry-run printed, from the image's part on (the collection's part is
+    // build_rpms's, checked by its own tests): the image is planned from the RPMs the run made.
+    let record = f.tmp.path.join("image-record");
+    let record_s = record.to_str().unwrap().to_string();
+    f.ty_env(&["image", "--trigger", "tag"], &[("TRAINYARD_TEST_RECORD", &record_s)]).ok();
+    let from_image = |lines: Vec<String>| -> Vec<String> {
+        lines.into_iter().skip_while(|l| !l.starts_with("later: the image of portal 1.3")).collect()
+    };
+    let planned = from_image(dry.stdout.lines().filter_map(|l| l.strip_prefix("would ")).map(String::from).collect());
+    let executed = from_image(std::fs::read_to_string(&record).unwrap().lines().map(String::from).collect());
+    assert!(!planned.is_empty() && workspace_support::plan_matches(&planned, &executed), "{planned:?}\n{executed:?}");
+    assert!(
+        executed.iter().any(|l| l.starts_with("write: ") && l.contains("images/portal/index.json (")),
+        "{executed:?}"
+    );
     f.repo.checkout_new("feature/Img");
     f.repo.commits(1, "image");
     f.ty(&["image", "RPM_CHANNEL=dev", "--trigger", "push"]).ok();

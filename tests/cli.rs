@@ -526,7 +526,8 @@ fn man_pages_are_valid_roff_from_the_help_definitions() {
         assert!(page.contains(needle), "{needle} missing from\n{page}");
     }
     let out_dir = tmp.path().join("man1");
-    trainyard(tmp.path(), &["man", "--out", out_dir.to_str().unwrap()], &[]).ok();
+    let (_, _, executed) = dry_run_equals_run(tmp.path(), &["man", "--out", out_dir.to_str().unwrap()], &[]);
+    assert!(executed.iter().any(|l| l.starts_with("write: ") && l.contains("trainyard-build.1 (")), "{executed:?}");
     let mut pages: Vec<String> =
         std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     pages.sort();
@@ -545,6 +546,23 @@ fn man_pages_are_valid_roff_from_the_help_definitions() {
         assert!(out.status.success() && out.stderr.is_empty(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
     }
     trainyard(tmp.path(), &["man", "biuld"], &[]).fails_with(2);
+}
+
+/// `ci generate` writes exactly the workflow its dry-run printed, and a second run has nothing to do.
+#[test]
+fn ci_generate_does_what_its_dry_run_printed() {
+    let tmp = TempDir::new("ci-generate-plan");
+    let root = tmp.path().join("app");
+    write(&root.join("Cargo.toml"), "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
+    write(&root.join("src/main.rs"), "fn main() {}\n");
+    git_init(&root);
+    commit_all(&root, "app");
+    let (dry, _, executed) = dry_run_equals_run(&root, &["ci", "generate", "gitlab"], &[]);
+    dry.says("would write: ").says(".gitlab-ci.yml (");
+    assert_eq!(executed.len(), 1, "{executed:?}");
+    assert!(read(&root.join(".gitlab-ci.yml")).contains("cargo xtask ci"));
+    trainyard(&root, &["ci", "generate", "gitlab", "--dry-run"], &[]).ok().says("is up to date");
+    trainyard(&root, &["ci", "generate", "gitlab", "--check"], &[]).ok();
 }
 
 /// Every line of a `--message-format json` stdout, parsed; the run's final `result` must
@@ -650,6 +668,22 @@ fn jobs_and_offline_reach_every_cargo_trainyard_runs() {
     assert!(status.success());
     let lines = std::fs::read_to_string(&log).unwrap();
     assert!(lines.lines().all(|l| l.starts_with("jobs= offline= ")), "{lines}");
+}
+
+/// `demo` runs exactly the commands and writes exactly the files its dry-run printed, and
+/// refuses, changing nothing, where its repositories exist already.
+#[test]
+fn demo_does_what_its_dry_run_printed() {
+    let tmp = TempDir::new("cli-demo-plan");
+    let dir = tmp.path().to_str().unwrap();
+    let (_, _, executed) = dry_run_equals_run(tmp.path(), &["demo", "--dir", dir], &[]);
+    let tags = git(&tmp.path().join("server-core"), &["tag", "--list"]);
+    assert_eq!(tags.split_whitespace().collect::<Vec<_>>(), ["rpm-1.0", "rpm-2.0"]);
+    assert!(tmp.path().join("account-portal/Cargo.lock").exists());
+    assert!(executed.iter().any(|l| l.starts_with("run: ") && l.contains("generate-lockfile")), "{executed:?}");
+    let before = snapshot(tmp.path());
+    trainyard(tmp.path(), &["demo", "--dir", dir, "--dry-run"], &[]).fails_with(2).says("already exist");
+    assert!(snapshot(tmp.path()) == before);
 }
 
 #[test]

@@ -112,7 +112,7 @@ _trainyard() {
             projects=0
             ;;
         man)
-            opts="--out --help"
+            opts="--dry-run --out --help"
             vars=""
             valued="--out"
             projects=0

@@ -23,6 +23,12 @@
 //! Everything appears by rename: a mirror is initialised and fetched under a temporary
 //! name, a work tree is checked out under one. Leftovers of an interrupted run are removed
 //! by the next run, under the lock.
+//!
+//! The plan executor delegates the cache to this module (ARCHITECTURE.md, "The one place
+//! effects happen"): whether a resolve fetches depends on what the mirror already holds, and a
+//! work tree's temporary directory, lock and rename belong together, so the module makes its
+//! own changes (git through [`Effects`], directories by `std::fs`), and in a dry-run says what
+//! it would fetch or check out instead.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};

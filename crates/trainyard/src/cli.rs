@@ -102,6 +102,17 @@ impl Args {
     pub fn var(&self, name: &str) -> Option<&Var> {
         self.vars.get(name)
     }
+    /// The value of `--name` through `parse` (a typed value: a format, a trigger, a path), its
+    /// error naming the option; `None` when the option is absent.
+    pub fn parsed<T>(&self, name: &str, parse: impl FnOnce(&str) -> Result<T>) -> Result<Option<T>> {
+        self.value(name).map(|v| parse(v).map_err(|e| e.context(format!("--{name} {}", shown(v))))).transpose()
+    }
+}
+
+/// A target's own options, parsed once from the words the command line gave it: the target then
+/// reads typed fields, never `flag("name")` strings. Every problem is a usage error (exit 2).
+pub trait Options: Sized {
+    fn parse(args: &Args) -> Result<Self>;
 }
 
 /// A value as messages show it: control characters (NUL, ESC, newlines) escaped, so that
@@ -360,6 +371,28 @@ mod tests {
         assert!(parse(&SPEC, &words("extra"), &[], &[], &no_env).is_err());
         assert!(parse(&SPEC, &words("--channel"), &[], &[], &no_env).is_err());
         assert!(parse(&SPEC, &words("-x"), &[], &[], &no_env).is_err());
+    }
+
+    #[test]
+    fn typed_values_name_their_option_when_wrong() {
+        let spec =
+            TargetSpec { flags: &[FlagSpec { name: "format", value: Some("FORMAT"), help: "", var: None }], ..SPEC };
+        let parse = |v: &str| match v {
+            "json" => Ok(1),
+            _ => Err(Error::usage(format!("unknown format `{v}`"))),
+        };
+        let (args, _) = parse_words(&spec, "--format json");
+        assert_eq!(args.parsed("format", parse).unwrap(), Some(1));
+        let (args, _) = parse_words(&spec, "");
+        assert_eq!(args.parsed("format", parse).unwrap(), None);
+        let (args, _) = parse_words(&spec, "--format xml");
+        let err = args.parsed("format", parse).unwrap_err();
+        assert_eq!(err.message, "--format xml: unknown format `xml`");
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    fn parse_words(spec: &TargetSpec, s: &str) -> (Args, Vec<String>) {
+        parse(spec, &words(s), &[], &[], &no_env).unwrap()
     }
 
     #[test]

@@ -212,11 +212,12 @@ impl Config {
     /// Parses the configuration out of a root `Cargo.toml`'s text.
     pub fn parse(manifest: &Utf8Path, text: &str, workspace_dir_name: &str) -> Result<Config> {
         let root: Root = toml::from_str(text).map_err(|err| {
-            Error::usage(format!(
+            let message = format!(
                 "{manifest}: invalid [workspace.metadata.trainyard] configuration\n{}",
                 err.to_string().trim_end()
-            ))
-            .with_help("see the README's configuration section for every key and its type")
+            );
+            Error::caused_by(crate::error::Kind::Usage, message, err)
+                .with_help("see the README's configuration section for every key and its type")
         })?;
         let mut config = root.workspace.and_then(|w| w.metadata).and_then(|m| m.trainyard).unwrap_or_default();
         if config.name.is_none() {

@@ -34,6 +34,26 @@ impl Effects {
         }
     }
 
+    /// Tells what an executed plan did (`wrote .github/workflows/trainyard.yml`): on stderr after
+    /// a real run, unless quiet; a dry-run printed the plan instead and says nothing more.
+    pub fn done(&self, line: impl std::fmt::Display) {
+        if !self.dry_run && !self.quiet {
+            eprintln!("trainyard: {}", crate::error::printable(&crate::redact::text(&line.to_string())));
+        }
+    }
+
+    /// A part of a target planned at run time from what the parts before it produced (an image
+    /// from the RPMs a build wrote): the dry-run prints `would later: WHAT` and stops there; a
+    /// run executes [`Action::Later`] (recorded like any action), then `part`, which plans that
+    /// part and executes it here.
+    pub fn later(&self, what: impl Into<String>, part: impl FnOnce() -> Result<()>) -> Result<()> {
+        self.apply(&Action::Later(what.into()))?;
+        if self.dry_run {
+            return Ok(());
+        }
+        part()
+    }
+
     /// Runs a plan: in dry-run prints it (`would ...`, one line per action), otherwise carries
     /// out its actions in order, stopping at the first that fails.
     pub fn execute(&self, plan: &Plan) -> Result<()> {

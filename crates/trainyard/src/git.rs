@@ -116,6 +116,11 @@ impl Git {
         effects.run(cmd!(sh, "git -C {dir} {args...}"))
     }
 
+    /// `git -C DIR ARGS...` as a plan's command (see [`crate::plan`]): a change the executor runs.
+    pub fn planned(&self, args: &[&str]) -> crate::plan::Command {
+        crate::plan::Command::new("git").arg("-C").arg(self.dir.as_str()).args(args.iter().copied())
+    }
+
     /// The commit id of HEAD.
     pub fn head(&self) -> Result<String> {
         self.read(&["rev-parse", "--verify", "HEAD^{commit}"])

@@ -61,7 +61,7 @@ pub fn main_with_args(args: Vec<OsString>, program: &str) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Err(err)) => {
-            if !err.message.is_empty() {
+            if !err.quiet {
                 let printed = error::printable(&redact::text(&err.to_string()));
                 ui::diagnostic(&printed);
                 ui::event(serde_json::json!({
@@ -70,7 +70,7 @@ pub fn main_with_args(args: Vec<OsString>, program: &str) -> ExitCode {
                 }));
             }
             if let Some(target) = RAN.get() {
-                let printed = (!err.message.is_empty()).then(|| error::printable(&redact::text(&err.to_string())));
+                let printed = (!err.quiet).then(|| error::printable(&redact::text(&err.to_string())));
                 ui::finish_run(target, err.exit_code(), printed.as_deref());
             }
             ExitCode::from(err.exit_code())
@@ -110,7 +110,7 @@ fn run(args: Vec<OsString>, program: &str) -> Result<()> {
     global::apply(global);
     let Some(first) = words.first() else {
         print!("{}", targets::overview(program));
-        return Err(Error::usage(String::new()));
+        return Err(Error::quiet(error::Kind::Usage, 2));
     };
     match first.as_str() {
         "help" if words.len() > 1 => {
@@ -201,14 +201,16 @@ fn self_checkout(ws: &Workspace, reference: &str, effects: &Effects) -> Result<W
         // Dry-run: nothing was checked out; plan against the workspace as it is.
         return Ok(ws.clone());
     }
-    // The checkout has no git history: its version comes from the mirror's tags.
-    if std::env::var_os(scm::PRETEND_ENV).is_none() {
-        let version = checkout_version(ws, &cache.mirror_path(name), &resolved.commit, reference)?;
-        std::env::set_var(scm::PRETEND_ENV, version.to_pep440());
-    }
+    // The checkout has no git history: its version comes from the mirror's tags, and reaches
+    // the version module as a value on the workspace (a pretend version still wins).
+    let version = match std::env::var_os(scm::PRETEND_ENV).filter(|v| !v.is_empty()) {
+        Some(_) => None,
+        None => Some(checkout_version(ws, &cache.mirror_path(name), &resolved.commit, reference)?),
+    };
     let mut sub = Workspace::at(&tree.join("Cargo.toml"))?;
     sub.target_dir = ws.target_dir.clone();
-    sub.checkout = Some(workspace::Checkout { reference: reference.to_string(), commit: resolved.commit.clone() });
+    sub.checkout =
+        Some(workspace::Checkout { reference: reference.to_string(), commit: resolved.commit.clone(), version });
     eprintln!("trainyard: building {name} as of {reference} ({}) from {tree}", resolved.commit);
     Ok(sub)
 }

@@ -33,6 +33,9 @@ pub struct Command {
     /// Bytes written to the process's standard input (a URL that must not appear on a
     /// command line); the process reads nothing when `None`.
     pub stdin: Option<Secret>,
+    /// A command that talks to the network: its total time is bounded by
+    /// `TRAINYARD_NETWORK_TIMEOUT` ([`crate::bounded::NETWORK`]); the text names it in the failure.
+    pub network: Option<String>,
 }
 
 /// The value of an environment variable; a secret one is never shown.
@@ -70,6 +73,7 @@ impl Command {
             env: Vec::new(),
             env_remove: Vec::new(),
             stdin: None,
+            network: None,
         }
     }
 
@@ -105,6 +109,12 @@ impl Command {
 
     pub fn env_remove(mut self, name: impl Into<String>) -> Command {
         self.env_remove.push(name.into());
+        self
+    }
+
+    /// Bounds the command's total time by the network limit; `what` names it ("pushing repo:tag").
+    pub fn network(mut self, what: impl Into<String>) -> Command {
+        self.network = Some(what.into());
         self
     }
 
@@ -293,6 +303,13 @@ impl Plan {
 pub(crate) fn apply(action: &Action) -> crate::error::Result<()> {
     use crate::error::{io, Error};
     match action {
+        Action::Run(cmd @ Command { network: Some(what), stdin: None, .. }) => {
+            let out = crate::bounded::network_io(cmd.to_std(), what, true)?;
+            if !out.success() {
+                return Err(Error::failed(format!("command `{cmd}` failed ({what})")));
+            }
+            Ok(())
+        }
         Action::Run(cmd) => {
             let mut std_cmd = cmd.to_std();
             let status = if let Some(input) = &cmd.stdin {

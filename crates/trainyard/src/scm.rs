@@ -356,13 +356,16 @@ pub enum Source {
     Git,
     /// `TRAINYARD_PRETEND_VERSION`.
     Pretend,
+    /// The workspace as of a ref (`ACCOUNT_PORTAL=rpm-1.2`): the ref's version, computed from the
+    /// mirror when it was checked out ([`crate::workspace::Checkout`]).
+    Checkout,
 }
 
 /// The version of the workspace at HEAD, and what it was computed from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Described {
     pub version: Version,
-    /// HEAD's commit id (`None` for a pretend version).
+    /// HEAD's commit id (`None` for a pretend version or a checkout).
     pub commit: Option<String>,
     /// Commits since `tag` (or since the root, without a tag); 0 for a release.
     pub distance: u64,
@@ -508,8 +511,10 @@ impl fmt::Display for Described {
 /// root package's own. Its release part only (`1.3.0-alpha.1` -> `1.3.0`).
 pub fn workspace_version(ws: &Workspace) -> Result<Option<Version>> {
     let text = std::fs::read_to_string(&ws.manifest).map_err(crate::error::io(&ws.manifest))?;
-    let table: toml::Table =
-        toml::from_str(&text).map_err(|e| Error::usage(format!("{}: {}", ws.manifest, e.to_string().trim_end())))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| {
+        let message = format!("{}: {}", ws.manifest, e.to_string().trim_end());
+        Error::caused_by(crate::error::Kind::Usage, message, e)
+    })?;
     let field = |path: &[&str]| {
         let mut value = table.get(path[0])?;
         for key in &path[1..] {
@@ -543,6 +548,25 @@ pub fn describe_with(ws: &Workspace, trigger: Trigger, env: &dyn Fn(&str) -> Opt
     let ci_branch = ci.as_ref().and_then(|c| c.branch.clone());
     if let Some(text) = env(PRETEND_ENV).filter(|v| !v.is_empty()) {
         return pretend(&text, mode, ci_branch);
+    }
+    if let Some(version) = ws.checkout.as_ref().and_then(|c| c.version) {
+        // The ref the user named is that version, whatever triggered the build. Like a pretend
+        // version, it has no commit here: the checkout is not a repository (its commit is
+        // `ws.checkout`'s).
+        let distance = match version.pre {
+            Some(Pre::Dev(n)) => n,
+            _ => 0,
+        };
+        return Ok(Described {
+            version,
+            commit: None,
+            distance,
+            tag: None,
+            branch: ci_branch,
+            dirty: false,
+            source: Source::Checkout,
+            mode,
+        });
     }
 
     exec::tool("git", "git")?;
@@ -702,7 +726,8 @@ pub fn version_env(ws: &Workspace) -> Result<Option<String>> {
 
 /// [`version_env`] under a trigger (`build --trigger push`).
 pub fn version_env_for(ws: &Workspace, trigger: Trigger) -> Result<Option<String>> {
-    let pretend = std::env::var(PRETEND_ENV).is_ok_and(|v| !v.is_empty());
+    let pretend = std::env::var(PRETEND_ENV).is_ok_and(|v| !v.is_empty())
+        || ws.checkout.as_ref().is_some_and(|c| c.version.is_some());
     if !pretend {
         let git = Git::new(&ws.root);
         if exec::tool("git", "git").is_err() || !Git::is_repo(&ws.root) {

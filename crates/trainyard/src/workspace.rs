@@ -20,6 +20,9 @@ pub struct Workspace {
 pub struct Checkout {
     pub reference: String,
     pub commit: String,
+    /// The version of `commit`, computed from the mirror's tags (the checkout has no history);
+    /// `None` when `TRAINYARD_PRETEND_VERSION` gives it. The version module reads it from here.
+    pub version: Option<crate::version::Version>,
 }
 
 impl Workspace {

@@ -9,7 +9,7 @@
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
-use crate::error::{io, Error, Kind, Result};
+use crate::error::{Error, Kind, Result};
 use crate::exec::{self, Effects};
 use crate::sandbox::Smoke;
 
@@ -231,8 +231,8 @@ impl MockPlan {
         ]))?;
         // rpmbuild says `Wrote: FILE` on stdout, which is the report's.
         effects.run(sh.cmd("rpmbuild").args(self.srpm_command(sources_dir)).ignore_stdout())?;
-        if vendor_dir.is_none() && !effects.dry_run {
-            std::fs::remove_dir_all(&empty).map_err(io(&empty))?;
+        if vendor_dir.is_none() {
+            effects.apply(&crate::plan::Action::RemoveDir(empty))?;
         }
         Ok(sources_dir.join(&self.srpm))
     }

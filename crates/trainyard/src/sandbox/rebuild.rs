@@ -89,7 +89,8 @@ pub fn rebuild(
     let privilege = preflight(work_dir)?;
     let run_dir = work_dir.join(format!("run-{}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::SeqCst)));
     let root = Root::new(&run_dir)?;
-    let sandbox = Sandbox { root, privilege, effects: *effects, sh: shell()? };
+    let limits = super::Limits::from_env()?;
+    let sandbox = Sandbox { root, privilege, effects: *effects, sh: shell()?, limits };
     if effects.dry_run {
         println!("would rebuild {name} with rpmbuild --rebuild in a clean root with no network");
         return Ok(Vec::new());
@@ -150,7 +151,7 @@ fn rebuild_in(
     }
     let mut inner = confine::bwrap(&sandbox.root.tree, &binds, false);
     inner.extend(confine::supervised(command));
-    let out: Output = sandbox.spawn(&sandbox.root.wrap(sandbox.privilege, inner))?;
+    let out: Output = sandbox.spawn(&sandbox.root.wrap(sandbox.privilege, inner), "rpmbuild --rebuild")?;
     phase.elapsed();
     if !out.ok() {
         return Err(Error::failed(format!(

@@ -18,7 +18,7 @@ use camino::Utf8PathBuf;
 use serde::Serialize;
 
 use crate::channel::Channel;
-use crate::cli::{self, FlagSpec, TargetSpec, DRY_RUN};
+use crate::cli::{self, Args, FlagSpec, Options, TargetSpec, DRY_RUN};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::scm::{self, Trigger};
@@ -375,41 +375,63 @@ pub fn render_text(plan: &CiPlan, program: &str) -> String {
     out
 }
 
-pub fn run(ctx: &Context) -> Result<()> {
-    let args = &ctx.args;
-    let sub = args.positional.first().map(String::as_str);
-    let env = |name: &str| std::env::var(name).ok();
-    match sub {
-        Some("generate") => return generate::run(ctx),
-        Some("plan") | None => {}
-        Some(other) => {
-            let mut help = "ci, ci plan, or ci generate github|gitlab".to_string();
-            if let Some(near) = cli::closest(other, &["plan".into(), "generate".into()]) {
-                help = format!("did you mean `{near}`?\n{help}");
+/// What `ci` was asked: run the event's commands, or print them (`ci plan`), or write a workflow.
+enum CiCommand {
+    /// `ci`: run the commands the event calls for (`plan_only: false`), or `ci plan`: print them.
+    Event { plan_only: bool, event: Option<String>, reference: Option<String>, json: bool },
+    /// `ci generate github|gitlab [--check]` (parsed by [`generate`]).
+    Generate,
+}
+
+impl Options for CiCommand {
+    fn parse(args: &Args) -> Result<CiCommand> {
+        let plan_only = match args.positional.first().map(String::as_str) {
+            Some("generate") => return Ok(CiCommand::Generate),
+            Some("plan") => true,
+            None => false,
+            Some(other) => {
+                let mut help = "ci, ci plan, or ci generate github|gitlab".to_string();
+                if let Some(near) = cli::closest(other, &["plan".into(), "generate".into()]) {
+                    help = format!("did you mean `{near}`?\n{help}");
+                }
+                return Err(Error::usage(format!("unknown ci command `{other}`")).with_help(help));
             }
-            return Err(Error::usage(format!("unknown ci command `{other}`")).with_help(help));
+        };
+        if args.positional.len() > 1 {
+            return Err(Error::usage(format!(
+                "unexpected argument `{}` for `ci {}`",
+                args.positional[1], args.positional[0]
+            ))
+            .with_help("usage: ci [plan] [--event push|tag --ref REF] [--format text|json]"));
         }
-    }
-    if args.positional.len() > 1 {
-        return Err(Error::usage(format!(
-            "unexpected argument `{}` for `ci {}`",
-            args.positional[1], args.positional[0]
-        ))
-        .with_help("usage: ci [plan] [--event push|tag --ref REF] [--format text|json]"));
-    }
-    if args.flag("check") {
-        return Err(Error::usage("--check is an option of `ci generate`")
-            .with_help("ci generate github --check (or gitlab): exit 1 when the workflow on disk differs"));
-    }
-    let json = match args.value("format") {
-        None | Some("text") => false,
-        Some("json") => true,
-        Some(other) => {
-            return Err(Error::usage(format!("unknown format `{}`", other.escape_debug()))
-                .with_help("--format text or --format json"))
+        if args.flag("check") {
+            return Err(Error::usage("--check is an option of `ci generate`")
+                .with_help("ci generate github --check (or gitlab): exit 1 when the workflow on disk differs"));
         }
+        let json = match args.value("format") {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => {
+                return Err(Error::usage(format!("unknown format `{}`", other.escape_debug()))
+                    .with_help("--format text or --format json"))
+            }
+        };
+        Ok(CiCommand::Event {
+            plan_only,
+            event: args.value("event").map(str::to_string),
+            reference: args.value("ref").map(str::to_string),
+            json,
+        })
+    }
+}
+
+pub fn run(ctx: &Context) -> Result<()> {
+    let env = |name: &str| std::env::var(name).ok();
+    let (plan_only, event, reference, json) = match CiCommand::parse(&ctx.args)? {
+        CiCommand::Generate => return generate::run(ctx),
+        CiCommand::Event { plan_only, event, reference, json } => (plan_only, event, reference, json),
     };
-    let event = read_event(args.value("event"), args.value("ref"), &env)?;
+    let event = read_event(event.as_deref(), reference.as_deref(), &env)?;
     let plan = plan(ctx, event, &env)?;
     let program = &ctx.program;
     if json {
@@ -422,8 +444,10 @@ pub fn run(ctx: &Context) -> Result<()> {
     } else {
         print!("{}", render_text(&plan, program));
     }
-    if sub == Some("plan") || ctx.effects.dry_run || plan.commands.is_empty() {
-        if ctx.effects.dry_run && sub.is_none() {
+    // `ci` runs whole targets, each of which plans and executes itself (with --dry-run: prints
+    // its plan); which commands run is this plan, printed above.
+    if plan_only || ctx.effects.dry_run || plan.commands.is_empty() {
+        if ctx.effects.dry_run && !plan_only {
             println!("dry run: nothing run");
         }
         return Ok(());

@@ -3,7 +3,7 @@
 //! [`crate::global::OPTIONS`]). The internal projects' variables depend on the workspace the
 //! user stands in, so the scripts ask for them when completing: `trainyard completions --project-vars`.
 
-use crate::cli::{FlagSpec, TargetSpec};
+use crate::cli::{Args, FlagSpec, Options, TargetSpec};
 use crate::error::{Error, Result};
 use crate::targets::TARGETS;
 use crate::Context;
@@ -29,27 +29,53 @@ pub const SPEC: TargetSpec = TargetSpec {
     passthrough: false,
 };
 
+/// What `completions` was asked.
+enum CompletionsRequest {
+    /// `--project-vars`: this workspace's internal projects' variables.
+    ProjectVars,
+    Script(Shell),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl Options for CompletionsRequest {
+    fn parse(args: &Args) -> Result<CompletionsRequest> {
+        if args.flag("project-vars") {
+            return Ok(CompletionsRequest::ProjectVars);
+        }
+        let shell = match args.positional.first().map(String::as_str) {
+            Some("bash") => Shell::Bash,
+            Some("zsh") => Shell::Zsh,
+            Some("fish") => Shell::Fish,
+            other => {
+                let what =
+                    other.map(|s| format!("`{s}` is not a shell trainyard completes")).unwrap_or("which shell?".into());
+                return Err(Error::usage(what).with_help("trainyard completions bash|zsh|fish"));
+            }
+        };
+        Ok(CompletionsRequest::Script(shell))
+    }
+}
+
 pub fn run(ctx: &Context) -> Result<()> {
-    if ctx.args.flag("project-vars") {
-        if ctx.ws.manifest.exists() {
-            for var in ctx.ws.config.project_vars() {
-                println!("{var}");
+    let program = "trainyard";
+    match CompletionsRequest::parse(&ctx.args)? {
+        CompletionsRequest::ProjectVars => {
+            if ctx.ws.manifest.exists() {
+                for var in ctx.ws.config.project_vars() {
+                    println!("{var}");
+                }
             }
         }
-        return Ok(());
+        CompletionsRequest::Script(Shell::Bash) => print!("{}", bash(program)),
+        CompletionsRequest::Script(Shell::Zsh) => print!("{}", zsh(program)),
+        CompletionsRequest::Script(Shell::Fish) => print!("{}", fish(program)),
     }
-    let program = "trainyard";
-    let script = match ctx.args.positional.first().map(String::as_str) {
-        Some("bash") => bash(program),
-        Some("zsh") => zsh(program),
-        Some("fish") => fish(program),
-        other => {
-            let what =
-                other.map(|s| format!("`{s}` is not a shell trainyard completes")).unwrap_or("which shell?".into());
-            return Err(Error::usage(what).with_help("trainyard completions bash|zsh|fish"));
-        }
-    };
-    print!("{script}");
     Ok(())
 }
 

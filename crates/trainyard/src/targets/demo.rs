@@ -4,12 +4,12 @@
 //! dependency) tagged `rpm-1.2`. The end-to-end tests build on the same repositories.
 
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::cmd;
 
-use crate::cli::{FlagSpec, TargetSpec, DRY_RUN};
+use crate::cli::{Args, FlagSpec, TargetSpec, DRY_RUN};
 use crate::error::{Error, Result};
 use crate::git::Git;
-use crate::targets::build::{cargo_program, shell};
+use crate::plan::{Command as PlanCommand, Plan};
+use crate::targets::build::cargo_program;
 use crate::Context;
 
 pub const SPEC: TargetSpec = TargetSpec {
@@ -29,73 +29,85 @@ pub const SPEC: TargetSpec = TargetSpec {
     passthrough: false,
 };
 
-pub fn run(ctx: &Context) -> Result<()> {
-    let dir = ctx
-        .args
-        .value("dir")
-        .ok_or_else(|| Error::usage("demo needs --dir DIR").with_help("for example: demo --dir /tmp/trainyard-demo"))?;
-    let dir = Utf8PathBuf::from(dir);
-    let dir = if dir.is_absolute() { dir } else { ctx.ws.root.join(dir) };
-    create(ctx, &dir)?;
-    if !ctx.effects.dry_run {
-        println!("created {dir}/server-core and {dir}/account-portal");
-        println!("try: cd {dir}/account-portal && {} build SERVER_CORE=rpm-2.0", ctx.program);
+/// What `demo` was asked: where to create the repositories.
+struct DemoOptions {
+    dir: Utf8PathBuf,
+}
+
+impl DemoOptions {
+    fn parse(args: &Args, base: &Utf8Path) -> Result<DemoOptions> {
+        let dir = args.value("dir").ok_or_else(|| {
+            Error::usage("demo needs --dir DIR").with_help("for example: demo --dir /tmp/trainyard-demo")
+        })?;
+        let dir = Utf8PathBuf::from(dir);
+        Ok(DemoOptions { dir: if dir.is_absolute() { dir } else { base.join(dir) } })
     }
+}
+
+pub fn run(ctx: &Context) -> Result<()> {
+    let DemoOptions { dir } = DemoOptions::parse(&ctx.args, &ctx.ws.root)?;
+    ctx.effects.execute(&plan(&dir)?)?;
+    ctx.effects.done(format_args!("created {dir}/server-core and {dir}/account-portal"));
+    ctx.effects.done(format_args!("try: cd {dir}/account-portal && {} build SERVER_CORE=rpm-2.0", ctx.program));
     Ok(())
 }
 
-/// Creates both repositories under `dir`, which must not hold them yet.
-pub fn create(ctx: &Context, dir: &Utf8Path) -> Result<()> {
+/// Both repositories under `dir`, which must not hold them yet.
+pub fn plan(dir: &Utf8Path) -> Result<Plan> {
     let core = dir.join("server-core");
     let portal = dir.join("account-portal");
-    for repo in [&core, &portal] {
-        if repo.exists() {
-            return Err(Error::usage(format!("{repo} already exists")).with_help("choose another --dir"));
-        }
+    let taken: Vec<String> = [&core, &portal].iter().filter(|r| r.exists()).map(|r| r.to_string()).collect();
+    if !taken.is_empty() {
+        return Err(Error::usage(format!(
+            "{} already exist{}",
+            taken.join(" and "),
+            if taken.len() == 1 { "s" } else { "" }
+        ))
+        .with_help("choose another --dir"));
     }
-    let fx = &ctx.effects;
+    let mut plan = Plan::new();
     let core_git = Git::new(&core);
-    fx.create_dir(&core)?;
-    core_git.run(fx, &["init", "-q", "-b", "main"])?;
-    write_core(ctx, &core, "1.0.0", "server-core 1.0")?;
-    commit(ctx, &core_git, "server-core 1.0")?;
-    core_git.run(fx, &["tag", "-a", "-m", "release 1.0", "rpm-1.0"])?;
-    write_core(ctx, &core, "2.0.0", "server-core 2.0")?;
-    commit(ctx, &core_git, "server-core 2.0")?;
-    core_git.run(fx, &["tag", "-a", "-m", "release 2.0", "rpm-2.0"])?;
-    write_core(ctx, &core, "2.1.0", "server-core 2.1 (unreleased)")?;
-    commit(ctx, &core_git, "start 2.1")?;
+    plan.create_dir(core.clone());
+    plan.run(core_git.planned(&["init", "-q", "-b", "main"]));
+    write_core(&mut plan, &core, "1.0.0", "server-core 1.0");
+    commit(&mut plan, &core_git, "server-core 1.0");
+    plan.run(core_git.planned(&["tag", "-a", "-m", "release 1.0", "rpm-1.0"]));
+    write_core(&mut plan, &core, "2.0.0", "server-core 2.0");
+    commit(&mut plan, &core_git, "server-core 2.0");
+    plan.run(core_git.planned(&["tag", "-a", "-m", "release 2.0", "rpm-2.0"]));
+    write_core(&mut plan, &core, "2.1.0", "server-core 2.1 (unreleased)");
+    commit(&mut plan, &core_git, "start 2.1");
 
     let url = format!("file://{core}");
     let portal_git = Git::new(&portal);
-    fx.create_dir(&portal)?;
-    portal_git.run(fx, &["init", "-q", "-b", "main"])?;
-    write_portal(ctx, &portal, &url, "1.2.0")?;
-    if !fx.dry_run {
-        let sh = shell()?;
-        sh.change_dir(&portal);
-        let cargo = cargo_program();
-        fx.run(cmd!(sh, "{cargo} generate-lockfile --quiet"))?;
-    }
-    commit(ctx, &portal_git, "account-portal 1.2")?;
-    portal_git.run(fx, &["tag", "-a", "-m", "release 1.2", "rpm-1.2"])?;
-    write_portal_main(ctx, &portal, "account-portal (after 1.2)")?;
-    commit(ctx, &portal_git, "work after 1.2")?;
-    Ok(())
+    plan.create_dir(portal.clone());
+    plan.run(portal_git.planned(&["init", "-q", "-b", "main"]));
+    write_portal(&mut plan, &portal, &url, "1.2.0");
+    plan.run(PlanCommand::new(cargo_program()).args(["generate-lockfile", "--quiet"]).dir(&portal));
+    commit(&mut plan, &portal_git, "account-portal 1.2");
+    plan.run(portal_git.planned(&["tag", "-a", "-m", "release 1.2", "rpm-1.2"]));
+    write_portal_main(&mut plan, &portal, "account-portal (after 1.2)");
+    commit(&mut plan, &portal_git, "work after 1.2");
+    Ok(plan)
 }
 
-fn commit(ctx: &Context, git: &Git, message: &str) -> Result<()> {
-    git.run(&ctx.effects, &["add", "-A"])?;
-    git.run(
-        &ctx.effects,
-        &["-c", "user.name=trainyard demo", "-c", "user.email=demo@example.invalid", "commit", "-q", "-m", message],
-    )
+fn commit(plan: &mut Plan, git: &Git, message: &str) {
+    plan.run(git.planned(&["add", "-A"]));
+    plan.run(git.planned(&[
+        "-c",
+        "user.name=trainyard demo",
+        "-c",
+        "user.email=demo@example.invalid",
+        "commit",
+        "-q",
+        "-m",
+        message,
+    ]));
 }
 
-fn write_core(ctx: &Context, dir: &Utf8Path, version: &str, greeting: &str) -> Result<()> {
-    let fx = &ctx.effects;
-    fx.write(
-        &dir.join("Cargo.toml"),
+fn write_core(plan: &mut Plan, dir: &Utf8Path, version: &str, greeting: &str) {
+    plan.write(
+        dir.join("Cargo.toml"),
         format!(
             r#"[package]
 name = "server-core"
@@ -120,24 +132,23 @@ path = "src/main.rs"
 name = "server-core"
 "#
         )
-        .as_bytes(),
-    )?;
-    fx.write(
-        &dir.join("src/lib.rs"),
-        format!("/// Which server-core this is: differs between tags.\npub fn greeting() -> &'static str {{\n    \"{greeting}\"\n}}\n").as_bytes(),
-    )?;
-    fx.write(
-        &dir.join("src/main.rs"),
-        b"fn main() {\n    if std::env::args().nth(1).as_deref() == Some(\"--version\") {\n        println!(\"server-core {}\", option_env!(\"TRAINYARD_VERSION\").unwrap_or(env!(\"CARGO_PKG_VERSION\")));\n        return;\n    }\n    println!(\"{}\", server_core::greeting());\n}\n",
-    )?;
-    fx.write(&dir.join(".gitignore"), b"/target\n")?;
-    fx.write(&dir.join("LICENSE"), b"MIT License (demo)\n")
+        .into_bytes(),
+    );
+    plan.write(
+        dir.join("src/lib.rs"),
+        format!("/// Which server-core this is: differs between tags.\npub fn greeting() -> &'static str {{\n    \"{greeting}\"\n}}\n").into_bytes(),
+    );
+    plan.write(
+        dir.join("src/main.rs"),
+        b"fn main() {\n    if std::env::args().nth(1).as_deref() == Some(\"--version\") {\n        println!(\"server-core {}\", option_env!(\"TRAINYARD_VERSION\").unwrap_or(env!(\"CARGO_PKG_VERSION\")));\n        return;\n    }\n    println!(\"{}\", server_core::greeting());\n}\n".to_vec(),
+    );
+    plan.write(dir.join(".gitignore"), b"/target\n".to_vec());
+    plan.write(dir.join("LICENSE"), b"MIT License (demo)\n".to_vec());
 }
 
-fn write_portal(ctx: &Context, dir: &Utf8Path, core_url: &str, version: &str) -> Result<()> {
-    let fx = &ctx.effects;
-    fx.write(
-        &dir.join("Cargo.toml"),
+fn write_portal(plan: &mut Plan, dir: &Utf8Path, core_url: &str, version: &str) {
+    plan.write(
+        dir.join("Cargo.toml"),
         format!(
             r#"[workspace]
 members = ["portal"]
@@ -157,10 +168,10 @@ git = "{core_url}"
 crates = ["server-core"]
 "#
         )
-        .as_bytes(),
-    )?;
-    fx.write(
-        &dir.join("portal/Cargo.toml"),
+        .into_bytes(),
+    );
+    plan.write(
+        dir.join("portal/Cargo.toml"),
         format!(
             r#"[package]
 name = "account-portal"
@@ -176,23 +187,22 @@ server-core = {{ git = "{core_url}", tag = "rpm-1.0" }}
 [package.metadata.trainyard.rpm]
 "#
         )
-        .as_bytes(),
-    )?;
-    write_portal_main(ctx, dir, "account-portal")?;
-    fx.write(&dir.join(".gitignore"), b"/target\n")?;
-    fx.write(&dir.join("LICENSE"), b"MIT License (demo)\n")?;
+        .into_bytes(),
+    );
+    write_portal_main(plan, dir, "account-portal");
+    plan.write(dir.join(".gitignore"), b"/target\n".to_vec());
+    plan.write(dir.join("LICENSE"), b"MIT License (demo)\n".to_vec());
     for channel in ["dev", "stage", "prod"] {
-        fx.write(
-            &dir.join(format!("reqs/{channel}-reqs.txt")),
-            format!("# {channel} channel of account-portal\n").as_bytes(),
-        )?;
+        plan.write(
+            dir.join(format!("reqs/{channel}-reqs.txt")),
+            format!("# {channel} channel of account-portal\n").into_bytes(),
+        );
     }
-    Ok(())
 }
 
-fn write_portal_main(ctx: &Context, dir: &Utf8Path, label: &str) -> Result<()> {
-    ctx.effects.write(
-        &dir.join("portal/src/main.rs"),
+fn write_portal_main(plan: &mut Plan, dir: &Utf8Path, label: &str) {
+    plan.write(
+        dir.join("portal/src/main.rs"),
         format!(
             r#"fn main() {{
     if std::env::args().nth(1).as_deref() == Some("--version") {{
@@ -203,6 +213,6 @@ fn write_portal_main(ctx: &Context, dir: &Utf8Path, label: &str) -> Result<()> {
 }}
 "#
         )
-        .as_bytes(),
-    )
+        .into_bytes(),
+    );
 }

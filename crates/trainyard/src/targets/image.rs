@@ -15,13 +15,13 @@ use std::collections::BTreeMap;
 use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use xshell::cmd;
 
 use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
 use crate::exec;
-use crate::scm;
-use crate::targets::build::{shell, trigger_arg, TRIGGER_FLAG};
+use crate::plan::{Action, Command as PlanCommand, Plan};
+use crate::scm::{self, Trigger};
+use crate::targets::build::{trigger_arg, TRIGGER_FLAG};
 use crate::targets::build_rpms::{self, Kind};
 use crate::Context;
 
@@ -300,38 +300,66 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// What `image` was asked, every option checked (all problems at once).
+struct ImageOptions {
+    trigger: Trigger,
+    /// `--tag`s; the version's container tag when none.
+    tags: Vec<String>,
+    push: Option<Push>,
+    base: Base,
+}
+
+/// `--push REGISTRY/REPOSITORY [--insecure]`.
+struct Push {
+    repository: String,
+    insecure: bool,
+    skopeo: std::path::PathBuf,
+}
+
+impl ImageOptions {
+    fn parse(ctx: &Context) -> Result<ImageOptions> {
+        let args = &ctx.args;
+        let trigger = trigger_arg(ctx)?;
+        let tags: Vec<String> = args.values("tag").to_vec();
+        let mut problems = Vec::new();
+        for t in &tags {
+            if !valid_tag(t) {
+                problems.push(format!("--tag {t}: not a container tag"));
+            }
+        }
+        let push = args.value("push");
+        if let Some(repo) = push {
+            if !valid_repository(repo) {
+                problems.push(format!("--push {repo}: not REGISTRY/REPOSITORY (lower case, no scheme, no tag)"));
+            }
+        } else if args.flag("insecure") {
+            problems.push("--insecure goes with --push".to_string());
+        }
+        if !problems.is_empty() {
+            return Err(Error::usage(problems.join("\n")).with_help(
+                "tags: letters, digits, `_`, `.`, `-`, at most 128, not starting with `.` or `-`; \
+                 --push 127.0.0.1:5000/portal",
+            ));
+        }
+        let push = match push {
+            Some(repo) => Some(Push {
+                repository: repo.to_string(),
+                insecure: args.flag("insecure"),
+                skopeo: exec::tool("skopeo", "skopeo")?,
+            }),
+            None => None,
+        };
+        let base = match args.value("base") {
+            Some(spec) => read_base(spec)?,
+            None => Base::default(),
+        };
+        Ok(ImageOptions { trigger, tags, push, base })
+    }
+}
+
 pub fn run(ctx: &Context) -> Result<()> {
     let ws = &ctx.ws;
-    let trigger = trigger_arg(ctx)?;
-    let extra: Vec<String> = ctx.args.values("tag").to_vec();
-    let mut problems = Vec::new();
-    for t in &extra {
-        if !valid_tag(t) {
-            problems.push(format!("--tag {t}: not a container tag"));
-        }
-    }
-    let push = ctx.args.value("push");
-    if let Some(repo) = push {
-        if !valid_repository(repo) {
-            problems.push(format!("--push {repo}: not REGISTRY/REPOSITORY (lower case, no scheme, no tag)"));
-        }
-    } else if ctx.args.flag("insecure") {
-        problems.push("--insecure goes with --push".to_string());
-    }
-    if !problems.is_empty() {
-        return Err(Error::usage(problems.join("\n")).with_help(
-            "tags: letters, digits, `_`, `.`, `-`, at most 128, not starting with `.` or `-`; \
-             --push 127.0.0.1:5000/portal",
-        ));
-    }
-    let skopeo = match push {
-        Some(_) => Some(exec::tool("skopeo", "skopeo")?),
-        None => None,
-    };
-    let base = match ctx.args.value("base") {
-        Some(spec) => read_base(spec)?,
-        None => Base::default(),
-    };
+    let ImageOptions { trigger, tags: extra, push, base } = ImageOptions::parse(ctx)?;
     let described = scm::describe(ws, trigger)?;
     let mut tags = if extra.is_empty() { vec![described.container_tag()] } else { Vec::new() };
     for t in extra {
@@ -340,9 +368,7 @@ pub fn run(ctx: &Context) -> Result<()> {
         }
     }
     let layout = ws.target_dir.join("images").join(ws.config.name());
-    if ctx.effects.dry_run {
-        println!("image of {} {}: {} tagged {}", ws.config.name(), described.pep440(), layout, tags.join(", "));
-    }
+    // The packages first (build_rpms executes its own plan); the image is planned from them.
     let collection = build_rpms::collect(ctx)?;
     let rpms: Vec<Utf8PathBuf> = collection
         .manifest
@@ -351,19 +377,34 @@ pub fn run(ctx: &Context) -> Result<()> {
         .filter(|p| p.kind != Kind::Dependency)
         .map(|p| collection.out_dir.join(&p.file))
         .collect();
-    if ctx.effects.dry_run {
-        for r in &rpms {
-            println!("  layer: the payload of {}", ws.display(r));
-        }
-        if let Some(repo) = push {
-            for t in &tags {
-                println!("would push {repo}:{t} (skopeo copy)");
-            }
-        }
-        return Ok(());
+    let what = format!(
+        "the image of {} {} in {layout}, tagged {}: one layer from the payloads of the collection's \
+         packages (not its dependencies' source RPMs)",
+        ws.config.name(),
+        described.pep440(),
+        tags.join(", "),
+    );
+    ctx.effects.later(what, || write_image(ctx, &described, &collection, &rpms, &base, &layout, &tags))?;
+    if let Some(push) = &push {
+        let what = format!("push {} to {} (skopeo copy)", tags.join(", "), push.repository);
+        ctx.effects.later(what, || push_tags(ctx, push, &layout, &tags))?;
     }
+    Ok(())
+}
+
+/// Plans the image's blobs and index from the RPMs the collection holds, and executes that plan.
+fn write_image(
+    ctx: &Context,
+    described: &scm::Described,
+    collection: &build_rpms::Collection,
+    rpms: &[Utf8PathBuf],
+    base: &Base,
+    layout: &Utf8Path,
+    tags: &[String],
+) -> Result<()> {
+    let ws = &ctx.ws;
     let mtime = collection.manifest.source_date;
-    let entries = layer_entries(&rpms, mtime)?;
+    let entries = layer_entries(rpms, mtime)?;
     let programs: Vec<&String> = entries
         .iter()
         .filter(|(p, e)| p.starts_with("usr/bin/") && matches!(e.kind, EntryKind::File(_)) && e.mode & 0o111 != 0)
@@ -426,22 +467,23 @@ pub fn run(ctx: &Context) -> Result<()> {
 
     // Blobs are content-addressed: written first, then index.json names them (atomically).
     let blobs = layout.join("blobs").join("sha256");
-    std::fs::create_dir_all(&blobs).map_err(io(&blobs))?;
+    let mut plan = Plan::new();
+    plan.create_dir(blobs.clone());
     for l in &base.layers {
         let digest = l["digest"].as_str().and_then(|d| d.strip_prefix("sha256:")).unwrap_or_default();
         let (from, to) = (base.blobs.join(digest), blobs.join(digest));
         if !to.is_file() {
-            let bytes = std::fs::read(&from).map_err(io(&from))?;
-            exec::write_atomic(&to, &bytes)?;
+            plan.write(to, std::fs::read(&from).map_err(io(&from))?);
         }
     }
-    for (digest, bytes) in [(&layer_digest, &layer), (&config_digest, &config_json), (&manifest_digest, &manifest)] {
+    for (digest, bytes) in [(&layer_digest, layer), (&config_digest, config_json), (&manifest_digest, manifest.clone())]
+    {
         let path = blobs.join(digest);
         if !path.is_file() {
-            exec::write_atomic(&path, bytes)?;
+            plan.write(path, bytes);
         }
     }
-    exec::write_atomic(&layout.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    plan.write(layout.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec());
     let index_path = layout.join("index.json");
     let mut entries_by_tag: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     if let Ok(text) = std::fs::read_to_string(&index_path) {
@@ -453,7 +495,7 @@ pub fn run(ctx: &Context) -> Result<()> {
             }
         }
     }
-    for t in &tags {
+    for t in tags {
         // A branch's tag is overwritten by its next build; a release's is the same bytes.
         entries_by_tag.insert(
             t.clone(),
@@ -466,24 +508,24 @@ pub fn run(ctx: &Context) -> Result<()> {
         );
     }
     let index = json!({"schemaVersion": 2, "manifests": entries_by_tag.values().collect::<Vec<_>>()});
-    exec::write_atomic(&index_path, &serde_json::to_vec_pretty(&index).map_err(|e| Error::failed(e.to_string()))?)?;
-    eprintln!(
-        "trainyard: image {} sha256:{manifest_digest} ({} files from {} RPMs) in {}, tagged {}",
+    plan.write(index_path, serde_json::to_vec_pretty(&index).map_err(|e| Error::failed(e.to_string()))?);
+    ctx.effects.execute(&plan)?;
+    ctx.effects.done(format_args!(
+        "image {} sha256:{manifest_digest} ({} files from {} RPMs) in {}, tagged {}",
         ws.config.name(),
         entries.len(),
         rpms.len(),
-        ws.display(&layout),
+        ws.display(layout),
         tags.join(", ")
-    );
-
-    if let (Some(repo), Some(skopeo)) = (push, skopeo) {
-        push_tags(ctx, &skopeo, &layout, repo, &tags)?;
-    }
+    ));
     Ok(())
 }
 
-fn push_tags(ctx: &Context, skopeo: &std::path::Path, layout: &Utf8Path, repo: &str, tags: &[String]) -> Result<()> {
-    let sh = shell()?;
+/// Copies each tag to the registry. The credentials (from the environment) go into an auth file
+/// readable by this user only, written here, not by the executor (whose files take the umask's
+/// mode), and removed after: the one raw file write of this target.
+fn push_tags(ctx: &Context, push: &Push, layout: &Utf8Path, tags: &[String]) -> Result<()> {
+    let repo = push.repository.as_str();
     let user = std::env::var(USER_ENV).ok().filter(|v| !v.is_empty());
     let password = std::env::var(PASSWORD_ENV).ok().filter(|v| !v.is_empty());
     // The auth file lives in the state directory, readable by this user only, removed after.
@@ -513,21 +555,17 @@ fn push_tags(ctx: &Context, skopeo: &std::path::Path, layout: &Utf8Path, repo: &
                 .with_help("set both (from the CI's secret store), or neither for a registry without login"))
         }
     }
-    let tls = if ctx.args.flag("insecure") { vec!["--dest-tls-verify=false"] } else { vec![] };
     let result = (|| {
         for t in tags {
-            let src = format!("oci:{layout}:{t}");
-            let dest = format!("docker://{repo}:{t}");
             eprintln!("trainyard: pushing {repo}:{t}");
-            let (tls, auth) = (&tls, &auth_args);
-            let push = cmd!(sh, "{skopeo} copy --quiet {tls...} {auth...} {src} {dest}");
-            let out = crate::bounded::network(push.into(), &format!("pushing {repo}:{t}"))?;
-            if !out.success() {
-                return Err(Error::failed(format!(
-                    "pushing {repo}:{t}: skopeo copy failed:\n{}",
-                    crate::redact::text(out.stderr.trim_end())
-                )));
-            }
+            let copy = PlanCommand::new(push.skopeo.to_string_lossy())
+                .args(["copy", "--quiet"])
+                .args(push.insecure.then_some("--dest-tls-verify=false"))
+                .args(auth_args.iter().cloned())
+                .arg(format!("oci:{layout}:{t}"))
+                .arg(format!("docker://{repo}:{t}"))
+                .network(format!("pushing {repo}:{t}"));
+            ctx.effects.apply(&Action::Run(copy)).map_err(|e| e.context(format!("pushing {repo}:{t}")))?;
         }
         Ok(())
     })();

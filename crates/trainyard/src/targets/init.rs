@@ -16,9 +16,10 @@
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::channel::Channel;
-use crate::cli::{FlagSpec, TargetSpec, DRY_RUN};
+use crate::cli::{Args, FlagSpec, TargetSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
 use crate::git::Git;
+use crate::plan::{Action, Command as PlanCommand, Plan};
 use crate::product::is_xtask_like;
 use crate::targets::build_rpms::workspace_members;
 use crate::Context;
@@ -76,13 +77,87 @@ const XTASK_PROFILE: &str =
     [profile.dev.package.keccak]\nopt-level = 1\ndebug = false\ndebug-assertions = false\noverflow-checks = false\n\n\
     [profile.dev.package.zlib-rs]\nopt-level = 1\ndebug = false\ndebug-assertions = false\noverflow-checks = false\n";
 
-/// One change init makes.
+/// One change init makes: a file written whole, and why (printed beside the plan).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Step {
     /// A new file.
     Create { path: Utf8PathBuf, text: String, why: String },
     /// Text added to an existing file (a table or a key); the rest of the file stays as it is.
     Edit { path: Utf8PathBuf, text: String, why: String },
+}
+
+/// Where the xtask gets trainyard from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    /// A checkout of trainyard (`--trainyard-path`): the crate's directory and the checkout's.
+    Path { lib: Utf8PathBuf, checkout: Utf8PathBuf },
+    /// A git repository (`--trainyard-git URL [--trainyard-rev REV]`).
+    Git { url: String, rev: Option<String> },
+}
+
+/// What `init` was asked.
+struct InitOptions {
+    source: Source,
+    makefile: bool,
+}
+
+impl InitOptions {
+    /// Parses and checks the options (`root` resolves a relative `--trainyard-path`).
+    fn parse(args: &Args, root: &Utf8Path) -> Result<InitOptions> {
+        let path = args.value("trainyard-path");
+        let git = args.value("trainyard-git");
+        let rev = args.value("trainyard-rev");
+        let source = match (path, git) {
+            (Some(_), Some(_)) => {
+                return Err(Error::usage("--trainyard-path and --trainyard-git exclude each other")
+                    .with_help("give one: where the xtask finds trainyard"))
+            }
+            (None, None) => {
+                return Err(Error::usage("init needs to know where the xtask gets trainyard from")
+                    .with_help("give --trainyard-git URL [--trainyard-rev TAG] or --trainyard-path DIR"))
+            }
+            (Some(dir), None) => {
+                if rev.is_some() {
+                    return Err(Error::usage("--trainyard-rev goes with --trainyard-git, not --trainyard-path"));
+                }
+                let dir = Utf8Path::new(dir);
+                let dir = if dir.is_absolute() { dir.to_path_buf() } else { root.join(dir) };
+                let lib = dir.join("crates/trainyard");
+                let lib = if lib.join("Cargo.toml").is_file() { lib } else { dir.clone() };
+                let ok = std::fs::read_to_string(lib.join("Cargo.toml"))
+                    .ok()
+                    .and_then(|t| t.parse::<toml::Table>().ok())
+                    .is_some_and(|t| {
+                        t.get("package").and_then(|p| p.get("name")).and_then(|n| n.as_str()) == Some("trainyard")
+                    });
+                if !ok {
+                    return Err(Error::usage(format!("--trainyard-path {dir}: no trainyard crate there"))
+                        .with_help("give the directory of a trainyard checkout (or its crates/trainyard)"));
+                }
+                Source::Path { lib, checkout: dir }
+            }
+            (None, Some(url)) => {
+                if url.starts_with('-') || url.chars().any(char::is_control) {
+                    return Err(Error::usage(format!("--trainyard-git `{}` is not a git URL", url.escape_debug())));
+                }
+                if let Some(r) = rev {
+                    crate::git::validate_ref(r).map_err(|e| e.context("--trainyard-rev"))?;
+                }
+                Source::Git { url: url.to_string(), rev: rev.map(str::to_string) }
+            }
+        };
+        Ok(InitOptions { source, makefile: args.flag("makefile") })
+    }
+
+    /// The `trainyard = ...` dependency line of the xtask.
+    fn dependency(&self) -> String {
+        let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
+        match &self.source {
+            Source::Path { lib, .. } => format!("trainyard = {{ path = {} }}", quote(lib.as_str())),
+            Source::Git { url, rev: Some(r) } => format!("trainyard = {{ git = {}, rev = {} }}", quote(url), quote(r)),
+            Source::Git { url, rev: None } => format!("trainyard = {{ git = {} }}", quote(url)),
+        }
+    }
 }
 
 pub fn run(ctx: &Context) -> Result<()> {
@@ -92,8 +167,8 @@ pub fn run(ctx: &Context) -> Result<()> {
         return Err(Error::usage(format!("{root} is not a git repository"))
             .with_help("trainyard versions from git tags: run init in a git work tree"));
     }
-    let dependency = trainyard_dependency(ctx)?;
-    let (steps, notes) = plan(ctx, &dependency)?;
+    let options = InitOptions::parse(&ctx.args, root)?;
+    let (steps, notes) = plan(ctx, &options)?;
     for note in &notes {
         eprintln!("trainyard: note: {note}");
     }
@@ -101,116 +176,54 @@ pub fn run(ctx: &Context) -> Result<()> {
         println!("trainyard is already set up here: nothing to do");
         return Ok(());
     }
-    if !ctx.effects.dry_run && Git::new(root).is_dirty()? {
-        return Err(Error::usage(format!("{root} has uncommitted changes")).with_help(
-            "commit or stash them first, so that what init writes is all `git status` shows (or use --dry-run)",
-        ));
+    // A precondition of the run, so of its dry-run too: what init writes is all `git status` shows.
+    if Git::new(root).is_dirty()? {
+        return Err(Error::usage(format!("{root} has uncommitted changes"))
+            .with_help("commit or stash them first, so that what init writes is all `git status` shows"));
+    }
+    let mut plan = Plan::new();
+    for step in &steps {
+        let (Step::Create { path, text, .. } | Step::Edit { path, text, .. }) = step;
+        plan.write(path.clone(), text.as_bytes().to_vec());
     }
     for step in &steps {
         match step {
-            Step::Create { path, text, why } => {
-                if ctx.effects.dry_run {
-                    println!("would create: {} ({why})", ws.display(path));
-                } else {
-                    if path.exists() {
-                        return Err(Error::failed(format!("{} appeared while init ran", ws.display(path))));
-                    }
-                    crate::exec::write_atomic(path, text.as_bytes())?;
-                    println!("created {} ({why})", ws.display(path));
-                }
-            }
-            Step::Edit { path, text, why } => {
-                if ctx.effects.dry_run {
-                    println!("would add to {}: {why}", ws.display(path));
-                } else {
-                    crate::exec::write_atomic(path, text.as_bytes())?;
-                    println!("added to {}: {why}", ws.display(path));
-                }
-            }
+            Step::Create { path, why, .. } => eprintln!("trainyard: create {} ({why})", ws.display(path)),
+            Step::Edit { path, why, .. } => eprintln!("trainyard: add to {}: {why}", ws.display(path)),
         }
     }
-    if !ctx.effects.dry_run
-        && steps.iter().any(|s| matches!(s, Step::Create { path, .. } if path.ends_with("xtask/Cargo.lock")))
-    {
-        if let Err(e) = settle_xtask_lock(ws) {
-            // The files are written and correct; only the lock is not fitted yet.
-            eprintln!("trainyard: note: {e}\n  the first `cargo xtask` run fits xtask/Cargo.lock; commit it then");
-        }
+    ctx.effects.execute(&plan)?;
+    if steps.iter().any(|s| matches!(s, Step::Create { path, .. } if path.ends_with("xtask/Cargo.lock"))) {
+        ctx.effects.later(SETTLE_LOCK, || {
+            if let Err(e) = settle_xtask_lock(ctx) {
+                // The files are written and correct; only the lock is not fitted yet.
+                eprintln!("trainyard: note: {e}\n  the first `cargo xtask` run fits xtask/Cargo.lock; commit it then");
+            }
+            Ok(())
+        })?;
     }
-    if !ctx.effects.dry_run {
-        println!("next: review and commit these files, then `cargo xtask build_rpms` and `cargo xtask mock`");
-    }
+    ctx.effects.done("next: review and commit these files, then `cargo xtask build_rpms` and `cargo xtask mock`");
     Ok(())
 }
+
+/// The plan's last part: which cargo call fits the lock is known only when it runs.
+const SETTLE_LOCK: &str = "fit xtask/Cargo.lock to the xtask: cargo update --workspace, offline first";
 
 /// Lets cargo fit the seeded lock to the xtask (drops trainyard's own members and what the xtask
 /// does not use, keeps every other version), offline first: the first `cargo xtask` then leaves
 /// the lock as committed.
-fn settle_xtask_lock(ws: &crate::workspace::Workspace) -> Result<()> {
-    let sh = crate::targets::build::shell()?;
-    sh.change_dir(&ws.root);
-    let cargo = crate::targets::build::cargo_program();
-    let manifest = ws.root.join("xtask/Cargo.toml");
-    let resolve = |offline: bool| {
-        let c = xshell::cmd!(sh, "{cargo} metadata --format-version 1 --manifest-path {manifest}");
-        if offline {
-            c.arg("--offline")
-        } else {
-            c
-        }
+fn settle_xtask_lock(ctx: &Context) -> Result<()> {
+    let manifest = ctx.ws.root.join("xtask/Cargo.toml");
+    let update = |offline: bool| {
+        let cmd = PlanCommand::new(crate::targets::build::cargo_program())
+            .args(["update", "--workspace", "--quiet", "--manifest-path", manifest.as_str()])
+            .dir(&ctx.ws.root);
+        Action::Run(if offline { cmd.arg("--offline") } else { cmd })
     };
-    match crate::exec::output(resolve(true))? {
-        (true, _, _) => Ok(()),
-        (false, _, _) => crate::exec::read(resolve(false))
-            .map(|_| ())
-            .map_err(|e| e.context("fitting xtask/Cargo.lock to the xtask (cargo metadata)")),
-    }
-}
-
-/// The `trainyard = ...` dependency line of the xtask.
-fn trainyard_dependency(ctx: &Context) -> Result<String> {
-    let path = ctx.args.value("trainyard-path");
-    let git = ctx.args.value("trainyard-git");
-    let rev = ctx.args.value("trainyard-rev");
-    let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
-    match (path, git) {
-        (Some(_), Some(_)) => Err(Error::usage("--trainyard-path and --trainyard-git exclude each other")
-            .with_help("give one: where the xtask finds trainyard")),
-        (None, None) => Err(Error::usage("init needs to know where the xtask gets trainyard from")
-            .with_help("give --trainyard-git URL [--trainyard-rev TAG] or --trainyard-path DIR")),
-        (Some(dir), None) => {
-            if rev.is_some() {
-                return Err(Error::usage("--trainyard-rev goes with --trainyard-git, not --trainyard-path"));
-            }
-            let dir = Utf8Path::new(dir);
-            let dir = if dir.is_absolute() { dir.to_path_buf() } else { ctx.ws.root.join(dir) };
-            let lib = dir.join("crates/trainyard");
-            let lib = if lib.join("Cargo.toml").is_file() { lib } else { dir.clone() };
-            let ok = std::fs::read_to_string(lib.join("Cargo.toml"))
-                .ok()
-                .and_then(|t| t.parse::<toml::Table>().ok())
-                .is_some_and(|t| {
-                    t.get("package").and_then(|p| p.get("name")).and_then(|n| n.as_str()) == Some("trainyard")
-                });
-            if !ok {
-                return Err(Error::usage(format!("--trainyard-path {dir}: no trainyard crate there"))
-                    .with_help("give the directory of a trainyard checkout (or its crates/trainyard)"));
-            }
-            Ok(format!("trainyard = {{ path = {} }}", quote(lib.as_str())))
-        }
-        (None, Some(url)) => {
-            if url.starts_with('-') || url.chars().any(char::is_control) {
-                return Err(Error::usage(format!("--trainyard-git `{}` is not a git URL", url.escape_debug())));
-            }
-            match rev {
-                Some(r) => {
-                    crate::git::validate_ref(r).map_err(|e| e.context("--trainyard-rev"))?;
-                    Ok(format!("trainyard = {{ git = {}, rev = {} }}", quote(url), quote(r)))
-                }
-                None => Ok(format!("trainyard = {{ git = {} }}", quote(url))),
-            }
-        }
-    }
+    ctx.effects
+        .apply(&update(true))
+        .or_else(|_| ctx.effects.apply(&update(false)))
+        .map_err(|e| e.context("fitting xtask/Cargo.lock to the xtask (cargo update --workspace)"))
 }
 
 fn read_opt(path: &Utf8Path) -> Result<Option<String>> {
@@ -222,7 +235,8 @@ fn read_opt(path: &Utf8Path) -> Result<Option<String>> {
 }
 
 /// Computes every step (and notes on what init leaves to the user).
-fn plan(ctx: &Context, dependency: &str) -> Result<(Vec<Step>, Vec<String>)> {
+fn plan(ctx: &Context, options: &InitOptions) -> Result<(Vec<Step>, Vec<String>)> {
+    let dependency = &options.dependency();
     let ws = &ctx.ws;
     let root = &ws.root;
     let mut steps = Vec::new();
@@ -265,10 +279,8 @@ fn plan(ctx: &Context, dependency: &str) -> Result<(Vec<Step>, Vec<String>)> {
             why: "the xtask's main".into(),
         });
         // Seed the xtask's lock with the versions trainyard itself is built and tested with.
-        if let Some(dir) = ctx.args.value("trainyard-path") {
-            let dir = Utf8Path::new(dir);
-            let dir = if dir.is_absolute() { dir.to_path_buf() } else { root.join(dir) };
-            if let Some(lock) = read_opt(&dir.join("Cargo.lock"))? {
+        if let Source::Path { checkout, .. } = &options.source {
+            if let Some(lock) = read_opt(&checkout.join("Cargo.lock"))? {
                 steps.push(Step::Create {
                     path: xtask.join("Cargo.lock"),
                     text: lock,
@@ -442,7 +454,7 @@ fn plan(ctx: &Context, dependency: &str) -> Result<(Vec<Step>, Vec<String>)> {
         steps.push(Step::Create { path, text, why: format!("the {channel} channel's requirements") });
     }
 
-    if ctx.args.flag("makefile") {
+    if options.makefile {
         let path = root.join("Makefile");
         if path.exists() {
             notes.push("a Makefile exists: left as it is (init writes the shim only where there is none)".into());

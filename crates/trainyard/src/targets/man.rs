@@ -3,8 +3,9 @@
 
 use camino::Utf8PathBuf;
 
-use crate::cli::{FlagSpec, TargetSpec};
+use crate::cli::{Args, FlagSpec, Options, TargetSpec, DRY_RUN};
 use crate::error::{Error, Result};
+use crate::plan::Plan;
 use crate::targets::{self, TARGETS};
 use crate::Context;
 
@@ -15,33 +16,53 @@ pub const SPEC: TargetSpec = TargetSpec {
     about: "`trainyard man build | man -l -` reads build's page; `trainyard man --out DIR` writes\n\
             trainyard.1 and trainyard-TARGET.1 for every target into DIR (for /usr/share/man/man1).",
     vars: &[],
-    flags: &[FlagSpec { name: "out", value: Some("DIR"), help: "write every page into DIR", var: None }],
+    flags: &[DRY_RUN, FlagSpec { name: "out", value: Some("DIR"), help: "write every page into DIR", var: None }],
     takes_projects: false,
     max_positional: 1,
     passthrough: false,
 };
 
-pub fn run(ctx: &Context) -> Result<()> {
-    if let Some(dir) = ctx.args.value("out") {
-        let dir = Utf8PathBuf::from(dir);
-        ctx.effects.create_dir(&dir)?;
-        ctx.effects.write(&dir.join("trainyard.1"), overview_page().as_bytes())?;
-        for t in TARGETS {
-            ctx.effects.write(&dir.join(format!("trainyard-{}.1", t.spec.name)), page(t.spec).as_bytes())?;
+/// What `man` was asked.
+enum ManRequest {
+    /// Print the overview page.
+    Overview,
+    /// Print one target's page.
+    Page(&'static TargetSpec),
+    /// Write every page into a directory.
+    WriteAll(Utf8PathBuf),
+}
+
+impl Options for ManRequest {
+    fn parse(args: &Args) -> Result<ManRequest> {
+        if let Some(dir) = args.value("out") {
+            return Ok(ManRequest::WriteAll(Utf8PathBuf::from(dir)));
         }
-        return Ok(());
-    }
-    match ctx.args.positional.first() {
-        None => print!("{}", overview_page()),
-        Some(name) => match targets::find(name) {
-            Some(t) => print!("{}", page(t.spec)),
-            None => {
-                return Err(Error::usage(format!("no manual page for `{name}`")).with_help(format!(
+        match args.positional.first() {
+            None => Ok(ManRequest::Overview),
+            Some(name) => match targets::find(name) {
+                Some(t) => Ok(ManRequest::Page(t.spec)),
+                None => Err(Error::usage(format!("no manual page for `{name}`")).with_help(format!(
                     "pages: {}",
                     TARGETS.iter().map(|t| t.spec.name).collect::<Vec<_>>().join(", ")
-                )))
+                ))),
+            },
+        }
+    }
+}
+
+pub fn run(ctx: &Context) -> Result<()> {
+    match ManRequest::parse(&ctx.args)? {
+        ManRequest::Overview => print!("{}", overview_page()),
+        ManRequest::Page(spec) => print!("{}", page(spec)),
+        ManRequest::WriteAll(dir) => {
+            let mut plan = Plan::new();
+            plan.create_dir(dir.clone()).write(dir.join("trainyard.1"), overview_page().into_bytes());
+            for t in TARGETS {
+                plan.write(dir.join(format!("trainyard-{}.1", t.spec.name)), page(t.spec).into_bytes());
             }
-        },
+            ctx.effects.execute(&plan)?;
+            ctx.effects.done(format_args!("wrote {} manual pages into {dir}", TARGETS.len() + 1));
+        }
     }
     Ok(())
 }

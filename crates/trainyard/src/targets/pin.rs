@@ -6,6 +6,7 @@ use crate::channel::Channel;
 use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
 use crate::lockfile;
+use crate::plan::Plan;
 use crate::reqs;
 use crate::resolution;
 use crate::targets::build::{channel_arg, internal_crates};
@@ -30,13 +31,26 @@ pub const SPEC: TargetSpec = TargetSpec {
     passthrough: false,
 };
 
+/// What `pin` was asked.
+struct PinOptions {
+    channel: Channel,
+    /// `--check`: fail when the file is not up to date, write nothing.
+    check: bool,
+}
+
+impl PinOptions {
+    fn parse(ctx: &Context) -> Result<PinOptions> {
+        Ok(PinOptions { channel: channel_arg(ctx, "CHANNEL", Channel::Prod)?, check: ctx.args.flag("check") })
+    }
+}
+
 pub fn run(ctx: &Context) -> Result<()> {
-    let channel = channel_arg(ctx, "CHANNEL", Channel::Prod)?;
+    let PinOptions { channel, check } = PinOptions::parse(ctx)?;
     let (path, old, new) = pinned_file(ctx, channel)?;
     let shown = ctx.ws.display(&path).to_string();
     let diff = line_diff(old.as_deref().unwrap_or(""), &new);
     // Checked before anything is printed as if it would be written.
-    let dest = if diff.is_empty() || ctx.args.flag("check") { path.clone() } else { write_target(ctx, &path)? };
+    let dest = if diff.is_empty() || check { path.clone() } else { write_target(ctx, &path)? };
     if diff.is_empty() {
         println!("{shown} is up to date");
         return Ok(());
@@ -44,14 +58,14 @@ pub fn run(ctx: &Context) -> Result<()> {
     for line in &diff {
         println!("{line}");
     }
-    if ctx.args.flag("check") {
+    if check {
         return Err(Error::failed(format!("{shown} is not up to date ({} line changes)", diff.len()))
             .with_help(format!("{} pin CHANNEL={channel}", ctx.program)));
     }
-    ctx.effects.write(&dest, new.as_bytes())?;
-    if !ctx.effects.dry_run {
-        println!("wrote {shown}");
-    }
+    let mut plan = Plan::new();
+    plan.write(dest, new.into_bytes());
+    ctx.effects.execute(&plan)?;
+    ctx.effects.done(format_args!("wrote {shown}"));
     Ok(())
 }
 

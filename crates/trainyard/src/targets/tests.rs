@@ -281,7 +281,7 @@ pub fn run(ctx: &Context) -> Result<()> {
     };
     match status {
         0 => Ok(()),
-        code => Err(Error::failed(String::new()).with_code(u8::try_from(code).unwrap_or(1))),
+        code => Err(Error::quiet(crate::error::Kind::Failed, u8::try_from(code).unwrap_or(1))),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `version [--format pep440|semver|rpm|tag|docker|json] [--trigger push|tag|auto]`: the
 //! workspace's version, computed from git.
 
-use crate::cli::{FlagSpec, TargetSpec, DRY_RUN};
+use crate::cli::{Args, FlagSpec, Options, TargetSpec, DRY_RUN};
 use crate::error::Result;
 use crate::scm::{self, Format, Trigger};
 use crate::Context;
@@ -42,16 +42,24 @@ pub const SPEC: TargetSpec = TargetSpec {
     passthrough: false,
 };
 
+/// What `version` was asked.
+struct VersionOptions {
+    format: Format,
+    trigger: Trigger,
+}
+
+impl Options for VersionOptions {
+    fn parse(args: &Args) -> Result<VersionOptions> {
+        Ok(VersionOptions {
+            format: args.parsed("format", Format::parse)?.unwrap_or(Format::Pep440),
+            trigger: args.parsed("trigger", Trigger::parse)?.unwrap_or(Trigger::Auto),
+        })
+    }
+}
+
 pub fn run(ctx: &Context) -> Result<()> {
-    let format = match ctx.args.value("format") {
-        Some(f) => Format::parse(f)?,
-        None => Format::Pep440,
-    };
-    let trigger = match ctx.args.value("trigger") {
-        Some(t) => Trigger::parse(t)?,
-        None => Trigger::Auto,
-    };
-    let described = scm::describe(&ctx.ws, trigger)?;
-    println!("{}", described.render(format, &ctx.ws.config.tag_prefix)?);
+    let options = VersionOptions::parse(&ctx.args)?;
+    let described = scm::describe(&ctx.ws, options.trigger)?;
+    println!("{}", described.render(options.format, &ctx.ws.config.tag_prefix)?);
     Ok(())
 }

@@ -8,8 +8,9 @@
 
 use camino::Utf8PathBuf;
 
+use crate::cli::{Args, Options};
 use crate::error::{io, Error, Result};
-use crate::exec;
+use crate::plan::Plan;
 use crate::Context;
 
 /// What every generated workflow runs, in order, as `cargo xtask ...`.
@@ -146,20 +147,33 @@ trainyard:\n\
     }
 }
 
-pub fn run(ctx: &Context) -> Result<()> {
-    let args = &ctx.args;
-    let Some(name) = args.positional.get(1) else {
-        return Err(
-            Error::usage("`ci generate` needs the CI system").with_help("ci generate github or ci generate gitlab")
-        );
-    };
-    let system = System::parse(name)?;
-    if args.value("event").is_some() || args.value("ref").is_some() || args.value("format").is_some() {
-        return Err(Error::usage(
-            "--event, --ref and --format are options of `ci` and `ci plan`, not of `ci generate`",
-        )
-        .with_help("ci generate github|gitlab [--check]"));
+/// What `ci generate` was asked.
+struct GenerateOptions {
+    system: System,
+    /// `--check`: compare the file on disk, write nothing.
+    check: bool,
+}
+
+impl Options for GenerateOptions {
+    fn parse(args: &Args) -> Result<GenerateOptions> {
+        let Some(name) = args.positional.get(1) else {
+            return Err(
+                Error::usage("`ci generate` needs the CI system").with_help("ci generate github or ci generate gitlab")
+            );
+        };
+        let system = System::parse(name)?;
+        if args.value("event").is_some() || args.value("ref").is_some() || args.value("format").is_some() {
+            return Err(Error::usage(
+                "--event, --ref and --format are options of `ci` and `ci plan`, not of `ci generate`",
+            )
+            .with_help("ci generate github|gitlab [--check]"));
+        }
+        Ok(GenerateOptions { system, check: args.flag("check") })
     }
+}
+
+pub fn run(ctx: &Context) -> Result<()> {
+    let GenerateOptions { system, check } = GenerateOptions::parse(&ctx.args)?;
     // The repository root holds the workflow (the workspace may be a subdirectory of it).
     let root = crate::git::Git::new(&ctx.ws.root)
         .try_read(&["rev-parse", "--show-toplevel"])
@@ -175,7 +189,7 @@ pub fn run(ctx: &Context) -> Result<()> {
         Err(e) => return Err(io(&path)(e)),
     };
     let fix = format!("{} ci generate {}", ctx.program, system.name());
-    if args.flag("check") {
+    if check {
         return match on_disk {
             Some(t) if t == text => {
                 println!("{} is up to date", system.path());
@@ -192,15 +206,10 @@ pub fn run(ctx: &Context) -> Result<()> {
         println!("{} is up to date", system.path());
         return Ok(());
     }
-    if ctx.effects.dry_run {
-        println!("would write {}:\n{text}", system.path());
-        return Ok(());
-    }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io(parent))?;
-    }
-    exec::write_atomic(&path, text.as_bytes())?;
-    println!("wrote {}", system.path());
+    let mut plan = Plan::new();
+    plan.write(path, text.into_bytes());
+    ctx.effects.execute(&plan)?;
+    ctx.effects.done(format_args!("wrote {}", system.path()));
     Ok(())
 }
 
