@@ -399,7 +399,7 @@ fn dry_run_of_the_whole_path_prints_the_plan() {
     for needle in [
         "git -C",
         "branch --no-track 1.2-release",
-        "commit --quiet --no-verify -m \"starting the 1.3 development\"",
+        "commit --quiet --no-verify -m 'starting the 1.3 development'",
         "switch --quiet 1.2-release",
         "would write:",
         "Cargo.lock",
@@ -408,15 +408,52 @@ fn dry_run_of_the_whole_path_prints_the_plan() {
         "release 1.2: RELEASE.txt",
         "tag --annotate",
         "rpm-1.2",
-        "would build_rpms RPM_CHANNEL=prod at rpm-1.2",
-        "would publish the collection to",
+        "would later: build_rpms RPM_CHANNEL=prod at rpm-1.2",
+        "would later: publish the collection to",
         "(not pushing",
     ] {
         assert!(out.contains(needle), "{needle:?} not in the plan:\n{out}");
     }
+    // The tag goes on the notes commit the run makes, which does not exist yet: the plan names
+    // it, and says that its id is known only at run time (not HEAD's id, which it is not).
+    let head = f.git(&["rev-parse", "HEAD"]);
+    let tag_line = out.lines().find(|l| l.contains(" tag --annotate ")).unwrap();
+    assert!(tag_line.ends_with(" rpm-1.2 '<the commit of the notes step>'"), "{tag_line}");
+    assert!(!tag_line.contains(&head), "{tag_line}");
+    says(&r, "(known only at run time: <the commit of the notes step>");
     assert_eq!(f.refs(), refs);
     assert_eq!(f.status(), status);
     assert!(!f.repo.dir.join("target/trainyard/release").exists());
+}
+
+/// The whole path's dry-run, then its run, recording what the executor runs (test builds):
+/// the run does what the plan printed, in order; `<the commit of the notes step>` is the notes
+/// commit the run made, and each `later:` part is planned when the run gets there.
+fn release_as_planned(f: &Fixture, version: &str, args: &[&str]) -> Vec<String> {
+    let mut dry = args.to_vec();
+    dry.push("--dry-run");
+    let plan = f.ty(&dry, &[]).ok().to_string();
+    assert!(plan.contains("<the commit of the notes step>"), "{plan}");
+    let record = f.tmp.path.join(format!("record-{version}"));
+    let record_s = record.to_str().unwrap();
+    f.ty(args, &[("TRAINYARD_TEST_RECORD", record_s)]).ok();
+    let executed: Vec<String> = std::fs::read_to_string(&record).unwrap().lines().map(str::to_string).collect();
+    let subject = format!("^release {version}: RELEASE.txt$");
+    let notes = f.git(&["log", "-1", "--format=%H", "--grep", &subject, "HEAD"]);
+    assert_eq!(notes.len(), 40, "no notes commit of {version}");
+    let planned: Vec<String> = plan
+        .lines()
+        .filter_map(|l| l.strip_prefix("would "))
+        .map(|l| l.replace("'<the commit of the notes step>'", &notes))
+        .collect();
+    assert!(
+        support::plan_matches(&planned, &executed),
+        "the run did not do what the dry-run printed\n--- planned:\n{}\n--- executed:\n{}",
+        planned.join("\n"),
+        executed.join("\n")
+    );
+    assert_eq!(f.git(&["rev-parse", &format!("rpm-{version}^{{commit}}")]), notes, "the tag is on the notes commit");
+    executed
 }
 
 /// Installs `package` from the published repository into an empty root, with a second
@@ -564,13 +601,22 @@ fn whole_release_of_a_fix() {
     }
     let env: [(&str, &str); 0] = [];
     let repos_s = repos.to_str().unwrap();
-    f.ty(&["release", "1.2", "--message-file", &ops, "--repo-dir", repos_s, "RPM_CHANNEL=stage"], &env).ok();
+    let executed = release_as_planned(
+        &f,
+        "1.2",
+        &["release", "1.2", "--message-file", &ops, "--repo-dir", repos_s, "RPM_CHANNEL=stage"],
+    );
+    assert!(executed.iter().any(|l| l.starts_with("later: build_rpms RPM_CHANNEL=stage at rpm-1.2")), "{executed:?}");
     f.repo.write("app/src/stage.rs", "pub fn stage() {}\n");
     f.repo.commit_all("Bug 700100 - fix the stage crash");
     let r = f.ty(&["release", "1.2.2", "--message-file", &ops, "--repo-dir", repos_s, "RPM_CHANNEL=stage"], &env);
     r.fails_with(2);
     says(&r, "the next fix is 1.2.1");
-    f.ty(&["release", "1.2.1", "--message-file", &ops, "--repo-dir", repos_s, "RPM_CHANNEL=stage"], &env).ok();
+    release_as_planned(
+        &f,
+        "1.2.1",
+        &["release", "1.2.1", "--message-file", &ops, "--repo-dir", repos_s, "RPM_CHANNEL=stage"],
+    );
     assert_eq!(f.git(&["tag", "--list"]), "rpm-1.2\nrpm-1.2.1");
     assert_eq!(f.version_at("rpm-1.2.1"), "1.2.1");
     assert!(f.release_txt("rpm-1.2.1").starts_with(&section("1.2.1", &["Ops"], &["Bug 700100 - fix the stage crash"])));

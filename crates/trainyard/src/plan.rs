@@ -150,6 +150,21 @@ impl FromBytesLossless for std::ffi::OsStr {
 fn shell_word(word: &str) -> String {
     if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%^".contains(c)) {
         word.to_string()
+    } else if word.chars().any(char::is_control) {
+        // ANSI-C quoting, so that a plan line stays one line (a tag message has newlines).
+        let mut quoted = String::from("$'");
+        for c in word.chars() {
+            match c {
+                '\\' => quoted.push_str("\\\\"),
+                '\'' => quoted.push_str("\\'"),
+                '\n' => quoted.push_str("\\n"),
+                '\t' => quoted.push_str("\\t"),
+                c if c.is_control() => quoted.push_str(&format!("\\x{:02x}", c as u32)),
+                c => quoted.push(c),
+            }
+        }
+        quoted.push('\'');
+        quoted
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
     }
@@ -382,6 +397,7 @@ mod tests {
             line,
             "run: GIT_EDITOR=true CARGO_REGISTRY_TOKEN=*** git commit -m 'it'\\''s done' <(25 bytes on stdin) (in /repo)"
         );
+        assert_eq!(shell_word("a\nb 'c'\\"), "$'a\\nb \\'c\\'\\\\'");
         assert!(!format!("{:?}", Action::Run(Command::new("x").env_secret("T", "s3cr3t-token"))).contains("s3cr3t"));
     }
 

@@ -27,7 +27,7 @@ use std::io::IsTerminal;
 
 use camino::Utf8Path;
 
-use super::{messages, Plan, Preflight, Repo, State, Step, Version, RELEASE_FILE};
+use super::{messages, GitPlan, Plan, Preflight, Repo, State, Step, Version, RELEASE_FILE};
 use crate::channel::Channel;
 use crate::cli::project_var;
 use crate::error::{io, Error, Result};
@@ -39,6 +39,9 @@ pub enum Impacts<'p> {
     Editor,
     /// The lines of this file (`--message-file`).
     File(&'p Utf8Path),
+    /// The whole section, already written (the whole path plans the notes before its first
+    /// step, and its `notes` step writes what was planned: the editor opens once).
+    Written(String),
 }
 
 const EDITOR_HELP: &str = "# Release notes: lines starting with '#' are dropped.\n\
@@ -74,11 +77,12 @@ pub fn plan(repo: &Repo, state: &State, impacts: Impacts<'_>) -> Result<Step> {
             generated
         }
         Impacts::Editor => edit(repo, &v, &generated)?,
+        Impacts::Written(section) => section,
     };
     let new_text = insert(state.release_notes.as_deref(), &section);
     let mut plan = Plan::default();
     plan.write(repo.ctx.ws.root.join(RELEASE_FILE), new_text.clone());
-    plan.commit(&[RELEASE_FILE], &messages::notes(&v));
+    plan.commit(repo, &[RELEASE_FILE], &messages::notes(&v));
     let mut after = state.clone();
     after.release_notes = Some(new_text);
     Ok(Step { plan, after })
@@ -156,7 +160,7 @@ pub fn check_impacts(impacts: &Impacts<'_>) -> Result<()> {
             Err(Error::usage("no terminal to open $EDITOR on the release notes")
                 .with_help("give the Impacts lines in a file: --message-file FILE (one team per line)"))
         }
-        Impacts::Editor => Ok(()),
+        Impacts::Editor | Impacts::Written(_) => Ok(()),
     }
 }
 

@@ -6,7 +6,7 @@
 //! On an existing version branch: tag the beta (or rc) its version names, and move to the next.
 //! Ends on the version branch.
 
-use super::{messages, Plan, Preflight, Repo, State, Step};
+use super::{messages, GitPlan, Plan, Preflight, Repo, State, Step};
 use crate::error::{Error, Result};
 use crate::version::{Pre, Version};
 
@@ -101,22 +101,22 @@ pub fn plan(repo: &Repo, state: &State, members: &[String], kind: Kind) -> Resul
     let mut plan = Plan::default();
     let mut after = state.clone();
     if cutting {
-        plan.git(&["branch", "--no-track", &version_branch, &state.head]);
-        plan.git(&["switch", "--quiet", &version_branch]);
+        plan.git(repo, &["branch", "--no-track", &version_branch, state.head_arg()]);
+        plan.git(repo, &["switch", "--quiet", &version_branch]);
         after.branch = Some(version_branch);
     }
     if state.cargo_version(repo)? != tagged.to_semver() {
         let at = after.with_version(repo, members, &tagged)?;
         let paths = plan.write_version(repo, &after, &at);
-        plan.commit(&paths, &messages::version(&tagged));
+        plan.commit(repo, &paths, &messages::version(&tagged));
         after = at;
     }
     let message = format!("{} {tagged}", config.name());
-    plan.git(&["tag", "--annotate", "--message", &message, &tag, "HEAD"]);
+    plan.git(repo, &["tag", "--annotate", "--message", &message, &tag, "HEAD"]);
     let next: Version = tagged.next_pre().expect("a beta or rc has a next");
     let moved = after.with_version(repo, members, &next)?;
     let paths = plan.write_version(repo, &after, &moved);
-    plan.commit(&paths, &messages::version(&next));
+    plan.commit(repo, &paths, &messages::version(&next));
     Ok(Step { plan, after: moved })
 }
 

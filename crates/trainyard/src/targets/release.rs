@@ -292,15 +292,18 @@ pub fn run(ctx: &Context) -> Result<()> {
                 let members = crate::release::manifest::following_members(ctx)?;
                 let v = exact.release();
                 let after = state.with_version(&repo, &members, &v)?;
-                let check = tag::plan(&repo, &State { head: "HEAD".into(), ..after.clone() })?;
+                // The tag's commit is the one this step makes first: named, as its id exists only then.
+                let planned = State { planned_head: Some("<the commit of the final version>".into()), ..after.clone() };
+                let check = tag::plan(&repo, &planned)?;
+                use crate::release::GitPlan;
                 let mut set = crate::release::Plan::default();
                 let paths = set.write_version(&repo, &state, &after);
-                set.commit(&paths, &crate::release::messages::version(&v));
+                set.commit(&repo, &paths, &crate::release::messages::version(&v));
                 if ctx.effects.dry_run {
                     set.actions.extend(check.plan.actions);
                     return run_plan(&repo, set, "tagged");
                 }
-                set.run(&repo)?;
+                ctx.effects.execute(&set)?;
                 return run_plan(&repo, tag::plan(&repo, &State::read(&repo)?)?.plan, "tagged");
             }
             run_plan(&repo, tag::plan(&repo, &state)?.plan, "tagged")
@@ -446,7 +449,7 @@ fn run_plan(repo: &Repo, plan: crate::release::Plan, done: &str) -> Result<()> {
         println!("nothing to do");
         return Ok(());
     }
-    plan.run(repo)?;
+    repo.ctx.effects.execute(&plan)?;
     if !repo.ctx.effects.dry_run {
         eprintln!("trainyard: {done}");
     }
