@@ -92,6 +92,30 @@ impl Fixture {
         run(cmd)
     }
 
+    /// A step's dry-run, then its run recording what the executor runs (test builds): the run
+    /// succeeds and executes exactly what the dry-run printed, in order.
+    fn as_planned(&self, args: &[&str]) -> Run {
+        let mut dry = args.to_vec();
+        dry.push("--dry-run");
+        let plan = self.ty(&dry, &[]);
+        plan.ok();
+        let planned: Vec<String> =
+            plan.stdout.lines().filter_map(|l| l.strip_prefix("would ")).map(str::to_string).collect();
+        let record = self.tmp.path.join("record");
+        let _ = std::fs::remove_file(&record);
+        let r = self.ty(args, &[("TRAINYARD_TEST_RECORD", record.to_str().unwrap())]);
+        r.ok();
+        let executed: Vec<String> =
+            std::fs::read_to_string(&record).unwrap_or_default().lines().map(str::to_string).collect();
+        assert!(
+            support::plan_matches(&planned, &executed),
+            "{args:?} did not do what its dry-run printed\n--- planned:\n{}\n--- executed:\n{}",
+            planned.join("\n"),
+            executed.join("\n")
+        );
+        r
+    }
+
     /// A file outside the repository (message files, webhook files).
     fn outside(&self, name: &str, text: &str) -> String {
         let path = self.tmp.path.join(name);
@@ -187,7 +211,7 @@ fn the_old_process_step_by_step() {
     let main_before = f.git(&["rev-parse", "main"]);
 
     // 1. start 1.2.
-    f.ty(&["release", "start", "1.2"], &[]).ok();
+    f.as_planned(&["release", "start", "1.2"]);
     assert_eq!(f.branch(), "1.2-release");
     assert_eq!(f.git(&["rev-parse", "main~1"]), main_before);
     assert_eq!(f.subject("main"), "starting the 1.3 development");
@@ -204,7 +228,7 @@ fn the_old_process_step_by_step() {
     assert_eq!(f.status(), "");
 
     // 2. pin stage and prod.
-    f.ty(&["release", "pin"], &[]).ok();
+    f.as_planned(&["release", "pin"]);
     assert_eq!(f.subject("HEAD"), "release 1.2: pin stage and prod requirements");
     for file in ["reqs/prod-reqs.txt", "reqs/stage-reqs.txt"] {
         let text = std::fs::read_to_string(f.repo.dir.join(file)).unwrap();
@@ -215,7 +239,7 @@ fn the_old_process_step_by_step() {
     says(&again, "nothing to do");
 
     // 3. notes, 4. tag.
-    f.ty(&["release", "notes", "--message-file", &ops], &[]).ok();
+    f.as_planned(&["release", "notes", "--message-file", &ops]);
     assert_eq!(f.subject("HEAD"), "release 1.2: RELEASE.txt");
     let s12 = section(
         "1.2",
@@ -227,7 +251,7 @@ fn the_old_process_step_by_step() {
         ],
     );
     assert_eq!(f.release_txt("HEAD"), s12.trim_end());
-    f.ty(&["release", "tag"], &[]).ok();
+    f.as_planned(&["release", "tag"]);
     assert_eq!(f.git(&["cat-file", "-t", "rpm-1.2"]), "tag");
     assert_eq!(f.git(&["rev-parse", "rpm-1.2^{commit}"]), f.git(&["rev-parse", "1.2-release"]));
     assert!(f.git(&["tag", "-l", "--format=%(contents)", "rpm-1.2"]).starts_with("portal 1.2\n\n1.2 - 2026-01-01"));
@@ -235,7 +259,7 @@ fn the_old_process_step_by_step() {
     assert_eq!(f.origin_refs().lines().count(), 1, "nothing pushed by the steps");
 
     // 5. push: main, 1.2-release, rpm-1.2 in one atomic push.
-    f.ty(&["release", "push"], &[]).ok();
+    f.as_planned(&["release", "push"]);
     let origin = f.origin_refs();
     for r in ["refs/heads/main", "refs/heads/1.2-release", "refs/tags/rpm-1.2"] {
         let local = f.git(&["rev-parse", r]);
@@ -251,24 +275,24 @@ fn the_old_process_step_by_step() {
 
     // Stage fails: 1.2.1 on the release branch.
     f.repo.checkout("1.2-release");
-    f.ty(&["release", "fix"], &[]).ok();
+    f.as_planned(&["release", "fix"]);
     assert_eq!(f.subject("HEAD"), "release 1.2.1: version 1.2.1");
     assert_eq!(f.version_at("HEAD"), "1.2.1");
     assert_eq!(f.lock_version_at("HEAD"), "1.2.1");
     f.repo.write("app/src/stage.rs", "pub fn stage() {}\n");
     let fix1 = f.repo.commit_all("Bug 700100 - fix the stage crash");
-    f.ty(&["release", "notes", "--message-file", &ops], &[]).ok();
-    f.ty(&["release", "tag"], &[]).ok();
+    f.as_planned(&["release", "notes", "--message-file", &ops]);
+    f.as_planned(&["release", "tag"]);
     assert_eq!(f.rpm_version(), "1.2.1");
     let s121 = section("1.2.1", &["Ops"], &["Bug 700100 - fix the stage crash"]);
     assert_eq!(f.release_txt("rpm-1.2.1"), format!("{s121}\n{}", s12.trim_end()));
 
     // It breaks in prod: 1.2.2.
-    f.ty(&["release", "fix"], &[]).ok();
+    f.as_planned(&["release", "fix"]);
     f.repo.write("app/src/prod.rs", "pub fn prod() {}\n");
     let fix2 = f.repo.commit_all("Prod no longer crashes on start\n\nFixes bug 700200.");
-    f.ty(&["release", "notes", "--message-file", &f.outside("impacts-2", "- Ops\n- QA\n")], &[]).ok();
-    f.ty(&["release", "tag"], &[]).ok();
+    f.as_planned(&["release", "notes", "--message-file", &f.outside("impacts-2", "- Ops\n- QA\n")]);
+    f.as_planned(&["release", "tag"]);
     assert_eq!(f.rpm_version(), "1.2.2");
     let s122 = section("1.2.2", &["Ops", "QA"], &["Bug 700200 - Prod no longer crashes on start"]);
     assert!(f.release_txt("rpm-1.2.2").starts_with(&format!("{s122}\n{s121}\n1.2 - ")));
@@ -285,7 +309,7 @@ fn the_old_process_step_by_step() {
     }
     assert!(out.contains("release 1.2.1: version 1.2.1  (release bookkeeping, not backported)"), "{out}");
     assert_eq!(f.subject("main"), "Bug 700001 - a feature for 1.3", "listing changes nothing");
-    f.ty(&["release", "backport", "--apply"], &[]).ok();
+    f.as_planned(&["release", "backport", "--apply"]);
     assert_eq!(f.version_at("main"), "1.3.0", "main keeps its train");
     for file in ["app/src/stage.rs", "app/src/prod.rs"] {
         assert!(f.repo.dir.join(file).exists(), "{file} not backported");
@@ -299,15 +323,15 @@ fn the_old_process_step_by_step() {
     assert!(!out.contains(&fix1[..12]) && !out.contains(&fix2[..12]), "{out}");
     assert_eq!(f.status(), "");
 
-    f.ty(&["release", "push"], &[]).ok();
+    f.as_planned(&["release", "push"]);
     let origin = f.origin_refs();
     for r in ["refs/heads/main", "refs/heads/1.2-release", "refs/tags/rpm-1.2.1", "refs/tags/rpm-1.2.2"] {
         let local = f.git(&["rev-parse", r]);
         assert!(origin.contains(&format!("{r} {local}")), "{r} not pushed:\n{origin}");
     }
     // 1.3 lists only what 1.2.x did not ship (backports matched by patch identity).
-    f.ty(&["release", "start", "1.3"], &[]).ok();
-    f.ty(&["release", "notes", "--message-file", &ops], &[]).ok();
+    f.as_planned(&["release", "start", "1.3"]);
+    f.as_planned(&["release", "notes", "--message-file", &ops]);
     let s13 = f.release_txt("HEAD");
     let s13 = s13.split("\n1.2.2 - ").next().unwrap();
     assert_eq!(s13, section("1.3", &["Ops"], &["Bug 700001 - a feature for 1.3"]));

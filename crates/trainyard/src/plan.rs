@@ -214,6 +214,9 @@ pub enum Action {
     RemoveFile(Utf8PathBuf),
     /// Removes a directory and everything in it; nothing to do when it is absent.
     RemoveDir(Utf8PathBuf),
+    /// Opens the user's editor on a file, on the terminal (the release notes): `editor` is a
+    /// command as `$EDITOR` holds it (words for a shell), the file its last argument.
+    Edit { editor: String, file: Utf8PathBuf },
     /// A part planned at run time, from what the actions before it produce: says what it does
     /// and what it depends on. Executing it changes nothing; the run then plans that part.
     Later(String),
@@ -230,6 +233,7 @@ impl fmt::Display for Action {
             Action::Symlink { target, link } => format!("link: {link} -> {target}"),
             Action::RemoveFile(path) => format!("remove: {path}"),
             Action::RemoveDir(path) => format!("remove: {path}/"),
+            Action::Edit { editor, file } => format!("edit: {file} with `{editor}`"),
             Action::Later(what) => format!("later: {what}"),
         };
         f.write_str(&redact::text(&line))
@@ -347,6 +351,20 @@ pub(crate) fn apply(action: &Action) -> crate::error::Result<()> {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(path)(e)),
             _ => Ok(()),
         },
+        Action::Edit { editor, file } => {
+            // As git does: $EDITOR is a shell word list ("code --wait"), the file its last argument.
+            let status = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("{editor} \"$1\""))
+                .arg("sh")
+                .arg(file.as_str())
+                .status()
+                .map_err(|e| Error::failed(format!("could not start the editor `{editor}`: {e}")))?;
+            if !status.success() {
+                return Err(Error::failed(format!("the editor `{editor}` failed ({status})")));
+            }
+            Ok(())
+        }
         Action::Later(_) => Ok(()),
     }
 }

@@ -388,6 +388,7 @@ const PKGLIST: &str = "packages.txt";
 
 /// Test hook, as the whole release has: `TRAINYARD_FAIL_AFTER=upload:abort` kills the process
 /// once the packages and metadata are uploaded, before the metadata is switched.
+#[cfg(feature = "test-hooks")]
 const FAIL_AFTER: &str = "TRAINYARD_FAIL_AFTER";
 
 /// One channel's repository, opened for a change: locked, and (remote) mirrored here.
@@ -540,6 +541,7 @@ fn repo_file_text(app: &str, channel: Channel, url: &str, signed: bool) -> Strin
     text
 }
 
+#[cfg(feature = "test-hooks")]
 fn fail_point(step: &str) {
     if let Ok(value) = std::env::var(FAIL_AFTER) {
         if value == format!("{step}:abort") {
@@ -547,6 +549,10 @@ fn fail_point(step: &str) {
         }
     }
 }
+
+/// A product build has no test hook.
+#[cfg(not(feature = "test-hooks"))]
+fn fail_point(_step: &str) {}
 
 /// `*.rpm` file names directly in `dir`, sorted (none when it does not exist).
 fn list_rpms(dir: &Utf8Path) -> Result<Vec<String>> {
