@@ -88,7 +88,8 @@ pub fn plan(repo: &Repo, state: &State, impacts: Impacts<'_>) -> Result<Step> {
 /// In a dry-run the editor is not opened: the generated section stands for the edited one.
 fn edit(repo: &Repo, v: &Version, generated: &str) -> Result<String> {
     let effects = &repo.ctx.effects;
-    if !effects.dry_run && !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+    let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !effects.dry_run && !terminal {
         return Err(Error::usage("no terminal to open $EDITOR on the release notes")
             .with_help("give the Impacts lines in a file: --message-file FILE (one team per line)"));
     }
