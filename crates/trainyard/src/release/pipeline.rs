@@ -685,3 +685,30 @@ fn abort(repo: &Repo, version: &str) -> Result<()> {
     eprintln!("trainyard: the release of {version} is undone{left}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The journal stores steps by their names, the ones journals of earlier versions hold.
+    #[test]
+    fn steps_are_journaled_by_their_old_names() {
+        for step in PathStep::ALL {
+            assert_eq!(serde_json::to_string(&step).unwrap(), format!("\"{}\"", step.name()));
+        }
+        let old: Vec<PathStep> =
+            serde_json::from_str(r#"["start", "pin", "notes", "tag", "build_rpms", "publish-crates"]"#).unwrap();
+        assert_eq!(
+            old,
+            [
+                PathStep::Start,
+                PathStep::Pin,
+                PathStep::Notes,
+                PathStep::Tag,
+                PathStep::BuildRpms,
+                PathStep::PublishCrates
+            ]
+        );
+        assert!(serde_json::from_str::<PathStep>("\"tagg\"").is_err());
+    }
+}
