@@ -465,6 +465,7 @@ fn print_plan(repo: &Repo, opts: &Options<'_>, planned: &[Planned]) -> Result<()
     let mut named = Vec::new();
     for p in planned {
         ctx.effects.say(format!("release {version}: {}", p.step));
+        let phase = crate::ui::Phase::events_only(format!("release {version}: {}", p.step));
         match &p.work {
             Work::Git(s) => {
                 ctx.effects.execute(&s.plan)?;
@@ -481,6 +482,7 @@ fn print_plan(repo: &Repo, opts: &Options<'_>, planned: &[Planned]) -> Result<()
                 println!("  no webhook (${} or --webhook-file FILE): the release is not announced", notify::URL_VAR)
             }
         }
+        phase.elapsed();
     }
     let used: Vec<&String> = named.iter().filter(|n| planned.iter().any(|p| uses(p, n))).collect();
     if !used.is_empty() {

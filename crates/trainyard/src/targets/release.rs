@@ -416,7 +416,11 @@ pub fn run(ctx: &Context) -> Result<()> {
                 set.commit(&repo, &paths, &crate::release::messages::version(&v));
                 if ctx.effects.dry_run {
                     set.actions.extend(check.plan.actions);
-                    return run_plan(&repo, set, "tagged");
+                    run_plan(&repo, set, "tagged")?;
+                    println!(
+                        "(known only at run time: <the commit of the final version>, the id of a commit not made yet)"
+                    );
+                    return Ok(());
                 }
                 ctx.effects.execute(&set)?;
                 return run_plan(&repo, tag::plan(&repo, &State::read(&repo)?)?.plan, "tagged");
