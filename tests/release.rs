@@ -782,7 +782,7 @@ fn notify_posts_to_the_webhook_and_never_prints_it() {
     let file = f.outside("hook", &format!("{url}\n"));
     let r = f.ty(&["release", "notify", "--webhook-file", &file, "--dry-run"], &[]);
     r.ok();
-    says(&r, "would post to the webhook from the file");
+    says(&r, "would later: notify: post the release of 1.2 to the webhook from the file");
     assert!(!format!("{}{}", r.stdout, r.stderr).contains("SECRET-TOKEN"));
     let r = f.ty(&["release", "notify", "--webhook-file", &file, "RPM_CHANNEL=stage"], &[]);
     r.ok();

@@ -625,7 +625,8 @@ pub fn announce(
     let body = announcement(repo, state, v, channel);
     if ctx.effects.dry_run {
         if let Some(hook) = &hook {
-            println!("would post to the webhook from {}: {body}", hook.origin);
+            ctx.effects.apply(&Action::Later(notify_line(v, hook)))?;
+            println!("  the message: {body}");
         }
         return Ok(());
     }
@@ -652,6 +653,8 @@ fn post_announcement(repo: &Repo, v: &Version, hook: Option<(&Webhook, &str)>) -
         );
         return Ok(());
     };
+    // The post itself: an in-process HTTP request, or curl (https) run by the executor.
+    ctx.effects.apply(&Action::Later(notify_line(v, hook)))?;
     notify::post(&ctx.effects, hook, body)?;
     eprintln!("trainyard: announced {} {v} on the webhook from {}", ctx.ws.config.name(), hook.origin);
     Ok(())
