@@ -163,7 +163,12 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
     if opts.abort {
         return abort(repo, &version);
     }
-    check_inputs(repo, opts)?;
+    // Problems found before the first action, reported together (the inputs, the privileges
+    // `mock` needs, every step's preconditions).
+    let mut problems = Vec::new();
+    if let Err(e) = check_inputs(repo, opts) {
+        problems.push(e);
+    }
     let in_progress = Journal::in_progress(&ctx.ws)?;
     if let Some(j) = in_progress.as_ref().filter(|j| j.version != version) {
         return Err(Error::usage(format!("the release of {} is in progress, not finished", j.version)).with_help(
@@ -205,20 +210,29 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
         }
     }
     let fresh = journal.done.is_empty() && journal.running.is_none() && journal.status == Status::InProgress;
-    if fresh && !ctx.effects.dry_run {
-        // Saved before anything changes, so that `--abort` can always put things back.
+    if fresh && !ctx.effects.dry_run && problems.is_empty() {
+        // Saved before anything changes, so that `--abort` can always put things back (a run
+        // whose inputs are refused never gets that far: it leaves no journal).
         journal.save(&ctx.ws)?;
     }
     if !ctx.effects.dry_run && !journal.is_done(PathStep::Mock) {
         // A release that would stop at `mock` for want of privileges stops before it tags.
-        pipeline.preflight(ctx, opts.channel)?;
+        if let Err(e) = pipeline.preflight(ctx, opts.channel) {
+            problems.push(e);
+        }
     }
     let status_before = tracked_status(repo)?;
-    let notify_failure = match run_steps(repo, opts, pipeline, &mut journal) {
+    let notify_failure = match run_steps(repo, opts, pipeline, &mut journal, problems) {
         Ok(failure) => failure,
         Err(err) => {
             // A run refused before it changed anything leaves no journal behind.
-            if fresh && !ctx.effects.dry_run && journal.done.is_empty() && unchanged(repo, &journal, &status_before)? {
+            let saved = Journal::load(&ctx.ws, &version)?.is_some();
+            if fresh
+                && saved
+                && !ctx.effects.dry_run
+                && journal.done.is_empty()
+                && unchanged(repo, &journal, &status_before)?
+            {
                 journal.remove(&ctx.ws)?;
             }
             return Err(err);
@@ -273,6 +287,7 @@ fn run_steps(
     opts: &Options<'_>,
     pipeline: &dyn ReleasePipeline,
     journal: &mut Journal,
+    mut problems: Vec<Error>,
 ) -> Result<Option<Error>> {
     let ctx = repo.ctx;
     let v = opts.version;
@@ -280,7 +295,14 @@ fn run_steps(
     let members = super::manifest::following_members(ctx)?;
     // The whole plan first: every step's preconditions and inputs (the message file, the
     // editor's text, the webhook) are checked before the first step changes anything.
-    let planned = plan_steps(repo, opts, journal, &members)?;
+    let planned = match plan_steps(repo, opts, journal, &members) {
+        Ok(planned) if problems.is_empty() => planned,
+        Ok(_) => return Err(together(&v, problems)),
+        Err(e) => {
+            problems.push(e);
+            return Err(together(&v, problems));
+        }
+    };
     if ctx.effects.dry_run {
         print_plan(repo, opts, &planned)?;
         return Ok(None);
@@ -365,6 +387,34 @@ fn run_steps(
         fail_after(step)?;
     }
     Ok(notify_failure)
+}
+
+/// Problems found before the first action, as one error: each said once, every `help:` kept;
+/// the exit code is the first problem's.
+fn together(v: &Version, mut problems: Vec<Error>) -> Error {
+    let mut seen = Vec::new();
+    problems.retain(|e| {
+        let new = !seen.contains(&e.message);
+        seen.push(e.message.clone());
+        new
+    });
+    if problems.len() == 1 {
+        return problems.remove(0);
+    }
+    let mut message = format!("cannot release {v}: {} problems", problems.len());
+    let mut help: Vec<String> = Vec::new();
+    for e in &problems {
+        message.push_str(&format!("\n  - {}", e.message.replace('\n', "\n    ")));
+        if let Some(h) = e.help.as_ref().filter(|h| !help.contains(h)) {
+            help.push(h.clone());
+        }
+    }
+    let code = problems[0].exit_code();
+    let mut err = Error::usage(message).with_code(code);
+    if !help.is_empty() {
+        err = err.with_help(help.join("\n"));
+    }
+    err
 }
 
 /// The plan of every step not done yet, each step planned on the state the one before it
