@@ -13,6 +13,7 @@
 
 use crate::support::git as git_support;
 use crate::support::portal::{self, Made, Origin, Portal};
+use crate::support::workspace as support;
 
 use std::path::{Path, PathBuf};
 
@@ -56,10 +57,46 @@ impl Fixture {
     }
 
     fn ty(&self, args: &[&str]) -> Run {
+        self.ty_env(args, &[])
+    }
+
+    fn ty_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = command(env!("CARGO_BIN_EXE_trainyard"), &self.repo.dir);
         cmd.args(args).env("SOURCE_DATE_EPOCH", EPOCH).env_remove("CARGO_TARGET_DIR").env_remove("RPM_CHANNEL");
         cmd.env_remove("EDITOR").env_remove("VISUAL");
+        cmd.envs(env.iter().copied());
         run(cmd)
+    }
+
+    /// A step's dry-run, then its run recording what the executor runs (test builds): the run
+    /// succeeds and executes exactly what the dry-run printed, in order. A commit the step makes
+    /// before tagging it is named in the plan (`<the commit of the final version>`): it is the
+    /// commit HEAD is at afterwards.
+    fn as_planned(&self, args: &[&str]) -> Run {
+        let mut dry = args.to_vec();
+        dry.push("--dry-run");
+        let plan = self.ty(&dry);
+        plan.ok();
+        let record = self.tmp.path.join("record");
+        let _ = std::fs::remove_file(&record);
+        let r = self.ty_env(args, &[("TRAINYARD_TEST_RECORD", record.to_str().unwrap())]);
+        r.ok();
+        let head = self.git(&["rev-parse", "HEAD"]);
+        let planned: Vec<String> = plan
+            .stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("would "))
+            .map(|l| l.replace("'<the commit of the final version>'", &head))
+            .collect();
+        let executed: Vec<String> =
+            std::fs::read_to_string(&record).unwrap_or_default().lines().map(str::to_string).collect();
+        assert!(
+            support::plan_matches(&planned, &executed),
+            "{args:?} did not do what its dry-run printed\n--- planned:\n{}\n--- executed:\n{}",
+            planned.join("\n"),
+            executed.join("\n")
+        );
+        r
     }
 
     fn version(&self, format: &str) -> String {
@@ -156,7 +193,7 @@ fn master_rc_and_version_branches_as_the_reference_text_has_them() {
     says(&dry, "branch --no-track rc");
     says(&dry, "starting the 0.13 development");
     assert_eq!(f.snapshot(), before, "--dry-run changes nothing");
-    f.ty(&["release", "freeze"]).ok();
+    f.as_planned(&["release", "freeze"]);
     assert_eq!(f.git(&["branch", "--show-current"]), "master");
     assert_eq!(f.cargo_at("master"), "0.13.0");
     assert_eq!(f.cargo_at("rc"), "0.12.0");
@@ -173,7 +210,7 @@ fn master_rc_and_version_branches_as_the_reference_text_has_them() {
     says(&dry, "v0.12.0b1");
     says(&dry, "release 0.12.0b2: version 0.12.0-beta.2");
     assert_eq!(f.snapshot(), before, "--dry-run changes nothing");
-    f.ty(&["release", "beta"]).ok();
+    f.as_planned(&["release", "beta"]);
     assert_eq!(f.git(&["branch", "--show-current"]), "0.12");
     assert_eq!(f.cargo_at("v0.12.0b1"), "0.12.0-beta.1");
     assert_eq!(f.cargo_at("0.12"), "0.12.0-beta.2");
@@ -198,7 +235,7 @@ fn master_rc_and_version_branches_as_the_reference_text_has_them() {
     says(&r, "is not on `rc`");
     assert_eq!(f.snapshot(), before, "a refused pick changes nothing");
     f.git(&["switch", "--quiet", "rc"]);
-    f.ty(&["release", "cherry-pick", &fix]).ok();
+    f.as_planned(&["release", "cherry-pick", &fix]);
     let on_rc = f.git(&["rev-parse", "rc"]);
     assert!(f.git(&["log", "-1", "--format=%b", "rc"]).contains(&format!("(cherry picked from commit {fix})")));
     // `trains`: the fix picked onto rc is pending on the version branch until picked there.
@@ -219,7 +256,7 @@ fn master_rc_and_version_branches_as_the_reference_text_has_them() {
         "{v012}"
     );
     f.git(&["switch", "--quiet", "0.12"]);
-    f.ty(&["release", "cherry-pick", &on_rc]).ok();
+    f.as_planned(&["release", "cherry-pick", &on_rc]);
     let text = f.ty(&["trains"]).ok().to_string();
     assert!(lane(&text, "\n0.12  (").ends_with("  fixes on rc not yet picked onto it: none"), "{text}");
     assert_eq!(f.git(&["log", "-1", "--format=%s", "0.12"]), "Bug 7 - fix the crash");
@@ -242,14 +279,14 @@ fn master_rc_and_version_branches_as_the_reference_text_has_them() {
 
     // Second beta on the version branch, then a release candidate.
     f.git(&["switch", "--quiet", "0.12"]);
-    f.ty(&["release", "beta"]).ok();
+    f.as_planned(&["release", "beta"]);
     assert_eq!(f.cargo_at("v0.12.0b2"), "0.12.0-beta.2");
     assert_eq!(f.cargo_at("0.12"), "0.12.0-beta.3");
     f.git(&["checkout", "--quiet", "v0.12.0b2"]);
     seen.push(f.version("rpm"));
     f.git(&["switch", "--quiet", "0.12"]);
     seen.push(f.version("rpm"));
-    f.ty(&["release", "rc"]).ok();
+    f.as_planned(&["release", "rc"]);
     assert_eq!(f.cargo_at("v0.12.0rc1"), "0.12.0-rc.1");
     assert_eq!(f.cargo_at("0.12"), "0.12.0-rc.2");
     f.git(&["checkout", "--quiet", "v0.12.0rc1"]);
@@ -275,8 +312,8 @@ fn master_rc_and_version_branches_as_the_reference_text_has_them() {
     assert_eq!(f.snapshot(), before);
 
     // The final, once its notes exist; then a fix.
-    f.ty(&["release", "notes", "--message-file", &f.outside("ops", "Ops\n")]).ok();
-    f.ty(&["release", "tag"]).ok();
+    f.as_planned(&["release", "notes", "--message-file", &f.outside("ops", "Ops\n")]);
+    f.as_planned(&["release", "tag"]);
     assert_eq!(f.cargo_at("v0.12.0"), "0.12.0");
     let notes = f.git(&["show", "v0.12.0:RELEASE.txt"]);
     assert!(notes.starts_with("0.12.0 - 2026-01-01\n"), "{notes}");
@@ -334,7 +371,7 @@ fn master_rc_and_version_branches_as_the_reference_text_has_them() {
 
     // The next freeze merges master into the existing rc (the cherry-picked fix merges cleanly).
     f.git(&["switch", "--quiet", "master"]);
-    f.ty(&["release", "freeze"]).ok();
+    f.as_planned(&["release", "freeze"]);
     assert_eq!(f.cargo_at("rc"), "0.13.0");
     assert_eq!(f.cargo_at("master"), "0.14.0");
     assert_eq!(f.version("pep440"), "0.14.0.dev1");

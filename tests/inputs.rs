@@ -109,6 +109,13 @@ fn release_inputs_are_checked_before_the_first_commit() {
     f.refused(&["release", "1.2", "--message-file", &empty], "has no Impacts lines");
     let dir = f.tmp.path.to_str().unwrap().to_string();
     f.refused(&["release", "1.2", "--message-file", &dir], "not a regular file");
+    // Every problem at once, before anything changes: a tree with changes (the start step's
+    // precondition) and a missing message file (the notes step's input) are both named.
+    f.repo.write("app/src/main.rs", "fn main() { /* wip */ }\n");
+    let stderr =
+        f.refused(&["release", "1.2", "--message-file", missing.to_str().unwrap()], "cannot release 1.2: 2 problems");
+    assert!(stderr.contains("--message-file") && stderr.contains("uncommitted changes: app/src/main.rs"), "{stderr}");
+    f.repo.git(&["checkout", "--quiet", "--", "app/src/main.rs"]);
     let ops = f.outside("ops", "Ops\n");
     f.refused(&["release", "1.2"], "no terminal to open $EDITOR");
     // A webhook file inside the repository, refused before anything is committed.

@@ -5,6 +5,7 @@
 
 use crate::support::git as git_support;
 use crate::support::sshd::Sshd;
+use crate::support::workspace as support;
 
 use std::path::{Path, PathBuf};
 
@@ -48,6 +49,34 @@ impl Yard {
             cmd.env(k, v);
         }
         run(cmd)
+    }
+
+    /// The dry-run, then the run recording what the executor runs (test builds): the run
+    /// succeeds and executes exactly what the dry-run printed, in order (`later:` standing for
+    /// the history record, whose SHA-256s are known once the packages are signed).
+    fn as_planned(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut dry = args.to_vec();
+        dry.push("--dry-run");
+        let plan = self.ty(&dry, env);
+        plan.ok();
+        let planned: Vec<String> =
+            plan.stdout.lines().filter_map(|l| l.strip_prefix("would ")).map(str::to_string).collect();
+        assert!(planned.iter().any(|l| l.starts_with("run: createrepo_c")), "{}", plan.stdout);
+        let record = self.path("record");
+        let _ = std::fs::remove_file(&record);
+        let mut env = env.to_vec();
+        env.push(("TRAINYARD_TEST_RECORD", record.to_str().unwrap()));
+        let r = self.ty(args, &env);
+        r.ok();
+        let executed: Vec<String> =
+            std::fs::read_to_string(&record).unwrap_or_default().lines().map(str::to_string).collect();
+        assert!(
+            support::plan_matches(&planned, &executed),
+            "{args:?} did not do what its dry-run printed\n--- planned:\n{}\n--- executed:\n{}",
+            planned.join("\n"),
+            executed.join("\n")
+        );
+        r
     }
 
     fn gpg(&self, args: &[&str]) -> Run {
@@ -417,10 +446,16 @@ fn stage_prod_promotion_and_rollback_scenario() {
     let pass = y.key("releases@example.com", "s3cret");
     let env = [("TRAINYARD_GPG_KEY", "releases@example.com"), ("TRAINYARD_GPG_PASSPHRASE_FILE", pass.as_str())];
     let repos = y.repos();
-    let promote =
-        |v: &str| y.ty(&["release", "promote", v, "--from", "stage", "--to", "prod", "--repo-dir", &repos], &env);
+    let promote = |v: &str| {
+        y.as_planned(&["release", "promote", v, "--from", "stage", "--to", "prod", "--repo-dir", &repos], &env)
+    };
 
-    y.publish(&y.collection("1.2", "a"), "prod", &env).ok();
+    // Each publish, promote and rollback does what its dry-run printed.
+    let c = y.collection("1.2", "a");
+    y.as_planned(
+        &["release", "publish", "--from", c.to_str().unwrap(), "--repo-dir", &repos, "--channel", "prod"],
+        &env,
+    );
     y.publish(&y.collection("1.3", "a"), "stage", &env).ok();
     y.publish(&y.collection("1.3.1", "a"), "stage", &env).ok();
     let out = promote("1.3.1");
@@ -440,7 +475,7 @@ fn stage_prod_promotion_and_rollback_scenario() {
     assert_eq!(installed(&root, "portal"), "1.3.1");
 
     // It breaks: prod goes back to 1.2.
-    let back = y.ty(&["release", "rollback", "1.2", "--channel", "prod", "--repo-dir", &repos], &env);
+    let back = y.as_planned(&["release", "rollback", "1.2", "--channel", "prod", "--repo-dir", &repos], &env);
     let printed = back.ok();
     assert!(printed.contains("dnf --refresh downgrade portal"), "{printed}");
     assert!(prod.join("archive/portal-1.3.1-1.noarch.rpm").is_file());

@@ -63,6 +63,30 @@ impl Fixture {
         run(cmd)
     }
 
+    /// A step's dry-run, then its run recording what the executor runs (test builds): the run
+    /// succeeds and executes exactly what the dry-run printed, in order.
+    fn as_planned(&self, args: &[&str]) -> Run {
+        let mut dry = args.to_vec();
+        dry.push("--dry-run");
+        let plan = self.ty(&dry, &[]);
+        plan.ok();
+        let planned: Vec<String> =
+            plan.stdout.lines().filter_map(|l| l.strip_prefix("would ")).map(str::to_string).collect();
+        let record = self.tmp.path.join("record");
+        let _ = std::fs::remove_file(&record);
+        let r = self.ty(args, &[("TRAINYARD_TEST_RECORD", record.to_str().unwrap())]);
+        r.ok();
+        let executed: Vec<String> =
+            std::fs::read_to_string(&record).unwrap_or_default().lines().map(str::to_string).collect();
+        assert!(
+            support::plan_matches(&planned, &executed),
+            "{args:?} did not do what its dry-run printed\n--- planned:\n{}\n--- executed:\n{}",
+            planned.join("\n"),
+            executed.join("\n")
+        );
+        r
+    }
+
     /// A file outside the repository (message files, webhook files).
     fn outside(&self, name: &str, text: &str) -> String {
         let path = self.tmp.path.join(name);
@@ -153,7 +177,7 @@ fn the_old_process_step_by_step() {
     let main_before = f.git(&["rev-parse", "main"]);
 
     // 1. start 1.2.
-    f.ty(&["release", "start", "1.2"], &[]).ok();
+    f.as_planned(&["release", "start", "1.2"]);
     assert_eq!(f.branch(), "1.2-release");
     assert_eq!(f.git(&["rev-parse", "main~1"]), main_before);
     assert_eq!(f.subject("main"), "starting the 1.3 development");
@@ -170,7 +194,7 @@ fn the_old_process_step_by_step() {
     assert_eq!(f.status(), "");
 
     // 2. pin stage and prod.
-    f.ty(&["release", "pin"], &[]).ok();
+    f.as_planned(&["release", "pin"]);
     assert_eq!(f.subject("HEAD"), "release 1.2: pin stage and prod requirements");
     for file in ["reqs/prod-reqs.txt", "reqs/stage-reqs.txt"] {
         let text = std::fs::read_to_string(f.repo.dir.join(file)).unwrap();
@@ -181,7 +205,7 @@ fn the_old_process_step_by_step() {
     says(&again, "nothing to do");
 
     // 3. notes, 4. tag.
-    f.ty(&["release", "notes", "--message-file", &ops], &[]).ok();
+    f.as_planned(&["release", "notes", "--message-file", &ops]);
     assert_eq!(f.subject("HEAD"), "release 1.2: RELEASE.txt");
     let s12 = section(
         "1.2",
@@ -193,7 +217,7 @@ fn the_old_process_step_by_step() {
         ],
     );
     assert_eq!(f.release_txt("HEAD"), s12.trim_end());
-    f.ty(&["release", "tag"], &[]).ok();
+    f.as_planned(&["release", "tag"]);
     assert_eq!(f.git(&["cat-file", "-t", "rpm-1.2"]), "tag");
     assert_eq!(f.git(&["rev-parse", "rpm-1.2^{commit}"]), f.git(&["rev-parse", "1.2-release"]));
     assert!(f.git(&["tag", "-l", "--format=%(contents)", "rpm-1.2"]).starts_with("portal 1.2\n\n1.2 - 2026-01-01"));
@@ -201,7 +225,7 @@ fn the_old_process_step_by_step() {
     assert_eq!(f.origin_refs().lines().count(), 1, "nothing pushed by the steps");
 
     // 5. push: main, 1.2-release, rpm-1.2 in one atomic push.
-    f.ty(&["release", "push"], &[]).ok();
+    f.as_planned(&["release", "push"]);
     let origin = f.origin_refs();
     for r in ["refs/heads/main", "refs/heads/1.2-release", "refs/tags/rpm-1.2"] {
         let local = f.git(&["rev-parse", r]);
@@ -217,24 +241,24 @@ fn the_old_process_step_by_step() {
 
     // Stage fails: 1.2.1 on the release branch.
     f.repo.checkout("1.2-release");
-    f.ty(&["release", "fix"], &[]).ok();
+    f.as_planned(&["release", "fix"]);
     assert_eq!(f.subject("HEAD"), "release 1.2.1: version 1.2.1");
     assert_eq!(f.version_at("HEAD"), "1.2.1");
     assert_eq!(f.lock_version_at("HEAD"), "1.2.1");
     f.repo.write("app/src/stage.rs", "pub fn stage() {}\n");
     let fix1 = f.repo.commit_all("Bug 700100 - fix the stage crash");
-    f.ty(&["release", "notes", "--message-file", &ops], &[]).ok();
-    f.ty(&["release", "tag"], &[]).ok();
+    f.as_planned(&["release", "notes", "--message-file", &ops]);
+    f.as_planned(&["release", "tag"]);
     assert_eq!(f.rpm_version(), "1.2.1");
     let s121 = section("1.2.1", &["Ops"], &["Bug 700100 - fix the stage crash"]);
     assert_eq!(f.release_txt("rpm-1.2.1"), format!("{s121}\n{}", s12.trim_end()));
 
     // It breaks in prod: 1.2.2.
-    f.ty(&["release", "fix"], &[]).ok();
+    f.as_planned(&["release", "fix"]);
     f.repo.write("app/src/prod.rs", "pub fn prod() {}\n");
     let fix2 = f.repo.commit_all("Prod no longer crashes on start\n\nFixes bug 700200.");
-    f.ty(&["release", "notes", "--message-file", &f.outside("impacts-2", "- Ops\n- QA\n")], &[]).ok();
-    f.ty(&["release", "tag"], &[]).ok();
+    f.as_planned(&["release", "notes", "--message-file", &f.outside("impacts-2", "- Ops\n- QA\n")]);
+    f.as_planned(&["release", "tag"]);
     assert_eq!(f.rpm_version(), "1.2.2");
     let s122 = section("1.2.2", &["Ops", "QA"], &["Bug 700200 - Prod no longer crashes on start"]);
     assert!(f.release_txt("rpm-1.2.2").starts_with(&format!("{s122}\n{s121}\n1.2 - ")));
@@ -251,7 +275,7 @@ fn the_old_process_step_by_step() {
     }
     assert!(out.contains("release 1.2.1: version 1.2.1  (release bookkeeping, not backported)"), "{out}");
     assert_eq!(f.subject("main"), "Bug 700001 - a feature for 1.3", "listing changes nothing");
-    f.ty(&["release", "backport", "--apply"], &[]).ok();
+    f.as_planned(&["release", "backport", "--apply"]);
     assert_eq!(f.version_at("main"), "1.3.0", "main keeps its train");
     for file in ["app/src/stage.rs", "app/src/prod.rs"] {
         assert!(f.repo.dir.join(file).exists(), "{file} not backported");
@@ -265,15 +289,15 @@ fn the_old_process_step_by_step() {
     assert!(!out.contains(&fix1[..12]) && !out.contains(&fix2[..12]), "{out}");
     assert_eq!(f.status(), "");
 
-    f.ty(&["release", "push"], &[]).ok();
+    f.as_planned(&["release", "push"]);
     let origin = f.origin_refs();
     for r in ["refs/heads/main", "refs/heads/1.2-release", "refs/tags/rpm-1.2.1", "refs/tags/rpm-1.2.2"] {
         let local = f.git(&["rev-parse", r]);
         assert!(origin.contains(&format!("{r} {local}")), "{r} not pushed:\n{origin}");
     }
     // 1.3 lists only what 1.2.x did not ship (backports matched by patch identity).
-    f.ty(&["release", "start", "1.3"], &[]).ok();
-    f.ty(&["release", "notes", "--message-file", &ops], &[]).ok();
+    f.as_planned(&["release", "start", "1.3"]);
+    f.as_planned(&["release", "notes", "--message-file", &ops]);
     let s13 = f.release_txt("HEAD");
     let s13 = s13.split("\n1.2.2 - ").next().unwrap();
     assert_eq!(s13, section("1.3", &["Ops"], &["Bug 700001 - a feature for 1.3"]));
@@ -365,7 +389,7 @@ fn dry_run_of_the_whole_path_prints_the_plan() {
     for needle in [
         "git -C",
         "branch --no-track 1.2-release",
-        "commit --quiet --no-verify -m \"starting the 1.3 development\"",
+        "commit --quiet --no-verify -m 'starting the 1.3 development'",
         "switch --quiet 1.2-release",
         "would write:",
         "Cargo.lock",
@@ -374,15 +398,52 @@ fn dry_run_of_the_whole_path_prints_the_plan() {
         "release 1.2: RELEASE.txt",
         "tag --annotate",
         "rpm-1.2",
-        "would build_rpms RPM_CHANNEL=prod at rpm-1.2",
-        "would publish the collection to",
+        "would later: build_rpms RPM_CHANNEL=prod at rpm-1.2",
+        "would later: publish the collection to",
         "(not pushing",
     ] {
         assert!(out.contains(needle), "{needle:?} not in the plan:\n{out}");
     }
+    // The tag goes on the notes commit the run makes, which does not exist yet: the plan names
+    // it, and says that its id is known only at run time (not HEAD's id, which it is not).
+    let head = f.git(&["rev-parse", "HEAD"]);
+    let tag_line = out.lines().find(|l| l.contains(" tag --annotate ")).unwrap();
+    assert!(tag_line.ends_with(" rpm-1.2 '<the commit of the notes step>'"), "{tag_line}");
+    assert!(!tag_line.contains(&head), "{tag_line}");
+    says(&r, "(known only at run time: <the commit of the notes step>");
     assert_eq!(f.refs(), refs);
     assert_eq!(f.status(), status);
     assert!(!f.repo.dir.join("target/trainyard/release").exists());
+}
+
+/// The whole path's dry-run, then its run, recording what the executor runs (test builds):
+/// the run does what the plan printed, in order; `<the commit of the notes step>` is the notes
+/// commit the run made, and each `later:` part is planned when the run gets there.
+fn release_as_planned(f: &Fixture, version: &str, args: &[&str]) -> Vec<String> {
+    let mut dry = args.to_vec();
+    dry.push("--dry-run");
+    let plan = f.ty(&dry, &[]).ok().to_string();
+    assert!(plan.contains("<the commit of the notes step>"), "{plan}");
+    let record = f.tmp.path.join(format!("record-{version}"));
+    let record_s = record.to_str().unwrap();
+    f.ty(args, &[("TRAINYARD_TEST_RECORD", record_s)]).ok();
+    let executed: Vec<String> = std::fs::read_to_string(&record).unwrap().lines().map(str::to_string).collect();
+    let subject = format!("^release {version}: RELEASE.txt$");
+    let notes = f.git(&["log", "-1", "--format=%H", "--grep", &subject, "HEAD"]);
+    assert_eq!(notes.len(), 40, "no notes commit of {version}");
+    let planned: Vec<String> = plan
+        .lines()
+        .filter_map(|l| l.strip_prefix("would "))
+        .map(|l| l.replace("'<the commit of the notes step>'", &notes))
+        .collect();
+    assert!(
+        support::plan_matches(&planned, &executed),
+        "the run did not do what the dry-run printed\n--- planned:\n{}\n--- executed:\n{}",
+        planned.join("\n"),
+        executed.join("\n")
+    );
+    assert_eq!(f.git(&["rev-parse", &format!("rpm-{version}^{{commit}}")]), notes, "the tag is on the notes commit");
+    executed
 }
 
 /// Installs `package` from the published repository into an empty root, with a second
@@ -530,13 +591,22 @@ fn whole_release_of_a_fix() {
     }
     let env: [(&str, &str); 0] = [];
     let repos_s = repos.to_str().unwrap();
-    f.ty(&["release", "1.2", "--message-file", &ops, "--repo-dir", repos_s, "RPM_CHANNEL=stage"], &env).ok();
+    let executed = release_as_planned(
+        &f,
+        "1.2",
+        &["release", "1.2", "--message-file", &ops, "--repo-dir", repos_s, "RPM_CHANNEL=stage"],
+    );
+    assert!(executed.iter().any(|l| l.starts_with("later: build_rpms RPM_CHANNEL=stage at rpm-1.2")), "{executed:?}");
     f.repo.write("app/src/stage.rs", "pub fn stage() {}\n");
     f.repo.commit_all("Bug 700100 - fix the stage crash");
     let r = f.ty(&["release", "1.2.2", "--message-file", &ops, "--repo-dir", repos_s, "RPM_CHANNEL=stage"], &env);
     r.fails_with(2);
     says(&r, "the next fix is 1.2.1");
-    f.ty(&["release", "1.2.1", "--message-file", &ops, "--repo-dir", repos_s, "RPM_CHANNEL=stage"], &env).ok();
+    release_as_planned(
+        &f,
+        "1.2.1",
+        &["release", "1.2.1", "--message-file", &ops, "--repo-dir", repos_s, "RPM_CHANNEL=stage"],
+    );
     assert_eq!(f.git(&["tag", "--list"]), "rpm-1.2\nrpm-1.2.1");
     assert_eq!(f.version_at("rpm-1.2.1"), "1.2.1");
     assert!(f.release_txt("rpm-1.2.1").starts_with(&section("1.2.1", &["Ops"], &["Bug 700100 - fix the stage crash"])));
@@ -665,7 +735,7 @@ fn notify_posts_to_the_webhook_and_never_prints_it() {
     let file = f.outside("hook", &format!("{url}\n"));
     let r = f.ty(&["release", "notify", "--webhook-file", &file, "--dry-run"], &[]);
     r.ok();
-    says(&r, "would post to the webhook from the file");
+    says(&r, "would later: notify: post the release of 1.2 to the webhook from the file");
     assert!(!format!("{}{}", r.stdout, r.stderr).contains("SECRET-TOKEN"));
     let r = f.ty(&["release", "notify", "--webhook-file", &file, "RPM_CHANNEL=stage"], &[]);
     r.ok();

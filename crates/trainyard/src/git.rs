@@ -109,11 +109,15 @@ impl Git {
         Ok((done.success(), done.stdout, done.stderr))
     }
 
-    /// Runs a git command that changes the repository (dry-run aware).
+    /// The git command `git -C DIR ARGS...`, as a plan runs it.
+    pub fn command(&self, args: &[&str]) -> crate::plan::Command {
+        crate::plan::Command::new("git").arg("-C").arg(self.dir.as_str()).args(args.iter().copied())
+    }
+
+    /// Runs a git command that changes the repository, through the executor (dry-run aware).
     pub fn run(&self, effects: &Effects, args: &[&str]) -> Result<()> {
-        let sh = Self::sh()?;
-        let dir = &self.dir;
-        effects.run(cmd!(sh, "git -C {dir} {args...}"))
+        exec::tool("git", "git")?;
+        effects.apply(&crate::plan::Action::Run(self.command(args)))
     }
 
     /// `git -C DIR ARGS...` as a plan's command (see [`crate::plan`]): a change the executor runs.

@@ -160,6 +160,21 @@ impl FromBytesLossless for std::ffi::OsStr {
 fn shell_word(word: &str) -> String {
     if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%^".contains(c)) {
         word.to_string()
+    } else if word.chars().any(char::is_control) {
+        // ANSI-C quoting, so that a plan line stays one line (a tag message has newlines).
+        let mut quoted = String::from("$'");
+        for c in word.chars() {
+            match c {
+                '\\' => quoted.push_str("\\\\"),
+                '\'' => quoted.push_str("\\'"),
+                '\n' => quoted.push_str("\\n"),
+                '\t' => quoted.push_str("\\t"),
+                c if c.is_control() => quoted.push_str(&format!("\\x{:02x}", c as u32)),
+                c => quoted.push(c),
+            }
+        }
+        quoted.push('\'');
+        quoted
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
     }
@@ -209,6 +224,9 @@ pub enum Action {
     RemoveFile(Utf8PathBuf),
     /// Removes a directory and everything in it; nothing to do when it is absent.
     RemoveDir(Utf8PathBuf),
+    /// Opens the user's editor on a file, on the terminal (the release notes): `editor` is a
+    /// command as `$EDITOR` holds it (words for a shell), the file its last argument.
+    Edit { editor: String, file: Utf8PathBuf },
     /// A part planned at run time, from what the actions before it produce: says what it does
     /// and what it depends on. Executing it changes nothing; the run then plans that part.
     Later(String),
@@ -225,6 +243,7 @@ impl fmt::Display for Action {
             Action::Symlink { target, link } => format!("link: {link} -> {target}"),
             Action::RemoveFile(path) => format!("remove: {path}"),
             Action::RemoveDir(path) => format!("remove: {path}/"),
+            Action::Edit { editor, file } => format!("edit: {file} with `{editor}`"),
             Action::Later(what) => format!("later: {what}"),
         };
         f.write_str(&redact::text(&line))
@@ -349,6 +368,20 @@ pub(crate) fn apply(action: &Action) -> crate::error::Result<()> {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(path)(e)),
             _ => Ok(()),
         },
+        Action::Edit { editor, file } => {
+            // As git does: $EDITOR is a shell word list ("code --wait"), the file its last argument.
+            let status = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("{editor} \"$1\""))
+                .arg("sh")
+                .arg(file.as_str())
+                .status()
+                .map_err(|e| Error::failed(format!("could not start the editor `{editor}`: {e}")))?;
+            if !status.success() {
+                return Err(Error::failed(format!("the editor `{editor}` failed ({status})")));
+            }
+            Ok(())
+        }
         Action::Later(_) => Ok(()),
     }
 }
@@ -399,6 +432,7 @@ mod tests {
             line,
             "run: GIT_EDITOR=true CARGO_REGISTRY_TOKEN=*** git commit -m 'it'\\''s done' <(25 bytes on stdin) (in /repo)"
         );
+        assert_eq!(shell_word("a\nb 'c'\\"), "$'a\\nb \\'c\\'\\\\'");
         assert!(!format!("{:?}", Action::Run(Command::new("x").env_secret("T", "s3cr3t-token"))).contains("s3cr3t"));
     }
 

@@ -6,7 +6,7 @@
 //! The release line's own bookkeeping (its version changes and pins) is not backported;
 //! its RELEASE.txt sections and every other commit are.
 
-use super::{messages, Preflight, Repo, State, Version};
+use super::{messages, GitPlan, Plan, Preflight, Repo, State, Version};
 use crate::error::{Error, Result};
 
 /// A commit of the release branch the default branch lacks.
@@ -81,9 +81,14 @@ pub fn run(repo: &Repo, state: &State, line: Option<&str>, apply: bool) -> Resul
         }
         return Ok(());
     }
-    let mut applied = 0;
+    // The plan: one cherry-pick per commit; a conflict is undone (`cherry-pick --abort`).
+    let mut plan = Plan::default();
     for c in &todo {
-        if let Err(err) = repo.git.run(&repo.ctx.effects, &["cherry-pick", "-x", &c.commit]) {
+        plan.git(repo, &["cherry-pick", "-x", &c.commit]);
+    }
+    let mut applied = 0;
+    for (action, c) in plan.actions.iter().zip(&todo) {
+        if let Err(err) = repo.ctx.effects.apply(action) {
             // Leave the branch as the picks before this one left it, not half-merged.
             let _ = repo.git.run(&repo.ctx.effects, &["cherry-pick", "--abort"]);
             let rest: Vec<String> =

@@ -4,7 +4,7 @@
 //! branch into the default branch, a version branch into rc) is refused: the flow forbids it.
 //! A conflicting pick is undone; the picks before it stay.
 
-use super::{Preflight, Repo, State};
+use super::{GitPlan, Plan, Preflight, Repo, State};
 use crate::error::{Error, Result};
 use crate::scm::{self, Line};
 
@@ -55,9 +55,14 @@ pub fn run(repo: &Repo, state: &State, commits: &[String]) -> Result<()> {
         ids.push(id);
     }
     pre.finish()?;
+    // The plan: one cherry-pick per commit; a conflict is undone (`cherry-pick --abort`).
+    let mut plan = Plan::default();
+    for id in &ids {
+        plan.git(repo, &["cherry-pick", "-x", id]);
+    }
     let mut applied = 0;
-    for (i, id) in ids.iter().enumerate() {
-        if let Err(err) = repo.git.run(&repo.ctx.effects, &["cherry-pick", "-x", id]) {
+    for (i, (action, id)) in plan.actions.iter().zip(&ids).enumerate() {
+        if let Err(err) = repo.ctx.effects.apply(action) {
             let _ = repo.git.run(&repo.ctx.effects, &["cherry-pick", "--abort"]);
             return Err(Error::failed(format!(
                 "cherry-picking {} onto {here} conflicts; it was undone. {applied} of {} commits were applied.\n{}",

@@ -1,7 +1,7 @@
 //! `release fix`: on the release branch after a tagged release, move to the next micro
 //! version (`1.2` -> `1.2.1`), so that the next `release notes` and `release tag` make `rpm-1.2.1`.
 
-use super::{messages, Plan, Preflight, Repo, State, Step};
+use super::{messages, GitPlan, Plan, Preflight, Repo, State, Step};
 use crate::error::Result;
 
 pub fn plan(repo: &Repo, state: &State, members: &[String]) -> Result<Step> {
@@ -24,6 +24,6 @@ pub fn plan(repo: &Repo, state: &State, members: &[String]) -> Result<Step> {
     let after = state.with_version(repo, members, &next)?;
     let mut plan = Plan::default();
     let paths = plan.write_version(repo, state, &after);
-    plan.commit(&paths, &messages::version(&next));
+    plan.commit(repo, &paths, &messages::version(&next));
     Ok(Step { plan, after })
 }

@@ -2,7 +2,7 @@
 //! branch (creating it the first time), then moves the default branch to the next minor's dev
 //! train (`0.12.0` -> `0.13.0`, whose first commit is `0.13.0.dev1`). Ends on the default branch.
 
-use super::{messages, Plan, Preflight, Repo, State, Step, Version};
+use super::{messages, GitPlan, Plan, Preflight, Repo, State, Step, Version};
 use crate::error::{Error, Result};
 
 pub fn plan(repo: &Repo, state: &State, members: &[String]) -> Result<Step> {
@@ -51,15 +51,15 @@ pub fn plan(repo: &Repo, state: &State, members: &[String]) -> Result<Step> {
 
     let mut plan = Plan::default();
     if rc_exists {
-        plan.git(&["switch", "--quiet", &rc]);
+        plan.git(repo, &["switch", "--quiet", &rc]);
         let message = format!("release freeze: merge {default} into {rc} for {v}");
-        plan.git(&["merge", "--quiet", "--no-edit", "-m", &message, &state.head]);
-        plan.git(&["switch", "--quiet", &default]);
+        plan.git(repo, &["merge", "--quiet", "--no-edit", "-m", &message, state.head_arg()]);
+        plan.git(repo, &["switch", "--quiet", &default]);
     } else {
-        plan.git(&["branch", "--no-track", &rc, &state.head]);
+        plan.git(repo, &["branch", "--no-track", &rc, state.head_arg()]);
     }
     let after = state.with_version(repo, members, &next)?;
     let paths = plan.write_version(repo, state, &after);
-    plan.commit(&paths, &messages::next_train(&next));
+    plan.commit(repo, &paths, &messages::next_train(&next));
     Ok(Step { plan, after })
 }

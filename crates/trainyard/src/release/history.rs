@@ -83,8 +83,9 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Record>> {
     Ok(out)
 }
 
-/// Appends `record` (the whole file is rewritten by rename: readers never see half a line).
-pub fn append(dir: &Utf8Path, record: &Record) -> Result<()> {
+/// The history file of `dir` with `record` appended: the whole file, written by rename (readers
+/// never see half a line).
+pub fn appended(dir: &Utf8Path, record: &Record) -> Result<Vec<u8>> {
     let path = dir.join(FILE);
     let mut text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -96,7 +97,7 @@ pub fn append(dir: &Utf8Path, record: &Record) -> Result<()> {
     }
     text.push_str(&serde_json::to_string(record).map_err(|e| Error::failed(format!("history record: {e}")))?);
     text.push('\n');
-    crate::exec::write_atomic(&path, text.as_bytes())
+    Ok(text.into_bytes())
 }
 
 /// Whether a record's version is `v` (`1.2` and `1.2.0` are one release).

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use camino::Utf8PathBuf;
 use serde::{Deserialize, Serialize};
 
+use super::pipeline::PathStep;
 use super::{Repo, Version};
 use crate::error::{io, Error, Result};
 use crate::exec::write_atomic;
@@ -43,8 +44,9 @@ pub struct Journal {
     /// while they still hold these values.
     #[serde(default)]
     pub refs_after: BTreeMap<String, Option<String>>,
-    /// Steps done, in order.
-    pub done: Vec<String>,
+    /// Steps done, in order (written as their names: `start`, `build_rpms`, ..., as the
+    /// journals of earlier versions have them, which therefore read unchanged).
+    pub done: Vec<PathStep>,
     /// The collection `build_rpms` produced.
     pub collection: Option<Utf8PathBuf>,
     /// Why the notification failed, when it did (retried by `--resume`).
@@ -62,7 +64,7 @@ pub struct Journal {
 /// A step as it began: what `--resume` and `--abort` put back when it was interrupted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Running {
-    pub step: String,
+    pub step: PathStep,
     /// `refs/heads/*` and `refs/tags/*` when the step began.
     pub refs: BTreeMap<String, String>,
     /// The branch checked out when the step began, or the commit of a detached HEAD.
@@ -180,8 +182,8 @@ impl Journal {
         std::fs::remove_file(&path).map_err(io(&path))
     }
 
-    pub fn is_done(&self, step: &str) -> bool {
-        self.done.iter().any(|s| s == step)
+    pub fn is_done(&self, step: PathStep) -> bool {
+        self.done.contains(&step)
     }
 
     /// Records what the steps so far did to the local refs; called after each step.
@@ -196,10 +198,10 @@ impl Journal {
     }
 
     /// Records, before its first effect, that `step` begins and which files it writes.
-    pub fn enter(&mut self, repo: &Repo, step: &str, writes: BTreeMap<String, Vec<String>>) -> Result<()> {
+    pub fn enter(&mut self, repo: &Repo, step: PathStep, writes: BTreeMap<String, Vec<String>>) -> Result<()> {
         let branch = repo.git.current_branch()?;
         self.running = Some(Running {
-            step: step.to_string(),
+            step,
             refs: repo.local_refs()?,
             head_was_branch: branch.is_some(),
             head: match branch {
@@ -221,10 +223,10 @@ impl Journal {
     }
 
     /// Records that the running step is done.
-    pub fn finish(&mut self, repo: &Repo, step: &str) -> Result<()> {
+    pub fn finish(&mut self, repo: &Repo, step: PathStep) -> Result<()> {
         self.running = None;
         self.checkout = None;
-        self.done.push(step.to_string());
+        self.done.push(step);
         self.record_refs(repo)?;
         self.save(&repo.ctx.ws)
     }

@@ -196,7 +196,12 @@ impl<'a> Repo<'a> {
 #[derive(Debug, Clone)]
 pub struct State {
     pub branch: Option<String>,
+    /// The commit HEAD is at (for a planned state: the newest commit that exists, which the
+    /// planned ones descend from).
     pub head: String,
+    /// For a state a plan leaves rather than one read: the commit HEAD will be, which exists
+    /// only at run time (`<the commit of the notes step>`); `None` when it is [`State::head`].
+    pub planned_head: Option<String>,
     pub manifest: String,
     pub lock: Option<String>,
     /// Whether Cargo.lock is committed (libraries often ignore it: then it is edited, not committed).
@@ -222,12 +227,18 @@ impl State {
         Ok(State {
             branch: repo.git.current_branch()?,
             head,
+            planned_head: None,
             manifest,
             lock: read_opt(&ws.lock_path())?,
             lock_tracked: repo.git.try_read(&["ls-files", "--error-unmatch", "--", "Cargo.lock"])?.is_some(),
             release_notes: read_opt(&ws.root.join(RELEASE_FILE))?,
             dirty: status.lines().map(|l| l.get(3..).unwrap_or(l).to_string()).collect(),
         })
+    }
+
+    /// HEAD as a plan names it: the commit, or the name of the commit a planned step makes.
+    pub fn head_arg(&self) -> &str {
+        self.planned_head.as_deref().unwrap_or(&self.head)
     }
 
     /// The workspace's Cargo version.
@@ -266,38 +277,39 @@ pub struct Step {
     pub after: State,
 }
 
-/// One change a step makes.
-#[derive(Debug, Clone)]
-pub enum Action {
-    Git(Vec<String>),
-    Write { path: Utf8PathBuf, text: String },
-}
+/// The crate's plan types: a release step's plan is a [`Plan`] of [`Action`]s, run by
+/// [`crate::exec::Effects::execute`] like every other target's.
+pub use crate::plan::{Action, Plan};
 
-/// The exact list of changes a step makes, in order; dry-run prints it.
-#[derive(Debug, Clone, Default)]
-pub struct Plan {
-    pub actions: Vec<Action>,
-}
-
-impl Plan {
-    pub fn git(&mut self, args: &[&str]) {
-        self.actions.push(Action::Git(args.iter().map(|a| a.to_string()).collect()));
-    }
-
-    pub fn write(&mut self, path: Utf8PathBuf, text: String) {
-        self.actions.push(Action::Write { path, text });
-    }
-
+/// What the release steps add to a [`Plan`]: git commands in the workspace's repository.
+pub trait GitPlan {
+    /// `git -C <root> ARGS...`.
+    fn git(&mut self, repo: &Repo, args: &[&str]);
     /// Commits exactly `paths` with `message`.
-    pub fn commit(&mut self, paths: &[&str], message: &str) {
+    fn commit(&mut self, repo: &Repo, paths: &[&str], message: &str);
+    /// Writes the version change `from` -> `to` (Cargo.toml, and Cargo.lock when there is
+    /// one); returns the paths to commit.
+    fn write_version(&mut self, repo: &Repo, from: &State, to: &State) -> Vec<&'static str>;
+}
+
+/// The git command the release steps run in the workspace's repository.
+pub fn git_command(repo: &Repo, args: &[&str]) -> crate::plan::Command {
+    repo.git.command(args)
+}
+
+impl GitPlan for Plan {
+    fn git(&mut self, repo: &Repo, args: &[&str]) {
+        self.run(git_command(repo, args));
+    }
+
+    fn commit(&mut self, repo: &Repo, paths: &[&str], message: &str) {
         let mut add = vec!["add", "--"];
         add.extend(paths);
-        self.git(&add);
-        self.git(&["commit", "--quiet", "--no-verify", "-m", message]);
+        self.git(repo, &add);
+        self.git(repo, &["commit", "--quiet", "--no-verify", "-m", message]);
     }
 
-    /// Writes the version change `from` -> `to` (Cargo.toml, and Cargo.lock when there is one).
-    pub fn write_version(&mut self, repo: &Repo, from: &State, to: &State) -> Vec<&'static str> {
+    fn write_version(&mut self, repo: &Repo, from: &State, to: &State) -> Vec<&'static str> {
         let ws = &repo.ctx.ws;
         let mut paths = vec!["Cargo.toml"];
         if to.manifest != from.manifest {
@@ -312,29 +324,6 @@ impl Plan {
             }
         }
         paths
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.actions.is_empty()
-    }
-
-    pub fn run(&self, repo: &Repo) -> Result<()> {
-        self.run_each(repo, |_, _| Ok(()))
-    }
-
-    /// Runs the plan, calling `before(i, action)` before the action `i` (its error stops the plan).
-    pub fn run_each(&self, repo: &Repo, mut before: impl FnMut(usize, &Action) -> Result<()>) -> Result<()> {
-        for (i, action) in self.actions.iter().enumerate() {
-            before(i, action)?;
-            match action {
-                Action::Git(args) => {
-                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                    repo.git.run(&repo.ctx.effects, &args)?;
-                }
-                Action::Write { path, text } => repo.ctx.effects.write(path, text.as_bytes())?,
-            }
-        }
-        Ok(())
     }
 }
 

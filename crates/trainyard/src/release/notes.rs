@@ -27,7 +27,7 @@ use std::io::IsTerminal;
 
 use camino::Utf8Path;
 
-use super::{messages, Plan, Preflight, Repo, State, Step, Version, RELEASE_FILE};
+use super::{messages, Action, GitPlan, Plan, Preflight, Repo, State, Step, Version, RELEASE_FILE};
 use crate::channel::Channel;
 use crate::cli::project_var;
 use crate::error::{io, Error, Result};
@@ -39,6 +39,9 @@ pub enum Impacts<'p> {
     Editor,
     /// The lines of this file (`--message-file`).
     File(&'p Utf8Path),
+    /// The whole section, already written (the whole path plans the notes before its first
+    /// step, and its `notes` step writes what was planned: the editor opens once).
+    Written(String),
 }
 
 const EDITOR_HELP: &str = "# Release notes: lines starting with '#' are dropped.\n\
@@ -69,24 +72,24 @@ pub fn plan(repo: &Repo, state: &State, impacts: Impacts<'_>) -> Result<Step> {
     let generated = render(&v, &date, &previous_impacts, &deps, &changes);
     let section = match impacts {
         Impacts::File(path) => render(&v, &date, &impact_lines(path)?, &deps, &changes),
-        Impacts::Editor if repo.ctx.effects.dry_run => {
-            println!("would open $EDITOR on the {v} section of {RELEASE_FILE}:\n{generated}");
-            generated
-        }
         Impacts::Editor => edit(repo, &v, &generated)?,
+        Impacts::Written(section) => section,
     };
     let new_text = insert(state.release_notes.as_deref(), &section);
     let mut plan = Plan::default();
     plan.write(repo.ctx.ws.root.join(RELEASE_FILE), new_text.clone());
-    plan.commit(&[RELEASE_FILE], &messages::notes(&v));
+    plan.commit(repo, &[RELEASE_FILE], &messages::notes(&v));
     let mut after = state.clone();
     after.release_notes = Some(new_text);
     Ok(Step { plan, after })
 }
 
-/// Opens `$EDITOR` on the section; refuses an empty or unchanged result.
+/// Opens `$EDITOR` on the section (through the executor); refuses an empty or unchanged result.
+/// In a dry-run the editor is not opened: the generated section stands for the edited one.
 fn edit(repo: &Repo, v: &Version, generated: &str) -> Result<String> {
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+    let effects = &repo.ctx.effects;
+    let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !effects.dry_run && !terminal {
         return Err(Error::usage("no terminal to open $EDITOR on the release notes")
             .with_help("give the Impacts lines in a file: --message-file FILE (one team per line)"));
     }
@@ -97,20 +100,14 @@ fn edit(repo: &Repo, v: &Version, generated: &str) -> Result<String> {
         .unwrap_or_else(|| "vi".to_string());
     let dir = repo.ctx.ws.state_dir().join("release");
     let path = dir.join(format!("RELEASE-{v}.txt"));
-    crate::exec::write_atomic(&path, format!("{EDITOR_HELP}{generated}").as_bytes())?;
-    // As git does: $EDITOR is a shell word list ("code --wait"), the file its last argument.
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("{editor} \"$1\""))
-        .arg("sh")
-        .arg(path.as_str())
-        .status()
-        .map_err(|e| Error::failed(format!("could not start the editor `{editor}`: {e}")))?;
-    if !status.success() {
-        return Err(Error::failed(format!("the editor `{editor}` failed ({status}); release notes aborted")));
+    effects.apply(&Action::Write { path: path.clone(), contents: format!("{EDITOR_HELP}{generated}").into_bytes() })?;
+    effects.apply(&Action::Edit { editor, file: path.clone() }).map_err(|e| e.context("release notes aborted"))?;
+    if effects.dry_run {
+        println!("(the {v} section as edited is known only at run time; as generated:)\n{generated}");
+        return Ok(generated.to_string());
     }
     let edited = std::fs::read_to_string(&path).map_err(io(&path))?;
-    let _ = std::fs::remove_file(&path);
+    effects.apply(&Action::RemoveFile(path))?;
     let kept: String = edited.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
     let kept = kept.trim().to_string();
     if kept.is_empty() {
@@ -156,7 +153,7 @@ pub fn check_impacts(impacts: &Impacts<'_>) -> Result<()> {
             Err(Error::usage("no terminal to open $EDITOR on the release notes")
                 .with_help("give the Impacts lines in a file: --message-file FILE (one team per line)"))
         }
-        Impacts::Editor => Ok(()),
+        Impacts::Editor | Impacts::Written(_) => Ok(()),
     }
 }
 

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use camino::Utf8Path;
 
 use crate::error::{io, Error, Result};
+use crate::exec::Effects;
 use crate::git::Git;
 
 pub const URL_VAR: &str = "TRAINYARD_WEBHOOK_URL";
@@ -109,13 +110,13 @@ pub fn payload(app: &str, version: &str, channel: &str, tag: &str, section: &str
 }
 
 /// Posts `body` to the webhook. The error never contains the URL.
-pub fn post(hook: &Webhook, body: &str) -> Result<()> {
+pub fn post(effects: &Effects, hook: &Webhook, body: &str) -> Result<()> {
     let limit = timeout()?;
     let deadline = Instant::now() + limit;
     let result = if let Some(rest) = hook.url.strip_prefix("http://") {
         post_http(rest, body, deadline)
     } else {
-        post_curl(hook, body, limit)
+        post_curl(effects, hook, body, limit)
     };
     let result = result.map_err(|e| match e {
         Failure::TimedOut => {
@@ -241,10 +242,10 @@ fn post_http(rest: &str, body: &str, deadline: Instant) -> Result<(), Failure> {
     Err(format!("HTTP {code}: {reply}").into())
 }
 
-/// https through curl. Its whole configuration, the URL and the body, goes to its standard
-/// input (`--config -`): the URL is on no command line and in no file.
-fn post_curl(hook: &Webhook, body: &str, limit: Duration) -> Result<(), Failure> {
-    let curl = which::which("curl").map_err(|_| {
+/// https through curl, run by the executor. Its whole configuration, the URL and the body,
+/// goes to its standard input (`--config -`): the URL is on no command line and in no file.
+fn post_curl(effects: &Effects, hook: &Webhook, body: &str, limit: Duration) -> Result<(), Failure> {
+    which::which("curl").map_err(|_| {
         "the webhook is https:// and `curl` was not found on PATH (install it: apt-get install -y curl)".to_string()
     })?;
     let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"));
@@ -253,25 +254,17 @@ fn post_curl(hook: &Webhook, body: &str, limit: Duration) -> Result<(), Failure>
         quote(&hook.url),
         quote(body)
     );
-    let mut child = std::process::Command::new(curl)
-        .args(["--silent", "--show-error", "--fail", "--max-time", &limit.as_secs().to_string(), "--config", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("running curl: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(config.as_bytes()).map_err(|e| format!("writing to curl: {e}"))?;
+    let curl = crate::plan::Command::new("curl")
+        .args(["--silent", "--show-error", "--fail", "--output", "/dev/null", "--max-time"])
+        .arg(limit.as_secs().to_string())
+        .args(["--config", "-"])
+        .stdin(config);
+    match effects.apply(&crate::plan::Action::Run(curl)) {
+        Ok(()) => Ok(()),
+        // curl's exit code 28: "Operation timeout".
+        Err(e) if e.message.ends_with("(exit status: 28)") => Err(Failure::TimedOut),
+        Err(e) => Err(format!("curl: {} (its message is above)", e.message).into()),
     }
-    let out = child.wait_with_output().map_err(|e| format!("running curl: {e}"))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    // curl's exit code 28: "Operation timeout".
-    if out.status.code() == Some(28) {
-        return Err(Failure::TimedOut);
-    }
-    Err(format!("curl: {}", String::from_utf8_lossy(&out.stderr).trim()).into())
 }
 
 #[cfg(test)]
@@ -323,7 +316,7 @@ mod tests {
         let hook = Webhook::new(&format!("http://127.0.0.1:{port}/services/T0/tok"), "$X".into()).unwrap();
         let body = payload("portal", "1.2", "prod", "rpm-1.2", "a \"quoted\\ line\nand more");
         let body = body.replacen('}', ",\"end\":\"end\"}", 1);
-        post_curl(&hook, &body, Duration::from_secs(10)).map_err(|_| "curl failed").unwrap();
+        post_curl(&Effects::default(), &hook, &body, Duration::from_secs(10)).map_err(|_| "curl failed").unwrap();
         let request = server.join().unwrap();
         assert!(request.starts_with("POST /services/T0/tok HTTP/1.1\r\n"), "{request}");
         assert!(request.ends_with(&body), "{request}");
@@ -335,7 +328,7 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         drop(listener);
         let hook = Webhook::new(&format!("http://127.0.0.1:{port}/T0/secret-token"), "$X".into()).unwrap();
-        let err = post(&hook, "{}").unwrap_err();
+        let err = post(&Effects::default(), &hook, "{}").unwrap_err();
         assert!(!err.to_string().contains("secret-token"), "{err}");
         assert!(err.message.contains("from $X failed"), "{err}");
     }

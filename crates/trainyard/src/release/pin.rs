@@ -1,7 +1,7 @@
 //! `release pin`: on the release branch, pin `reqs/stage-reqs.txt` and `reqs/prod-reqs.txt`
 //! from the resolved graph (the `pin` target's rule) and commit them.
 
-use super::{messages, Plan, Preflight, Repo, State, Step};
+use super::{messages, GitPlan, Plan, Preflight, Repo, State, Step};
 use crate::channel::Channel;
 use crate::error::Result;
 use crate::targets::pin::pinned_file;
@@ -23,7 +23,7 @@ pub fn plan(repo: &Repo, state: &State) -> Result<Step> {
     }
     if !paths.is_empty() {
         let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
-        plan.commit(&paths, &messages::pins(&v));
+        plan.commit(repo, &paths, &messages::pins(&v));
     }
     Ok(Step { plan, after: state.clone() })
 }

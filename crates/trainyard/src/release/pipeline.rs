@@ -7,10 +7,11 @@
 //! [`ReleasePipeline`].
 
 use camino::{Utf8Path, Utf8PathBuf};
+use serde::{Deserialize, Serialize};
 
 use super::journal::{Journal, Status};
 use super::notify::{self, Webhook};
-use super::{fix, notes, pin, publish, push, start, tag, Repo, State, Step, Version};
+use super::{fix, notes, pin, publish, push, start, tag, Action, Repo, State, Step, Version};
 use crate::channel::Channel;
 use crate::error::{Error, Result};
 use crate::Context;
@@ -52,30 +53,108 @@ pub struct Options<'a> {
     pub webhook_file: Option<&'a Utf8Path>,
 }
 
-/// The steps in order; the first is `start` for a release, `fix` for a micro version.
-const STEPS: &[&str] = &[
-    "start",
-    "fix",
-    "pin",
-    "notes",
-    "tag",
-    "build_rpms",
-    "mock",
-    "dist",
-    "publish",
-    "publish-crates",
-    "notify",
-    "push",
-];
+/// The steps of the whole path, in order; the first is `start` for a release, `fix` for a
+/// micro version. The journal stores them by [`PathStep::name`] (the names journals of
+/// earlier versions hold, so those read unchanged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum PathStep {
+    #[serde(rename = "start")]
+    Start,
+    #[serde(rename = "fix")]
+    Fix,
+    #[serde(rename = "pin")]
+    Pin,
+    #[serde(rename = "notes")]
+    Notes,
+    #[serde(rename = "tag")]
+    Tag,
+    #[serde(rename = "build_rpms")]
+    BuildRpms,
+    #[serde(rename = "mock")]
+    Mock,
+    #[serde(rename = "dist")]
+    Dist,
+    #[serde(rename = "publish")]
+    Publish,
+    #[serde(rename = "publish-crates")]
+    PublishCrates,
+    #[serde(rename = "notify")]
+    Notify,
+    #[serde(rename = "push")]
+    Push,
+}
 
-/// Test hook: `TRAINYARD_FAIL_AFTER=tag` fails the run right after that step is recorded;
-/// `tag:abort` kills the process there instead (no cleanup, as `kill -9` would).
+impl PathStep {
+    pub const ALL: [PathStep; 12] = [
+        PathStep::Start,
+        PathStep::Fix,
+        PathStep::Pin,
+        PathStep::Notes,
+        PathStep::Tag,
+        PathStep::BuildRpms,
+        PathStep::Mock,
+        PathStep::Dist,
+        PathStep::Publish,
+        PathStep::PublishCrates,
+        PathStep::Notify,
+        PathStep::Push,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PathStep::Start => "start",
+            PathStep::Fix => "fix",
+            PathStep::Pin => "pin",
+            PathStep::Notes => "notes",
+            PathStep::Tag => "tag",
+            PathStep::BuildRpms => "build_rpms",
+            PathStep::Mock => "mock",
+            PathStep::Dist => "dist",
+            PathStep::Publish => "publish",
+            PathStep::PublishCrates => "publish-crates",
+            PathStep::Notify => "notify",
+            PathStep::Push => "push",
+        }
+    }
+}
+
+impl std::fmt::Display for PathStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Test hook (test builds only): `TRAINYARD_FAIL_AFTER=tag` fails the run right after that
+/// step is recorded; `tag:abort` kills the process there instead (no cleanup, as `kill -9` would).
+#[cfg(feature = "test-hooks")]
 const FAIL_AFTER: &str = "TRAINYARD_FAIL_AFTER";
 
-/// Test hook: `TRAINYARD_KILL_AT=start:3` sends SIGKILL to this process before the fourth
-/// action (git command or file write) of the step `start`; `start:N` with N the number of
-/// actions kills it after the last one, before the journal records the step done.
+/// Test hook (test builds only): `TRAINYARD_KILL_AT=start:3` sends SIGKILL to this process
+/// before the fourth action (git command or file write) of the step `start`; `start:N` with N
+/// the number of actions kills it after the last one, before the journal records the step done.
+#[cfg(feature = "test-hooks")]
 const KILL_AT: &str = "TRAINYARD_KILL_AT";
+
+/// A step of the whole path as planned before the first one runs.
+struct Planned {
+    step: PathStep,
+    work: Work,
+}
+
+enum Work {
+    /// A step that commits, tags or branches: its exact plan.
+    Git(Step),
+    /// Another target's work (build_rpms, mock, dist, publish, publish-crates) or the push,
+    /// whose actions are planned when it runs, from what the steps before it made.
+    Later(String),
+    /// The announcement: its webhook (found and checked now) and the message.
+    Notify(Option<(Webhook, String)>),
+}
+
+/// How a value only the run knows is shown in the plan: a commit a step will make.
+pub fn commit_of(step: PathStep) -> String {
+    format!("<the commit of the {step} step>")
+}
 
 pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> Result<()> {
     let ctx = repo.ctx;
@@ -84,7 +163,12 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
     if opts.abort {
         return abort(repo, &version);
     }
-    check_inputs(repo, opts)?;
+    // Problems found before the first action, reported together (the inputs, the privileges
+    // `mock` needs, every step's preconditions).
+    let mut problems = Vec::new();
+    if let Err(e) = check_inputs(repo, opts) {
+        problems.push(e);
+    }
     let in_progress = Journal::in_progress(&ctx.ws)?;
     if let Some(j) = in_progress.as_ref().filter(|j| j.version != version) {
         return Err(Error::usage(format!("the release of {} is in progress, not finished", j.version)).with_help(
@@ -95,7 +179,11 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
     let mut journal = match existing {
         Some(j) if j.status == Status::InProgress && !opts.resume => {
             let inside = j.running.as_ref().map(|r| format!(", inside `{}`", r.step)).unwrap_or_default();
-            let done = if j.done.is_empty() { "no step done".to_string() } else { j.done.join(", ") };
+            let done = if j.done.is_empty() {
+                "no step done".to_string()
+            } else {
+                j.done.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
+            };
             return Err(Error::usage(format!("the release of {version} was interrupted after: {done}{inside}"))
                 .with_help(format!(
                     "finish it: {0} release {version} --resume, or undo it: {0} release {version} --abort",
@@ -116,26 +204,35 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
     }
     if opts.resume && journal.running.is_some() && !ctx.effects.dry_run {
         // The step the kill interrupted is taken back to where it began, then run whole.
-        let step = journal.running.as_ref().map(|r| r.step.clone()).unwrap_or_default();
+        let step = journal.running.as_ref().map(|r| r.step.name()).unwrap_or_default();
         for line in journal.undo_running(repo)? {
             eprintln!("trainyard: release {version}: interrupted `{step}`: {line}");
         }
     }
     let fresh = journal.done.is_empty() && journal.running.is_none() && journal.status == Status::InProgress;
-    if fresh && !ctx.effects.dry_run {
-        // Saved before anything changes, so that `--abort` can always put things back.
+    if fresh && !ctx.effects.dry_run && problems.is_empty() {
+        // Saved before anything changes, so that `--abort` can always put things back (a run
+        // whose inputs are refused never gets that far: it leaves no journal).
         journal.save(&ctx.ws)?;
     }
-    if !ctx.effects.dry_run && !journal.is_done("mock") {
+    if !ctx.effects.dry_run && !journal.is_done(PathStep::Mock) {
         // A release that would stop at `mock` for want of privileges stops before it tags.
-        pipeline.preflight(ctx, opts.channel)?;
+        if let Err(e) = pipeline.preflight(ctx, opts.channel) {
+            problems.push(e);
+        }
     }
     let status_before = tracked_status(repo)?;
-    let notify_failure = match run_steps(repo, opts, pipeline, &mut journal) {
+    let notify_failure = match run_steps(repo, opts, pipeline, &mut journal, problems) {
         Ok(failure) => failure,
         Err(err) => {
             // A run refused before it changed anything leaves no journal behind.
-            if fresh && !ctx.effects.dry_run && journal.done.is_empty() && unchanged(repo, &journal, &status_before)? {
+            let saved = Journal::load(&ctx.ws, &version)?.is_some();
+            if fresh
+                && saved
+                && !ctx.effects.dry_run
+                && journal.done.is_empty()
+                && unchanged(repo, &journal, &status_before)?
+            {
                 journal.remove(&ctx.ws)?;
             }
             return Err(err);
@@ -155,7 +252,7 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
     }
     journal.status = Status::Done;
     journal.save(&ctx.ws)?;
-    let pushed = if journal.is_done("push") { "" } else { "; nothing was pushed: `release push` when ready" };
+    let pushed = if journal.is_done(PathStep::Push) { "" } else { "; nothing was pushed: `release push` when ready" };
     eprintln!("trainyard: released {} {version}{pushed}", ctx.ws.config.name());
     Ok(())
 }
@@ -165,7 +262,7 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
 /// (exit 2, nothing changed), not after two commits.
 fn check_inputs(repo: &Repo, opts: &Options<'_>) -> Result<()> {
     let ctx = repo.ctx;
-    let notes_done = Journal::load(&ctx.ws, &opts.version.to_string())?.is_some_and(|j| j.is_done("notes"));
+    let notes_done = Journal::load(&ctx.ws, &opts.version.to_string())?.is_some_and(|j| j.is_done(PathStep::Notes));
     if !notes_done {
         match opts.message_file {
             Some(f) => notes::check_impacts(&notes::Impacts::File(f))?,
@@ -183,144 +280,277 @@ fn check_inputs(repo: &Repo, opts: &Options<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Runs the steps not done yet; returns the notification's failure, which does not stop the release.
+/// Plans every step not done yet, then runs them; returns the notification's failure, which
+/// does not stop the release.
 fn run_steps(
     repo: &Repo,
     opts: &Options<'_>,
     pipeline: &dyn ReleasePipeline,
     journal: &mut Journal,
+    mut problems: Vec<Error>,
 ) -> Result<Option<Error>> {
     let ctx = repo.ctx;
     let v = opts.version;
     let version = v.to_string();
     let members = super::manifest::following_members(ctx)?;
-    let mut state = State::read(repo)?;
+    // The whole plan first: every step's preconditions and inputs (the message file, the
+    // editor's text, the webhook) are checked before the first step changes anything.
+    let planned = match plan_steps(repo, opts, journal, &members) {
+        Ok(planned) if problems.is_empty() => planned,
+        Ok(_) => return Err(together(&v, problems)),
+        Err(e) => {
+            problems.push(e);
+            return Err(together(&v, problems));
+        }
+    };
     if ctx.effects.dry_run {
-        println!("plan of the release of {version} ({} channel):", opts.channel);
+        print_plan(repo, opts, &planned)?;
+        return Ok(None);
     }
+    // The notes as planned (a message file read once, an editor opened once).
+    let notes_section = planned.iter().find_map(|p| match &p.work {
+        Work::Git(s) if p.step == PathStep::Notes => {
+            s.after.release_notes.as_deref().and_then(|t| notes::section(t, &v))
+        }
+        _ => None,
+    });
     let mut notify_failure = None;
-    for &step in STEPS {
-        if journal.is_done(step) {
-            continue;
-        }
-        if !wanted(repo, &state, &v, step, opts)? {
-            continue;
-        }
-        if !ctx.effects.dry_run {
-            state = State::read(repo)?;
-        }
+    for Planned { step, work } in planned {
         ctx.effects.say(format!("release {version}: {step}"));
         let phase = crate::ui::Phase::events_only(format!("release {version}: {step}"));
         // Every effect below comes after `enter`: the journal knows the step before it acts.
         let enter = |journal: &mut Journal, writes| -> Result<()> {
-            if ctx.effects.dry_run {
-                return Ok(());
-            }
             journal.enter(repo, step, writes)?;
             kill_at(step, 0, usize::MAX);
             Ok(())
         };
-        let git_step = |journal: &mut Journal, planned: super::Step| -> Result<State> {
-            enter(journal, writes_of(repo, &planned.plan))?;
-            run_step(repo, journal, step, planned)
-        };
-        match step {
-            "start" => state = git_step(journal, start::plan(repo, &state, &members, &v)?)?,
-            "fix" => {
-                let at = state.version(repo)?;
-                if at.next_micro() != v {
-                    return Err(Error::usage(format!(
-                        "{v} does not follow the version of this branch ({at}): the next fix is {}",
-                        at.next_micro()
-                    )));
-                }
-                state = git_step(journal, fix::plan(repo, &state, &members)?)?;
+        match work {
+            Work::Git(_) => {
+                // Planned again from the repository as it is now: the plan printed, with the
+                // commits the steps before it made in place of their names.
+                let state = State::read(repo)?;
+                let impacts = notes::Impacts::Written(notes_section.clone().unwrap_or_default());
+                let Some(planned) = git_step(repo, step, &state, &members, &v, impacts)? else { continue };
+                enter(journal, writes_of(repo, &planned.plan))?;
+                run_step(repo, journal, step, planned)?;
             }
-            "pin" => state = git_step(journal, pin::plan(repo, &state)?)?,
-            "notes" => {
-                let impacts = match opts.message_file {
-                    Some(f) => notes::Impacts::File(f),
-                    None => notes::Impacts::Editor,
-                };
-                state = git_step(journal, notes::plan(repo, &state, impacts)?)?;
-            }
-            "tag" => state = git_step(journal, tag::plan(repo, &state)?)?,
-            "build_rpms" | "mock" | "dist" | "publish" | "publish-crates" if ctx.effects.dry_run => {
-                let tag = repo.tag_name(&v);
+            Work::Later(what) => {
+                enter(journal, Default::default())?;
+                ctx.effects.apply(&Action::Later(what))?;
                 match step {
-                    "build_rpms" => println!("would build_rpms RPM_CHANNEL={} at {tag}", opts.channel),
-                    "mock" => println!("would mock the collection of {tag}"),
-                    "dist" => println!(
-                        "would dist RPM_CHANNEL={} at {tag} (source tarball, source RPM, listed in the collection)",
-                        opts.channel
-                    ),
-                    "publish-crates" => println!(
-                        "would release publish-crates to registry {}",
-                        ctx.ws.config.registry.as_deref().unwrap_or_default()
-                    ),
-                    _ => println!(
-                        "would publish the collection to {} (createrepo_c --update)",
-                        publish::channel_dir(&opts.repo_dir, opts.channel)
-                    ),
+                    PathStep::BuildRpms => {
+                        let release = release_of(repo, &v)?;
+                        journal.collection = Some(pipeline.build_rpms(ctx, &release, opts.channel)?);
+                    }
+                    PathStep::Mock => {
+                        let release = release_of(repo, &v)?;
+                        pipeline.mock(ctx, &release, opts.channel, collection(journal)?)?;
+                    }
+                    PathStep::Dist => pipeline.dist(ctx, &release_of(repo, &v)?, opts.channel)?,
+                    PathStep::PublishCrates => pipeline.publish_crates(ctx)?,
+                    PathStep::Publish => {
+                        let packages = publish::publish(ctx, collection(journal)?, &opts.repo_dir, opts.channel)?;
+                        eprintln!(
+                            "trainyard: published {} package{} to {}",
+                            packages.len(),
+                            if packages.len() == 1 { "" } else { "s" },
+                            publish::channel_dir(&opts.repo_dir, opts.channel)
+                        );
+                    }
+                    PathStep::Push => push::run(repo)?,
+                    PathStep::Start
+                    | PathStep::Fix
+                    | PathStep::Pin
+                    | PathStep::Notes
+                    | PathStep::Tag
+                    | PathStep::Notify => {}
                 }
             }
-            "build_rpms" => {
-                let release = release_of(repo, &v)?;
-                enter(journal, Default::default())?;
-                journal.collection = Some(pipeline.build_rpms(ctx, &release, opts.channel)?);
-            }
-            "mock" => {
-                let release = release_of(repo, &v)?;
-                enter(journal, Default::default())?;
-                pipeline.mock(ctx, &release, opts.channel, collection(journal)?)?;
-            }
-            "dist" => {
-                let release = release_of(repo, &v)?;
-                enter(journal, Default::default())?;
-                pipeline.dist(ctx, &release, opts.channel)?;
-            }
-            "publish-crates" => {
-                enter(journal, Default::default())?;
-                pipeline.publish_crates(ctx)?;
-            }
-            "publish" => {
-                enter(journal, Default::default())?;
-                let packages = publish::publish(ctx, collection(journal)?, &opts.repo_dir, opts.channel)?;
-                eprintln!(
-                    "trainyard: published {} package{} to {}",
-                    packages.len(),
-                    if packages.len() == 1 { "" } else { "s" },
-                    publish::channel_dir(&opts.repo_dir, opts.channel)
-                );
-            }
-            "notify" => match enter(journal, Default::default())
-                .and_then(|()| announce(repo, &state, &v, opts.channel, opts.webhook_file))
-            {
-                Ok(()) => journal.notify_error = None,
-                Err(err) if !ctx.effects.dry_run => {
-                    eprintln!("{err}");
-                    journal.running = None;
-                    journal.notify_error = Some(err.message.clone());
-                    notify_failure = Some(err);
-                    journal.save(&ctx.ws)?;
-                    continue;
+            Work::Notify(hook) => {
+                match enter(journal, Default::default())
+                    .and_then(|()| post_announcement(repo, &v, hook.as_ref().map(|(h, b)| (h, b.as_str()))))
+                {
+                    Ok(()) => journal.notify_error = None,
+                    Err(err) => {
+                        eprintln!("{err}");
+                        journal.running = None;
+                        journal.notify_error = Some(err.message.clone());
+                        notify_failure = Some(err);
+                        journal.save(&ctx.ws)?;
+                        continue;
+                    }
                 }
-                Err(err) => return Err(err),
-            },
-            "push" => {
-                enter(journal, Default::default())?;
-                push::run(repo)?
             }
-            _ => unreachable!("unknown step {step}"),
         }
         phase.elapsed();
-        if ctx.effects.dry_run {
-            continue;
-        }
         journal.finish(repo, step)?;
         fail_after(step)?;
     }
     Ok(notify_failure)
+}
+
+/// Problems found before the first action, as one error: each said once, every `help:` kept;
+/// the exit code is the first problem's.
+fn together(v: &Version, mut problems: Vec<Error>) -> Error {
+    let mut seen = Vec::new();
+    problems.retain(|e| {
+        let new = !seen.contains(&e.message);
+        seen.push(e.message.clone());
+        new
+    });
+    if problems.len() == 1 {
+        return problems.remove(0);
+    }
+    let mut message = format!("cannot release {v}: {} problems", problems.len());
+    let mut help: Vec<String> = Vec::new();
+    for e in &problems {
+        message.push_str(&format!("\n  - {}", e.message.replace('\n', "\n    ")));
+        if let Some(h) = e.help.as_ref().filter(|h| !help.contains(h)) {
+            help.push(h.clone());
+        }
+    }
+    let code = problems[0].exit_code();
+    let mut err = Error::usage(message).with_code(code);
+    if !help.is_empty() {
+        err = err.with_help(help.join("\n"));
+    }
+    err
+}
+
+/// The plan of every step not done yet, each step planned on the state the one before it
+/// leaves: a commit a step makes is named ([`commit_of`]) where a later step uses it.
+fn plan_steps(repo: &Repo, opts: &Options<'_>, journal: &Journal, members: &[String]) -> Result<Vec<Planned>> {
+    let ctx = repo.ctx;
+    let v = opts.version;
+    let tag = repo.tag_name(&v);
+    let mut state = State::read(repo)?;
+    let mut planned = Vec::new();
+    for step in PathStep::ALL {
+        if journal.is_done(step) || !wanted(repo, &state, &v, step, opts)? {
+            continue;
+        }
+        let impacts = match opts.message_file {
+            Some(f) => notes::Impacts::File(f),
+            None => notes::Impacts::Editor,
+        };
+        if let Some(mut s) = git_step(repo, step, &state, members, &v, impacts)? {
+            if makes_commit(&s.plan) {
+                s.after.planned_head = Some(commit_of(step));
+            }
+            state = s.after.clone();
+            planned.push(Planned { step, work: Work::Git(s) });
+            continue;
+        }
+        let channel = opts.channel;
+        let work = match step {
+            PathStep::BuildRpms => Work::Later(format!("build_rpms RPM_CHANNEL={channel} at {tag}")),
+            PathStep::Mock => Work::Later(format!("mock the collection of {tag}")),
+            PathStep::Dist => Work::Later(format!("dist RPM_CHANNEL={channel} at {tag} (source tarball, source RPM, listed in the collection)")),
+            PathStep::Publish => Work::Later(format!(
+                "publish the collection to {} (createrepo_c)",
+                publish::channel_dir(&opts.repo_dir, channel)
+            )),
+            PathStep::PublishCrates => Work::Later(format!(
+                "release publish-crates to registry {}",
+                ctx.ws.config.registry.as_deref().unwrap_or_default()
+            )),
+            PathStep::Push => {
+                Work::Later(format!("push to `{}` the release's branches and tags it lacks", super::REMOTE))
+            }
+            PathStep::Notify => Work::Notify(match Webhook::find(opts.webhook_file, &ctx.ws.root)? {
+                Some(hook) => {
+                    let body = announcement(repo, &state, &v, channel);
+                    Some((hook, body))
+                }
+                None => None,
+            }),
+            PathStep::Start | PathStep::Fix | PathStep::Pin | PathStep::Notes | PathStep::Tag => continue,
+        };
+        planned.push(Planned { step, work });
+    }
+    Ok(planned)
+}
+
+/// The plan of a step that commits, tags or branches; `None` for the others.
+fn git_step(
+    repo: &Repo,
+    step: PathStep,
+    state: &State,
+    members: &[String],
+    v: &Version,
+    impacts: notes::Impacts<'_>,
+) -> Result<Option<Step>> {
+    Ok(Some(match step {
+        PathStep::Start => start::plan(repo, state, members, v)?,
+        PathStep::Fix => {
+            let at = state.version(repo)?;
+            if at.next_micro() != *v {
+                return Err(Error::usage(format!(
+                    "{v} does not follow the version of this branch ({at}): the next fix is {}",
+                    at.next_micro()
+                )));
+            }
+            fix::plan(repo, state, members)?
+        }
+        PathStep::Pin => pin::plan(repo, state)?,
+        PathStep::Notes => notes::plan(repo, state, impacts)?,
+        PathStep::Tag => tag::plan(repo, state)?,
+        _ => return Ok(None),
+    }))
+}
+
+/// Whether a plan makes a commit (HEAD moves to a commit that does not exist yet).
+fn makes_commit(plan: &super::Plan) -> bool {
+    plan.actions.iter().any(|a| {
+        matches!(a, Action::Run(c) if c.program == "git"
+            && c.args.get(2).is_some_and(|sub| matches!(sub.as_str(), "commit" | "merge" | "cherry-pick")))
+    })
+}
+
+/// The dry-run: every step's plan, in order.
+fn print_plan(repo: &Repo, opts: &Options<'_>, planned: &[Planned]) -> Result<()> {
+    let ctx = repo.ctx;
+    let version = opts.version.to_string();
+    println!("plan of the release of {version} ({} channel):", opts.channel);
+    let mut named = Vec::new();
+    for p in planned {
+        ctx.effects.say(format!("release {version}: {}", p.step));
+        let phase = crate::ui::Phase::events_only(format!("release {version}: {}", p.step));
+        match &p.work {
+            Work::Git(s) => {
+                ctx.effects.execute(&s.plan)?;
+                if makes_commit(&s.plan) {
+                    named.push(commit_of(p.step));
+                }
+            }
+            Work::Later(what) => ctx.effects.apply(&Action::Later(what.clone()))?,
+            Work::Notify(Some((hook, body))) => {
+                ctx.effects.apply(&Action::Later(notify_line(&opts.version, hook)))?;
+                println!("  the message: {body}");
+            }
+            Work::Notify(None) => {
+                println!("  no webhook (${} or --webhook-file FILE): the release is not announced", notify::URL_VAR)
+            }
+        }
+        phase.elapsed();
+    }
+    let used: Vec<&String> = named.iter().filter(|n| planned.iter().any(|p| uses(p, n))).collect();
+    if !used.is_empty() {
+        println!(
+            "(known only at run time: {}, the id{} of commits not made yet)",
+            used.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", "),
+            if used.len() == 1 { "" } else { "s" }
+        );
+    }
+    Ok(())
+}
+
+/// Whether a step's plan names `value`.
+fn uses(p: &Planned, value: &str) -> bool {
+    match &p.work {
+        Work::Git(s) => s.plan.actions.iter().any(|a| matches!(a, Action::Run(c) if c.args.iter().any(|x| x == value))),
+        _ => false,
+    }
 }
 
 fn tracked_status(repo: &Repo) -> Result<String> {
@@ -340,39 +570,51 @@ fn unchanged(repo: &Repo, journal: &Journal, status_before: &str) -> Result<bool
 
 /// Whether a step applies to this release in this state (a step whose effect is already
 /// there, from a run killed before it was recorded or from a step run by hand, is skipped).
-fn wanted(repo: &Repo, state: &State, v: &Version, step: &str, opts: &Options<'_>) -> Result<bool> {
+fn wanted(repo: &Repo, state: &State, v: &Version, step: PathStep, opts: &Options<'_>) -> Result<bool> {
     let at = || state.version(repo);
     let on_branch = state.branch.as_deref() == Some(repo.branch_name(v).as_str());
     Ok(match step {
-        "start" => !(v.is_fix() || on_branch && at()? == *v),
-        "fix" => v.is_fix() && at()? != *v,
-        "notes" => state.release_notes.as_deref().is_none_or(|t| notes::section(t, v).is_none()),
-        "tag" => {
+        PathStep::Start => !(v.is_fix() || on_branch && at()? == *v),
+        PathStep::Fix => v.is_fix() && at()? != *v,
+        PathStep::Notes => state.release_notes.as_deref().is_none_or(|t| notes::section(t, v).is_none()),
+        PathStep::Tag => {
             let tag = repo.tag_name(v);
             !(repo.tag_exists(&tag)? && repo.resolve(&format!("refs/tags/{tag}"))?.as_deref() == Some(&state.head))
         }
-        "push" => opts.push,
-        "publish-crates" => repo.ctx.ws.config.registry.is_some(),
-        _ => true,
+        PathStep::Push => opts.push,
+        PathStep::PublishCrates => repo.ctx.ws.config.registry.is_some(),
+        PathStep::Pin
+        | PathStep::BuildRpms
+        | PathStep::Mock
+        | PathStep::Dist
+        | PathStep::Publish
+        | PathStep::Notify => true,
     })
 }
 
-fn run_step(repo: &Repo, journal: &mut Journal, name: &str, step: Step) -> Result<State> {
-    let total = step.plan.actions.len();
-    step.plan.run_each(repo, |i, action| {
+fn run_step(repo: &Repo, journal: &mut Journal, step: PathStep, planned: Step) -> Result<State> {
+    let total = planned.plan.actions.len();
+    for (i, action) in planned.plan.actions.iter().enumerate() {
         if let Some(target) = checkout_target(action) {
             journal.checking_out(repo, target)?;
         }
-        kill_at(name, i, total);
-        Ok(())
-    })?;
-    kill_at(name, total, total);
-    Ok(step.after)
+        kill_at(step, i, total);
+        repo.ctx.effects.apply(action)?;
+    }
+    kill_at(step, total, total);
+    Ok(planned.after)
 }
 
 /// The branch a `git switch`/`git checkout` action goes to.
-fn checkout_target(action: &super::Action) -> Option<&str> {
-    let super::Action::Git(args) = action else { return None };
+fn checkout_target(action: &Action) -> Option<&str> {
+    let Action::Run(cmd) = action else { return None };
+    if cmd.program != "git" {
+        return None;
+    }
+    let args = match cmd.args.first().map(String::as_str) {
+        Some("-C") => cmd.args.get(2..).unwrap_or_default(),
+        _ => &cmd.args[..],
+    };
     match args.first().map(String::as_str) {
         Some("switch" | "checkout") => args[1..].iter().rfind(|a| !a.starts_with('-')).map(String::as_str),
         _ => None,
@@ -383,20 +625,21 @@ fn checkout_target(action: &super::Action) -> Option<&str> {
 fn writes_of(repo: &Repo, plan: &super::Plan) -> std::collections::BTreeMap<String, Vec<String>> {
     let mut writes = std::collections::BTreeMap::<String, Vec<String>>::new();
     for action in &plan.actions {
-        if let super::Action::Write { path, text } = action {
+        if let Action::Write { path, contents } = action {
             let rel = path.strip_prefix(&repo.ctx.ws.root).unwrap_or(path);
-            writes.entry(rel.to_string()).or_default().push(super::journal::digest(text.as_bytes()));
+            writes.entry(rel.to_string()).or_default().push(super::journal::digest(contents));
         }
     }
     writes
 }
 
 /// The [`KILL_AT`] hook: SIGKILL, as an out-of-memory killer or a CI timeout sends it.
-fn kill_at(step: &str, index: usize, total: usize) {
+#[cfg(feature = "test-hooks")]
+fn kill_at(step: PathStep, index: usize, total: usize) {
     let Ok(value) = std::env::var(KILL_AT) else { return };
     let Some((name, at)) = value.split_once(':') else { return };
     let wanted = if at == "end" { total } else { at.parse().unwrap_or(usize::MAX - 1) };
-    if name != step || wanted != index {
+    if name != step.name() || wanted != index {
         return;
     }
     let _ = std::process::Command::new("kill").args(["-KILL", &std::process::id().to_string()]).status();
@@ -404,16 +647,26 @@ fn kill_at(step: &str, index: usize, total: usize) {
     std::process::abort();
 }
 
-fn fail_after(step: &str) -> Result<()> {
+#[cfg(not(feature = "test-hooks"))]
+fn kill_at(_step: PathStep, _index: usize, _total: usize) {}
+
+/// The [`FAIL_AFTER`] hook.
+#[cfg(feature = "test-hooks")]
+fn fail_after(step: PathStep) -> Result<()> {
     let Ok(value) = std::env::var(FAIL_AFTER) else { return Ok(()) };
     let (name, how) = value.split_once(':').unwrap_or((&value, ""));
-    if name != step {
+    if name != step.name() {
         return Ok(());
     }
     if how == "abort" {
         std::process::abort();
     }
     Err(Error::failed(format!("stopped after `{step}` ({FAIL_AFTER} is set)")))
+}
+
+#[cfg(not(feature = "test-hooks"))]
+fn fail_after(_step: PathStep) -> Result<()> {
+    Ok(())
 }
 
 fn release_of(repo: &Repo, v: &Version) -> Result<Release> {
@@ -437,20 +690,41 @@ pub fn announce(
     webhook_file: Option<&Utf8Path>,
 ) -> Result<()> {
     let ctx = repo.ctx;
-    let Some(hook) = Webhook::find(webhook_file, &ctx.ws.root)? else {
+    let hook = Webhook::find(webhook_file, &ctx.ws.root)?;
+    let body = announcement(repo, state, v, channel);
+    if ctx.effects.dry_run {
+        if let Some(hook) = &hook {
+            ctx.effects.apply(&Action::Later(notify_line(v, hook)))?;
+            println!("  the message: {body}");
+        }
+        return Ok(());
+    }
+    post_announcement(repo, v, hook.as_ref().map(|h| (h, body.as_str())))
+}
+
+/// The message announcing `v`: the notes' section of the release.
+fn announcement(repo: &Repo, state: &State, v: &Version, channel: Channel) -> String {
+    let section = state.release_notes.as_deref().and_then(|t| notes::section(t, v)).unwrap_or_default();
+    notify::payload(repo.ctx.ws.config.name(), &v.to_string(), channel.as_str(), &repo.tag_name(v), &section)
+}
+
+fn notify_line(v: &Version, hook: &Webhook) -> String {
+    format!("notify: post the release of {v} to the webhook from {}", hook.origin)
+}
+
+/// Posts the announcement (no webhook: a note).
+fn post_announcement(repo: &Repo, v: &Version, hook: Option<(&Webhook, &str)>) -> Result<()> {
+    let ctx = repo.ctx;
+    let Some((hook, body)) = hook else {
         eprintln!(
             "trainyard: note: no webhook (${} or --webhook-file FILE): the release is not announced",
             notify::URL_VAR
         );
         return Ok(());
     };
-    let section = state.release_notes.as_deref().and_then(|t| notes::section(t, v)).unwrap_or_default();
-    let body = notify::payload(ctx.ws.config.name(), &v.to_string(), channel.as_str(), &repo.tag_name(v), &section);
-    if ctx.effects.dry_run {
-        println!("would post to the webhook from {}: {body}", hook.origin);
-        return Ok(());
-    }
-    notify::post(&hook, &body)?;
+    // The post itself: an in-process HTTP request, or curl (https) run by the executor.
+    ctx.effects.apply(&Action::Later(notify_line(v, hook)))?;
+    notify::post(&ctx.effects, hook, body)?;
     eprintln!("trainyard: announced {} {v} on the webhook from {}", ctx.ws.config.name(), hook.origin);
     Ok(())
 }
@@ -466,13 +740,13 @@ fn abort(repo: &Repo, version: &str) -> Result<()> {
     }
     journal.remove(&ctx.ws)?;
     let mut left = Vec::new();
-    if journal.is_done("publish") {
+    if journal.is_done(PathStep::Publish) {
         left.push("the packages published stay in the repository directory");
     }
-    if journal.is_done("notify") {
+    if journal.is_done(PathStep::Notify) {
         left.push("the announcement was sent");
     }
-    if journal.is_done("push") {
+    if journal.is_done(PathStep::Push) {
         left.push("what was pushed stays on the remote");
     }
     for line in &said {
@@ -484,4 +758,31 @@ fn abort(repo: &Repo, version: &str) -> Result<()> {
     let left = if left.is_empty() { String::new() } else { format!(" ({})", left.join("; ")) };
     eprintln!("trainyard: the release of {version} is undone{left}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The journal stores steps by their names, the ones journals of earlier versions hold.
+    #[test]
+    fn steps_are_journaled_by_their_old_names() {
+        for step in PathStep::ALL {
+            assert_eq!(serde_json::to_string(&step).unwrap(), format!("\"{}\"", step.name()));
+        }
+        let old: Vec<PathStep> =
+            serde_json::from_str(r#"["start", "pin", "notes", "tag", "build_rpms", "publish-crates"]"#).unwrap();
+        assert_eq!(
+            old,
+            [
+                PathStep::Start,
+                PathStep::Pin,
+                PathStep::Notes,
+                PathStep::Tag,
+                PathStep::BuildRpms,
+                PathStep::PublishCrates
+            ]
+        );
+        assert!(serde_json::from_str::<PathStep>("\"tagg\"").is_err());
+    }
 }

@@ -11,7 +11,7 @@
 //! first rc after any beta), set, tagged, and the branch moves to the next one (`1.3b2`), as a
 //! version branch does; `release tag` makes the final there.
 
-use super::{messages, Plan, Preflight, Repo, State, Step};
+use super::{messages, GitPlan, Plan, Preflight, Repo, State, Step};
 use crate::config::Flow;
 use crate::error::{Error, Result};
 use crate::version::{Pre, Version};
@@ -128,24 +128,24 @@ pub fn computed(repo: &Repo, state: &State, members: &[String], kind: Kind) -> R
     let mut plan = Plan::default();
     let mut after = state.clone();
     if cutting {
-        plan.git(&["branch", "--no-track", &version_branch, &state.head]);
-        plan.git(&["switch", "--quiet", &version_branch]);
+        plan.git(repo, &["branch", "--no-track", &version_branch, state.head_arg()]);
+        plan.git(repo, &["switch", "--quiet", &version_branch]);
         after.branch = Some(version_branch);
     }
     if state.cargo_version(repo)? != tagged.to_semver() {
         let at = after.with_version(repo, members, &tagged)?;
         let paths = plan.write_version(repo, &after, &at);
-        plan.commit(&paths, &messages::version(&tagged));
+        plan.commit(repo, &paths, &messages::version(&tagged));
         after = at;
     }
     let message = format!("{} {tagged}", config.name());
-    plan.git(&["tag", "--annotate", "--message", &message, &tag, "HEAD"]);
+    plan.git(repo, &["tag", "--annotate", "--message", &message, &tag, "HEAD"]);
     // The branch moves one beta (rc) ahead, so its later commits (`1.3b2.devN`) sort above
     // what was tagged; `release tag` sets the final there.
     let next: Version = tagged.next_pre().expect("a beta or rc has a next");
     let moved = after.with_version(repo, members, &next)?;
     let paths = plan.write_version(repo, &after, &moved);
-    plan.commit(&paths, &messages::version(&next));
+    plan.commit(repo, &paths, &messages::version(&next));
     Ok((tagged, Step { plan, after: moved }))
 }
 

@@ -6,10 +6,10 @@
 use camino::Utf8PathBuf;
 
 use super::history::{self, Action, FileRecord, Record};
-use super::publish::{self, install_copies, place, Placement};
+use super::publish::{self, place, Placement};
 use super::repo::{self, Destination, Session, Signer};
 use crate::channel::Channel;
-use crate::error::{io, Error, Result};
+use crate::error::{Error, Result};
 use crate::version::{Pre, Version};
 use crate::Context;
 
@@ -108,20 +108,6 @@ pub fn promote(ctx: &Context, dest: &Destination, p: &Promotion<'_>) -> Result<(
     // Exactly the published bytes, unless the target channel signs with another key.
     let resign =
         |path: &Utf8PathBuf| key_id.as_ref().is_some_and(|id| repo::signed_by(path).is_none_or(|k| !id.ends_with(&k)));
-    if ctx.effects.dry_run {
-        for (f, path, place) in &todo {
-            match place {
-                Placement::New if resign(path) => {
-                    println!("would copy: {path} to {to_where}, signed again with the {} key", p.to)
-                }
-                Placement::New => println!("would copy: {path} to {to_where} (same bytes)"),
-                Placement::Restore => println!("would restore: {to_where}/archive/{}", f.file),
-                _ => {}
-            }
-        }
-        println!("would record: promote {v} from {} in {to_where}/{}", p.from, history::FILE);
-        return Ok(());
-    }
     let new = |again: bool| -> Vec<(Utf8PathBuf, String)> {
         todo.iter()
             .filter(|(_, path, place)| *place == Placement::New && resign(path) == again)
@@ -129,34 +115,45 @@ pub fn promote(ctx: &Context, dest: &Destination, p: &Promotion<'_>) -> Result<(
             .collect()
     };
     let (same, again) = (new(false), new(true));
-    install_copies(&dst, &same, None)?;
-    install_copies(&dst, &again, signer.as_ref())?;
+    let mut plan = crate::plan::Plan::new();
+    dst.plan_copies(&mut plan, &same, None)?;
+    dst.plan_copies(&mut plan, &again, signer.as_ref())?;
     let resigned = !again.is_empty();
-    let mut files = Vec::new();
     for (f, _, place) in &todo {
         if *place == Placement::Restore {
-            let at = dst.archive_path(&f.file);
-            std::fs::rename(&at, dst.dir.join(&f.file)).map_err(io(&at))?;
+            plan.rename(dst.archive_path(&f.file), dst.dir.join(&f.file));
         }
-        let sha256 = repo::sha256_file(&dst.dir.join(&f.file))?;
-        files.push(FileRecord { file: f.file.clone(), nevra: f.nevra.clone(), sha256 });
     }
     let app = ctx.ws.config.name().to_string();
     listed.extend(todo.iter().map(|(f, _, _)| f.file.clone()));
-    let metadata = dst.prepare_metadata(&listed, signer.as_ref(), &app, publish::base_url(ctx).as_deref())?;
-    let record = Record {
-        action: Action::Promote,
-        channel: p.to.as_str().into(),
-        version: release.version.clone(),
-        from: Some(p.from.as_str().into()),
-        time: history::now(),
-        commit: release.commit.clone(),
-        who: history::who(&crate::git::Git::new(&ctx.ws.root)),
-        files,
-        archived: Vec::new(),
+    let metadata = dst.plan_metadata(&mut plan, &listed, signer.as_ref(), &app, publish::base_url(ctx).as_deref())?;
+    let dir = dst.dir.clone();
+    let record = || -> Result<Record> {
+        let mut files = Vec::new();
+        for (f, _, _) in &todo {
+            let sha256 = repo::sha256_file(&dir.join(&f.file))?;
+            files.push(FileRecord { file: f.file.clone(), nevra: f.nevra.clone(), sha256 });
+        }
+        Ok(Record {
+            action: Action::Promote,
+            channel: p.to.as_str().into(),
+            version: release.version.clone(),
+            from: Some(p.from.as_str().into()),
+            time: history::now(),
+            commit: release.commit.clone(),
+            who: history::who(&crate::git::Git::new(&ctx.ws.root)),
+            files,
+            archived: Vec::new(),
+        })
     };
+    let what = format!("promote {v} from {} (the SHA-256 of each file as published)", p.from);
+    // The source channel stays locked until the copies are made.
+    let result = dst.change(&ctx.effects, plan, &metadata, &what, record, &[]);
     drop(src);
-    dst.commit(&metadata, &record, &[])?;
+    result?;
+    if ctx.effects.dry_run {
+        return Ok(());
+    }
     let how = if resigned { format!("signed again with the {} key", p.to) } else { "the same bytes".into() };
     eprintln!("trainyard: promoted {v} from {} to {to_where}: {how}", p.from);
     Ok(())

@@ -190,32 +190,6 @@ fn collection_release(collection: &Utf8Path, packages: &[Package]) -> Result<(St
     }
 }
 
-/// Copies each `(from, file)` into the channel's directory as `file`, signing the copies
-/// there first (one `rpmsign` for all): the directory never holds a half-written or unsigned
-/// package under its name.
-pub fn install_copies(session: &Session, copies: &[(Utf8PathBuf, String)], signer: Option<&Signer>) -> Result<()> {
-    if copies.is_empty() {
-        return Ok(());
-    }
-    let incoming = session.dir.join(repo::INCOMING);
-    std::fs::create_dir_all(&incoming).map_err(io(&incoming))?;
-    let mut staged = Vec::new();
-    for (from, file) in copies {
-        let tmp = incoming.join(file);
-        repo::copy_file(from, &tmp)?;
-        staged.push(tmp);
-    }
-    if let Some(s) = signer {
-        s.sign_rpms(&staged)?;
-    }
-    for (tmp, (_, file)) in staged.iter().zip(copies) {
-        let dest = session.dir.join(file);
-        std::fs::rename(tmp, &dest).map_err(io(&dest))?;
-    }
-    let _ = std::fs::remove_dir(&incoming);
-    Ok(())
-}
-
 /// Publishes the RPMs of `collection` to the channel's repository; betas and release
 /// candidates only to the dev channel.
 pub fn publish(ctx: &Context, collection: &Utf8Path, repo_dir: &Utf8Path, channel: Channel) -> Result<Vec<Package>> {
@@ -297,7 +271,6 @@ pub fn publish_to(
     let session = Session::open(effects, dest, channel, &mirrors(ctx))?;
     let mut conflicts = Vec::new();
     let mut todo = Vec::new();
-    let mut files = Vec::new();
     for p in &packages {
         let file = p.file_name().to_string();
         let place = place(&session, &file, &p.path, &p.header_digest)?;
@@ -315,49 +288,51 @@ pub fn publish_to(
         eprintln!("trainyard: nothing to publish: {where_} already holds every file of {version}, as published");
         return Ok(packages);
     }
-    if effects.dry_run {
-        for (p, file, place) in &todo {
-            match place {
-                Placement::New => {
-                    let signed = signer.as_ref().map(|s| format!(" and sign it with {}", s.key)).unwrap_or_default();
-                    println!("would copy: {} to {where_}/{file}{signed}", p.path);
-                }
-                Placement::Restore => println!("would restore: {where_}/archive/{file}"),
-                _ => {}
-            }
-        }
-        println!("would run: createrepo_c for {where_}, then switch its repodata");
-        println!("would record: publish {version} in {where_}/{}", history::FILE);
-        return Ok(packages);
-    }
     let copies: Vec<(Utf8PathBuf, String)> =
         todo.iter().filter(|t| t.2 == Placement::New).map(|(p, file, _)| (p.path.clone(), file.clone())).collect();
-    install_copies(&session, &copies, signer.as_ref())?;
-    for (p, file, place) in &todo {
+    let mut plan = crate::plan::Plan::new();
+    session.plan_copies(&mut plan, &copies, signer.as_ref())?;
+    for (_, file, place) in &todo {
         if *place == Placement::Restore {
-            let at = session.archive_path(file);
-            std::fs::rename(&at, session.dir.join(file)).map_err(io(&at))?;
+            plan.rename(session.archive_path(file), session.dir.join(file));
         }
-        let published = session.dir.join(file);
-        files.push(FileRecord { file: file.clone(), nevra: p.nevra.clone(), sha256: repo::sha256_file(&published)? });
     }
     let app = ctx.ws.config.name().to_string();
     listed.extend(todo.iter().map(|(_, file, _)| file.clone()));
-    let metadata = session.prepare_metadata(&listed, signer.as_ref(), &app, base_url(ctx).as_deref())?;
+    let metadata = session.plan_metadata(&mut plan, &listed, signer.as_ref(), &app, base_url(ctx).as_deref())?;
     let git = crate::git::Git::new(&ctx.ws.root);
     let commit = commit.or_else(|| git.try_read(&["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]).ok().flatten());
-    let record = Record {
-        action: Action::Publish,
-        channel: channel.as_str().into(),
-        version: version.clone(),
-        from: None,
-        time: history::now(),
-        commit,
-        who: history::who(&git),
-        files,
-        archived: Vec::new(),
+    let dir = session.dir.clone();
+    let record = || -> Result<Record> {
+        let mut files = Vec::new();
+        for (p, file, _) in &todo {
+            // As published: signed, so only known once signed.
+            let sha256 = repo::sha256_file(&dir.join(file))?;
+            files.push(FileRecord { file: file.clone(), nevra: p.nevra.clone(), sha256 });
+        }
+        Ok(Record {
+            action: Action::Publish,
+            channel: channel.as_str().into(),
+            version: version.clone(),
+            from: None,
+            time: history::now(),
+            commit,
+            who: history::who(&git),
+            files,
+            archived: Vec::new(),
+        })
     };
-    session.commit(&metadata, &record, &[])?;
+    session.change(
+        effects,
+        plan,
+        &metadata,
+        &format!("publish {version} (the SHA-256 of each file as published)"),
+        record,
+        &[],
+    )?;
+    if effects.dry_run {
+        return Ok(packages);
+    }
     eprintln!("trainyard: published {version} to {where_}{}", if signer.is_some() { ", signed" } else { "" });
     Ok(packages)
 }

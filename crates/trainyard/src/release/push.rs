@@ -5,7 +5,7 @@
 //! (`1.2-release`, or `0.12` for `"{version}"`), so no pattern can catch the default branch or an
 //! unrelated one. The only step that leaves the machine with git.
 
-use super::{Plan, Preflight, Repo, REMOTE};
+use super::{GitPlan, Plan, Preflight, Repo, REMOTE};
 use crate::config::Flow;
 use crate::error::{Error, Result};
 use crate::scm::{self, Line};
@@ -48,7 +48,7 @@ pub fn plan(repo: &Repo) -> Result<Plan> {
     if !specs.is_empty() {
         let mut args = vec!["push", "--atomic", REMOTE];
         args.extend(specs.iter().map(String::as_str));
-        plan.git(&args);
+        plan.git(repo, &args);
     }
     Ok(plan)
 }
@@ -79,5 +79,5 @@ pub fn run(repo: &Repo) -> Result<()> {
         println!("`{REMOTE}` already has every release branch and tag");
         return Ok(());
     }
-    plan.run(repo)
+    repo.ctx.effects.execute(&plan)
 }

@@ -30,6 +30,7 @@ use xshell::{cmd, Shell};
 use crate::channel::Channel;
 use crate::error::{io, Error, Result};
 use crate::exec::{self, command_error, Effects};
+use crate::plan::{Action, Plan};
 
 /// `[workspace.metadata.trainyard.publish]`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -324,43 +325,49 @@ impl Signer {
         }
     }
 
-    /// Signs RPMs in place with `rpmsign --addsign`; a package signed by another key is
-    /// signed again (its old signature removed first).
-    pub fn sign_rpms(&self, files: &[Utf8PathBuf]) -> Result<()> {
+    /// The commands that sign RPMs in place with `rpmsign --addsign`; a package signed by
+    /// another key is signed again (its old signature removed first). `signed` are the files as
+    /// they are now (read for their signatures), `files` where they will be signed.
+    pub fn sign_rpms(&self, signed: &[Utf8PathBuf], files: &[Utf8PathBuf]) -> Result<Vec<crate::plan::Command>> {
         if files.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
-        let rpmsign = exec::tool("rpmsign", "rpm")?;
+        exec::tool("rpmsign", "rpm")?;
         let gpg = self.gpg()?;
         let id = self.key_id()?;
-        let sh = Shell::new().map_err(command_error)?;
-        let other: Vec<&Utf8PathBuf> =
-            files.iter().filter(|f| signed_by(f).is_some_and(|k| !id.ends_with(&k))).collect();
+        let mut out = Vec::new();
+        let other: Vec<&Utf8PathBuf> = files
+            .iter()
+            .zip(signed)
+            .filter(|(_, now)| signed_by(now).is_some_and(|k| !id.ends_with(&k)))
+            .map(|(f, _)| f)
+            .collect();
         if !other.is_empty() {
-            run_checked(cmd!(sh, "{rpmsign} --delsign {other...}"), "rpmsign --delsign")?;
+            out.push(crate::plan::Command::new("rpmsign").arg("--delsign").args(other.iter().map(|f| f.as_str())));
         }
-        let gpg_macro = format!("__gpg {}", gpg.display());
-        let name = format!("_gpg_name {}", self.key);
         let mut extra = vec!["--batch".to_string(), "--no-tty".into()];
         extra.extend(self.passphrase_args());
-        let extra = format!("_gpg_sign_cmd_extra_args {}", extra.join(" "));
-        run_checked(
-            cmd!(sh, "{rpmsign} --addsign --define {gpg_macro} --define {name} --define {extra} {files...}"),
-            "rpmsign --addsign",
-        )
+        out.push(
+            crate::plan::Command::new("rpmsign")
+                .arg("--addsign")
+                .args(["--define".to_string(), format!("__gpg {}", gpg.display())])
+                .args(["--define".to_string(), format!("_gpg_name {}", self.key)])
+                .args(["--define".to_string(), format!("_gpg_sign_cmd_extra_args {}", extra.join(" "))])
+                .args(files.iter().map(|f| f.as_str())),
+        );
+        Ok(out)
     }
 
-    /// Writes `<file>.asc`, an armored detached signature.
-    pub fn sign_detached(&self, file: &Utf8Path) -> Result<()> {
-        let gpg = self.gpg()?;
-        let sh = Shell::new().map_err(command_error)?;
-        let key = &self.key;
-        let pass = self.passphrase_args();
-        let out = Utf8PathBuf::from(format!("{file}.asc"));
-        run_checked(
-            cmd!(sh, "{gpg} --batch --no-tty --yes {pass...} --local-user {key} --armor --detach-sign --output {out} -- {file}"),
-            "gpg --detach-sign",
-        )
+    /// The command that writes `<file>.asc`, an armored detached signature.
+    pub fn sign_detached(&self, file: &Utf8Path) -> Result<crate::plan::Command> {
+        self.gpg()?;
+        Ok(crate::plan::Command::new("gpg")
+            .args(["--batch", "--no-tty", "--yes"])
+            .args(self.passphrase_args())
+            .args(["--local-user", &self.key, "--armor", "--detach-sign", "--output"])
+            .arg(format!("{file}.asc"))
+            .arg("--")
+            .arg(file.as_str()))
     }
 
     /// The public key, armored.
@@ -372,16 +379,21 @@ impl Signer {
     }
 }
 
-/// Runs a command that signs; a failure shows its stderr (which never holds the passphrase).
-fn run_checked(c: xshell::Cmd<'_>, what: &str) -> Result<()> {
-    let (ok, _, err) = exec::output(c)?;
-    if ok {
-        return Ok(());
+/// Runs a channel's plan through the executor; a signing command that fails says what to check.
+pub fn execute(effects: &Effects, plan: &Plan) -> Result<()> {
+    if effects.dry_run {
+        return effects.execute(plan);
     }
-    Err(Error::failed(format!("{what} failed:\n{}", err.trim())).with_help(
-        "check the key (gpg --list-secret-keys) and its passphrase: gpg-agent, or a file named by \
-         $TRAINYARD_GPG_PASSPHRASE_FILE",
-    ))
+    for action in &plan.actions {
+        effects.apply(action).map_err(|e| match action {
+            Action::Run(c) if c.program == "rpmsign" || c.program == "gpg" => e.with_help(
+                "check the key (gpg --list-secret-keys) and its passphrase: gpg-agent, or a file named by \
+                 $TRAINYARD_GPG_PASSPHRASE_FILE",
+            ),
+            _ => e,
+        })?;
+    }
+    Ok(())
 }
 
 /// The id of the key that signed an RPM's header (`Key ID 0123...`), lower case.
@@ -421,6 +433,7 @@ const PKGLIST: &str = "packages.txt";
 
 /// Test hook, as the whole release has: `TRAINYARD_FAIL_AFTER=upload:abort` kills the process
 /// once the packages and metadata are uploaded, before the metadata is switched.
+#[cfg(feature = "test-hooks")]
 const FAIL_AFTER: &str = "TRAINYARD_FAIL_AFTER";
 
 /// One channel's repository, opened for a change: locked, and (remote) mirrored here.
@@ -480,62 +493,178 @@ impl Session {
         super::history::read(&self.dir)
     }
 
-    /// Writes new metadata for exactly `files` (names in the channel's directory) into a new
-    /// `repodata-N/`, signs `repomd.xml`, and writes the public key and the `.repo` file.
-    /// Returns the new directory's name; nothing clients read has changed yet.
-    pub fn prepare_metadata(
+    /// Adds to `plan` the actions that put each `(from, file)` into the channel's directory as
+    /// `file`, signing the copies there first (one `rpmsign` for all): the directory never holds
+    /// a half-written or unsigned package under its name.
+    pub fn plan_copies(
         &self,
+        plan: &mut Plan,
+        copies: &[(Utf8PathBuf, String)],
+        signer: Option<&Signer>,
+    ) -> Result<()> {
+        if copies.is_empty() {
+            return Ok(());
+        }
+        let incoming = self.dir.join(INCOMING);
+        plan.create_dir(&incoming);
+        let staged: Vec<Utf8PathBuf> = copies.iter().map(|(_, file)| incoming.join(file)).collect();
+        for ((from, _), tmp) in copies.iter().zip(&staged) {
+            plan.copy(from, tmp);
+        }
+        if let Some(s) = signer {
+            let sources: Vec<Utf8PathBuf> = copies.iter().map(|(from, _)| from.clone()).collect();
+            for cmd in s.sign_rpms(&sources, &staged)? {
+                plan.run(cmd);
+            }
+        }
+        for (tmp, (_, file)) in staged.iter().zip(copies) {
+            plan.rename(tmp, self.dir.join(file));
+        }
+        plan.remove_dir(&incoming);
+        Ok(())
+    }
+
+    /// Adds to `plan` the actions that write new metadata for exactly `files` (names in the
+    /// channel's directory) into a new `repodata-N/`, sign `repomd.xml`, and write the public
+    /// key and the `.repo` file; returns the new directory's name. Nothing clients read changes.
+    pub fn plan_metadata(
+        &self,
+        plan: &mut Plan,
         files: &[String],
         signer: Option<&Signer>,
         app: &str,
         base_url: Option<&str>,
     ) -> Result<String> {
-        let createrepo = exec::tool("createrepo_c", "createrepo-c")?;
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let name = format!("{REPODATA}-{stamp}");
+        exec::tool("createrepo_c", "createrepo-c")?;
+        // The next number after every metadata directory there (older trainyards numbered them
+        // by time): known when planned, so the dry-run names the directory the run writes.
+        let newest = self.metadata_dirs()?.into_iter().map(|(n, _)| n).max().unwrap_or(0);
+        let name = format!("{REPODATA}-{}", newest + 1);
         let work = self.dir.join(format!(".{name}.work"));
         let list = self.dir.join(format!(".{name}.pkglist"));
-        let _ = std::fs::remove_dir_all(&work);
-        std::fs::create_dir_all(&work).map_err(io(&work))?;
         let mut files = files.to_vec();
         files.sort();
         files.dedup();
         let mut text = files.join("\n");
         text.push('\n');
-        exec::write_atomic(&list, text.as_bytes())?;
-        let sh = Shell::new().map_err(command_error)?;
-        let dir = &self.dir;
-        let result = exec::read(cmd!(sh, "{createrepo} --quiet --pkglist {list} --outputdir {work} {dir}"));
-        let _ = std::fs::remove_file(&list);
-        result.map_err(|e| e.context("createrepo_c"))?;
+        plan.create_dir(&work).write(&list, text.as_bytes().to_vec());
+        plan.run(crate::plan::Command::new("createrepo_c").args([
+            "--quiet",
+            "--pkglist",
+            list.as_str(),
+            "--outputdir",
+            work.as_str(),
+            self.dir.as_str(),
+        ]));
+        plan.remove_file(&list);
         let meta = self.dir.join(&name);
-        exec::write_atomic(&work.join(REPODATA).join(PKGLIST), text.as_bytes())?;
-        std::fs::rename(work.join(REPODATA), &meta).map_err(io(&meta))?;
-        let _ = std::fs::remove_dir_all(&work);
+        plan.write(work.join(REPODATA).join(PKGLIST), text.into_bytes());
+        plan.rename(work.join(REPODATA), &meta);
+        plan.remove_dir(&work);
         if let Some(s) = signer {
-            s.sign_detached(&meta.join("repomd.xml"))?;
-            let key_file = key_file_name(app, self.channel);
-            exec::write_atomic(&self.dir.join(&key_file), s.public_key()?.as_bytes())?;
+            plan.run(s.sign_detached(&meta.join("repomd.xml"))?);
+            plan.write(self.dir.join(key_file_name(app, self.channel)), s.public_key()?.into_bytes());
         }
         let repo_file = self.dir.join(format!("{app}-{}.repo", self.channel));
         let url = self.dest.client_url(base_url, self.channel);
-        exec::write_atomic(&repo_file, repo_file_text(app, self.channel, &url, signer.is_some()).as_bytes())?;
+        plan.write(repo_file, repo_file_text(app, self.channel, &url, signer.is_some()).into_bytes());
         Ok(name)
     }
 
-    /// Makes `metadata` what clients read, records `record` in the history, then deletes
-    /// `remove` (files left out of the new metadata) and metadata older than the previous.
-    pub fn commit(self, metadata: &str, record: &super::history::Record, remove: &[Utf8PathBuf]) -> Result<()> {
+    /// The metadata directories (`repodata-N`) with their numbers, and the leftovers of
+    /// interrupted changes (`.repodata-*`, `repodata-legacy`) with whether each is a directory.
+    fn metadata_dirs(&self) -> Result<Vec<(u128, String)>> {
+        Ok(self.scan()?.0)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn scan(&self) -> Result<(Vec<(u128, String)>, Vec<(String, bool)>)> {
+        let dir = &self.dir;
+        let mut stamps: Vec<(u128, String)> = Vec::new();
+        let mut leftovers = Vec::new();
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e.collect::<Vec<_>>(),
+            // A channel never published (a dry-run creates nothing).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io(dir)(e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(io(dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(n) = name.strip_prefix("repodata-").and_then(|s| s.parse::<u128>().ok()) {
+                stamps.push((n, name));
+            } else if name.starts_with(".repodata-") || name == "repodata-legacy" {
+                leftovers.push((name, entry.file_type().is_ok_and(|t| t.is_dir())));
+            }
+        }
+        Ok((stamps, leftovers))
+    }
+
+    /// Carries out a change of the channel: `before` (packages and new metadata), then the
+    /// upload (remote), then `metadata` becomes what clients read (one rename), then the
+    /// history records what `record` says (computed then: the files' SHA-256 as published),
+    /// then `remove` (files left out of the new metadata) and metadata older than the previous
+    /// are deleted. The dry-run prints all of it; the record stands as a part known at run time.
+    pub fn change(
+        self,
+        effects: &Effects,
+        mut before: Plan,
+        metadata: &str,
+        what: &str,
+        record: impl FnOnce() -> Result<super::history::Record>,
+        remove: &[Utf8PathBuf],
+    ) -> Result<()> {
         if let Destination::Ssh(t) = &self.dest {
             // Packages, archive, key, .repo file and the new metadata directory: all new names
             // or files clients do not read through the metadata yet.
-            push(t, self.channel, &self.dir, &["--exclude", "/repodata", "--exclude", "/history.jsonl"])?;
+            before.run(rsync_push(
+                t,
+                self.channel,
+                &self.dir,
+                &["--exclude", "/repodata", "--exclude", "/history.jsonl"],
+            ));
         }
+        let switch = self.plan_switch(metadata);
+        let later = format!("record: {what} in {}/{}", self.dest.describe(self.channel), super::history::FILE);
+        let mut after = Plan::new();
+        for f in remove {
+            after.remove_file(f);
+        }
+        self.plan_prune(&mut after, metadata)?;
+        if let Destination::Ssh(t) = &self.dest {
+            after.run(rsync_push(t, self.channel, &self.dir, &["--delete"]));
+        }
+        if effects.dry_run {
+            effects.execute(&before)?;
+            effects.execute(&switch)?;
+            effects.apply(&Action::Later(later))?;
+            return effects.execute(&after);
+        }
+        execute(effects, &before)?;
         fail_point("upload");
-        switch_local(&self.dir, metadata)?;
+        execute(effects, &switch)?;
+        // The directory entry itself must reach the disk before we call the switch done.
+        if let Ok(d) = std::fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        effects.apply(&Action::Later(later))?;
+        let path = self.dir.join(super::history::FILE);
+        effects.apply(&Action::Write { path, contents: super::history::appended(&self.dir, &record()?)? })?;
+        execute(effects, &after)
+    }
+
+    /// Points `repodata` at `metadata` with one rename (a directory left by an older
+    /// trainyard is moved aside first, once); on a remote host the same, by ssh.
+    fn plan_switch(&self, metadata: &str) -> Plan {
+        let mut plan = Plan::new();
+        let dir = &self.dir;
+        let link = dir.join(REPODATA);
+        if link.is_dir() && !link.is_symlink() {
+            let legacy = dir.join(format!("{REPODATA}-legacy"));
+            plan.remove_dir(&legacy).rename(&link, &legacy);
+        }
+        let next = dir.join(format!("{REPODATA}-next"));
+        plan.remove_file(&next).symlink(metadata, &next).rename(&next, &link);
         if let Destination::Ssh(t) = &self.dest {
             let dir = format!("{}/{}", t.path, self.channel);
             let script = format!(
@@ -544,15 +673,40 @@ impl Session {
                 sh_quote(&dir),
                 sh_quote(metadata)
             );
-            t.ssh_output(&script)?;
+            let words = t.ssh_words();
+            plan.run(crate::plan::Command::new(&words[0]).args(&words[1..]).arg("--").arg(t.login()).arg(script));
         }
-        super::history::append(&self.dir, record)?;
-        for f in remove {
-            std::fs::remove_file(f).map_err(io(f))?;
+        plan
+    }
+
+    /// Keeps the current metadata and the one before it (a client that read the old
+    /// `repomd.xml` a moment ago still finds its files); removes older ones and leftovers.
+    fn plan_prune(&self, plan: &mut Plan, current: &str) -> Result<()> {
+        let dir = &self.dir;
+        let (mut stamps, mut leftovers) = self.scan()?;
+        let link = dir.join(REPODATA);
+        if link.is_dir() && !link.is_symlink() && !leftovers.iter().any(|(n, _)| n == "repodata-legacy") {
+            // Moved aside by this switch.
+            leftovers.push(("repodata-legacy".to_string(), true));
         }
-        prune_metadata(&self.dir, metadata)?;
-        if let Destination::Ssh(t) = &self.dest {
-            push(t, self.channel, &self.dir, &["--delete"])?;
+        for (name, is_dir) in leftovers {
+            if is_dir {
+                plan.remove_dir(dir.join(name));
+            } else {
+                plan.remove_file(dir.join(name));
+            }
+        }
+        if let Some(n) = current.strip_prefix("repodata-").and_then(|s| s.parse::<u128>().ok()) {
+            if !stamps.iter().any(|(_, s)| s == current) {
+                stamps.push((n, current.to_string()));
+            }
+        }
+        stamps.sort();
+        let keep: Vec<&String> = stamps.iter().rev().take(2).map(|(_, n)| n).collect();
+        for (_, name) in &stamps {
+            if name != current && !keep.contains(&name) {
+                plan.remove_dir(dir.join(name));
+            }
         }
         Ok(())
     }
@@ -573,6 +727,7 @@ fn repo_file_text(app: &str, channel: Channel, url: &str, signed: bool) -> Strin
     text
 }
 
+#[cfg(feature = "test-hooks")]
 fn fail_point(step: &str) {
     if let Ok(value) = std::env::var(FAIL_AFTER) {
         if value == format!("{step}:abort") {
@@ -580,6 +735,10 @@ fn fail_point(step: &str) {
         }
     }
 }
+
+/// A product build has no test hook.
+#[cfg(not(feature = "test-hooks"))]
+fn fail_point(_step: &str) {}
 
 /// `*.rpm` file names directly in `dir`, sorted (none when it does not exist).
 fn list_rpms(dir: &Utf8Path) -> Result<Vec<String>> {
@@ -706,78 +865,14 @@ fn pull(t: &SshTarget, channel: Channel, dir: &Utf8Path) -> Result<()> {
     Ok(())
 }
 
-fn push(t: &SshTarget, channel: Channel, dir: &Utf8Path, extra: &[&str]) -> Result<()> {
-    let sh = Shell::new().map_err(command_error)?;
-    let base = rsync_base(t);
-    let remote = t.rsync_remote(channel);
-    let src = format!("{dir}/");
-    let out = crate::bounded::network(
-        cmd!(sh, "rsync {base...} {extra...} {src} {remote}").into(),
-        &format!("rsync to {remote}"),
-    )?;
-    let (ok, err) = (out.success(), out.stderr);
-    if !ok {
-        return Err(Error::failed(format!("rsync to {remote} failed:\n{}", err.trim())));
-    }
-    Ok(())
-}
-
-/// Points `dir/repodata` at `metadata` with one rename (a directory left by an older
-/// trainyard is moved aside first, once).
-fn switch_local(dir: &Utf8Path, metadata: &str) -> Result<()> {
-    let link = dir.join(REPODATA);
-    if link.is_dir() && !link.is_symlink() {
-        let legacy = dir.join(format!("{REPODATA}-legacy"));
-        let _ = std::fs::remove_dir_all(&legacy);
-        std::fs::rename(&link, &legacy).map_err(io(&link))?;
-    }
-    let next = dir.join(format!("{REPODATA}-next"));
-    let _ = std::fs::remove_file(&next);
-    std::os::unix::fs::symlink(metadata, &next).map_err(io(&next))?;
-    std::fs::rename(&next, &link).map_err(io(&link))?;
-    // The directory entry itself must reach the disk before we call the switch done.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-/// Keeps the current metadata and the one before it (a client that read the old
-/// `repomd.xml` a moment ago still finds its files); removes older ones and leftovers.
-fn prune_metadata(dir: &Utf8Path, current: &str) -> Result<()> {
-    let mut stamps: Vec<(u128, String)> = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
-        let name = entry.map_err(io(dir))?.file_name().to_string_lossy().into_owned();
-        if let Some(n) = name.strip_prefix("repodata-").and_then(|s| s.parse::<u128>().ok()) {
-            stamps.push((n, name));
-        } else if name.starts_with(".repodata-") || name == "repodata-legacy" {
-            let p = dir.join(&name);
-            let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
-        }
-    }
-    stamps.sort();
-    let keep: Vec<&String> = stamps.iter().rev().take(2).map(|(_, n)| n).collect();
-    for (_, name) in &stamps {
-        if name != current && !keep.contains(&name) {
-            let p = dir.join(name);
-            std::fs::remove_dir_all(&p).map_err(io(&p))?;
-        }
-    }
-    Ok(())
-}
-
-/// Copies `from` to `to` through a temporary file and a rename.
-pub fn copy_file(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
-    let tmp = to.with_file_name(format!(".{}.tmp.{}", to.file_name().unwrap_or("file"), std::process::id()));
-    let result = (|| {
-        std::fs::copy(from, &tmp)?;
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, to)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io(to))
+/// The rsync that sends the mirror `dir` to the remote channel.
+fn rsync_push(t: &SshTarget, channel: Channel, dir: &Utf8Path, extra: &[&str]) -> crate::plan::Command {
+    crate::plan::Command::new("rsync")
+        .args(rsync_base(t))
+        .args(extra.iter().copied())
+        .arg(format!("{dir}/"))
+        .arg(t.rsync_remote(channel))
+        .network(format!("rsync to {}", t.rsync_remote(channel)))
 }
 
 /// SHA-256 of a file, hex.

@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 use super::history::{self, Action, FileRecord, Record};
 use super::promote::{known_releases, parse_version};
 use super::publish;
-use super::repo::{self, Destination, Session, Signer};
+use super::repo::{Destination, Session, Signer};
 use crate::channel::Channel;
-use crate::error::{io, Error, Result};
+use crate::error::{Error, Result};
 use crate::Context;
 
 pub fn rollback(ctx: &Context, dest: &Destination, version: &str, channel: Channel) -> Result<()> {
@@ -65,26 +65,18 @@ pub fn rollback(ctx: &Context, dest: &Destination, version: &str, channel: Chann
         .collect();
     let kept: BTreeSet<String> = publish::read_packages(&target_paths)?.into_iter().map(|p| p.name).collect();
     let (downgrade, remove): (Vec<String>, Vec<String>) = names.into_iter().partition(|n| kept.contains(n));
-    if ctx.effects.dry_run {
-        for f in &archive {
-            println!("would archive: {where_}/{} (out of the metadata)", f.file);
-        }
-        for f in &restore {
-            println!("would restore: {where_}/archive/{f}");
-        }
-        println!("would record: rollback to {v} in {where_}/{}", history::FILE);
-        return Ok(());
-    }
+    let mut plan = crate::plan::Plan::new();
     let archive_dir = session.dir.join("archive");
-    std::fs::create_dir_all(&archive_dir).map_err(io(&archive_dir))?;
+    plan.create_dir(&archive_dir);
     for (f, path) in archive.iter().zip(&archived_paths) {
-        // Copied now, removed from the channel only once the new metadata is live.
-        repo::copy_file(path, &session.archive_path(&f.file))?;
+        // Copied now (whole, then renamed), removed from the channel only once the new
+        // metadata is live.
+        let tmp = archive_dir.join(format!(".{}.tmp", f.file));
+        plan.copy(path, &tmp).rename(&tmp, session.archive_path(&f.file));
     }
     for f in &restore {
-        let at = session.archive_path(f);
         if !session.dir.join(f).is_file() {
-            std::fs::rename(&at, session.dir.join(f)).map_err(io(&at))?;
+            plan.rename(session.archive_path(f), session.dir.join(f));
         }
     }
     let listed: Vec<String> = present
@@ -94,7 +86,8 @@ pub fn rollback(ctx: &Context, dest: &Destination, version: &str, channel: Chann
         .chain(restore.iter().cloned())
         .collect();
     let app = ctx.ws.config.name().to_string();
-    let metadata = session.prepare_metadata(&listed, signer.as_ref(), &app, publish::base_url(ctx).as_deref())?;
+    let metadata =
+        session.plan_metadata(&mut plan, &listed, signer.as_ref(), &app, publish::base_url(ctx).as_deref())?;
     let record = Record {
         action: Action::Rollback,
         channel: channel.as_str().into(),
@@ -106,7 +99,11 @@ pub fn rollback(ctx: &Context, dest: &Destination, version: &str, channel: Chann
         files: target.files.clone(),
         archived: archive.clone(),
     };
-    session.commit(&metadata, &record, &archived_paths)?;
+    let what = format!("rollback to {v}");
+    session.change(&ctx.effects, plan, &metadata, &what, || Ok(record), &archived_paths)?;
+    if ctx.effects.dry_run {
+        return Ok(());
+    }
     eprintln!("trainyard: rolled {where_} back to {v}: {} package(s) moved to its archive", archive.len());
     if !downgrade.is_empty() {
         println!("clients of {channel} must run: dnf --refresh downgrade {}", downgrade.join(" "));

@@ -2,7 +2,7 @@
 //! default branch to the next train (`1.3.0`, whose dev builds say `1.3.devN`), and set
 //! `1.2.0` on the release branch. Ends on the release branch, where the next steps run.
 
-use super::{messages, Plan, Preflight, Repo, State, Step, Version};
+use super::{messages, GitPlan, Plan, Preflight, Repo, State, Step, Version};
 use crate::error::{Error, Result};
 
 /// `v` is the release as the line writes it ([`Repo::line`]).
@@ -41,17 +41,17 @@ pub fn plan(repo: &Repo, state: &State, members: &[String], v: &Version) -> Resu
     pre.finish()?;
 
     let mut plan = Plan::default();
-    plan.git(&["branch", "--no-track", &branch, &state.head]);
+    plan.git(repo, &["branch", "--no-track", &branch, state.head_arg()]);
     let on_default = state.with_version(repo, members, &next)?;
     let paths = plan.write_version(repo, state, &on_default);
-    plan.commit(&paths, &messages::next_train(&next));
-    plan.git(&["switch", "--quiet", &branch]);
+    plan.commit(repo, &paths, &messages::next_train(&next));
+    plan.git(repo, &["switch", "--quiet", &branch]);
     let mut after = state.clone();
     after.branch = Some(branch);
     if current != v.to_semver() {
         after = after.with_version(repo, members, v)?;
         let paths = plan.write_version(repo, state, &after);
-        plan.commit(&paths, &messages::version(v));
+        plan.commit(repo, &paths, &messages::version(v));
     }
     Ok(Step { plan, after })
 }

@@ -2,7 +2,7 @@
 //! checking that the workspace version, the RELEASE.txt section and the tag agree.
 //! Signed when git is configured to sign tags (`tag.gpgSign`).
 
-use super::{notes, Plan, Preflight, Repo, State, Step, RELEASE_FILE};
+use super::{notes, GitPlan, Plan, Preflight, Repo, State, Step, RELEASE_FILE};
 use crate::error::Result;
 
 pub fn plan(repo: &Repo, state: &State) -> Result<Step> {
@@ -38,6 +38,6 @@ pub fn plan(repo: &Repo, state: &State) -> Result<Step> {
     pre.finish()?;
     let message = format!("{} {v}\n\n{}", repo.config().name(), section.unwrap_or_default());
     let mut plan = Plan::default();
-    plan.git(&["tag", "--annotate", "--message", message.trim_end(), &tag, &state.head]);
+    plan.git(repo, &["tag", "--annotate", "--message", message.trim_end(), &tag, state.head_arg()]);
     Ok(Step { plan, after: state.clone() })
 }

@@ -149,18 +149,186 @@ impl ReleasePipeline for Targets {
     }
 }
 
-/// The flags each step takes (`dry-run` and `channel` are checked separately).
-fn allowed(step: &str) -> &'static [&'static str] {
-    match step {
-        "notes" => &["message-file"],
-        "backport" => &["apply"],
-        "publish" => &["from", "repo-dir", "allow-prerelease", "trigger"],
-        "promote" => &["from", "to", "repo-dir", "allow-prerelease"],
-        "rollback" | "history" => &["repo-dir"],
-        "notify" => &["webhook-file"],
-        "publish-crates" => &["trigger"],
-        "whole" => &["message-file", "push", "resume", "abort", "repo-dir", "webhook-file"],
-        _ => &[],
+/// What `release` is asked to do: one step, or the whole path (`release X.Y`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    Start,
+    Pin,
+    Notes,
+    Tag,
+    Fix,
+    Backport,
+    Freeze,
+    Beta,
+    Rc,
+    CherryPick,
+    Push,
+    Publish,
+    Promote,
+    Rollback,
+    History,
+    Notify,
+    PublishCrates,
+    /// `release X.Y[.Z]`: every step of the release (see [`pipeline`]).
+    Whole,
+}
+
+impl Command {
+    /// The steps, in the order `--help` and the error messages list them.
+    const STEPS: [Command; 17] = [
+        Command::Start,
+        Command::Pin,
+        Command::Notes,
+        Command::Tag,
+        Command::Fix,
+        Command::Backport,
+        Command::Freeze,
+        Command::Beta,
+        Command::Rc,
+        Command::CherryPick,
+        Command::Push,
+        Command::Publish,
+        Command::Promote,
+        Command::Rollback,
+        Command::History,
+        Command::Notify,
+        Command::PublishCrates,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Command::Start => "start",
+            Command::Pin => "pin",
+            Command::Notes => "notes",
+            Command::Tag => "tag",
+            Command::Fix => "fix",
+            Command::Backport => "backport",
+            Command::Freeze => "freeze",
+            Command::Beta => "beta",
+            Command::Rc => "rc",
+            Command::CherryPick => "cherry-pick",
+            Command::Push => "push",
+            Command::Publish => "publish",
+            Command::Promote => "promote",
+            Command::Rollback => "rollback",
+            Command::History => "history",
+            Command::Notify => "notify",
+            Command::PublishCrates => "publish-crates",
+            Command::Whole => "X.Y",
+        }
+    }
+
+    /// A step by its name; a word starting with a digit is a version: the whole path.
+    fn parse(word: &str) -> Result<Command> {
+        if word.starts_with(|c: char| c.is_ascii_digit()) {
+            return Ok(Command::Whole);
+        }
+        if let Some(step) = Command::STEPS.into_iter().find(|s| s.name() == word) {
+            return Ok(step);
+        }
+        let names: Vec<String> = Command::STEPS.iter().map(|s| s.name().to_string()).collect();
+        let mut help = format!("steps: {}; or a version (release 1.2)", names.join(", "));
+        if let Some(near) = crate::cli::closest(word, &names) {
+            help = format!("did you mean `{near}`?\n{help}");
+        }
+        Err(Error::usage(format!("unknown release step `{word}`")).with_help(help))
+    }
+
+    /// The flags it takes (`dry-run` and `channel` are checked separately).
+    fn flags(self) -> &'static [&'static str] {
+        match self {
+            Command::Notes => &["message-file"],
+            Command::Backport => &["apply"],
+            Command::Publish => &["from", "repo-dir", "allow-prerelease", "trigger"],
+            Command::Promote => &["from", "to", "repo-dir", "allow-prerelease"],
+            Command::Rollback | Command::History => &["repo-dir"],
+            Command::Notify => &["webhook-file"],
+            Command::PublishCrates => &["trigger"],
+            Command::Whole => &["message-file", "push", "resume", "abort", "repo-dir", "webhook-file"],
+            _ => &[],
+        }
+    }
+
+    /// How many words it takes after `release`, itself included.
+    fn words(self, given: usize) -> usize {
+        match self {
+            Command::Whole => 1,
+            Command::CherryPick => given,
+            Command::Start | Command::Backport | Command::Promote | Command::Rollback => 2,
+            _ => 1,
+        }
+    }
+
+    fn usage(self) -> String {
+        match self {
+            Command::Whole => "release X.Y".to_string(),
+            step => format!("release {}", step.name()),
+        }
+    }
+}
+
+/// The options of `release`, read once from the command line.
+struct Options<'a> {
+    command: Command,
+    /// The word after the step (`start 1.2`, `promote 1.3.1`, `backport 1.2`), or the version.
+    word: Option<&'a str>,
+    /// Every word after the step (`cherry-pick C1 C2`).
+    words: &'a [String],
+    message_file: Option<&'a Utf8Path>,
+    webhook_file: Option<&'a Utf8Path>,
+    from: Option<&'a str>,
+    to: Option<&'a str>,
+    apply: bool,
+    push: bool,
+    resume: bool,
+    abort: bool,
+    allow_prerelease: bool,
+}
+
+impl<'a> Options<'a> {
+    /// Parses `release`'s words and flags, refusing a flag its step does not take and words
+    /// beyond the ones it takes. `first` is the step or version (`release minor` computed).
+    fn parse(ctx: &'a Context, first: &'a str) -> Result<Options<'a>> {
+        let args = &ctx.args;
+        let command = Command::parse(first)?;
+        let wrong: Vec<String> = SPEC
+            .flags
+            .iter()
+            .map(|f| f.name)
+            .filter(|f| !matches!(*f, "dry-run" | "channel") && args.flag(f) && !command.flags().contains(f))
+            .map(|f| format!("--{f}"))
+            .collect();
+        if !wrong.is_empty() {
+            return Err(Error::usage(format!(
+                "{} {} not an option of `{}`",
+                wrong.join(", "),
+                if wrong.len() == 1 { "is" } else { "are" },
+                command.usage()
+            )));
+        }
+        let words = command.words(args.positional.len());
+        if args.positional.len() > words {
+            return Err(Error::usage(format!("unexpected argument `{}`", args.positional[words]))
+                .with_help(format!("usage: {} release {}", ctx.program, SPEC.usage)));
+        }
+        if args.flag("resume") && args.flag("abort") {
+            return Err(Error::usage("--resume and --abort exclude each other"));
+        }
+        let path = |name: &str| args.value(name).map(Utf8Path::new);
+        Ok(Options {
+            command,
+            word: if command == Command::Whole { Some(first) } else { args.positional.get(1).map(String::as_str) },
+            words: args.positional.get(1..).unwrap_or_default(),
+            message_file: path("message-file"),
+            webhook_file: path("webhook-file"),
+            from: args.value("from"),
+            to: args.value("to"),
+            apply: args.flag("apply"),
+            push: args.flag("push"),
+            resume: args.flag("resume"),
+            abort: args.flag("abort"),
+            allow_prerelease: args.flag("allow-prerelease"),
+        })
     }
 }
 
@@ -183,70 +351,20 @@ pub fn run(ctx: &Context) -> Result<()> {
             }
             computed = computed_version(ctx, word)?;
             println!("release {}: {computed}", word.as_str());
-            &computed
+            computed.as_str()
         }
-        None => first,
+        None => first.as_str(),
     };
-    let step = if first.starts_with(|c: char| c.is_ascii_digit()) { "whole" } else { first.as_str() };
-    let known = [
-        "start",
-        "pin",
-        "notes",
-        "tag",
-        "fix",
-        "backport",
-        "freeze",
-        "beta",
-        "rc",
-        "cherry-pick",
-        "push",
-        "publish",
-        "promote",
-        "rollback",
-        "history",
-        "notify",
-        "publish-crates",
-        "whole",
-    ];
-    if !known.contains(&step) {
-        let names: Vec<String> = known[..known.len() - 1].iter().map(|s| s.to_string()).collect();
-        let mut help = format!("steps: {}; or a version (release 1.2)", names.join(", "));
-        if let Some(near) = crate::cli::closest(step, &names) {
-            help = format!("did you mean `{near}`?\n{help}");
-        }
-        return Err(Error::usage(format!("unknown release step `{step}`")).with_help(help));
-    }
-    let wrong: Vec<String> = SPEC
-        .flags
-        .iter()
-        .map(|f| f.name)
-        .filter(|f| !matches!(*f, "dry-run" | "channel") && args.flag(f) && !allowed(step).contains(f))
-        .map(|f| format!("--{f}"))
-        .collect();
-    if !wrong.is_empty() {
-        let shown = if step == "whole" { "release X.Y".to_string() } else { format!("release {step}") };
-        return Err(Error::usage(format!(
-            "{} {} not an option of `{shown}`",
-            wrong.join(", "),
-            if wrong.len() == 1 { "is" } else { "are" }
-        )));
-    }
-    let takes_word = matches!(step, "start" | "backport" | "promote" | "rollback");
-    let words = match step {
-        "whole" => 1,
-        "cherry-pick" => args.positional.len(),
-        _ => 1 + usize::from(takes_word),
-    };
-    if args.positional.len() > words {
-        return Err(Error::usage(format!("unexpected argument `{}`", args.positional[words]))
-            .with_help(format!("usage: {} release {}", ctx.program, SPEC.usage)));
-    }
-    let word = args.positional.get(1).map(String::as_str);
-    if let Some(refused) = word.filter(|_| takes_word).and_then(|w| crate::release::next::refuse_elsewhere(step, w)) {
+    let opts = Options::parse(ctx, first)?;
+    let step = opts.command;
+    let word = opts.word;
+    if let Some(refused) = word
+        .filter(|_| matches!(step, Command::Start | Command::Backport | Command::Promote | Command::Rollback))
+        .and_then(|w| crate::release::next::refuse_elsewhere(step.name(), w))
+    {
         return Err(refused);
     }
     let repo = Repo::open(ctx)?;
-    let path = |name: &str| args.value(name).map(Utf8Path::new);
     let channel = || channel_arg(ctx, "RPM_CHANNEL", Channel::Prod);
     let flow = ctx.ws.config.flow;
     let only_in = |wanted: Flow| -> Result<()> {
@@ -263,10 +381,10 @@ pub fn run(ctx: &Context) -> Result<()> {
                 "in the rc-beta flow: release freeze, then release beta | rc | tag on the version branch; fixes go downstream with release cherry-pick",
             ),
         };
-        Err(Error::usage(format!("`release {step}` belongs to {this}")).with_help(other_help))
+        Err(Error::usage(format!("`release {}` belongs to {this}", step.name())).with_help(other_help))
     };
     match step {
-        "start" => {
+        Command::Start => {
             let Some(v) = word else {
                 return Err(Error::usage("`release start` needs the version to release").with_help("release start 1.2"));
             };
@@ -287,15 +405,15 @@ pub fn run(ctx: &Context) -> Result<()> {
                 &format!("started {v} on {}", repo.branch_name(&v)),
             )
         }
-        "pin" => run_plan(&repo, pin::plan(&repo, &State::read(&repo)?)?.plan, "pinned stage and prod"),
-        "notes" => {
-            let impacts = match path("message-file") {
+        Command::Pin => run_plan(&repo, pin::plan(&repo, &State::read(&repo)?)?.plan, "pinned stage and prod"),
+        Command::Notes => {
+            let impacts = match opts.message_file {
                 Some(f) => notes::Impacts::File(f),
                 None => notes::Impacts::Editor,
             };
             run_plan(&repo, notes::plan(&repo, &State::read(&repo)?, impacts)?.plan, "wrote the release notes")
         }
-        "tag" => {
+        Command::Tag => {
             let state = State::read(&repo)?;
             let exact = state.exact_version(&repo)?;
             if !exact.is_release() {
@@ -303,28 +421,35 @@ pub fn run(ctx: &Context) -> Result<()> {
                 let members = crate::release::manifest::following_members(ctx)?;
                 let v = exact.release();
                 let after = state.with_version(&repo, &members, &v)?;
-                let check = tag::plan(&repo, &State { head: "HEAD".into(), ..after.clone() })?;
+                // The tag's commit is the one this step makes first: named, as its id exists only then.
+                let planned = State { planned_head: Some("<the commit of the final version>".into()), ..after.clone() };
+                let check = tag::plan(&repo, &planned)?;
+                use crate::release::GitPlan;
                 let mut set = crate::release::Plan::default();
                 let paths = set.write_version(&repo, &state, &after);
-                set.commit(&paths, &crate::release::messages::version(&v));
+                set.commit(&repo, &paths, &crate::release::messages::version(&v));
                 if ctx.effects.dry_run {
                     set.actions.extend(check.plan.actions);
-                    return run_plan(&repo, set, "tagged");
+                    run_plan(&repo, set, "tagged")?;
+                    println!(
+                        "(known only at run time: <the commit of the final version>, the id of a commit not made yet)"
+                    );
+                    return Ok(());
                 }
-                set.run(&repo)?;
+                ctx.effects.execute(&set)?;
                 return run_plan(&repo, tag::plan(&repo, &State::read(&repo)?)?.plan, "tagged");
             }
             run_plan(&repo, tag::plan(&repo, &state)?.plan, "tagged")
         }
-        "fix" => {
+        Command::Fix => {
             let members = crate::release::manifest::following_members(ctx)?;
             run_plan(&repo, fix::plan(&repo, &State::read(&repo)?, &members)?.plan, "moved to the next micro version")
         }
-        "backport" => {
+        Command::Backport => {
             only_in(Flow::ReleaseBranch)?;
-            backport::run(&repo, &State::read(&repo)?, word, args.flag("apply"))
+            backport::run(&repo, &State::read(&repo)?, word, opts.apply)
         }
-        "freeze" => {
+        Command::Freeze => {
             only_in(Flow::RcBeta)?;
             let members = crate::release::manifest::following_members(ctx)?;
             let state = State::read(&repo)?;
@@ -334,36 +459,35 @@ pub fn run(ctx: &Context) -> Result<()> {
                 "froze; the default branch is on its next train",
             )
         }
-        "beta" | "rc" => {
+        Command::Beta | Command::Rc => {
             // Both flows: the version computed from the branch and the release's tags, printed.
-            let kind = if step == "beta" { prerelease::Kind::Beta } else { prerelease::Kind::Rc };
+            let kind = if step == Command::Beta { prerelease::Kind::Beta } else { prerelease::Kind::Rc };
             let members = crate::release::manifest::following_members(ctx)?;
             let state = State::read(&repo)?;
             let (v, step_plan) = prerelease::computed(&repo, &state, &members, kind)?;
-            println!("release {step}: {v}");
-            run_plan(&repo, step_plan.plan, &format!("tagged the {step} {}", repo.tag_name(&v)))
+            println!("release {}: {v}", step.name());
+            run_plan(&repo, step_plan.plan, &format!("tagged the {} {}", step.name(), repo.tag_name(&v)))
         }
-        "cherry-pick" => {
+        Command::CherryPick => {
             only_in(Flow::RcBeta)?;
-            cherry_pick::run(&repo, &State::read(&repo)?, &args.positional[1..])
+            cherry_pick::run(&repo, &State::read(&repo)?, opts.words)
         }
-        "push" => push::run(&repo),
-        "publish-crates" => crate::release::crates::run(ctx),
-        "publish" => {
-            let Some(from) = path("from") else {
+        Command::Push => push::run(&repo),
+        Command::PublishCrates => crate::release::crates::run(ctx),
+        Command::Publish => {
+            let Some(from) = opts.from.map(Utf8Path::new) else {
                 return Err(Error::usage("`release publish` needs the collection: --from DIR"));
             };
             let trigger = crate::targets::build::trigger_arg(ctx)?;
             publish::check_trigger(&ctx.ws, from, trigger, &|name| std::env::var(name).ok())?;
-            let packages =
-                publish::publish_allowing(ctx, from, &repo_dir(ctx)?, channel()?, args.flag("allow-prerelease"))?;
+            let packages = publish::publish_allowing(ctx, from, &repo_dir(ctx)?, channel()?, opts.allow_prerelease)?;
             for p in &packages {
                 println!("{}", p.nevra);
             }
             Ok(())
         }
-        "promote" => {
-            let (Some(v), Some(from), Some(to)) = (word, args.value("from"), args.value("to")) else {
+        Command::Promote => {
+            let (Some(v), Some(from), Some(to)) = (word, opts.from, opts.to) else {
                 return Err(Error::usage("`release promote` needs a version and two channels")
                     .with_help(format!("{} release promote 1.3.1 --from stage --to prod", ctx.program)));
             };
@@ -371,41 +495,41 @@ pub fn run(ctx: &Context) -> Result<()> {
                 version: v,
                 from: Channel::parse(from)?,
                 to: Channel::parse(to)?,
-                allow_prerelease: args.flag("allow-prerelease"),
+                allow_prerelease: opts.allow_prerelease,
             };
             promote::promote(ctx, &publish::destination(ctx, Some(repo_dir(ctx)?.as_str()))?, &promotion)
         }
-        "rollback" => {
+        Command::Rollback => {
             let Some(v) = word else {
                 return Err(Error::usage("`release rollback` needs the version to go back to")
                     .with_help(format!("{} release rollback 1.2 --channel prod", ctx.program)));
             };
             rollback::rollback(ctx, &publish::destination(ctx, Some(repo_dir(ctx)?.as_str()))?, v, channel()?)
         }
-        "history" => {
+        Command::History => {
             let dest = publish::destination(ctx, Some(repo_dir(ctx)?.as_str()))?;
             let channel = channel()?;
             print!("{}", history::render(&dest.describe(channel), &dest.read_history(channel)?));
             Ok(())
         }
-        "notify" => {
+        Command::Notify => {
             let state = State::read(&repo)?;
             let v = state.version(&repo)?;
             let tag = repo.tag_name(&v);
             if !repo.tag_exists(&tag)? {
                 return Err(Error::usage(format!("{v} is not released: there is no tag {tag}")));
             }
-            if path("webhook-file").is_none()
+            if opts.webhook_file.is_none()
                 && !std::env::var(crate::release::notify::URL_VAR).is_ok_and(|u| !u.trim().is_empty())
             {
                 return Err(Error::usage("no webhook to notify")
                     .with_help(format!("set ${} or give --webhook-file FILE", crate::release::notify::URL_VAR)));
             }
-            pipeline::announce(&repo, &state, &v, channel()?, path("webhook-file"))
+            pipeline::announce(&repo, &state, &v, channel()?, opts.webhook_file)
         }
-        _ => {
+        Command::Whole => {
             let v = repo.line(Version::parse_release(first)?)?;
-            if flow == Flow::RcBeta && !v.is_fix() && !args.flag("resume") && !args.flag("abort") {
+            if flow == Flow::RcBeta && !v.is_fix() && !opts.resume && !opts.abort {
                 return Err(Error::usage(format!(
                     "`release {v}` cuts a release branch, which the rc-beta flow does not have"
                 ))
@@ -414,20 +538,17 @@ pub fn run(ctx: &Context) -> Result<()> {
                     ctx.ws.config.rc_branch
                 )));
             }
-            if args.flag("resume") && args.flag("abort") {
-                return Err(Error::usage("--resume and --abort exclude each other"));
-            }
-            let opts = pipeline::Options {
+            let whole = pipeline::Options {
                 version: v,
                 channel: channel()?,
-                push: args.flag("push"),
-                resume: args.flag("resume"),
-                abort: args.flag("abort"),
-                message_file: path("message-file"),
+                push: opts.push,
+                resume: opts.resume,
+                abort: opts.abort,
+                message_file: opts.message_file,
                 repo_dir: repo_dir(ctx)?,
-                webhook_file: path("webhook-file"),
+                webhook_file: opts.webhook_file,
             };
-            pipeline::run(&repo, &opts, PIPELINE)
+            pipeline::run(&repo, &whole, PIPELINE)
         }
     }
 }
@@ -459,7 +580,7 @@ fn run_plan(repo: &Repo, plan: crate::release::Plan, done: &str) -> Result<()> {
         println!("nothing to do");
         return Ok(());
     }
-    plan.run(repo)?;
+    repo.ctx.effects.execute(&plan)?;
     if !repo.ctx.effects.dry_run {
         eprintln!("trainyard: {done}");
     }
