@@ -271,7 +271,7 @@ fn commands_run_are_shown_at_verbose_only_and_cargo_options_reach_cargo() {
     let run = trainyard(&root, &["build", "--dry-run", "--locked", "--refresh", "--", "--timings"], &[]);
     let plan = &run.ok().stdout;
     let updates: Vec<&str> =
-        plan.lines().filter(|l| l.starts_with("would run:") && l.contains("cargo update")).collect();
+        plan.lines().filter(|l| l.starts_with("planning with:") && l.contains("cargo update")).collect();
     assert!(!updates.is_empty() && updates.iter().all(|l| l.contains("--locked")), "{plan}");
     let build_line = plan.lines().find(|l| l.contains("cargo build")).unwrap_or_default();
     assert!(build_line.ends_with("--timings") || build_line.contains(" --timings"), "{plan}");

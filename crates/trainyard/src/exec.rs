@@ -3,7 +3,10 @@
 //! through the same printing and recording. Dry-run is honoured here and nowhere else.
 //!
 //! Read-only commands (`git rev-parse`, `cargo metadata`) go through [`read`],
-//! which always runs them: a dry-run plan needs their answers.
+//! which always runs them: a dry-run plan needs their answers. A plan computed by a tool that
+//! writes (a resolution is what `cargo update` leaves in its lock file) runs it through
+//! [`compute`], in a temporary directory of the run ([`crate::scratch`]): never the user's files,
+//! never `target/`.
 
 use camino::Utf8Path;
 use std::io::Write;
@@ -57,6 +60,22 @@ impl Effects {
         }
         plan::record(&action.to_string());
         plan::apply(action)
+    }
+
+    /// Takes what a run that changes things holds to its end (a lock that makes a second run
+    /// wait); a dry-run changes nothing and takes nothing.
+    pub fn hold<T>(&self, take: impl FnOnce() -> Result<T>) -> Result<Option<T>> {
+        if self.dry_run {
+            return Ok(None);
+        }
+        take().map(Some)
+    }
+
+    /// Says what a run did once its plan was executed (a dry-run did nothing: silent).
+    pub fn done(&self, line: impl std::fmt::Display) {
+        if !self.dry_run {
+            eprintln!("trainyard: {line}");
+        }
     }
 
     /// Runs a command that changes something. In dry-run, prints it instead.
@@ -128,6 +147,49 @@ impl Effects {
 /// Runs a command that changes nothing and returns its trimmed stdout.
 pub fn read(cmd: Cmd<'_>) -> Result<String> {
     cmd.quiet().read().map_err(command_error)
+}
+
+/// Runs a read-only command given as a [`plan::Command`] and returns its trimmed stdout.
+pub fn read_command(cmd: &plan::Command) -> Result<String> {
+    match output_of(cmd)? {
+        (true, out, _) => Ok(out.trim_end().to_string()),
+        (false, _, err) => Err(Error::failed(format!("command `{cmd}` failed:\n{}", err.trim_end()))),
+    }
+}
+
+/// Runs a command of a plan phase whose only writes land in a temporary directory of this run
+/// (a resolution the plan is made from), in dry-run too; returns its trimmed stdout. It is a
+/// computation, not a change: never a plan line, never recorded. The dry-run shows it as
+/// `planning with: COMMAND`, and `-v` as `$ COMMAND`.
+pub fn compute(fx: &Effects, cmd: &plan::Command) -> Result<String> {
+    match compute_output(fx, cmd)? {
+        (true, out, _) => Ok(out.trim_end().to_string()),
+        (false, _, err) => Err(Error::failed(format!("command `{cmd}` failed:\n{}", err.trim_end()))),
+    }
+}
+
+/// Like [`compute`], without failing on the status: (success, stdout, stderr).
+pub fn compute_output(fx: &Effects, cmd: &plan::Command) -> Result<(bool, String, String)> {
+    if fx.dry_run {
+        println!("planning with: {cmd}");
+    } else if crate::ui::show_commands() {
+        eprintln!("$ {cmd}");
+    }
+    output_of(cmd)
+}
+
+/// Runs `cmd` to its end: (success, stdout, stderr); the process reads nothing.
+fn output_of(cmd: &plan::Command) -> Result<(bool, String, String)> {
+    let out = cmd
+        .to_std()
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Error::failed(format!("could not run `{cmd}`: {e}")))?;
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
 }
 
 /// Runs a read-only command and returns (success, stdout, stderr) without failing on status.

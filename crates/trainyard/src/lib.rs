@@ -6,6 +6,8 @@
 #[macro_use]
 pub mod ui;
 
+pub mod build_settings;
+pub mod cargo;
 pub mod channel;
 pub mod checkout;
 pub mod cli;
@@ -16,6 +18,7 @@ pub mod exec;
 pub mod git;
 pub mod global;
 pub mod lockfile;
+pub mod members;
 pub mod plan;
 pub mod product;
 pub mod projects;
@@ -23,11 +26,14 @@ pub mod redact;
 pub mod release;
 pub mod reqs;
 pub mod resolution;
+pub mod resolve;
 pub mod rpmpkg;
 pub mod sandbox;
 pub mod scm;
+pub mod scratch;
 pub mod targets;
 pub mod version;
+pub mod walk;
 pub mod workspace;
 
 use std::ffi::OsString;

@@ -972,6 +972,24 @@ fn scan_pep440_pre(c: &mut Cursor<'_>) -> Result<(), LineError> {
     }
 }
 
+/// Loads a channel's requirement file. A missing file is empty for dev and an error otherwise
+/// (`program`: how the user runs trainyard, for the help line).
+pub fn load_channel(
+    ws: &crate::workspace::Workspace,
+    channel: crate::channel::Channel,
+    program: &str,
+) -> crate::error::Result<Vec<Requirement>> {
+    let path = ws.reqs_path(channel);
+    if !path.exists() {
+        if channel == crate::channel::Channel::Dev {
+            return Ok(Vec::new());
+        }
+        return Err(crate::error::Error::usage(format!("{} does not exist", ws.display(&path)))
+            .with_help(format!("write it from the current lock: {program} pin CHANNEL={channel}")));
+    }
+    load(&path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -204,7 +204,10 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     let members = workspace_members(ws)?;
     let product = crate::product::Product::from_members(&members);
     let product_members: Vec<&Member> = members.iter().filter(|m| product.roots.contains(&m.info.name)).collect();
-    let settings = build::BuildSettings::of(ctx, &product_members)?;
+    let settings = crate::build_settings::BuildSettings::of(
+        &crate::targets::options::BuildFlags::parse(&ctx.args)?,
+        &product_members,
+    )?;
     let arch = assets::rpm_arch(settings.arch()).to_string();
     let wanted: Vec<String> = ctx.args.values("package").to_vec();
     for name in &wanted {
@@ -250,7 +253,7 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
     // run says at once that it waits. (Always before the build lock, never after: no two runs
     // can each hold the lock the other waits for.)
     let locked = if ctx.effects.dry_run { None } else { Some(output.lock()?) };
-    let options = BuildOptions { refresh: false, cargo_args: settings.strip_args() };
+    let options = BuildOptions { refresh: false, cargo_args: settings.strip_args(), flags: None };
     let phase = crate::ui::Phase::start(format!("building {} for {channel}", ws.config.name()));
     let built = build::build(ctx, channel, &options)?;
     phase.elapsed();
@@ -505,49 +508,7 @@ pub fn variants(ctx: &Context, packaged: &[&Member]) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// A workspace member with what `cargo metadata --no-deps` says of it.
-pub struct Member {
-    pub info: assets::CrateInfo,
-    pub metadata: serde_json::Value,
-}
-
-impl Member {
-    fn packaged(&self) -> bool {
-        self.metadata.pointer("/trainyard/rpm").is_some() || self.metadata.get("generate-rpm").is_some()
-    }
-}
-
-/// The workspace's members, from `cargo metadata --no-deps` (which resolves nothing and
-/// writes nothing).
-pub fn workspace_members(ws: &Workspace) -> Result<Vec<Member>> {
-    let sh = shell()?;
-    sh.change_dir(&ws.root);
-    let cargo = cargo_program();
-    let manifest = &ws.manifest;
-    let json = exec::read(cmd!(sh, "{cargo} metadata --format-version 1 --no-deps --manifest-path {manifest}"))?;
-    let meta: cargo_metadata::Metadata =
-        serde_json::from_str(&json).map_err(|e| Error::failed(format!("reading cargo metadata: {e}")))?;
-    let members: BTreeSet<_> = meta.workspace_members.iter().collect();
-    Ok(meta
-        .packages
-        .iter()
-        .filter(|p| members.contains(&p.id))
-        .map(|p| Member {
-            info: assets::CrateInfo {
-                name: p.name.to_string(),
-                version: p.version.to_string(),
-                license: p.license.clone(),
-                description: p.description.clone(),
-                homepage: p.homepage.clone(),
-                repository: p.repository.clone(),
-                manifest_dir: p.manifest_path.parent().map(Utf8Path::to_path_buf).unwrap_or_default(),
-                workspace_root: meta.workspace_root.clone(),
-                bins: p.targets.iter().filter(|t| t.is_bin()).map(|t| t.name.clone()).collect(),
-            },
-            metadata: p.metadata.clone(),
-        })
-        .collect())
-}
+pub use crate::members::{workspace_members, Member};
 
 /// The packages of an internal project's checkout: built (stripped) into its own target
 /// directory under ours, at the version of its tag.
