@@ -47,6 +47,25 @@ impl Effects {
         plan.actions.iter().try_for_each(|action| self.apply(action))
     }
 
+    /// Runs a plan whose first [`Action::Later`] stands for a part planned at run time: in
+    /// dry-run prints the plan (its `later:` line says what is decided then) and returns `None`;
+    /// otherwise executes the actions before the `Later`, then `later` (which plans that part
+    /// from what they produced and executes it here), then the actions after it.
+    pub fn execute_then<T>(&self, plan: &Plan, later: impl FnOnce() -> Result<T>) -> Result<Option<T>> {
+        if self.dry_run {
+            print!("{}", plan.dry_run_text());
+            return Ok(None);
+        }
+        let at = plan.actions.iter().position(|a| matches!(a, Action::Later(_))).unwrap_or(plan.actions.len());
+        plan.actions[..at].iter().try_for_each(|a| self.apply(a))?;
+        if let Some(marker) = plan.actions.get(at) {
+            self.apply(marker)?;
+        }
+        let value = later()?;
+        plan.actions.iter().skip(at + 1).try_for_each(|a| self.apply(a))?;
+        Ok(Some(value))
+    }
+
     /// Carries out one action (dry-run: prints it).
     pub fn apply(&self, action: &Action) -> Result<()> {
         if self.dry_run {

@@ -12,7 +12,9 @@ pub mod channel;
 pub mod checkout;
 pub mod cli;
 pub mod collection;
+pub mod collection_manifest;
 pub mod config;
+pub mod date;
 pub mod error;
 pub mod exec;
 pub mod git;
@@ -200,11 +202,13 @@ fn self_checkout(ws: &Workspace, reference: &str, effects: &Effects) -> Result<W
     git::validate_ref(reference).map_err(|e| e.context(&var))?;
     let cache = projects::cache(ws);
     let name = ws.config.name();
-    let resolved = cache.resolve(name, ws.root.as_str(), reference, effects)?;
-    let tree = cache.worktree(&resolved, effects)?;
-    if !tree.exists() {
-        // Dry-run: nothing was checked out; plan against the workspace as it is.
-        return Ok(ws.clone());
+    // The plan is made from the tree at that ref (its version, its lock, its packaging): checked
+    // out into the checkout cache in a dry-run too, and said so.
+    let prepare = Effects { dry_run: false, quiet: effects.quiet };
+    let resolved = cache.resolve(name, ws.root.as_str(), reference, &prepare)?;
+    let tree = cache.worktree(&resolved, &prepare)?;
+    if effects.dry_run {
+        println!("planning from: {name} {reference} ({var}), commit {}, checked out in {tree}", resolved.commit);
     }
     // The checkout has no git history: its version comes from the mirror's tags.
     if std::env::var_os(scm::PRETEND_ENV).is_none() {

@@ -199,6 +199,9 @@ pub enum Action {
     RemoveFile(Utf8PathBuf),
     /// Removes a directory and everything in it; nothing to do when it is absent.
     RemoveDir(Utf8PathBuf),
+    /// Writes a collection of packages into its output directory and switches it in whole
+    /// (see [`crate::collection`]).
+    Collection(Box<crate::collection::Write>),
     /// A part planned at run time, from what the actions before it produce: says what it does
     /// and what it depends on. Executing it changes nothing; the run then plans that part.
     Later(String),
@@ -215,6 +218,7 @@ impl fmt::Display for Action {
             Action::Symlink { target, link } => format!("link: {link} -> {target}"),
             Action::RemoveFile(path) => format!("remove: {path}"),
             Action::RemoveDir(path) => format!("remove: {path}/"),
+            Action::Collection(w) => format!("write collection: {w}"),
             Action::Later(what) => format!("later: {what}"),
         };
         f.write_str(&redact::text(&line))
@@ -332,6 +336,7 @@ pub(crate) fn apply(action: &Action) -> crate::error::Result<()> {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(path)(e)),
             _ => Ok(()),
         },
+        Action::Collection(w) => crate::collection::write(w),
         Action::Later(_) => Ok(()),
     }
 }
