@@ -97,6 +97,23 @@ impl Effects {
         }
     }
 
+    /// Runs a command whose exit code is the result (a test suite's, passed through): prints it
+    /// in dry-run (and returns 0), otherwise records it, runs it with the terminal's streams and
+    /// returns its exit code (1 when killed by a signal).
+    pub fn run_status(&self, cmd: &plan::Command) -> Result<i32> {
+        let action = Action::Run(cmd.clone());
+        if self.dry_run {
+            println!("would {action}");
+            return Ok(0);
+        }
+        if crate::ui::show_commands() {
+            eprintln!("$ {cmd}");
+        }
+        plan::record(&action.to_string());
+        let status = cmd.to_std().status().map_err(|e| Error::failed(format!("could not run `{cmd}`: {e}")))?;
+        Ok(status.code().unwrap_or(1))
+    }
+
     /// Runs a command that changes something. In dry-run, prints it instead.
     pub fn run(&self, cmd: Cmd<'_>) -> Result<()> {
         let line = crate::redact::text(&cmd.to_string());
@@ -161,6 +178,11 @@ impl Effects {
         }
         std::fs::create_dir_all(path).map_err(io(path))
     }
+}
+
+/// A shell for the xshell commands that remain (`cmd!`), in the process's directory.
+pub fn shell() -> Result<xshell::Shell> {
+    xshell::Shell::new().map_err(command_error)
 }
 
 /// Runs a command that changes nothing and returns its trimmed stdout.

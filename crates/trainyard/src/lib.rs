@@ -181,7 +181,7 @@ fn run(args: Vec<OsString>, program: &str) -> Result<()> {
         _ => ws,
     };
     // An older trainyard killed mid-build may have left its lock swap: reported, never trusted.
-    lockfile::report_leftover_swap(&ws, effects.dry_run);
+    effects.execute(&lockfile::leftover_swap(&ws))?;
     let ctx = Context { ws, args, effects, program: program.to_string() };
     (target.run)(&ctx)
 }

@@ -293,7 +293,8 @@ impl Drop for BuildLock {
     }
 }
 
-/// What an older trainyard, which swapped lock files, left when it was killed mid-build:
+/// What an older trainyard, which swapped lock files, left when it was killed mid-build, and
+/// the plan that removes it when that is safe:
 /// `target/trainyard/lock-swap/` with a journal naming a lock file and a saved copy.
 ///
 /// Nothing there is trusted: the journal may name any path (a copied workspace's names the
@@ -301,10 +302,11 @@ impl Drop for BuildLock {
 /// restores from it. When the saved copy is byte-identical to `Cargo.lock` there is nothing
 /// to restore and the leftover is removed; otherwise it is left for the user, with a warning
 /// on every run saying how to compare and clean up.
-pub fn report_leftover_swap(ws: &Workspace, dry_run: bool) {
+pub fn leftover_swap(ws: &Workspace) -> Plan {
     let dir = ws.state_dir().join("lock-swap");
+    let mut plan = Plan::new();
     if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
-        return;
+        return plan;
     }
     let saved = dir.join("original.lock");
     let has_journal = std::fs::symlink_metadata(dir.join("journal")).is_ok();
@@ -313,16 +315,20 @@ pub fn report_leftover_swap(ws: &Workspace, dry_run: bool) {
         .filter(|m| m.is_file() && m.len() <= 64 << 20)
         .and_then(|_| std::fs::read(&saved).ok());
     let current = std::fs::read(ws.lock_path()).ok();
+    const OURS: [&str; 3] = ["journal", "original.lock", "lock"];
     if !has_journal || (saved_bytes.is_some() && saved_bytes == current) {
-        if dry_run {
-            println!("would remove: {}/ (left by an older trainyard, nothing to restore)", ws.display(&dir));
-            return;
+        // Nothing to restore: the leftover goes (only what an older trainyard put there).
+        let entries: Vec<String> = std::fs::read_dir(&dir)
+            .map(|es| es.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        if entries.iter().all(|e| OURS.contains(&e.as_str())) {
+            plan.remove_dir(&dir);
+        } else {
+            for name in entries.iter().filter(|e| OURS.contains(&e.as_str())) {
+                plan.remove_file(dir.join(name));
+            }
         }
-        for name in ["journal", "original.lock", "lock"] {
-            let _ = std::fs::remove_file(dir.join(name));
-        }
-        let _ = std::fs::remove_dir(&dir);
-        return;
+        return plan;
     }
     let shown = ws.display(&dir);
     eprintln!(
@@ -332,6 +338,7 @@ pub fn report_leftover_swap(ws: &Workspace, dry_run: bool) {
          help: compare `diff {shown}/original.lock Cargo.lock`; keep the lock you want (`git checkout -- Cargo.lock` \
          restores the committed one), then remove {shown}/"
     );
+    plan
 }
 
 #[cfg(test)]

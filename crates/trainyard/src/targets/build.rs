@@ -118,9 +118,7 @@ pub fn internal_crates(ctx: &Context) -> std::collections::BTreeSet<String> {
     projects::internal_crates(&ctx.ws)
 }
 
-pub fn shell() -> Result<xshell::Shell> {
-    xshell::Shell::new().map_err(crate::exec::command_error)
-}
+pub use crate::exec::shell;
 
 /// What the build manifest records.
 #[derive(Debug, Clone, Serialize)]

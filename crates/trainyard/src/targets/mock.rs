@@ -12,6 +12,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::cli::{Args, FlagSpec, TargetSpec, VarSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
 use crate::exec;
+use crate::plan::{self, Action};
 use crate::rpmpkg::{assets, FileKind};
 use crate::sandbox::mock::{self as mock_backend, Asset, MockPackage, MockPlan};
 use crate::sandbox::{self, Backend, InstallTest, Report, Smoke, SmokeResult};
@@ -225,13 +226,11 @@ fn run_mock(
 
     let phase = crate::ui::Phase::start("mock: vendoring and writing source RPMs");
     let vendor_dir = dir.join("vendor");
-    if !fx.dry_run {
-        let _ = std::fs::remove_dir_all(&vendor_dir);
-    }
+    fx.apply(&Action::RemoveDir(vendor_dir.clone()))?;
     let printed = mock_backend::vendor(fx, &ctx.ws.manifest, &vendor_dir)?.unwrap_or_default();
     // cargo prints the vendor directory as given; in the source RPM it is `vendor/` of the tree.
     let vendor_config = printed.replace(&format!("\"{vendor_dir}\""), "\"vendor\"");
-    let vendored = fx.dry_run || vendor_dir.is_dir();
+    let vendored = vendor_dir.is_dir();
     let mut plans: Vec<(MockPlan, Utf8PathBuf)> = Vec::new();
     for pkg in &packages {
         let plan = mock_backend::mock_plan(pkg, config, &result_dir)?;
@@ -243,15 +242,13 @@ fn run_mock(
 
     let phase = crate::ui::Phase::start("mock: building and installing in its chroot");
     let first = &plans[0].0;
-    if !fx.dry_run {
-        let _ = std::fs::remove_dir_all(&result_dir);
-    }
+    fx.apply(&Action::RemoveDir(result_dir.clone()))?;
     run_argv(fx, &first.init_command(), "mock could not create its chroot")?;
     for (plan, srpm) in &plans {
         run_argv(fx, &plan.rebuild_command(srpm), &format!("mock could not rebuild {}", plan.srpm))
             .map_err(|e| e.with_help(format!("mock's build log is in {}/build.log", result_dir)))?;
     }
-    let mut rpms = if fx.dry_run { vec![result_dir.join("*.rpm")] } else { built_rpms(&result_dir)? };
+    let mut rpms = built_rpms(&result_dir)?;
     rpms.extend(
         collection
             .manifest
@@ -268,10 +265,6 @@ fn run_mock(
     let phase = crate::ui::Phase::start("mock: running the smoke commands");
     for s in smoke {
         let argv = first.smoke_command(s);
-        if fx.dry_run {
-            println!("would run: {}", sandbox::shell_words(&argv));
-            continue;
-        }
         report.smokes.push(mock_smoke(s, &argv, smoke_timeout)?);
     }
     report.timings.smoke = phase.elapsed();
@@ -371,8 +364,8 @@ fn built_rpms(result_dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
 }
 
 fn run_argv(fx: &exec::Effects, argv: &[String], what: &str) -> Result<()> {
-    let sh = xshell::Shell::new().map_err(exec::command_error)?;
-    fx.run(sh.cmd(&argv[0]).args(&argv[1..])).map_err(|e| e.context(what))
+    let cmd = plan::Command::new(&argv[0]).args(argv[1..].iter().cloned());
+    fx.apply(&Action::Run(cmd)).map_err(|e| e.context(what))
 }
 
 fn mock_smoke(smoke: &Smoke, argv: &[String], timeout: Duration) -> Result<SmokeResult> {

@@ -11,10 +11,11 @@ use std::ffi::OsStr;
 use camino::Utf8PathBuf;
 use xshell::cmd;
 
+use crate::cargo::Invocation;
 use crate::cli::{TargetSpec, DRY_RUN};
 use crate::error::{Error, Result};
 use crate::exec;
-use crate::targets::build::{cargo_program, shell};
+use crate::exec::shell;
 use crate::Context;
 
 pub const SPEC: TargetSpec = TargetSpec {
@@ -52,12 +53,7 @@ pub fn junit_path(ctx: &Context) -> Utf8PathBuf {
 }
 
 fn has_nextest() -> bool {
-    let sh = match shell() {
-        Ok(sh) => sh,
-        Err(_) => return false,
-    };
-    let cargo = cargo_program();
-    exec::output(cmd!(sh, "{cargo} nextest --version")).is_ok_and(|(ok, _, _)| ok)
+    exec::read_command(&Invocation::new("nextest").arg("--version").command()).is_ok()
 }
 
 /// Set (to anything but `0` or empty) to forbid `tests` from installing what the suite needs.
@@ -155,7 +151,7 @@ fn cargo_versions(path: &OsStr) -> Vec<(u64, u64)> {
         let (major, minor, _) = crate::lockfile::parse_cargo_version(&String::from_utf8_lossy(&out.stdout))?;
         Some((major, minor))
     };
-    let mut cargos: Vec<std::ffi::OsString> = vec![cargo_program().into(), "cargo".into()];
+    let mut cargos: Vec<std::ffi::OsString> = vec![crate::cargo::program().into(), "cargo".into()];
     let rustup = |args: &[&str]| {
         std::process::Command::new("rustup")
             .args(args)
@@ -256,41 +252,27 @@ pub fn run(ctx: &Context) -> Result<()> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let forbidden = std::env::var(NO_INSTALL_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
     preflight(ctx, &path, forbidden)?;
-    let sh = shell()?;
-    let cargo = cargo_program();
     let manifest = &ctx.ws.manifest;
-    let extra = &ctx.args.passthrough;
+    let extra = ctx.args.passthrough.iter().cloned();
     let status = if has_nextest() {
         let config = ctx.ws.state_dir().join("nextest.toml");
         ctx.effects.write(&config, NEXTEST_TOOL_CONFIG.as_bytes())?;
-        let tool_config = format!("trainyard:{config}");
-        let c = cmd!(
-            sh,
-            "{cargo} nextest run --workspace --manifest-path {manifest} --tool-config-file {tool_config} --profile {PROFILE} {extra...}"
-        );
+        let c = Invocation::new("nextest")
+            .args(["run", "--workspace"])
+            .manifest_path(manifest)
+            .args(["--tool-config-file".to_string(), format!("trainyard:{config}"), "--profile".into(), PROFILE.into()])
+            .args(extra);
         ctx.effects.say(format!("JUnit report: {}", ctx.ws.display(&junit_path(ctx))));
-        run_status(ctx, c)?
+        ctx.effects.run_status(&c.command())?
     } else {
         eprintln!("trainyard: cargo-nextest is not installed; running `cargo test` (no JUnit report). Install it with: cargo install cargo-nextest");
-        run_status(ctx, cmd!(sh, "{cargo} test --workspace --manifest-path {manifest} {extra...}"))?
+        ctx.effects
+            .run_status(&Invocation::new("test").arg("--workspace").manifest_path(manifest).args(extra).command())?
     };
     match status {
         0 => Ok(()),
         code => Err(Error::failed(String::new()).with_code(u8::try_from(code).unwrap_or(1))),
     }
-}
-
-/// Runs the test command and returns its exit code (the test run's, passed through).
-fn run_status(ctx: &Context, c: xshell::Cmd<'_>) -> Result<i32> {
-    if ctx.effects.dry_run {
-        println!("would run: {c}");
-        return Ok(0);
-    }
-    if crate::ui::show_commands() {
-        eprintln!("$ {c}");
-    }
-    let status = std::process::Command::from(c).status().map_err(|e| Error::failed(format!("running tests: {e}")))?;
-    Ok(status.code().unwrap_or(1))
 }
 
 #[cfg(test)]
