@@ -1,11 +1,9 @@
 //! End-to-end tests of adopting trainyard into workspaces shaped as real projects are: an xtask
 //! kept out of the product, builds with the features, profiles and targets projects ship with.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
-#[path = "support/rpm.rs"]
-mod rpm_support;
+use crate::support::rpm as rpm_support;
 
 use std::path::{Path, PathBuf};
 

@@ -1,8 +1,7 @@
 //! End-to-end tests of the foundation: `build`, `pin`, channels, requirement files and
 //! the command line, on fixture workspaces with a local registry the test controls.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
 use std::path::Path;
 use support::*;

@@ -4,11 +4,9 @@
 //!
 //! Needs `rpm` and `rpmlint` (Debian packages `rpm`, `rpmlint`), as CI installs them.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
-#[path = "support/rpm.rs"]
-mod rpm_support;
+use crate::support::rpm as rpm_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -352,17 +350,7 @@ fn the_dependency_collection_holds_every_registry_crate_and_no_deps_leaves_it_ou
         extract(rpm, &unpacked);
     }
     let rebuild = f.root.parent().unwrap().join("rebuild");
-    for file in ["Cargo.toml", "Cargo.lock", "app/Cargo.toml", "app/src/main.rs"] {
-        write(&rebuild.join(file), &read(&f.root.join(file)));
-    }
-    write(
-        &rebuild.join(".cargo/config.toml"),
-        &format!(
-            "[source.crates-io]\nreplace-with = \"collection\"\n\n[source.collection]\ndirectory = \"{}\"\n\n[net]\noffline = true\n",
-            unpacked.join("usr/share/cargo/registry").display()
-        ),
-    );
-    sh(&rebuild, &cargo(), &["build", "--quiet", "--locked", "--offline"]);
+    build_offline(&f.root, &rebuild, ("collection", &unpacked.join("usr/share/cargo/registry")));
     assert_eq!(sh(&rebuild, rebuild.join("target/debug/app").to_str().unwrap(), &[]), "leftpad 1.0.0 padcore 0.3.0");
 
     // Nothing changed: neither cargo vendor nor any encoding runs again.

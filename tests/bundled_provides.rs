@@ -3,11 +3,9 @@
 //! build of the package links for the host target) on a fixture with every kind of dependency
 //! that is not linked, and on this repository's own packaged crate.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
-#[path = "support/rpm.rs"]
-mod rpm_support;
+use crate::support::rpm as rpm_support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

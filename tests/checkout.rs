@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use support::TempDir;
@@ -341,7 +340,7 @@ fn a_run_waits_for_the_lock_held_by_another_process() {
     lock.lock().unwrap();
 
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "lock_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .args(["--exact", "checkout::lock_child", "--ignored", "--nocapture", "--test-threads=1"])
         .env("TRAINYARD_TEST_CACHE", &root)
         .env("TRAINYARD_TEST_URL", file_url(&remote))
         .stdout(Stdio::piped())
@@ -395,7 +394,7 @@ fn lock_child() {
 fn a_remote_that_never_answers_is_given_up_after_the_network_timeout() {
     let started = std::time::Instant::now();
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "silent_remote_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .args(["--exact", "checkout::silent_remote_child", "--ignored", "--nocapture", "--test-threads=1"])
         .env("TRAINYARD_NETWORK_TIMEOUT", "2")
         .output()
         .unwrap();

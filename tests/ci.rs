@@ -2,13 +2,14 @@
 //! (`--trigger` on build_rpms and release publish), then `ci plan` / `ci` reading GitHub's and
 //! GitLab's events and publishing what the event allows.
 
-#[path = "support/git.rs"]
-mod git_support;
+use crate::support::git as git_support;
+use crate::support::portal::{self, Made, Portal};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use git_support::{command, run, Repo, Run, TempDir};
+use crate::support::rpm::rpm_vercmp;
+use git_support::{command, is_root, run, says, Repo, Run, TempDir};
 
 const EPOCH: &str = "1767225600";
 
@@ -20,30 +21,15 @@ struct Fixture {
 impl Fixture {
     /// A workspace `portal` (one packaged member `app` that prints its version), on `main`.
     fn new(label: &str, config: &str) -> Fixture {
-        let repo = Repo::init(label, "main");
-        let tmp = TempDir::new(&format!("{label}-aux"));
-        repo.write(
-            "Cargo.toml",
-            &format!(
-                "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n\n[workspace.package]\nversion = \"1.3.0\"\nedition = \"2021\"\n\n[workspace.metadata.trainyard]\nname = \"portal\"\n{config}"
-            ),
-        );
-        repo.write(
-            "app/Cargo.toml",
-            "[package]\nname = \"app\"\nversion.workspace = true\nedition.workspace = true\nlicense = \"MIT\"\ndescription = \"The portal service\"\n\n[package.metadata.trainyard.rpm]\nname = \"portal\"\n",
-        );
-        repo.write(
-            "app/src/main.rs",
-            "fn main() {\n    println!(\"portal {}\", option_env!(\"TRAINYARD_VERSION\").unwrap_or(env!(\"CARGO_PKG_VERSION\")));\n}\n",
-        );
-        repo.write(".gitignore", "/target\n");
-        for channel in ["prod", "stage", "dev"] {
-            repo.write(&format!("reqs/{channel}-reqs.txt"), "");
+        let Made { repo, tmp, .. } = Portal {
+            manifest: portal::manifest("1.3.0", config),
+            description: true,
+            leftpad: &[],
+            main_rs: "fn main() {\n    println!(\"portal {}\", option_env!(\"TRAINYARD_VERSION\").unwrap_or(env!(\"CARGO_PKG_VERSION\")));\n}\n",
+            reqs: [Some(""), Some(""), Some("")],
+            ..Portal::default()
         }
-        let mut cargo = command(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()), &repo.dir);
-        cargo.args(["generate-lockfile", "--quiet", "--offline"]).env_remove("CARGO_TARGET_DIR");
-        run(cargo).ok();
-        repo.commit_all("initial import");
+        .make(label);
         repo.tag("rpm-1.2");
         repo.commits(2, "feature");
         Fixture { repo, tmp }
@@ -88,19 +74,6 @@ fn rpm_query(rpm: &Path, format: &str) -> String {
     let out = q.output().expect("rpm");
     assert!(out.status.success(), "rpm -qp {}: {}", rpm.display(), String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-/// rpm's own comparison of two version texts (`rpm.vercmp`).
-fn rpm_vercmp(a: &str, b: &str) -> i32 {
-    let mut c = Command::new("rpm");
-    c.arg("--eval").arg(format!("%{{lua: print(rpm.vercmp('{a}', '{b}'))}}"));
-    let out = c.output().expect("rpm");
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
-
-fn says(run: &Run, needle: &str) {
-    let all = format!("{}{}", run.stdout, run.stderr);
-    assert!(all.contains(needle), "expected {needle:?} in:\n{all}");
 }
 
 /// The reference text's race, outside any CI: a push build of a commit that was just tagged
@@ -624,15 +597,6 @@ fn images_of_a_tag_and_a_branch_inspected_unpacked_pushed_and_pulled() {
     tool("umoci", &["unpack", "--image", &format!("{}:feature-img", pulled.display()), bundle.to_str().unwrap()]);
     let out = Command::new(bundle.join("rootfs/usr/bin/app")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("portal {dev_semver}"));
-}
-
-fn is_root(what: &str) -> bool {
-    let out = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    if out.as_deref().ok() == Some("0") {
-        return true;
-    }
-    eprintln!("NOTICE: skipping {what}: needs root");
-    false
 }
 
 /// The default configuration (mock on) for a feature branch's push given by hand, as any other

@@ -2,11 +2,10 @@
 //! quiet broken pipes, and `tests` checking what the suite needs before running it.
 //!
 //! Snapshots are plain text files under tests/snapshots/; after an intended change of the
-//! output, `TRAINYARD_BLESS=1 cargo nextest run -p trainyard-cli --test cli` rewrites them
+//! output, `TRAINYARD_BLESS=1 cargo nextest run -p trainyard-cli --test e2e cli::` rewrites them
 //! (review the diff before committing).
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -26,7 +25,9 @@ fn assert_snapshot(name: &str, actual: &str) {
         return;
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!("no snapshot {name}; create it with TRAINYARD_BLESS=1 cargo nextest run -p trainyard-cli --test cli")
+        panic!(
+            "no snapshot {name}; create it with TRAINYARD_BLESS=1 cargo nextest run -p trainyard-cli --test e2e cli::"
+        )
     });
     assert!(
         expected == actual,
@@ -123,6 +124,51 @@ fn tests_as_root_with_apt_get_installs_what_is_missing_printing_the_command() {
     assert!(!run.stdout.contains("would run"), "{}", run.output());
 }
 
+/// In CI (`CI=true`), `tests` fails on unformatted code and on clippy warnings before any test
+/// runs; outside CI, and in CI once both are clean, the tests run.
+#[test]
+fn tests_in_ci_fails_on_formatting_then_on_clippy_before_any_test_runs() {
+    let tmp = TempDir::new("cli-ci-checks");
+    let root = tmp.path().join("ws");
+    write(
+        &root.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n\n[workspace.metadata.trainyard]\nname = \"ws\"\n",
+    );
+    write(
+        &root.join("app/Cargo.toml"),
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n",
+    );
+    // The test leaves a mark, so a run shows whether any test ran.
+    let test = "\n#[test]\nfn leaves_a_mark() {\n    std::fs::write(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/ran\"), \"\").unwrap();\n}\n";
+    let lib = root.join("app/src/lib.rs");
+    let mark = root.join("app/ran");
+    let ci = [("CI", "true"), ("TRAINYARD_NO_INSTALL", "1")];
+
+    write(&lib, &format!("pub fn answer()->u8{{42}}\n{test}"));
+    let run = trainyard(&root, &["tests"], &ci);
+    run.fails_with(1)
+        .says("error: CI: the workspace is not formatted; no test was run")
+        .says("help: run `cargo fmt --all`");
+    assert!(run.stdout.contains("-pub fn answer()->u8{42}"), "cargo fmt's diff: {}", run.output());
+    assert!(!mark.exists(), "a test ran: {}", run.output());
+    assert_eq!(read(&lib), format!("pub fn answer()->u8{{42}}\n{test}"), "the check changed the file");
+    // Outside CI nothing is checked: the tests run.
+    trainyard(&root, &["tests"], &[("TRAINYARD_NO_INSTALL", "1")]).ok();
+    assert!(mark.exists(), "outside CI the tests run");
+    std::fs::remove_file(&mark).unwrap();
+
+    // Formatted, but clippy warns (`len_zero`).
+    write(&lib, &format!("pub fn empty(v: &[u8]) -> bool {{\n    v.len() == 0\n}}\n{test}"));
+    let run = trainyard(&root, &["tests"], &ci);
+    run.fails_with(1).says("error: CI: clippy warns about the workspace; no test was run").says("len_zero");
+    assert!(!mark.exists(), "a test ran: {}", run.output());
+
+    // Both clean: the tests run.
+    write(&lib, &format!("pub fn empty(v: &[u8]) -> bool {{\n    v.is_empty()\n}}\n{test}"));
+    trainyard(&root, &["tests"], &ci).ok();
+    assert!(mark.exists(), "in CI, clean code is tested");
+}
+
 #[test]
 fn this_repository_declares_what_ci_installs() {
     let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml")).unwrap();
@@ -185,7 +231,18 @@ fn help_snapshots() {
     let tmp = outside();
     let run = trainyard(tmp.path(), &["--help"], &[]);
     assert_snapshot("help.txt", &run.ok().stdout);
-    for target in ["build", "tests"] {
+    // Every target the overview lists has its own snapshot.
+    let targets: Vec<String> = run
+        .stdout
+        .split("\ntargets:\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    assert!(targets.len() >= 15 && targets.contains(&"release".to_string()), "{targets:?}");
+    for target in targets.iter().map(String::as_str) {
         let run = trainyard(tmp.path(), &["help", target], &[]);
         assert_snapshot(&format!("help-{target}.txt"), &run.ok().stdout);
         // `help TARGET` is `TARGET --help`.
@@ -222,6 +279,12 @@ fn error_snapshots_with_and_without_colour() {
         ("unknown-option", &["build", "--frobnicate"]),
         ("bad-color", &["--color", "sometimes", "build"]),
         ("quiet-and-verbose", &["-q", "-v", "build"]),
+        ("bad-variable-value", &["build", "CHANNEL=qa"]),
+        ("bad-option-value", &["version", "--format", "yaml"]),
+        ("option-missing-its-value", &["version", "--format"]),
+        ("global-option-missing-its-value", &["build", "--manifest-path"]),
+        ("flag-given-a-value", &["build", "--dry-run=yes"]),
+        ("unexpected-argument", &["version", "extra"]),
     ];
     let mut plain = String::new();
     let mut coloured = String::new();

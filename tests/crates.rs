@@ -2,11 +2,9 @@
 //! against a sparse cargo registry the test serves on 127.0.0.1 (tests/support/registry.rs):
 //! real `cargo publish`, real `cargo build` against what was published.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
-#[path = "support/registry.rs"]
-mod registry;
+use crate::support::registry;
 
 use std::path::{Path, PathBuf};
 

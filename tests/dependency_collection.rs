@@ -6,11 +6,9 @@
 //!
 //! Needs `rpm`, `createrepo_c` and `dnf` (Debian packages `rpm`, `createrepo-c`, `dnf`).
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
-#[path = "support/rpm.rs"]
-mod rpm_support;
+use crate::support::rpm as rpm_support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -198,17 +196,7 @@ fn dependency_packages_are_the_same_bytes_on_every_commit_and_install_together()
 
     // The workspace rebuilds (and its tests build) offline from what they installed.
     let rebuild = tmp.path().join("rebuild");
-    for file in ["Cargo.toml", "Cargo.lock", "app/Cargo.toml", "app/src/main.rs"] {
-        write(&rebuild.join(file), &read(&root.join(file)));
-    }
-    write(
-        &rebuild.join(".cargo/config.toml"),
-        &format!(
-            "[source.crates-io]\nreplace-with = \"installed\"\n\n[source.installed]\ndirectory = \"{}\"\n\n[net]\noffline = true\n",
-            installroot.join("usr/share/cargo/registry").display()
-        ),
-    );
-    sh(&rebuild, &cargo(), &["build", "--quiet", "--locked", "--offline"]);
+    build_offline(&root, &rebuild, ("installed", &installroot.join("usr/share/cargo/registry")));
     assert_eq!(sh(&rebuild, rebuild.join("target/debug/app").to_str().unwrap(), &[]), "leftpad: 1.0.0 padcore 0.4.0");
     sh(&rebuild, &cargo(), &["test", "--quiet", "--locked", "--offline"]);
 

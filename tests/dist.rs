@@ -3,8 +3,7 @@
 //! RPM rebuilt by the real `rpmbuild --rebuild` with no network (`unshare --net`), and the
 //! binary it yields run.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

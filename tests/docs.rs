@@ -1,8 +1,7 @@
 //! End-to-end tests of `docs`: real `cargo doc` on a fixture workspace, published twice (a
 //! release, then a dev build) into a directory; `latest` stays on the release.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
 use std::path::Path;
 

@@ -11,14 +11,12 @@
 //!
 //! The delays are printed with their seed; `TRAINYARD_FAULT_SEED=N` repeats a run's.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::portal::{Made, Origin, Portal, BUG_COMMIT, MAIN_WITH_VERSION};
+use crate::support::workspace as support;
 
-#[path = "support/git.rs"]
-mod git_support;
+use crate::support::git as git_support;
 
-#[path = "support/collection.rs"]
-mod collection_support;
+use crate::support::collection as collection_support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -144,40 +142,15 @@ struct ReleaseFixture {
 
 impl ReleaseFixture {
     fn new() -> ReleaseFixture {
-        use git_support::{command, run, Repo};
-        let repo = Repo::init("faults-release", "main");
-        let tmp = git_support::TempDir::new("faults-release-aux");
-        let registry = tmp.path.join("registry");
-        support::write_registry(&registry, &[support::RegistryCrate { name: "leftpad", version: "1.0.0", deps: &[] }]);
-        repo.write(
-            "Cargo.toml",
-            "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n\n[workspace.package]\nversion = \"1.2.0-dev\"\nedition = \"2021\"\n\n[workspace.metadata.trainyard]\nname = \"portal\"\ndefault-branch = \"main\"\n",
-        );
-        repo.write(
-            "app/Cargo.toml",
-            "[package]\nname = \"app\"\nversion.workspace = true\nedition.workspace = true\nlicense = \"MIT\"\ndescription = \"The portal service\"\n\n[dependencies]\nleftpad = \"1\"\n\n[package.metadata.trainyard.rpm]\nname = \"portal\"\n",
-        );
-        repo.write(
-            "app/src/main.rs",
-            "fn main() {\n    if std::env::args().nth(1).as_deref() == Some(\"--version\") {\n        println!(\"portal {}\", option_env!(\"TRAINYARD_VERSION\").unwrap_or(\"?\"));\n        return;\n    }\n    println!(\"{}\", leftpad::VERSION);\n}\n",
-        );
-        repo.write(".gitignore", "/target\n");
-        repo.write("reqs/prod-reqs.txt", "leftpad == 1.0.0\n");
-        repo.write("reqs/dev-reqs.txt", "");
-        support::use_registry(&repo.dir, &registry);
-        let mut cargo = command(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()), &repo.dir);
-        cargo.args(["generate-lockfile", "--quiet"]).env_remove("CARGO_TARGET_DIR");
-        run(cargo).ok();
-        repo.commit_all("initial import");
-        repo.write("app/src/lib.rs", "pub fn tables() {}\n");
-        repo.commit_all("Bug 636294 - Prevent the automatic creation of the tables");
-        let origin = tmp.path.join("origin.git");
-        let mut init = command("git", &tmp.path);
-        init.args(["init", "--quiet", "--bare", "-b", "main"]).arg(&origin);
-        run(init).ok();
-        repo.git(&["remote", "add", "origin", &format!("file://{}", origin.display())]);
-        repo.git(&["push", "--quiet", "origin", "main"]);
-        repo.git(&["fetch", "--quiet", "origin"]);
+        let Made { repo, tmp, .. } = Portal {
+            description: true,
+            main_rs: MAIN_WITH_VERSION,
+            reqs: [Some("leftpad == 1.0.0\n"), None, Some("")],
+            commits: &[BUG_COMMIT],
+            origin: Origin::Pushed,
+            ..Portal::default()
+        }
+        .make("faults-release");
         std::fs::write(tmp.path.join("ops"), "Ops\n").unwrap();
         ReleaseFixture { repo, tmp }
     }

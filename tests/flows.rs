@@ -11,12 +11,14 @@
 //!   installs the final;
 //! - tags that do not match the prefix; bad inputs (exit 2, nothing changed).
 
-#[path = "support/git.rs"]
-mod git_support;
+use crate::support::git as git_support;
+use crate::support::portal::{self, Made, Origin, Portal};
 
 use std::path::{Path, PathBuf};
 
-use git_support::{command, run, Repo, Run, TempDir};
+use crate::support::collection::list_as_collection;
+use crate::support::rpm::rpm_vercmp;
+use git_support::{command, is_root, run, says, Repo, Run, TempDir};
 
 const EPOCH: &str = "1767225600";
 
@@ -40,30 +42,16 @@ impl Fixture {
     /// A workspace `portal` (one member `app`, no dependencies) with `config` as its
     /// `[workspace.metadata.trainyard]`, at `version` on `branch`, pushed to a bare origin.
     fn new(label: &str, branch: &str, version: &str, config: &str) -> Fixture {
-        let repo = Repo::init(label, branch);
-        let tmp = TempDir::new(&format!("{label}-aux"));
-        write_manifest(&repo, version, config);
-        repo.write(
-            "app/Cargo.toml",
-            "[package]\nname = \"app\"\nversion.workspace = true\nedition.workspace = true\nlicense = \"MIT\"\ndescription = \"The portal service\"\n\n[package.metadata.trainyard.rpm]\nname = \"portal\"\n",
-        );
-        repo.write("app/src/main.rs", "fn main() {}\n");
-        repo.write(".gitignore", "/target\n");
-        repo.write("reqs/prod-reqs.txt", "");
-        repo.write("reqs/stage-reqs.txt", "");
-        repo.write("reqs/dev-reqs.txt", "");
-        let mut cargo = command(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()), &repo.dir);
-        cargo.args(["generate-lockfile", "--quiet", "--offline"]).env_remove("CARGO_TARGET_DIR");
-        run(cargo).ok();
-        repo.commit_all("initial import");
-        let origin = tmp.path.join("origin.git");
-        run({
-            let mut c = command("git", &tmp.path);
-            c.args(["init", "--quiet", "--bare", "-b", branch]).arg(&origin);
-            c
-        })
-        .ok();
-        repo.git(&["remote", "add", "origin", &format!("file://{}", origin.display())]);
+        let Made { repo, tmp, origin } = Portal {
+            branch,
+            manifest: portal::manifest(version, config),
+            description: true,
+            leftpad: &[],
+            reqs: [Some(""), Some(""), Some("")],
+            origin: Origin::Empty,
+            ..Portal::default()
+        }
+        .make(label);
         Fixture { repo, tmp, origin }
     }
 
@@ -136,58 +124,7 @@ impl Fixture {
 }
 
 fn write_manifest(repo: &Repo, version: &str, config: &str) {
-    repo.write(
-        "Cargo.toml",
-        &format!(
-            "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n\n[workspace.package]\nversion = \"{version}\"\nedition = \"2021\"\n\n[workspace.metadata.trainyard]\nname = \"portal\"\n{config}"
-        ),
-    );
-}
-
-/// Makes the RPMs rpmbuild wrote under `dir` a collection: moved to its top, listed in a
-/// `collection.json` (publish takes only what that lists).
-fn list_as_collection(dir: &Path) {
-    use sha2::Digest;
-    let mut packages = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for path in std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()) {
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rpm") {
-                let name = path.file_name().unwrap().to_str().unwrap().to_string();
-                std::fs::rename(&path, dir.join(&name)).unwrap();
-                let bytes = std::fs::read(dir.join(&name)).unwrap();
-                let sha256: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-                packages.push(format!(r#"{{"file":"{name}","sha256":"{sha256}","size":{}}}"#, bytes.len()));
-            }
-        }
-    }
-    std::fs::write(dir.join("collection.json"), format!(r#"{{"packages":[{}]}}"#, packages.join(","))).unwrap();
-}
-
-fn says(run: &Run, needle: &str) {
-    let all = format!("{}{}", run.stdout, run.stderr);
-    assert!(all.contains(needle), "expected {needle:?} in:\n{all}");
-}
-
-/// rpm's own comparison of two version texts (`rpm.vercmp`).
-fn rpm_vercmp(a: &str, b: &str) -> i32 {
-    let mut c = Command::new("rpm");
-    c.arg("--eval").arg(format!("%{{lua: print(rpm.vercmp('{a}', '{b}'))}}"));
-    let out = c.output().expect("rpm");
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
-
-use std::process::Command;
-
-fn is_root(what: &str) -> bool {
-    let out = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    if out.as_deref().ok() == Some("0") {
-        return true;
-    }
-    eprintln!("NOTICE: skipping {what}: needs root");
-    false
+    repo.write("Cargo.toml", &portal::manifest(version, config));
 }
 
 /// Asserts that rpm orders `versions` (RPM renderings) strictly increasing.

@@ -6,11 +6,9 @@
 //!
 //! Needs `rpm` (Debian package `rpm`), as CI installs it.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
-#[path = "support/rpm.rs"]
-mod rpm_support;
+use crate::support::rpm as rpm_support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -3,10 +3,8 @@
 //! the same refs, a clean work tree, no output directory, no journal. Nothing hangs: every
 //! run here is bounded by a timeout.
 
-#[path = "support/git.rs"]
-mod git_support;
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::git as git_support;
+use crate::support::portal::{Made, Portal};
 
 use std::time::{Duration, Instant};
 
@@ -21,34 +19,12 @@ struct Fixture {
 
 impl Fixture {
     fn new(label: &str) -> Fixture {
-        let repo = Repo::init(label, "main");
-        let tmp = TempDir::new(&format!("{label}-aux"));
-        let registry = tmp.path.join("registry");
-        support::write_registry(
-            &registry,
-            &[
-                support::RegistryCrate { name: "leftpad", version: "1.0.0", deps: &[] },
-                support::RegistryCrate { name: "leftpad", version: "2.0.0", deps: &[] },
-            ],
-        );
-        repo.write(
-            "Cargo.toml",
-            "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n\n[workspace.package]\nversion = \"1.2.0-dev\"\nedition = \"2021\"\n\n[workspace.metadata.trainyard]\nname = \"portal\"\ndefault-branch = \"main\"\n",
-        );
-        repo.write(
-            "app/Cargo.toml",
-            "[package]\nname = \"app\"\nversion.workspace = true\nedition.workspace = true\nlicense = \"MIT\"\n\n[dependencies]\nleftpad = \"1\"\n\n[package.metadata.trainyard.rpm]\nname = \"portal\"\n",
-        );
-        repo.write("app/src/main.rs", "fn main() {}\n");
-        repo.write(".gitignore", "/target\n");
-        repo.write("reqs/prod-reqs.txt", "leftpad == 1.0.0\n");
-        repo.write("reqs/stage-reqs.txt", "leftpad == 1.0.0\n");
-        repo.write("reqs/dev-reqs.txt", "");
-        support::use_registry(&repo.dir, &registry);
-        let mut cargo = command(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()), &repo.dir);
-        cargo.args(["generate-lockfile", "--quiet"]).env_remove("CARGO_TARGET_DIR");
-        run(cargo).ok();
-        repo.commit_all("initial import");
+        let Made { repo, tmp, .. } = Portal {
+            leftpad: &["1.0.0", "2.0.0"],
+            reqs: [Some("leftpad == 1.0.0\n"), Some("leftpad == 1.0.0\n"), Some("")],
+            ..Portal::default()
+        }
+        .make(label);
         Fixture { repo, tmp }
     }
 

@@ -1,8 +1,7 @@
 //! End-to-end tests of internal projects at refs (`SERVER_CORE=rpm-2.0`), on the
 //! sample repositories `trainyard demo` creates, reached by file:// URLs.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
 use std::path::PathBuf;
 use support::*;

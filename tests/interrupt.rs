@@ -4,14 +4,12 @@
 //! exactly as before) or `--resume` (the same commits and tag, byte for byte, as a run that
 //! was never interrupted).
 
-#[path = "support/git.rs"]
-mod git_support;
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::git as git_support;
+use crate::support::portal::{Made, Portal, BUG_COMMIT};
 
 use std::path::PathBuf;
 
-use git_support::{command, run, Repo, Run, TempDir};
+use git_support::{command, is_root, run, Repo, Run, TempDir};
 
 const EPOCH: &str = "1767225600";
 
@@ -25,30 +23,7 @@ struct Fixture {
 
 impl Fixture {
     fn new(label: &str) -> Fixture {
-        let repo = Repo::init(label, "main");
-        let tmp = TempDir::new(&format!("{label}-aux"));
-        let registry = tmp.path.join("registry");
-        support::write_registry(&registry, &[support::RegistryCrate { name: "leftpad", version: "1.0.0", deps: &[] }]);
-        repo.write(
-            "Cargo.toml",
-            "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n\n[workspace.package]\nversion = \"1.2.0-dev\"\nedition = \"2021\"\n\n[workspace.metadata.trainyard]\nname = \"portal\"\ndefault-branch = \"main\"\n",
-        );
-        repo.write(
-            "app/Cargo.toml",
-            "[package]\nname = \"app\"\nversion.workspace = true\nedition.workspace = true\nlicense = \"MIT\"\n\n[dependencies]\nleftpad = \"1\"\n\n[package.metadata.trainyard.rpm]\nname = \"portal\"\n",
-        );
-        repo.write("app/src/main.rs", "fn main() {}\n");
-        repo.write(".gitignore", "/target\n");
-        repo.write("reqs/prod-reqs.txt", "# prod pins\n");
-        repo.write("reqs/stage-reqs.txt", "# stage pins\n");
-        repo.write("reqs/dev-reqs.txt", "");
-        support::use_registry(&repo.dir, &registry);
-        let mut cargo = command(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()), &repo.dir);
-        cargo.args(["generate-lockfile", "--quiet"]).env_remove("CARGO_TARGET_DIR");
-        run(cargo).ok();
-        repo.commit_all("initial import");
-        repo.write("app/src/lib.rs", "pub fn tables() {}\n");
-        repo.commit_all("Bug 636294 - Prevent the automatic creation of the tables");
+        let Made { repo, tmp, .. } = Portal { commits: &[BUG_COMMIT], ..Portal::default() }.make(label);
         let ops = tmp.path.join("ops");
         std::fs::write(&ops, "Ops\n").unwrap();
         Fixture { repo, _tmp: tmp, ops }
@@ -243,12 +218,4 @@ fn killed_from_outside_at_any_moment_abort_restores_exactly() {
     }
     eprintln!("{hit} kills landed inside the release");
     assert!(hit >= 2, "only {hit} kills landed inside the release: the delays need tuning");
-}
-
-fn is_root(what: &str) -> bool {
-    let root = support::is_root();
-    if !root {
-        eprintln!("NOTICE: skipping {what}: not root");
-    }
-    root
 }

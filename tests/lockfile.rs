@@ -7,8 +7,7 @@
 //! both), on the fixture workspace of tests/build.rs, whose `app` prints the versions of the
 //! crates it was built with.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -7,8 +7,7 @@
 //!
 //! The sandbox needs root; without it the tests that install print a NOTICE and skip.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

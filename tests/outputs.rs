@@ -4,11 +4,9 @@
 //!
 //! Needs `rpm` and `createrepo_c` (Debian packages `rpm`, `createrepo-c`), as CI installs them.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
-#[path = "support/collection.rs"]
-mod collection_support;
+use crate::support::collection as collection_support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -3,12 +3,11 @@
 //! `createrepo_c`, `dnf --installroot` with gpgcheck=1 and repo_gpgcheck=1, and an `sshd`
 //! started by the test on 127.0.0.1 for a remote repository.
 
-#[path = "support/git.rs"]
-mod git_support;
+use crate::support::git as git_support;
 
 use std::path::{Path, PathBuf};
 
-use git_support::{command, run, Repo, Run, TempDir};
+use git_support::{command, is_root, run, says, Repo, Run, TempDir};
 
 /// A workspace named `portal`, a GnuPG home, and a place for collections and repositories.
 struct Yard {
@@ -225,22 +224,6 @@ fn rpm_check(tmp: &Path, key: &Path, file: &Path) -> Run {
     let mut c = command("rpm", tmp);
     c.arg("--dbpath").arg(&db).arg("-K").arg(file);
     run(c)
-}
-
-fn says(run: &Run, needle: &str) {
-    let all = format!("{}{}", run.stdout, run.stderr);
-    assert!(all.contains(needle), "expected `{needle}` in:\n{all}");
-}
-
-fn is_root(what: &str) -> bool {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
-        .unwrap_or(false);
-    if !root {
-        eprintln!("NOTICE: skipping {what}: not root");
-    }
-    root
 }
 
 fn rpms_in(dir: &Path) -> Vec<PathBuf> {

@@ -1,17 +1,17 @@
 //! End-to-end tests of the release process: the real binary on real git repositories with a
 //! local bare `origin`, real rpmbuild/createrepo_c/dnf, and a webhook server on loopback.
 
-#[path = "support/git.rs"]
-mod git_support;
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::git as git_support;
+use crate::support::portal::{Made, Origin, Portal, BUG_COMMIT, MAIN_WITH_VERSION};
+use crate::support::workspace as support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use git_support::{command, run, Repo, Run, TempDir};
+use crate::support::collection::list_as_collection;
+use git_support::{command, run, says, Repo, Run, TempDir};
 
 /// 2026-01-01T00:00:00Z: the date of every RELEASE.txt section.
 const EPOCH: &str = "1767225600";
@@ -39,45 +39,16 @@ struct Fixture {
 
 impl Fixture {
     fn new(label: &str) -> Fixture {
-        let repo = Repo::init(label, "main");
-        let tmp = TempDir::new(&format!("{label}-aux"));
-        let registry = tmp.path.join("registry");
-        support::write_registry(&registry, &[support::RegistryCrate { name: "leftpad", version: "1.0.0", deps: &[] }]);
-        repo.write(
-            "Cargo.toml",
-            "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n\n# One version for the whole workspace.\n[workspace.package]\nversion = \"1.2.0-dev\"  # the train\nedition = \"2021\"\n\n[workspace.metadata.trainyard]\nname = \"portal\"\ndefault-branch = \"main\"\n",
-        );
-        repo.write(
-            "app/Cargo.toml",
-            "[package]\nname = \"app\"\nversion.workspace = true\nedition.workspace = true\nlicense = \"MIT\"\ndescription = \"The portal service\"\n\n[dependencies]\nleftpad = \"1\"\n\n[package.metadata.trainyard.rpm]\nname = \"portal\"\n",
-        );
-        repo.write(
-            "app/src/main.rs",
-            "fn main() {\n    if std::env::args().nth(1).as_deref() == Some(\"--version\") {\n        println!(\"portal {}\", option_env!(\"TRAINYARD_VERSION\").unwrap_or(\"?\"));\n        return;\n    }\n    println!(\"{}\", leftpad::VERSION);\n}\n",
-        );
-        repo.write(".gitignore", "/target\n");
-        repo.write("reqs/prod-reqs.txt", "# prod pins\n");
-        repo.write("reqs/stage-reqs.txt", "# stage pins\n");
-        repo.write("reqs/dev-reqs.txt", "");
-        support::use_registry(&repo.dir, &registry);
-        let mut cargo = command(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()), &repo.dir);
-        cargo.args(["generate-lockfile", "--quiet"]).env_remove("CARGO_TARGET_DIR");
-        run(cargo).ok();
-        repo.commit_all("initial import");
-        repo.write("app/src/lib.rs", "pub fn tables() {}\n");
-        repo.commit_all("Bug 636294 - Prevent the automatic creation of the tables");
-        repo.write("app/src/lib.rs", "pub fn tables() {}\npub fn cef() {}\n");
-        repo.commit_all("now using the standalone cef lib");
-        let origin = tmp.path.join("origin.git");
-        run({
-            let mut c = command("git", &tmp.path);
-            c.args(["init", "--quiet", "--bare", "-b", "main"]).arg(&origin);
-            c
-        })
-        .ok();
-        repo.git(&["remote", "add", "origin", &format!("file://{}", origin.display())]);
-        repo.git(&["push", "--quiet", "origin", "main"]);
-        repo.git(&["fetch", "--quiet", "origin"]);
+        let Made { repo, tmp, origin } = Portal {
+            // Comments in the manifest, kept by every step that edits it.
+            manifest: "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n\n# One version for the whole workspace.\n[workspace.package]\nversion = \"1.2.0-dev\"  # the train\nedition = \"2021\"\n\n[workspace.metadata.trainyard]\nname = \"portal\"\ndefault-branch = \"main\"\n".into(),
+            description: true,
+            main_rs: MAIN_WITH_VERSION,
+            commits: &[BUG_COMMIT, ("app/src/lib.rs", "pub fn tables() {}\npub fn cef() {}\n", "now using the standalone cef lib")],
+            origin: Origin::Pushed,
+            ..Portal::default()
+        }
+        .make(label);
         Fixture { repo, tmp, origin }
     }
 
@@ -160,11 +131,6 @@ impl Fixture {
         let out = run(cargo);
         assert!(out.success(), "Cargo.lock is stale:\n{}", out.stderr);
     }
-}
-
-fn says(run: &Run, needle: &str) {
-    let all = format!("{}{}", run.stdout, run.stderr);
-    assert!(all.contains(needle), "expected {needle:?} in:\n{all}");
 }
 
 fn section(version: &str, impacts: &[&str], changes: &[&str]) -> String {
@@ -608,28 +574,6 @@ fn publish_refuses_dev_versions_outside_dev() {
     staged.fails_with(2);
     f.ty(&["release", "publish", "--from", c, "--repo-dir", r, "RPM_CHANNEL=dev"], &[]).ok();
     assert_eq!(dnf_available(&repos.join("dev"), &f.tmp.path.join("q")), "portal-1.3~~dev5");
-}
-
-/// Makes the RPMs rpmbuild wrote under `dir` a collection: moved to its top, listed in a
-/// `collection.json` (publish takes only what that lists).
-fn list_as_collection(dir: &Path) {
-    use sha2::Digest;
-    let mut packages = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for path in std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()) {
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rpm") {
-                let name = path.file_name().unwrap().to_str().unwrap().to_string();
-                std::fs::rename(&path, dir.join(&name)).unwrap();
-                let bytes = std::fs::read(dir.join(&name)).unwrap();
-                let sha256: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-                packages.push(format!(r#"{{"file":"{name}","sha256":"{sha256}","size":{}}}"#, bytes.len()));
-            }
-        }
-    }
-    std::fs::write(dir.join("collection.json"), format!(r#"{{"packages":[{}]}}"#, packages.join(","))).unwrap();
 }
 
 /// A one-shot HTTP server on loopback: answers `status`, sends back the request it got.

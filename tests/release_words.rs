@@ -1,8 +1,7 @@
 //! `release minor` and `release patch` end to end: the version computed from git, printed, and
 //! the whole path planned with it; a value that would not go up is refused.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
 use support::*;
 

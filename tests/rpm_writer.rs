@@ -4,8 +4,7 @@
 //!
 //! Needs `rpm` and `rpmlint` (Debian packages `rpm`, `rpmlint`), as CI installs them.
 
-#[path = "support/rpm.rs"]
-mod rpm_support;
+use crate::support::rpm as rpm_support;
 
 use std::collections::BTreeSet;
 

@@ -7,8 +7,7 @@
 //! The sandbox needs root (or user namespaces, which these tests do not rely on); without
 //! root the tests print a notice and skip.
 
-#[path = "support/workspace.rs"]
-mod support;
+use crate::support::workspace as support;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -721,7 +720,12 @@ fn preflight_without_root_says_why_the_sandbox_cannot_run() {
     let out = std::process::Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(&exe)
-        .args(["--exact", "preflight_without_root_says_why_the_sandbox_cannot_run", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "sandbox::preflight_without_root_says_why_the_sandbox_cannot_run",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("TRAINYARD_TEST_PREFLIGHT_CHILD", work.as_str())
         .output()
         .unwrap();

@@ -4,8 +4,7 @@
 //! every file under the workspace (its `target/` included) is searched for the secret in
 //! any case and any percent-encoding.
 
-#[path = "support/git.rs"]
-mod git_support;
+use crate::support::git as git_support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

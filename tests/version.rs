@@ -1,7 +1,6 @@
 //! `trainyard version` end to end: real git repositories, the real binary.
 
-#[path = "support/git.rs"]
-mod git_support;
+use crate::support::git as git_support;
 
 use git_support::{Repo, Run, TempDir};
 

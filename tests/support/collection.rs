@@ -1,8 +1,5 @@
 //! What a reader of a collection directory may rely on, checked from the outside; and runs of
 //! the binary killed at a chosen moment.
-//!
-//! Include with `#[path = "support/collection.rs"] mod collection_support;`.
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -12,6 +9,27 @@ use std::time::{Duration, Instant};
 pub fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Makes the RPMs rpmbuild wrote under `dir` a collection: moved to its top, listed in a
+/// `collection.json` (publish takes only what that lists).
+pub fn list_as_collection(dir: &Path) {
+    let mut packages = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for path in std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()) {
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rpm") {
+                let name = path.file_name().unwrap().to_str().unwrap().to_string();
+                std::fs::rename(&path, dir.join(&name)).unwrap();
+                let bytes = std::fs::read(dir.join(&name)).unwrap();
+                let sha256 = sha256(&bytes);
+                packages.push(format!(r#"{{"file":"{name}","sha256":"{sha256}","size":{}}}"#, bytes.len()));
+            }
+        }
+    }
+    std::fs::write(dir.join("collection.json"), format!(r#"{{"packages":[{}]}}"#, packages.join(","))).unwrap();
 }
 
 /// `(file, sha256, size)` of each package a manifest lists.

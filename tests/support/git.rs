@@ -1,8 +1,5 @@
 //! Fixtures for end-to-end tests: real git repositories in temporary directories, and the
 //! real binary run inside them with a controlled environment.
-//!
-//! Include with `#[path = "support/git.rs"] mod git_support;`.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -104,6 +101,21 @@ impl Run {
     }
 }
 
+/// Asserts that `run`'s stdout or stderr contains `needle`.
+pub fn says(run: &Run, needle: &str) {
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains(needle), "expected {needle:?} in:\n{all}");
+}
+
+/// Whether the tests run as root; if not, prints that `what` is skipped.
+pub fn is_root(what: &str) -> bool {
+    let root = super::workspace::is_root();
+    if !root {
+        eprintln!("NOTICE: skipping {what}: needs root");
+    }
+    root
+}
+
 /// Runs a command built by [`command`] and returns what it did.
 pub fn run(mut cmd: Command) -> Run {
     Run::from_output(cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}")))
@@ -141,13 +153,6 @@ impl Repo {
         let mut cmd = command("git", &self.dir);
         cmd.args(args);
         run(cmd).ok().to_string()
-    }
-
-    /// Runs git; returns what happened without asserting.
-    pub fn try_git(&self, args: &[&str]) -> Run {
-        let mut cmd = command("git", &self.dir);
-        cmd.args(args);
-        run(cmd)
     }
 
     /// Writes a file (creating directories), relative to the work tree.

@@ -2,8 +2,6 @@
 //! per crate), downloads, and the publish API (`PUT /api/v1/crates/new`) behind a token.
 //! Enough of the registry protocol for `cargo publish`, `cargo build` and `cargo info`; it
 //! records every publish so a test can prove nothing was published twice.
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,6 +1,4 @@
 //! Reading RPMs back with the real tools, for the end-to-end tests.
-#![allow(dead_code)]
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -30,4 +28,12 @@ pub fn rpm_q(file: impl AsRef<Path>, args: &[&str]) -> String {
 /// The non-empty lines of a tool's output, trimmed.
 pub fn lines(text: &str) -> BTreeSet<String> {
     text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect()
+}
+
+/// rpm's own comparison of two version texts (`rpm.vercmp`).
+pub fn rpm_vercmp(a: &str, b: &str) -> i32 {
+    let mut c = Command::new("rpm");
+    c.arg("--eval").arg(format!("%{{lua: print(rpm.vercmp('{a}', '{b}'))}}"));
+    let out = c.output().expect("rpm");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }

@@ -1,8 +1,6 @@
 //! Fixture workspaces for end-to-end tests: a temp dir, a local crate registry the
 //! test controls (a directory source replacing crates-io), a git repository, and
 //! the real `trainyard` binary run inside it.
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -293,6 +291,25 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     }
     out.sort();
     out
+}
+
+/// Copies the one-member workspace at `root` (manifests, lock file, `app/src/main.rs`) to
+/// `rebuild` and builds it there offline and locked, crates-io replaced by `source`: a name
+/// and the directory of unpacked crates (what an RPM of vendored crates installs).
+pub fn build_offline(root: &Path, rebuild: &Path, source: (&str, &Path)) {
+    for file in ["Cargo.toml", "Cargo.lock", "app/Cargo.toml", "app/src/main.rs"] {
+        write(&rebuild.join(file), &read(&root.join(file)));
+    }
+    let (name, dir) = source;
+    write(
+        &rebuild.join(".cargo/config.toml"),
+        &format!(
+            "[source.crates-io]\nreplace-with = \"{name}\"\n\n[source.{name}]\ndirectory = \"{}\"\n\n[net]\noffline = true\n",
+            dir.display()
+        ),
+    );
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    sh(rebuild, &cargo, &["build", "--quiet", "--locked", "--offline"]);
 }
 
 /// Whether the tests run as root (the sandbox, mock and whole-release tests need it).

@@ -27,7 +27,9 @@ pub const SPEC: TargetSpec = TargetSpec {
             Words after `--` go to the test runner. The exit code is the test run's.\n\
             First, the tools [workspace.metadata.trainyard.tests] needs are checked: as root with\n\
             apt-get, missing ones are installed (the command is printed); otherwise, or with\n\
-            TRAINYARD_NO_INSTALL=1, the run stops (exit 3) naming each tool and its package.",
+            TRAINYARD_NO_INSTALL=1, the run stops (exit 3) naming each tool and its package.\n\
+            With CI=true, `cargo fmt --all --check` and `cargo clippy --workspace --all-targets\n\
+            -- -D warnings` run first; if either fails, no test runs (exit 1).",
     vars: &[],
     flags: &[DRY_RUN],
     takes_projects: false,
@@ -254,6 +256,9 @@ pub fn run(ctx: &Context) -> Result<()> {
     preflight(ctx, &path, forbidden)?;
     let manifest = &ctx.ws.manifest;
     let extra = ctx.args.passthrough.iter().cloned();
+    if in_ci() {
+        ci_checks(ctx, manifest)?;
+    }
     let status = if has_nextest() {
         let config = ctx.ws.state_dir().join("nextest.toml");
         ctx.effects.write(&config, NEXTEST_TOOL_CONFIG.as_bytes())?;
@@ -273,6 +278,37 @@ pub fn run(ctx: &Context) -> Result<()> {
         0 => Ok(()),
         code => Err(Error::failed(String::new()).with_code(u8::try_from(code).unwrap_or(1))),
     }
+}
+
+/// Whether this is a CI run: `CI` set to anything but empty or `false`.
+fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+}
+
+/// In CI, `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings` on the workspace
+/// of `manifest`, before any test: the first that fails stops the run (exit 1) and no test runs.
+pub fn ci_checks(ctx: &Context, manifest: &camino::Utf8Path) -> Result<()> {
+    let checks = [
+        (
+            Invocation::new("fmt").args(["--all", "--check"]).manifest_path(manifest),
+            "the workspace is not formatted",
+            "run `cargo fmt --all` and commit the result",
+        ),
+        (
+            Invocation::new("clippy")
+                .args(["--workspace", "--all-targets"])
+                .manifest_path(manifest)
+                .args(["--", "-D", "warnings"]),
+            "clippy warns about the workspace",
+            "fix the warnings above (`cargo clippy --workspace --all-targets` shows them)",
+        ),
+    ];
+    for (c, failure, help) in checks {
+        if ctx.effects.run_status(&c.command())? != 0 {
+            return Err(Error::failed(format!("CI: {failure}; no test was run")).with_help(help));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
