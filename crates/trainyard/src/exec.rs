@@ -90,6 +90,19 @@ impl Effects {
         take().map(Some)
     }
 
+    /// The effects of a preparation the plan is made from (a checkout fetched into trainyard's
+    /// checkout cache): carried out in a dry-run too, never on the user's files.
+    pub fn preparing(&self) -> Effects {
+        Effects { dry_run: false, quiet: self.quiet }
+    }
+
+    /// In a dry-run, says what the plan was made from (`planning from: ...`); silent otherwise.
+    pub fn planned_from(&self, line: impl std::fmt::Display) {
+        if self.dry_run {
+            println!("planning from: {line}");
+        }
+    }
+
     /// Says what a run did once its plan was executed (a dry-run did nothing: silent).
     pub fn done(&self, line: impl std::fmt::Display) {
         if !self.dry_run {

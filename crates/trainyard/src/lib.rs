@@ -204,12 +204,10 @@ fn self_checkout(ws: &Workspace, reference: &str, effects: &Effects) -> Result<W
     let name = ws.config.name();
     // The plan is made from the tree at that ref (its version, its lock, its packaging): checked
     // out into the checkout cache in a dry-run too, and said so.
-    let prepare = Effects { dry_run: false, quiet: effects.quiet };
+    let prepare = effects.preparing();
     let resolved = cache.resolve(name, ws.root.as_str(), reference, &prepare)?;
     let tree = cache.worktree(&resolved, &prepare)?;
-    if effects.dry_run {
-        println!("planning from: {name} {reference} ({var}), commit {}, checked out in {tree}", resolved.commit);
-    }
+    effects.planned_from(format!("{name} {reference} ({var}), commit {}, checked out in {tree}", resolved.commit));
     // The checkout has no git history: its version comes from the mirror's tags.
     if std::env::var_os(scm::PRETEND_ENV).is_none() {
         let version = checkout_version(ws, &cache.mirror_path(name), &resolved.commit, reference)?;

@@ -154,7 +154,7 @@ pub fn plan(ctx: &Context, channel: Channel, requirements: &[Requirement]) -> Re
     let cache = cache(ws);
     // The checkouts are what the plan is made from (their crates, their pins): fetched into the
     // checkout cache in a dry-run too, and said so. The cache is trainyard's, not the user's.
-    let prepare = crate::exec::Effects { dry_run: false, quiet: ctx.effects.quiet };
+    let prepare = ctx.effects.preparing();
     // Resolve until no checkout adds a request: transitive internal projects.
     let mut done: Vec<String> = Vec::new();
     loop {
@@ -168,12 +168,10 @@ pub fn plan(ctx: &Context, channel: Channel, requirements: &[Requirement]) -> Re
         project.commit = Some(resolved.commit.clone());
         let tree = cache.worktree(&resolved, &prepare)?;
         phase.elapsed();
-        if ctx.effects.dry_run {
-            println!(
-                "planning from: {} {} ({}), commit {}, checked out in {tree}",
-                project.name, request.reference, request.origin, resolved.commit
-            );
-        }
+        ctx.effects.planned_from(format!(
+            "{} {} ({}), commit {}, checked out in {tree}",
+            project.name, request.reference, request.origin, resolved.commit
+        ));
         for (krate, dir) in project.crates.iter_mut() {
             *dir = find_crate(&tree, krate).ok_or_else(|| {
                 Error::usage(format!("{} at {} has no crate named `{krate}`", project.name, request.reference))

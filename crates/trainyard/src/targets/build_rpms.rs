@@ -288,7 +288,7 @@ pub fn plan(ctx: &Context, args: &CollectionArgs) -> Result<Planned> {
     let mut planned = build::plan(ctx, &build_args)?;
     let mut internal = Vec::new();
     for record in &planned.outcome.manifest.internal {
-        if let Some(project) = internal::plan(ws, record)? {
+        if let Some(project) = internal::plan(ws, &ctx.effects, record)? {
             planned.plan.run(project.build.clone());
             internal.push(project);
         }

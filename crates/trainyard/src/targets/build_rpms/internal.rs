@@ -29,7 +29,7 @@ pub struct Project {
 
 /// The project of `record`, planned from its checkout (fetched into the checkout cache: the plan
 /// is made from its tree); `None` when it ships no binaries or the build uses no commit of it.
-pub fn plan(ws: &Workspace, record: &Record) -> Result<Option<Project>> {
+pub fn plan(ws: &Workspace, effects: &Effects, record: &Record) -> Result<Option<Project>> {
     let Some(commit) = &record.commit else { return Ok(None) };
     let tag_version = record
         .requested_ref
@@ -44,7 +44,7 @@ pub fn plan(ws: &Workspace, record: &Record) -> Result<Option<Project>> {
         .map(|p| if p.crates.is_empty() { vec![record.name.clone()] } else { p.crates.clone() })
         .unwrap_or_else(|| vec![record.name.clone()]);
     let cache = projects::cache(ws);
-    let prepare = Effects { dry_run: false, quiet: crate::ui::quiet() };
+    let prepare = effects.preparing();
     let resolved = cache.resolve(&record.name, &record.url, commit, &prepare)?;
     let tree = cache.worktree(&resolved, &prepare)?;
     // At a branch or any other ref that is not a release tag (`SERVER_CORE=main`): the dev
