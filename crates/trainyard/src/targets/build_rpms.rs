@@ -152,7 +152,8 @@ impl Rest {
     /// The stages planned at run time (what `plan`'s `later:` line stands for): planned and
     /// executed here, once the binaries exist.
     pub fn run(self, ctx: &Context, args: &CollectionArgs) -> Result<Collection> {
-        let Rest { build: built, internal, stage } = self;
+        let Rest { build: built, internal, stage, building } = self;
+        building.elapsed();
         // The binaries exist: the dependencies' sources are vendored next.
         let graph = dependencies::resolved_graph(&ctx.ws.root, &built.site, &built.patches, !args.no_deps)?;
         let mut vendoring = Plan::new();
@@ -166,7 +167,11 @@ impl Rest {
         };
         vendoring.later("package the dependencies' vendored sources, read the built binaries and write the collection");
         let mut collection = None;
+        let phase = (!args.no_deps).then(|| crate::ui::Phase::start("vendoring the dependencies' sources"));
         ctx.effects.execute_then(&vendoring, || {
+            if let Some(phase) = &phase {
+                phase.elapsed();
+            }
             let (plan, made) = stage.packages(ctx, &built, &internal, &graph, vendor_dir.as_deref())?;
             ctx.effects.execute(&plan)?;
             collection = Some(made);
@@ -187,6 +192,8 @@ pub struct Planned {
 
 /// What the first stage leaves for the later ones.
 pub struct Rest {
+    /// The phase of the first stage, which the run ends when the later part starts.
+    building: crate::ui::Phase,
     build: build::BuildOutcome,
     internal: Vec<internal::Project>,
     stage: Stage,
@@ -240,23 +247,22 @@ pub fn plan(ctx: &Context, args: &CollectionArgs) -> Result<Planned> {
     let product_members: Vec<&Member> = members.iter().filter(|m| product.roots.contains(&m.info.name)).collect();
     let settings = BuildSettings::of(&args.build, &product_members)?;
     let arch = assets::rpm_arch(settings.arch()).to_string();
+    // Every problem of the arguments and the packaging tables, reported at once.
+    let mut problems: Vec<Error> = Vec::new();
     for name in &args.packages {
         match members.iter().find(|m| &m.info.name == name) {
-            None => {
-                return Err(Error::usage(format!("--package {name}: no crate `{name}` in the workspace")).with_help(
-                    format!(
-                        "workspace crates: {}",
-                        members.iter().map(|m| m.info.name.as_str()).collect::<Vec<_>>().join(", ")
-                    ),
-                ))
-            }
-            Some(m) if !m.packaged() => {
-                return Err(Error::usage(format!("--package {name}: crate `{name}` has no packaging metadata"))
-                    .with_help(format!(
-                        "add [package.metadata.trainyard.rpm] (or [package.metadata.generate-rpm]) to {}/Cargo.toml",
-                        ctx.ws.display(&m.info.manifest_dir)
-                    )))
-            }
+            None => problems.push(
+                Error::usage(format!("--package {name}: no crate `{name}` in the workspace")).with_help(format!(
+                    "workspace crates: {}",
+                    members.iter().map(|m| m.info.name.as_str()).collect::<Vec<_>>().join(", ")
+                )),
+            ),
+            Some(m) if !m.packaged() => problems.push(
+                Error::usage(format!("--package {name}: crate `{name}` has no packaging metadata")).with_help(format!(
+                    "add [package.metadata.trainyard.rpm] (or [package.metadata.generate-rpm]) to {}/Cargo.toml",
+                    ctx.ws.display(&m.info.manifest_dir)
+                )),
+            ),
             Some(_) => {}
         }
     }
@@ -264,8 +270,8 @@ pub fn plan(ctx: &Context, args: &CollectionArgs) -> Result<Planned> {
         .iter()
         .filter(|m| m.packaged() && (args.packages.is_empty() || args.packages.contains(&m.info.name)))
         .collect();
-    if packaged.is_empty() {
-        return Err(Error::usage(format!("no crate of {} has packaging metadata", ws.config.name())).with_help(
+    if packaged.is_empty() && problems.is_empty() {
+        problems.push(Error::usage(format!("no crate of {} has packaging metadata", ws.config.name())).with_help(
             "add [package.metadata.trainyard.rpm] to the Cargo.toml of each crate to package (an empty table packages its binaries into /usr/bin)",
         ));
     }
@@ -273,9 +279,20 @@ pub fn plan(ctx: &Context, args: &CollectionArgs) -> Result<Planned> {
     // Packaging tables and their files, before a build that can take minutes (the binaries
     // themselves are read once built).
     let release_dir = settings.out_dir(&ws.target_dir);
-    let variants = variants(&args.variants, &packaged)?;
+    let variants = match variants(&args.variants, &packaged) {
+        Ok(v) => v,
+        Err(e) => {
+            problems.push(e);
+            Vec::new()
+        }
+    };
     for member in &packaged {
-        assets::check_metadata(&member.info, &member.metadata, &release_dir, &arch, &variants)?;
+        if let Err(e) = assets::check_metadata(&member.info, &member.metadata, &release_dir, &arch, &variants) {
+            problems.push(e);
+        }
+    }
+    if let Some(err) = all_at_once(problems) {
+        return Err(err);
     }
     let changelog = changelog::changelog_from_release_txt(&ws.root.join("RELEASE.txt"), &release, source_date)?;
 
@@ -328,7 +345,8 @@ pub fn plan(ctx: &Context, args: &CollectionArgs) -> Result<Planned> {
         channel,
     };
     let stage = Stage { members, ..stage };
-    Ok(Planned { plan: planned.plan, rest: Rest { build: planned.outcome, internal, stage } })
+    let building = crate::ui::Phase::start(format!("building {} for {channel}", ws.config.name()));
+    Ok(Planned { plan: planned.plan, rest: Rest { building, build: planned.outcome, internal, stage } })
 }
 
 impl Stage {
@@ -431,6 +449,26 @@ impl Stage {
         })));
         Ok((plan, Collection { out_dir: out, manifest, workspace_packages, smoke, _lock: self.lock }))
     }
+}
+
+/// The problems found, as one error: the only one as it is, several listed with their help.
+fn all_at_once(mut problems: Vec<Error>) -> Option<Error> {
+    if problems.len() <= 1 {
+        return problems.pop();
+    }
+    let kind = if problems.iter().all(|e| e.kind == crate::error::Kind::Usage) {
+        crate::error::Kind::Usage
+    } else {
+        crate::error::Kind::Failed
+    };
+    let mut message = format!("{} problems:", problems.len());
+    let mut help = Vec::new();
+    for p in &problems {
+        message.push_str(&format!("\n  - {}", p.message));
+        help.extend(p.help.clone());
+    }
+    let err = Error::new(kind, message);
+    Some(if help.is_empty() { err } else { err.with_help(help.join("\n")) })
 }
 
 /// The entries `<out>`'s manifest of `owner` lists, as the collection was written.
