@@ -538,6 +538,12 @@ fn bad_inputs_are_clear_errors_and_leave_the_output_directory_as_it_was() {
     // Refused before anything exists: the output directory is not even created.
     refused(&f, &["build_rpms", "--package", "util"], &["crate `util` has no packaging metadata", "help:"]);
     refused(&f, &["build_rpms", "--package", "nope"], &["no crate `nope`", "gen, svc, util"]);
+    // Every problem at once, each with its help.
+    refused(
+        &f,
+        &["build_rpms", "--package", "nope", "--package", "util", "--variant", "nothere"],
+        &["3 problems:", "no crate `nope`", "crate `util` has no packaging metadata", "--variant nothere", "help:"],
+    );
     assert!(!f.out().exists());
 
     f.run(&["build_rpms"]).ok();
