@@ -197,6 +197,114 @@ fn pin_does_what_its_dry_run_printed() {
     ));
 }
 
+/// `build` does what its dry-run printed, for the dev channel (a resolution of its own,
+/// written by the plan) and for prod (the user's lock, copied); a second dev run reuses the
+/// resolution and plans the build alone.
+#[test]
+fn build_does_what_its_dry_run_printed() {
+    let f = Fixture::new();
+    let (dry, _, executed) = dry_run_equals_run(&f.root, &["build"], &[]);
+    dry.says("planning with: ").says("cargo update --manifest-path");
+    assert!(executed.iter().any(|l| l.starts_with("write: ") && l.contains("dev/Cargo.lock (")), "{executed:?}");
+    assert!(
+        executed.iter().any(|l| l.starts_with("run: ") && l.contains("cargo build --release -p app")),
+        "{executed:?}"
+    );
+    assert_eq!(f.app_says(), "leftpad 1.1.0 padcore 0.3.1");
+    let (_, _, again) = dry_run_equals_run(&f.root, &["build"], &[]);
+    assert!(again.iter().all(|l| !l.contains("Cargo.lock (")), "a fresh resolution was written again: {again:?}");
+    let (_, _, prod) = dry_run_equals_run(&f.root, &["build", "CHANNEL=prod"], &[]);
+    assert!(prod.iter().any(|l| l.contains("prod/Cargo.lock (")), "{prod:?}");
+    assert_eq!(f.app_says(), "leftpad 1.0.0 padcore 0.3.0");
+    assert_eq!(tracked_changes(&f.root), "");
+}
+
+/// Every entry under `dir` (links not followed): path, and bytes or link target.
+fn state(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                stack.push(path.clone());
+                out.push((path, Vec::new()));
+            } else if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&path).unwrap();
+                out.push((path, target.into_os_string().into_encoded_bytes()));
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                out.push((path, bytes));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The portal of [`leftpad_workspace`] depending on an internal project `core` (tag rpm-1.0);
+/// core's rpm-2.0 depends on `rightpad`, a registry crate prod-reqs.txt does not pin.
+fn with_internal_core() -> (TempDir, std::path::PathBuf) {
+    let tmp = TempDir::new("build-core");
+    let core = tmp.path().join("core");
+    write(
+        &core.join("Cargo.toml"),
+        "[package]\nname = \"core\"\nversion = \"1.0.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    );
+    write(&core.join("src/lib.rs"), "pub const VERSION: &str = \"1.0\";\n");
+    git_init(&core);
+    commit_all(&core, "core 1.0");
+    git(&core, &["tag", "rpm-1.0"]);
+    let url = format!("file://{}", core.display());
+    let root = leftpad_workspace(tmp.path(), "", "");
+    // The git dependency is fetched once (the fixture's cargo is offline otherwise), resolved
+    // into the committed lock beside the pinned registry crates.
+    let app = read(&root.join("app/Cargo.toml"));
+    write(&root.join("app/Cargo.toml"), &format!("{app}core = {{ git = \"{url}\", tag = \"rpm-1.0\" }}\n"));
+    sh(&root, &cargo(), &["metadata", "--quiet", "--format-version", "1", "--config", "net.offline=false"]);
+    write_registry(&tmp.path().join("registry"), &[RegistryCrate { name: "rightpad", version: "1.0.0", deps: &[] }]);
+    write(
+        &core.join("Cargo.toml"),
+        "[package]\nname = \"core\"\nversion = \"2.0.0\"\nedition = \"2021\"\n\n[dependencies]\nrightpad = \"1\"\n\n[workspace]\n",
+    );
+    commit_all(&core, "core 2.0 uses rightpad");
+    git(&core, &["tag", "rpm-2.0"]);
+    let manifest = read(&root.join("Cargo.toml"));
+    write(
+        &root.join("Cargo.toml"),
+        &format!("{manifest}\n[workspace.metadata.trainyard.internal.core]\ngit = \"{url}\"\n"),
+    );
+    commit_all(&root, "core is internal");
+    (tmp, root)
+}
+
+/// `build CHANNEL=prod CORE=rpm-2.0 --dry-run` refuses what the run refuses (the override brings
+/// an unpinned package), with the same exit code and message, and changes nothing; once pinned,
+/// the run does what the dry-run printed.
+#[test]
+fn a_prod_dry_run_with_an_override_refuses_what_the_run_refuses() {
+    let (_tmp, root) = with_internal_core();
+    trainyard(&root, &["build", "CHANNEL=prod"], &[]).ok();
+    let before = snapshot(&root);
+    let target_before = state(&root.join("target/trainyard"));
+    let dry = trainyard(&root, &["build", "CHANNEL=prod", "CORE=rpm-2.0", "--dry-run"], &[]);
+    dry.fails_with(1).says("rightpad 1.0.0 is in the resolved graph but not pinned").says("pin CHANNEL=prod");
+    assert!(!dry.stdout.contains("would "), "a refused plan printed actions:\n{}", dry.stdout);
+    assert!(snapshot(&root) == before);
+    assert!(state(&root.join("target/trainyard")) == target_before, "the dry-run changed target/trainyard/");
+    let run = trainyard(&root, &["build", "CHANNEL=prod", "CORE=rpm-2.0"], &[]);
+    run.fails_with(1).says("rightpad 1.0.0 is in the resolved graph but not pinned");
+    assert!(state(&root.join("target/trainyard")) == target_before, "the refused run changed target/trainyard/");
+
+    let reqs = read(&root.join("reqs/prod-reqs.txt"));
+    write(&root.join("reqs/prod-reqs.txt"), &format!("{reqs}rightpad == 1.0.0\n"));
+    commit_all(&root, "pin rightpad");
+    let (_, _, executed) = dry_run_equals_run(&root, &["build", "CHANNEL=prod", "CORE=rpm-2.0"], &[]);
+    assert!(executed.iter().any(|l| l.starts_with("run: ") && l.contains("patch.")), "{executed:?}");
+    assert_eq!(tracked_changes(&root), "");
+}
+
 #[test]
 fn dry_run_prints_the_plan_and_builds_nothing() {
     let f = Fixture::new();

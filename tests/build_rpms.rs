@@ -303,7 +303,11 @@ impl Registry {
 #[test]
 fn the_dependency_collection_holds_every_registry_crate_and_no_deps_leaves_it_out() {
     let f = Registry::new();
-    f.run(&["-v", "build_rpms"]).ok().says("cargo vendor");
+    // The run does what the dry-run printed, the packaging planned once the binaries exist.
+    let (_, run, executed) = dry_run_equals_run(&f.root, &["-v", "build_rpms"], &[]);
+    run.says("cargo vendor");
+    assert!(executed.iter().any(|l| l.starts_with("run: ") && l.contains(" vendor ")), "{executed:?}");
+    assert!(executed.iter().any(|l| l.starts_with("write collection: ")), "{executed:?}");
     let out = f.root.join("target/rpms/prod");
     let files = rpms(&out);
     assert_eq!(
@@ -534,6 +538,12 @@ fn bad_inputs_are_clear_errors_and_leave_the_output_directory_as_it_was() {
     // Refused before anything exists: the output directory is not even created.
     refused(&f, &["build_rpms", "--package", "util"], &["crate `util` has no packaging metadata", "help:"]);
     refused(&f, &["build_rpms", "--package", "nope"], &["no crate `nope`", "gen, svc, util"]);
+    // Every problem at once, each with its help.
+    refused(
+        &f,
+        &["build_rpms", "--package", "nope", "--package", "util", "--variant", "nothere"],
+        &["3 problems:", "no crate `nope`", "crate `util` has no packaging metadata", "--variant nothere", "help:"],
+    );
     assert!(!f.out().exists());
 
     f.run(&["build_rpms"]).ok();
@@ -561,7 +571,7 @@ fn bad_inputs_are_clear_errors_and_leave_the_output_directory_as_it_was() {
     // A dry run plans and writes nothing.
     write(&manifest, &good);
     let before = state(&f.out());
-    f.run(&["build_rpms", "--dry-run"]).ok().says("would write: ");
+    f.run(&["build_rpms", "--dry-run"]).ok().says("would later: package ");
     assert!(state(&f.out()) == before);
     f.run(&["build_rpms"]).ok().says("nothing changed");
     assert!(state(&f.out()) == before);
@@ -572,9 +582,29 @@ fn bad_inputs_are_clear_errors_and_leave_the_output_directory_as_it_was() {
 fn dry_run_before_any_build_prints_the_plan() {
     let d = Demo::new();
     let run = d.run(&["build_rpms", "SERVER_CORE=rpm-2.0", "RPM_CHANNEL=stage", "--dry-run"]);
-    run.ok().says("would run: ").says("cargo build --release").says("would package crate account-portal");
+    run.ok().says("would run: ").says("cargo build --release").says("would later: package account-portal");
     assert!(!d.portal.join("target/release").exists());
     assert!(!d.out("stage").exists());
+}
+
+/// `ACCOUNT_PORTAL=rpm-1.2` on account-portal itself: the dry-run plans the collection of the
+/// version the run builds (1.2, from the tag's tree, fetched into the checkout cache to plan
+/// from), not the dev version of the current checkout; and the run does what it printed.
+#[test]
+fn a_dry_run_of_the_workspace_at_a_tag_plans_that_version_and_the_run_does_it() {
+    let d = Demo::new();
+    let dev = trainyard(&d.portal, &["version", "--format", "rpm"], &[]).ok().stdout.trim().to_string();
+    assert!(dev.contains("~~dev"), "{dev}");
+    let (dry, _, executed) = dry_run_equals_run(&d.portal, &STAGE, &[]);
+    dry.says("planning from: account-portal rpm-1.2").says("would later: package account-portal 1.2 for stage");
+    dry.says("TRAINYARD_VERSION=1.2.0 ");
+    assert!(!dry.stdout.contains(&dev), "the dry-run planned the current version {dev}:\n{}", dry.stdout);
+    let arch = std::env::consts::ARCH;
+    let written = executed.iter().find(|l| l.starts_with("write collection: ")).expect("the collection was written");
+    assert!(written.contains(&format!("account-portal-1.2-1.{arch}.rpm")), "{written}");
+    assert!(written.contains(&format!("server-core-2.0-1.{arch}.rpm")), "{written}");
+    assert!(d.out("stage").join(format!("account-portal-1.2-1.{arch}.rpm")).exists());
+    assert_eq!(tracked_changes(&d.portal), "");
 }
 
 /// A shared `--out` directory keeps the RPMs trainyard did not write; the previous

@@ -341,12 +341,16 @@ fn commands_run_are_shown_at_verbose_only_and_cargo_options_reach_cargo() {
     let run = trainyard(&root, &["build", "-q", "--offline", "--refresh"], &[]);
     assert_eq!(run.ok().stderr.lines().count(), 1, "quiet: {}", run.stderr);
     run.says("trainyard: built portal for dev");
-    // --locked goes to every cargo call of the build, `--` words to cargo build.
-    let run = trainyard(&root, &["build", "--dry-run", "--locked", "--refresh", "--", "--timings"], &[]);
-    let plan = &run.ok().stdout;
+    // --locked goes to every cargo call of the build, `--` words to cargo build. A new dev
+    // resolution cannot be made --locked: the dry-run, which makes it to plan, fails as the run.
+    let run = trainyard(&root, &["build", "--dry-run", "--locked", "--refresh"], &[]);
+    let plan = &run.fails_with(1).stdout;
     let updates: Vec<&str> =
-        plan.lines().filter(|l| l.starts_with("would run:") && l.contains("cargo update")).collect();
+        plan.lines().filter(|l| l.starts_with("planning with:") && l.contains("cargo update")).collect();
     assert!(!updates.is_empty() && updates.iter().all(|l| l.contains("--locked")), "{plan}");
+    trainyard(&root, &["build", "--locked", "--refresh"], &[]).fails_with(1);
+    let run = trainyard(&root, &["build", "--dry-run", "--locked", "--", "--timings"], &[]);
+    let plan = &run.ok().stdout;
     let build_line = plan.lines().find(|l| l.contains("cargo build")).unwrap_or_default();
     assert!(build_line.ends_with("--timings") || build_line.contains(" --timings"), "{plan}");
     assert_eq!(build_line.matches("--locked").count(), 1, "{build_line}");

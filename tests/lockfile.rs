@@ -376,7 +376,8 @@ fn a_planted_lock_swap_journal_is_reported_and_never_followed() {
     std::fs::write(swap.join("original.lock"), &lock).unwrap();
     trainyard(&f.root, &["build", "CHANNEL=prod", "--dry-run"], &[])
         .ok()
-        .says("would remove: target/trainyard/lock-swap/");
+        .says("would remove: ")
+        .says("target/trainyard/lock-swap/");
     assert!(swap.join("journal").exists(), "a dry run removed it");
     let run = trainyard(&f.root, &["build", "CHANNEL=prod"], &[]);
     run.ok();

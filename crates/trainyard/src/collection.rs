@@ -34,7 +34,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::Write;
+use std::io::Write as _;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -179,6 +179,13 @@ impl Output {
     /// Takes the lock of `<out>` (waiting, with a message, while another run holds it), then
     /// cleans what killed runs left in the store.
     pub fn lock(&self) -> Result<Locked> {
+        {
+            let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(entry) = held.iter_mut().find(|(s, _, _)| *s == self.store) {
+                entry.1 += 1;
+                return Ok(Locked { output: self.clone() });
+            }
+        }
         std::fs::create_dir_all(&self.store).map_err(io(&self.store))?;
         let path = self.store.join(LOCK);
         let mut file =
@@ -198,10 +205,89 @@ impl Output {
         })?;
         file.set_len(0).map_err(io(&path))?;
         file.write_all(format!("{}\n", std::process::id()).as_bytes()).map_err(io(&path))?;
-        let locked = Locked { output: self.clone(), _file: file };
+        HELD.lock().unwrap_or_else(|e| e.into_inner()).push((self.store.clone(), 1, file));
+        let locked = Locked { output: self.clone() };
         locked.recover()?;
         Ok(locked)
     }
+}
+
+/// A collection to write into `<out>`: what [`crate::plan::Action::Collection`] carries.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub output: Output,
+    /// Whose collection it is (the workspace's name).
+    pub owner: String,
+    pub packages: Vec<(Package, crate::collection_manifest::Kind)>,
+    pub compression: Compression,
+    /// The fingerprint cache (see [`crate::rpmpkg::cache`]).
+    pub cache: Option<Utf8PathBuf>,
+    /// The manifest; its `packages` are filled in from what is written.
+    pub manifest: crate::collection_manifest::Manifest,
+}
+
+impl PartialEq for Write {
+    fn eq(&self, other: &Write) -> bool {
+        self.output.path == other.output.path
+            && self.owner == other.owner
+            && self.packages == other.packages
+            && self.compression == other.compression
+            && self.cache == other.cache
+            && serde_json::to_vec(&self.manifest).ok() == serde_json::to_vec(&other.manifest).ok()
+    }
+}
+
+impl Eq for Write {}
+
+impl std::fmt::Display for Write {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = self.packages.iter().map(|(p, _)| p.file_name()).collect();
+        write!(f, "{} ({} packages: {}, and {MANIFEST})", self.output.path, names.len(), names.join(", "))
+    }
+}
+
+/// Writes a collection (the executor's body for [`crate::plan::Action::Collection`]): staged
+/// whole under `<out>`'s lock, then switched in by one rename (see the module documentation).
+pub fn write(w: &Write) -> Result<()> {
+    let locked = w.output.lock()?;
+    let only: Vec<Package> = w.packages.iter().map(|(p, _)| p.clone()).collect();
+    let writing = std::time::Instant::now();
+    let phase = crate::ui::Phase::counted(format!("writing {} packages", only.len()), only.len());
+    let staged = locked.stage(&w.owner, &only, w.compression, w.cache.as_deref())?;
+    phase.elapsed();
+    let written = &staged.written;
+    for x in written {
+        crate::ui::event(serde_json::json!({
+            "reason": "package-written", "file": x.path, "nevra": x.nevra, "sha256": x.sha256,
+            "unchanged": x.unchanged, "from_cache": x.from_cache,
+        }));
+    }
+    let encoded = written.iter().filter(|x| !x.from_cache).count();
+    eprintln!(
+        "trainyard: {} packages ({encoded} encoded, {} from the cache) in {:.1} s, {:?}, {} threads",
+        written.len(),
+        written.len() - encoded,
+        writing.elapsed().as_secs_f64(),
+        w.compression,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let changed = written.iter().filter(|x| !x.unchanged).count();
+    let cached = written.iter().filter(|x| x.from_cache).count();
+    let what = if changed == 0 {
+        format!("nothing changed, nothing rewritten ({cached} of {} taken from the cache)", written.len())
+    } else {
+        format!("{changed} written, {} unchanged ({cached} taken from the cache)", written.len() - changed)
+    };
+    eprintln!("trainyard: {} packages in {}: {what}", written.len(), w.output.path);
+    let mut manifest = w.manifest.clone();
+    manifest.packages = written
+        .iter()
+        .zip(&w.packages)
+        .map(|(x, (p, kind))| crate::collection_manifest::Entry::of(x, p, *kind, &w.output.path))
+        .collect();
+    let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+    staged.commit(&json)?;
+    Ok(())
 }
 
 /// Whether `path` is a link trainyard made: `.<name>.collections/c-...`, beside it.
@@ -211,10 +297,26 @@ fn link_is_ours(path: &Utf8Path) -> bool {
     parts.len() == 2 && parts[0] == format!(".{name}.collections") && parts[1].starts_with(COLLECTION_PREFIX)
 }
 
-/// `<out>`, locked: no other trainyard run writes it until this is dropped.
+/// `<out>`, locked: no other trainyard run writes it until this is dropped. Re-entrant within a
+/// process (the run that holds it writes the collection through its plan's executor).
 pub struct Locked {
     output: Output,
-    _file: File,
+}
+
+/// The output locks this process holds: store, how many holders, the locked file.
+static HELD: std::sync::Mutex<Vec<(Utf8PathBuf, usize, File)>> = std::sync::Mutex::new(Vec::new());
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = held.iter().position(|(s, _, _)| *s == self.output.store) {
+            held[i].1 -= 1;
+            if held[i].1 == 0 {
+                // Closing the file releases the lock.
+                held.swap_remove(i);
+            }
+        }
+    }
 }
 
 impl Locked {

@@ -3,7 +3,10 @@
 //! through the same printing and recording. Dry-run is honoured here and nowhere else.
 //!
 //! Read-only commands (`git rev-parse`, `cargo metadata`) go through [`read`],
-//! which always runs them: a dry-run plan needs their answers.
+//! which always runs them: a dry-run plan needs their answers. A plan computed by a tool that
+//! writes (a resolution is what `cargo update` leaves in its lock file) runs it through
+//! [`compute`], in a temporary directory of the run ([`crate::scratch`]): never the user's files,
+//! never `target/`.
 
 use camino::Utf8Path;
 use std::io::Write;
@@ -64,6 +67,25 @@ impl Effects {
         plan.actions.iter().try_for_each(|action| self.apply(action))
     }
 
+    /// Runs a plan whose first [`Action::Later`] stands for a part planned at run time: in
+    /// dry-run prints the plan (its `later:` line says what is decided then) and returns `None`;
+    /// otherwise executes the actions before the `Later`, then `later` (which plans that part
+    /// from what they produced and executes it here), then the actions after it.
+    pub fn execute_then<T>(&self, plan: &Plan, later: impl FnOnce() -> Result<T>) -> Result<Option<T>> {
+        if self.dry_run {
+            print!("{}", plan.dry_run_text());
+            return Ok(None);
+        }
+        let at = plan.actions.iter().position(|a| matches!(a, Action::Later(_))).unwrap_or(plan.actions.len());
+        plan.actions[..at].iter().try_for_each(|a| self.apply(a))?;
+        if let Some(marker) = plan.actions.get(at) {
+            self.apply(marker)?;
+        }
+        let value = later()?;
+        plan.actions.iter().skip(at + 1).try_for_each(|a| self.apply(a))?;
+        Ok(Some(value))
+    }
+
     /// Carries out one action (dry-run: prints it).
     pub fn apply(&self, action: &Action) -> Result<()> {
         if self.dry_run {
@@ -77,6 +99,45 @@ impl Effects {
         }
         plan::record(&action.to_string());
         plan::apply(action)
+    }
+
+    /// Takes what a run that changes things holds to its end (a lock that makes a second run
+    /// wait); a dry-run changes nothing and takes nothing.
+    pub fn hold<T>(&self, take: impl FnOnce() -> Result<T>) -> Result<Option<T>> {
+        if self.dry_run {
+            return Ok(None);
+        }
+        take().map(Some)
+    }
+
+    /// The effects of a preparation the plan is made from (a checkout fetched into trainyard's
+    /// checkout cache): carried out in a dry-run too, never on the user's files.
+    pub fn preparing(&self) -> Effects {
+        Effects { dry_run: false, quiet: self.quiet }
+    }
+
+    /// In a dry-run, says what the plan was made from (`planning from: ...`); silent otherwise.
+    pub fn planned_from(&self, line: impl std::fmt::Display) {
+        if self.dry_run {
+            println!("planning from: {line}");
+        }
+    }
+
+    /// Runs a command whose exit code is the result (a test suite's, passed through): prints it
+    /// in dry-run (and returns 0), otherwise records it, runs it with the terminal's streams and
+    /// returns its exit code (1 when killed by a signal).
+    pub fn run_status(&self, cmd: &plan::Command) -> Result<i32> {
+        let action = Action::Run(cmd.clone());
+        if self.dry_run {
+            println!("would {action}");
+            return Ok(0);
+        }
+        if crate::ui::show_commands() {
+            eprintln!("$ {cmd}");
+        }
+        plan::record(&action.to_string());
+        let status = cmd.to_std().status().map_err(|e| Error::failed(format!("could not run `{cmd}`: {e}")))?;
+        Ok(status.code().unwrap_or(1))
     }
 
     /// Runs a command that changes something. In dry-run, prints it instead.
@@ -168,9 +229,57 @@ impl Effects {
     }
 }
 
+/// A shell for the xshell commands that remain (`cmd!`), in the process's directory.
+pub fn shell() -> Result<xshell::Shell> {
+    xshell::Shell::new().map_err(command_error)
+}
+
 /// Runs a command that changes nothing and returns its trimmed stdout.
 pub fn read(cmd: Cmd<'_>) -> Result<String> {
     cmd.quiet().read().map_err(command_error)
+}
+
+/// Runs a read-only command given as a [`plan::Command`] and returns its trimmed stdout.
+pub fn read_command(cmd: &plan::Command) -> Result<String> {
+    match output_of(cmd)? {
+        (true, out, _) => Ok(out.trim_end().to_string()),
+        (false, _, err) => Err(Error::failed(format!("command `{cmd}` failed:\n{}", err.trim_end()))),
+    }
+}
+
+/// Runs a command of a plan phase whose only writes land in a temporary directory of this run
+/// (a resolution the plan is made from), in dry-run too; returns its trimmed stdout. It is a
+/// computation, not a change: never a plan line, never recorded. The dry-run shows it as
+/// `planning with: COMMAND`, and `-v` as `$ COMMAND`.
+pub fn compute(fx: &Effects, cmd: &plan::Command) -> Result<String> {
+    match compute_output(fx, cmd)? {
+        (true, out, _) => Ok(out.trim_end().to_string()),
+        (false, _, err) => Err(Error::failed(format!("command `{cmd}` failed:\n{}", err.trim_end()))),
+    }
+}
+
+/// Like [`compute`], without failing on the status: (success, stdout, stderr).
+pub fn compute_output(fx: &Effects, cmd: &plan::Command) -> Result<(bool, String, String)> {
+    if fx.dry_run {
+        println!("planning with: {cmd}");
+    } else if crate::ui::show_commands() {
+        eprintln!("$ {cmd}");
+    }
+    output_of(cmd)
+}
+
+/// Runs `cmd` to its end: (success, stdout, stderr); the process reads nothing.
+fn output_of(cmd: &plan::Command) -> Result<(bool, String, String)> {
+    let out = cmd
+        .to_std()
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Error::failed(format!("could not run `{cmd}`: {e}")))?;
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
 }
 
 /// Runs a read-only command and returns (success, stdout, stderr) without failing on status.

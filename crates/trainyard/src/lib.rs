@@ -7,16 +7,21 @@
 pub mod ui;
 
 pub mod bounded;
+pub mod build_settings;
+pub mod cargo;
 pub mod channel;
 pub mod checkout;
 pub mod cli;
 pub mod collection;
+pub mod collection_manifest;
 pub mod config;
+pub mod date;
 pub mod error;
 pub mod exec;
 pub mod git;
 pub mod global;
 pub mod lockfile;
+pub mod members;
 pub mod plan;
 pub mod product;
 pub mod projects;
@@ -24,11 +29,14 @@ pub mod redact;
 pub mod release;
 pub mod reqs;
 pub mod resolution;
+pub mod resolve;
 pub mod rpmpkg;
 pub mod sandbox;
 pub mod scm;
+pub mod scratch;
 pub mod targets;
 pub mod version;
+pub mod walk;
 pub mod workspace;
 
 use std::ffi::OsString;
@@ -174,7 +182,7 @@ fn run(args: Vec<OsString>, program: &str) -> Result<()> {
         _ => ws,
     };
     // An older trainyard killed mid-build may have left its lock swap: reported, never trusted.
-    lockfile::report_leftover_swap(&ws, effects.dry_run);
+    effects.execute(&lockfile::leftover_swap(&ws))?;
     let ctx = Context { ws, args, effects, program: program.to_string() };
     (target.run)(&ctx)
 }
@@ -195,12 +203,12 @@ fn self_checkout(ws: &Workspace, reference: &str, effects: &Effects) -> Result<W
     git::validate_ref(reference).map_err(|e| e.context(&var))?;
     let cache = projects::cache(ws);
     let name = ws.config.name();
-    let resolved = cache.resolve(name, ws.root.as_str(), reference, effects)?;
-    let tree = cache.worktree(&resolved, effects)?;
-    if !tree.exists() {
-        // Dry-run: nothing was checked out; plan against the workspace as it is.
-        return Ok(ws.clone());
-    }
+    // The plan is made from the tree at that ref (its version, its lock, its packaging): checked
+    // out into the checkout cache in a dry-run too, and said so.
+    let prepare = effects.preparing();
+    let resolved = cache.resolve(name, ws.root.as_str(), reference, &prepare)?;
+    let tree = cache.worktree(&resolved, &prepare)?;
+    effects.planned_from(format!("{name} {reference} ({var}), commit {}, checked out in {tree}", resolved.commit));
     // The checkout has no git history: its version comes from the mirror's tags, and reaches
     // the version module as a value on the workspace (a pretend version still wins).
     let version = match std::env::var_os(scm::PRETEND_ENV).filter(|v| !v.is_empty()) {

@@ -13,14 +13,13 @@
 //! A new resolution is made in a scratch directory of the run and moved into place when
 //! complete: a killed run's orphan cargo can only write its own scratch copy.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Deserialize;
 
 use crate::error::{io, Error, Result};
-use crate::exec::write_atomic;
+use crate::plan::Plan;
 use crate::workspace::Workspace;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -150,8 +149,6 @@ pub struct LockSite {
     manifest: Utf8PathBuf,
 }
 
-const SCRATCH_PREFIX: &str = ".resolve-";
-
 impl LockSite {
     /// The site in `dir`; nothing is created until [`LockSite::prepare`].
     pub fn new(ws: &Workspace, dir: Utf8PathBuf, mechanism: Mechanism) -> LockSite {
@@ -174,83 +171,81 @@ impl LockSite {
         args
     }
 
-    /// Creates the site (for older cargo, syncs its shadow of the workspace) and, with
-    /// `seed`, makes its lock file hold those bytes.
-    pub fn prepare(&self, ws: &Workspace, seed: Option<&[u8]>) -> Result<()> {
-        std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+    /// The actions that make the site ready for a build: its directory, its lock file holding
+    /// `seed` (when given and different), and for older cargo its shadow of the workspace synced.
+    pub fn prepare_plan(&self, ws: &Workspace, seed: Option<&[u8]>) -> Result<Plan> {
+        let mut plan = Plan::new();
+        if !self.dir.is_dir() {
+            plan.create_dir(&self.dir);
+        }
         if let Some(bytes) = seed {
             if std::fs::read(&self.lock).ok().as_deref() != Some(bytes) {
-                write_atomic(&self.lock, bytes)?;
+                plan.write(&self.lock, bytes.to_vec());
             }
         }
         if self.mechanism == Mechanism::Shadow {
-            sync_shadow(ws, &self.dir.join("shadow"))?;
+            plan.extend(shadow_plan(ws, &self.dir.join("shadow"))?);
         }
-        Ok(())
+        Ok(plan)
     }
 
-    /// A scratch site of this run beside this one, for a new resolution; earlier runs'
-    /// scratch sites (left by a kill, perhaps still written by an orphan cargo) are removed.
-    pub fn scratch(&self, ws: &Workspace) -> Result<LockSite> {
-        if let Ok(entries) = std::fs::read_dir(&self.dir) {
-            for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().starts_with(SCRATCH_PREFIX) {
-                    let _ = std::fs::remove_dir_all(entry.path());
-                }
-            }
-        }
-        Ok(LockSite::new(ws, self.dir.join(format!("{SCRATCH_PREFIX}{}", std::process::id())), self.mechanism))
-    }
-
-    /// Moves a finished resolution from `scratch` into place (one rename: readers see the old
-    /// lock or the new one) and removes the scratch site.
-    pub fn adopt(&self, scratch: &LockSite) -> Result<()> {
-        std::fs::rename(&scratch.lock, &self.lock).map_err(io(&self.lock))?;
-        let _ = std::fs::remove_dir_all(&scratch.dir);
-        Ok(())
+    /// Makes the site ready at once ([`LockSite::prepare_plan`], applied): for a site in a
+    /// temporary directory of the run, where a plan is computed.
+    pub fn prepare(&self, ws: &Workspace, seed: Option<&[u8]>) -> Result<()> {
+        self.prepare_plan(ws, seed)?.actions.iter().try_for_each(crate::plan::apply)
     }
 }
 
-/// Makes `shadow` a directory of symbolic links to every entry of the workspace root except
-/// `Cargo.lock` and the target directory, plus `Cargo.lock -> ../Cargo.lock` (cargo writes a
-/// lock file in place, so through the link). Synced on every run: a workspace copied with its
-/// `target/` gets links to itself, not to the original.
-fn sync_shadow(ws: &Workspace, shadow: &Utf8Path) -> Result<()> {
-    let root = std::path::absolute(&ws.root).map_err(io(&ws.root))?;
-    let target = std::path::absolute(&ws.target_dir).map_err(io(&ws.target_dir))?;
-    let target_entry: Option<OsString> =
-        target.strip_prefix(&root).ok().and_then(|rest| rest.components().next()).map(|c| c.as_os_str().to_owned());
-    let mut wanted: Vec<(OsString, PathBuf)> = Vec::new();
+/// What makes `shadow` a directory of symbolic links to every entry of the workspace root
+/// except `Cargo.lock` and the target directory, plus `Cargo.lock -> ../Cargo.lock` (cargo
+/// writes a lock file in place, so through the link). Synced on every run: a workspace copied
+/// with its `target/` gets links to itself, not to the original.
+fn shadow_plan(ws: &Workspace, shadow: &Utf8Path) -> Result<Plan> {
+    let utf8 =
+        |p: PathBuf| Utf8PathBuf::from_path_buf(p).map_err(|p| Error::usage(format!("{} is not UTF-8", p.display())));
+    let root = utf8(std::path::absolute(&ws.root).map_err(io(&ws.root))?)?;
+    let target = utf8(std::path::absolute(&ws.target_dir).map_err(io(&ws.target_dir))?)?;
+    let target_entry: Option<String> =
+        target.strip_prefix(&root).ok().and_then(|rest| rest.components().next()).map(|c| c.as_str().to_string());
+    let mut wanted: Vec<(String, Utf8PathBuf)> = Vec::new();
     for entry in std::fs::read_dir(&root).map_err(io(&ws.root))? {
         let name = entry.map_err(io(&ws.root))?.file_name();
+        let name = name.into_string().map_err(|n| Error::usage(format!("{root}/{n:?} is not UTF-8")))?;
         if name == "Cargo.lock" || Some(&name) == target_entry.as_ref() {
             continue;
         }
         wanted.push((name.clone(), root.join(&name)));
     }
-    wanted.push(("Cargo.lock".into(), PathBuf::from("../Cargo.lock")));
-    std::fs::create_dir_all(shadow).map_err(io(shadow))?;
-    for entry in std::fs::read_dir(shadow).map_err(io(shadow))? {
-        let entry = entry.map_err(io(shadow))?;
-        let name = entry.file_name();
-        let path = entry.path();
-        let link = std::fs::read_link(&path).ok();
-        if let Some(i) = wanted.iter().position(|(n, t)| *n == name && link.as_ref() == Some(t)) {
-            wanted.swap_remove(i);
-            continue;
+    wanted.push(("Cargo.lock".into(), Utf8PathBuf::from("../Cargo.lock")));
+    let mut plan = Plan::new();
+    match std::fs::read_dir(shadow) {
+        Err(_) => {
+            plan.create_dir(shadow);
         }
-        let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            std::fs::remove_dir_all(&path)
-        } else {
-            std::fs::remove_file(&path)
-        };
-        removed.map_err(|e| io(path.display())(e))?;
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(io(shadow))?;
+                let path = utf8(entry.path())?;
+                let name = path.file_name().unwrap_or_default().to_string();
+                let link = std::fs::read_link(&path).ok();
+                if let Some(i) = wanted.iter().position(|(n, t)| *n == name && link.as_deref() == Some(t.as_std_path()))
+                {
+                    wanted.swap_remove(i);
+                    continue;
+                }
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    plan.remove_dir(path);
+                } else {
+                    plan.remove_file(path);
+                }
+            }
+        }
     }
+    wanted.sort();
     for (name, target) in wanted {
-        let link = shadow.as_std_path().join(&name);
-        std::os::unix::fs::symlink(&target, &link).map_err(|e| io(link.display())(e))?;
+        plan.symlink(target, shadow.join(name));
     }
-    Ok(())
+    Ok(plan)
 }
 
 /// Held by a build from its resolution to the end of the command. Builds into one target
@@ -298,7 +293,8 @@ impl Drop for BuildLock {
     }
 }
 
-/// What an older trainyard, which swapped lock files, left when it was killed mid-build:
+/// What an older trainyard, which swapped lock files, left when it was killed mid-build, and
+/// the plan that removes it when that is safe:
 /// `target/trainyard/lock-swap/` with a journal naming a lock file and a saved copy.
 ///
 /// Nothing there is trusted: the journal may name any path (a copied workspace's names the
@@ -306,10 +302,11 @@ impl Drop for BuildLock {
 /// restores from it. When the saved copy is byte-identical to `Cargo.lock` there is nothing
 /// to restore and the leftover is removed; otherwise it is left for the user, with a warning
 /// on every run saying how to compare and clean up.
-pub fn report_leftover_swap(ws: &Workspace, dry_run: bool) {
+pub fn leftover_swap(ws: &Workspace) -> Plan {
     let dir = ws.state_dir().join("lock-swap");
+    let mut plan = Plan::new();
     if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
-        return;
+        return plan;
     }
     let saved = dir.join("original.lock");
     let has_journal = std::fs::symlink_metadata(dir.join("journal")).is_ok();
@@ -318,16 +315,20 @@ pub fn report_leftover_swap(ws: &Workspace, dry_run: bool) {
         .filter(|m| m.is_file() && m.len() <= 64 << 20)
         .and_then(|_| std::fs::read(&saved).ok());
     let current = std::fs::read(ws.lock_path()).ok();
+    const OURS: [&str; 3] = ["journal", "original.lock", "lock"];
     if !has_journal || (saved_bytes.is_some() && saved_bytes == current) {
-        if dry_run {
-            println!("would remove: {}/ (left by an older trainyard, nothing to restore)", ws.display(&dir));
-            return;
+        // Nothing to restore: the leftover goes (only what an older trainyard put there).
+        let entries: Vec<String> = std::fs::read_dir(&dir)
+            .map(|es| es.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        if entries.iter().all(|e| OURS.contains(&e.as_str())) {
+            plan.remove_dir(&dir);
+        } else {
+            for name in entries.iter().filter(|e| OURS.contains(&e.as_str())) {
+                plan.remove_file(dir.join(name));
+            }
         }
-        for name in ["journal", "original.lock", "lock"] {
-            let _ = std::fs::remove_file(dir.join(name));
-        }
-        let _ = std::fs::remove_dir(&dir);
-        return;
+        return plan;
     }
     let shown = ws.display(&dir);
     eprintln!(
@@ -337,6 +338,7 @@ pub fn report_leftover_swap(ws: &Workspace, dry_run: bool) {
          help: compare `diff {shown}/original.lock Cargo.lock`; keep the lock you want (`git checkout -- Cargo.lock` \
          restores the committed one), then remove {shown}/"
     );
+    plan
 }
 
 #[cfg(test)]

@@ -227,6 +227,9 @@ pub enum Action {
     /// Opens the user's editor on a file, on the terminal (the release notes): `editor` is a
     /// command as `$EDITOR` holds it (words for a shell), the file its last argument.
     Edit { editor: String, file: Utf8PathBuf },
+    /// Writes a collection of packages into its output directory and switches it in whole
+    /// (see [`crate::collection`]).
+    Collection(Box<crate::collection::Write>),
     /// A part planned at run time, from what the actions before it produce: says what it does
     /// and what it depends on. Executing it changes nothing; the run then plans that part.
     Later(String),
@@ -244,6 +247,7 @@ impl fmt::Display for Action {
             Action::RemoveFile(path) => format!("remove: {path}"),
             Action::RemoveDir(path) => format!("remove: {path}/"),
             Action::Edit { editor, file } => format!("edit: {file} with `{editor}`"),
+            Action::Collection(w) => format!("write collection: {w}"),
             Action::Later(what) => format!("later: {what}"),
         };
         f.write_str(&redact::text(&line))
@@ -382,6 +386,7 @@ pub(crate) fn apply(action: &Action) -> crate::error::Result<()> {
             }
             Ok(())
         }
+        Action::Collection(w) => crate::collection::write(w),
         Action::Later(_) => Ok(()),
     }
 }

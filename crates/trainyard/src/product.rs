@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 
 use crate::error::Result;
 use crate::lockfile::{self, LockedPackage};
-use crate::targets::build_rpms::{workspace_members, Member};
+use crate::members::{workspace_members, Member};
 use crate::workspace::Workspace;
 
 /// How the roots were chosen (for messages and the build manifest).

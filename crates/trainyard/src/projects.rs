@@ -70,6 +70,16 @@ pub struct Project {
     pub registry: Option<String>,
 }
 
+/// The crate names of internal projects: never pinned, never checked as external.
+pub fn internal_crates(ws: &Workspace) -> std::collections::BTreeSet<String> {
+    let mut set = std::collections::BTreeSet::new();
+    for (name, project) in &ws.config.internal {
+        set.insert(reqs::normalize(name));
+        set.extend(project.crates.iter().map(|c| reqs::normalize(c)));
+    }
+    set
+}
+
 /// The checkout cache of a workspace.
 pub fn cache(ws: &Workspace) -> Cache {
     Cache::new(ws.checkout_cache_dir(), &ws.config.tag_prefix)
@@ -142,6 +152,9 @@ pub fn plan(ctx: &Context, channel: Channel, requirements: &[Requirement]) -> Re
         }
     }
     let cache = cache(ws);
+    // The checkouts are what the plan is made from (their crates, their pins): fetched into the
+    // checkout cache in a dry-run too, and said so. The cache is trainyard's, not the user's.
+    let prepare = ctx.effects.preparing();
     // Resolve until no checkout adds a request: transitive internal projects.
     let mut done: Vec<String> = Vec::new();
     loop {
@@ -151,22 +164,14 @@ pub fn plan(ctx: &Context, channel: Channel, requirements: &[Requirement]) -> Re
         let project = projects.get_mut(&name).expect("planned");
         let request = project.request.clone().expect("requested");
         let phase = crate::ui::Phase::start(format!("fetching {} at {}", project.name, request.reference));
-        let resolved = cache.resolve(&project.name, &project.url, &request.reference, &ctx.effects)?;
+        let resolved = cache.resolve(&project.name, &project.url, &request.reference, &prepare)?;
         project.commit = Some(resolved.commit.clone());
-        let tree = cache.worktree(&resolved, &ctx.effects)?;
+        let tree = cache.worktree(&resolved, &prepare)?;
         phase.elapsed();
-        if !tree.exists() {
-            // Dry-run: the work tree is not there to look into; the plan patches its root.
-            println!(
-                "would build against {} {} ({}), commit {}",
-                project.name, request.reference, request.origin, resolved.commit
-            );
-            for (_, dir) in project.crates.iter_mut() {
-                *dir = tree.clone();
-            }
-            project.checkout = Some(tree);
-            continue;
-        }
+        ctx.effects.planned_from(format!(
+            "{} {} ({}), commit {}, checked out in {tree}",
+            project.name, request.reference, request.origin, resolved.commit
+        ));
         for (krate, dir) in project.crates.iter_mut() {
             *dir = find_crate(&tree, krate).ok_or_else(|| {
                 Error::usage(format!("{} at {} has no crate named `{krate}`", project.name, request.reference))

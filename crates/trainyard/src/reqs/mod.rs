@@ -133,6 +133,24 @@ pub fn parse(path: &Utf8Path, text: &str) -> Result<Vec<Requirement>> {
         .collect())
 }
 
+/// Loads a channel's requirement file. A missing file is empty for dev and an error otherwise
+/// (`program`: how the user runs trainyard, for the help line).
+pub fn load_channel(
+    ws: &crate::workspace::Workspace,
+    channel: crate::channel::Channel,
+    program: &str,
+) -> crate::error::Result<Vec<Requirement>> {
+    let path = ws.reqs_path(channel);
+    if !path.exists() {
+        if channel == crate::channel::Channel::Dev {
+            return Ok(Vec::new());
+        }
+        return Err(crate::error::Error::usage(format!("{} does not exist", ws.display(&path)))
+            .with_help(format!("write it from the current lock: {program} pin CHANNEL={channel}")));
+    }
+    load(&path)
+}
+
 /// The requirements of a file and of the files it includes (`-r`), depth-first in order.
 ///
 /// A file reached twice through different includes is read once. An include cycle, a missing

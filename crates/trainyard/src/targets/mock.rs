@@ -9,13 +9,15 @@ use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
+use crate::cli::{Args, FlagSpec, TargetSpec, VarSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
 use crate::exec;
+use crate::plan::{self, Action};
 use crate::rpmpkg::{assets, FileKind};
 use crate::sandbox::mock::{self as mock_backend, Asset, MockPackage, MockPlan};
 use crate::sandbox::{self, Backend, InstallTest, Report, Smoke, SmokeResult};
 use crate::targets::build_rpms::{self, Collection, Kind};
+use crate::targets::options::{self, CollectionArgs};
 use crate::Context;
 
 pub const SPEC: TargetSpec = TargetSpec {
@@ -51,17 +53,17 @@ pub const SPEC: TargetSpec = TargetSpec {
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod)" }],
     flags: &[
         DRY_RUN,
-        build_rpms::RPM_CHANNEL_FLAG,
-        build_rpms::OUT_FLAG,
-        build_rpms::NO_DEPS_FLAG,
-        build_rpms::PACKAGE_FLAG,
-        build_rpms::VARIANT_FLAG,
-        crate::targets::build::FEATURES_FLAG,
-        crate::targets::build::ALL_FEATURES_FLAG,
-        crate::targets::build::NO_DEFAULT_FEATURES_FLAG,
-        crate::targets::build::PROFILE_FLAG,
-        crate::targets::build::TARGET_FLAG,
-        crate::targets::build::TRIGGER_FLAG,
+        options::RPM_CHANNEL_FLAG,
+        options::OUT_FLAG,
+        options::NO_DEPS_FLAG,
+        options::PACKAGE_FLAG,
+        options::VARIANT_FLAG,
+        options::FEATURES_FLAG,
+        options::ALL_FEATURES_FLAG,
+        options::NO_DEFAULT_FEATURES_FLAG,
+        options::PROFILE_FLAG,
+        options::TARGET_FLAG,
+        options::TRIGGER_FLAG,
         FlagSpec {
             name: "backend",
             value: Some("NAME"),
@@ -95,44 +97,68 @@ pub const SPEC: TargetSpec = TargetSpec {
 /// Mock's own configuration when none is named: `/etc/mock/default.cfg`.
 const DEFAULT_MOCK_CONFIG: &str = "default";
 
-/// The backend `--backend` (or the host) chooses.
-fn backend(ctx: &Context) -> Result<Backend> {
-    let requested = match ctx.args.value("backend") {
-        Some(name) => Some(name.parse::<Backend>()?),
-        None => None,
-    };
-    Ok(Backend::choose(requested))
+/// `mock`'s arguments, parsed once.
+#[derive(Debug, Clone)]
+pub struct MockArgs {
+    pub collection: CollectionArgs,
+    /// `--backend`, or what the host has.
+    pub backend: Backend,
+    pub keep_root: bool,
+    pub mock_config: String,
+    pub smoke_timeout: Duration,
+}
+
+impl MockArgs {
+    pub fn parse(args: &Args) -> Result<MockArgs> {
+        let requested = match args.value("backend") {
+            Some(name) => Some(name.parse::<Backend>()?),
+            None => None,
+        };
+        Ok(MockArgs {
+            backend: Backend::choose(requested),
+            smoke_timeout: smoke_timeout(args)?,
+            keep_root: args.flag("keep-root"),
+            mock_config: args.value("mock-config").unwrap_or(DEFAULT_MOCK_CONFIG).to_string(),
+            collection: CollectionArgs::parse(args)?,
+        })
+    }
 }
 
 /// Checks that the chosen backend can run here, before anything is built (the release
 /// path calls this before its first step).
 pub fn preflight(ctx: &Context) -> Result<Backend> {
-    let backend = backend(ctx)?;
-    match backend {
-        Backend::Sandbox => {
-            sandbox::preflight(&ctx.ws.state_dir().join("sandbox"))?;
-        }
-        Backend::Mock => {
-            mock_backend::preflight(ctx.args.value("mock-config").unwrap_or(DEFAULT_MOCK_CONFIG))?;
-        }
+    let args = MockArgs::parse(&ctx.args)?;
+    check_backend(ctx, &args)?;
+    Ok(args.backend)
+}
+
+fn check_backend(ctx: &Context, args: &MockArgs) -> Result<()> {
+    match args.backend {
+        Backend::Sandbox => sandbox::preflight(&ctx.ws.state_dir().join("sandbox")).map(|_| ()),
+        Backend::Mock => mock_backend::preflight(&args.mock_config),
     }
-    Ok(backend)
 }
 
 pub fn run(ctx: &Context) -> Result<()> {
-    backend(ctx)?;
-    let smoke_timeout = smoke_timeout(ctx)?;
+    let args = MockArgs::parse(&ctx.args)?;
+    let smoke_timeout = args.smoke_timeout;
     // Read before anything is built: a bad value is refused at once.
     let limits = sandbox::Limits::from_env()?;
     let work_dir = ctx.ws.state_dir().join("sandbox");
-    let mock_config = ctx.args.value("mock-config").unwrap_or(DEFAULT_MOCK_CONFIG).to_string();
+    let mock_config = args.mock_config.clone();
 
     // Preflight: before anything is built.
-    let backend = preflight(ctx)?;
+    check_backend(ctx, &args)?;
+    let backend = args.backend;
     ctx.effects.say(format!("{backend} backend: preflight passed"));
 
     let started = Instant::now();
-    let collection = build_rpms::collect(ctx)?;
+    let build_rpms::Planned { mut plan, rest } = build_rpms::plan(ctx, &args.collection)?;
+    // The install is planned once the collection is written (its packages are read from it).
+    plan.later(format!("install the collection into a clean root and run the smoke commands ({backend} backend)"));
+    let Some(collection) = ctx.effects.execute_then(&plan, || rest.run(ctx, &args.collection))? else {
+        return Ok(());
+    };
     let build = started.elapsed();
 
     let smoke: Vec<Smoke> = collection
@@ -146,7 +172,7 @@ pub fn run(ctx: &Context) -> Result<()> {
             test.repo_rpms = collection.manifest.packages.iter().map(|p| collection.out_dir.join(&p.file)).collect();
             test.install = collection.workspace_packages.clone();
             test.smoke = smoke;
-            test.keep_root = ctx.args.flag("keep-root");
+            test.keep_root = args.keep_root;
             test.smoke_timeout = smoke_timeout;
             test.limits = limits;
             sandbox::run_with_report(&test, &ctx.effects)
@@ -154,25 +180,23 @@ pub fn run(ctx: &Context) -> Result<()> {
         Backend::Mock => {
             let mut report = Report::default();
             let mock_started = Instant::now();
-            let result = run_mock(ctx, &collection, &mock_config, &smoke, smoke_timeout, &mut report);
+            let result = run_mock(ctx, &args, &collection, &mock_config, &smoke, smoke_timeout, &mut report);
             report.timings.total = mock_started.elapsed();
             (report, result)
         }
     };
     report.timings.build = build;
     report.timings.total += build;
-    if !ctx.effects.dry_run {
-        println!(
-            "{backend} backend, {} {} for {}:",
-            collection.manifest.workspace, collection.manifest.version, collection.manifest.channel
-        );
-        print!("{}", report.render());
-    }
+    println!(
+        "{backend} backend, {} {} for {}:",
+        collection.manifest.workspace, collection.manifest.version, collection.manifest.channel
+    );
+    print!("{}", report.render());
     result.map_err(|e| e.context(format!("mock ({backend} backend)")))
 }
 
-fn smoke_timeout(ctx: &Context) -> Result<Duration> {
-    match ctx.args.value("smoke-timeout") {
+fn smoke_timeout(args: &Args) -> Result<Duration> {
+    match args.value("smoke-timeout") {
         None => Ok(Duration::from_secs(60)),
         Some(v) => match v.parse::<u64>() {
             Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
@@ -187,6 +211,7 @@ fn smoke_timeout(ctx: &Context) -> Result<Duration> {
 /// Source RPMs, `mock --rebuild`, `mock --install`, smoke commands with `mock --chroot`.
 fn run_mock(
     ctx: &Context,
+    args: &MockArgs,
     collection: &Collection,
     config: &str,
     smoke: &[Smoke],
@@ -197,20 +222,18 @@ fn run_mock(
     let dir = ctx.ws.state_dir().join("mock");
     let sources = dir.join("sources");
     let result_dir = dir.join("result");
-    let packages = mock_packages(ctx, collection)?;
+    let packages = mock_packages(ctx, args, collection)?;
     if packages.is_empty() {
         return Err(Error::usage("nothing to build with mock: the collection has no workspace package"));
     }
 
     let phase = crate::ui::Phase::start("mock: vendoring and writing source RPMs");
     let vendor_dir = dir.join("vendor");
-    if !fx.dry_run {
-        let _ = std::fs::remove_dir_all(&vendor_dir);
-    }
+    fx.apply(&Action::RemoveDir(vendor_dir.clone()))?;
     let printed = mock_backend::vendor(fx, &ctx.ws.manifest, &vendor_dir)?.unwrap_or_default();
     // cargo prints the vendor directory as given; in the source RPM it is `vendor/` of the tree.
     let vendor_config = printed.replace(&format!("\"{vendor_dir}\""), "\"vendor\"");
-    let vendored = fx.dry_run || vendor_dir.is_dir();
+    let vendored = vendor_dir.is_dir();
     let mut plans: Vec<(MockPlan, Utf8PathBuf)> = Vec::new();
     for pkg in &packages {
         let plan = mock_backend::mock_plan(pkg, config, &result_dir)?;
@@ -222,15 +245,13 @@ fn run_mock(
 
     let phase = crate::ui::Phase::start("mock: building and installing in its chroot");
     let first = &plans[0].0;
-    if !fx.dry_run {
-        let _ = std::fs::remove_dir_all(&result_dir);
-    }
+    fx.apply(&Action::RemoveDir(result_dir.clone()))?;
     run_argv(fx, &first.init_command(), "mock could not create its chroot")?;
     for (plan, srpm) in &plans {
         run_argv(fx, &plan.rebuild_command(srpm), &format!("mock could not rebuild {}", plan.srpm))
             .map_err(|e| e.with_help(format!("mock's build log is in {}/build.log", result_dir)))?;
     }
-    let mut rpms = if fx.dry_run { vec![result_dir.join("*.rpm")] } else { built_rpms(&result_dir)? };
+    let mut rpms = built_rpms(&result_dir)?;
     rpms.extend(
         collection
             .manifest
@@ -247,15 +268,11 @@ fn run_mock(
     let phase = crate::ui::Phase::start("mock: running the smoke commands");
     for s in smoke {
         let argv = first.smoke_command(s);
-        if fx.dry_run {
-            println!("would run: {}", sandbox::shell_words(&argv));
-            continue;
-        }
         report.smokes.push(mock_smoke(s, &argv, smoke_timeout)?);
     }
     report.timings.smoke = phase.elapsed();
     let verdict = sandbox::smoke_verdict(&report.smokes);
-    if !ctx.args.flag("keep-root") {
+    if !args.keep_root {
         run_argv(fx, &first.clean_command(), "mock could not remove its chroot")?;
     }
     verdict
@@ -263,16 +280,16 @@ fn run_mock(
 
 /// What mock should build for each workspace package of the collection, from the same
 /// packaging tables `build_rpms` read.
-fn mock_packages(ctx: &Context, collection: &Collection) -> Result<Vec<MockPackage>> {
+fn mock_packages(ctx: &Context, args: &MockArgs, collection: &Collection) -> Result<Vec<MockPackage>> {
     let ws = &ctx.ws;
     let release_dir = ws.target_dir.join("release");
     let arch = assets::rpm_arch(std::env::consts::ARCH);
     let internal: Vec<&str> =
         collection.manifest.packages.iter().filter(|p| p.kind == Kind::Internal).map(|p| p.name.as_str()).collect();
-    let build_version = crate::scm::describe(ws, crate::targets::build::trigger_arg(ctx)?)?.semver();
+    let build_version = crate::scm::describe(ws, args.collection.build.trigger)?.semver();
     let mut out = Vec::new();
     let members = build_rpms::workspace_members(ws)?;
-    let variants = build_rpms::variants(ctx, &members.iter().collect::<Vec<_>>())?;
+    let variants = build_rpms::variants(&args.collection.variants, &members.iter().collect::<Vec<_>>())?;
     for member in members {
         let read = assets::from_metadata_with_variants(&member.info, &member.metadata, &release_dir, arch, &variants);
         let Some(crate_pkg) = read? else {
@@ -350,8 +367,8 @@ fn built_rpms(result_dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
 }
 
 fn run_argv(fx: &exec::Effects, argv: &[String], what: &str) -> Result<()> {
-    let sh = xshell::Shell::new().map_err(exec::command_error)?;
-    fx.run(sh.cmd(&argv[0]).args(&argv[1..])).map_err(|e| e.context(what))
+    let cmd = plan::Command::new(&argv[0]).args(argv[1..].iter().cloned());
+    fx.apply(&Action::Run(cmd)).map_err(|e| e.context(what))
 }
 
 fn mock_smoke(smoke: &Smoke, argv: &[String], timeout: Duration) -> Result<SmokeResult> {

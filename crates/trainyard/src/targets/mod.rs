@@ -15,6 +15,7 @@ pub mod image;
 pub mod init;
 pub mod man;
 pub mod mock;
+pub mod options;
 pub mod pin;
 pub mod release;
 pub mod tests;

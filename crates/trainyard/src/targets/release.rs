@@ -136,7 +136,8 @@ impl ReleasePipeline for Targets {
     fn dist(&self, ctx: &Context, _release: &Release, channel: Channel) -> Result<()> {
         // The tarball and source RPM are listed in the collection build_rpms just wrote.
         let ctx = target_context(ctx, channel);
-        let collection = crate::targets::build_rpms::out_dir(&ctx, channel)?;
+        let args = crate::targets::options::CollectionArgs::parse(&ctx.args)?;
+        let collection = crate::targets::build_rpms::out_dir(&ctx, &args)?;
         crate::targets::dist::run_into(&ctx, Some(&collection.path))
     }
 

@@ -11,10 +11,11 @@ use std::ffi::OsStr;
 use camino::Utf8PathBuf;
 use xshell::cmd;
 
+use crate::cargo::Invocation;
 use crate::cli::{TargetSpec, DRY_RUN};
 use crate::error::{Error, Result};
 use crate::exec;
-use crate::targets::build::{cargo_program, shell};
+use crate::exec::shell;
 use crate::Context;
 
 pub const SPEC: TargetSpec = TargetSpec {
@@ -54,12 +55,7 @@ pub fn junit_path(ctx: &Context) -> Utf8PathBuf {
 }
 
 fn has_nextest() -> bool {
-    let sh = match shell() {
-        Ok(sh) => sh,
-        Err(_) => return false,
-    };
-    let cargo = cargo_program();
-    exec::output(cmd!(sh, "{cargo} nextest --version")).is_ok_and(|(ok, _, _)| ok)
+    exec::read_command(&Invocation::new("nextest").arg("--version").command()).is_ok()
 }
 
 /// Set (to anything but `0` or empty) to forbid `tests` from installing what the suite needs.
@@ -157,7 +153,7 @@ fn cargo_versions(path: &OsStr) -> Vec<(u64, u64)> {
         let (major, minor, _) = crate::lockfile::parse_cargo_version(&String::from_utf8_lossy(&out.stdout))?;
         Some((major, minor))
     };
-    let mut cargos: Vec<std::ffi::OsString> = vec![cargo_program().into(), "cargo".into()];
+    let mut cargos: Vec<std::ffi::OsString> = vec![crate::cargo::program().into(), "cargo".into()];
     let rustup = |args: &[&str]| {
         std::process::Command::new("rustup")
             .args(args)
@@ -258,26 +254,25 @@ pub fn run(ctx: &Context) -> Result<()> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let forbidden = std::env::var(NO_INSTALL_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
     preflight(ctx, &path, forbidden)?;
-    let sh = shell()?;
-    let cargo = cargo_program();
     let manifest = &ctx.ws.manifest;
-    let extra = &ctx.args.passthrough;
+    let extra = ctx.args.passthrough.iter().cloned();
     if in_ci() {
-        ci_checks(ctx, &sh, &cargo, manifest.as_str())?;
+        ci_checks(ctx, manifest)?;
     }
     let status = if has_nextest() {
         let config = ctx.ws.state_dir().join("nextest.toml");
         ctx.effects.write(&config, NEXTEST_TOOL_CONFIG.as_bytes())?;
-        let tool_config = format!("trainyard:{config}");
-        let c = cmd!(
-            sh,
-            "{cargo} nextest run --workspace --manifest-path {manifest} --tool-config-file {tool_config} --profile {PROFILE} {extra...}"
-        );
+        let c = Invocation::new("nextest")
+            .args(["run", "--workspace"])
+            .manifest_path(manifest)
+            .args(["--tool-config-file".to_string(), format!("trainyard:{config}"), "--profile".into(), PROFILE.into()])
+            .args(extra);
         ctx.effects.say(format!("JUnit report: {}", ctx.ws.display(&junit_path(ctx))));
-        run_status(ctx, c)?
+        ctx.effects.run_status(&c.command())?
     } else {
         eprintln!("trainyard: cargo-nextest is not installed; running `cargo test` (no JUnit report). Install it with: cargo install cargo-nextest");
-        run_status(ctx, cmd!(sh, "{cargo} test --workspace --manifest-path {manifest} {extra...}"))?
+        ctx.effects
+            .run_status(&Invocation::new("test").arg("--workspace").manifest_path(manifest).args(extra).command())?
     };
     match status {
         0 => Ok(()),
@@ -292,38 +287,28 @@ fn in_ci() -> bool {
 
 /// In CI, `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings` on the workspace
 /// of `manifest`, before any test: the first that fails stops the run (exit 1) and no test runs.
-pub fn ci_checks(ctx: &Context, sh: &xshell::Shell, cargo: &str, manifest: &str) -> Result<()> {
+pub fn ci_checks(ctx: &Context, manifest: &camino::Utf8Path) -> Result<()> {
     let checks = [
         (
-            cmd!(sh, "{cargo} fmt --all --check --manifest-path {manifest}"),
+            Invocation::new("fmt").args(["--all", "--check"]).manifest_path(manifest),
             "the workspace is not formatted",
             "run `cargo fmt --all` and commit the result",
         ),
         (
-            cmd!(sh, "{cargo} clippy --workspace --all-targets --manifest-path {manifest} -- -D warnings"),
+            Invocation::new("clippy")
+                .args(["--workspace", "--all-targets"])
+                .manifest_path(manifest)
+                .args(["--", "-D", "warnings"]),
             "clippy warns about the workspace",
             "fix the warnings above (`cargo clippy --workspace --all-targets` shows them)",
         ),
     ];
     for (c, failure, help) in checks {
-        if run_status(ctx, c)? != 0 {
+        if ctx.effects.run_status(&c.command())? != 0 {
             return Err(Error::failed(format!("CI: {failure}; no test was run")).with_help(help));
         }
     }
     Ok(())
-}
-
-/// Runs the test command and returns its exit code (the test run's, passed through).
-fn run_status(ctx: &Context, c: xshell::Cmd<'_>) -> Result<i32> {
-    if ctx.effects.dry_run {
-        println!("would run: {c}");
-        return Ok(0);
-    }
-    if crate::ui::show_commands() {
-        eprintln!("$ {c}");
-    }
-    let status = std::process::Command::from(c).status().map_err(|e| Error::failed(format!("running tests: {e}")))?;
-    Ok(status.code().unwrap_or(1))
 }
 
 #[cfg(test)]

@@ -1,0 +1,57 @@
+//! The members of a workspace, as `cargo metadata --no-deps` describes them.
+
+use std::collections::BTreeSet;
+
+use camino::Utf8Path;
+
+use crate::error::{Error, Result};
+use crate::exec;
+use crate::rpmpkg::assets;
+use crate::workspace::Workspace;
+
+/// A workspace member with what `cargo metadata --no-deps` says of it.
+pub struct Member {
+    pub info: assets::CrateInfo,
+    pub metadata: serde_json::Value,
+}
+
+impl Member {
+    /// Whether the crate has packaging metadata (`[package.metadata.trainyard.rpm]` or
+    /// `[package.metadata.generate-rpm]`).
+    pub fn packaged(&self) -> bool {
+        crate::product::is_packaged(&self.metadata)
+    }
+}
+
+/// The workspace's members, from `cargo metadata --no-deps` (which resolves nothing and
+/// writes nothing).
+pub fn workspace_members(ws: &Workspace) -> Result<Vec<Member>> {
+    let cmd = crate::cargo::Invocation::new("metadata")
+        .args(["--format-version", "1", "--no-deps"])
+        .manifest_path(&ws.manifest)
+        .dir(&ws.root)
+        .command();
+    let json = exec::read_command(&cmd)?;
+    let meta: cargo_metadata::Metadata =
+        serde_json::from_str(&json).map_err(|e| Error::failed(format!("reading cargo metadata: {e}")))?;
+    let members: BTreeSet<_> = meta.workspace_members.iter().collect();
+    Ok(meta
+        .packages
+        .iter()
+        .filter(|p| members.contains(&p.id))
+        .map(|p| Member {
+            info: assets::CrateInfo {
+                name: p.name.to_string(),
+                version: p.version.to_string(),
+                license: p.license.clone(),
+                description: p.description.clone(),
+                homepage: p.homepage.clone(),
+                repository: p.repository.clone(),
+                manifest_dir: p.manifest_path.parent().map(Utf8Path::to_path_buf).unwrap_or_default(),
+                workspace_root: meta.workspace_root.clone(),
+                bins: p.targets.iter().filter(|t| t.is_bin()).map(|t| t.name.clone()).collect(),
+            },
+            metadata: p.metadata.clone(),
+        })
+        .collect())
+}
