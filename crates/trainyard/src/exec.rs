@@ -270,6 +270,11 @@ pub fn compute_output(fx: &Effects, cmd: &plan::Command) -> Result<(bool, String
 
 /// Runs `cmd` to its end: (success, stdout, stderr); the process reads nothing.
 fn output_of(cmd: &plan::Command) -> Result<(bool, String, String)> {
+    if let Some(what) = &cmd.network {
+        // Bounded in total time (TRAINYARD_NETWORK_TIMEOUT), with a message naming it.
+        let out = crate::bounded::network(cmd.to_std(), what)?;
+        return Ok((out.success(), out.stdout, out.stderr));
+    }
     let out = cmd
         .to_std()
         .stdin(std::process::Stdio::null())

@@ -65,7 +65,8 @@ pub fn shadow_hint(err: Error, site: &LockSite) -> Error {
 pub fn offline_first(fx: &Effects, command: impl Fn(bool) -> plan::Command) -> Result<String> {
     match exec::compute_output(fx, &command(true))? {
         (true, out, _) => Ok(out.trim_end().to_string()),
-        (false, _, _) => exec::compute(fx, &command(false)),
+        // Online: cargo reaches the registry or a git dependency, within the network bound.
+        (false, _, _) => exec::compute(fx, &command(false).network("cargo, resolving online")),
     }
 }
 
@@ -165,7 +166,7 @@ pub fn resolve_dev(
 ) -> Result<()> {
     let fx = &ctx.effects;
     let update = || Invocation::new("update").at(site);
-    let online = update().patches(patches).dir(&ctx.ws.root).command();
+    let online = update().patches(patches).dir(&ctx.ws.root).command().network("cargo update");
     if let Err(err) = exec::compute(fx, &online) {
         // A remote out of reach (an internal project's git dependency, the registry): resolve
         // from what cargo has cached, and say so; a failure offline too is the real error.
@@ -196,7 +197,7 @@ pub fn resolve_dev(
                     .with_help("pin a version Cargo can lock: at most three release numbers (`1.2.3`, `1.2.3-rc.1`)")
                 })?;
                 let precise = update().args(["-p", &spec, "--precise", &pinned]).patches(patches).dir(&ctx.ws.root);
-                exec::compute(fx, &precise.command())
+                exec::compute(fx, &precise.command().network("cargo update --precise"))
                     .map_err(|e| e.context(format!("{}:{}: applying `{} == {}`", r.file, r.line, r.name, pinned)))?;
             }
         }

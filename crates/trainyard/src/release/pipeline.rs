@@ -445,7 +445,9 @@ fn plan_steps(repo: &Repo, opts: &Options<'_>, journal: &Journal, members: &[Str
         let work = match step {
             PathStep::BuildRpms => Work::Later(format!("build_rpms RPM_CHANNEL={channel} at {tag}")),
             PathStep::Mock => Work::Later(format!("mock the collection of {tag}")),
-            PathStep::Dist => Work::Later(format!("dist RPM_CHANNEL={channel} at {tag} (source tarball, source RPM, listed in the collection)")),
+            PathStep::Dist => Work::Later(format!(
+                "dist RPM_CHANNEL={channel} at {tag} (source tarball, source RPM, listed in the collection)"
+            )),
             PathStep::Publish => Work::Later(format!(
                 "publish the collection to {} (createrepo_c)",
                 publish::channel_dir(&opts.repo_dir, channel)

@@ -50,7 +50,7 @@ pub fn plan(
         .patches(patches)
         .arg(tmp.as_str())
         .dir(&ws.root);
-    plan.run(vendor.command());
+    plan.run(vendor.command().network("cargo vendor"));
     // cargo vendor creates nothing for a graph without registry crates.
     plan.create_dir(&tmp);
     if exists(&dir) {
