@@ -4,7 +4,7 @@ _trainyard() {
     cur="${COMP_WORDS[COMP_CWORD]}"
     prev="${COMP_WORDS[COMP_CWORD-1]}"
     local globals="-q --quiet -v --verbose --color --manifest-path --locked --offline --frozen -j --jobs --message-format"
-    local targets="build build_rpms mock tests pin version dist docs release ci image demo init completions man"
+    local targets="build build_rpms mock tests pin version dist docs release ci image trains demo init completions man"
     for ((i = 1; i < COMP_CWORD; i++)); do
         case " --color --manifest-path -j --jobs --message-format " in
             *" ${COMP_WORDS[i]} "*) ((i++)); continue ;;
@@ -28,18 +28,25 @@ _trainyard() {
     local opts="" vars="" valued="" projects=0
     case "$target" in
         build)
+            [[ "$prev" == --channel ]] && { COMPREPLY=($(compgen -W "dev stage prod" -- "$cur")); return; }
+            [[ "$prev" == --trigger ]] && { COMPREPLY=($(compgen -W "push tag auto" -- "$cur")); return; }
             opts="--dry-run --channel --refresh --features --all-features --no-default-features --profile --target --trigger --help"
             vars="CHANNEL=dev CHANNEL=stage CHANNEL=prod"
             valued="--channel --features --profile --target --trigger"
             projects=1
             ;;
         build_rpms)
+            [[ "$prev" == --rpm-channel ]] && { COMPREPLY=($(compgen -W "dev stage prod" -- "$cur")); return; }
+            [[ "$prev" == --trigger ]] && { COMPREPLY=($(compgen -W "push tag auto" -- "$cur")); return; }
             opts="--dry-run --rpm-channel --out --no-deps --package --variant --features --all-features --no-default-features --profile --target --trigger --help"
             vars="RPM_CHANNEL=dev RPM_CHANNEL=stage RPM_CHANNEL=prod"
             valued="--rpm-channel --out --package --variant --features --profile --target --trigger"
             projects=1
             ;;
         mock)
+            [[ "$prev" == --rpm-channel ]] && { COMPREPLY=($(compgen -W "dev stage prod" -- "$cur")); return; }
+            [[ "$prev" == --trigger ]] && { COMPREPLY=($(compgen -W "push tag auto" -- "$cur")); return; }
+            [[ "$prev" == --backend ]] && { COMPREPLY=($(compgen -W "sandbox mock" -- "$cur")); return; }
             opts="--dry-run --rpm-channel --out --no-deps --package --variant --features --all-features --no-default-features --profile --target --trigger --backend --keep-root --mock-config --smoke-timeout --help"
             vars="RPM_CHANNEL=dev RPM_CHANNEL=stage RPM_CHANNEL=prod"
             valued="--rpm-channel --out --package --variant --features --profile --target --trigger --backend --mock-config --smoke-timeout"
@@ -52,30 +59,39 @@ _trainyard() {
             projects=0
             ;;
         pin)
+            [[ "$prev" == --channel ]] && { COMPREPLY=($(compgen -W "dev stage prod" -- "$cur")); return; }
             opts="--dry-run --channel --check --help"
             vars="CHANNEL=dev CHANNEL=stage CHANNEL=prod"
             valued="--channel"
             projects=0
             ;;
         version)
+            [[ "$prev" == --format ]] && { COMPREPLY=($(compgen -W "pep440 semver rpm tag docker json" -- "$cur")); return; }
+            [[ "$prev" == --trigger ]] && { COMPREPLY=($(compgen -W "push tag auto" -- "$cur")); return; }
             opts="--dry-run --format --trigger --help"
             vars=""
             valued="--format --trigger"
             projects=0
             ;;
         dist)
+            [[ "$prev" == --rpm-channel ]] && { COMPREPLY=($(compgen -W "dev stage prod" -- "$cur")); return; }
+            [[ "$prev" == --trigger ]] && { COMPREPLY=($(compgen -W "push tag auto" -- "$cur")); return; }
             opts="--dry-run --rpm-channel --out --head --collection --rebuild --trigger --help"
             vars="RPM_CHANNEL=dev RPM_CHANNEL=stage RPM_CHANNEL=prod"
             valued="--rpm-channel --out --collection --trigger"
             projects=1
             ;;
         docs)
+            [[ "$prev" == --trigger ]] && { COMPREPLY=($(compgen -W "push tag auto" -- "$cur")); return; }
             opts="--dry-run --docs-dir --trigger --help"
             vars=""
             valued="--docs-dir --trigger"
             projects=0
             ;;
         release)
+            [[ "$prev" == --to ]] && { COMPREPLY=($(compgen -W "dev stage prod" -- "$cur")); return; }
+            [[ "$prev" == --channel ]] && { COMPREPLY=($(compgen -W "dev stage prod" -- "$cur")); return; }
+            [[ "$prev" == --trigger ]] && { COMPREPLY=($(compgen -W "push tag auto" -- "$cur")); return; }
             opts="--dry-run --message-file --apply --push --resume --abort --repo-dir --from --to --allow-prerelease --webhook-file --channel --trigger --help"
             vars="RPM_CHANNEL=dev RPM_CHANNEL=stage RPM_CHANNEL=prod"
             valued="--message-file --repo-dir --from --to --webhook-file --channel --trigger"
@@ -88,10 +104,19 @@ _trainyard() {
             projects=0
             ;;
         image)
+            [[ "$prev" == --rpm-channel ]] && { COMPREPLY=($(compgen -W "dev stage prod" -- "$cur")); return; }
+            [[ "$prev" == --trigger ]] && { COMPREPLY=($(compgen -W "push tag auto" -- "$cur")); return; }
             opts="--dry-run --rpm-channel --trigger --tag --push --insecure --base --help"
             vars="RPM_CHANNEL=dev RPM_CHANNEL=stage RPM_CHANNEL=prod"
             valued="--rpm-channel --trigger --tag --push --base"
             projects=1
+            ;;
+        trains)
+            [[ "$prev" == --format ]] && { COMPREPLY=($(compgen -W "text json" -- "$cur")); return; }
+            opts="--dry-run --format --html --repo-dir --help"
+            vars=""
+            valued="--format --html --repo-dir"
+            projects=0
             ;;
         demo)
             opts="--dry-run --dir --help"

@@ -37,6 +37,14 @@ impl Effects {
         }
     }
 
+    /// The result line of a run (`built portal for dev`): on stderr after a real run, even
+    /// under `-q` (cargo's `-q` keeps what the command produced); a dry-run says nothing more.
+    pub fn result(&self, line: impl std::fmt::Display) {
+        if !self.dry_run {
+            eprintln!("trainyard: {}", crate::error::printable(&crate::redact::text(&line.to_string())));
+        }
+    }
+
     /// Tells what an executed plan did (`wrote .github/workflows/trainyard.yml`): on stderr after
     /// a real run, unless quiet; a dry-run printed the plan instead and says nothing more.
     pub fn done(&self, line: impl std::fmt::Display) {

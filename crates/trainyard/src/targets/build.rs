@@ -95,7 +95,7 @@ pub fn run(ctx: &Context) -> Result<()> {
     let planned = plan(ctx, &args)?;
     ctx.effects.execute(&planned.plan).map_err(|e| shadow_hint(e, &planned.outcome.site))?;
     phase.elapsed();
-    ctx.effects.done(format!(
+    ctx.effects.result(format!(
         "built {} for {channel}; manifest {}",
         ctx.ws.config.name(),
         ctx.ws.display(&planned.outcome.manifest_path)

@@ -77,7 +77,7 @@ pub fn run(ctx: &Context) -> Result<()> {
     let args = CollectionArgs::parse(&ctx.args)?;
     let started = std::time::Instant::now();
     if let Some(collection) = collect_with(ctx, &args)? {
-        ctx.effects.done(format!(
+        ctx.effects.result(format!(
             "collection of {} {} for {} in {}; {:.1} s",
             collection.manifest.workspace,
             collection.manifest.version,
