@@ -111,7 +111,7 @@ impl Git {
 
     /// The git command `git -C DIR ARGS...`, as a plan runs it.
     pub fn command(&self, args: &[&str]) -> crate::plan::Command {
-        crate::plan::Command::new("git").arg("-C").arg(self.dir.as_str()).args(args.iter().copied())
+        self.planned(args)
     }
 
     /// Runs a git command that changes the repository, through the executor (dry-run aware).
