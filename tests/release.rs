@@ -825,6 +825,26 @@ fn block<'a>(text: &'a str, start: &str) -> &'a str {
 
 /// `trains` after a release (1.2), a fix released (1.2.1) and backported, a second fix not
 /// backported (its subject carrying markup), and a feature on main: text, JSON and HTML.
+/// A clone whose origin/HEAD is another branch than the configured default (a stale `main`
+/// beside the `master` everyone uses, as in public repositories): `trains` says so.
+#[test]
+fn trains_warns_when_origin_defaults_to_another_branch() {
+    let f = Fixture::new("trains-default");
+    f.repo.git(&["update-ref", "refs/remotes/origin/master", "HEAD"]);
+    f.repo.git(&["symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/master"]);
+    let run = f.ty(&["trains"], &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the default branch is `main` (configuration), but origin's is `master`")
+            && run.stderr.contains("default-branch = \"master\""),
+        "{}",
+        run.stderr
+    );
+    f.repo.git(&["symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main"]);
+    let run = f.ty(&["trains"], &[]);
+    assert!(run.code == Some(0) && !run.stderr.contains("warning:"), "{}", run.stderr);
+}
+
 #[test]
 fn trains_after_a_release_a_fix_and_a_backport() {
     let f = Fixture::new("trains");

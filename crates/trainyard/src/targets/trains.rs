@@ -232,6 +232,19 @@ pub fn gather(repo: &Repo) -> Result<Trains> {
         return Err(Error::usage(format!("there is no branch `{}`, the default branch", config.default_branch))
             .with_help("set default-branch under [workspace.metadata.trainyard], or create the branch"));
     };
+    // A clone whose own default (origin/HEAD) is another branch: the configured one may be a
+    // stale leftover (a `main` beside the `master` everyone uses). Said, not guessed.
+    if let Ok(head) = git.read(&["symbolic-ref", "--quiet", "--short", &format!("refs/remotes/{REMOTE}/HEAD")]) {
+        let theirs = head.trim().trim_start_matches(&format!("{REMOTE}/")).to_string();
+        if !theirs.is_empty() && theirs != config.default_branch {
+            crate::ui::diagnostic(&format!(
+                "warning: the default branch is `{}` (configuration), but {REMOTE}'s is `{theirs}`\n\
+                 help: if `{theirs}` is the one you release from, set default-branch = \"{theirs}\" under \
+                 [workspace.metadata.trainyard]",
+                config.default_branch
+            ));
+        }
+    }
     let prefix_dir = git.read(&["rev-parse", "--show-prefix"])?;
     let manifest = format!("{}Cargo.toml", prefix_dir.trim());
 
