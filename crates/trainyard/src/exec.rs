@@ -58,11 +58,9 @@ impl Effects {
     /// run executes [`Action::Later`] (recorded like any action), then `part`, which plans that
     /// part and executes it here.
     pub fn later(&self, what: impl Into<String>, part: impl FnOnce() -> Result<()>) -> Result<()> {
-        self.apply(&Action::Later(what.into()))?;
-        if self.dry_run {
-            return Ok(());
-        }
-        part()
+        let mut plan = Plan::new();
+        plan.later(what);
+        self.execute_then(&plan, part).map(|_| ())
     }
 
     /// Runs a plan: in dry-run prints it (`would ...`, one line per action), otherwise carries
@@ -174,29 +172,6 @@ impl Effects {
         cmd.quiet().run().map_err(command_error)
     }
 
-    /// [`Effects::run`] for a command that talks to the network (`cargo update` reaching a
-    /// registry or a git dependency): bounded by `TRAINYARD_NETWORK_TIMEOUT`, `what` naming it
-    /// when it is stopped. Its standard error is shown as it comes.
-    pub fn run_network(&self, cmd: Cmd<'_>, what: &str) -> Result<()> {
-        if self.dry_run {
-            println!("would run: {}", crate::redact::text(&cmd.to_string()));
-            return Ok(());
-        }
-        let shown = crate::redact::text(&cmd.to_string());
-        if crate::ui::show_commands() {
-            eprintln!("$ {shown}");
-        }
-        plan::record(&format!("run: {shown}"));
-        let out = crate::bounded::network_io(cmd.into(), what, true)?;
-        match out.status.and_then(|s| s.code()) {
-            Some(0) => Ok(()),
-            code => Err(Error::failed(format!(
-                "command exited with non-zero code `{shown}`: {}",
-                code.map_or("killed by a signal".to_string(), |c| c.to_string())
-            ))),
-        }
-    }
-
     /// Runs a command that changes something and returns its stdout.
     /// In dry-run, prints it and returns `None`.
     pub fn run_read(&self, cmd: Cmd<'_>) -> Result<Option<String>> {
@@ -249,10 +224,7 @@ pub fn read(cmd: Cmd<'_>) -> Result<String> {
 
 /// Runs a read-only command given as a [`plan::Command`] and returns its trimmed stdout.
 pub fn read_command(cmd: &plan::Command) -> Result<String> {
-    match output_of(cmd)? {
-        (true, out, _) => Ok(out.trim_end().to_string()),
-        (false, _, err) => Err(Error::failed(format!("command `{cmd}` failed:\n{}", err.trim_end()))),
-    }
+    stdout_of(cmd, output_of(cmd)?)
 }
 
 /// Runs a command of a plan phase whose only writes land in a temporary directory of this run
@@ -260,9 +232,15 @@ pub fn read_command(cmd: &plan::Command) -> Result<String> {
 /// computation, not a change: never a plan line, never recorded. The dry-run shows it as
 /// `planning with: COMMAND`, and `-v` as `$ COMMAND`.
 pub fn compute(fx: &Effects, cmd: &plan::Command) -> Result<String> {
-    match compute_output(fx, cmd)? {
-        (true, out, _) => Ok(out.trim_end().to_string()),
-        (false, _, err) => Err(Error::failed(format!("command `{cmd}` failed:\n{}", err.trim_end()))),
+    stdout_of(cmd, compute_output(fx, cmd)?)
+}
+
+/// The trimmed stdout of a command that succeeded, else its failure with what it printed.
+fn stdout_of(cmd: &plan::Command, (ok, out, err): (bool, String, String)) -> Result<String> {
+    if ok {
+        Ok(out.trim_end().to_string())
+    } else {
+        Err(Error::failed(format!("command `{cmd}` failed:\n{}", err.trim_end())))
     }
 }
 

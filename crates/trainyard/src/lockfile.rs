@@ -494,10 +494,11 @@ pub fn direct_dependencies<'a>(lock: &'a [LockedPackage], package: &LockedPackag
 }
 
 #[cfg(test)]
-mod closure_tests {
+pub(crate) mod closure_tests {
     use super::*;
 
-    fn pkg(name: &str, version: &str, source: Option<&str>, deps: &[&str]) -> LockedPackage {
+    /// A locked package for unit tests.
+    pub(crate) fn pkg(name: &str, version: &str, source: Option<&str>, deps: &[&str]) -> LockedPackage {
         LockedPackage {
             name: name.into(),
             version: version.into(),

@@ -114,15 +114,7 @@ mod tests {
         Member { info: CrateInfo { name: name.into(), ..CrateInfo::default() }, metadata }
     }
 
-    fn pkg(name: &str, version: &str, source: Option<&str>, deps: &[&str]) -> LockedPackage {
-        LockedPackage {
-            name: name.into(),
-            version: version.into(),
-            source: source.map(Into::into),
-            checksum: None,
-            dependencies: deps.iter().map(|d| d.to_string()).collect(),
-        }
-    }
+    use crate::lockfile::closure_tests::pkg;
 
     #[test]
     fn packaged_members_are_the_roots() {

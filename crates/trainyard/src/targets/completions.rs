@@ -128,20 +128,26 @@ fn flag_values(target: &str, flag: &str) -> &'static [&'static str] {
     }
 }
 
+/// The `VAR=value` words a target takes: one per known value, else `VAR=`.
+fn var_words(spec: &crate::cli::TargetSpec) -> Vec<String> {
+    let mut vars = Vec::new();
+    for v in spec.vars {
+        let values = var_values(v.name);
+        if values.is_empty() {
+            vars.push(format!("{}=", v.name));
+        } else {
+            vars.extend(values.iter().map(|val| format!("{}={val}", v.name)));
+        }
+    }
+    vars
+}
+
 pub fn bash(program: &str) -> String {
     let f = format!("_{}", program.replace('-', "_"));
     let mut cases = String::new();
     for t in TARGETS {
         let s = t.spec;
-        let mut vars: Vec<String> = Vec::new();
-        for v in s.vars {
-            let values = var_values(v.name);
-            if values.is_empty() {
-                vars.push(format!("{}=", v.name));
-            } else {
-                vars.extend(values.iter().map(|val| format!("{}={val}", v.name)));
-            }
-        }
+        let vars = var_words(s);
         let valued: Vec<String> =
             s.flags.iter().filter(|f| f.value.is_some()).map(|f| format!("--{}", f.name)).collect();
         let mut choices = String::new();
@@ -263,15 +269,7 @@ pub fn zsh(program: &str) -> String {
             };
             words.push_str(&format!(" '--{}[{}]{tail}'", f.name, escape_zsh(f.help)));
         }
-        let mut vars: Vec<String> = Vec::new();
-        for v in s.vars {
-            let values = var_values(v.name);
-            if values.is_empty() {
-                vars.push(format!("{}=", v.name));
-            } else {
-                vars.extend(values.iter().map(|val| format!("{}={val}", v.name)));
-            }
-        }
+        let vars = var_words(s);
         let projects = if s.takes_projects {
             format!("; vars+=(${{(f)\"$({program} completions --project-vars 2>/dev/null)\"}}); vars=(${{vars/%/=}})")
         } else {
