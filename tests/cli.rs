@@ -95,8 +95,10 @@ fn tests_stops_before_running_anything_naming_each_missing_tool_its_package_and_
         .says(" && rustup toolchain install --profile minimal future\n");
     std::fs::write(root.join("Cargo.toml"), text).unwrap();
 
-    // With the real PATH, the installed tools are found; only the unknown one is missing.
-    let run = trainyard(&root, &["tests"], &[("TRAINYARD_NO_INSTALL", "1")]);
+    // With the real PATH, the installed tools are found; only the unknown one is missing. Debian's
+    // python3 comes first, as for rpmlint (a pyenv python3 earlier on PATH lacks Debian's modules).
+    let real = format!("/usr/bin:{}", std::env::var("PATH").unwrap_or_default());
+    let run = trainyard(&root, &["tests"], &[("PATH", &real), ("TRAINYARD_NO_INSTALL", "1")]);
     run.fails_with(3).says("no-such-tool-xyz");
     assert!(!run.output().contains("rpmlint  "), "rpmlint is installed here: {}", run.output());
     assert!(!run.output().contains("python3:packaging "), "packaging is installed here: {}", run.output());
@@ -183,7 +185,7 @@ fn this_repository_declares_what_ci_installs() {
         "groff",
         "zsh",
         "fish",
-        "\"python3:packaging\"",
+        "\"/usr/bin/python3:packaging\"",
     ] {
         assert!(manifest.contains(&format!("\n{tool} = ")), "Cargo.toml's tests.needs lacks {tool}");
     }
