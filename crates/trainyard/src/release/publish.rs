@@ -330,10 +330,7 @@ pub fn publish_to(
         record,
         &[],
     )?;
-    if effects.dry_run {
-        return Ok(packages);
-    }
-    eprintln!("trainyard: published {version} to {where_}{}", if signer.is_some() { ", signed" } else { "" });
+    effects.result(format!("published {version} to {where_}{}", if signer.is_some() { ", signed" } else { "" }));
     Ok(packages)
 }
 

@@ -381,9 +381,6 @@ impl Signer {
 
 /// Runs a channel's plan through the executor; a signing command that fails says what to check.
 pub fn execute(effects: &Effects, plan: &Plan) -> Result<()> {
-    if effects.dry_run {
-        return effects.execute(plan);
-    }
     for action in &plan.actions {
         effects.apply(action).map_err(|e| match action {
             Action::Run(c) if c.program == "rpmsign" || c.program == "gpg" => e.with_help(
@@ -409,7 +406,6 @@ pub fn signed_by(file: &Utf8Path) -> Option<String> {
 /// How the lock of a channel is held: a local file lock, or an ssh session holding `flock`
 /// on the host. Both end with the process, so a killed publisher never leaves a stale lock.
 enum Lock {
-    None,
     File(#[allow(dead_code)] std::fs::File),
     Remote { child: Child, stdin: Option<ChildStdin> },
 }
@@ -442,7 +438,8 @@ pub struct Session {
     pub dest: Destination,
     /// Where the channel's files are read and changed: the repository itself, or its mirror.
     pub dir: Utf8PathBuf,
-    _lock: Lock,
+    /// Held to the end of a run that changes the channel; a dry-run takes none.
+    _lock: Option<Lock>,
 }
 
 impl Session {
@@ -452,12 +449,12 @@ impl Session {
         let (dir, lock) = match dest {
             Destination::Local(root) => {
                 let dir = root.join(channel.as_str());
-                let lock = if effects.dry_run { Lock::None } else { lock_file(&dir)? };
+                let lock = effects.hold(|| lock_file(&dir))?;
                 (dir, lock)
             }
             Destination::Ssh(t) => {
                 exec::tool("rsync", "rsync")?;
-                let lock = if effects.dry_run { Lock::None } else { lock_remote(t, channel)? };
+                let lock = effects.hold(|| lock_remote(t, channel))?;
                 let dir = mirrors.join(mirror_name(t)).join(channel.as_str());
                 std::fs::create_dir_all(&dir).map_err(io(&dir))?;
                 pull(t, channel, &dir)?;
@@ -634,22 +631,17 @@ impl Session {
         if let Destination::Ssh(t) = &self.dest {
             after.run(rsync_push(t, self.channel, &self.dir, &["--delete"]));
         }
-        if effects.dry_run {
-            effects.execute(&before)?;
-            effects.execute(&switch)?;
-            effects.apply(&Action::Later(later))?;
-            return effects.execute(&after);
-        }
         execute(effects, &before)?;
         fail_point("upload");
         execute(effects, &switch)?;
-        // The directory entry itself must reach the disk before we call the switch done.
-        if let Ok(d) = std::fs::File::open(&self.dir) {
-            let _ = d.sync_all();
-        }
-        effects.apply(&Action::Later(later))?;
-        let path = self.dir.join(super::history::FILE);
-        effects.apply(&Action::Write { path, contents: super::history::appended(&self.dir, &record()?)? })?;
+        effects.later(later, || {
+            // The directory entry itself must reach the disk before we call the switch done.
+            if let Ok(d) = std::fs::File::open(&self.dir) {
+                let _ = d.sync_all();
+            }
+            let path = self.dir.join(super::history::FILE);
+            effects.apply(&Action::Write { path, contents: super::history::appended(&self.dir, &record()?)? })
+        })?;
         execute(effects, &after)
     }
 
