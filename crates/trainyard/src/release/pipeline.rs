@@ -202,10 +202,10 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
             journal.channel, opts.channel
         )));
     }
-    if opts.resume && journal.running.is_some() {
+    let interrupted = journal.running.as_ref().filter(|_| opts.resume).map(|r| r.step);
+    if let Some(step) = interrupted {
         // The step the kill interrupted is taken back to where it began, then run whole (the
         // dry-run prints how).
-        let step = journal.running.as_ref().map(|r| r.step.name()).unwrap_or_default();
         for line in journal.undo_running(repo)? {
             ctx.effects.result(format!("release {version}: interrupted `{step}`: {line}"));
         }
@@ -224,7 +224,19 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
         }
     }
     let status_before = tracked_status(repo)?;
-    let notify_failure = match run_steps(repo, opts, pipeline, &mut journal, problems) {
+    let result = match interrupted {
+        // The steps left are planned from the repository as the undo above leaves it, which a
+        // dry-run (having printed the undo, not done it) does not have: only the run plans them.
+        Some(step) if problems.is_empty() => {
+            let mut left = super::Plan::new();
+            left.later(format!("the steps left, planned from the repository as taking `{step}` back leaves it"));
+            ctx.effects
+                .execute_then(&left, || run_steps(repo, opts, pipeline, &mut journal, Vec::new()))
+                .map(Option::flatten)
+        }
+        _ => run_steps(repo, opts, pipeline, &mut journal, problems),
+    };
+    let notify_failure = match result {
         Ok(failure) => failure,
         Err(err) => {
             // A run refused before it changed anything leaves no journal behind.
