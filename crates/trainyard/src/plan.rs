@@ -212,6 +212,10 @@ pub enum Action {
     Run(Command),
     /// Writes a whole file atomically (a temporary file, fsync, rename).
     Write { path: Utf8PathBuf, contents: Vec<u8> },
+    /// Writes a file that holds a secret (a registry's credentials): readable by this user only
+    /// (0600, in a directory made 0700), created so from the start; plans and records show only
+    /// its length, never its contents.
+    WriteSecret { path: Utf8PathBuf, contents: Secret },
     /// Creates a directory and its parents.
     CreateDir(Utf8PathBuf),
     /// Renames a file or directory (atomic within one file system).
@@ -240,6 +244,9 @@ impl fmt::Display for Action {
         let line = match self {
             Action::Run(cmd) => return write!(f, "run: {cmd}"),
             Action::Write { path, contents } => format!("write: {path} ({} bytes)", contents.len()),
+            Action::WriteSecret { path, contents } => {
+                format!("write: {path} ({} bytes, secret, mode 0600)", contents.0.len())
+            }
             Action::CreateDir(path) => format!("create: {path}/"),
             Action::Rename { from, to } => format!("rename: {from} -> {to}"),
             Action::Copy { from, to } => format!("copy: {from} -> {to}"),
@@ -358,6 +365,7 @@ pub(crate) fn apply(action: &Action) -> crate::error::Result<()> {
             Ok(())
         }
         Action::Write { path, contents } => crate::exec::write_atomic(path, contents),
+        Action::WriteSecret { path, contents } => write_private(path, &contents.0),
         Action::CreateDir(path) => std::fs::create_dir_all(path).map_err(io(path)),
         Action::Rename { from, to } => std::fs::rename(from, to).map_err(io(format!("rename {from} -> {to}"))),
         Action::Copy { from, to } => std::fs::copy(from, to).map(|_| ()).map_err(io(format!("copy {from} -> {to}"))),
@@ -389,6 +397,19 @@ pub(crate) fn apply(action: &Action) -> crate::error::Result<()> {
         Action::Collection(w) => crate::collection::write(w),
         Action::Later(_) => Ok(()),
     }
+}
+
+/// Writes `contents` to `path` created 0600 (never wider, whatever the umask), its directory
+/// 0700: a file other users must not read.
+fn write_private(path: &Utf8Path, contents: &[u8]) -> crate::error::Result<()> {
+    use crate::error::io;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let dir = path.parent().filter(|p| !p.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io(dir))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
+    let _ = std::fs::remove_file(path);
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io(path))?;
+    std::io::Write::write_all(&mut file, contents).and_then(|()| file.sync_all()).map_err(io(path))
 }
 
 fn spawn_error(cmd: &Command, err: std::io::Error) -> crate::error::Error {
@@ -453,6 +474,26 @@ mod tests {
             "would create: /t/out/\nwould write: /t/out/a.json (2 bytes)\nwould later: package the binaries\n\
              would rename: /t/out/.stage -> /t/out/rpms\n"
         );
+    }
+
+    #[test]
+    fn a_secret_file_is_private_and_never_shown() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("trainyard-plan-secret-{}", std::process::id()));
+        let dir = Utf8PathBuf::from_path_buf(dir).unwrap();
+        let path = dir.join("auth/auth.json");
+        let action = Action::WriteSecret { path: path.clone(), contents: Secret(b"s3cr3t-token".to_vec()) };
+        let line = action.to_string();
+        assert_eq!(line, format!("write: {path} (12 bytes, secret, mode 0600)"));
+        assert!(!format!("{action:?}").contains("s3cr3t"));
+        apply(&action).unwrap();
+        // Again over an existing file: replaced, still private.
+        apply(&action).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"s3cr3t-token");
+        let mode = |p: &Utf8Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.join("auth")), 0o700);
+        apply(&Action::RemoveDir(dir.clone())).unwrap();
     }
 
     #[test]
