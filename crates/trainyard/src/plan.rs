@@ -234,6 +234,9 @@ pub enum Action {
     /// Writes a collection of packages into its output directory and switches it in whole
     /// (see [`crate::collection`]).
     Collection(Box<crate::collection::Write>),
+    /// Lists files of the source release in a collection (`dist --collection`): a new collection
+    /// directory with them linked in, switched in by one rename.
+    ListSources(Box<crate::collection::Listing>),
     /// A part planned at run time, from what the actions before it produce: says what it does
     /// and what it depends on. Executing it changes nothing; the run then plans that part.
     Later(String),
@@ -255,6 +258,7 @@ impl fmt::Display for Action {
             Action::RemoveDir(path) => format!("remove: {path}/"),
             Action::Edit { editor, file } => format!("edit: {file} with `{editor}`"),
             Action::Collection(w) => format!("write collection: {w}"),
+            Action::ListSources(l) => format!("list in collection: {l}"),
             Action::Later(what) => format!("later: {what}"),
         };
         f.write_str(&redact::text(&line))
@@ -395,6 +399,7 @@ pub(crate) fn apply(action: &Action) -> crate::error::Result<()> {
             Ok(())
         }
         Action::Collection(w) => crate::collection::write(w),
+        Action::ListSources(l) => crate::collection::list_sources(l),
         Action::Later(_) => Ok(()),
     }
 }
