@@ -167,6 +167,14 @@ fn a_dirty_tree_or_an_untagged_head_is_refused_and_nothing_is_written() {
         .says("source release of portal 1.0 from rpm-1.0");
     write(&root.join("app/src/main.rs"), "fn main() {}\n");
     trainyard(&root, &["dist"], &[]).fails_with(2).says("uncommitted changes").says("help:");
+    // Every problem at once: the dirty tree, the collection that is not there, the source date.
+    trainyard(&root, &["dist", "--collection", "target/rpms/prod"], &[("SOURCE_DATE_EPOCH", "soon")])
+        .fails_with(2)
+        .says("the source release cannot be made:")
+        .says("uncommitted changes")
+        .says("does not exist")
+        .says("SOURCE_DATE_EPOCH=`soon` is not a number")
+        .says("build it with build_rpms");
     trainyard(&root, &["dist", "RPM_CHANNEL=qa"], &[]).fails_with(2);
     assert!(!root.join("target/dist").exists());
     git(&root, &["checkout", "--", "app/src/main.rs"]);

@@ -151,9 +151,11 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
             )
         });
     }
+    // Every problem of the inputs at once, before anything is built.
+    let mut refused = Vec::new();
     if !problems.is_empty() {
         let list: String = problems.iter().map(|p| format!("\n  - {p}")).collect();
-        return Err(Error::usage(format!("no source release of {}:{list}", ws.config.name())).with_help(format!(
+        refused.push(Error::usage(format!("no source release of {}:{list}", ws.config.name())).with_help(format!(
             "commit or stash your changes, check out the release tag (git checkout {}X.Y), or add --head for a source \
              release of HEAD at its dev version",
             ws.config.tag_prefix
@@ -162,15 +164,16 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
     let rebuild = ctx.args.flag("rebuild");
     if rebuild {
         // The clean root must be possible here before anything is built.
-        crate::sandbox::rebuild::Toolchain::host()?;
-        crate::sandbox::preflight(&ws.state_dir().join("sandbox"))?;
+        let checks = crate::sandbox::rebuild::Toolchain::host()
+            .and_then(|_| crate::sandbox::preflight(&ws.state_dir().join("sandbox")));
+        refused.extend(checks.err());
     }
     let name = ws.config.name().to_string();
     let version = described.rpm();
     let top = format!("{name}-{version}");
     let release = ws.config.rpm.release.clone().unwrap_or_else(|| "1".into());
-    let source_date = source_date(ws, &commit)?;
-    let out = out_dir(ctx, channel)?;
+    let source_date = source_date(ws, &commit).map_err(|e| refused.push(e)).ok();
+    let out = out_dir(ctx, channel).map_err(|e| refused.push(e)).ok();
     let members = build_rpms::workspace_members(ws)?;
     let packaged: Vec<&build_rpms::Member> = members
         .iter()
@@ -190,16 +193,23 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
             .unwrap_or_else(|| "Unknown".into()),
         packages: packaged.iter().map(|m| m.info.name.clone()).collect(),
         binaries: packaged.iter().flat_map(|m| m.info.bins.clone()).collect(),
-    })?;
-
-    let collection = match collection {
-        Some(dir) => {
-            // Checked before anything is built: a collection of this workspace must be there.
-            crate::collection::read(dir)?;
-            Some(crate::collection::Output::check(dir, ws, fx.dry_run)?)
-        }
-        None => None,
+    })
+    .map_err(|e| refused.push(e))
+    .ok();
+    // A collection of this workspace must be there to list the source release in.
+    let collection = collection.and_then(|dir| {
+        crate::collection::read(dir)
+            .and_then(|_| crate::collection::Output::check(dir, ws, fx.dry_run))
+            .map_err(|e| refused.push(e))
+            .ok()
+    });
+    let flags = BuildFlags::parse(&ctx.args).map_err(|e| refused.push(e)).ok();
+    let (Some(source_date), Some(out), Some(spec), Some(flags)) = (source_date, out, spec, flags) else {
+        return Err(all_at_once(refused));
     };
+    if !refused.is_empty() {
+        return Err(all_at_once(refused));
+    }
     // The commit's own cargo configuration (aliases and the like) is kept in the tarball's.
     let original_config =
         crate::git::Git::new(&ws.root).try_read(&["show", &format!("{commit}:.cargo/config.toml")])?;
@@ -210,8 +220,7 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
     ));
     // The channel's build: its resolution (and overrides) is what gets vendored, and it proves
     // the tree builds before anything is written. The build lock is held to the end.
-    let build_args =
-        BuildArgs { channel, refresh: false, flags: BuildFlags::parse(&ctx.args)?, cargo_args: Vec::new() };
+    let build_args = BuildArgs { channel, refresh: false, flags, cargo_args: Vec::new() };
     let build::Planned { mut plan, outcome: built } = build::plan(ctx, &build_args)?;
     let internal = internal_trees(ctx, &built)?;
 
@@ -366,6 +375,26 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
     }
     fx.result(format_args!("source release of {name} {version}: {tarball} and {srpm} in {}", ws.display(&out)));
     Ok(())
+}
+
+/// One error for every problem found: the first's kind (its exit code), each message and help.
+fn all_at_once(mut errors: Vec<Error>) -> Error {
+    if errors.len() == 1 {
+        return errors.remove(0);
+    }
+    let kind = errors.first().map_or(crate::error::Kind::Failed, |e| e.kind);
+    let mut message = String::from("the source release cannot be made:");
+    let mut helps = Vec::new();
+    for e in &errors {
+        message.push_str(&format!("\n  - {}", e.message.replace('\n', "\n    ")));
+        helps.extend(e.help.clone());
+    }
+    let joined = Error::new(kind, message);
+    if helps.is_empty() {
+        joined
+    } else {
+        joined.with_help(helps.join("\n"))
+    }
 }
 
 /// Adds to `plan` what unpacks `commit` of `git` under `prefix` into `into`, through the
