@@ -595,13 +595,27 @@ fn images_of_a_tag_and_a_branch_inspected_unpacked_pushed_and_pulled() {
     let Some(registry) = Registry::start() else { return };
     let repo = format!("127.0.0.1:{}/portal", registry.port);
     let secret = "s3cret-Pa55word";
+    let record = f.tmp.path.join("push-record");
+    let record_s = record.to_str().unwrap().to_string();
     let pushed = f.ty_env(
         &["image", "RPM_CHANNEL=dev", "--trigger", "push", "--push", &repo, "--insecure"],
-        &[("TRAINYARD_REGISTRY_USER", "ci"), ("TRAINYARD_REGISTRY_PASSWORD", secret)],
+        &[
+            ("TRAINYARD_REGISTRY_USER", "ci"),
+            ("TRAINYARD_REGISTRY_PASSWORD", secret),
+            ("TRAINYARD_TEST_RECORD", &record_s),
+        ],
     );
     pushed.ok();
     says(&pushed, &format!("pushing {repo}:feature-img"));
     assert!(!pushed.stdout.contains(secret) && !pushed.stderr.contains(secret), "the password is never printed");
+    // The auth file is an action of the push's plan: recorded by its length, never its contents.
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    assert!(
+        recorded.lines().any(|l| l.starts_with("write: ") && l.ends_with(" bytes, secret, mode 0600)")),
+        "{recorded}"
+    );
+    assert!(recorded.lines().any(|l| l.starts_with("run: ") && l.contains(" copy --quiet ")), "{recorded}");
+    assert!(!recorded.contains(secret) && !recorded.contains("\"auths\""), "the record holds the secret: {recorded}");
     assert!(
         std::fs::read_dir(f.repo.dir.join("target/trainyard/image-auth")).map(|d| d.count()).unwrap_or(0) == 0,
         "the auth file is removed"

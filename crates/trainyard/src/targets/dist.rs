@@ -211,8 +211,7 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
         return Err(all_at_once(refused));
     }
     // The commit's own cargo configuration (aliases and the like) is kept in the tarball's.
-    let original_config =
-        crate::git::Git::new(&ws.root).try_read(&["show", &format!("{commit}:.cargo/config.toml")])?;
+    let original_config = Git::new(&ws.root).try_read(&["show", &format!("{commit}:.cargo/config.toml")])?;
     fx.planned_from(format_args!(
         "source release of {name} {version} from {} ({commit}), {channel} channel's lock file, into {}",
         described.tag.as_deref().filter(|_| described.version.is_release()).unwrap_or("HEAD"),
@@ -604,7 +603,7 @@ fn source_date(ws: &crate::workspace::Workspace, commit: &str) -> Result<u64> {
                 .with_help("unset it, or give seconds since 1970-01-01")
         });
     }
-    let t = crate::git::Git::new(&ws.root).read(&["show", "-s", "--format=%ct", commit])?;
+    let t = Git::new(&ws.root).read(&["show", "-s", "--format=%ct", commit])?;
     t.trim().parse().map_err(|_| Error::failed(format!("git gave `{t}` as the time of {commit}")))
 }
 
