@@ -502,6 +502,33 @@ mod tests {
     }
 
     #[test]
+    fn a_source_listing_names_its_files_and_needs_a_collection() {
+        use crate::collection::{Listing, Output, Source};
+        let dir = std::env::temp_dir().join(format!("trainyard-plan-listing-{}", std::process::id()));
+        let dir = Utf8PathBuf::from_path_buf(dir).unwrap();
+        std::fs::create_dir_all(dir.join("ws")).unwrap();
+        let ws = crate::workspace::Workspace::detached(&dir.join("ws"));
+        let output = Output::check(&dir.join("out"), &ws, true).unwrap();
+        let source =
+            |file: &str, kind| Source { path: dir.join("dist").join(file), kind, sha256: "00".into(), size: 1 };
+        let sources = vec![source("portal-1.0.tar.gz", "source-tarball"), source("portal-1.0-1.src.rpm", "source-rpm")];
+        let action = Action::ListSources(Box::new(Listing { output, owner: "portal".into(), sources }));
+        assert_eq!(
+            action.to_string(),
+            format!(
+                "list in collection: portal-1.0.tar.gz and portal-1.0-1.src.rpm in {dir}/out/collection.json \
+                 (a new collection directory, one rename)"
+            )
+        );
+        // No collection there: refused as bad input, nothing listed.
+        let err = apply(&action).unwrap_err();
+        assert_eq!(err.kind, crate::error::Kind::Usage);
+        assert!(err.message.contains("holds no collection"), "{}", err.message);
+        assert!(!dir.join("out").exists());
+        apply(&Action::RemoveDir(dir)).unwrap();
+    }
+
+    #[test]
     fn actions_change_the_file_system_as_they_say() {
         let dir = std::env::temp_dir().join(format!("trainyard-plan-{}", std::process::id()));
         let dir = Utf8PathBuf::from_path_buf(dir).unwrap();
