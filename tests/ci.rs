@@ -267,7 +267,13 @@ fn github_events_publish_what_they_allow() {
             "trainyard image RPM_CHANNEL=dev --trigger push --tag feature-login_form",
         ]
     );
-    f.ci(&[], &push_feature).ok();
+    // The run does what its dry-run printed: one part per command, each planned when it runs.
+    let env: Vec<(&str, &str)> =
+        push_feature.iter().map(|(k, v)| (*k, v.as_str())).chain([("SOURCE_DATE_EPOCH", EPOCH)]).collect();
+    let (dry, _, executed) = workspace_support::dry_run_equals_run(&f.repo.dir, &["ci"], &env);
+    assert!(dry.stdout.contains("would later: ci step 1/3: trainyard build_rpms RPM_CHANNEL=dev"), "{}", dry.stdout);
+    assert!(executed.iter().any(|l| l.starts_with("later: ci step 3/3: trainyard image")), "{executed:?}");
+    assert!(executed.len() > 3, "the steps' own actions are recorded: {executed:?}");
     assert_eq!(f.published("dev"), [format!("portal-{rpm_version}-1.{arch}.rpm")]);
     assert_eq!(rpm_vercmp(&rpm_version, "1.3"), 1);
     dnf_lists(&f.repo.dir.join("target/trainyard/repos/dev"), &[&format!("portal-{rpm_version}-1")]);
@@ -315,10 +321,13 @@ fn events_by_hand_gitlab_configuration_and_bad_input() {
         &text,
         "trainyard image RPM_CHANNEL=dev --trigger push --tag main --base base:libc --push 127.0.0.1:5000/portal --insecure",
     );
-    // A dry run prints the plan and runs nothing.
+    // A dry run prints the plan and runs nothing: each command is a part planned when the ones
+    // before it have run.
     let dry = f.ci(&["--dry-run", "--event", "push", "--ref", "refs/heads/main"], &[]);
     dry.ok();
-    says(&dry, "dry run: nothing run");
+    says(&dry, "would later: ci step 1/");
+    says(&dry, ": trainyard build_rpms RPM_CHANNEL=dev --trigger push");
+    assert!(!dry.stderr.contains("trainyard ci: ["), "a dry run ran a step: {}", dry.stderr);
     assert!(!f.repo.dir.join("target/rpms").exists());
 
     // A tag event whose tag is not on HEAD fails before anything runs.
@@ -574,17 +583,39 @@ fn images_of_a_tag_and_a_branch_inspected_unpacked_pushed_and_pulled() {
         let err = f.ty(args).fails_with(2).to_string();
         assert!(err.contains(needle) && err.contains("help:"), "{args:?}: {err}");
     }
+    // A user without a password is refused before anything is built or written.
+    let before = std::fs::read(layout.join("index.json")).unwrap();
+    let err = f
+        .ty_env(&["image", "--tag", "lonely", "--push", "127.0.0.1:5000/portal"], &[("TRAINYARD_REGISTRY_USER", "ci")])
+        .fails_with(2)
+        .to_string();
+    assert!(err.contains("go together") && err.contains("help:"), "{err}");
+    assert_eq!(std::fs::read(layout.join("index.json")).unwrap(), before, "a refused push wrote the image");
 
     let Some(registry) = Registry::start() else { return };
     let repo = format!("127.0.0.1:{}/portal", registry.port);
     let secret = "s3cret-Pa55word";
+    let record = f.tmp.path.join("push-record");
+    let record_s = record.to_str().unwrap().to_string();
     let pushed = f.ty_env(
         &["image", "RPM_CHANNEL=dev", "--trigger", "push", "--push", &repo, "--insecure"],
-        &[("TRAINYARD_REGISTRY_USER", "ci"), ("TRAINYARD_REGISTRY_PASSWORD", secret)],
+        &[
+            ("TRAINYARD_REGISTRY_USER", "ci"),
+            ("TRAINYARD_REGISTRY_PASSWORD", secret),
+            ("TRAINYARD_TEST_RECORD", &record_s),
+        ],
     );
     pushed.ok();
     says(&pushed, &format!("pushing {repo}:feature-img"));
     assert!(!pushed.stdout.contains(secret) && !pushed.stderr.contains(secret), "the password is never printed");
+    // The auth file is an action of the push's plan: recorded by its length, never its contents.
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    assert!(
+        recorded.lines().any(|l| l.starts_with("write: ") && l.ends_with(" bytes, secret, mode 0600)")),
+        "{recorded}"
+    );
+    assert!(recorded.lines().any(|l| l.starts_with("run: ") && l.contains(" copy --quiet ")), "{recorded}");
+    assert!(!recorded.contains(secret) && !recorded.contains("\"auths\""), "the record holds the secret: {recorded}");
     assert!(
         std::fs::read_dir(f.repo.dir.join("target/trainyard/image-auth")).map(|d| d.count()).unwrap_or(0) == 0,
         "the auth file is removed"

@@ -64,12 +64,12 @@ fn a_tag_gives_a_vendored_tarball_and_a_source_rpm_that_rebuild_offline_byte_ide
 
     let plan = trainyard(&root, &["dist", "--dry-run"], &[]);
     plan.ok()
-        .says("source release of portal 1.0 from rpm-1.0")
-        .says(" vendor --locked --versioned-dirs")
-        .says("would run: rpmbuild -bs");
+        .says("planning from: source release of portal 1.0 from rpm-1.0")
+        .says(" vendor --versioned-dirs --respect-source-config ")
+        .says("would run: SOURCE_DATE_EPOCH=1767225600 rpmbuild -bs --quiet");
     assert!(!out.exists(), "a dry run wrote {}", out.display());
 
-    trainyard(&root, &["dist"], &[]).ok();
+    dry_run_equals_run(&root, &["dist"], &[]);
     assert_eq!(files(&out), ["dist.json", "portal-1.0-1.src.rpm", "portal-1.0.tar.gz"]);
     let first: Vec<Vec<u8>> =
         ["portal-1.0.tar.gz", "portal-1.0-1.src.rpm"].iter().map(|f| std::fs::read(out.join(f)).unwrap()).collect();
@@ -167,6 +167,14 @@ fn a_dirty_tree_or_an_untagged_head_is_refused_and_nothing_is_written() {
         .says("source release of portal 1.0 from rpm-1.0");
     write(&root.join("app/src/main.rs"), "fn main() {}\n");
     trainyard(&root, &["dist"], &[]).fails_with(2).says("uncommitted changes").says("help:");
+    // Every problem at once: the dirty tree, the collection that is not there, the source date.
+    trainyard(&root, &["dist", "--collection", "target/rpms/prod"], &[("SOURCE_DATE_EPOCH", "soon")])
+        .fails_with(2)
+        .says("the source release cannot be made:")
+        .says("uncommitted changes")
+        .says("does not exist")
+        .says("SOURCE_DATE_EPOCH=`soon` is not a number")
+        .says("build it with build_rpms");
     trainyard(&root, &["dist", "RPM_CHANNEL=qa"], &[]).fails_with(2);
     assert!(!root.join("target/dist").exists());
     git(&root, &["checkout", "--", "app/src/main.rs"]);
@@ -195,10 +203,26 @@ fn dist_lists_its_files_in_the_collection_until_the_next_build_rpms() {
     let packages: serde_json::Value = serde_json::from_str(&read(&out.join("collection.json"))).unwrap();
 
     let dry = trainyard(&root, &["dist", "--collection", "target/rpms/prod", "--dry-run"], &[]);
-    dry.ok().says("would list portal-1.0.tar.gz and portal-1.0-1.src.rpm in");
+    dry.ok().says("would later: list portal-1.0.tar.gz and portal-1.0-1.src.rpm, with their checksums, in");
     assert_eq!(std::fs::canonicalize(&out).unwrap(), before, "a dry run switched the collection");
 
-    trainyard(&root, &["dist", "--collection", "target/rpms/prod"], &[]).ok().says("listed in");
+    // Without --collection, then with it: each run does what its dry-run printed; the listing is
+    // planned from the files' checksums, once they exist.
+    let (_, _, executed) = dry_run_equals_run(&root, &["dist"], &[]);
+    assert!(!executed.iter().any(|l| l.starts_with("list in collection: ")), "{executed:?}");
+    assert_eq!(std::fs::canonicalize(&out).unwrap(), before, "dist without --collection switched it");
+    let (_, real, executed) = dry_run_equals_run(&root, &["dist", "--collection", "target/rpms/prod"], &[]);
+    real.says("listed in");
+    assert!(
+        executed
+            .iter()
+            .any(|l| l.starts_with("list in collection: ")
+                && l.contains("portal-1.0.tar.gz and portal-1.0-1.src.rpm in ")),
+        "{executed:?}"
+    );
+    for planned in ["run: git -C ", "run: tar --create ", "run: gzip --no-name ", "write: ", "rename: "] {
+        assert!(executed.iter().any(|l| l.starts_with(planned)), "{planned}: {executed:?}");
+    }
     let after = std::fs::canonicalize(&out).unwrap();
     assert_ne!(after, before, "a new collection directory");
     assert!(!before.join("portal-1.0.tar.gz").exists(), "the collection a reader resolved did not change");

@@ -24,10 +24,18 @@ fn a_release_then_a_dev_build_latest_stays_on_the_release() {
     let site_arg = site.to_str().unwrap();
 
     let plan = trainyard(&root, &["docs", "--docs-dir", site_arg, "--dry-run"], &[]);
-    plan.ok().says(" doc --no-deps --locked").says("--package app").says("would point").says("latest at 1.0");
+    plan.ok().says(" doc --no-deps ").says(" --locked ").says("--package app").says("; point ").says("latest at 1.0");
     assert!(!site.exists(), "a dry run wrote the site");
 
-    trainyard(&root, &["docs", "--docs-dir", site_arg], &[]).ok().says("latest -> 1.0");
+    // The run does what the dry-run printed; the publishing part, planned once the documentation
+    // exists, copies it beside the site and renames it in, then moves `latest` by a rename.
+    let (_, real, executed) = dry_run_equals_run(&root, &["docs", "--docs-dir", site_arg], &[]);
+    real.says("latest -> 1.0");
+    let after: Vec<&str> =
+        executed.iter().skip_while(|l| !l.starts_with("later: publish ")).skip(1).map(String::as_str).collect();
+    assert!(after.iter().any(|l| l.starts_with("run: cp -R -- ")), "{after:?}");
+    assert!(after.iter().any(|l| l.starts_with("rename: ") && l.ends_with(&format!("{site_arg}/1.0"))), "{after:?}");
+    assert!(after.last().is_some_and(|l| l.ends_with(&format!("{site_arg}/latest"))), "{after:?}");
     assert!(read(&site.join("1.0/app/index.html")).contains("release docs"));
     assert_eq!(latest(&site), "1.0");
     assert!(read(&site.join("latest/app/index.html")).contains("release docs"));
@@ -35,8 +43,9 @@ fn a_release_then_a_dev_build_latest_stays_on_the_release() {
     // A dev build: published beside the release, `latest` untouched.
     write(&root.join("app/src/main.rs"), "//! The portal app, work in progress.\nfn main() {}\n");
     commit_all(&root, "more");
-    let dev = trainyard(&root, &["docs", "--docs-dir", site_arg], &[]);
-    dev.ok().says("latest unchanged");
+    let (dry, dev, _) = dry_run_equals_run(&root, &["docs", "--docs-dir", site_arg], &[]);
+    dry.says(&format!("leave {site_arg}/latest as it is (1.1.dev1 is not a release)"));
+    dev.says("latest unchanged");
     assert!(read(&site.join("1.1.dev1/app/index.html")).contains("work in progress"));
     assert_eq!(latest(&site), "1.0");
     assert!(read(&site.join("latest/app/index.html")).contains("release docs"));
@@ -84,7 +93,7 @@ fn published_to_a_remote_twice_latest_stays_on_the_release() {
     plan.ok().says("rsync over ssh").says("latest at 1.0");
     assert!(!remote.exists(), "a dry run wrote to the remote");
 
-    trainyard(&root, &["docs"], &env).ok().says("latest -> 1.0");
+    dry_run_equals_run(&root, &["docs"], &env).1.says("latest -> 1.0");
     assert_eq!(latest(&remote), "1.0");
     assert!(read(&remote.join("latest/app/index.html")).contains("release docs"));
 

@@ -418,7 +418,7 @@ impl Locked {
 }
 
 /// A file of the source release (`dist`) listed in a collection beside its packages.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
     /// Where the file is now (it is hard-linked, or copied, into the collection).
     pub path: Utf8PathBuf,
@@ -426,6 +426,36 @@ pub struct Source {
     pub kind: &'static str,
     pub sha256: String,
     pub size: u64,
+}
+
+/// Source release files to list in the collection of `owner` at `output`: what
+/// [`crate::plan::Action::ListSources`] carries.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub output: Output,
+    pub owner: String,
+    pub sources: Vec<Source>,
+}
+
+impl PartialEq for Listing {
+    fn eq(&self, other: &Listing) -> bool {
+        self.output.path == other.output.path && self.owner == other.owner && self.sources == other.sources
+    }
+}
+
+impl Eq for Listing {}
+
+impl std::fmt::Display for Listing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.sources.iter().filter_map(|s| s.path.file_name()).collect();
+        write!(f, "{} in {}/{MANIFEST} (a new collection directory, one rename)", names.join(" and "), self.output.path)
+    }
+}
+
+/// Lists source release files in a collection (the executor's body for
+/// [`crate::plan::Action::ListSources`]), under `<out>`'s lock.
+pub fn list_sources(l: &Listing) -> Result<()> {
+    l.output.lock()?.add_sources(&l.owner, &l.sources).map(|_| ())
 }
 
 impl Locked {

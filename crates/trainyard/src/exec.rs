@@ -196,6 +196,22 @@ impl Effects {
         Ok(status.code().unwrap_or(1))
     }
 
+    /// Runs a planned command that changes something and returns its trimmed stdout, from which
+    /// the next part is planned (`cargo vendor` prints the configuration of what it vendored).
+    /// Recorded as the `run:` action it is; a dry-run prints it and returns `None`.
+    pub fn apply_read(&self, cmd: &plan::Command) -> Result<Option<String>> {
+        let action = Action::Run(cmd.clone());
+        if self.dry_run {
+            println!("would {action}");
+            return Ok(None);
+        }
+        if crate::ui::show_commands() {
+            eprintln!("$ {cmd}");
+        }
+        plan::record(&action.to_string());
+        stdout_of(cmd, output_of(cmd)?).map(Some)
+    }
+
     /// Runs a command that changes something. In dry-run, prints it instead.
     pub fn run(&self, cmd: Cmd<'_>) -> Result<()> {
         let line = crate::redact::text(&cmd.to_string());
@@ -207,18 +223,6 @@ impl Effects {
             eprintln!("$ {line}");
         }
         plan::record(&format!("run: {line}"));
-        cmd.quiet().run().map_err(command_error)
-    }
-
-    /// Like [`Effects::run`], but the command is printed whatever the verbosity: the user
-    /// is told exactly what trainyard does to their system (`apt-get install`).
-    pub fn announce(&self, cmd: Cmd<'_>) -> Result<()> {
-        if self.dry_run {
-            println!("would run: {cmd}");
-            return Ok(());
-        }
-        eprintln!("$ {cmd}");
-        plan::record(&format!("run: {cmd}"));
         cmd.quiet().run().map_err(command_error)
     }
 

@@ -212,6 +212,10 @@ pub enum Action {
     Run(Command),
     /// Writes a whole file atomically (a temporary file, fsync, rename).
     Write { path: Utf8PathBuf, contents: Vec<u8> },
+    /// Writes a file that holds a secret (a registry's credentials): readable by this user only
+    /// (0600, in a directory made 0700), created so from the start; plans and records show only
+    /// its length, never its contents.
+    WriteSecret { path: Utf8PathBuf, contents: Secret },
     /// Creates a directory and its parents.
     CreateDir(Utf8PathBuf),
     /// Renames a file or directory (atomic within one file system).
@@ -230,6 +234,9 @@ pub enum Action {
     /// Writes a collection of packages into its output directory and switches it in whole
     /// (see [`crate::collection`]).
     Collection(Box<crate::collection::Write>),
+    /// Lists files of the source release in a collection (`dist --collection`): a new collection
+    /// directory with them linked in, switched in by one rename.
+    ListSources(Box<crate::collection::Listing>),
     /// A part planned at run time, from what the actions before it produce: says what it does
     /// and what it depends on. Executing it changes nothing; the run then plans that part.
     Later(String),
@@ -240,6 +247,9 @@ impl fmt::Display for Action {
         let line = match self {
             Action::Run(cmd) => return write!(f, "run: {cmd}"),
             Action::Write { path, contents } => format!("write: {path} ({} bytes)", contents.len()),
+            Action::WriteSecret { path, contents } => {
+                format!("write: {path} ({} bytes, secret, mode 0600)", contents.0.len())
+            }
             Action::CreateDir(path) => format!("create: {path}/"),
             Action::Rename { from, to } => format!("rename: {from} -> {to}"),
             Action::Copy { from, to } => format!("copy: {from} -> {to}"),
@@ -248,6 +258,7 @@ impl fmt::Display for Action {
             Action::RemoveDir(path) => format!("remove: {path}/"),
             Action::Edit { editor, file } => format!("edit: {file} with `{editor}`"),
             Action::Collection(w) => format!("write collection: {w}"),
+            Action::ListSources(l) => format!("list in collection: {l}"),
             Action::Later(what) => format!("later: {what}"),
         };
         f.write_str(&redact::text(&line))
@@ -358,6 +369,7 @@ pub(crate) fn apply(action: &Action) -> crate::error::Result<()> {
             Ok(())
         }
         Action::Write { path, contents } => crate::exec::write_atomic(path, contents),
+        Action::WriteSecret { path, contents } => write_private(path, &contents.0),
         Action::CreateDir(path) => std::fs::create_dir_all(path).map_err(io(path)),
         Action::Rename { from, to } => std::fs::rename(from, to).map_err(io(format!("rename {from} -> {to}"))),
         Action::Copy { from, to } => std::fs::copy(from, to).map(|_| ()).map_err(io(format!("copy {from} -> {to}"))),
@@ -387,8 +399,22 @@ pub(crate) fn apply(action: &Action) -> crate::error::Result<()> {
             Ok(())
         }
         Action::Collection(w) => crate::collection::write(w),
+        Action::ListSources(l) => crate::collection::list_sources(l),
         Action::Later(_) => Ok(()),
     }
+}
+
+/// Writes `contents` to `path` created 0600 (never wider, whatever the umask), its directory
+/// 0700: a file other users must not read.
+fn write_private(path: &Utf8Path, contents: &[u8]) -> crate::error::Result<()> {
+    use crate::error::io;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let dir = path.parent().filter(|p| !p.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io(dir))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
+    let _ = std::fs::remove_file(path);
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io(path))?;
+    std::io::Write::write_all(&mut file, contents).and_then(|()| file.sync_all()).map_err(io(path))
 }
 
 fn spawn_error(cmd: &Command, err: std::io::Error) -> crate::error::Error {
@@ -453,6 +479,53 @@ mod tests {
             "would create: /t/out/\nwould write: /t/out/a.json (2 bytes)\nwould later: package the binaries\n\
              would rename: /t/out/.stage -> /t/out/rpms\n"
         );
+    }
+
+    #[test]
+    fn a_secret_file_is_private_and_never_shown() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("trainyard-plan-secret-{}", std::process::id()));
+        let dir = Utf8PathBuf::from_path_buf(dir).unwrap();
+        let path = dir.join("auth/auth.json");
+        let action = Action::WriteSecret { path: path.clone(), contents: Secret(b"s3cr3t-token".to_vec()) };
+        let line = action.to_string();
+        assert_eq!(line, format!("write: {path} (12 bytes, secret, mode 0600)"));
+        assert!(!format!("{action:?}").contains("s3cr3t"));
+        apply(&action).unwrap();
+        // Again over an existing file: replaced, still private.
+        apply(&action).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"s3cr3t-token");
+        let mode = |p: &Utf8Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.join("auth")), 0o700);
+        apply(&Action::RemoveDir(dir.clone())).unwrap();
+    }
+
+    #[test]
+    fn a_source_listing_names_its_files_and_needs_a_collection() {
+        use crate::collection::{Listing, Output, Source};
+        let dir = std::env::temp_dir().join(format!("trainyard-plan-listing-{}", std::process::id()));
+        let dir = Utf8PathBuf::from_path_buf(dir).unwrap();
+        std::fs::create_dir_all(dir.join("ws")).unwrap();
+        let ws = crate::workspace::Workspace::detached(&dir.join("ws"));
+        let output = Output::check(&dir.join("out"), &ws, true).unwrap();
+        let source =
+            |file: &str, kind| Source { path: dir.join("dist").join(file), kind, sha256: "00".into(), size: 1 };
+        let sources = vec![source("portal-1.0.tar.gz", "source-tarball"), source("portal-1.0-1.src.rpm", "source-rpm")];
+        let action = Action::ListSources(Box::new(Listing { output, owner: "portal".into(), sources }));
+        assert_eq!(
+            action.to_string(),
+            format!(
+                "list in collection: portal-1.0.tar.gz and portal-1.0-1.src.rpm in {dir}/out/collection.json \
+                 (a new collection directory, one rename)"
+            )
+        );
+        // No collection there: refused as bad input, nothing listed.
+        let err = apply(&action).unwrap_err();
+        assert_eq!(err.kind, crate::error::Kind::Usage);
+        assert!(err.message.contains("holds no collection"), "{}", err.message);
+        assert!(!dir.join("out").exists());
+        apply(&Action::RemoveDir(dir)).unwrap();
     }
 
     #[test]

@@ -444,30 +444,31 @@ pub fn run(ctx: &Context) -> Result<()> {
     } else {
         print!("{}", render_text(&plan, program));
     }
-    // `ci` runs whole targets, each of which plans and executes itself (with --dry-run: prints
-    // its plan); which commands run is this plan, printed above.
-    if plan_only || ctx.effects.dry_run || plan.commands.is_empty() {
-        if ctx.effects.dry_run && !plan_only {
-            println!("dry run: nothing run");
-        }
+    if plan_only || plan.commands.is_empty() {
         return Ok(());
     }
-    // The commands name paths relative to the workspace root.
-    std::env::set_current_dir(&ctx.ws.root)
-        .map_err(|e| Error::failed(format!("cannot enter the workspace root {}: {e}", ctx.ws.root)))?;
+    // `ci` runs whole targets, each of which plans and executes itself: each is a part planned
+    // when the ones before it have run (mock installs what build_rpms wrote), so a dry-run
+    // prints one `would later:` line per command and runs none.
+    let total = plan.commands.len();
     for (i, command) in plan.commands.iter().enumerate() {
-        eprintln!("trainyard ci: [{}/{}] {}", i + 1, plan.commands.len(), shell_line(program, command));
-        run_command(ctx, command, &env)
-            .map_err(|e| e.context(format!("ci step {} ({})", i + 1, shell_line(program, command))))?;
+        let line = shell_line(program, command);
+        ctx.effects.later(format!("ci step {}/{total}: {line}", i + 1), || {
+            eprintln!("trainyard ci: [{}/{total}] {line}", i + 1);
+            // The commands name paths relative to the workspace root.
+            std::env::set_current_dir(&ctx.ws.root)
+                .map_err(|e| Error::failed(format!("cannot enter the workspace root {}: {e}", ctx.ws.root)))?;
+            run_command(ctx, command, &env).map_err(|e| e.context(format!("ci step {} ({line})", i + 1)))
+        })?;
     }
-    eprintln!(
-        "trainyard ci: {} {} done",
+    ctx.effects.result(format_args!(
+        "ci: {} {} done",
         match plan.action {
             Action::Release => "release",
             _ => "dev release",
         },
         plan.version.as_deref().unwrap_or_default()
-    );
+    ));
     Ok(())
 }
 

@@ -8,16 +8,20 @@
 
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
-use xshell::cmd;
 
+use crate::cargo::Invocation;
 use crate::channel::Channel;
 use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
 use crate::exec;
+use crate::git::Git;
+use crate::plan::{Action, Command as PlanCommand, Plan};
 use crate::projects;
+use crate::resolve::shadow_hint;
 use crate::scm::{self, Trigger};
-use crate::targets::build::{self, cargo_program, channel_arg, shell, BuildOptions};
+use crate::targets::build::{self, channel_arg, BuildArgs};
 use crate::targets::build_rpms::{self, OUT_FLAG, RPM_CHANNEL_FLAG};
+use crate::targets::options::BuildFlags;
 use crate::Context;
 
 pub const HEAD_FLAG: FlagSpec = FlagSpec {
@@ -147,25 +151,29 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
             )
         });
     }
+    // Every problem of the inputs at once, before anything is built.
+    let mut refused = Vec::new();
     if !problems.is_empty() {
         let list: String = problems.iter().map(|p| format!("\n  - {p}")).collect();
-        return Err(Error::usage(format!("no source release of {}:{list}", ws.config.name())).with_help(format!(
+        refused.push(Error::usage(format!("no source release of {}:{list}", ws.config.name())).with_help(format!(
             "commit or stash your changes, check out the release tag (git checkout {}X.Y), or add --head for a source \
              release of HEAD at its dev version",
             ws.config.tag_prefix
         )));
     }
-    if ctx.args.flag("rebuild") {
+    let rebuild = ctx.args.flag("rebuild");
+    if rebuild {
         // The clean root must be possible here before anything is built.
-        crate::sandbox::rebuild::Toolchain::host()?;
-        crate::sandbox::preflight(&ws.state_dir().join("sandbox"))?;
+        let checks = crate::sandbox::rebuild::Toolchain::host()
+            .and_then(|_| crate::sandbox::preflight(&ws.state_dir().join("sandbox")));
+        refused.extend(checks.err());
     }
     let name = ws.config.name().to_string();
     let version = described.rpm();
     let top = format!("{name}-{version}");
     let release = ws.config.rpm.release.clone().unwrap_or_else(|| "1".into());
-    let source_date = source_date(ws, &commit)?;
-    let out = out_dir(ctx, channel)?;
+    let source_date = source_date(ws, &commit).map_err(|e| refused.push(e)).ok();
+    let out = out_dir(ctx, channel).map_err(|e| refused.push(e)).ok();
     let members = build_rpms::workspace_members(ws)?;
     let packaged: Vec<&build_rpms::Member> = members
         .iter()
@@ -185,178 +193,224 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
             .unwrap_or_else(|| "Unknown".into()),
         packages: packaged.iter().map(|m| m.info.name.clone()).collect(),
         binaries: packaged.iter().flat_map(|m| m.info.bins.clone()).collect(),
-    })?;
-
-    let collection = match collection {
-        Some(dir) => {
-            // Checked before anything is built: a collection of this workspace must be there.
-            crate::collection::read(dir)?;
-            Some(crate::collection::Output::check(dir, ws, fx.dry_run)?)
-        }
-        None => None,
+    })
+    .map_err(|e| refused.push(e))
+    .ok();
+    // A collection of this workspace must be there to list the source release in.
+    let collection = collection.and_then(|dir| {
+        crate::collection::read(dir)
+            .and_then(|_| crate::collection::Output::check(dir, ws, fx.dry_run))
+            .map_err(|e| refused.push(e))
+            .ok()
+    });
+    let flags = BuildFlags::parse(&ctx.args).map_err(|e| refused.push(e)).ok();
+    let (Some(source_date), Some(out), Some(spec), Some(flags)) = (source_date, out, spec, flags) else {
+        return Err(all_at_once(refused));
     };
-    if fx.dry_run {
-        println!(
-            "source release of {name} {version} from {} ({commit}), {channel} channel's lock file, into {}",
-            described.tag.as_deref().filter(|_| described.version.is_release()).unwrap_or("HEAD"),
-            ws.display(&out)
-        );
+    if !refused.is_empty() {
+        return Err(all_at_once(refused));
     }
+    // The commit's own cargo configuration (aliases and the like) is kept in the tarball's.
+    let original_config = Git::new(&ws.root).try_read(&["show", &format!("{commit}:.cargo/config.toml")])?;
+    fx.planned_from(format_args!(
+        "source release of {name} {version} from {} ({commit}), {channel} channel's lock file, into {}",
+        described.tag.as_deref().filter(|_| described.version.is_release()).unwrap_or("HEAD"),
+        ws.display(&out)
+    ));
     // The channel's build: its resolution (and overrides) is what gets vendored, and it proves
     // the tree builds before anything is written. The build lock is held to the end.
-    let built = build::build(ctx, channel, &BuildOptions::default())?;
+    let build_args = BuildArgs { channel, refresh: false, flags, cargo_args: Vec::new() };
+    let build::Planned { mut plan, outcome: built } = build::plan(ctx, &build_args)?;
+    let internal = internal_trees(ctx, &built)?;
 
     let work = ws.state_dir().join("dist");
     let stage = work.join(&top);
-    let sh = shell()?;
-    sh.change_dir(&ws.root);
-    let cargo = cargo_program();
-    let at = built.site.cargo_args();
-    let patches = &built.patches;
     let vendor_dir = stage.join("vendor");
     let tarball = format!("{top}.tar.gz");
     let srpm = format!("{top}-{release}.src.rpm");
-    let archive = work.join(format!("{top}.git.tar"));
-    let prefix = format!("--prefix={top}/");
-    let tar_file = work.join(format!("{top}.tar"));
-    let mtime = format!("--mtime=@{source_date}");
     let rpm_dir = work.join("rpmbuild");
-    let internal = internal_trees(ctx, &built)?;
+    let spec_file = rpm_dir.join(format!("{name}.spec"));
 
-    let git_archive = cmd!(sh, "git archive --format=tar {prefix} --output {archive} {commit}");
-    let vendor =
-        cmd!(sh, "{cargo} vendor --locked --versioned-dirs --respect-source-config {at...} {patches...} {vendor_dir}");
-    let tar = cmd!(
-        sh,
-        "tar --create --file {tar_file} --sort=name --format=gnu --owner=0 --group=0 --numeric-owner {mtime} --mode=u+rw,go=rX -C {work} {top}"
-    );
-    let gzip = cmd!(sh, "gzip --no-name --best --force {tar_file}");
-    let rpmbuild = rpmbuild_command(&sh, &rpm_dir, &spec_path(&rpm_dir, &name), source_date);
-
-    if fx.dry_run {
-        println!("would run: {git_archive}");
-        println!("would unpack it into {}", ws.display(&stage));
-        println!("would copy {} to {}/Cargo.lock", ws.display(&built.site.lock), top);
-        println!("would run: {vendor}");
-        for (project, tree, _) in &internal {
-            println!("would add internal project {project} from {tree} under {top}/internal/{project}/");
-        }
-        println!("would write: {top}/.cargo/config.toml (vendored sources, internal patches)");
-        println!("would run: {tar}");
-        println!("would run: {gzip}");
-        println!("would write: {} ({} bytes)", spec_path(&rpm_dir, &name), spec.len());
-        println!("would run: {rpmbuild}");
-        println!("would write: {}", out.join(&tarball));
-        println!("would write: {}", out.join(&srpm));
-        println!("would write: {}", out.join("dist.json"));
-        if ctx.args.flag("rebuild") {
-            println!("would rebuild {srpm} with rpmbuild --rebuild in a clean sandbox root with no network");
-        }
-        if let Some(c) = &collection {
-            println!(
-                "would list {tarball} and {srpm} in {}/collection.json (a new collection directory, one rename)",
-                c.path
-            );
-        }
-        return Ok(());
-    }
-
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).map_err(io(&work))?;
-    exec::read(git_archive)?;
-    exec::read(cmd!(sh, "tar --extract --file {archive} -C {work}"))?;
-    std::fs::remove_file(&archive).map_err(io(&archive))?;
-    let lock_bytes = std::fs::read(&built.site.lock).map_err(io(&built.site.lock))?;
-    exec::write_atomic(&stage.join("Cargo.lock"), &lock_bytes)?;
-    // `--quiet` would silence the configuration too (cargo 1.95): stderr is kept for a failure.
-    let vendored = crate::bounded::network(vendor.into(), "cargo vendor")?;
-    let (ok, printed, err) = (vendored.success(), vendored.stdout, vendored.stderr);
-    if !ok {
-        return Err(Error::failed(format!("cargo vendor failed:\n{}", err.trim_end())));
-    }
-    std::fs::create_dir_all(&vendor_dir).map_err(io(&vendor_dir))?;
+    plan.remove_dir(&work).create_dir(&work);
+    let archive = work.join(format!("{top}.git.tar"));
+    unpack(&mut plan, &Git::new(&ws.root), &commit, &format!("{top}/"), &archive, &work);
+    plan.copy(&built.site.lock, stage.join("Cargo.lock"));
     let mut patch_lines = Vec::new();
     for (project, tree, crates) in &internal {
-        let mirror = projects::cache(ws).mirror_path(project);
         let commit = built.manifest.internal.iter().find(|r| &r.name == project).and_then(|r| r.commit.clone());
         let Some(commit) = commit else { continue };
+        let mirror = Git::new(projects::cache(ws).mirror_path(project));
         let into = work.join(format!("{project}.git.tar"));
-        let prefix = format!("--prefix={top}/internal/{project}/");
-        exec::read(cmd!(sh, "git --git-dir {mirror} archive --format=tar {prefix} --output {into} {commit}"))?;
-        exec::read(cmd!(sh, "tar --extract --file {into} -C {work}"))?;
-        std::fs::remove_file(&into).map_err(io(&into))?;
+        unpack(&mut plan, &mirror, &commit, &format!("{top}/internal/{project}/"), &into, &work);
         for (url, krate, dir) in crates {
             let rel = dir.strip_prefix(tree).unwrap_or(Utf8Path::new(""));
             let path = Utf8Path::new("internal").join(project).join(rel);
             patch_lines.push((url.clone(), krate.clone(), path.to_string()));
         }
     }
+    // `--quiet` would silence the configuration too (cargo 1.95): stderr is kept for a failure.
+    let vendor = Invocation::new("vendor")
+        .args(["--versioned-dirs", "--respect-source-config"])
+        .at(&built.site)
+        .locked()
+        .patches(&built.patches)
+        .arg(vendor_dir.as_str())
+        .dir(&ws.root)
+        .command()
+        .network("cargo vendor");
     let config_path = stage.join(".cargo/config.toml");
-    let original = std::fs::read_to_string(&config_path).ok();
-    let config = offline_config(original.as_deref(), &printed, &vendor_dir, &patch_lines)?;
-    exec::write_atomic(&config_path, config.as_bytes())?;
-    exec::read(tar)?;
-    exec::read(gzip)?;
-    std::fs::create_dir_all(&rpm_dir).map_err(io(&rpm_dir))?;
-    let made_tarball = work.join(format!("{top}.tar.gz"));
-    std::fs::rename(&made_tarball, rpm_dir.join(&tarball)).map_err(io(&made_tarball))?;
-    exec::write_atomic(&spec_path(&rpm_dir, &name), spec.as_bytes())?;
+    plan.later(format!(
+        "vendor every dependency ({vendor}), then write {} from the sources cargo vendor prints",
+        ws.display(&config_path)
+    ));
+    let tar_file = work.join(format!("{top}.tar"));
+    plan.run(PlanCommand::new("tar").args([
+        "--create".to_string(),
+        "--file".into(),
+        tar_file.to_string(),
+        "--sort=name".into(),
+        "--format=gnu".into(),
+        "--owner=0".into(),
+        "--group=0".into(),
+        "--numeric-owner".into(),
+        format!("--mtime=@{source_date}"),
+        "--mode=u+rw,go=rX".into(),
+        "-C".into(),
+        work.to_string(),
+        top.clone(),
+    ]));
+    plan.run(PlanCommand::new("gzip").args(["--no-name", "--best", "--force", tar_file.as_str()]));
+    plan.create_dir(&rpm_dir);
+    plan.rename(work.join(&tarball), rpm_dir.join(&tarball));
+    plan.write(&spec_file, spec.into_bytes());
     // rpm records each source's mtime (and does not clamp them in a source RPM): the commit's.
-    for file in [rpm_dir.join(&tarball), spec_path(&rpm_dir, &name)] {
-        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(source_date);
-        std::fs::File::options().write(true).open(&file).and_then(|f| f.set_modified(when)).map_err(io(&file))?;
+    plan.run(PlanCommand::new("touch").args([
+        "--no-create".to_string(),
+        format!("--date=@{source_date}"),
+        rpm_dir.join(&tarball).to_string(),
+        spec_file.to_string(),
+    ]));
+    plan.run(rpmbuild_command(&rpm_dir, &spec_file, source_date));
+    plan.remove_dir(&stage);
+    // Both files in place, then (planned from their bytes) the manifest that names them.
+    plan.create_dir(&out);
+    for file in [&tarball, &srpm] {
+        plan.rename(rpm_dir.join(file), out.join(file));
     }
-    exec::read(rpmbuild)?;
-    let _ = std::fs::remove_dir_all(&stage);
+    plan.remove_dir(&work);
+    fx.execute_then(&plan, || {
+        let Some(printed) = fx.apply_read(&vendor)? else { return Ok(()) };
+        let config = offline_config(original_config.as_deref(), &printed, &vendor_dir, &patch_lines)?;
+        let mut part = Plan::new();
+        part.create_dir(&vendor_dir).write(&config_path, config.into_bytes());
+        fx.execute(&part)
+    })
+    .map_err(|e| shadow_hint(e, &built.site))?;
 
-    // Both files in place, then the manifest that names them.
-    std::fs::create_dir_all(&out).map_err(io(&out))?;
-    let mut files = Vec::new();
-    for (file, kind) in [(&tarball, "source-tarball"), (&srpm, "source-rpm")] {
-        let from = rpm_dir.join(file);
-        let bytes = std::fs::read(&from).map_err(io(&from))?;
-        let to = out.join(file);
-        std::fs::rename(&from, &to).map_err(io(&to))?;
-        files.push(DistFile { file: file.clone(), kind, sha256: sha256_hex(&bytes), size: bytes.len() as u64 });
-    }
-    let sources: Vec<crate::collection::Source> = files
-        .iter()
-        .map(|f| crate::collection::Source {
-            path: out.join(&f.file),
-            kind: f.kind,
-            sha256: f.sha256.clone(),
-            size: f.size,
-        })
-        .collect();
-    let manifest = DistManifest {
-        workspace: name.clone(),
-        channel,
-        version: version.clone(),
-        tag: described.tag.clone().filter(|_| described.version.is_release()),
-        commit,
-        source_date,
-        lock_sha256: sha256_hex(&lock_bytes),
-        internal: built.manifest.internal.clone(),
-        files,
+    let listed_in = match &collection {
+        Some(c) => format!(" and in {}/{}", c.path, crate::collection::MANIFEST),
+        None => String::new(),
     };
-    write_manifest(&out, &manifest)?;
-    let _ = std::fs::remove_dir_all(&work);
-    if ctx.args.flag("rebuild") {
-        let rebuilt = ws.state_dir().join("dist-rebuilt");
-        let _ = std::fs::remove_dir_all(&rebuilt);
-        for rpm in crate::sandbox::rebuild::rebuild(&out.join(&srpm), &ws.state_dir().join("sandbox"), &rebuilt, fx)? {
-            println!("rebuilt offline in a clean root: {}", ws.display(&rpm));
+    let what = format!(
+        "list {tarball} and {srpm}, with their checksums, in {}{listed_in}",
+        ws.display(&out.join("dist.json"))
+    );
+    fx.later(what, || {
+        let mut files = Vec::new();
+        for (file, kind) in [(&tarball, "source-tarball"), (&srpm, "source-rpm")] {
+            let path = out.join(file);
+            let bytes = std::fs::read(&path).map_err(io(&path))?;
+            files.push(DistFile { file: file.clone(), kind, sha256: sha256_hex(&bytes), size: bytes.len() as u64 });
         }
+        let lock_bytes = std::fs::read(&built.site.lock).map_err(io(&built.site.lock))?;
+        let sources: Vec<crate::collection::Source> = files
+            .iter()
+            .map(|f| crate::collection::Source {
+                path: out.join(&f.file),
+                kind: f.kind,
+                sha256: f.sha256.clone(),
+                size: f.size,
+            })
+            .collect();
+        let manifest = DistManifest {
+            workspace: name.clone(),
+            channel,
+            version: version.clone(),
+            tag: described.tag.clone().filter(|_| described.version.is_release()),
+            commit: commit.clone(),
+            source_date,
+            lock_sha256: sha256_hex(&lock_bytes),
+            internal: built.manifest.internal.clone(),
+            files,
+        };
+        let mut part = Plan::new();
+        part.write(out.join("dist.json"), manifest_json(&manifest));
+        if let Some(c) = &collection {
+            let listing = crate::collection::Listing { output: c.clone(), owner: name.clone(), sources };
+            part.push(Action::ListSources(Box::new(listing)));
+        }
+        fx.execute(&part)?;
+        if let Some(c) = &collection {
+            fx.done(format_args!("{tarball} and {srpm} listed in {}/{}", c.path, crate::collection::MANIFEST));
+        }
+        Ok(())
+    })?;
+    if rebuild {
+        let rebuilt = ws.state_dir().join("dist-rebuilt");
+        let what = format!(
+            "rebuild {srpm} with rpmbuild --rebuild in a clean sandbox root with no network, into {}",
+            ws.display(&rebuilt)
+        );
+        fx.later(what, || {
+            let mut part = Plan::new();
+            part.remove_dir(&rebuilt);
+            fx.execute(&part)?;
+            let sandbox = ws.state_dir().join("sandbox");
+            for rpm in crate::sandbox::rebuild::rebuild(&out.join(&srpm), &sandbox, &rebuilt, fx)? {
+                println!("rebuilt offline in a clean root: {}", ws.display(&rpm));
+            }
+            Ok(())
+        })?;
     }
-    if let Some(c) = &collection {
-        c.lock()?.add_sources(&name, &sources)?;
-        eprintln!("trainyard: {tarball} and {srpm} listed in {}/collection.json", c.path);
-    }
-    eprintln!("trainyard: source release of {name} {version}: {} and {} in {}", tarball, srpm, ws.display(&out));
+    fx.result(format_args!("source release of {name} {version}: {tarball} and {srpm} in {}", ws.display(&out)));
     Ok(())
 }
 
-/// Writes `dist.json` into the collection's directory (the whole-path release lists it).
+/// One error for every problem found: the first's kind (its exit code), each message and help.
+fn all_at_once(mut errors: Vec<Error>) -> Error {
+    if errors.len() == 1 {
+        return errors.remove(0);
+    }
+    let kind = errors.first().map_or(crate::error::Kind::Failed, |e| e.kind);
+    let mut message = String::from("the source release cannot be made:");
+    let mut helps = Vec::new();
+    for e in &errors {
+        message.push_str(&format!("\n  - {}", e.message.replace('\n', "\n    ")));
+        helps.extend(e.help.clone());
+    }
+    let joined = Error::new(kind, message);
+    if helps.is_empty() {
+        joined
+    } else {
+        joined.with_help(helps.join("\n"))
+    }
+}
+
+/// Adds to `plan` what unpacks `commit` of `git` under `prefix` into `into`, through the
+/// archive file `archive`.
+fn unpack(plan: &mut Plan, git: &Git, commit: &str, prefix: &str, archive: &Utf8Path, into: &Utf8Path) {
+    plan.run(git.planned(&[
+        "archive",
+        "--format=tar",
+        &format!("--prefix={prefix}"),
+        "--output",
+        archive.as_str(),
+        commit,
+    ]));
+    plan.run(PlanCommand::new("tar").args(["--extract", "--file", archive.as_str(), "-C", into.as_str()]));
+    plan.remove_file(archive);
+}
+
 /// Where the source release goes: `--out`, or `target/dist/<channel>/`. Not the collection's
 /// directory: `build_rpms` replaces that as a whole, and a file written into it would race with
 /// the switch.
@@ -370,10 +424,11 @@ fn out_dir(ctx: &Context, channel: Channel) -> Result<Utf8PathBuf> {
     }
 }
 
-pub fn write_manifest(out: &Utf8Path, manifest: &DistManifest) -> Result<()> {
+/// `dist.json`'s bytes.
+fn manifest_json(manifest: &DistManifest) -> Vec<u8> {
     let mut json = serde_json::to_vec_pretty(manifest).expect("dist manifest serialises");
     json.push(b'\n');
-    exec::write_atomic(&out.join("dist.json"), &json)
+    json
 }
 
 /// Each overridden internal project: its name, its checkout, and each patched crate
@@ -466,10 +521,6 @@ struct SpecInput<'a> {
     binaries: Vec<String>,
 }
 
-fn spec_path(rpm_dir: &Utf8Path, name: &str) -> Utf8PathBuf {
-    rpm_dir.join(format!("{name}.spec"))
-}
-
 /// The spec of the source RPM: the tarball built offline and frozen, the packaged binaries installed.
 fn spec_text(input: &SpecInput<'_>) -> Result<String> {
     let plain = |what: &str, v: &str| {
@@ -529,7 +580,7 @@ fn spec_text(input: &SpecInput<'_>) -> Result<String> {
 }
 
 /// `rpmbuild -bs` with every time the commit's and a fixed build host: the same bytes each run.
-fn rpmbuild_command<'a>(sh: &'a xshell::Shell, dir: &Utf8Path, spec: &Utf8Path, source_date: u64) -> xshell::Cmd<'a> {
+fn rpmbuild_command(dir: &Utf8Path, spec: &Utf8Path, source_date: u64) -> PlanCommand {
     let defines = [
         format!("_sourcedir {dir}"),
         format!("_srcrpmdir {dir}"),
@@ -538,11 +589,11 @@ fn rpmbuild_command<'a>(sh: &'a xshell::Shell, dir: &Utf8Path, spec: &Utf8Path, 
         "clamp_mtime_to_source_epoch 1".to_string(),
         "_buildhost reproducible".to_string(),
     ];
-    let mut c = sh.cmd("rpmbuild").arg("-bs").arg("--quiet");
-    for d in &defines {
-        c = c.arg("--define").arg(d);
-    }
-    c.arg(spec).env("SOURCE_DATE_EPOCH", source_date.to_string())
+    PlanCommand::new("rpmbuild")
+        .env("SOURCE_DATE_EPOCH", source_date.to_string())
+        .args(["-bs", "--quiet"])
+        .args(defines.iter().flat_map(|d| ["--define".to_string(), d.clone()]))
+        .arg(spec.as_str())
 }
 
 fn source_date(ws: &crate::workspace::Workspace, commit: &str) -> Result<u64> {
@@ -552,7 +603,7 @@ fn source_date(ws: &crate::workspace::Workspace, commit: &str) -> Result<u64> {
                 .with_help("unset it, or give seconds since 1970-01-01")
         });
     }
-    let t = crate::git::Git::new(&ws.root).read(&["show", "-s", "--format=%ct", commit])?;
+    let t = Git::new(&ws.root).read(&["show", "-s", "--format=%ct", commit])?;
     t.trim().parse().map_err(|_| Error::failed(format!("git gave `{t}` as the time of {commit}")))
 }
 

@@ -12,19 +12,18 @@
 
 use std::collections::BTreeSet;
 
-use camino::{Utf8Path, Utf8PathBuf};
-use xshell::cmd;
-
+use crate::cargo::Invocation;
 use crate::cli::{FlagSpec, TargetSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
-use crate::exec;
 use crate::lockfile::{self, LockSite};
+use crate::plan::{Command as PlanCommand, Plan};
 use crate::release::repo::{sh_quote, Destination, SshTarget};
 use crate::scm;
-use crate::targets::build::{cargo_program, shell, trigger_arg, TRIGGER_FLAG};
+use crate::targets::build::{cargo_program, trigger_arg, TRIGGER_FLAG};
 use crate::targets::build_rpms;
 use crate::version::Version;
 use crate::Context;
+use camino::{Utf8Path, Utf8PathBuf};
 
 pub const SPEC: TargetSpec = TargetSpec {
     name: "docs",
@@ -114,89 +113,83 @@ pub fn run(ctx: &Context) -> Result<()> {
     }
 
     // cargo doc resolves against trainyard's copy of Cargo.lock, never the user's file.
-    let cargo = cargo_program();
-    let mechanism = lockfile::Mechanism::of(&cargo)?;
+    let mechanism = lockfile::Mechanism::of(&cargo_program())?;
     let site_lock = LockSite::new(ws, ws.state_dir().join("docs"), mechanism);
     let lock = ws.lock_path();
     let seed = std::fs::read(&lock)
         .map_err(|e| io(&lock)(e).with_help("generate the lock file with `cargo generate-lockfile` and commit it"))?;
-    let sh = shell()?;
-    sh.change_dir(&ws.root);
-    let at = site_lock.cargo_args();
     let target_dir = ws.state_dir().join("docs-target");
-    let packages: Vec<String> = crates.iter().flat_map(|c| ["--package".to_string(), c.clone()]).collect();
-    let semver = described.semver();
-    let doc = cmd!(sh, "{cargo} doc --no-deps --locked {at...} {packages...} --target-dir {target_dir}")
-        .env("TRAINYARD_VERSION", &semver);
+    let doc = Invocation::new("doc")
+        .arg("--no-deps")
+        .at(&site_lock)
+        .locked()
+        .args(crates.iter().flat_map(|c| ["--package".to_string(), c.clone()]))
+        .arg("--target-dir")
+        .arg(target_dir.as_str())
+        .dir(&ws.root)
+        .env("TRAINYARD_VERSION", &described.semver())
+        .command();
     let built = target_dir.join("doc");
     let current = site.latest()?;
     let moves_latest = version.is_release() && current.as_ref().is_none_or(|c| *c <= version);
     let (dest, latest) = (site.show(&name), site.show("latest"));
 
-    if fx.dry_run {
-        println!("documentation of {} {name}: {}", ws.config.name(), crates.join(", "));
-        println!("would copy Cargo.lock to {} and document with it", ws.display(&site_lock.lock));
-        println!("would run: {doc}");
-        let how = match &site {
-            Site::Local(_) => "through a temporary directory and a rename",
-            Site::Remote(_) => {
-                "rsync over ssh into a temporary directory, then a rename there, under the publishers' lock"
-            }
-        };
-        println!("would copy {} to {dest} ({how})", ws.display(&built));
-        if moves_latest {
-            println!("would point {latest} at {name}");
-        } else {
-            let why = if !version.is_release() { "not a release" } else { "an older release than latest's" };
-            println!("would leave {latest} as it is ({name} is {why})");
-        }
-        return Ok(());
-    }
-    let _guard = lockfile::BuildLock::acquire(ws)?;
-    site_lock.prepare(ws, Some(&seed))?;
-    let _ = std::fs::remove_dir_all(&built);
-    eprintln!("$ {doc}");
-    let (ok, _, err) = exec::output(doc)?;
-    if !ok {
-        return Err(Error::failed(format!("cargo doc failed:\n{}", err.trim_end())));
-    }
-    let moved = match &site {
-        Site::Local(docs_dir) => publish_local(docs_dir, &built, &name, moves_latest)?,
-        Site::Remote(t) => publish_remote(t, &built, &name, version)?,
+    fx.planned_from(format_args!("documentation of {} {name}: {}", ws.config.name(), crates.join(", ")));
+    // The build lock is held to the end: the doc tree is this run's until it is published.
+    let _guard = fx.hold(|| lockfile::BuildLock::acquire(ws))?;
+    let mut plan = site_lock.prepare_plan(ws, Some(&seed))?;
+    plan.remove_dir(&built);
+    plan.run(doc);
+    // The copy goes through names of this run (its process id), and on a host `latest` is read
+    // again under the publishers' lock: that part is planned when the documentation exists.
+    let how = match &site {
+        Site::Local(_) => "copied into a temporary directory beside it, then renamed",
+        Site::Remote(_) => "rsync over ssh into a temporary directory, then renamed there, under the publishers' lock",
     };
-    if moved {
-        eprintln!("trainyard: documentation {name} published to {dest}; latest -> {name}");
+    let then = if moves_latest {
+        format!("point {latest} at {name}")
     } else {
-        eprintln!("trainyard: documentation {name} published to {dest}; latest unchanged");
+        let why = if !version.is_release() { "not a release" } else { "an older release than latest's" };
+        format!("leave {latest} as it is ({name} is {why})")
+    };
+    plan.later(format!("publish {} to {dest} ({how}); {then}", ws.display(&built)));
+    let published = fx.execute_then(&plan, || match &site {
+        Site::Local(docs_dir) => {
+            fx.execute(&publish_local(docs_dir, &built, &name, moves_latest))?;
+            Ok(moves_latest)
+        }
+        Site::Remote(t) => publish_remote(t, &built, &name, version),
+    })?;
+    match published {
+        Some(true) => fx.result(format_args!("documentation {name} published to {dest}; latest -> {name}")),
+        Some(false) => fx.result(format_args!("documentation {name} published to {dest}; latest unchanged")),
+        None => {}
     }
     Ok(())
 }
 
-/// Copies `built` to `docs_dir/name` by a rename; moves `latest` when asked. Returns whether it did.
-fn publish_local(docs_dir: &Utf8Path, built: &Utf8Path, name: &str, moves_latest: bool) -> Result<bool> {
-    std::fs::create_dir_all(docs_dir).map_err(io(docs_dir))?;
+/// Copies `built` to `docs_dir/name` through a temporary directory and a rename; moves `latest`
+/// (a new link renamed over it) when asked. The temporary names are this process's.
+fn publish_local(docs_dir: &Utf8Path, built: &Utf8Path, name: &str, moves_latest: bool) -> Plan {
     let dest = docs_dir.join(name);
-    let latest = docs_dir.join("latest");
     let pid = std::process::id();
     let tmp = docs_dir.join(format!(".{name}.tmp-{pid}"));
-    let _ = std::fs::remove_dir_all(&tmp);
-    copy_tree(built, &tmp)?;
-    if dest.exists() {
+    let mut plan = Plan::new();
+    plan.create_dir(docs_dir);
+    plan.remove_dir(&tmp);
+    plan.run(PlanCommand::new("cp").args(["-R", "--", built.as_str(), tmp.as_str()]));
+    if std::fs::symlink_metadata(&dest).is_ok() {
         // The same version again (a rebuilt dev version): the old tree goes aside, then away.
         let old = docs_dir.join(format!(".{name}.old-{pid}"));
-        std::fs::rename(&dest, &old).map_err(io(&dest))?;
-        std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
-        std::fs::remove_dir_all(&old).map_err(io(&old))?;
+        plan.rename(&dest, &old).rename(&tmp, &dest).remove_dir(&old);
     } else {
-        std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+        plan.rename(&tmp, &dest);
     }
     if moves_latest {
         let link = docs_dir.join(format!(".latest.tmp-{pid}"));
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(name, &link).map_err(io(&link))?;
-        std::fs::rename(&link, &latest).map_err(io(&latest))?;
+        plan.remove_file(&link).symlink(name, &link).rename(&link, docs_dir.join("latest"));
     }
-    Ok(moves_latest)
+    plan
 }
 
 /// The same order on a host, as packages are published there: under the publishers' lock,
@@ -251,21 +244,4 @@ fn product_crates(ws: &crate::workspace::Workspace) -> Result<Vec<String>> {
         }
     }
     Ok(out.into_iter().collect())
-}
-
-fn copy_tree(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
-    std::fs::create_dir_all(to).map_err(io(to))?;
-    for entry in std::fs::read_dir(from).map_err(io(from))? {
-        let entry = entry.map_err(io(from))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let (src, dst) = (from.join(name), to.join(name));
-        let kind = entry.file_type().map_err(io(&src))?;
-        if kind.is_dir() {
-            copy_tree(&src, &dst)?;
-        } else if kind.is_file() {
-            std::fs::copy(&src, &dst).map_err(io(&src))?;
-        }
-    }
-    Ok(())
 }

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
 use crate::exec;
-use crate::plan::{Action, Command as PlanCommand, Plan};
+use crate::plan::{Action, Command as PlanCommand, Plan, Secret};
 use crate::scm::{self, Trigger};
 use crate::targets::build::{trigger_arg, TRIGGER_FLAG};
 use crate::targets::build_rpms::{self, Kind};
@@ -314,6 +314,27 @@ struct Push {
     repository: String,
     insecure: bool,
     skopeo: std::path::PathBuf,
+    /// From the environment; `None`: a registry without login.
+    credentials: Option<Credentials>,
+}
+
+/// A registry login (`TRAINYARD_REGISTRY_USER`, `TRAINYARD_REGISTRY_PASSWORD`).
+struct Credentials {
+    user: String,
+    password: Secret,
+}
+
+impl Credentials {
+    /// Both variables, or neither; one alone is bad input.
+    fn from_env() -> Result<Option<Credentials>> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        match (var(USER_ENV), var(PASSWORD_ENV)) {
+            (Some(user), Some(password)) => Ok(Some(Credentials { user, password: Secret(password.into_bytes()) })),
+            (None, None) => Ok(None),
+            _ => Err(Error::usage(format!("{USER_ENV} and {PASSWORD_ENV} go together: one of them is not set"))
+                .with_help("set both (from the CI's secret store), or neither for a registry without login")),
+        }
+    }
 }
 
 impl ImageOptions {
@@ -346,6 +367,7 @@ impl ImageOptions {
                 repository: repo.to_string(),
                 insecure: args.flag("insecure"),
                 skopeo: exec::tool("skopeo", "skopeo")?,
+                credentials: Credentials::from_env()?,
             }),
             None => None,
         };
@@ -521,58 +543,43 @@ fn write_image(
     Ok(())
 }
 
-/// Copies each tag to the registry. The credentials (from the environment) go into an auth file
-/// readable by this user only, written here, not by the executor (whose files take the umask's
-/// mode), and removed after: the one raw file write of this target.
+/// Copies each tag to the registry: a plan of its own, planned when the image exists. The
+/// credentials go into an auth file readable by this user only ([`Action::WriteSecret`]: the
+/// plan shows its length, never its contents), removed after, even when a copy fails.
 fn push_tags(ctx: &Context, push: &Push, layout: &Utf8Path, tags: &[String]) -> Result<()> {
     let repo = push.repository.as_str();
-    let user = std::env::var(USER_ENV).ok().filter(|v| !v.is_empty());
-    let password = std::env::var(PASSWORD_ENV).ok().filter(|v| !v.is_empty());
-    // The auth file lives in the state directory, readable by this user only, removed after.
-    let auth_dir = ctx.ws.state_dir().join("image-auth");
+    let auth_file = ctx.ws.state_dir().join("image-auth").join(format!("auth-{}.json", std::process::id()));
+    let mut plan = Plan::new();
     let mut auth_args: Vec<String> = Vec::new();
-    let auth_file = auth_dir.join(format!("auth-{}.json", std::process::id()));
-    match (&user, &password) {
-        (Some(u), Some(p)) => {
-            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-            std::fs::create_dir_all(&auth_dir).map_err(io(&auth_dir))?;
-            std::fs::set_permissions(&auth_dir, std::fs::Permissions::from_mode(0o700)).map_err(io(&auth_dir))?;
-            let host = repo.split('/').next().unwrap_or_default();
-            let text = json!({"auths": {host: {"auth": base64(format!("{u}:{p}").as_bytes())}}}).to_string();
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&auth_file)
-                .map_err(io(&auth_file))?;
-            std::io::Write::write_all(&mut f, text.as_bytes()).map_err(io(&auth_file))?;
-            auth_args = vec!["--dest-authfile".into(), auth_file.to_string()];
-        }
-        (None, None) => {}
-        _ => {
-            return Err(Error::usage(format!("{USER_ENV} and {PASSWORD_ENV} go together: one of them is not set"))
-                .with_help("set both (from the CI's secret store), or neither for a registry without login"))
-        }
+    if let Some(Credentials { user, password }) = &push.credentials {
+        let host = repo.split('/').next().unwrap_or_default();
+        let mut login = user.clone().into_bytes();
+        login.push(b':');
+        login.extend_from_slice(&password.0);
+        let text = json!({"auths": {host: {"auth": base64(&login)}}}).to_string();
+        plan.push(Action::WriteSecret { path: auth_file.clone(), contents: Secret(text.into_bytes()) });
+        auth_args = vec!["--dest-authfile".into(), auth_file.to_string()];
     }
-    let result = (|| {
-        for t in tags {
-            eprintln!("trainyard: pushing {repo}:{t}");
-            let copy = PlanCommand::new(push.skopeo.to_string_lossy())
+    for t in tags {
+        plan.run(
+            PlanCommand::new(push.skopeo.to_string_lossy())
                 .args(["copy", "--quiet"])
                 .args(push.insecure.then_some("--dest-tls-verify=false"))
                 .args(auth_args.iter().cloned())
                 .arg(format!("oci:{layout}:{t}"))
                 .arg(format!("docker://{repo}:{t}"))
-                .network(format!("pushing {repo}:{t}"));
-            ctx.effects.apply(&Action::Run(copy)).map_err(|e| e.context(format!("pushing {repo}:{t}")))?;
-        }
-        Ok(())
-    })();
-    if auth_file.exists() {
-        std::fs::remove_file(&auth_file).map_err(io(&auth_file))?;
+                .network(format!("pushing {repo}:{t}")),
+        );
     }
-    result
+    let removal = push.credentials.is_some().then(|| Action::RemoveFile(auth_file.clone()));
+    plan.actions.extend(removal.clone());
+    ctx.effects.say(format!("pushing {}", tags.iter().map(|t| format!("{repo}:{t}")).collect::<Vec<_>>().join(", ")));
+    let pushed = ctx.effects.execute(&plan);
+    if let (Err(_), Some(removal)) = (&pushed, &removal) {
+        // The copy that failed stopped the plan before its last action: the secret still goes.
+        ctx.effects.apply(removal)?;
+    }
+    pushed
 }
 
 #[cfg(test)]

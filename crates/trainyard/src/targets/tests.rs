@@ -9,13 +9,12 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 
 use camino::Utf8PathBuf;
-use xshell::cmd;
 
 use crate::cargo::Invocation;
 use crate::cli::{TargetSpec, DRY_RUN};
 use crate::error::{Error, Result};
 use crate::exec;
-use crate::exec::shell;
+use crate::plan::{Action, Command, Plan};
 use crate::Context;
 
 pub const SPEC: TargetSpec = TargetSpec {
@@ -83,13 +82,10 @@ impl Need {
                         ));
                 }
                 let Some(python) = find(python) else { return Ok(false) };
-                let status = std::process::Command::new(python)
+                let import = Command::new(python.to_string_lossy())
                     .args(["-c", &format!("import {module}")])
-                    .env("PATH", path)
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .status();
-                Ok(status.is_ok_and(|s| s.success()))
+                    .env("PATH", path.to_string_lossy());
+                Ok(exec::read_command(&import).is_ok())
             }
         }
     }
@@ -148,21 +144,17 @@ pub fn missing_error(missing: &[Need], toolchains: &[(String, String)], root: bo
 
 /// The (major, minor) of every cargo of this machine: `$CARGO`, PATH's, each rustup toolchain's.
 fn cargo_versions(path: &OsStr) -> Vec<(u64, u64)> {
-    let version = |cargo: &OsStr| -> Option<(u64, u64)> {
-        let out = std::process::Command::new(cargo).arg("-V").env("PATH", path).output().ok()?;
-        let (major, minor, _) = crate::lockfile::parse_cargo_version(&String::from_utf8_lossy(&out.stdout))?;
+    let path = path.to_string_lossy();
+    // Probes: a cargo or rustup that is absent or fails stands in for nothing.
+    let read = |program: &str, args: &[&str]| {
+        exec::read_command(&Command::new(program).args(args.iter().copied()).env("PATH", path.as_ref())).ok()
+    };
+    let version = |cargo: &str| -> Option<(u64, u64)> {
+        let (major, minor, _) = crate::lockfile::parse_cargo_version(&read(cargo, &["-V"])?)?;
         Some((major, minor))
     };
-    let mut cargos: Vec<std::ffi::OsString> = vec![crate::cargo::program().into(), "cargo".into()];
-    let rustup = |args: &[&str]| {
-        std::process::Command::new("rustup")
-            .args(args)
-            .env("PATH", path)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-    };
+    let mut cargos: Vec<String> = vec![crate::cargo::program(), "cargo".into()];
+    let rustup = |args: &[&str]| read("rustup", args);
     for line in rustup(&["toolchain", "list"]).unwrap_or_default().lines() {
         let Some(name) = line.split_whitespace().next() else { continue };
         if let Some(cargo) = rustup(&["which", "--toolchain", name, "cargo"]) {
@@ -226,28 +218,42 @@ pub fn preflight(ctx: &Context, path: &OsStr, forbidden: bool) -> Result<()> {
     if !apt || !rustup {
         return Err(missing_error(&absent, &chains, root, &ctx.program));
     }
-    let sh = shell()?;
-    sh.set_var("PATH", path);
-    sh.set_var("DEBIAN_FRONTEND", "noninteractive");
+    let plan = install_plan(&absent, &chains);
+    // The user is told what is done to their system, whatever the verbosity.
+    let commands: Vec<String> =
+        plan.actions.iter().filter(|a| !matches!(a, Action::Later(_))).map(|a| a.to_string()).collect();
+    ctx.effects.result(format_args!("the test suite needs what is not installed; {}", commands.join("; ")));
+    ctx.effects
+        .execute_then(&plan, || {
+            let (still, chains) = (missing(needs, path)?, missing_toolchains(ctx, path)?);
+            if still.is_empty() && chains.is_empty() {
+                Ok(())
+            } else {
+                Err(missing_error(&still, &chains, root, &ctx.program).context("after installing"))
+            }
+        })
+        .map(|_| ())
+}
+
+/// What installs the missing packages (apt-get) and toolchains (rustup), then the check that
+/// they are found, made when they are installed.
+fn install_plan(absent: &[Need], chains: &[(String, String)]) -> Plan {
+    let mut plan = Plan::new();
+    let apt =
+        |args: &[&str]| Command::new("apt-get").env("DEBIAN_FRONTEND", "noninteractive").args(args.iter().copied());
     if !absent.is_empty() {
-        let pkgs = packages(&absent);
-        eprintln!("trainyard: the test suite needs {}; installing", pkgs.join(", "));
-        ctx.effects.announce(cmd!(sh, "apt-get update -qq"))?;
-        ctx.effects.announce(cmd!(sh, "apt-get install -y -qq {pkgs...}"))?;
+        plan.run(apt(&["update", "-qq"]));
+        plan.run(apt(&["install", "-y", "-qq"]).args(packages(absent)));
     }
     if !chains.is_empty() {
-        let names: Vec<&str> = chains.iter().map(|(t, _)| t.as_str()).collect();
-        ctx.effects.announce(cmd!(sh, "rustup toolchain install --profile minimal {names...}"))?;
+        plan.run(
+            Command::new("rustup")
+                .args(["toolchain", "install", "--profile", "minimal"])
+                .args(chains.iter().map(|(t, _)| t.clone())),
+        );
     }
-    if ctx.effects.dry_run {
-        return Ok(());
-    }
-    let (still, chains) = (missing(needs, path)?, missing_toolchains(ctx, path)?);
-    if still.is_empty() && chains.is_empty() {
-        Ok(())
-    } else {
-        Err(missing_error(&still, &chains, root, &ctx.program).context("after installing"))
-    }
+    plan.later("check again that what the test suite needs is found");
+    plan
 }
 
 pub fn run(ctx: &Context) -> Result<()> {
@@ -261,7 +267,9 @@ pub fn run(ctx: &Context) -> Result<()> {
     }
     let status = if has_nextest() {
         let config = ctx.ws.state_dir().join("nextest.toml");
-        ctx.effects.write(&config, NEXTEST_TOOL_CONFIG.as_bytes())?;
+        let mut plan = Plan::new();
+        plan.write(&config, NEXTEST_TOOL_CONFIG.as_bytes().to_vec());
+        ctx.effects.execute(&plan)?;
         let c = Invocation::new("nextest")
             .args(["run", "--workspace"])
             .manifest_path(manifest)
