@@ -11,10 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use xshell::cmd;
 
+use crate::cargo::program as cargo_program;
 use crate::error::{Error, Result};
 use crate::exec;
+use crate::exec::shell;
 use crate::lockfile::{self, LockSite};
-use crate::targets::build::{cargo_program, shell};
 use crate::Context;
 
 /// One crate to publish.
@@ -204,7 +205,7 @@ pub fn run(ctx: &Context) -> Result<()> {
 fn check_trigger(ctx: &Context, crates: &[Publishable], env: &dyn Fn(&str) -> Option<String>) -> Result<()> {
     use crate::scm::{self, Mode};
     let ws = &ctx.ws;
-    let trigger = crate::targets::build::trigger_arg(ctx)?;
+    let trigger = crate::targets::options::trigger(&ctx.args)?;
     let mode = scm::resolve_trigger(trigger, scm::ci_build(env).as_ref(), &ws.config.tag_prefix);
     match mode {
         Mode::Local => Ok(()),

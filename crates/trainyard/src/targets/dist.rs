@@ -10,14 +10,17 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
 use xshell::cmd;
 
+use crate::cargo::program as cargo_program;
 use crate::channel::Channel;
 use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
 use crate::exec;
+use crate::exec::shell;
+use crate::members::{workspace_members, Member};
 use crate::projects;
 use crate::scm::{self, Trigger};
-use crate::targets::build::{self, cargo_program, channel_arg, shell, BuildOptions};
-use crate::targets::build_rpms::{self, OUT_FLAG, RPM_CHANNEL_FLAG};
+use crate::targets::build::{self, BuildOptions};
+use crate::targets::options::{self, OUT_FLAG, RPM_CHANNEL_FLAG, TRIGGER_FLAG};
 use crate::Context;
 
 pub const HEAD_FLAG: FlagSpec = FlagSpec {
@@ -62,7 +65,7 @@ pub const SPEC: TargetSpec = TargetSpec {
             no network), with the host's Rust toolchain bound read-only; the binary RPMs it yields go to\n\
             target/trainyard/dist-rebuilt/.",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod): whose lock file is vendored" }],
-    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, HEAD_FLAG, COLLECTION_FLAG, REBUILD_FLAG, build::TRIGGER_FLAG],
+    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, HEAD_FLAG, COLLECTION_FLAG, REBUILD_FLAG, TRIGGER_FLAG],
     takes_projects: true,
     max_positional: 0,
     passthrough: false,
@@ -110,7 +113,7 @@ pub fn run(ctx: &Context) -> Result<()> {
 pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
     let ws = &ctx.ws;
     let fx = &ctx.effects;
-    let channel = channel_arg(ctx, "RPM_CHANNEL", Channel::Prod)?;
+    let channel = options::channel(&ctx.args, "RPM_CHANNEL", Channel::Prod)?;
     for (tool, package) in [("git", "git"), ("tar", "tar"), ("gzip", "gzip"), ("rpmbuild", "rpm")] {
         exec::tool(tool, package)?;
     }
@@ -125,7 +128,7 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
         )));
     }
     // As build_rpms: a push build never ships a release version, a tag build only HEAD's tag.
-    let trigger = build::trigger_arg(ctx)?;
+    let trigger = options::trigger(&ctx.args)?;
     let described = scm::describe(ws, trigger)?;
     let Some(commit) = described.commit.clone() else {
         return Err(Error::usage(format!("{} sets the version: dist needs the git commit it ships", scm::PRETEND_ENV))
@@ -166,8 +169,8 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
     let release = ws.config.rpm.release.clone().unwrap_or_else(|| "1".into());
     let source_date = source_date(ws, &commit)?;
     let out = out_dir(ctx, channel)?;
-    let members = build_rpms::workspace_members(ws)?;
-    let packaged: Vec<&build_rpms::Member> = members
+    let members = workspace_members(ws)?;
+    let packaged: Vec<&Member> = members
         .iter()
         .filter(|m| m.metadata.pointer("/trainyard/rpm").is_some() || m.metadata.get("generate-rpm").is_some())
         .collect();

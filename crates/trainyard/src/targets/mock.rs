@@ -9,14 +9,16 @@ use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::cli::{Args, FlagSpec, TargetSpec, VarSpec, DRY_RUN};
+use crate::cli::{Args, FlagSpec, TargetSpec, VarSpec};
+use crate::collection_manifest::Kind;
 use crate::error::{io, Error, Result};
 use crate::exec;
+use crate::members::workspace_members;
 use crate::plan::{self, Action};
 use crate::rpmpkg::{assets, FileKind};
 use crate::sandbox::mock::{self as mock_backend, Asset, MockPackage, MockPlan};
 use crate::sandbox::{self, Backend, InstallTest, Report, Smoke, SmokeResult};
-use crate::targets::build_rpms::{self, Collection, Kind};
+use crate::targets::build_rpms::{self, Collection};
 use crate::targets::options::{self, CollectionArgs};
 use crate::Context;
 
@@ -51,48 +53,39 @@ pub const SPEC: TargetSpec = TargetSpec {
             namespaces, no overlay, bubblewrap refused, unknown mock configuration); 3 a tool the\n\
             backend needs is missing (the message names the package to install).",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod)" }],
-    flags: &[
-        DRY_RUN,
-        options::RPM_CHANNEL_FLAG,
-        options::OUT_FLAG,
-        options::NO_DEPS_FLAG,
-        options::PACKAGE_FLAG,
-        options::VARIANT_FLAG,
-        options::FEATURES_FLAG,
-        options::ALL_FEATURES_FLAG,
-        options::NO_DEFAULT_FEATURES_FLAG,
-        options::PROFILE_FLAG,
-        options::TARGET_FLAG,
-        options::TRIGGER_FLAG,
-        FlagSpec {
-            name: "backend",
-            value: Some("NAME"),
-            help: "sandbox or mock (default: mock where Fedora's mock is installed, else sandbox)",
-            var: None,
-        },
-        FlagSpec {
-            name: "keep-root",
-            value: None,
-            help: "keep the installed root for inspection (the report says how to enter it)",
-            var: None,
-        },
-        FlagSpec {
-            name: "mock-config",
-            value: Some("CFG"),
-            help: "mock backend: mock's configuration, a name or a .cfg file (default: default)",
-            var: None,
-        },
-        FlagSpec {
-            name: "smoke-timeout",
-            value: Some("SECS"),
-            help: "a smoke command still running after this is killed and fails (default 60)",
-            var: None,
-        },
-    ],
+    flags: &FLAGS,
     takes_projects: true,
     max_positional: 0,
     passthrough: false,
 };
+
+/// The collection's flags (as `build_rpms`), then the install test's own.
+const FLAGS: [FlagSpec; 16] = options::collection_flags_and([
+    FlagSpec {
+        name: "backend",
+        value: Some("NAME"),
+        help: "sandbox or mock (default: mock where Fedora's mock is installed, else sandbox)",
+        var: None,
+    },
+    FlagSpec {
+        name: "keep-root",
+        value: None,
+        help: "keep the installed root for inspection (the report says how to enter it)",
+        var: None,
+    },
+    FlagSpec {
+        name: "mock-config",
+        value: Some("CFG"),
+        help: "mock backend: mock's configuration, a name or a .cfg file (default: default)",
+        var: None,
+    },
+    FlagSpec {
+        name: "smoke-timeout",
+        value: Some("SECS"),
+        help: "a smoke command still running after this is killed and fails (default 60)",
+        var: None,
+    },
+]);
 
 /// Mock's own configuration when none is named: `/etc/mock/default.cfg`.
 const DEFAULT_MOCK_CONFIG: &str = "default";
@@ -288,7 +281,7 @@ fn mock_packages(ctx: &Context, args: &MockArgs, collection: &Collection) -> Res
         collection.manifest.packages.iter().filter(|p| p.kind == Kind::Internal).map(|p| p.name.as_str()).collect();
     let build_version = crate::scm::describe(ws, args.collection.build.trigger)?.semver();
     let mut out = Vec::new();
-    let members = build_rpms::workspace_members(ws)?;
+    let members = workspace_members(ws)?;
     let variants = build_rpms::variants(&args.collection.variants, &members.iter().collect::<Vec<_>>())?;
     for member in members {
         let read = assets::from_metadata_with_variants(&member.info, &member.metadata, &release_dir, arch, &variants);
