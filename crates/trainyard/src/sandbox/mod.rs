@@ -325,7 +325,7 @@ pub fn preflight(work_dir: &Utf8Path) -> Result<Privilege> {
             missing.push("rpm");
         }
     }
-    let privilege = if effective_uid() == Some(0) { Privilege::Root } else { Privilege::UserNamespace };
+    let privilege = if crate::access::effective_uid() == Some(0) { Privilege::Root } else { Privilege::UserNamespace };
     if missing.is_empty() {
         if let Err(why) = probe_overlay(work_dir, privilege) {
             problems.push(why);
@@ -406,12 +406,6 @@ fn probe_bwrap() -> std::result::Result<(), String> {
         }
     }
     Ok(())
-}
-
-pub(crate) fn effective_uid() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
 }
 
 static RUNS: AtomicUsize = AtomicUsize::new(0);

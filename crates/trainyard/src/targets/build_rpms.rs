@@ -101,7 +101,7 @@ pub fn out_dir(ctx: &Context, args: &CollectionArgs) -> Result<Output> {
         Some(dir) => ctx.ws.root.join(dir),
         None => ctx.ws.target_dir.join("rpms").join(args.channel.as_str()),
     };
-    Output::check(&dir, &ctx.ws, ctx.effects.dry_run)
+    Output::check(&dir, &ctx.ws)
 }
 
 /// Builds and writes the collection as the command line says (`image` and `release` call this).

@@ -194,7 +194,7 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
         Some(dir) => {
             // Checked before anything is built: a collection of this workspace must be there.
             crate::collection::read(dir)?;
-            Some(crate::collection::Output::check(dir, ws, fx.dry_run)?)
+            Some(crate::collection::Output::check(dir, ws)?)
         }
         None => None,
     };
