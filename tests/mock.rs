@@ -193,9 +193,14 @@ fn the_collection_installs_and_every_smoke_command_prints_its_version() {
     let host = Host::before(d.tmp.path());
     let (dry, run, executed) = dry_run_equals_run(&d.portal, &["mock", "SERVER_CORE=rpm-2.0", "RPM_CHANNEL=dev"], &[]);
     host.assert_unchanged();
-    dry.says("would later: install the collection into a clean root");
-    assert!(executed.iter().any(|l| l.starts_with("later: install the collection")), "{executed:?}");
-    assert!(executed.iter().any(|l| l.starts_with("write collection: ")), "{executed:?}");
+    // The install test is one action, printed by the dry-run and recorded by the run, after the
+    // collection is written.
+    let session = "sandbox: install the workspace's packages of the collection in ";
+    dry.says(&format!("would {session}"));
+    let written = executed.iter().position(|l| l.starts_with("write collection: ")).expect("the collection is written");
+    let installed = executed.iter().position(|l| l.starts_with(session)).expect("the session is recorded");
+    assert_eq!(installed, executed.len() - 1, "{executed:?}");
+    assert!(written < installed, "{executed:?}");
     let run = &run;
     assert_says(
         run,
@@ -221,7 +226,7 @@ fn the_collection_installs_and_every_smoke_command_prints_its_version() {
     let before = snapshot(&d.portal);
     let dry = d.mock(&["--dry-run"]);
     dry.ok();
-    assert_says(&dry, &["would run: ", "cargo build", "would later: install the collection"]);
+    assert_says(&dry, &["would run: ", "cargo build", "would sandbox: install the workspace's packages"]);
     assert!(snapshot(&d.portal) == before);
 }
 

@@ -230,6 +230,9 @@ pub enum Action {
     /// Writes a collection of packages into its output directory and switches it in whole
     /// (see [`crate::collection`]).
     Collection(Box<crate::collection::Write>),
+    /// Runs an install test in a fresh root (`mock`'s sandbox backend): one action whose steps
+    /// the sandbox session takes itself (see [`crate::sandbox::session`]).
+    Sandbox(Box<crate::sandbox::Session>),
     /// A part planned at run time, from what the actions before it produce: says what it does
     /// and what it depends on. Executing it changes nothing; the run then plans that part.
     Later(String),
@@ -248,6 +251,7 @@ impl fmt::Display for Action {
             Action::RemoveDir(path) => format!("remove: {path}/"),
             Action::Edit { editor, file } => format!("edit: {file} with `{editor}`"),
             Action::Collection(w) => format!("write collection: {w}"),
+            Action::Sandbox(s) => format!("sandbox: {s}"),
             Action::Later(what) => format!("later: {what}"),
         };
         f.write_str(&redact::text(&line))
@@ -387,6 +391,7 @@ pub(crate) fn apply(action: &Action) -> crate::error::Result<()> {
             Ok(())
         }
         Action::Collection(w) => crate::collection::write(w),
+        Action::Sandbox(s) => crate::sandbox::session::run(s),
         Action::Later(_) => Ok(()),
     }
 }

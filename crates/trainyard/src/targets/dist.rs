@@ -347,7 +347,7 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
     if ctx.args.flag("rebuild") {
         let rebuilt = ws.state_dir().join("dist-rebuilt");
         let _ = std::fs::remove_dir_all(&rebuilt);
-        for rpm in crate::sandbox::rebuild::rebuild(&out.join(&srpm), &ws.state_dir().join("sandbox"), &rebuilt, fx)? {
+        for rpm in crate::sandbox::rebuild::rebuild(&out.join(&srpm), &ws.state_dir().join("sandbox"), &rebuilt)? {
             println!("rebuilt offline in a clean root: {}", ws.display(&rpm));
         }
     }

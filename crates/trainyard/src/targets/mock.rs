@@ -147,30 +147,55 @@ pub fn run(ctx: &Context) -> Result<()> {
 
     let started = Instant::now();
     let build_rpms::Planned { mut plan, rest } = build_rpms::plan(ctx, &args.collection)?;
-    // The install is planned once the collection is written (its packages are read from it).
-    plan.later(format!("install the collection into a clean root and run the smoke commands ({backend} backend)"));
-    let Some(collection) = ctx.effects.execute_then(&plan, || rest.run(ctx, &args.collection))? else {
-        return Ok(());
-    };
-    let build = started.elapsed();
-
-    let smoke: Vec<Smoke> = collection
-        .smoke
-        .iter()
-        .map(|s| Smoke { package: s.package.clone(), command: s.command.clone(), expect_output: s.expect.clone() })
-        .collect();
-    let (mut report, result) = match backend {
+    // The sandbox's install test is one action after the collection's stages; what it installs
+    // is read from the collection once written. The mock backend's part is planned then.
+    let session = match backend {
         Backend::Sandbox => {
-            let mut test = InstallTest::new(work_dir);
+            let out = build_rpms::out_dir(ctx, &args.collection)?.path;
+            let session = sandbox::Session::of_collection(&out, &work_dir, args.keep_root);
+            plan.push(Action::Sandbox(Box::new(session.clone())));
+            Some(session)
+        }
+        Backend::Mock => {
+            plan.later(format!(
+                "install the collection into a clean root and run the smoke commands ({backend} backend)"
+            ));
+            None
+        }
+    };
+    let mut written = None;
+    let mut build = Duration::ZERO;
+    let executed = ctx.effects.execute_then(&plan, || {
+        let collection = rest.run(ctx, &args.collection)?;
+        build = started.elapsed();
+        let smoke: Vec<Smoke> = collection
+            .smoke
+            .iter()
+            .map(|s| Smoke { package: s.package.clone(), command: s.command.clone(), expect_output: s.expect.clone() })
+            .collect();
+        if let Some(session) = &session {
+            let mut test = InstallTest::new(&work_dir);
             test.repo_rpms = collection.manifest.packages.iter().map(|p| collection.out_dir.join(&p.file)).collect();
             test.install = collection.workspace_packages.clone();
-            test.smoke = smoke;
+            test.smoke = smoke.clone();
             test.keep_root = args.keep_root;
             test.smoke_timeout = smoke_timeout;
             test.limits = limits;
-            sandbox::run_with_report(&test, &ctx.effects)
+            session.provide(test);
         }
-        Backend::Mock => {
+        let m = &collection.manifest;
+        written = Some(format!("{backend} backend, {} {} for {}:", m.workspace, m.version, m.channel));
+        Ok((collection, smoke))
+    });
+    // A dry-run printed the plan; a run that failed before the collection was written has no report.
+    let Some(header) = written else {
+        return executed.map(|_| ());
+    };
+    let (mut report, result) = match (session, executed) {
+        (Some(session), executed) => (session.report(), executed.map(|_| ())),
+        (None, Err(e)) => return Err(e),
+        (None, Ok(None)) => return Ok(()),
+        (None, Ok(Some((collection, smoke)))) => {
             let mut report = Report::default();
             let mock_started = Instant::now();
             let result = run_mock(ctx, &args, &collection, &mock_config, &smoke, smoke_timeout, &mut report);
@@ -180,10 +205,7 @@ pub fn run(ctx: &Context) -> Result<()> {
     };
     report.timings.build = build;
     report.timings.total += build;
-    println!(
-        "{backend} backend, {} {} for {}:",
-        collection.manifest.workspace, collection.manifest.version, collection.manifest.channel
-    );
+    println!("{header}");
     print!("{}", report.render());
     result.map_err(|e| e.context(format!("mock ({backend} backend)")))
 }
