@@ -17,7 +17,7 @@ const EPOCH: &str = "1767225600";
 /// local registry), no RELEASE.txt yet.
 struct Fixture {
     repo: Repo,
-    _tmp: TempDir,
+    tmp: TempDir,
     ops: PathBuf,
 }
 
@@ -26,7 +26,7 @@ impl Fixture {
         let Made { repo, tmp, .. } = Portal { commits: &[BUG_COMMIT], ..Portal::default() }.make(label);
         let ops = tmp.path.join("ops");
         std::fs::write(&ops, "Ops\n").unwrap();
-        Fixture { repo, _tmp: tmp, ops }
+        Fixture { repo, tmp, ops }
     }
 
     /// `release 1.2 --message-file OPS` plus `args`, with `env`.
@@ -50,6 +50,28 @@ impl Fixture {
             self.repo.git(&["rev-parse", "HEAD"]),
             self.repo.git(&["status", "--porcelain", "--untracked-files=all"]),
         )
+    }
+
+    /// `release 1.2 ... ARGS --dry-run`, then the run recording what the executor runs (test
+    /// builds): the run succeeds and does exactly what the dry-run printed, in order.
+    fn as_planned(&self, args: &[&str], point: &str) -> Run {
+        let dry = self.release(&[args, &["--dry-run"]].concat(), &[]);
+        assert_eq!(dry.code, Some(0), "{point}: the dry-run failed: {}", said(&dry));
+        let planned: Vec<String> =
+            dry.stdout.lines().filter_map(|l| l.strip_prefix("would ")).map(str::to_string).collect();
+        let record = self.tmp.path.join("record");
+        let _ = std::fs::remove_file(&record);
+        let r = self.release(args, &[("TRAINYARD_TEST_RECORD", record.to_str().unwrap())]);
+        assert_eq!(r.code, Some(0), "{point}: {}", said(&r));
+        let executed: Vec<String> =
+            std::fs::read_to_string(&record).unwrap_or_default().lines().map(str::to_string).collect();
+        assert!(
+            crate::support::workspace::plan_matches(&planned, &executed),
+            "{point}: {args:?} did not do what its dry-run printed\n--- planned:\n{}\n--- executed:\n{}",
+            planned.join("\n"),
+            executed.join("\n")
+        );
+        r
     }
 
     fn journal(&self) -> PathBuf {
@@ -109,8 +131,9 @@ fn killed_inside_each_step_abort_restores_exactly() {
         again.fails_with(2);
         let step = point.split(':').next().unwrap();
         assert!(said(&again).contains(&format!("inside `{step}`")), "{point}: {}", said(&again));
-        let abort = f.release(&["--abort"], &[]);
-        abort.ok();
+        // The abort does what its dry-run printed: the stale locks and files it removes, the
+        // refs it moves back, the checkout.
+        let abort = f.as_planned(&["--abort"], point);
         assert_eq!(f.snapshot(), before, "{point}: --abort restores exactly\n{}", said(&abort));
         assert!(!f.journal().exists(), "{point}: the journal is gone");
         if point == "start:5" {
@@ -144,8 +167,25 @@ fn killed_inside_a_step_then_resumed_exactly() {
 
     for point in ["start:5", "start:2", "notes:1", "notes:2", "notes:end", "tag:end"] {
         killed(&f.release(&[], &[("TRAINYARD_KILL_AT", point)]), point);
-        let r = f.release(&["--resume"], &stop);
+        // The dry-run prints how the interrupted step is taken back, then that the steps left
+        // are planned from what that leaves; the run (stopped after the tag) does exactly that.
+        let dry = f.release(&["--resume", "--dry-run"], &[]);
+        assert_eq!(dry.code, Some(0), "{point}: {}", said(&dry));
+        let planned: Vec<String> =
+            dry.stdout.lines().filter_map(|l| l.strip_prefix("would ")).map(str::to_string).collect();
+        assert!(planned.last().is_some_and(|l| l.starts_with("later: the steps left")), "{point}: {}", dry.stdout);
+        let record = f.tmp.path.join("record");
+        let _ = std::fs::remove_file(&record);
+        let r = f.release(&["--resume"], &[stop[0], ("TRAINYARD_TEST_RECORD", record.to_str().unwrap())]);
         r.fails_with(1);
+        let executed: Vec<String> =
+            std::fs::read_to_string(&record).unwrap_or_default().lines().map(str::to_string).collect();
+        assert!(
+            crate::support::workspace::plan_matches(&planned, &executed),
+            "{point}: the resume did not do what its dry-run printed\n--- planned:\n{}\n--- executed:\n{}",
+            planned.join("\n"),
+            executed.join("\n")
+        );
         assert!(said(&r).contains("stopped after `tag`"), "{point}: {}", said(&r));
         assert_eq!(f.snapshot(), reference, "{point}: --resume ends where an uninterrupted run does\n{}", said(&r));
         f.release(&["--abort"], &[]).ok();

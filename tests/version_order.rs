@@ -2,8 +2,9 @@
 //! generated set of versions: rpm's own `rpmvercmp` (one `rpm --eval` running a lua loop),
 //! PEP 440 as Python's `packaging` implements it (one python3 process), and Cargo's `semver`.
 //!
-//! Needs `rpm` and a python3 with `packaging` (`python3 -m pip install packaging`); set
-//! `PYTHON` to use another interpreter. A missing tool fails the test, it does not skip it.
+//! Needs `rpm` and Debian's python3 with `packaging` (`apt-get install python3-packaging`, which
+//! `cargo xtask tests` installs); set `PYTHON` to use another interpreter. A missing tool fails
+//! the test, it does not skip it.
 
 use std::cmp::Ordering;
 use std::io::Write;
@@ -149,10 +150,10 @@ for line in open(sys.argv[1]):
     out.append("-1" if va < vb else ("1" if va > vb else "0"))
 print("\n".join(out))
 "#;
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let python = python();
     let mut cmd = Command::new(&python);
     cmd.arg("-c").arg(script).arg(&input);
-    let theirs = run(cmd, "python3 with packaging", "python3 -m pip install packaging (or set PYTHON)");
+    let theirs = run(cmd, "python3 with packaging", "apt-get install python3-packaging (or set PYTHON)");
     remove(&input);
     assert_agree("python packaging", &pairs, Version::to_pep440, &theirs, |a, b| sign(a.cmp(b)));
 }
@@ -246,10 +247,10 @@ fn every_line_sorts_the_same_in_rpm_pep440_and_semver() {
 
     let input = temp_file("line-pep440.txt", &pair_lines(&pairs, Version::to_pep440));
     let script = "import sys\nfrom packaging.version import Version\nfor l in open(sys.argv[1]):\n    a, b = map(Version, l.split())\n    print(-1 if a < b else (1 if a > b else 0))\n";
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let python = python();
     let mut cmd = Command::new(&python);
     cmd.arg("-c").arg(script).arg(&input);
-    let theirs = run(cmd, "python3 with packaging", "python3 -m pip install packaging (or set PYTHON)");
+    let theirs = run(cmd, "python3 with packaging", "apt-get install python3-packaging (or set PYTHON)");
     remove(&input);
     assert_agree("python packaging (one line)", &pairs, Version::to_pep440, &theirs, |a, b| sign(a.cmp(b)));
 
@@ -261,4 +262,11 @@ fn every_line_sorts_the_same_in_rpm_pep440_and_semver() {
     for expected in ["0.18.0~~dev6", "0.18.0~b1", "0.18.0~rc1", "0.18.0", "0.18.1~~dev1", "0.18.1"] {
         assert!(rpm.contains(&expected.to_string()), "{expected} not in {rpm:?}");
     }
+}
+
+/// `PYTHON`, or Debian's python3 (the one `cargo xtask tests` installs `packaging` for; a pyenv
+/// `python3` earlier on PATH lacks it), or whatever `python3` is on PATH.
+fn python() -> String {
+    std::env::var("PYTHON")
+        .unwrap_or_else(|_| if Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" }.into())
 }

@@ -129,6 +129,56 @@ impl Effects {
         }
     }
 
+    /// A line of the plan's text that is not an action (what the plan leaves out, a value known
+    /// only at run time): printed by a dry-run, on stdout; a run prints nothing.
+    pub fn note(&self, line: impl std::fmt::Display) {
+        if self.dry_run {
+            println!("{}", crate::error::printable(&crate::redact::text(&line.to_string())));
+        }
+    }
+
+    /// A line of what a run did that is the command's output (`backported 2 commits to main`):
+    /// on stdout after a real run; a dry-run printed the plan instead and says nothing more.
+    pub fn outcome(&self, line: impl std::fmt::Display) {
+        if !self.dry_run {
+            println!("{}", crate::error::printable(&crate::redact::text(&line.to_string())));
+        }
+    }
+
+    /// Whether this process can carry out `action` when the executor gets to it, checked before
+    /// the first action of its plan: an editor needs a terminal. A dry-run opens nothing and
+    /// needs none.
+    pub fn can_apply(&self, action: &Action) -> bool {
+        use std::io::IsTerminal;
+        match action {
+            Action::Edit { .. } => self.dry_run || std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+            _ => true,
+        }
+    }
+
+    /// A plan made before the actions that come first have run, naming what they produce (a
+    /// commit not made yet): a dry-run keeps it as planned (and prints it as such); a run plans
+    /// it `again` from what those actions made, so it acts on the real values.
+    pub fn planned_again<P>(&self, planned: P, again: impl FnOnce() -> Result<P>) -> Result<P> {
+        if self.dry_run {
+            return Ok(planned);
+        }
+        again()
+    }
+
+    /// Runs a planned command that changes something for good (a crate published to a
+    /// registry), printing it whatever the verbosity; a dry-run prints its plan line instead.
+    pub fn announce_command(&self, cmd: &plan::Command) -> Result<()> {
+        let action = Action::Run(cmd.clone());
+        if self.dry_run {
+            println!("would {action}");
+            return Ok(());
+        }
+        eprintln!("$ {cmd}");
+        plan::record(&action.to_string());
+        plan::apply(&action)
+    }
+
     /// Runs a command whose exit code is the result (a test suite's, passed through): prints it
     /// in dry-run (and returns 0), otherwise records it, runs it with the terminal's streams and
     /// returns its exit code (1 when killed by a signal).
@@ -271,6 +321,12 @@ fn output_of(cmd: &plan::Command) -> Result<(bool, String, String)> {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     ))
+}
+
+/// Runs a read-only command given as a [`plan::Command`] (its time bounded when it is a network
+/// one) and returns (success, stdout, stderr) without failing on its status.
+pub fn read_command_output(cmd: &plan::Command) -> Result<(bool, String, String)> {
+    output_of(cmd)
 }
 
 /// Runs a read-only command and returns (success, stdout, stderr) without failing on status.

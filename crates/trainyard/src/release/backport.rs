@@ -108,8 +108,8 @@ pub fn run(repo: &Repo, state: &State, line: Option<&str>, apply: bool) -> Resul
         }
         applied += 1;
     }
-    if !repo.ctx.effects.dry_run {
-        println!("backported {applied} commit{} to {default}", if applied == 1 { "" } else { "s" });
-    }
+    repo.ctx
+        .effects
+        .outcome(format!("backported {applied} commit{} to {default}", if applied == 1 { "" } else { "s" }));
     Ok(())
 }

@@ -77,8 +77,6 @@ pub fn run(repo: &Repo, state: &State, commits: &[String]) -> Result<()> {
         }
         applied += 1;
     }
-    if !repo.ctx.effects.dry_run {
-        println!("picked {applied} commit{} onto {here}", if applied == 1 { "" } else { "s" });
-    }
+    repo.ctx.effects.outcome(format!("picked {applied} commit{} onto {here}", if applied == 1 { "" } else { "s" }));
     Ok(())
 }

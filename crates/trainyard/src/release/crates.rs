@@ -9,13 +9,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use xshell::cmd;
-
-use crate::cargo::program as cargo_program;
+use crate::cargo::{program as cargo_program, Invocation};
 use crate::error::{Error, Result};
 use crate::exec;
-use crate::exec::shell;
 use crate::lockfile::{self, LockSite};
+use crate::plan::{self, Plan};
 use crate::Context;
 
 /// One crate to publish.
@@ -53,11 +51,12 @@ pub fn order(crates: &[Publishable]) -> Vec<Publishable> {
 
 /// The workspace's members that may go to `registry` (`publish` absent, or naming it).
 fn publishable(ctx: &Context, registry: &str) -> Result<Vec<Publishable>> {
-    let sh = shell()?;
-    sh.change_dir(&ctx.ws.root);
-    let cargo = cargo_program();
-    let manifest = &ctx.ws.manifest;
-    let json = exec::read(cmd!(sh, "{cargo} metadata --format-version 1 --no-deps --manifest-path {manifest}"))?;
+    let metadata = Invocation::new("metadata")
+        .args(["--format-version", "1", "--no-deps"])
+        .manifest_path(&ctx.ws.manifest)
+        .dir(&ctx.ws.root)
+        .command();
+    let json = exec::read_command(&metadata)?;
     let meta: cargo_metadata::Metadata =
         serde_json::from_str(&json).map_err(|e| Error::failed(format!("reading cargo metadata: {e}")))?;
     let members: BTreeSet<_> = meta.workspace_members.iter().collect();
@@ -140,60 +139,52 @@ pub fn run(ctx: &Context) -> Result<()> {
     let seed = std::fs::read(&lock).map_err(|e| {
         crate::error::io(&lock)(e).with_help("generate the lock file with `cargo generate-lockfile` and commit it")
     })?;
-    let _guard = if fx.dry_run { None } else { Some(lockfile::BuildLock::acquire(ws)?) };
+    let _guard = fx.hold(|| lockfile::BuildLock::acquire(ws))?;
+    let mut prepare = Plan::new();
     if mechanism == lockfile::Mechanism::LockfilePath {
-        if fx.dry_run {
-            println!("would copy Cargo.lock to {} and publish with it", ws.display(&site.lock));
-        } else {
-            site.prepare(ws, Some(&seed))?;
-        }
+        // trainyard's copy of Cargo.lock, which every publish reads.
+        prepare.extend(site.prepare_plan(ws, Some(&seed))?);
     }
-    let sh = shell()?;
-    // Cargo reads the registry's definition from the workspace's configuration too.
-    sh.change_dir(&ws.root);
     // cargo publish checks the git status of what it packages, which it cannot do through the
     // shadow an older cargo builds from: there it runs on the workspace itself, `--locked`, so
     // cargo refuses rather than writes Cargo.lock (and the index check never writes it).
-    let at = &match mechanism {
+    let at = match mechanism {
         lockfile::Mechanism::LockfilePath => site.cargo_args(),
         lockfile::Mechanism::Shadow => vec!["--manifest-path".to_string(), ws.manifest.to_string()],
     };
     let target_dir = ws.state_dir().join("publish-target");
-    let mut published = Vec::new();
+    // The crates the registry lacks, each with its publish (cargo reads the registry's
+    // definition from the workspace's configuration too: it runs in the workspace).
+    let mut publishes = Vec::new();
     for c in &crates {
-        if in_registry(&sh, &cargo, &registry, c)? {
+        if in_registry(ctx, &cargo, &registry, c)? {
             println!("{} {}: already in {registry}, skipped", c.name, c.version);
             continue;
         }
-        let name = &c.name;
-        let publish = cmd!(
-            sh,
-            "{cargo} publish --registry {registry} --package {name} --locked {at...} --target-dir {target_dir}"
-        );
-        if fx.dry_run {
-            println!("would run: {publish}");
-            continue;
-        }
-        eprintln!("$ {publish}");
-        let (ok, _, err) = exec::output(publish)?;
-        if !ok {
+        let publish = Invocation::new("publish")
+            .args(["--registry", &registry, "--package", &c.name, "--locked"])
+            .args(at.iter().cloned())
+            .args(["--target-dir", target_dir.as_str()])
+            .dir(&ws.root)
+            .command();
+        publishes.push((c, publish));
+    }
+    fx.execute(&prepare)?;
+    let mut published = Vec::new();
+    for (c, publish) in &publishes {
+        fx.announce_command(publish).map_err(|e| {
             let done = if published.is_empty() {
                 "nothing was published".to_string()
             } else {
                 format!("published: {}", published.join(", "))
             };
-            return Err(Error::failed(format!(
-                "publishing {} {} to {registry} failed ({done}):\n{}",
-                c.name,
-                c.version,
-                err.trim_end()
-            ))
-            .with_help(format!(
-                "fix the cause and run `{} release publish-crates` again: crates already in {registry} are skipped",
-                ctx.program
-            )));
-        }
-        println!("{} {}: published to {registry}", c.name, c.version);
+            Error::failed(format!("publishing {} {} to {registry} failed ({done}): {}", c.name, c.version, e.message))
+                .with_help(format!(
+                    "fix the cause and run `{} release publish-crates` again: crates already in {registry} are skipped",
+                    ctx.program
+                ))
+        })?;
+        fx.outcome(format!("{} {}: published to {registry}", c.name, c.version));
         published.push(format!("{} {}", c.name, c.version));
     }
     Ok(())
@@ -231,11 +222,13 @@ fn check_trigger(ctx: &Context, crates: &[Publishable], env: &dyn Fn(&str) -> Op
 
 /// Whether the registry's index has `c` at its version (`cargo info NAME@VERSION`, which
 /// reads the index; not found is cargo's "could not find").
-fn in_registry(sh: &xshell::Shell, cargo: &str, registry: &str, c: &Publishable) -> Result<bool> {
+fn in_registry(ctx: &Context, cargo: &str, registry: &str, c: &Publishable) -> Result<bool> {
     let spec = format!("{}@{}", c.name, c.version);
-    let asked = cmd!(sh, "{cargo} info --quiet --registry {registry} {spec}");
-    let out = crate::bounded::network(asked.into(), &format!("asking {registry} for {spec}"))?;
-    let (ok, err) = (out.success(), out.stderr);
+    let asked = plan::Command::new(cargo)
+        .args(["info", "--quiet", "--registry", registry, &spec])
+        .dir(&ctx.ws.root)
+        .network(format!("asking {registry} for {spec}"));
+    let (ok, _, err) = exec::read_command_output(&asked)?;
     if ok {
         return Ok(true);
     }

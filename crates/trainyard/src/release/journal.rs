@@ -20,6 +20,7 @@ use super::pipeline::PathStep;
 use super::{Repo, Version};
 use crate::error::{io, Error, Result};
 use crate::exec::write_atomic;
+use crate::plan::Action;
 use crate::workspace::Workspace;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,15 +172,29 @@ impl Journal {
         Ok(None)
     }
 
-    pub fn save(&self, ws: &Workspace) -> Result<()> {
+    pub fn save(&self, repo: &Repo) -> Result<()> {
         let text = serde_json::to_string_pretty(self).expect("journal serialises");
         // No secret reaches the disk, whatever a step's error message quoted.
-        write_atomic(&path(ws, &self.version), crate::redact::text(&text).as_bytes())
+        self.store(repo, Some(crate::redact::text(&text).as_bytes()))
     }
 
-    pub fn remove(&self, ws: &Workspace) -> Result<()> {
-        let path = path(ws, &self.version);
-        std::fs::remove_file(&path).map_err(io(&path))
+    pub fn remove(&self, repo: &Repo) -> Result<()> {
+        self.store(repo, None)
+    }
+
+    /// The journal's one way to the disk: its file written whole (atomically), or removed
+    /// (`None`). The journal is the executor's delegate, not an action of a plan: it records
+    /// the progress of the release between the actions the executor applies, so a dry-run,
+    /// which applies none, records nothing.
+    fn store(&self, repo: &Repo, contents: Option<&[u8]>) -> Result<()> {
+        if repo.ctx.effects.dry_run {
+            return Ok(());
+        }
+        let path = path(&repo.ctx.ws, &self.version);
+        match contents {
+            Some(bytes) => write_atomic(&path, bytes),
+            None => std::fs::remove_file(&path).map_err(io(&path)),
+        }
     }
 
     pub fn is_done(&self, step: PathStep) -> bool {
@@ -210,16 +225,16 @@ impl Journal {
             },
             writes,
         });
-        self.save(&repo.ctx.ws)
+        self.save(repo)
     }
 
     /// Records, before it starts, that the running step checks out `target` (a branch).
     pub fn checking_out(&mut self, repo: &Repo, target: &str) -> Result<()> {
-        if self.running.is_none() || repo.ctx.effects.dry_run {
+        if self.running.is_none() {
             return Ok(());
         }
         self.checkout = Some(target.to_string());
-        self.save(&repo.ctx.ws)
+        self.save(repo)
     }
 
     /// Records that the running step is done.
@@ -228,7 +243,7 @@ impl Journal {
         self.checkout = None;
         self.done.push(step);
         self.record_refs(repo)?;
-        self.save(&repo.ctx.ws)
+        self.save(repo)
     }
 
     /// Undoes what an interrupted step did (its refs, its files), so that it can run again
@@ -240,9 +255,7 @@ impl Journal {
         let said = self.apply_undo(repo, &plan, &running.head, running.head_was_branch)?;
         self.running = None;
         self.checkout = None;
-        if !repo.ctx.effects.dry_run {
-            self.save(&repo.ctx.ws)?;
-        }
+        self.save(repo)?;
         Ok(said)
     }
 
@@ -383,21 +396,11 @@ impl Journal {
         let root = &repo.ctx.ws.root;
         let mut said = Vec::new();
         for lock in &plan.stale_locks {
-            effects.say(format!("remove {lock} (left by the interrupted git command)"));
-            if !effects.dry_run {
-                match std::fs::remove_file(lock) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(lock)(e)),
-                    _ => {}
-                }
-            }
+            effects.apply(&Action::RemoveFile(lock.clone()))?;
             said.push(format!("removed {lock}, left by the git command the kill interrupted"));
         }
         for path in &plan.remove {
-            effects.say(format!("remove {path} (written by the interrupted step)"));
-            if !effects.dry_run {
-                let full = root.join(path);
-                std::fs::remove_file(&full).map_err(io(&full))?;
-            }
+            effects.apply(&Action::RemoveFile(root.join(path)))?;
             said.push(format!("removed {path}, written by the interrupted step"));
         }
         repo.git.run(effects, &["checkout", "--quiet", "--detach"])?;
@@ -421,13 +424,11 @@ impl Journal {
             };
             said.push(format!("{what}{dropped}"));
         }
-        if !effects.dry_run {
-            // The checkout below, recorded first: killed inside it, the next `--resume` or
-            // `--abort` knows the files it leaves for its own.
-            let mut marked = self.clone();
-            marked.checkout = Some(head.to_string());
-            marked.save(&repo.ctx.ws)?;
-        }
+        // The checkout below, recorded first: killed inside it, the next `--resume` or
+        // `--abort` knows the files it leaves for its own.
+        let mut marked = self.clone();
+        marked.checkout = Some(head.to_string());
+        marked.save(repo)?;
         let force = !plan.restore.is_empty();
         let mut checkout = vec!["checkout", "--quiet"];
         if force {

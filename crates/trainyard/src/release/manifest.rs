@@ -129,15 +129,12 @@ fn replace_string(line: &str, at: usize, old: &str, new: &str) -> Option<String>
 /// The workspace members whose version is the workspace's (`version.workspace = true`,
 /// or the root package holding it).
 pub fn following_members(ctx: &Context) -> Result<Vec<String>> {
-    // A read: through exec::read, which starts the processes that change nothing.
-    let sh = xshell::Shell::new().map_err(crate::exec::command_error)?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let manifest = &ctx.ws.manifest;
-    let json = crate::exec::read(xshell::cmd!(
-        sh,
-        "{cargo} metadata --format-version 1 --no-deps --offline --manifest-path {manifest}"
-    ))
-    .map_err(|e| e.context("cargo metadata"))?;
+    // A read: through exec, which starts the processes that change nothing.
+    let metadata = crate::cargo::Invocation::new("metadata")
+        .args(["--format-version", "1", "--no-deps", "--offline"])
+        .manifest_path(&ctx.ws.manifest)
+        .command();
+    let json = crate::exec::read_command(&metadata).map_err(|e| e.context("cargo metadata"))?;
     let meta =
         cargo_metadata::MetadataCommand::parse(json).map_err(|e| Error::failed(format!("cargo metadata: {e}")))?;
     let root_text = std::fs::read_to_string(&ctx.ws.manifest).map_err(io(&ctx.ws.manifest))?;

@@ -23,14 +23,13 @@
 //! on the section when a terminal is attached; `--message-file FILE` gives the Impacts
 //! lines instead (CI). An empty or unchanged section aborts.
 
-use std::io::IsTerminal;
-
 use camino::Utf8Path;
 
 use super::{messages, Action, GitPlan, Plan, Preflight, Repo, State, Step, Version, RELEASE_FILE};
 use crate::channel::Channel;
 use crate::cli::project_var;
 use crate::error::{io, Error, Result};
+use crate::exec::Effects;
 use crate::reqs;
 
 /// Where the Impacts lines come from.
@@ -88,25 +87,21 @@ pub fn plan(repo: &Repo, state: &State, impacts: Impacts<'_>) -> Result<Step> {
 /// In a dry-run the editor is not opened: the generated section stands for the edited one.
 fn edit(repo: &Repo, v: &Version, generated: &str) -> Result<String> {
     let effects = &repo.ctx.effects;
-    let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if !effects.dry_run && !terminal {
-        return Err(Error::usage("no terminal to open $EDITOR on the release notes")
-            .with_help("give the Impacts lines in a file: --message-file FILE (one team per line)"));
-    }
-    let editor = std::env::var("VISUAL")
-        .ok()
-        .filter(|e| !e.trim().is_empty())
-        .or_else(|| std::env::var("EDITOR").ok().filter(|e| !e.trim().is_empty()))
-        .unwrap_or_else(|| "vi".to_string());
     let dir = repo.ctx.ws.state_dir().join("release");
     let path = dir.join(format!("RELEASE-{v}.txt"));
-    effects.apply(&Action::Write { path: path.clone(), contents: format!("{EDITOR_HELP}{generated}").into_bytes() })?;
-    effects.apply(&Action::Edit { editor, file: path.clone() }).map_err(|e| e.context("release notes aborted"))?;
-    if effects.dry_run {
-        println!("(the {v} section as edited is known only at run time; as generated:)\n{generated}");
-        return Ok(generated.to_string());
+    let edit = Action::Edit { editor: editor(), file: path.clone() };
+    if !effects.can_apply(&edit) {
+        return Err(no_terminal());
     }
-    let edited = std::fs::read_to_string(&path).map_err(io(&path))?;
+    effects.apply(&Action::Write { path: path.clone(), contents: format!("{EDITOR_HELP}{generated}").into_bytes() })?;
+    effects.apply(&edit).map_err(|e| e.context("release notes aborted"))?;
+    // What the editor left, read once it has run; a dry-run, which opened none, plans with the
+    // generated section.
+    let Some(edited) = effects.planned_again(None, || std::fs::read_to_string(&path).map(Some).map_err(io(&path)))?
+    else {
+        effects.note(format!("(the {v} section as edited is known only at run time; as generated:)\n{generated}"));
+        return Ok(generated.to_string());
+    };
     effects.apply(&Action::RemoveFile(path))?;
     let kept: String = edited.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
     let kept = kept.trim().to_string();
@@ -146,15 +141,28 @@ pub fn render(v: &Version, date: &str, impacts: &[String], deps: &[String], chan
 /// `- Ops` / `* Ops` / `Ops` lines of a message file, without the bullet; comments and blanks dropped.
 /// Checks, before the release's first commit, that the Impacts can be had: the message file
 /// is a readable UTF-8 text with Impacts lines, or there is a terminal for `$EDITOR`.
-pub fn check_impacts(impacts: &Impacts<'_>) -> Result<()> {
+pub fn check_impacts(effects: &Effects, impacts: &Impacts<'_>) -> Result<()> {
     match impacts {
         Impacts::File(path) => impact_lines(path).map(drop),
-        Impacts::Editor if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) => {
-            Err(Error::usage("no terminal to open $EDITOR on the release notes")
-                .with_help("give the Impacts lines in a file: --message-file FILE (one team per line)"))
+        Impacts::Editor if !effects.can_apply(&Action::Edit { editor: editor(), file: RELEASE_FILE.into() }) => {
+            Err(no_terminal())
         }
         Impacts::Editor | Impacts::Written(_) => Ok(()),
     }
+}
+
+/// The user's editor, as git finds it: `$VISUAL`, `$EDITOR`, else `vi`.
+fn editor() -> String {
+    std::env::var("VISUAL")
+        .ok()
+        .filter(|e| !e.trim().is_empty())
+        .or_else(|| std::env::var("EDITOR").ok().filter(|e| !e.trim().is_empty()))
+        .unwrap_or_else(|| "vi".to_string())
+}
+
+fn no_terminal() -> Error {
+    Error::usage("no terminal to open $EDITOR on the release notes")
+        .with_help("give the Impacts lines in a file: --message-file FILE (one team per line)")
 }
 
 /// The Impacts lines of `--message-file`: a regular UTF-8 file of at most 1 MiB, not empty.

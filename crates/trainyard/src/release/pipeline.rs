@@ -202,47 +202,53 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
             journal.channel, opts.channel
         )));
     }
-    if opts.resume && journal.running.is_some() && !ctx.effects.dry_run {
-        // The step the kill interrupted is taken back to where it began, then run whole.
-        let step = journal.running.as_ref().map(|r| r.step.name()).unwrap_or_default();
+    let interrupted = journal.running.as_ref().filter(|_| opts.resume).map(|r| r.step);
+    if let Some(step) = interrupted {
+        // The step the kill interrupted is taken back to where it began, then run whole (the
+        // dry-run prints how).
         for line in journal.undo_running(repo)? {
-            eprintln!("trainyard: release {version}: interrupted `{step}`: {line}");
+            ctx.effects.result(format!("release {version}: interrupted `{step}`: {line}"));
         }
     }
     let fresh = journal.done.is_empty() && journal.running.is_none() && journal.status == Status::InProgress;
-    if fresh && !ctx.effects.dry_run && problems.is_empty() {
+    if fresh && problems.is_empty() {
         // Saved before anything changes, so that `--abort` can always put things back (a run
         // whose inputs are refused never gets that far: it leaves no journal).
-        journal.save(&ctx.ws)?;
+        journal.save(repo)?;
     }
-    if !ctx.effects.dry_run && !journal.is_done(PathStep::Mock) {
-        // A release that would stop at `mock` for want of privileges stops before it tags.
+    if !journal.is_done(PathStep::Mock) {
+        // A release that would stop at `mock` for want of privileges stops before it tags (and
+        // its dry-run says so).
         if let Err(e) = pipeline.preflight(ctx, opts.channel) {
             problems.push(e);
         }
     }
     let status_before = tracked_status(repo)?;
-    let notify_failure = match run_steps(repo, opts, pipeline, &mut journal, problems) {
+    let result = match interrupted {
+        // The steps left are planned from the repository as the undo above leaves it, which a
+        // dry-run (having printed the undo, not done it) does not have: only the run plans them.
+        Some(step) if problems.is_empty() => {
+            let mut left = super::Plan::new();
+            left.later(format!("the steps left, planned from the repository as taking `{step}` back leaves it"));
+            ctx.effects
+                .execute_then(&left, || run_steps(repo, opts, pipeline, &mut journal, Vec::new()))
+                .map(Option::flatten)
+        }
+        _ => run_steps(repo, opts, pipeline, &mut journal, problems),
+    };
+    let notify_failure = match result {
         Ok(failure) => failure,
         Err(err) => {
             // A run refused before it changed anything leaves no journal behind.
             let saved = Journal::load(&ctx.ws, &version)?.is_some();
-            if fresh
-                && saved
-                && !ctx.effects.dry_run
-                && journal.done.is_empty()
-                && unchanged(repo, &journal, &status_before)?
-            {
-                journal.remove(&ctx.ws)?;
+            if fresh && saved && journal.done.is_empty() && unchanged(repo, &journal, &status_before)? {
+                journal.remove(repo)?;
             }
             return Err(err);
         }
     };
-    if ctx.effects.dry_run {
-        if !opts.push {
-            println!("(not pushing: add --push, or run `{} release push` afterwards)", ctx.program);
-        }
-        return Ok(());
+    if !opts.push {
+        ctx.effects.note(format!("(not pushing: add --push, or run `{} release push` afterwards)", ctx.program));
     }
     if let Some(err) = notify_failure {
         return Err(err.with_help(format!(
@@ -251,9 +257,9 @@ pub fn run(repo: &Repo, opts: &Options<'_>, pipeline: &dyn ReleasePipeline) -> R
         )));
     }
     journal.status = Status::Done;
-    journal.save(&ctx.ws)?;
+    journal.save(repo)?;
     let pushed = if journal.is_done(PathStep::Push) { "" } else { "; nothing was pushed: `release push` when ready" };
-    eprintln!("trainyard: released {} {version}{pushed}", ctx.ws.config.name());
+    ctx.effects.result(format!("released {} {version}{pushed}", ctx.ws.config.name()));
     Ok(())
 }
 
@@ -265,9 +271,8 @@ fn check_inputs(repo: &Repo, opts: &Options<'_>) -> Result<()> {
     let notes_done = Journal::load(&ctx.ws, &opts.version.to_string())?.is_some_and(|j| j.is_done(PathStep::Notes));
     if !notes_done {
         match opts.message_file {
-            Some(f) => notes::check_impacts(&notes::Impacts::File(f))?,
-            None if !ctx.effects.dry_run => notes::check_impacts(&notes::Impacts::Editor)?,
-            None => {}
+            Some(f) => notes::check_impacts(&ctx.effects, &notes::Impacts::File(f))?,
+            None => notes::check_impacts(&ctx.effects, &notes::Impacts::Editor)?,
         }
     }
     if opts.webhook_file.is_some() {
@@ -303,10 +308,8 @@ fn run_steps(
             return Err(together(&v, problems));
         }
     };
-    if ctx.effects.dry_run {
-        print_plan(repo, opts, &planned)?;
-        return Ok(None);
-    }
+    ctx.effects.note(format!("plan of the release of {version} ({} channel):", opts.channel));
+    let unknown = known_at_run_time(&planned);
     // The notes as planned (a message file read once, an editor opened once).
     let notes_section = planned.iter().find_map(|p| match &p.work {
         Work::Git(s) if p.step == PathStep::Notes => {
@@ -314,6 +317,8 @@ fn run_steps(
         }
         _ => None,
     });
+    // The executor's delegate: each step's actions go through `Effects::apply` (a dry-run prints
+    // them), with the journal recording, between them, where the release is.
     let mut notify_failure = None;
     for Planned { step, work } in planned {
         ctx.effects.say(format!("release {version}: {step}"));
@@ -325,46 +330,51 @@ fn run_steps(
             Ok(())
         };
         match work {
-            Work::Git(_) => {
-                // Planned again from the repository as it is now: the plan printed, with the
-                // commits the steps before it made in place of their names.
-                let state = State::read(repo)?;
-                let impacts = notes::Impacts::Written(notes_section.clone().unwrap_or_default());
-                let Some(planned) = git_step(repo, step, &state, &members, &v, impacts)? else { continue };
+            Work::Git(s) => {
+                // A run plans the step again from the repository as it is now: the plan printed,
+                // with the commits the steps before it made in place of their names.
+                let again = || {
+                    let state = State::read(repo)?;
+                    let impacts = notes::Impacts::Written(notes_section.clone().unwrap_or_default());
+                    git_step(repo, step, &state, &members, &v, impacts)
+                };
+                let Some(planned) = ctx.effects.planned_again(Some(s), again)? else { continue };
                 enter(journal, writes_of(repo, &planned.plan))?;
                 run_step(repo, journal, step, planned)?;
             }
             Work::Later(what) => {
                 enter(journal, Default::default())?;
-                ctx.effects.apply(&Action::Later(what))?;
-                match step {
-                    PathStep::BuildRpms => {
-                        let release = release_of(repo, &v)?;
-                        journal.collection = Some(pipeline.build_rpms(ctx, &release, opts.channel)?);
+                ctx.effects.later(what, || {
+                    match step {
+                        PathStep::BuildRpms => {
+                            let release = release_of(repo, &v)?;
+                            journal.collection = Some(pipeline.build_rpms(ctx, &release, opts.channel)?);
+                        }
+                        PathStep::Mock => {
+                            let release = release_of(repo, &v)?;
+                            pipeline.mock(ctx, &release, opts.channel, collection(journal)?)?;
+                        }
+                        PathStep::Dist => pipeline.dist(ctx, &release_of(repo, &v)?, opts.channel)?,
+                        PathStep::PublishCrates => pipeline.publish_crates(ctx)?,
+                        PathStep::Publish => {
+                            let packages = publish::publish(ctx, collection(journal)?, &opts.repo_dir, opts.channel)?;
+                            eprintln!(
+                                "trainyard: published {} package{} to {}",
+                                packages.len(),
+                                if packages.len() == 1 { "" } else { "s" },
+                                publish::channel_dir(&opts.repo_dir, opts.channel)
+                            );
+                        }
+                        PathStep::Push => push::run(repo)?,
+                        PathStep::Start
+                        | PathStep::Fix
+                        | PathStep::Pin
+                        | PathStep::Notes
+                        | PathStep::Tag
+                        | PathStep::Notify => {}
                     }
-                    PathStep::Mock => {
-                        let release = release_of(repo, &v)?;
-                        pipeline.mock(ctx, &release, opts.channel, collection(journal)?)?;
-                    }
-                    PathStep::Dist => pipeline.dist(ctx, &release_of(repo, &v)?, opts.channel)?,
-                    PathStep::PublishCrates => pipeline.publish_crates(ctx)?,
-                    PathStep::Publish => {
-                        let packages = publish::publish(ctx, collection(journal)?, &opts.repo_dir, opts.channel)?;
-                        eprintln!(
-                            "trainyard: published {} package{} to {}",
-                            packages.len(),
-                            if packages.len() == 1 { "" } else { "s" },
-                            publish::channel_dir(&opts.repo_dir, opts.channel)
-                        );
-                    }
-                    PathStep::Push => push::run(repo)?,
-                    PathStep::Start
-                    | PathStep::Fix
-                    | PathStep::Pin
-                    | PathStep::Notes
-                    | PathStep::Tag
-                    | PathStep::Notify => {}
-                }
+                    Ok(())
+                })?;
             }
             Work::Notify(hook) => {
                 match enter(journal, Default::default())
@@ -376,7 +386,7 @@ fn run_steps(
                         journal.running = None;
                         journal.notify_error = Some(err.message.clone());
                         notify_failure = Some(err);
-                        journal.save(&ctx.ws)?;
+                        journal.save(repo)?;
                         continue;
                     }
                 }
@@ -385,6 +395,13 @@ fn run_steps(
         phase.elapsed();
         journal.finish(repo, step)?;
         fail_after(step)?;
+    }
+    if !unknown.is_empty() {
+        ctx.effects.note(format!(
+            "(known only at run time: {}, the id{} of commits not made yet)",
+            unknown.join(", "),
+            if unknown.len() == 1 { "" } else { "s" }
+        ));
     }
     Ok(notify_failure)
 }
@@ -509,42 +526,14 @@ fn makes_commit(plan: &super::Plan) -> bool {
     })
 }
 
-/// The dry-run: every step's plan, in order.
-fn print_plan(repo: &Repo, opts: &Options<'_>, planned: &[Planned]) -> Result<()> {
-    let ctx = repo.ctx;
-    let version = opts.version.to_string();
-    println!("plan of the release of {version} ({} channel):", opts.channel);
-    let mut named = Vec::new();
-    for p in planned {
-        ctx.effects.say(format!("release {version}: {}", p.step));
-        let phase = crate::ui::Phase::events_only(format!("release {version}: {}", p.step));
-        match &p.work {
-            Work::Git(s) => {
-                ctx.effects.execute(&s.plan)?;
-                if makes_commit(&s.plan) {
-                    named.push(commit_of(p.step));
-                }
-            }
-            Work::Later(what) => ctx.effects.apply(&Action::Later(what.clone()))?,
-            Work::Notify(Some((hook, body))) => {
-                ctx.effects.apply(&Action::Later(notify_line(&opts.version, hook)))?;
-                println!("  the message: {body}");
-            }
-            Work::Notify(None) => {
-                println!("  no webhook (${} or --webhook-file FILE): the release is not announced", notify::URL_VAR)
-            }
-        }
-        phase.elapsed();
-    }
-    let used: Vec<&String> = named.iter().filter(|n| planned.iter().any(|p| uses(p, n))).collect();
-    if !used.is_empty() {
-        println!(
-            "(known only at run time: {}, the id{} of commits not made yet)",
-            used.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", "),
-            if used.len() == 1 { "" } else { "s" }
-        );
-    }
-    Ok(())
+/// The commits the plan names ([`commit_of`]) that a later step uses: their ids exist only once
+/// the run has made them.
+fn known_at_run_time(planned: &[Planned]) -> Vec<String> {
+    let named = planned.iter().filter_map(|p| match &p.work {
+        Work::Git(s) if makes_commit(&s.plan) => Some(commit_of(p.step)),
+        _ => None,
+    });
+    named.filter(|n| planned.iter().any(|p| uses(p, n))).collect()
 }
 
 /// Whether a step's plan names `value`.
@@ -694,13 +683,6 @@ pub fn announce(
     let ctx = repo.ctx;
     let hook = Webhook::find(webhook_file, &ctx.ws.root)?;
     let body = announcement(repo, state, v, channel);
-    if ctx.effects.dry_run {
-        if let Some(hook) = &hook {
-            ctx.effects.apply(&Action::Later(notify_line(v, hook)))?;
-            println!("  the message: {body}");
-        }
-        return Ok(());
-    }
     post_announcement(repo, v, hook.as_ref().map(|h| (h, body.as_str())))
 }
 
@@ -718,16 +700,16 @@ fn notify_line(v: &Version, hook: &Webhook) -> String {
 fn post_announcement(repo: &Repo, v: &Version, hook: Option<(&Webhook, &str)>) -> Result<()> {
     let ctx = repo.ctx;
     let Some((hook, body)) = hook else {
-        eprintln!(
-            "trainyard: note: no webhook (${} or --webhook-file FILE): the release is not announced",
-            notify::URL_VAR
-        );
+        let no_hook = format!("no webhook (${} or --webhook-file FILE): the release is not announced", notify::URL_VAR);
+        ctx.effects.note(format!("  {no_hook}"));
+        ctx.effects.result(format!("note: {no_hook}"));
         return Ok(());
     };
-    // The post itself: an in-process HTTP request, or curl (https) run by the executor.
-    ctx.effects.apply(&Action::Later(notify_line(v, hook)))?;
-    notify::post(&ctx.effects, hook, body)?;
-    eprintln!("trainyard: announced {} {v} on the webhook from {}", ctx.ws.config.name(), hook.origin);
+    // The post itself, planned when it runs: an in-process HTTP request, or curl (https) run by
+    // the executor.
+    ctx.effects.later(notify_line(v, hook), || notify::post(&ctx.effects, hook, body))?;
+    ctx.effects.note(format!("  the message: {body}"));
+    ctx.effects.result(format!("announced {} {v} on the webhook from {}", ctx.ws.config.name(), hook.origin));
     Ok(())
 }
 
@@ -737,10 +719,7 @@ fn abort(repo: &Repo, version: &str) -> Result<()> {
         return Err(Error::usage(format!("there is no release of {version} in progress to abort")));
     };
     let said = journal.restore_refs(repo)?;
-    if ctx.effects.dry_run {
-        return Ok(());
-    }
-    journal.remove(&ctx.ws)?;
+    journal.remove(repo)?;
     let mut left = Vec::new();
     if journal.is_done(PathStep::Publish) {
         left.push("the packages published stay in the repository directory");
@@ -752,13 +731,13 @@ fn abort(repo: &Repo, version: &str) -> Result<()> {
         left.push("what was pushed stays on the remote");
     }
     for line in &said {
-        eprintln!("trainyard: release {version} --abort: {line}");
+        ctx.effects.result(format!("release {version} --abort: {line}"));
     }
     if !said.iter().any(|l| !l.starts_with("left alone")) {
-        eprintln!("trainyard: release {version} --abort: no branch, tag or file of the release had changed");
+        ctx.effects.result(format!("release {version} --abort: no branch, tag or file of the release had changed"));
     }
     let left = if left.is_empty() { String::new() } else { format!(" ({})", left.join("; ")) };
-    eprintln!("trainyard: the release of {version} is undone{left}");
+    ctx.effects.result(format!("the release of {version} is undone{left}"));
     Ok(())
 }
 

@@ -151,11 +151,8 @@ pub fn promote(ctx: &Context, dest: &Destination, p: &Promotion<'_>) -> Result<(
     let result = dst.change(&ctx.effects, plan, &metadata, &what, record, &[]);
     drop(src);
     result?;
-    if ctx.effects.dry_run {
-        return Ok(());
-    }
     let how = if resigned { format!("signed again with the {} key", p.to) } else { "the same bytes".into() };
-    eprintln!("trainyard: promoted {v} from {} to {to_where}: {how}", p.from);
+    ctx.effects.result(format!("promoted {v} from {} to {to_where}: {how}", p.from));
     Ok(())
 }
 

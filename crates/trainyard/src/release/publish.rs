@@ -5,13 +5,12 @@
 //! name with other bytes is refused, the same bytes are a no-op.
 
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{cmd, Shell};
 
 use super::history::{self, Action, FileRecord, Record};
 use super::repo::{self, Destination, Session, Signer};
 use crate::channel::Channel;
 use crate::error::{io, Error, Result};
-use crate::exec::{self, command_error};
+use crate::exec;
 use crate::version::{rpm_stage, Stage};
 use crate::Context;
 
@@ -64,14 +63,16 @@ pub fn read_packages(files: &[Utf8PathBuf]) -> Result<Vec<Package>> {
         return Ok(Vec::new());
     }
     exec::tool("rpm", "rpm")?;
-    let sh = Shell::new().map_err(command_error)?;
     let mut out = Vec::new();
     for path in files {
-        let line = exec::read(cmd!(
-            sh,
-            "rpm -qp --nosignature --qf '%{NEVRA}\t%{VERSION}\t%{RELEASE}\t%{NAME}\t%{SHA256HEADER}' {path}"
-        ))
-        .map_err(|e| e.context(format!("reading {path}")))?;
+        let query = crate::plan::Command::new("rpm").args([
+            "-qp",
+            "--nosignature",
+            "--qf",
+            "%{NEVRA}\t%{VERSION}\t%{RELEASE}\t%{NAME}\t%{SHA256HEADER}",
+            path.as_str(),
+        ]);
+        let line = exec::read_command(&query).map_err(|e| e.context(format!("reading {path}")))?;
         let mut f = line.split('\t');
         let (Some(nevra), Some(version), Some(release), Some(name), Some(digest)) =
             (f.next(), f.next(), f.next(), f.next(), f.next())
@@ -330,10 +331,7 @@ pub fn publish_to(
         record,
         &[],
     )?;
-    if effects.dry_run {
-        return Ok(packages);
-    }
-    eprintln!("trainyard: published {version} to {where_}{}", if signer.is_some() { ", signed" } else { "" });
+    effects.result(format!("published {version} to {where_}{}", if signer.is_some() { ", signed" } else { "" }));
     Ok(packages)
 }
 

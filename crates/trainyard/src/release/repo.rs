@@ -21,16 +21,15 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Deserialize;
-use xshell::{cmd, Shell};
 
 use crate::channel::Channel;
 use crate::error::{io, Error, Result};
-use crate::exec::{self, command_error, Effects};
-use crate::plan::{Action, Plan};
+use crate::exec::{self, Effects};
+use crate::plan::{self, Action, Plan};
 
 /// `[workspace.metadata.trainyard.publish]`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -190,22 +189,27 @@ impl SshTarget {
         words
     }
 
-    fn ssh_command(&self, script: &str) -> Command {
+    /// The command that runs `script` with the remote shell, its time bounded as a network
+    /// command's: for a plan (a change on the host) or a read.
+    pub fn script_command(&self, script: &str) -> plan::Command {
         let words = self.ssh_words();
-        let mut c = Command::new(&words[0]);
-        c.args(&words[1..]).arg("--").arg(self.login()).arg(script);
-        c
+        plan::Command::new(&words[0])
+            .args(&words[1..])
+            .arg("--")
+            .arg(self.login())
+            .arg(script)
+            .network(format!("ssh to {}", self.login()))
     }
 
     /// Runs `script` with the remote shell and returns its stdout.
     fn ssh_output(&self, script: &str) -> Result<String> {
         exec::tool("ssh", "openssh-client")?;
-        let out = crate::bounded::network(self.ssh_command(script), &format!("ssh to {}", self.login()))
+        let (ok, out, err) = exec::read_command_output(&self.script_command(script))
             .map_err(|e| e.with_help(format!("set ${SSH_VAR} to the ssh command")))?;
-        if !out.success() {
-            return Err(Error::failed(format!("on {}: `{script}` failed: {}", self.login(), out.stderr.trim())));
+        if !ok {
+            return Err(Error::failed(format!("on {}: `{script}` failed: {}", self.login(), err.trim())));
         }
-        Ok(out.stdout)
+        Ok(out)
     }
 
     /// `rsync -e` takes the ssh command as one string, split by rsync.
@@ -230,12 +234,21 @@ impl SshTarget {
         self.ssh_output(script)
     }
 
-    /// Copies the local directory `src` to `dest` on the host (rsync over ssh, as packages go).
+    /// The command that copies the local directory `src` to `dest` on the host (rsync over
+    /// ssh, as packages go), for a plan.
+    pub fn upload_command(&self, src: &Utf8Path, dest: &str) -> plan::Command {
+        let remote = format!("{}:{dest}/", self.login());
+        plan::Command::new("rsync")
+            .args(rsync_base(self))
+            .arg(format!("{src}/"))
+            .arg(&remote)
+            .network(format!("rsync to {remote}"))
+    }
+
+    /// Copies the local directory `src` to `dest` on the host ([`SshTarget::upload_command`]).
     pub fn upload_dir(&self, src: &Utf8Path, dest: &str) -> Result<()> {
-        let sh = Shell::new().map_err(command_error)?;
-        let base = rsync_base(self);
-        let (src, remote) = (format!("{src}/"), format!("{}:{dest}/", self.login()));
-        let (ok, _, err) = exec::output(cmd!(sh, "rsync {base...} {src} {remote}"))?;
+        let remote = format!("{}:{dest}/", self.login());
+        let (ok, _, err) = exec::read_command_output(&self.upload_command(src, dest))?;
         if !ok {
             return Err(Error::failed(format!("rsync to {remote} failed:\n{}", err.trim())));
         }
@@ -312,9 +325,15 @@ impl Signer {
     /// The key's long id (16 hex digits, lower case), checking that its secret part is here.
     pub fn key_id(&self) -> Result<String> {
         let gpg = self.gpg()?;
-        let sh = Shell::new().map_err(command_error)?;
         let key = &self.key;
-        let (ok, out, _) = exec::output(cmd!(sh, "{gpg} --batch --with-colons --list-secret-keys -- {key}"))?;
+        let list = plan::Command::new(gpg.to_string_lossy()).args([
+            "--batch",
+            "--with-colons",
+            "--list-secret-keys",
+            "--",
+            key,
+        ]);
+        let (ok, out, _) = exec::read_command_output(&list)?;
         let id = out.lines().find(|l| l.starts_with("sec:")).and_then(|l| l.split(':').nth(4));
         match id {
             Some(id) if ok => Ok(id.to_ascii_lowercase()),
@@ -328,7 +347,7 @@ impl Signer {
     /// The commands that sign RPMs in place with `rpmsign --addsign`; a package signed by
     /// another key is signed again (its old signature removed first). `signed` are the files as
     /// they are now (read for their signatures), `files` where they will be signed.
-    pub fn sign_rpms(&self, signed: &[Utf8PathBuf], files: &[Utf8PathBuf]) -> Result<Vec<crate::plan::Command>> {
+    pub fn sign_rpms(&self, signed: &[Utf8PathBuf], files: &[Utf8PathBuf]) -> Result<Vec<plan::Command>> {
         if files.is_empty() {
             return Ok(Vec::new());
         }
@@ -343,12 +362,12 @@ impl Signer {
             .map(|(f, _)| f)
             .collect();
         if !other.is_empty() {
-            out.push(crate::plan::Command::new("rpmsign").arg("--delsign").args(other.iter().map(|f| f.as_str())));
+            out.push(plan::Command::new("rpmsign").arg("--delsign").args(other.iter().map(|f| f.as_str())));
         }
         let mut extra = vec!["--batch".to_string(), "--no-tty".into()];
         extra.extend(self.passphrase_args());
         out.push(
-            crate::plan::Command::new("rpmsign")
+            plan::Command::new("rpmsign")
                 .arg("--addsign")
                 .args(["--define".to_string(), format!("__gpg {}", gpg.display())])
                 .args(["--define".to_string(), format!("_gpg_name {}", self.key)])
@@ -359,9 +378,9 @@ impl Signer {
     }
 
     /// The command that writes `<file>.asc`, an armored detached signature.
-    pub fn sign_detached(&self, file: &Utf8Path) -> Result<crate::plan::Command> {
+    pub fn sign_detached(&self, file: &Utf8Path) -> Result<plan::Command> {
         self.gpg()?;
-        Ok(crate::plan::Command::new("gpg")
+        Ok(plan::Command::new("gpg")
             .args(["--batch", "--no-tty", "--yes"])
             .args(self.passphrase_args())
             .args(["--local-user", &self.key, "--armor", "--detach-sign", "--output"])
@@ -373,17 +392,14 @@ impl Signer {
     /// The public key, armored.
     pub fn public_key(&self) -> Result<String> {
         let gpg = self.gpg()?;
-        let sh = Shell::new().map_err(command_error)?;
-        let key = &self.key;
-        exec::read(cmd!(sh, "{gpg} --batch --armor --export -- {key}")).map(|k| format!("{k}\n"))
+        let export =
+            plan::Command::new(gpg.to_string_lossy()).args(["--batch", "--armor", "--export", "--", &self.key]);
+        exec::read_command(&export).map(|k| format!("{k}\n"))
     }
 }
 
 /// Runs a channel's plan through the executor; a signing command that fails says what to check.
 pub fn execute(effects: &Effects, plan: &Plan) -> Result<()> {
-    if effects.dry_run {
-        return effects.execute(plan);
-    }
     for action in &plan.actions {
         effects.apply(action).map_err(|e| match action {
             Action::Run(c) if c.program == "rpmsign" || c.program == "gpg" => e.with_help(
@@ -398,9 +414,14 @@ pub fn execute(effects: &Effects, plan: &Plan) -> Result<()> {
 
 /// The id of the key that signed an RPM's header (`Key ID 0123...`), lower case.
 pub fn signed_by(file: &Utf8Path) -> Option<String> {
-    let sh = Shell::new().ok()?;
-    let out =
-        exec::read(cmd!(sh, "rpm -qp --nosignature --qf '%{RSAHEADER:pgpsig}|%{DSAHEADER:pgpsig}' {file}")).ok()?;
+    let query = plan::Command::new("rpm").args([
+        "-qp",
+        "--nosignature",
+        "--qf",
+        "%{RSAHEADER:pgpsig}|%{DSAHEADER:pgpsig}",
+        file.as_str(),
+    ]);
+    let out = exec::read_command(&query).ok()?;
     out.split("Key ID ")
         .nth(1)
         .map(|k| k.split(|c: char| !c.is_ascii_hexdigit()).next().unwrap_or("").to_ascii_lowercase())
@@ -409,7 +430,6 @@ pub fn signed_by(file: &Utf8Path) -> Option<String> {
 /// How the lock of a channel is held: a local file lock, or an ssh session holding `flock`
 /// on the host. Both end with the process, so a killed publisher never leaves a stale lock.
 enum Lock {
-    None,
     File(#[allow(dead_code)] std::fs::File),
     Remote { child: Child, stdin: Option<ChildStdin> },
 }
@@ -442,7 +462,8 @@ pub struct Session {
     pub dest: Destination,
     /// Where the channel's files are read and changed: the repository itself, or its mirror.
     pub dir: Utf8PathBuf,
-    _lock: Lock,
+    /// Held to the end of a run that changes the channel; a dry-run takes none.
+    _lock: Option<Lock>,
 }
 
 impl Session {
@@ -452,12 +473,12 @@ impl Session {
         let (dir, lock) = match dest {
             Destination::Local(root) => {
                 let dir = root.join(channel.as_str());
-                let lock = if effects.dry_run { Lock::None } else { lock_file(&dir)? };
+                let lock = effects.hold(|| lock_file(&dir))?;
                 (dir, lock)
             }
             Destination::Ssh(t) => {
                 exec::tool("rsync", "rsync")?;
-                let lock = if effects.dry_run { Lock::None } else { lock_remote(t, channel)? };
+                let lock = effects.hold(|| lock_remote(t, channel))?;
                 let dir = mirrors.join(mirror_name(t)).join(channel.as_str());
                 std::fs::create_dir_all(&dir).map_err(io(&dir))?;
                 pull(t, channel, &dir)?;
@@ -548,7 +569,7 @@ impl Session {
         let mut text = files.join("\n");
         text.push('\n');
         plan.create_dir(&work).write(&list, text.as_bytes().to_vec());
-        plan.run(crate::plan::Command::new("createrepo_c").args([
+        plan.run(plan::Command::new("createrepo_c").args([
             "--quiet",
             "--pkglist",
             list.as_str(),
@@ -634,22 +655,17 @@ impl Session {
         if let Destination::Ssh(t) = &self.dest {
             after.run(rsync_push(t, self.channel, &self.dir, &["--delete"]));
         }
-        if effects.dry_run {
-            effects.execute(&before)?;
-            effects.execute(&switch)?;
-            effects.apply(&Action::Later(later))?;
-            return effects.execute(&after);
-        }
         execute(effects, &before)?;
         fail_point("upload");
         execute(effects, &switch)?;
-        // The directory entry itself must reach the disk before we call the switch done.
-        if let Ok(d) = std::fs::File::open(&self.dir) {
-            let _ = d.sync_all();
-        }
-        effects.apply(&Action::Later(later))?;
-        let path = self.dir.join(super::history::FILE);
-        effects.apply(&Action::Write { path, contents: super::history::appended(&self.dir, &record()?)? })?;
+        effects.later(later, || {
+            // The directory entry itself must reach the disk before we call the switch done.
+            if let Ok(d) = std::fs::File::open(&self.dir) {
+                let _ = d.sync_all();
+            }
+            let path = self.dir.join(super::history::FILE);
+            effects.apply(&Action::Write { path, contents: super::history::appended(&self.dir, &record()?)? })
+        })?;
         execute(effects, &after)
     }
 
@@ -673,8 +689,7 @@ impl Session {
                 sh_quote(&dir),
                 sh_quote(metadata)
             );
-            let words = t.ssh_words();
-            plan.run(crate::plan::Command::new(&words[0]).args(&words[1..]).arg("--").arg(t.login()).arg(script));
+            plan.run(t.script_command(&script));
         }
         plan
     }
@@ -785,8 +800,10 @@ fn lock_remote_dir(t: &SshTarget, dir: &str) -> Result<Lock> {
         l = sh_quote(&format!("{dir}/{LOCK_FILE}")),
         w = limit.as_secs().max(1),
     );
+    // The session is the lock: it lives as long as the `Lock` the executor holds.
     let mut child = t
-        .ssh_command(&script)
+        .script_command(&script)
+        .to_std()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -846,15 +863,14 @@ fn rsync_base(t: &SshTarget) -> Vec<String> {
 
 /// Mirrors the remote channel into `dir` (an exact copy: `--delete`).
 fn pull(t: &SshTarget, channel: Channel, dir: &Utf8Path) -> Result<()> {
-    let sh = Shell::new().map_err(command_error)?;
-    let base = rsync_base(t);
     let remote = t.rsync_remote(channel);
-    let dest = format!("{dir}/");
-    let out = crate::bounded::network(
-        cmd!(sh, "rsync {base...} --delete {remote} {dest}").into(),
-        &format!("rsync from {remote}"),
-    )?;
-    let (ok, err) = (out.success(), out.stderr);
+    let mirror = plan::Command::new("rsync")
+        .args(rsync_base(t))
+        .arg("--delete")
+        .arg(&remote)
+        .arg(format!("{dir}/"))
+        .network(format!("rsync from {remote}"));
+    let (ok, _, err) = exec::read_command_output(&mirror)?;
     if !ok {
         // A channel never published has no directory yet (the lock creates it, not dry-run).
         if err.contains("No such file or directory") {
@@ -866,8 +882,8 @@ fn pull(t: &SshTarget, channel: Channel, dir: &Utf8Path) -> Result<()> {
 }
 
 /// The rsync that sends the mirror `dir` to the remote channel.
-fn rsync_push(t: &SshTarget, channel: Channel, dir: &Utf8Path, extra: &[&str]) -> crate::plan::Command {
-    crate::plan::Command::new("rsync")
+fn rsync_push(t: &SshTarget, channel: Channel, dir: &Utf8Path, extra: &[&str]) -> plan::Command {
+    plan::Command::new("rsync")
         .args(rsync_base(t))
         .args(extra.iter().copied())
         .arg(format!("{dir}/"))

@@ -101,16 +101,16 @@ pub fn rollback(ctx: &Context, dest: &Destination, version: &str, channel: Chann
     };
     let what = format!("rollback to {v}");
     session.change(&ctx.effects, plan, &metadata, &what, || Ok(record), &archived_paths)?;
-    if ctx.effects.dry_run {
-        return Ok(());
-    }
-    eprintln!("trainyard: rolled {where_} back to {v}: {} package(s) moved to its archive", archive.len());
+    let fx = &ctx.effects;
+    fx.result(format!("rolled {where_} back to {v}: {} package(s) moved to its archive", archive.len()));
     if !downgrade.is_empty() {
-        println!("clients of {channel} must run: dnf --refresh downgrade {}", downgrade.join(" "));
+        fx.outcome(format!("clients of {channel} must run: dnf --refresh downgrade {}", downgrade.join(" ")));
     }
     if !remove.is_empty() {
-        println!("{v} does not have {}: clients remove them with: dnf remove {0}", remove.join(" "));
+        fx.outcome(format!("{v} does not have {}: clients remove them with: dnf remove {0}", remove.join(" ")));
     }
-    println!("(dnf upgrade keeps a newer installed version; undo with `release promote VERSION --to {channel}`)");
+    fx.outcome(format!(
+        "(dnf upgrade keeps a newer installed version; undo with `release promote VERSION --to {channel}`)"
+    ));
     Ok(())
 }

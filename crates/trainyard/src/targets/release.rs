@@ -429,16 +429,14 @@ pub fn run(ctx: &Context) -> Result<()> {
                 let mut set = crate::release::Plan::default();
                 let paths = set.write_version(&repo, &state, &after);
                 set.commit(&repo, &paths, &crate::release::messages::version(&v));
-                if ctx.effects.dry_run {
-                    set.actions.extend(check.plan.actions);
-                    run_plan(&repo, set, "tagged")?;
-                    println!(
-                        "(known only at run time: <the commit of the final version>, the id of a commit not made yet)"
-                    );
-                    return Ok(());
-                }
                 ctx.effects.execute(&set)?;
-                return run_plan(&repo, tag::plan(&repo, &State::read(&repo)?)?.plan, "tagged");
+                // A run tags the commit it has just made, planned again from the repository.
+                let tag = ctx.effects.planned_again(check.plan, || Ok(tag::plan(&repo, &State::read(&repo)?)?.plan))?;
+                run_plan(&repo, tag, "tagged")?;
+                ctx.effects.note(
+                    "(known only at run time: <the commit of the final version>, the id of a commit not made yet)",
+                );
+                return Ok(());
             }
             run_plan(&repo, tag::plan(&repo, &state)?.plan, "tagged")
         }
@@ -582,8 +580,6 @@ fn run_plan(repo: &Repo, plan: crate::release::Plan, done: &str) -> Result<()> {
         return Ok(());
     }
     repo.ctx.effects.execute(&plan)?;
-    if !repo.ctx.effects.dry_run {
-        eprintln!("trainyard: {done}");
-    }
+    repo.ctx.effects.result(done);
     Ok(())
 }
