@@ -351,9 +351,17 @@ fn bad_out_directories_are_refused_before_the_build() {
         unmount();
         panic!("could not make a read-only bind mount");
     }
-    let r = trainyard(&d.portal, &["build_rpms", "RPM_CHANNEL=dev", "--out", ro.join("out").to_str().unwrap()], &[]);
+    let out = ro.join("out");
+    let r = trainyard(&d.portal, &["build_rpms", "RPM_CHANNEL=dev", "--out", out.to_str().unwrap()], &[]);
+    // The dry-run refuses it as the run does: the check asks, it does not try.
+    let dry =
+        trainyard(&d.portal, &["build_rpms", "RPM_CHANNEL=dev", "--out", out.to_str().unwrap(), "--dry-run"], &[]);
     unmount();
-    r.fails_with(2).says("cannot write in").says("help: give --out a directory you can write in");
+    r.fails_with(2)
+        .says("cannot write in")
+        .says("is mounted read-only")
+        .says("help: give --out a directory you can write in");
+    dry.fails_with(2).says("cannot write in");
     assert!(!d.portal.join("target/release").exists(), "the build ran");
     assert_eq!(std::fs::read_dir(&ro).unwrap().count(), 0);
 }

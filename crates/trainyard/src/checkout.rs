@@ -493,7 +493,7 @@ impl Mirror {
     }
 }
 
-/// The remote's branches and tags as `git ls-remote` lists them (dry-run).
+/// The remote's branches and tags as `git ls-remote` lists them ([`Cache::look_up`]).
 struct RemoteRefs {
     tags: Vec<String>,
     /// (ref name, commit); a peeled tag (`refs/tags/x^{}`) replaces the tag object's id.

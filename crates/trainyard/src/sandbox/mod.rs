@@ -169,23 +169,15 @@ impl InstallTest {
 }
 
 /// Installs the collection into a fresh root and runs the smoke commands; see the module docs.
+/// The test is checked, then planned as one [`Action::Sandbox`] and executed by `effects`
+/// (printed, in a dry-run, which returns an empty report).
 pub fn run(test: &InstallTest, effects: &Effects) -> Result<Report> {
-    let (report, result) = run_with_report(test, effects);
-    result.map(|()| report)
-}
-
-/// [`run`], returning what was done so far even when it failed (the packages installed,
-/// the smoke commands that ran), for the end-of-run report. The test is checked, then planned
-/// as one [`Action::Sandbox`] and executed by `effects` (printed, in a dry-run).
-pub fn run_with_report(test: &InstallTest, effects: &Effects) -> (Report, Result<()>) {
-    if let Err(e) = test.check() {
-        return (Report::default(), Err(e));
-    }
+    test.check()?;
     let session = Session::of(test.clone());
     let mut plan = Plan::new();
     plan.push(Action::Sandbox(Box::new(session.clone())));
-    let result = effects.execute(&plan);
-    (session.report(), result)
+    effects.execute(&plan)?;
+    Ok(session.report())
 }
 
 fn command<'a>(sh: &'a Shell, argv: &[String]) -> xshell::Cmd<'a> {

@@ -385,12 +385,15 @@ impl Sandbox {
 
     /// Runs `command` inside the sandbox ([`confine`]), under the supervisor that reports
     /// the processes it leaves. The progress line shows the command itself, not the namespace
-    /// script and bwrap around it (`--dry-run` prints those in full).
+    /// script and bwrap around it; `-v` shows those in full.
     fn in_root(&self, command: Vec<String>) -> Result<Output> {
-        if !crate::ui::quiet() {
+        let argv = self.sandboxed(command.clone());
+        if crate::ui::show_commands() {
+            eprintln!("$ {}", shell_words(&argv));
+        } else if !crate::ui::quiet() {
             eprintln!("$ [in the sandbox] {}", shell_words(&command));
         }
-        let out = self.spawn(&self.sandboxed(command.clone()), &format!("`{}`", shell_words(&command)))?;
+        let out = self.spawn(&argv, &format!("`{}`", shell_words(&command)))?;
         if out.status == Some(root::MOUNT_FAILED) {
             return Err(Error::failed(format!("could not mount the root's overlay:\n{}", out.stderr)));
         }
