@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
+use crate::support::demo::Demo;
 use rpm_support::{lines, rpm_q, tool};
 use support::*;
 
@@ -139,42 +140,11 @@ fn elfdeps_requires(binary: &Path) -> BTreeSet<String> {
     lines(&String::from_utf8_lossy(&out.stdout))
 }
 
-/// The repositories `trainyard demo` creates: server-core (tags rpm-1.0, rpm-2.0) and
-/// account-portal (tag rpm-1.2, one commit after it), both packaged with
-/// `[package.metadata.trainyard.rpm]`.
-struct Demo {
-    _tmp: TempDir,
-    core: PathBuf,
-    portal: PathBuf,
-}
-
-impl Demo {
-    fn new() -> Demo {
-        let tmp = TempDir::new("build_rpms-demo");
-        trainyard(tmp.path(), &["demo", "--dir", tmp.path().to_str().unwrap()], &[]).ok();
-        let core = tmp.path().join("server-core");
-        let portal = tmp.path().join("account-portal");
-        Demo { _tmp: tmp, core, portal }
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        trainyard(&self.portal, args, &[])
-    }
-
-    fn out(&self, channel: &str) -> PathBuf {
-        self.portal.join("target/rpms").join(channel)
-    }
-
-    fn commit(&self, repo: &Path, reference: &str) -> String {
-        git(repo, &["rev-parse", &format!("{reference}^{{commit}}")])
-    }
-}
-
 const STAGE: [&str; 4] = ["build_rpms", "SERVER_CORE=rpm-2.0", "ACCOUNT_PORTAL=rpm-1.2", "RPM_CHANNEL=stage"];
 
 #[test]
 fn stage_collection_with_overrides_reads_back_with_the_rpm_tools() {
-    let d = Demo::new();
+    let d = Demo::new("build_rpms-demo");
     d.run(&STAGE).ok();
     let out = d.out("stage");
     let files = rpms(&out);
@@ -255,7 +225,7 @@ fn stage_collection_with_overrides_reads_back_with_the_rpm_tools() {
 
 #[test]
 fn a_dev_version_sorts_below_its_release_by_rpms_own_comparison() {
-    let d = Demo::new();
+    let d = Demo::new("build_rpms-demo");
     let epoch = [("SOURCE_DATE_EPOCH", "1700000000")];
     trainyard(&d.portal, &["build_rpms", "RPM_CHANNEL=dev"], &epoch).ok();
     let dev = d.out("dev").join("account-portal-1.3~~dev1-1.x86_64.rpm");
@@ -580,7 +550,7 @@ fn bad_inputs_are_clear_errors_and_leave_the_output_directory_as_it_was() {
 /// `--dry-run` on a tree never built prints the plan and builds and writes nothing.
 #[test]
 fn dry_run_before_any_build_prints_the_plan() {
-    let d = Demo::new();
+    let d = Demo::new("build_rpms-demo");
     let run = d.run(&["build_rpms", "SERVER_CORE=rpm-2.0", "RPM_CHANNEL=stage", "--dry-run"]);
     run.ok().says("would run: ").says("cargo build --release").says("would later: package account-portal");
     assert!(!d.portal.join("target/release").exists());
@@ -592,7 +562,7 @@ fn dry_run_before_any_build_prints_the_plan() {
 /// from), not the dev version of the current checkout; and the run does what it printed.
 #[test]
 fn a_dry_run_of_the_workspace_at_a_tag_plans_that_version_and_the_run_does_it() {
-    let d = Demo::new();
+    let d = Demo::new("build_rpms-demo");
     let dev = trainyard(&d.portal, &["version", "--format", "rpm"], &[]).ok().stdout.trim().to_string();
     assert!(dev.contains("~~dev"), "{dev}");
     let (dry, _, executed) = dry_run_equals_run(&d.portal, &STAGE, &[]);
@@ -611,7 +581,7 @@ fn a_dry_run_of_the_workspace_at_a_tag_plans_that_version_and_the_run_does_it() 
 /// collection's own files that left the collection are removed.
 #[test]
 fn a_shared_out_directory_keeps_other_files() {
-    let d = Demo::new();
+    let d = Demo::new("build_rpms-demo");
     let out = d.portal.parent().unwrap().join("shared-out");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("other-team-9.9-1.x86_64.rpm"), b"not ours").unwrap();
@@ -635,7 +605,7 @@ fn a_shared_out_directory_keeps_other_files() {
 /// from the same function as `version`.
 #[test]
 fn internal_projects_at_a_branch_get_their_dev_version() {
-    let d = Demo::new();
+    let d = Demo::new("build_rpms-demo");
     let core_version = trainyard(&d.core, &["version", "--format", "rpm"], &[]).ok().stdout.trim().to_string();
     assert_eq!(core_version, "2.1~~dev1");
     let portal_version = trainyard(&d.portal, &["version", "--format", "rpm"], &[]).ok().stdout.trim().to_string();

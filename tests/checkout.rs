@@ -60,10 +60,6 @@ fn quiet() -> Effects {
     Effects { dry_run: false, quiet: true }
 }
 
-fn dry_run() -> Effects {
-    Effects { dry_run: true, quiet: true }
-}
-
 fn entries(dir: &Utf8Path) -> Vec<String> {
     let mut names: Vec<String> = match fs::read_dir(dir) {
         Ok(read) => read.map(|e| e.unwrap().file_name().into_string().unwrap()).collect(),
@@ -162,9 +158,9 @@ fn a_missing_ref_names_the_project_the_url_and_the_release_tags() {
     assert_eq!(err.kind, Kind::Usage);
     assert_eq!(err.message, format!("server-core has no ref rpm-9.9 at {url}; release tags there: rpm-1.0, rpm-2.0"));
 
-    // The same answer in dry-run, from `git ls-remote`.
+    // The same answer without fetching, from `git ls-remote`.
     let fresh = Cache::new(tmp.join("fresh"), "rpm-");
-    let err = fresh.resolve(NAME, &url, "rpm-9.9", &dry_run()).unwrap_err();
+    let err = fresh.look_up(NAME, &url, "rpm-9.9").unwrap_err();
     assert_eq!(err.message, format!("server-core has no ref rpm-9.9 at {url}; release tags there: rpm-1.0, rpm-2.0"));
     assert!(!tmp.join("fresh").exists());
 
@@ -187,13 +183,15 @@ fn options_disguised_as_refs_or_urls_execute_nothing_and_create_nothing() {
     let cache = Cache::new(&root, "rpm-");
     let witness = tmp.join("pwned");
 
-    for effects in [quiet(), dry_run()] {
-        let err = cache.resolve(NAME, &url, &format!("--upload-pack=touch {witness}"), &effects).unwrap_err();
+    let resolve = |name: &str, url: &str, reference: &str| cache.resolve(name, url, reference, &quiet());
+    let look_up = |name: &str, url: &str, reference: &str| cache.look_up(name, url, reference);
+    for ask in [&resolve as &dyn Fn(&str, &str, &str) -> _, &look_up] {
+        let err = ask(NAME, &url, &format!("--upload-pack=touch {witness}")).unwrap_err();
         assert_eq!(err.kind, Kind::Usage, "{err}");
         assert!(err.message.contains("starts with `-`"), "{err}");
-        let err = cache.resolve(NAME, &format!("--upload-pack=touch {witness}"), "rpm-2.0", &effects).unwrap_err();
+        let err = ask(NAME, &format!("--upload-pack=touch {witness}"), "rpm-2.0").unwrap_err();
         assert_eq!(err.kind, Kind::Usage, "{err}");
-        let err = cache.resolve("../escape", &url, "rpm-2.0", &effects).unwrap_err();
+        let err = ask("../escape", &url, "rpm-2.0").unwrap_err();
         assert_eq!(err.kind, Kind::Usage, "{err}");
     }
     assert!(!witness.exists(), "nothing was executed");
@@ -219,34 +217,33 @@ fn an_unreachable_remote_is_a_clear_error_and_leaves_no_mirror() {
     assert!(err.message.contains("does not appear to be a git repository"), "{err}");
     assert_eq!(entries(&tmp.join("cache/mirrors")), Vec::<String>::new());
 
-    let err = cache.resolve(NAME, &url, "rpm-2.0", &dry_run()).unwrap_err();
+    let err = cache.look_up(NAME, &url, "rpm-2.0").unwrap_err();
     assert!(err.message.starts_with(&format!("cannot fetch server-core from {url}: ")), "{err}");
 }
 
 #[test]
-fn dry_run_fetches_nothing_and_creates_nothing() {
+fn looking_up_fetches_nothing_and_creates_nothing() {
     let (_tmp, tmp) = temp_dir("dry-run");
     let remote = make_remote(&tmp, "");
     let url = file_url(&remote);
     let root = tmp.join("cache");
     let cache = Cache::new(&root, "rpm-");
 
-    let planned = cache.resolve(NAME, &url, "rpm-2.0", &dry_run()).unwrap();
+    let planned = cache.look_up(NAME, &url, "rpm-2.0").unwrap();
     assert_eq!((planned.kind, planned.source), (RefKind::Tag, Source::Remote));
     assert_eq!(planned.commit, rev(&remote, "rpm-2.0"), "the peeled commit, not the tag object");
-    let tree = cache.worktree(&planned, &dry_run()).unwrap();
-    assert_eq!(tree, cache.tree_path(NAME, &planned.commit));
+    assert!(!cache.tree_path(NAME, &planned.commit).exists());
     let id = rev(&remote, "rpm-1.0");
-    let by_id = cache.resolve(NAME, &url, &id, &dry_run()).unwrap();
+    let by_id = cache.look_up(NAME, &url, &id).unwrap();
     assert_eq!((by_id.kind, by_id.commit.as_str()), (RefKind::Commit, id.as_str()));
-    assert!(!root.exists(), "dry-run created {root}");
+    assert!(!root.exists(), "looking up created {root}");
 
     let real = cache.resolve(NAME, &url, "main", &quiet()).unwrap();
-    assert_eq!(cache.resolve(NAME, &url, "rpm-2.0", &dry_run()).unwrap().source, Source::Cache);
+    assert_eq!(cache.look_up(NAME, &url, "rpm-2.0").unwrap().source, Source::Cache);
 
     // A branch is asked afresh, and the mirror keeps its old answer.
     commit_file(&remote, "2.2-dev", "more work");
-    let branch = cache.resolve(NAME, &url, "main", &dry_run()).unwrap();
+    let branch = cache.look_up(NAME, &url, "main").unwrap();
     assert_eq!((branch.source, branch.commit.as_str()), (Source::Remote, rev(&remote, "main").as_str()));
     let mirror = cache.mirror_path(NAME);
     assert_eq!(git(&mirror, &["--git-dir=.", "rev-parse", "refs/heads/main"]), real.commit);
@@ -435,6 +432,6 @@ fn silent_remote_child() {
     assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
     assert_eq!(entries(&tmp.join("cache/mirrors")), Vec::<String>::new());
 
-    let err = cache.resolve(NAME, &url, "rpm-2.0", &dry_run()).unwrap_err();
+    let err = cache.look_up(NAME, &url, "rpm-2.0").unwrap_err();
     assert!(err.message.contains("did not finish in 2 s"), "{err}");
 }

@@ -3,28 +3,11 @@
 
 use crate::support::workspace as support;
 
+use crate::support::demo::Demo;
 use std::path::PathBuf;
 use support::*;
 
-struct Demo {
-    tmp: TempDir,
-    core: PathBuf,
-    portal: PathBuf,
-}
-
 impl Demo {
-    fn new() -> Demo {
-        let tmp = TempDir::new("internal");
-        trainyard(tmp.path(), &["demo", "--dir", tmp.path().to_str().unwrap()], &[]).ok();
-        let core = tmp.path().join("server-core");
-        let portal = tmp.path().join("account-portal");
-        Demo { tmp, core, portal }
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        trainyard(&self.portal, args, &[])
-    }
-
     fn portal_says(&self) -> String {
         sh(&self.portal, &self.portal.join("target/release/account-portal").display().to_string(), &[])
     }
@@ -34,7 +17,7 @@ impl Demo {
     }
 
     fn core_commit(&self, reference: &str) -> String {
-        git(&self.core, &["rev-parse", &format!("{reference}^{{commit}}")])
+        self.commit(&self.core, reference)
     }
 
     fn clean(&self) {
@@ -48,7 +31,7 @@ fn internal(m: &serde_json::Value, name: &str) -> serde_json::Value {
 
 #[test]
 fn command_line_override_builds_against_the_tag_and_the_manifest_says_so() {
-    let d = Demo::new();
+    let d = Demo::new("internal");
     d.run(&["build"]).ok();
     assert_eq!(d.portal_says(), "account-portal (after 1.2) using server-core 1.0");
     // The build exports the version computed from git (rpm-1.2 + one commit on main).
@@ -76,7 +59,7 @@ fn command_line_override_builds_against_the_tag_and_the_manifest_says_so() {
 
 #[test]
 fn environment_and_requirement_file_requests_and_the_command_line_wins() {
-    let d = Demo::new();
+    let d = Demo::new("internal");
     trainyard(&d.portal, &["build"], &[("SERVER_CORE", "rpm-2.0")]).ok();
     assert_eq!(d.portal_says(), "account-portal (after 1.2) using server-core 2.0");
     assert_eq!(internal(&d.manifest("dev"), "server-core")["origin"]["kind"], "environment");
@@ -98,7 +81,7 @@ fn environment_and_requirement_file_requests_and_the_command_line_wins() {
 
 #[test]
 fn the_workspace_itself_at_a_tag() {
-    let d = Demo::new();
+    let d = Demo::new("internal");
     d.run(&["build", "ACCOUNT_PORTAL=rpm-1.2", "SERVER_CORE=rpm-2.0"]).ok().says("as of rpm-1.2");
     assert_eq!(d.portal_says(), "account-portal using server-core 2.0");
     d.run(&["build", "ACCOUNT_PORTAL=rpm-1.2"]).ok();
@@ -124,7 +107,7 @@ fn the_workspace_itself_at_a_tag() {
 
 #[test]
 fn a_second_run_needs_no_remote() {
-    let d = Demo::new();
+    let d = Demo::new("internal");
     d.run(&["build", "SERVER_CORE=rpm-2.0"]).ok();
     let gone = d.tmp.path().join("server-core-moved");
     std::fs::rename(&d.core, &gone).unwrap();
@@ -138,7 +121,7 @@ fn a_second_run_needs_no_remote() {
 
 #[test]
 fn refused_inputs_change_nothing() {
-    let d = Demo::new();
+    let d = Demo::new("internal");
     let marker = d.tmp.path().join("pwned");
     let evil = format!("SERVER_CORE=--upload-pack=touch {}", marker.display());
     let before = snapshot(&d.portal);
@@ -156,7 +139,7 @@ fn refused_inputs_change_nothing() {
 
 #[test]
 fn conflicting_refs_are_reported_unless_the_command_line_settles_them() {
-    let d = Demo::new();
+    let d = Demo::new("internal");
     // billing: another internal project, whose own dev pins ask for server-core 2.0.
     let billing = d.tmp.path().join("billing");
     write(
@@ -196,7 +179,7 @@ fn conflicting_refs_are_reported_unless_the_command_line_settles_them() {
 
 #[test]
 fn colliding_variable_names_are_a_configuration_error() {
-    let d = Demo::new();
+    let d = Demo::new("internal");
     let manifest = read(&d.portal.join("Cargo.toml"));
     write(
         &d.portal.join("Cargo.toml"),

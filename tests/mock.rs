@@ -13,6 +13,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::demo::Demo;
 use support::*;
 
 /// Skips (loudly) a test that needs root.
@@ -27,11 +28,6 @@ macro_rules! require_root {
 }
 
 // ---------------------------------------------------------------- the fixture
-
-struct Demo {
-    tmp: TempDir,
-    portal: PathBuf,
-}
 
 /// The portal's binary, with what the broken fixtures need: a check that fails, a network
 /// client, an asset it looks for, and (with `link`) a call into a C library.
@@ -84,13 +80,12 @@ fn main() {{
 }
 
 impl Demo {
-    fn new(label: &str) -> Demo {
-        let tmp = TempDir::new(label);
-        trainyard(tmp.path(), &["demo", "--dir", tmp.path().to_str().unwrap()], &[]).ok();
-        let portal = tmp.path().join("account-portal");
-        write(&portal.join("portal/src/main.rs"), &portal_main(false));
-        commit_all(&portal, "a portal with checks");
-        Demo { tmp, portal }
+    /// The demo, its portal given the checks the broken fixtures need ([`portal_main`]).
+    fn with_checks(label: &str) -> Demo {
+        let d = Demo::new(label);
+        write(&d.portal.join("portal/src/main.rs"), &portal_main(false));
+        commit_all(&d.portal, "a portal with checks");
+        d
     }
 
     /// Replaces the portal's `[package.metadata.trainyard.rpm]` table (the last of its
@@ -187,15 +182,20 @@ fn assert_says(run: &Run, needles: &[&str]) {
 #[test]
 fn the_collection_installs_and_every_smoke_command_prints_its_version() {
     require_root!();
-    let d = Demo::new("mock-ok");
+    let d = Demo::with_checks("mock-ok");
     // The run does what the dry-run printed: the collection's stages, then the install, planned
     // once the collection is written.
     let host = Host::before(d.tmp.path());
     let (dry, run, executed) = dry_run_equals_run(&d.portal, &["mock", "SERVER_CORE=rpm-2.0", "RPM_CHANNEL=dev"], &[]);
     host.assert_unchanged();
-    dry.says("would later: install the collection into a clean root");
-    assert!(executed.iter().any(|l| l.starts_with("later: install the collection")), "{executed:?}");
-    assert!(executed.iter().any(|l| l.starts_with("write collection: ")), "{executed:?}");
+    // The install test is one action, printed by the dry-run and recorded by the run, after the
+    // collection is written.
+    let session = "sandbox: install the workspace's packages of the collection in ";
+    dry.says(&format!("would {session}"));
+    let written = executed.iter().position(|l| l.starts_with("write collection: ")).expect("the collection is written");
+    let installed = executed.iter().position(|l| l.starts_with(session)).expect("the session is recorded");
+    assert_eq!(installed, executed.len() - 1, "{executed:?}");
+    assert!(written < installed, "{executed:?}");
     let run = &run;
     assert_says(
         run,
@@ -221,14 +221,14 @@ fn the_collection_installs_and_every_smoke_command_prints_its_version() {
     let before = snapshot(&d.portal);
     let dry = d.mock(&["--dry-run"]);
     dry.ok();
-    assert_says(&dry, &["would run: ", "cargo build", "would later: install the collection"]);
+    assert_says(&dry, &["would run: ", "cargo build", "would sandbox: install the workspace's packages"]);
     assert!(snapshot(&d.portal) == before);
 }
 
 #[test]
 fn a_binary_linked_to_a_library_nothing_provides() {
     require_root!();
-    let d = Demo::new("mock-lib");
+    let d = Demo::with_checks("mock-lib");
     write(&d.portal.join("portal/native/nothere.c"), "int nothere(void) { return 1; }\n");
     write(
         &d.portal.join("portal/build.rs"),
@@ -260,7 +260,7 @@ fn a_binary_linked_to_a_library_nothing_provides() {
 #[test]
 fn a_requires_on_an_internal_project_at_a_version_not_in_the_collection() {
     require_root!();
-    let d = Demo::new("mock-version");
+    let d = Demo::with_checks("mock-version");
     d.rpm_table("smoke = \"account-portal --version\"\nrequires = [\"server-core = 9.9\"]");
     let run = d.mock(&[]);
     run.fails_with(1);
@@ -270,7 +270,7 @@ fn a_requires_on_an_internal_project_at_a_version_not_in_the_collection() {
 #[test]
 fn a_failing_post_scriptlet() {
     require_root!();
-    let d = Demo::new("mock-post");
+    let d = Demo::with_checks("mock-post");
     d.rpm_table(
         "smoke = \"account-portal --version\"\n\
          post_install_script = \"echo 'account-portal: cannot create the service user' >&2\\nexit 3\\n\"",
@@ -292,7 +292,7 @@ fn a_failing_post_scriptlet() {
 #[test]
 fn a_post_scriptlet_that_tries_to_leave_the_root() {
     require_root!();
-    let d = Demo::new("mock-escape");
+    let d = Demo::with_checks("mock-escape");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -360,7 +360,7 @@ fn sleepers(nap: &str) -> Vec<String> {
 #[test]
 fn killing_mock_during_a_scriptlet_leaves_no_process_and_no_mount() {
     require_root!();
-    let d = Demo::new("mock-kill");
+    let d = Demo::with_checks("mock-kill");
     let nap = format!("7{}", std::process::id());
     d.rpm_table(&format!("smoke = \"account-portal --version\"\npost_install_script = \"sleep {nap}\\n\""));
     let before = mounts();
@@ -403,7 +403,7 @@ fn killing_mock_during_a_scriptlet_leaves_no_process_and_no_mount() {
 #[test]
 fn a_smoke_command_that_exits_non_zero() {
     require_root!();
-    let d = Demo::new("mock-smoke");
+    let d = Demo::with_checks("mock-smoke");
     d.rpm_table("smoke = \"account-portal --check\"");
     let run = d.mock(&[]);
     run.fails_with(1);
@@ -421,7 +421,7 @@ fn a_smoke_command_that_exits_non_zero() {
 #[test]
 fn a_smoke_command_that_reaches_for_the_network() {
     require_root!();
-    let d = Demo::new("mock-net");
+    let d = Demo::with_checks("mock-net");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
     d.rpm_table(&format!("smoke = \"account-portal --connect {port}\""));
@@ -444,7 +444,7 @@ fn a_smoke_command_that_reaches_for_the_network() {
 #[test]
 fn an_asset_installed_where_the_binary_does_not_look() {
     require_root!();
-    let d = Demo::new("mock-asset");
+    let d = Demo::with_checks("mock-asset");
     write(&d.portal.join("portal/assets/greeting.txt"), "hello from the portal\n");
     d.rpm_table(
         "smoke = \"account-portal --greeting\"\n\
@@ -473,7 +473,7 @@ fn an_asset_installed_where_the_binary_does_not_look() {
 #[test]
 fn keep_root_keeps_the_root_and_says_how_to_enter_it() {
     require_root!();
-    let d = Demo::new("mock-keep");
+    let d = Demo::with_checks("mock-keep");
     let host = Host::before(d.tmp.path());
     let run = trainyard(&d.portal, &["mock", "SERVER_CORE=rpm-2.0", "RPM_CHANNEL=dev", "--keep-root"], &[]);
     host.assert_unchanged();
@@ -494,7 +494,7 @@ fn the_mock_backend_without_mock_stops_before_building() {
         eprintln!("NOTICE: skipping: Fedora's mock is installed here");
         return;
     }
-    let d = Demo::new("mock-nomock");
+    let d = Demo::with_checks("mock-nomock");
     let run = trainyard(&d.portal, &["mock", "--backend", "mock"], &[]);
     run.fails_with(3);
     assert_says(&run, &["the mock backend cannot run here", "`mock` is not installed", "apt-get install -y mock"]);
@@ -508,7 +508,7 @@ fn the_mock_backend_without_mock_stops_before_building() {
 #[test]
 fn the_sandbox_backend_without_root_stops_before_building() {
     require_root!();
-    let d = Demo::new("mock-nobody");
+    let d = Demo::with_checks("mock-nobody");
     sh(d.tmp.path(), "chmod", &["-R", "a+rwX", "."]);
     let out = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
@@ -560,7 +560,7 @@ esac
 
 #[test]
 fn the_mock_backend_rebuilds_installs_and_smoke_tests_with_mock() {
-    let d = Demo::new("mock-backend");
+    let d = Demo::with_checks("mock-backend");
     let state = d.tmp.path().join("fake-mock");
     let bin = state.join("bin");
     write(&bin.join("mock"), FAKE_MOCK);
@@ -607,7 +607,7 @@ fn the_mock_backend_rebuilds_installs_and_smoke_tests_with_mock() {
 #[test]
 fn a_failing_mock_speaks_json_to_the_end() {
     require_root!();
-    let d = Demo::new("mock-json");
+    let d = Demo::with_checks("mock-json");
     d.rpm_table("smoke = \"account-portal --check\"");
     let run = d.mock(&["--message-format", "json"]);
     run.fails_with(1);

@@ -13,26 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::demo::Demo;
 use collection_support::*;
 use support::*;
-
-/// The repositories `trainyard demo` creates: server-core (a workspace of its own, tagged
-/// rpm-1.0 and rpm-2.0, one commit after) and account-portal (using server-core).
-struct Demo {
-    tmp: TempDir,
-    core: PathBuf,
-    portal: PathBuf,
-}
-
-impl Demo {
-    fn new() -> Demo {
-        let tmp = TempDir::new("outputs-demo");
-        trainyard(tmp.path(), &["demo", "--dir", tmp.path().to_str().unwrap()], &[]).ok();
-        let core = tmp.path().join("server-core");
-        let portal = tmp.path().join("account-portal");
-        Demo { tmp, core, portal }
-    }
-}
 
 fn names(manifest: &[u8]) -> BTreeSet<String> {
     listed(manifest).into_iter().map(|(f, _, _)| f).collect()
@@ -52,7 +35,7 @@ fn ino(path: &Path) -> u64 {
 /// is refused; `release publish --from` takes only what `collection.json` lists.
 #[test]
 fn two_workspaces_share_an_out_directory() {
-    let d = Demo::new();
+    let d = Demo::new("outputs-demo");
     let shared = d.tmp.path().join("shared");
     std::fs::create_dir_all(&shared).unwrap();
     std::fs::write(shared.join("other-team-9.9-1.x86_64.rpm"), "not ours").unwrap();
@@ -127,7 +110,7 @@ fn two_workspaces_share_an_out_directory() {
 /// collections are there whole when both have finished.
 #[test]
 fn concurrent_runs_into_one_out_wait_for_each_other() {
-    let d = Demo::new();
+    let d = Demo::new("outputs-demo");
     let shared = d.tmp.path().join("shared");
     let out = shared.to_str().unwrap();
     let lock = store(&shared).join("lock");
@@ -223,7 +206,7 @@ fn killed_while_staging(d: &Demo, which: usize, wait: Duration, rpm: bool) -> Op
 /// byte), and the next run succeeds and leaves the store tidy.
 #[test]
 fn runs_killed_while_writing_leave_the_old_or_the_new_collection() {
-    let d = Demo::new();
+    let d = Demo::new("outputs-demo");
     let out = d.portal.join("target/rpms/stage");
     trainyard(&d.portal, &STAGE, &[("SOURCE_DATE_EPOCH", EPOCHS[0])]).ok();
     let mut manifests = vec![whole_collection(&out, true).unwrap()];
@@ -273,7 +256,7 @@ fn runs_killed_while_writing_leave_the_old_or_the_new_collection() {
 /// `collection.json` does not list. The next run removes the staged files.
 #[test]
 fn staged_and_unlisted_files_are_never_published() {
-    let d = Demo::new();
+    let d = Demo::new("outputs-demo");
     let out = d.portal.join("target/rpms/stage");
     trainyard(&d.portal, &STAGE, &[("SOURCE_DATE_EPOCH", EPOCHS[0])]).ok();
     // Kill runs toward the other collection the moment an RPM is staged, until one dies so.
@@ -338,7 +321,7 @@ fn staged_and_unlisted_files_are_never_published() {
 /// line), and nothing is created.
 #[test]
 fn bad_out_directories_are_refused_before_the_build() {
-    let d = Demo::new();
+    let d = Demo::new("outputs-demo");
     let file = d.tmp.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
     let refused = |out: &str, needle: &str| {
@@ -368,9 +351,17 @@ fn bad_out_directories_are_refused_before_the_build() {
         unmount();
         panic!("could not make a read-only bind mount");
     }
-    let r = trainyard(&d.portal, &["build_rpms", "RPM_CHANNEL=dev", "--out", ro.join("out").to_str().unwrap()], &[]);
+    let out = ro.join("out");
+    let r = trainyard(&d.portal, &["build_rpms", "RPM_CHANNEL=dev", "--out", out.to_str().unwrap()], &[]);
+    // The dry-run refuses it as the run does: the check asks, it does not try.
+    let dry =
+        trainyard(&d.portal, &["build_rpms", "RPM_CHANNEL=dev", "--out", out.to_str().unwrap(), "--dry-run"], &[]);
     unmount();
-    r.fails_with(2).says("cannot write in").says("help: give --out a directory you can write in");
+    r.fails_with(2)
+        .says("cannot write in")
+        .says("is mounted read-only")
+        .says("help: give --out a directory you can write in");
+    dry.fails_with(2).says("cannot write in");
     assert!(!d.portal.join("target/release").exists(), "the build ran");
     assert_eq!(std::fs::read_dir(&ro).unwrap().count(), 0);
 }
@@ -414,7 +405,7 @@ impl Drop for Holder {
 /// The `--out` lock and the target directory's build lock alike; a bad value is bad input.
 #[test]
 fn a_lock_held_too_long_ends_the_wait_with_a_message() {
-    let d = Demo::new();
+    let d = Demo::new("outputs-demo");
     let shared = d.tmp.path().join("shared");
     let out = shared.to_str().unwrap();
     let args = ["build_rpms", "RPM_CHANNEL=dev", "--no-deps", "--out", out];

@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests, one module per concern.
 
 pub mod collection;
+pub mod demo;
 pub mod git;
 pub mod portal;
 pub mod registry;

@@ -16,9 +16,10 @@
 //! - when a project's URL changes, it is mirrored afresh from the new URL (the old mirror
 //!   stays until the new one is complete): refs of another remote prove nothing.
 //!
-//! Dry-run fetches nothing and creates nothing: a mirror that already has the answer gives
-//! it; otherwise the remote is asked with `git ls-remote` (read-only) and the plan says
-//! what would be fetched.
+//! [`Cache::look_up`] answers without fetching or creating anything: a mirror that already has
+//! the answer gives it; otherwise the remote is asked with `git ls-remote` (read-only).
+//! Plans are made from checkouts (a dry-run too: see [`Effects::preparing`]), so the targets
+//! resolve with [`Cache::resolve`].
 //!
 //! Everything appears by rename: a mirror is initialised and fetched under a temporary
 //! name, a work tree is checked out under one. Leftovers of an interrupted run are removed
@@ -27,8 +28,7 @@
 //! The plan executor delegates the cache to this module (ARCHITECTURE.md, "The one place
 //! effects happen"): whether a resolve fetches depends on what the mirror already holds, and a
 //! work tree's temporary directory, lock and rename belong together, so the module makes its
-//! own changes (git through [`Effects`], directories by `std::fs`), and in a dry-run says what
-//! it would fetch or check out instead.
+//! own changes (git through [`Effects`], directories by `std::fs`).
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -39,6 +39,16 @@ use crate::error::{io, io_error, Error, Result};
 use crate::exec::Effects;
 use crate::git::{validate_ref, Git};
 use crate::version::Version;
+
+/// Checks a request before git sees any of it (no option disguised as a name, ref or URL, no
+/// command-running transport): the URL as git gets it, and what is wanted.
+fn check_request(name: &str, url: &str, reference: &str) -> Result<(String, Wanted)> {
+    validate_name(name)?;
+    crate::redact::register_url_credentials(url);
+    let url_for_git = check_url(name, url)?;
+    validate_ref(reference).map_err(|e| e.context(format!("{name}: requested ref")))?;
+    Ok((url_for_git, Wanted::parse(reference)))
+}
 
 /// How many release tags a "no such ref" error lists.
 const NEAREST: usize = 5;
@@ -133,15 +143,8 @@ impl Cache {
     /// to a commit, fetching into the project's mirror only when needed (see the module
     /// documentation for when that is). Tags win over branches of the same name, as in git.
     pub fn resolve(&self, name: &str, url: &str, reference: &str, effects: &Effects) -> Result<Resolved> {
-        validate_name(name)?;
-        crate::redact::register_url_credentials(url);
-        let url_for_git = check_url(name, url)?;
-        validate_ref(reference).map_err(|e| e.context(format!("{name}: requested ref")))?;
-        let wanted = Wanted::parse(reference);
+        let (url_for_git, wanted) = check_request(name, url, reference)?;
         let project = Project { name, url, url_for_git: &url_for_git };
-        if effects.dry_run {
-            return self.plan(&project, &wanted, effects);
-        }
         let _lock = self.lock(name)?;
         let mirror_path = self.mirror_path(name);
         let mirror = Mirror::at(&mirror_path);
@@ -188,7 +191,6 @@ impl Cache {
 
     /// The work tree of `resolved.commit`: checked out from the mirror once (under a
     /// temporary name, then renamed), reused afterwards. Builds only read it.
-    /// In dry-run, says what it would do and returns the path without creating it.
     pub fn worktree(&self, resolved: &Resolved, effects: &Effects) -> Result<Utf8PathBuf> {
         let name = resolved.name.as_str();
         validate_name(name)?;
@@ -198,10 +200,6 @@ impl Cache {
         }
         let path = self.tree_path(name, commit);
         if path.is_dir() {
-            return Ok(path);
-        }
-        if effects.dry_run {
-            effects.say(format!("check out {name} {} ({commit}) into {path}", resolved.reference));
             return Ok(path);
         }
         let _lock = self.lock(name)?;
@@ -244,32 +242,34 @@ impl Cache {
     }
 
     /// Dry-run: answers from the mirror when it can, else from `git ls-remote`; changes nothing.
-    fn plan(&self, project: &Project<'_>, wanted: &Wanted, effects: &Effects) -> Result<Resolved> {
-        let name = project.name;
+    /// What `reference` of project `name` at `url` resolves to, changing nothing: from the
+    /// mirror where it has the answer (a tag or a commit fetched from this URL), else from
+    /// `git ls-remote` ([`Source::Remote`]: a resolve would fetch it). A full commit id the
+    /// remote does not advertise is taken as given: only a fetch can tell.
+    pub fn look_up(&self, name: &str, url: &str, reference: &str) -> Result<Resolved> {
+        let (url_for_git, wanted) = check_request(name, url, reference)?;
+        let project = Project { name, url, url_for_git: &url_for_git };
         let reference = wanted.as_str();
         let mirror_path = self.mirror_path(name);
         let mirror = Mirror::at(&mirror_path);
         let current = mirror.is_usable()? && mirror.url()?.as_deref() == Some(project.url_for_git);
         if current {
-            if let Some((kind, commit)) = mirror.lookup(wanted)? {
+            if let Some((kind, commit)) = mirror.lookup(&wanted)? {
                 if kind != RefKind::Branch {
                     return Ok(project.resolved(reference, kind, commit, Source::Cache));
                 }
             }
-            effects.say(format!("fetch {name} from {} into {mirror_path}", redact(project.url)));
-        } else {
-            effects.say(format!("clone {name} from {} into {mirror_path}", redact(project.url)));
         }
-        let listing = ls_remote(project)?;
+        let listing = ls_remote(&project)?;
         let remote = RemoteRefs::parse(&listing);
-        if let Some((kind, commit)) = remote.lookup(wanted) {
+        if let Some((kind, commit)) = remote.lookup(&wanted) {
             return Ok(project.resolved(reference, kind, commit, Source::Remote));
         }
-        if let Wanted::Commit(id) = wanted {
+        if let Wanted::Commit(id) = &wanted {
             // Only a fetch can tell whether the remote has that commit; the plan takes it as given.
             return Ok(project.resolved(reference, RefKind::Commit, id.clone(), Source::Remote));
         }
-        Err(self.not_found(project, wanted, &remote.tags, None))
+        Err(self.not_found(&project, &wanted, &remote.tags, None))
     }
 
     fn create_mirror(&self, project: &Project<'_>, effects: &Effects) -> Result<()> {
@@ -493,7 +493,7 @@ impl Mirror {
     }
 }
 
-/// The remote's branches and tags as `git ls-remote` lists them (dry-run).
+/// The remote's branches and tags as `git ls-remote` lists them ([`Cache::look_up`]).
 struct RemoteRefs {
     tags: Vec<String>,
     /// (ref name, commit); a peeled tag (`refs/tags/x^{}`) replaces the tag object's id.

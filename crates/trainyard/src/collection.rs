@@ -74,9 +74,9 @@ impl Output {
     /// Checks an output directory before anything is built: it must name a directory (not a
     /// file, not the workspace or a directory holding it, not a mount point, not a directory of
     /// other things trainyard would turn into a link), and trainyard must be able to write
-    /// beside it (tried unless `dry_run`). Every refusal is bad input (exit 2) and changes
-    /// nothing.
-    pub fn check(path: &Utf8Path, ws: &Workspace, dry_run: bool) -> Result<Output> {
+    /// beside it (see [`crate::access::can_create`]: asked, not tried). Every refusal is bad
+    /// input (exit 2); the check creates nothing.
+    pub fn check(path: &Utf8Path, ws: &Workspace) -> Result<Output> {
         let shown = path.as_str();
         // Without a trailing `/` (or `/.`), which would make the link `<out>` resolve as its target.
         let path: Utf8PathBuf = path.components().collect();
@@ -150,30 +150,9 @@ impl Output {
                 }
             }
         }
-        if !dry_run {
-            output.check_writable().map_err(|e| refuse(e).with_help("give --out a directory you can write in"))?;
-        }
+        crate::access::can_create(&output.store)
+            .map_err(|e| refuse(e).with_help("give --out a directory you can write in"))?;
         Ok(output)
-    }
-
-    /// Whether trainyard can create the store (or write in it): tried with a probe file in the
-    /// store or its nearest existing ancestor, removed at once.
-    fn check_writable(&self) -> std::result::Result<(), String> {
-        let mut dir = self.store.as_path();
-        while std::fs::symlink_metadata(dir).is_err() {
-            dir = dir.parent().ok_or_else(|| format!("no existing directory above {}", self.store))?;
-        }
-        if !dir.is_dir() {
-            return Err(format!("{dir} is not a directory"));
-        }
-        let probe = dir.join(format!(".trainyard-probe-{}", std::process::id()));
-        match File::create(&probe) {
-            Ok(_) => {
-                let _ = std::fs::remove_file(&probe);
-                Ok(())
-            }
-            Err(e) => Err(format!("cannot write in {dir}: {e}")),
-        }
     }
 
     /// Takes the lock of `<out>` (waiting, with a message, while another run holds it), then
@@ -1055,7 +1034,7 @@ mod tests {
     /// Writes `pkgs` as `owner`'s collection into `out`, with a manifest naming them.
     fn write(out: &Utf8Path, owner: &str, pkgs: &[Package], cache: &Utf8Path) -> Result<(Vec<Written>, bool)> {
         let ws = Workspace::detached(out.parent().unwrap());
-        let locked = Output::check(out, &ws, false)?.lock()?;
+        let locked = Output::check(out, &ws)?.lock()?;
         let staged = locked.stage(owner, pkgs, Compression::Zstd(3), Some(cache))?;
         let packages: Vec<serde_json::Value> = staged
             .written
@@ -1218,7 +1197,7 @@ mod tests {
         std::fs::write(store.join("c-dead-1").join("p-1.3~~dev5-1.noarch.rpm"), "half").unwrap();
         std::os::unix::fs::symlink("nowhere", store.join("link-dead-1")).unwrap();
         let ws = Workspace::detached(&dir);
-        let locked = Output::check(&out, &ws, false).unwrap().lock().unwrap();
+        let locked = Output::check(&out, &ws).unwrap().lock().unwrap();
         assert_eq!(collections(&store), [link.file_name().unwrap().to_str().unwrap()]);
         assert!(!store.join("link-dead-1").exists());
         drop(locked);
@@ -1231,7 +1210,7 @@ mod tests {
         std::fs::create_dir_all(&plain_store).unwrap();
         std::fs::rename(&plain, plain_store.join("c-1-2-old")).unwrap();
         std::os::unix::fs::symlink("c-1-2-old", plain_store.join(PREVIOUS)).unwrap();
-        let locked = Output::check(&plain, &ws, false).unwrap().lock().unwrap();
+        let locked = Output::check(&plain, &ws).unwrap().lock().unwrap();
         assert_eq!(std::fs::read(plain.join("x.rpm")).unwrap(), b"x");
         drop(locked);
         let _ = std::fs::remove_dir_all(&dir);
@@ -1273,7 +1252,7 @@ mod tests {
         let file = dir.join("a-file");
         std::fs::write(&file, "x").unwrap();
         let refused = |path: &Utf8Path, needle: &str| {
-            let err = Output::check(path, &ws, false).unwrap_err();
+            let err = Output::check(path, &ws).unwrap_err();
             assert_eq!(err.kind, crate::error::Kind::Usage, "{path}");
             assert!(err.message.contains(needle), "{path}: {}", err.message);
             assert!(err.help.is_some());
@@ -1287,7 +1266,7 @@ mod tests {
         refused(&dir.join("home"), "holds directories (docs)");
         std::os::unix::fs::symlink("a-file", dir.join("to-file")).unwrap();
         refused(&dir.join("to-file"), "not a directory");
-        assert!(Output::check(&dir.join("new/deep/out"), &ws, false).is_ok());
+        assert!(Output::check(&dir.join("new/deep/out"), &ws).is_ok());
         assert!(!dir.join("new").exists(), "checking created something");
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -6,6 +6,7 @@
 #[macro_use]
 pub mod ui;
 
+pub mod access;
 pub mod bounded;
 pub mod build_settings;
 pub mod cargo;

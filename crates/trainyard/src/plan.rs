@@ -237,6 +237,9 @@ pub enum Action {
     /// Lists files of the source release in a collection (`dist --collection`): a new collection
     /// directory with them linked in, switched in by one rename.
     ListSources(Box<crate::collection::Listing>),
+    /// Runs an install test in a fresh root (`mock`'s sandbox backend): one action whose steps
+    /// the sandbox session takes itself (see [`crate::sandbox::session`]).
+    Sandbox(Box<crate::sandbox::Session>),
     /// A part planned at run time, from what the actions before it produce: says what it does
     /// and what it depends on. Executing it changes nothing; the run then plans that part.
     Later(String),
@@ -259,6 +262,7 @@ impl fmt::Display for Action {
             Action::Edit { editor, file } => format!("edit: {file} with `{editor}`"),
             Action::Collection(w) => format!("write collection: {w}"),
             Action::ListSources(l) => format!("list in collection: {l}"),
+            Action::Sandbox(s) => format!("sandbox: {s}"),
             Action::Later(what) => format!("later: {what}"),
         };
         f.write_str(&redact::text(&line))
@@ -400,6 +404,7 @@ pub(crate) fn apply(action: &Action) -> crate::error::Result<()> {
         }
         Action::Collection(w) => crate::collection::write(w),
         Action::ListSources(l) => crate::collection::list_sources(l),
+        Action::Sandbox(s) => crate::sandbox::session::run(s),
         Action::Later(_) => Ok(()),
     }
 }
@@ -508,7 +513,7 @@ mod tests {
         let dir = Utf8PathBuf::from_path_buf(dir).unwrap();
         std::fs::create_dir_all(dir.join("ws")).unwrap();
         let ws = crate::workspace::Workspace::detached(&dir.join("ws"));
-        let output = Output::check(&dir.join("out"), &ws, true).unwrap();
+        let output = Output::check(&dir.join("out"), &ws).unwrap();
         let source =
             |file: &str, kind| Source { path: dir.join("dist").join(file), kind, sha256: "00".into(), size: 1 };
         let sources = vec![source("portal-1.0.tar.gz", "source-tarball"), source("portal-1.0-1.src.rpm", "source-rpm")];

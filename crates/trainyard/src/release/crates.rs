@@ -196,7 +196,7 @@ pub fn run(ctx: &Context) -> Result<()> {
 fn check_trigger(ctx: &Context, crates: &[Publishable], env: &dyn Fn(&str) -> Option<String>) -> Result<()> {
     use crate::scm::{self, Mode};
     let ws = &ctx.ws;
-    let trigger = crate::targets::build::trigger_arg(ctx)?;
+    let trigger = crate::targets::options::trigger(&ctx.args)?;
     let mode = scm::resolve_trigger(trigger, scm::ci_build(env).as_ref(), &ws.config.tag_prefix);
     match mode {
         Mode::Local => Ok(()),

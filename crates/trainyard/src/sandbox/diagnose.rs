@@ -1,5 +1,8 @@
 //! Reading dnf's and rpm's output: they print what went wrong in prose, and some of it
-//! (a failed `%post`) with exit status 0. Pure functions over the captured text.
+//! (a failed `%post`) with exit status 0. Pure functions over the captured text, and the
+//! failures they make.
+
+use crate::error::{Error, Result};
 
 /// A Requires nothing in the collection or the base system provides.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,6 +234,94 @@ pub fn is_noise(line: &str) -> bool {
 pub fn tail(output: &str, n: usize) -> String {
     let lines: Vec<&str> = output.lines().filter(|l| !is_noise(l)).collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The failure of an install, read from its output (`ok`: dnf's exit status was 0): unmet
+/// Requires, packages not in the collection, the resolver's problems, failed scriptlets (dnf and
+/// rpm exit 0 for them; with a word on the memory limit, `memory_mib`, where the output speaks
+/// of memory); `Ok` when none.
+pub fn install_failure(packages: &[String], output: &str, ok: bool, memory_mib: u64) -> Result<()> {
+    let text = without_debug(output);
+    let unmet = unmet_requires(&text);
+    if !unmet.is_empty() {
+        let list: String = unmet.iter().map(|u| format!("\n  - {} requires `{}`", u.package, u.requirement)).collect();
+        return Err(Error::failed(format!(
+            "dependencies of the collection are not met; nothing in the collection or the host's base system provides:{list}"
+        ))
+        .with_help(
+            "add the package that provides it to the collection, or fix the package's Requires \
+             (see them with `rpm -qp --requires FILE`)",
+        ));
+    }
+    let missing = no_match(&text);
+    if !missing.is_empty() {
+        return Err(Error::failed(format!(
+            "no package in the collection is named {}",
+            missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+        ))
+        .with_help("check the packaged names build_rpms wrote in the collection's manifest"));
+    }
+    if !ok {
+        // libsolv's problem lines when the resolver said no; else what rpm said last.
+        let why = match problems(&text) {
+            p if p.iter().any(|l| l.starts_with("- ")) => p.join("\n"),
+            _ => tail(&text, 15),
+        };
+        return Err(Error::failed(format!("dnf could not install {} into the root:\n{why}", packages.join(" "))));
+    }
+    let failures = scriptlet_failures(&text);
+    if !failures.is_empty() {
+        let mut msg = String::from("a scriptlet failed during the install (dnf and rpm still exit 0 for it):");
+        for f in &failures {
+            let status = f.exit_status.map(|s| format!(", exit status {s}")).unwrap_or_default();
+            msg.push_str(&format!("\n  - the {} scriptlet of {} failed{status}", f.scriptlet, f.package));
+            for line in &f.output {
+                msg.push_str(&format!("\n      {line}"));
+            }
+        }
+        let mut help = "a scriptlet must exit 0; fix it where the package's scripts come from \
+             (post_install_script and friends in [package.metadata.trainyard.rpm], or the spec)"
+            .to_string();
+        if mentions_memory(&text) {
+            help.push_str(&format!(
+                "\nits output speaks of memory: each process in the sandbox may allocate {} MiB; \
+                 {}=MIB changes it",
+                memory_mib,
+                super::Limits::MEMORY_VAR
+            ));
+        }
+        return Err(Error::failed(msg).with_help(help));
+    }
+    Ok(())
+}
+
+/// The failure naming each process `what` left running in the sandbox (killed with it when
+/// the command ended), and the scriptlet that started it where rpm said; `Ok` when none.
+pub fn leftovers_fail(output: &str, what: &str) -> Result<()> {
+    let left = leftovers(output);
+    if left.is_empty() {
+        return Ok(());
+    }
+    let runs = scriptlet_runs(output);
+    let mut msg = format!("{what} left processes running in the sandbox (they were killed with it):");
+    for l in &left {
+        let who = match started_by(l, &runs) {
+            Some(run) => format!("the {} scriptlet of {}", run.scriptlet, run.package),
+            None => what.to_string(),
+        };
+        msg.push_str(&format!("\n  - {who} left a process running: `{}`", l.command));
+    }
+    Err(Error::failed(msg).with_help(
+        "a scriptlet must not leave a process behind: start services from their systemd unit, \
+         not from %post, and wait for what a scriptlet starts",
+    ))
+}
+
+/// What an allocation refused by RLIMIT_DATA makes C, the shell and Python say.
+fn mentions_memory(output: &str) -> bool {
+    ["Cannot allocate memory", "memory exhausted", "MemoryError", "out of memory", "Out of memory"]
+        .iter()
+        .any(|m| output.contains(m))
 }
 
 #[cfg(test)]

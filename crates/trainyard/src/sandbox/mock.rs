@@ -308,7 +308,7 @@ impl MockPlan {
 /// configuration cargo printed for using them.
 pub fn vendor(effects: &Effects, manifest: &Utf8Path, vendor_dir: &Utf8Path) -> Result<Option<String>> {
     let sh = Shell::new().map_err(exec::command_error)?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let cargo = crate::cargo::program();
     effects.run_read(sh.cmd(cargo).args([
         "vendor",
         "--locked",

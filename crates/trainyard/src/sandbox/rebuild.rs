@@ -1,7 +1,7 @@
 //! A source RPM rebuilt in a clean root with no network (`dist --rebuild`): the proof that a
 //! source release builds from what it carries.
 //!
-//! The root is the install test's ([`super::run`]): a fresh directory whose `/usr` is an overlay
+//! The root is the install test's ([`super::session`]): a fresh directory whose `/usr` is an overlay
 //! of the host's, the base-system package, then `dnf` installing from a local repository only.
 //! What it installs here is the build's toolchain: the host's Rust toolchain (`rustc --print
 //! sysroot`) is bound read-only into the sandbox, and a package with no files stands for it in
@@ -14,13 +14,12 @@
 //! namespaces ([`super::confine`]): the only network is a loopback with nothing on it, so a
 //! build that reaches for a registry or a git server fails.
 
-use std::sync::atomic::Ordering;
-
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::{confine, preflight, shell, Output, Root, Sandbox, RUNS};
+use super::session::{Output, Sandbox};
+use super::{confine, shell};
 use crate::error::{io, Error, Result};
-use crate::exec::{self, Effects};
+use crate::exec;
 
 /// The package standing for the host toolchain in the root.
 pub const TOOLCHAIN: &str = "trainyard-host-toolchain";
@@ -72,12 +71,7 @@ impl Toolchain {
 
 /// Rebuilds `srpm` with `rpmbuild --rebuild` in a clean root with no network; the binary RPMs
 /// it yields are copied into `out_dir`, whose paths are returned. `work_dir` holds the run.
-pub fn rebuild(
-    srpm: &Utf8Path,
-    work_dir: &Utf8Path,
-    out_dir: &Utf8Path,
-    effects: &Effects,
-) -> Result<Vec<Utf8PathBuf>> {
+pub fn rebuild(srpm: &Utf8Path, work_dir: &Utf8Path, out_dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
     let name = srpm
         .file_name()
         .filter(|n| n.ends_with(".src.rpm"))
@@ -86,16 +80,7 @@ pub fn rebuild(
         return Err(Error::usage(format!("{srpm} does not exist")).with_help("run dist first"));
     }
     let toolchain = Toolchain::host()?;
-    let privilege = preflight(work_dir)?;
-    let run_dir = work_dir.join(format!("run-{}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::SeqCst)));
-    let root = Root::new(&run_dir)?;
-    let limits = super::Limits::from_env()?;
-    let sandbox = Sandbox { root, privilege, effects: *effects, sh: shell()?, limits };
-    if effects.dry_run {
-        println!("would rebuild {name} with rpmbuild --rebuild in a clean root with no network");
-        return Ok(Vec::new());
-    }
-    super::remove_stale_runs(work_dir);
+    let sandbox = Sandbox::new(work_dir, super::Limits::from_env()?)?;
     let result = rebuild_in(&sandbox, &toolchain, srpm, name, out_dir);
     let removed = sandbox.root.remove();
     let rpms = result?;
@@ -146,7 +131,7 @@ fn rebuild_in(
     ]
     .map(String::from)
     .to_vec();
-    if !sandbox.effects.quiet {
+    if !crate::ui::quiet() {
         eprintln!("$ [in the sandbox, no network] {}", super::shell_words(&command));
     }
     let mut inner = confine::bwrap(&sandbox.root.tree, &binds, false);
@@ -160,7 +145,7 @@ fn rebuild_in(
         ))
         .with_help("the source release must carry everything its build needs: see the lines above"));
     }
-    super::leftovers_fail(&out, "rpmbuild --rebuild")?;
+    super::diagnose::leftovers_fail(&out.all(), "rpmbuild --rebuild")?;
     let built = sandbox.root.tree.join("root/rpmbuild/RPMS");
     let mut rpms = Vec::new();
     std::fs::create_dir_all(out_dir).map_err(io(out_dir))?;

@@ -10,6 +10,8 @@
 //! This namespace only mounts the overlay; the command it runs is bubblewrap, which enters
 //! the root itself ([`super::confine`]).
 
+use std::sync::atomic::AtomicUsize;
+
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::error::{io, Error, Result};
@@ -32,6 +34,9 @@ const NAMESPACE_SCRIPT: &str = r#"while :; do
     *) echo "trainyard: unknown namespace step: $1" >&2; exit 125 ;;
   esac
 done"#;
+
+/// Numbers the run and probe directories of this process (`run-PID-N`, `probe-PID-N`).
+pub(super) static RUNS: AtomicUsize = AtomicUsize::new(0);
 
 /// Exit status of the namespace script when a mount failed (before the command ran).
 pub const MOUNT_FAILED: i32 = 125;

@@ -25,13 +25,6 @@ use crate::scratch::TempDir;
 use crate::targets::options::{self, BuildFlags};
 use crate::Context;
 
-// Kept for the targets that still import them from here (dist, docs, image, init, pin, release,
-// tests, demo): each lives in the module named for what it is.
-pub use crate::cargo::program as cargo_program;
-pub use crate::targets::options::{
-    ALL_FEATURES_FLAG, FEATURES_FLAG, NO_DEFAULT_FEATURES_FLAG, PROFILE_FLAG, TARGET_FLAG, TRIGGER_FLAG,
-};
-
 pub const SPEC: TargetSpec = TargetSpec {
     name: "build",
     summary: "build the workspace in release mode for a channel (CHANNEL=dev by default)",
@@ -102,23 +95,6 @@ pub fn run(ctx: &Context) -> Result<()> {
     ));
     Ok(())
 }
-
-/// The `--trigger` of a command, `auto` when absent.
-pub fn trigger_arg(ctx: &Context) -> Result<crate::scm::Trigger> {
-    options::trigger(&ctx.args)
-}
-
-/// Reads a channel variable (CHANNEL or RPM_CHANNEL) or its default.
-pub fn channel_arg(ctx: &Context, var: &str, default: Channel) -> Result<Channel> {
-    options::channel(&ctx.args, var, default)
-}
-
-/// The crate names of internal projects: never pinned, never checked as external.
-pub fn internal_crates(ctx: &Context) -> std::collections::BTreeSet<String> {
-    projects::internal_crates(&ctx.ws)
-}
-
-pub use crate::exec::shell;
 
 /// What the build manifest records.
 #[derive(Debug, Clone, Serialize)]

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::build_settings::BuildSettings;
-use crate::cli::{TargetSpec, VarSpec, DRY_RUN};
+use crate::cli::{TargetSpec, VarSpec};
 use crate::collection::{self, Locked, Output};
 use crate::collection_manifest::{Entry, Manifest};
 use crate::error::{Error, Result};
@@ -32,10 +32,8 @@ use crate::workspace::Workspace;
 use crate::Context;
 use std::collections::BTreeSet;
 
-pub use crate::collection_manifest::{Kind, Manifest as CollectionManifest};
-pub use crate::members::{workspace_members, Member};
-pub use crate::targets::options::{NO_DEPS_FLAG, OUT_FLAG, PACKAGE_FLAG, RPM_CHANNEL_FLAG, VARIANT_FLAG};
-pub use changelog::{changelog_from_release_txt, parse_release_txt};
+use crate::collection_manifest::Kind;
+use crate::members::{workspace_members, Member};
 
 pub const SPEC: TargetSpec = TargetSpec {
     name: "build_rpms",
@@ -54,20 +52,7 @@ pub const SPEC: TargetSpec = TargetSpec {
             built (`would later: ...` says what). PROJECT=ref words, the workspace's own\n\
             included, are checked out into the checkout cache to plan from their trees.",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod)" }],
-    flags: &[
-        DRY_RUN,
-        RPM_CHANNEL_FLAG,
-        OUT_FLAG,
-        NO_DEPS_FLAG,
-        PACKAGE_FLAG,
-        VARIANT_FLAG,
-        options::FEATURES_FLAG,
-        options::ALL_FEATURES_FLAG,
-        options::NO_DEFAULT_FEATURES_FLAG,
-        options::PROFILE_FLAG,
-        options::TARGET_FLAG,
-        options::TRIGGER_FLAG,
-    ],
+    flags: &options::COLLECTION_FLAGS,
     takes_projects: true,
     max_positional: 0,
     passthrough: false,
@@ -116,7 +101,7 @@ pub fn out_dir(ctx: &Context, args: &CollectionArgs) -> Result<Output> {
         Some(dir) => ctx.ws.root.join(dir),
         None => ctx.ws.target_dir.join("rpms").join(args.channel.as_str()),
     };
-    Output::check(&dir, &ctx.ws, ctx.effects.dry_run)
+    Output::check(&dir, &ctx.ws)
 }
 
 /// Builds and writes the collection as the command line says (`image` and `release` call this).

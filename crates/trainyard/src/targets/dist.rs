@@ -15,13 +15,14 @@ use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
 use crate::exec;
 use crate::git::Git;
+use crate::members::{workspace_members, Member};
 use crate::plan::{Action, Command as PlanCommand, Plan};
 use crate::projects;
 use crate::resolve::shadow_hint;
 use crate::scm::{self, Trigger};
-use crate::targets::build::{self, channel_arg, BuildArgs};
-use crate::targets::build_rpms::{self, OUT_FLAG, RPM_CHANNEL_FLAG};
+use crate::targets::build::{self, BuildArgs};
 use crate::targets::options::BuildFlags;
+use crate::targets::options::{self, OUT_FLAG, RPM_CHANNEL_FLAG, TRIGGER_FLAG};
 use crate::Context;
 
 pub const HEAD_FLAG: FlagSpec = FlagSpec {
@@ -66,7 +67,7 @@ pub const SPEC: TargetSpec = TargetSpec {
             no network), with the host's Rust toolchain bound read-only; the binary RPMs it yields go to\n\
             target/trainyard/dist-rebuilt/.",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod): whose lock file is vendored" }],
-    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, HEAD_FLAG, COLLECTION_FLAG, REBUILD_FLAG, build::TRIGGER_FLAG],
+    flags: &[DRY_RUN, RPM_CHANNEL_FLAG, OUT_FLAG, HEAD_FLAG, COLLECTION_FLAG, REBUILD_FLAG, TRIGGER_FLAG],
     takes_projects: true,
     max_positional: 0,
     passthrough: false,
@@ -114,7 +115,7 @@ pub fn run(ctx: &Context) -> Result<()> {
 pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
     let ws = &ctx.ws;
     let fx = &ctx.effects;
-    let channel = channel_arg(ctx, "RPM_CHANNEL", Channel::Prod)?;
+    let channel = options::channel(&ctx.args, "RPM_CHANNEL", Channel::Prod)?;
     for (tool, package) in [("git", "git"), ("tar", "tar"), ("gzip", "gzip"), ("rpmbuild", "rpm")] {
         exec::tool(tool, package)?;
     }
@@ -129,7 +130,7 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
         )));
     }
     // As build_rpms: a push build never ships a release version, a tag build only HEAD's tag.
-    let trigger = build::trigger_arg(ctx)?;
+    let trigger = options::trigger(&ctx.args)?;
     let described = scm::describe(ws, trigger)?;
     let Some(commit) = described.commit.clone() else {
         return Err(Error::usage(format!("{} sets the version: dist needs the git commit it ships", scm::PRETEND_ENV))
@@ -174,8 +175,8 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
     let release = ws.config.rpm.release.clone().unwrap_or_else(|| "1".into());
     let source_date = source_date(ws, &commit).map_err(|e| refused.push(e)).ok();
     let out = out_dir(ctx, channel).map_err(|e| refused.push(e)).ok();
-    let members = build_rpms::workspace_members(ws)?;
-    let packaged: Vec<&build_rpms::Member> = members
+    let members = workspace_members(ws)?;
+    let packaged: Vec<&Member> = members
         .iter()
         .filter(|m| m.metadata.pointer("/trainyard/rpm").is_some() || m.metadata.get("generate-rpm").is_some())
         .collect();
@@ -199,7 +200,7 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
     // A collection of this workspace must be there to list the source release in.
     let collection = collection.and_then(|dir| {
         crate::collection::read(dir)
-            .and_then(|_| crate::collection::Output::check(dir, ws, fx.dry_run))
+            .and_then(|_| crate::collection::Output::check(dir, ws))
             .map_err(|e| refused.push(e))
             .ok()
     });
@@ -366,7 +367,7 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
             part.remove_dir(&rebuilt);
             fx.execute(&part)?;
             let sandbox = ws.state_dir().join("sandbox");
-            for rpm in crate::sandbox::rebuild::rebuild(&out.join(&srpm), &sandbox, &rebuilt, fx)? {
+            for rpm in crate::sandbox::rebuild::rebuild(&out.join(&srpm), &sandbox, &rebuilt)? {
                 println!("rebuilt offline in a clean root: {}", ws.display(&rpm));
             }
             Ok(())

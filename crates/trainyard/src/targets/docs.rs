@@ -12,15 +12,16 @@
 
 use std::collections::BTreeSet;
 
+use crate::cargo::program as cargo_program;
 use crate::cargo::Invocation;
 use crate::cli::{FlagSpec, TargetSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
 use crate::lockfile::{self, LockSite};
+use crate::members::workspace_members;
 use crate::plan::{Command as PlanCommand, Plan};
 use crate::release::repo::{sh_quote, Destination, SshTarget};
 use crate::scm;
-use crate::targets::build::{cargo_program, trigger_arg, TRIGGER_FLAG};
-use crate::targets::build_rpms;
+use crate::targets::options::{self, TRIGGER_FLAG};
 use crate::version::Version;
 use crate::Context;
 use camino::{Utf8Path, Utf8PathBuf};
@@ -101,7 +102,7 @@ pub fn run(ctx: &Context) -> Result<()> {
             "give --docs-dir DIR (or ssh://[user@]host[:port]/path), or set docs-dir in [workspace.metadata.trainyard]",
         )),
     };
-    let described = scm::describe(ws, trigger_arg(ctx)?)?;
+    let described = scm::describe(ws, options::trigger(&ctx.args)?)?;
     let version = described.version;
     let name = version.to_pep440();
     if name.contains('/') || name.starts_with('.') || name == "latest" {
@@ -222,7 +223,7 @@ fn absolute(path: &Utf8Path) -> Utf8PathBuf {
 /// The product: crates with packaging metadata and every workspace crate they depend on; a
 /// workspace with none documents every member except `xtask`.
 fn product_crates(ws: &crate::workspace::Workspace) -> Result<Vec<String>> {
-    let members = build_rpms::workspace_members(ws)?;
+    let members = workspace_members(ws)?;
     let names: BTreeSet<String> = members.iter().map(|m| m.info.name.clone()).collect();
     let packaged: Vec<String> = members
         .iter()

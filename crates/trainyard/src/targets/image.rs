@@ -17,12 +17,13 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
+use crate::collection_manifest::Kind;
 use crate::error::{io, Error, Result};
 use crate::exec;
 use crate::plan::{Action, Command as PlanCommand, Plan, Secret};
 use crate::scm::{self, Trigger};
-use crate::targets::build::{trigger_arg, TRIGGER_FLAG};
-use crate::targets::build_rpms::{self, Kind};
+use crate::targets::build_rpms;
+use crate::targets::options::{self, RPM_CHANNEL_FLAG, TRIGGER_FLAG};
 use crate::Context;
 
 pub const USER_ENV: &str = "TRAINYARD_REGISTRY_USER";
@@ -46,7 +47,7 @@ pub const SPEC: TargetSpec = TargetSpec {
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod)" }],
     flags: &[
         DRY_RUN,
-        build_rpms::RPM_CHANNEL_FLAG,
+        RPM_CHANNEL_FLAG,
         TRIGGER_FLAG,
         FlagSpec {
             name: "tag",
@@ -340,7 +341,7 @@ impl Credentials {
 impl ImageOptions {
     fn parse(ctx: &Context) -> Result<ImageOptions> {
         let args = &ctx.args;
-        let trigger = trigger_arg(ctx)?;
+        let trigger = options::trigger(&ctx.args)?;
         let tags: Vec<String> = args.values("tag").to_vec();
         let mut problems = Vec::new();
         for t in &tags {

@@ -19,9 +19,9 @@ use crate::channel::Channel;
 use crate::cli::{Args, FlagSpec, TargetSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
 use crate::git::Git;
+use crate::members::workspace_members;
 use crate::plan::{Action, Command as PlanCommand, Plan};
 use crate::product::is_xtask_like;
-use crate::targets::build_rpms::workspace_members;
 use crate::Context;
 
 pub const SPEC: TargetSpec = TargetSpec {
@@ -215,7 +215,7 @@ const SETTLE_LOCK: &str = "fit xtask/Cargo.lock to the xtask: cargo update --wor
 fn settle_xtask_lock(ctx: &Context) -> Result<()> {
     let manifest = ctx.ws.root.join("xtask/Cargo.toml");
     let update = |offline: bool| {
-        let cmd = PlanCommand::new(crate::targets::build::cargo_program())
+        let cmd = PlanCommand::new(crate::cargo::program())
             .args(["update", "--workspace", "--quiet", "--manifest-path", manifest.as_str()])
             .dir(&ctx.ws.root);
         Action::Run(if offline { cmd.arg("--offline") } else { cmd })

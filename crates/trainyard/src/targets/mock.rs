@@ -9,14 +9,16 @@ use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::cli::{Args, FlagSpec, TargetSpec, VarSpec, DRY_RUN};
+use crate::cli::{Args, FlagSpec, TargetSpec, VarSpec};
+use crate::collection_manifest::Kind;
 use crate::error::{io, Error, Result};
 use crate::exec;
+use crate::members::workspace_members;
 use crate::plan::{self, Action};
 use crate::rpmpkg::{assets, FileKind};
 use crate::sandbox::mock::{self as mock_backend, Asset, MockPackage, MockPlan};
 use crate::sandbox::{self, Backend, InstallTest, Report, Smoke, SmokeResult};
-use crate::targets::build_rpms::{self, Collection, Kind};
+use crate::targets::build_rpms::{self, Collection};
 use crate::targets::options::{self, CollectionArgs};
 use crate::Context;
 
@@ -51,48 +53,39 @@ pub const SPEC: TargetSpec = TargetSpec {
             namespaces, no overlay, bubblewrap refused, unknown mock configuration); 3 a tool the\n\
             backend needs is missing (the message names the package to install).",
     vars: &[VarSpec { name: "RPM_CHANNEL", help: "dev, stage or prod (default prod)" }],
-    flags: &[
-        DRY_RUN,
-        options::RPM_CHANNEL_FLAG,
-        options::OUT_FLAG,
-        options::NO_DEPS_FLAG,
-        options::PACKAGE_FLAG,
-        options::VARIANT_FLAG,
-        options::FEATURES_FLAG,
-        options::ALL_FEATURES_FLAG,
-        options::NO_DEFAULT_FEATURES_FLAG,
-        options::PROFILE_FLAG,
-        options::TARGET_FLAG,
-        options::TRIGGER_FLAG,
-        FlagSpec {
-            name: "backend",
-            value: Some("NAME"),
-            help: "sandbox or mock (default: mock where Fedora's mock is installed, else sandbox)",
-            var: None,
-        },
-        FlagSpec {
-            name: "keep-root",
-            value: None,
-            help: "keep the installed root for inspection (the report says how to enter it)",
-            var: None,
-        },
-        FlagSpec {
-            name: "mock-config",
-            value: Some("CFG"),
-            help: "mock backend: mock's configuration, a name or a .cfg file (default: default)",
-            var: None,
-        },
-        FlagSpec {
-            name: "smoke-timeout",
-            value: Some("SECS"),
-            help: "a smoke command still running after this is killed and fails (default 60)",
-            var: None,
-        },
-    ],
+    flags: &FLAGS,
     takes_projects: true,
     max_positional: 0,
     passthrough: false,
 };
+
+/// The collection's flags (as `build_rpms`), then the install test's own.
+const FLAGS: [FlagSpec; 16] = options::collection_flags_and([
+    FlagSpec {
+        name: "backend",
+        value: Some("NAME"),
+        help: "sandbox or mock (default: mock where Fedora's mock is installed, else sandbox)",
+        var: None,
+    },
+    FlagSpec {
+        name: "keep-root",
+        value: None,
+        help: "keep the installed root for inspection (the report says how to enter it)",
+        var: None,
+    },
+    FlagSpec {
+        name: "mock-config",
+        value: Some("CFG"),
+        help: "mock backend: mock's configuration, a name or a .cfg file (default: default)",
+        var: None,
+    },
+    FlagSpec {
+        name: "smoke-timeout",
+        value: Some("SECS"),
+        help: "a smoke command still running after this is killed and fails (default 60)",
+        var: None,
+    },
+]);
 
 /// Mock's own configuration when none is named: `/etc/mock/default.cfg`.
 const DEFAULT_MOCK_CONFIG: &str = "default";
@@ -154,30 +147,55 @@ pub fn run(ctx: &Context) -> Result<()> {
 
     let started = Instant::now();
     let build_rpms::Planned { mut plan, rest } = build_rpms::plan(ctx, &args.collection)?;
-    // The install is planned once the collection is written (its packages are read from it).
-    plan.later(format!("install the collection into a clean root and run the smoke commands ({backend} backend)"));
-    let Some(collection) = ctx.effects.execute_then(&plan, || rest.run(ctx, &args.collection))? else {
-        return Ok(());
-    };
-    let build = started.elapsed();
-
-    let smoke: Vec<Smoke> = collection
-        .smoke
-        .iter()
-        .map(|s| Smoke { package: s.package.clone(), command: s.command.clone(), expect_output: s.expect.clone() })
-        .collect();
-    let (mut report, result) = match backend {
+    // The sandbox's install test is one action after the collection's stages; what it installs
+    // is read from the collection once written. The mock backend's part is planned then.
+    let session = match backend {
         Backend::Sandbox => {
-            let mut test = InstallTest::new(work_dir);
+            let out = build_rpms::out_dir(ctx, &args.collection)?.path;
+            let session = sandbox::Session::of_collection(&out, &work_dir, args.keep_root);
+            plan.push(Action::Sandbox(Box::new(session.clone())));
+            Some(session)
+        }
+        Backend::Mock => {
+            plan.later(format!(
+                "install the collection into a clean root and run the smoke commands ({backend} backend)"
+            ));
+            None
+        }
+    };
+    let mut written = None;
+    let mut build = Duration::ZERO;
+    let executed = ctx.effects.execute_then(&plan, || {
+        let collection = rest.run(ctx, &args.collection)?;
+        build = started.elapsed();
+        let smoke: Vec<Smoke> = collection
+            .smoke
+            .iter()
+            .map(|s| Smoke { package: s.package.clone(), command: s.command.clone(), expect_output: s.expect.clone() })
+            .collect();
+        if let Some(session) = &session {
+            let mut test = InstallTest::new(&work_dir);
             test.repo_rpms = collection.manifest.packages.iter().map(|p| collection.out_dir.join(&p.file)).collect();
             test.install = collection.workspace_packages.clone();
-            test.smoke = smoke;
+            test.smoke = smoke.clone();
             test.keep_root = args.keep_root;
             test.smoke_timeout = smoke_timeout;
             test.limits = limits;
-            sandbox::run_with_report(&test, &ctx.effects)
+            session.provide(test);
         }
-        Backend::Mock => {
+        let m = &collection.manifest;
+        written = Some(format!("{backend} backend, {} {} for {}:", m.workspace, m.version, m.channel));
+        Ok((collection, smoke))
+    });
+    // A dry-run printed the plan; a run that failed before the collection was written has no report.
+    let Some(header) = written else {
+        return executed.map(|_| ());
+    };
+    let (mut report, result) = match (session, executed) {
+        (Some(session), executed) => (session.report(), executed.map(|_| ())),
+        (None, Err(e)) => return Err(e),
+        (None, Ok(None)) => return Ok(()),
+        (None, Ok(Some((collection, smoke)))) => {
             let mut report = Report::default();
             let mock_started = Instant::now();
             let result = run_mock(ctx, &args, &collection, &mock_config, &smoke, smoke_timeout, &mut report);
@@ -187,10 +205,7 @@ pub fn run(ctx: &Context) -> Result<()> {
     };
     report.timings.build = build;
     report.timings.total += build;
-    println!(
-        "{backend} backend, {} {} for {}:",
-        collection.manifest.workspace, collection.manifest.version, collection.manifest.channel
-    );
+    println!("{header}");
     print!("{}", report.render());
     result.map_err(|e| e.context(format!("mock ({backend} backend)")))
 }
@@ -288,7 +303,7 @@ fn mock_packages(ctx: &Context, args: &MockArgs, collection: &Collection) -> Res
         collection.manifest.packages.iter().filter(|p| p.kind == Kind::Internal).map(|p| p.name.as_str()).collect();
     let build_version = crate::scm::describe(ws, args.collection.build.trigger)?.semver();
     let mut out = Vec::new();
-    let members = build_rpms::workspace_members(ws)?;
+    let members = workspace_members(ws)?;
     let variants = build_rpms::variants(&args.collection.variants, &members.iter().collect::<Vec<_>>())?;
     for member in members {
         let read = assets::from_metadata_with_variants(&member.info, &member.metadata, &release_dir, arch, &variants);

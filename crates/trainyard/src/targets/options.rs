@@ -7,7 +7,7 @@
 use camino::Utf8PathBuf;
 
 use crate::channel::Channel;
-use crate::cli::{Args, FlagSpec};
+use crate::cli::{Args, FlagSpec, DRY_RUN};
 use crate::error::{Error, Result};
 use crate::scm::Trigger;
 
@@ -68,6 +68,36 @@ pub const PACKAGE_FLAG: FlagSpec = FlagSpec {
     help: "package only this workspace crate (repeatable)",
     var: None,
 };
+
+/// The flags of a target that writes a collection, in the order `--help` lists them: `--dry-run`,
+/// the collection's and the build's. [`CollectionArgs::parse`] reads them.
+pub const COLLECTION_FLAGS: [FlagSpec; 12] = [
+    DRY_RUN,
+    RPM_CHANNEL_FLAG,
+    OUT_FLAG,
+    NO_DEPS_FLAG,
+    PACKAGE_FLAG,
+    VARIANT_FLAG,
+    FEATURES_FLAG,
+    ALL_FEATURES_FLAG,
+    NO_DEFAULT_FEATURES_FLAG,
+    PROFILE_FLAG,
+    TARGET_FLAG,
+    TRIGGER_FLAG,
+];
+
+/// [`COLLECTION_FLAGS`] followed by a target's own flags (`mock`'s `--backend` ...), for its
+/// `TargetSpec`: `M` is the length of the whole list, checked when the constant is evaluated.
+pub const fn collection_flags_and<const N: usize, const M: usize>(own: [FlagSpec; N]) -> [FlagSpec; M] {
+    assert!(M == COLLECTION_FLAGS.len() + N, "M must be the number of collection flags plus N");
+    let mut all = [DRY_RUN; M];
+    let mut i = 0;
+    while i < M {
+        all[i] = if i < COLLECTION_FLAGS.len() { COLLECTION_FLAGS[i] } else { own[i - COLLECTION_FLAGS.len()] };
+        i += 1;
+    }
+    all
+}
 
 /// The `--trigger` of a command, `auto` when absent.
 pub fn trigger(args: &Args) -> Result<Trigger> {

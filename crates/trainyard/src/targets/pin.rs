@@ -7,9 +7,10 @@ use crate::cli::{FlagSpec, TargetSpec, VarSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
 use crate::lockfile;
 use crate::plan::Plan;
+use crate::projects::internal_crates;
 use crate::reqs;
 use crate::resolution;
-use crate::targets::build::{channel_arg, internal_crates};
+use crate::targets::options;
 use crate::Context;
 
 pub const SPEC: TargetSpec = TargetSpec {
@@ -40,7 +41,10 @@ struct PinOptions {
 
 impl PinOptions {
     fn parse(ctx: &Context) -> Result<PinOptions> {
-        Ok(PinOptions { channel: channel_arg(ctx, "CHANNEL", Channel::Prod)?, check: ctx.args.flag("check") })
+        Ok(PinOptions {
+            channel: options::channel(&ctx.args, "CHANNEL", Channel::Prod)?,
+            check: ctx.args.flag("check"),
+        })
     }
 }
 
@@ -105,7 +109,7 @@ pub fn pinned_file(ctx: &Context, channel: Channel) -> Result<(camino::Utf8PathB
     // Only the product's graph is pinned: what the xtask alone uses is not shipped.
     let product = crate::product::Product::of(&ctx.ws)?;
     let lock = product.graph_owned(&lockfile::read(&lock_path)?);
-    let internal = internal_crates(ctx);
+    let internal = internal_crates(&ctx.ws);
     let path = ctx.ws.reqs_path(channel);
     let old = match std::fs::read_to_string(&path) {
         Ok(text) => Some(text),

@@ -11,7 +11,7 @@ use crate::release::{
     backport, cherry_pick, fix, freeze, history, notes, pin, prerelease, promote, publish, push, rollback, start, tag,
     Repo, State, Version,
 };
-use crate::targets::build::channel_arg;
+use crate::targets::options;
 use crate::Context;
 
 pub const SPEC: TargetSpec = TargetSpec {
@@ -100,7 +100,7 @@ pub const SPEC: TargetSpec = TargetSpec {
             var: None,
         },
         FlagSpec { name: "channel", value: Some("NAME"), help: "same as RPM_CHANNEL=NAME", var: Some("RPM_CHANNEL") },
-        crate::targets::build::TRIGGER_FLAG,
+        options::TRIGGER_FLAG,
     ],
     takes_projects: true,
     max_positional: 64,
@@ -366,7 +366,7 @@ pub fn run(ctx: &Context) -> Result<()> {
         return Err(refused);
     }
     let repo = Repo::open(ctx)?;
-    let channel = || channel_arg(ctx, "RPM_CHANNEL", Channel::Prod);
+    let channel = || options::channel(&ctx.args, "RPM_CHANNEL", Channel::Prod);
     let flow = ctx.ws.config.flow;
     let only_in = |wanted: Flow| -> Result<()> {
         if flow == wanted {
@@ -477,7 +477,7 @@ pub fn run(ctx: &Context) -> Result<()> {
             let Some(from) = opts.from.map(Utf8Path::new) else {
                 return Err(Error::usage("`release publish` needs the collection: --from DIR"));
             };
-            let trigger = crate::targets::build::trigger_arg(ctx)?;
+            let trigger = options::trigger(&ctx.args)?;
             publish::check_trigger(&ctx.ws, from, trigger, &|name| std::env::var(name).ok())?;
             let packages = publish::publish_allowing(ctx, from, &repo_dir(ctx)?, channel()?, opts.allow_prerelease)?;
             for p in &packages {

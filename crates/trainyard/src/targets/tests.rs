@@ -114,7 +114,7 @@ fn packages(missing: &[Need]) -> Vec<String> {
 /// Whether this process may install packages: root, apt-get on PATH, not forbidden.
 fn may_install(path: &OsStr, forbidden: bool) -> bool {
     let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
-    !forbidden && crate::sandbox::effective_uid() == Some(0) && which::which_in("apt-get", Some(path), &cwd).is_ok()
+    !forbidden && crate::access::effective_uid() == Some(0) && which::which_in("apt-get", Some(path), &cwd).is_ok()
 }
 
 /// The error that stops the run: each missing tool, its package, the commands that install them.
@@ -214,7 +214,7 @@ pub fn preflight(ctx: &Context, path: &OsStr, forbidden: bool) -> Result<()> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
     let apt = absent.is_empty() || may_install(path, forbidden);
     let rustup = chains.is_empty() || (!forbidden && which::which_in("rustup", Some(path), &cwd).is_ok());
-    let root = crate::sandbox::effective_uid() == Some(0);
+    let root = crate::access::effective_uid() == Some(0);
     if !apt || !rustup {
         return Err(missing_error(&absent, &chains, root, &ctx.program));
     }

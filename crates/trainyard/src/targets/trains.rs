@@ -193,9 +193,7 @@ pub fn run(ctx: &Context) -> Result<()> {
         let mut plan = Plan::new();
         plan.write(path.clone(), render_html(&trains));
         ctx.effects.execute(&plan)?;
-        if !ctx.effects.dry_run && !ui::quiet() {
-            eprintln!("trainyard: wrote {path}");
-        }
+        ctx.effects.done(format!("wrote {path}"));
     }
     Ok(())
 }
