@@ -340,6 +340,33 @@ impl Package {
         if u32::try_from(self.source_date).is_err() {
             problems.push(format!("source date {} does not fit in 32 bits", self.source_date));
         }
+        // The header stores NUL-terminated strings, and one-line fields end up in repository
+        // metadata: a control character there is refused rather than written.
+        let mut one_line: Vec<(&str, &str)> =
+            vec![("license", &self.license), ("url", self.url.as_deref().unwrap_or_default())];
+        one_line.push(("vendor", self.vendor.as_deref().unwrap_or_default()));
+        one_line.push(("packager", self.packager.as_deref().unwrap_or_default()));
+        for f in &self.files {
+            one_line.extend([("file", f.dest.as_str()), ("user", &f.user), ("group", &f.group)]);
+        }
+        let deps = [&self.requires, &self.provides, &self.conflicts, &self.obsoletes];
+        let weak = [&self.recommends, &self.suggests, &self.supplements, &self.enhances];
+        for d in deps.into_iter().chain(weak).flatten() {
+            one_line.extend([("dependency", d.name.as_str()), ("dependency version", &d.version)]);
+        }
+        for (what, text) in one_line {
+            if text.chars().any(char::is_control) {
+                problems.push(format!("{what} `{}`: a control character in one line of text", text.escape_debug()));
+            }
+        }
+        let texts = self.changelog.iter().flat_map(|c| [&c.author, &c.version, &c.text]);
+        let scripts = [&self.scriptlets.pre, &self.scriptlets.post, &self.scriptlets.preun, &self.scriptlets.postun];
+        let more = [&self.scriptlets.pretrans, &self.scriptlets.posttrans];
+        let untrans = [&self.scriptlets.preuntrans, &self.scriptlets.postuntrans];
+        let scripts = scripts.into_iter().chain(more).chain(untrans).flatten();
+        if std::iter::once(&self.description).chain(texts).chain(scripts).any(|t| t.contains('\0')) {
+            problems.push("a description, changelog entry or scriptlet holds a NUL byte".to_string());
+        }
         let mut seen = BTreeSet::new();
         for f in &self.files {
             if !f.dest.starts_with('/') || f.dest == "/" || f.dest.split('/').any(|c| c == ".." || c == ".") {
@@ -618,6 +645,15 @@ mod tests {
         assert!(err.message.contains("file `etc/demo`"), "{}", err.message);
         assert!(err.message.contains("file `/usr/../etc`"), "{}", err.message);
         assert!(sample().validate().is_ok());
+
+        let mut p = sample();
+        p.license = "MIT\nor not".into();
+        p.requires.push(Dependency::any("bash\u{0}"));
+        p.description = "two\nlines are fine, a \u{0} is not".into();
+        let err = p.validate().unwrap_err();
+        assert!(err.message.contains("license `MIT\\nor not`: a control character"), "{}", err.message);
+        assert!(err.message.contains("dependency `bash\\0`"), "{}", err.message);
+        assert!(err.message.contains("NUL byte"), "{}", err.message);
     }
 
     #[test]
