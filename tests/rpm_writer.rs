@@ -551,3 +551,45 @@ fn many_files_and_a_large_file_read_back_with_rpm2cpio_and_verify() {
         assert_eq!(seen, expected.len());
     }
 }
+
+/// What the reserved space and the immutable region are for: `rpmsign --addsign` signs a
+/// written package in place (the file keeps its size), and `rpm -K` with the key says OK.
+#[test]
+fn rpmsign_signs_a_written_package_in_place() {
+    let dir = scratch("rpmsign");
+    let pkg = demo_package(&dir);
+    let w = write(&pkg, &dir.join("out"), Compression::Zstd(3)).unwrap();
+    let gnupg = dir.join("gnupg");
+    std::fs::create_dir_all(&gnupg).unwrap();
+    std::fs::set_permissions(&gnupg, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let run = |program: &str, args: &[&str]| {
+        let out = std::process::Command::new(program).args(args).env("GNUPGHOME", &gnupg).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{program} {args:?}:\n{text}");
+        text
+    };
+    let name = "Writer Test <writer@example.org>";
+    run("gpg", &["--batch", "--passphrase", "", "--quick-gen-key", name, "rsa2048", "sign", "never"]);
+    let gpg_name = format!("_gpg_name {name}");
+    let gpg_path = format!("_gpg_path {gnupg}");
+    run(
+        "rpmsign",
+        &["--define", "__gpg /usr/bin/gpg", "--define", &gpg_name, "--define", &gpg_path, "--addsign", w.path.as_str()],
+    );
+    assert_eq!(
+        std::fs::metadata(&w.path).unwrap().len(),
+        w.size,
+        "rpmsign rewrote the package instead of using its reserved space"
+    );
+
+    let key = dir.join("key.asc");
+    run("gpg", &["--armor", "--output", key.as_str(), "--export", "writer@example.org"]);
+    let db = dir.join("rpmdb");
+    std::fs::create_dir_all(&db).unwrap();
+    run("rpm", &["--dbpath", db.as_str(), "--import", key.as_str()]);
+    let checked = run("rpm", &["--dbpath", db.as_str(), "-Kv", w.path.as_str()]);
+    assert!(checked.contains("Signature, key ID") && checked.contains(": OK"), "{checked}");
+    assert!(!checked.contains("NOT OK") && !checked.contains("NOKEY"), "{checked}");
+    // gpg started an agent for this home directory: it goes with the test.
+    run("gpgconf", &["--kill", "gpg-agent"]);
+}
