@@ -315,7 +315,7 @@ impl Package {
         format!("{}-{}-{}.{}.rpm", self.name, self.version, self.release, self.arch)
     }
 
-    /// Checks what the `rpm` crate or `rpm` itself would reject, with a message naming the package.
+    /// Checks what the writer or `rpm` itself would reject, with a message naming the package.
     pub fn validate(&self) -> Result<()> {
         let mut problems = Vec::new();
         let name_ok = |s: &str| {
@@ -681,7 +681,7 @@ mod tests {
         assert_eq!(wrap("Fits as it is.\n  - indented"), "Fits as it is.\n  - indented");
     }
 
-    /// rpm 4.18 (what CI has) does not read the untrans scriptlets: the rpm crate's reader does.
+    /// rpm 4.18 (what CI has) does not read the untrans scriptlets: the header is read back here.
     #[test]
     fn every_scriptlet_is_written_with_its_interpreter_and_flags() {
         let mut p = sample();
