@@ -449,3 +449,147 @@ fn stripped_check_uses_the_elf_reader() {
     let err = pkg.check_stripped().unwrap_err();
     assert!(err.help.unwrap().contains("profile.release.strip=true"));
 }
+
+/// Bytes that do not compress much, the same on every run (an xorshift generator).
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// The streaming writer on a package of many files (every size modulo 4, empty ones, nested
+/// directories) and one file far larger than its buffers: rpm's own reader (`rpm -qp --dump`,
+/// `rpm2cpio | cpio`), trainyard's reader, and `rpm -K` all get back what went in.
+#[test]
+fn many_files_and_a_large_file_read_back_with_rpm2cpio_and_verify() {
+    use sha2::Digest;
+    let dir = scratch("many-files");
+    let src = dir.join("src");
+    let mut pkg = Package {
+        name: "many".into(),
+        version: "2.0".into(),
+        release: "1".into(),
+        arch: "x86_64".into(),
+        summary: "Many files".into(),
+        license: "MIT".into(),
+        source_date: SOURCE_DATE,
+        ..Package::default()
+    };
+    let mut expected = std::collections::BTreeMap::new();
+    for i in 0..400usize {
+        let sub = format!("d{}/e{}", i % 7, i % 3);
+        std::fs::create_dir_all(src.join(&sub)).unwrap();
+        let path = src.join(format!("{sub}/f{i}"));
+        let bytes =
+            if i % 2 == 0 { noise(i * 37 % 5000, i as u64) } else { format!("file {i}\n").repeat(i % 9).into_bytes() };
+        std::fs::write(&path, &bytes).unwrap();
+        let dest = format!("/usr/share/many/{sub}/f{i}");
+        pkg.files.push(FileEntry::new(path, dest.clone(), 0o644, FileKind::Regular));
+        expected.insert(dest, bytes);
+    }
+    let large = noise(24 << 20, 7);
+    std::fs::write(src.join("large"), &large).unwrap();
+    pkg.files.push(FileEntry::new(src.join("large"), "/usr/lib/many/large", 0o755, FileKind::Binary));
+    expected.insert("/usr/lib/many/large".into(), large);
+    pkg.files.push(FileEntry::dir("/var/lib/many", 0o750));
+
+    for compression in [Compression::Zstd(3), Compression::Gzip(6)] {
+        let w = write(&pkg, &dir.join(format!("out-{compression:?}")), compression).unwrap();
+        let (ok, checked) = tool("rpm", &["-Kv", w.path.as_str()]);
+        assert!(
+            ok && checked.contains("Header SHA256 digest: OK") && checked.contains("Payload SHA256 digest: OK"),
+            "{checked}"
+        );
+        assert_eq!(std::fs::metadata(&w.path).unwrap().len(), w.size);
+
+        // path size mtime digest mode owner group isconfig isdoc rdev symlink
+        let dump = rpm_q(&w.path, &["--dump"]);
+        assert_eq!(dump.lines().count(), expected.len() + 1, "{dump}");
+        for line in dump.lines() {
+            let f: Vec<&str> = line.split(' ').collect();
+            if f[0] == "/var/lib/many" {
+                assert_eq!((f[4], f[5]), ("040750", "root"), "{line}");
+                continue;
+            }
+            let bytes = &expected[f[0]];
+            let digest: String = sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!((f[1], f[2], f[3]), (bytes.len().to_string().as_str(), "1700000000", digest.as_str()), "{line}");
+        }
+
+        // rpm's own payload reader, through cpio.
+        let unpacked = dir.join(format!("unpacked-{compression:?}"));
+        std::fs::create_dir_all(&unpacked).unwrap();
+        let script = format!("rpm2cpio '{}' | cpio -idm --quiet", w.path);
+        let status = std::process::Command::new("sh").args(["-c", &script]).current_dir(&unpacked).status().unwrap();
+        assert!(status.success(), "{script}");
+        for (dest, bytes) in &expected {
+            let got = std::fs::read(unpacked.join(&dest[1..])).unwrap_or_else(|e| panic!("{dest}: {e}"));
+            assert!(got == *bytes, "{dest} differs after rpm2cpio | cpio");
+        }
+        assert!(unpacked.join("var/lib/many").is_dir());
+
+        // trainyard's reader, which the image target uses.
+        let mut seen = 0;
+        trainyard::rpmpkg::read::open(&w.path)
+            .unwrap()
+            .for_each_entry(&w.path, |entry, data| {
+                if entry.is_file() {
+                    let mut got = Vec::new();
+                    data.read_to_end(&mut got).unwrap();
+                    assert!(got == expected[&entry.path], "{} differs", entry.path);
+                    seen += 1;
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen, expected.len());
+    }
+}
+
+/// What the reserved space and the immutable region are for: `rpmsign --addsign` signs a
+/// written package in place (the file keeps its size), and `rpm -K` with the key says OK.
+#[test]
+fn rpmsign_signs_a_written_package_in_place() {
+    let dir = scratch("rpmsign");
+    let pkg = demo_package(&dir);
+    let w = write(&pkg, &dir.join("out"), Compression::Zstd(3)).unwrap();
+    let gnupg = dir.join("gnupg");
+    std::fs::create_dir_all(&gnupg).unwrap();
+    std::fs::set_permissions(&gnupg, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let run = |program: &str, args: &[&str]| {
+        let out = std::process::Command::new(program).args(args).env("GNUPGHOME", &gnupg).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{program} {args:?}:\n{text}");
+        text
+    };
+    let name = "Writer Test <writer@example.org>";
+    run("gpg", &["--batch", "--passphrase", "", "--quick-gen-key", name, "rsa2048", "sign", "never"]);
+    let gpg_name = format!("_gpg_name {name}");
+    let gpg_path = format!("_gpg_path {gnupg}");
+    run(
+        "rpmsign",
+        &["--define", "__gpg /usr/bin/gpg", "--define", &gpg_name, "--define", &gpg_path, "--addsign", w.path.as_str()],
+    );
+    assert_eq!(
+        std::fs::metadata(&w.path).unwrap().len(),
+        w.size,
+        "rpmsign rewrote the package instead of using its reserved space"
+    );
+
+    let key = dir.join("key.asc");
+    run("gpg", &["--armor", "--output", key.as_str(), "--export", "writer@example.org"]);
+    let db = dir.join("rpmdb");
+    std::fs::create_dir_all(&db).unwrap();
+    run("rpm", &["--dbpath", db.as_str(), "--import", key.as_str()]);
+    let checked = run("rpm", &["--dbpath", db.as_str(), "-Kv", w.path.as_str()]);
+    assert!(checked.contains("Signature, key ID") && checked.contains(": OK"), "{checked}");
+    assert!(!checked.contains("NOT OK") && !checked.contains("NOKEY"), "{checked}");
+    // gpg started an agent for this home directory: it goes with the test.
+    run("gpgconf", &["--kill", "gpg-agent"]);
+}

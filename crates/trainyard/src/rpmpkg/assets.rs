@@ -747,7 +747,7 @@ impl Ctx<'_> {
         };
         if let Some(caps) = &a.caps {
             // Checked here, where the message can name the asset, with the parser the writer uses.
-            if let Err(e) = rpm::FileOptions::new("/x").caps(caps.as_str()) {
+            if let Err(e) = super::caps::validate(caps) {
                 return Err(self
                     .err(&format!("{field}.caps"), format!("`{caps}`: {e}"))
                     .with_help("write capabilities as setcap(8) does: \"cap_net_bind_service=ep\""));

@@ -1,9 +1,10 @@
-//! Binary RPMs, written in-process with the `rpm` crate: the package model (plain data), the
-//! writer (reproducible, atomic, parallel), and the pieces that fill the model in
-//! ([`elf`] for shared-library capabilities, [`systemd`] for unit scriptlets, [`assets`] for
+//! Binary RPMs, written in-process: the package model (plain data), the writer (RPM v4,
+//! streamed, reproducible, atomic, parallel: [`encode`] over [`header`]), a reader of what it
+//! wrote ([`read`]), and the pieces that fill the model in ([`elf`] for shared-library
+//! capabilities, [`systemd`] for unit scriptlets, [`assets`] for
 //! `[package.metadata.generate-rpm]` and `[package.metadata.trainyard.rpm]`).
 //!
-//! Named `rpmpkg`, not `rpm`, so that `rpm::` in paths always means the `rpm` crate.
+//! Named `rpmpkg`, not `rpm`, so that it is not mistaken for the `rpm` tool.
 //!
 //! Typical use (what `build_rpms` does for one crate):
 //!
@@ -23,8 +24,12 @@
 pub mod assets;
 pub mod bundled;
 pub mod cache;
+pub mod caps;
 pub mod devel;
 pub mod elf;
+mod encode;
+pub mod header;
+pub mod read;
 pub mod systemd;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -182,18 +187,6 @@ impl Dependency {
     pub fn eq(name: impl Into<String>, version: impl Into<String>) -> Dependency {
         Dependency::new(name, DepFlags::Eq, version)
     }
-
-    fn to_rpm(&self) -> rpm::Dependency {
-        let (n, v) = (self.name.clone(), self.version.clone());
-        match self.flags {
-            DepFlags::Any => rpm::Dependency::any(n),
-            DepFlags::Less => rpm::Dependency::less(n, v),
-            DepFlags::LessEq => rpm::Dependency::less_eq(n, v),
-            DepFlags::Eq => rpm::Dependency::eq(n, v),
-            DepFlags::GreaterEq => rpm::Dependency::greater_eq(n, v),
-            DepFlags::Greater => rpm::Dependency::greater(n, v),
-        }
-    }
 }
 
 impl fmt::Display for Dependency {
@@ -301,13 +294,6 @@ impl Compression {
         }
     }
 
-    fn to_rpm(self) -> rpm::CompressionWithLevel {
-        match self {
-            Compression::Zstd(level) => rpm::CompressionWithLevel::Zstd(level),
-            Compression::Gzip(level) => rpm::CompressionWithLevel::Gzip(level),
-        }
-    }
-
     pub(crate) fn validate(self) -> Result<()> {
         match self {
             Compression::Zstd(1..=22) | Compression::Gzip(0..=9) => Ok(()),
@@ -329,7 +315,7 @@ impl Package {
         format!("{}-{}-{}.{}.rpm", self.name, self.version, self.release, self.arch)
     }
 
-    /// Checks what the `rpm` crate or `rpm` itself would reject, with a message naming the package.
+    /// Checks what the writer or `rpm` itself would reject, with a message naming the package.
     pub fn validate(&self) -> Result<()> {
         let mut problems = Vec::new();
         let name_ok = |s: &str| {
@@ -353,6 +339,33 @@ impl Package {
         }
         if u32::try_from(self.source_date).is_err() {
             problems.push(format!("source date {} does not fit in 32 bits", self.source_date));
+        }
+        // The header stores NUL-terminated strings, and one-line fields end up in repository
+        // metadata: a control character there is refused rather than written.
+        let mut one_line: Vec<(&str, &str)> =
+            vec![("license", &self.license), ("url", self.url.as_deref().unwrap_or_default())];
+        one_line.push(("vendor", self.vendor.as_deref().unwrap_or_default()));
+        one_line.push(("packager", self.packager.as_deref().unwrap_or_default()));
+        for f in &self.files {
+            one_line.extend([("file", f.dest.as_str()), ("user", &f.user), ("group", &f.group)]);
+        }
+        let deps = [&self.requires, &self.provides, &self.conflicts, &self.obsoletes];
+        let weak = [&self.recommends, &self.suggests, &self.supplements, &self.enhances];
+        for d in deps.into_iter().chain(weak).flatten() {
+            one_line.extend([("dependency", d.name.as_str()), ("dependency version", &d.version)]);
+        }
+        for (what, text) in one_line {
+            if text.chars().any(char::is_control) {
+                problems.push(format!("{what} `{}`: a control character in one line of text", text.escape_debug()));
+            }
+        }
+        let texts = self.changelog.iter().flat_map(|c| [&c.author, &c.version, &c.text]);
+        let scripts = [&self.scriptlets.pre, &self.scriptlets.post, &self.scriptlets.preun, &self.scriptlets.postun];
+        let more = [&self.scriptlets.pretrans, &self.scriptlets.posttrans];
+        let untrans = [&self.scriptlets.preuntrans, &self.scriptlets.postuntrans];
+        let scripts = scripts.into_iter().chain(more).chain(untrans).flatten();
+        if std::iter::once(&self.description).chain(texts).chain(scripts).any(|t| t.contains('\0')) {
+            problems.push("a description, changelog entry or scriptlet holds a NUL byte".to_string());
         }
         let mut seen = BTreeSet::new();
         for f in &self.files {
@@ -416,125 +429,9 @@ impl Package {
 
     /// Builds the RPM in memory. Same package, same inputs: same bytes.
     pub fn to_bytes(&self, compression: Compression) -> Result<Vec<u8>> {
-        let pkg = self.build(compression)?;
-        let mut out = Vec::new();
-        pkg.write(&mut out).map_err(|e| Error::failed(format!("package {}: {e}", self.nevra())))?;
-        Ok(out)
-    }
-
-    /// The package as the rpm crate builds it: the header, and the payload compressed in memory
-    /// (the crate compresses into a buffer; everything else streams from the files).
-    fn build(&self, compression: Compression) -> Result<rpm::Package> {
-        self.validate()?;
-        compression.validate()?;
-        let ctx = |e: rpm::Error| Error::failed(format!("package {}: {e}", self.nevra()));
-        let date = rpm::Timestamp::from(self.source_date as u32);
-        let config = rpm::BuildConfig::v4().compression(compression.to_rpm()).source_date(date);
-        let mut b = rpm::PackageBuilder::new(&self.name, &self.version, &self.license, &self.arch, &self.summary);
-        b.using_config(config).release(&self.release).description(&self.description);
-        // What rpmbuild records when nothing is said: Group is deprecated but rpm tools expect
-        // it, and `reproducible` is the build host of reproducible builds (the real host name
-        // would make two machines' packages differ).
-        b.group("Unspecified").build_host("reproducible");
-        if let Some(epoch) = self.epoch {
-            b.epoch(epoch);
-        }
-        if let Some(url) = &self.url {
-            b.url(url);
-        }
-        if let Some(vendor) = &self.vendor {
-            b.vendor(vendor);
-        }
-        if let Some(packager) = &self.packager {
-            b.packager(packager);
-        }
-        let mut files: Vec<&FileEntry> = self.files.iter().collect();
-        files.sort_by(|a, b| a.dest.cmp(&b.dest));
-        for f in files {
-            let opts =
-                |o: rpm::FileOptionsBuilder| o.permissions(f.mode).user(&f.user).group(&f.group).modified_at(date);
-            match f.kind {
-                FileKind::Dir => {
-                    b.with_dir_entry(opts(rpm::FileOptions::dir(f.dest.trim_end_matches('/')))).map_err(ctx)?;
-                    continue;
-                }
-                _ => {
-                    let meta = std::fs::metadata(&f.source).map_err(io(&f.source))?;
-                    if !meta.is_file() {
-                        return Err(Error::usage(format!(
-                            "package {}: {} (for {}) is not a regular file",
-                            self.name, f.source, f.dest
-                        )));
-                    }
-                }
-            }
-            let mut o = opts(rpm::FileOptions::new(&f.dest));
-            if let Some(caps) = &f.caps {
-                o = o.caps(caps.as_str()).map_err(|e| {
-                    Error::usage(format!("package {}: file {}: caps `{caps}`: {e}", self.name, f.dest))
-                        .with_help("write capabilities as `%caps` takes them: \"cap_net_bind_service=ep\"")
-                })?;
-            }
-            let o = match f.kind {
-                FileKind::Config { noreplace: true } => o.config().noreplace(),
-                FileKind::Config { noreplace: false } => o.config(),
-                FileKind::Doc => o.doc(),
-                FileKind::License => o.license(),
-                FileKind::Binary | FileKind::Regular | FileKind::Dir => o,
-            };
-            b.with_file(f.source.as_std_path(), o).map_err(ctx)?;
-        }
-        for d in unique(&self.requires) {
-            b.requires(d);
-        }
-        for d in unique(&self.provides) {
-            b.provides(d);
-        }
-        for d in unique(&self.conflicts) {
-            b.conflicts(d);
-        }
-        for d in unique(&self.obsoletes) {
-            b.obsoletes(d);
-        }
-        for d in unique(&self.recommends) {
-            b.recommends(d);
-        }
-        for d in unique(&self.suggests) {
-            b.suggests(d);
-        }
-        for d in unique(&self.supplements) {
-            b.supplements(d);
-        }
-        for d in unique(&self.enhances) {
-            b.enhances(d);
-        }
-        let mut s = self.scriptlets.clone();
-        let options = std::mem::take(&mut s.options);
-        for slot in SCRIPTLET_SLOTS {
-            let Some(text) = s.slot(slot).and_then(|t| t.take()) else { continue };
-            let o = options.get(slot).cloned().unwrap_or_default();
-            let mut script = rpm::Scriptlet::new(text).prog(o.prog.unwrap_or_else(|| vec!["/bin/sh".into()]));
-            if let Some(flags) = o.flags {
-                script = script.flags(rpm::ScriptletFlags::from_bits_retain(flags));
-            }
-            match slot {
-                "pre" => b.pre_install_script(script),
-                "post" => b.post_install_script(script),
-                "preun" => b.pre_uninstall_script(script),
-                "postun" => b.post_uninstall_script(script),
-                "pretrans" => b.pre_trans_script(script),
-                "posttrans" => b.post_trans_script(script),
-                "preuntrans" => b.pre_untrans_script(script),
-                _ => b.post_untrans_script(script),
-            };
-        }
-        for c in &self.changelog {
-            let time = u32::try_from(c.time).map_err(|_| {
-                Error::usage(format!("package {}: changelog time {} is out of range", self.name, c.time))
-            })?;
-            b.add_changelog_entry(format!("{} - {}", c.author, c.version), &c.text, rpm::Timestamp::from(time));
-        }
-        b.build().map_err(ctx)
+        let mut out = std::io::Cursor::new(Vec::new());
+        encode::encode(self, compression, &mut out)?;
+        Ok(out.into_inner())
     }
 }
 
@@ -578,11 +475,6 @@ fn starts_with_elf_magic(path: &Utf8Path) -> Result<bool> {
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
         Err(e) => Err(io(path)(e)),
     }
-}
-
-/// The dependencies of `list` without duplicates, in a stable order.
-fn unique(list: &[Dependency]) -> Vec<rpm::Dependency> {
-    list.iter().collect::<BTreeSet<_>>().into_iter().map(Dependency::to_rpm).collect()
 }
 
 fn push_unique(list: &mut Vec<Dependency>, dep: Dependency) {
@@ -631,32 +523,26 @@ pub fn write(pkg: &Package, out_dir: &Utf8Path, compression: Compression) -> Res
 }
 
 /// Encodes the package into a new file at `path` (world-readable like rpmbuild's, synced),
-/// streaming: what the package holds in memory is the rpm crate's compressed payload, never a
-/// second copy of the file. The header is read back from the file for what [`Written`] lists.
+/// streaming: memory holds buffers and the header, never the files or the payload.
 pub(crate) fn encode_into(pkg: &Package, path: &Utf8Path, compression: Compression) -> Result<Written> {
-    let built = pkg.build(compression)?;
-    let file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(path).map_err(io(path))?;
-    let mut out = Hashing { inner: std::io::BufWriter::with_capacity(1 << 16, file), sha256: Sha256::new(), len: 0 };
-    built.write(&mut out).map_err(|e| Error::failed(format!("{path}: {e}")))?;
-    drop(built);
-    let Hashing { inner, sha256, len } = out;
-    let file = inner.into_inner().map_err(|e| io(path)(e.into_error()))?;
+    use std::io::{Seek, SeekFrom};
+    let mut file =
+        std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path).map_err(io(path))?;
+    let encoded = encode::encode(pkg, compression, &mut file)?;
+    // The headers were written last, at the start: the file's digest is a second read of it,
+    // from the page cache.
+    file.seek(SeekFrom::Start(0)).map_err(io(path))?;
+    let mut sha256 = Sha256::new();
+    std::io::copy(&mut file, &mut sha256).map_err(io(path))?;
     file.set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(io(path))?;
     file.sync_all().map_err(io(path))?;
-    drop(file);
-    let parsed = rpm::PackageMetadata::open(path)
-        .map_err(|e| Error::failed(format!("{path}: reading back what was written: {e}")))?;
-    let show = |deps: std::result::Result<Vec<rpm::Dependency>, rpm::Error>| -> Result<Vec<String>> {
-        let deps = deps.map_err(|e| Error::failed(format!("{path}: {e}")))?;
-        Ok(deps.iter().map(show_dependency).collect())
-    };
     Ok(Written {
-        provides: show(parsed.get_provides())?,
-        requires: show(parsed.get_requires())?,
+        provides: encoded.provides,
+        requires: encoded.requires,
         path: path.to_path_buf(),
         nevra: pkg.nevra(),
         sha256: hex(&sha256.finalize()),
-        size: len,
+        size: encoded.size,
         unchanged: false,
         from_cache: false,
     })
@@ -670,46 +556,6 @@ pub(crate) fn same_content(path: &Utf8Path, size: u64, sha256: &str) -> bool {
     }
     let mut h = Sha256::new();
     std::io::copy(&mut file, &mut h).is_ok() && hex(&h.finalize()) == sha256
-}
-
-/// A writer that hashes and counts what goes through it.
-struct Hashing<W> {
-    inner: W,
-    sha256: Sha256,
-    len: u64,
-}
-
-impl<W: std::io::Write> std::io::Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.sha256.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-fn show_dependency(d: &rpm::Dependency) -> String {
-    let f = d.flags;
-    let op = match (
-        f.contains(rpm::DependencyFlags::LESS),
-        f.contains(rpm::DependencyFlags::GREATER),
-        f.contains(rpm::DependencyFlags::EQUAL),
-    ) {
-        (true, false, true) => "<=",
-        (true, false, false) => "<",
-        (false, true, true) => ">=",
-        (false, true, false) => ">",
-        (false, false, true) => "=",
-        _ => "",
-    };
-    if op.is_empty() || d.version.is_empty() {
-        d.name.clone()
-    } else {
-        format!("{} {op} {}", d.name, d.version)
-    }
 }
 
 /// Writes several packages in parallel (one thread per core at most), each atomically. Results
@@ -799,6 +645,15 @@ mod tests {
         assert!(err.message.contains("file `etc/demo`"), "{}", err.message);
         assert!(err.message.contains("file `/usr/../etc`"), "{}", err.message);
         assert!(sample().validate().is_ok());
+
+        let mut p = sample();
+        p.license = "MIT\nor not".into();
+        p.requires.push(Dependency::any("bash\u{0}"));
+        p.description = "two\nlines are fine, a \u{0} is not".into();
+        let err = p.validate().unwrap_err();
+        assert!(err.message.contains("license `MIT\\nor not`: a control character"), "{}", err.message);
+        assert!(err.message.contains("dependency `bash\\0`"), "{}", err.message);
+        assert!(err.message.contains("NUL byte"), "{}", err.message);
     }
 
     #[test]
@@ -826,7 +681,7 @@ mod tests {
         assert_eq!(wrap("Fits as it is.\n  - indented"), "Fits as it is.\n  - indented");
     }
 
-    /// rpm 4.18 (what CI has) does not read the untrans scriptlets: the rpm crate's reader does.
+    /// rpm 4.18 (what CI has) does not read the untrans scriptlets: the header is read back here.
     #[test]
     fn every_scriptlet_is_written_with_its_interpreter_and_flags() {
         let mut p = sample();
@@ -838,28 +693,23 @@ mod tests {
             }
         }
         let bytes = p.to_bytes(Compression::Zstd(3)).unwrap();
-        let parsed = rpm::Package::parse(&mut bytes.as_slice()).unwrap();
-        let m = &parsed.metadata;
-        let got = [
-            m.get_pre_install_script(),
-            m.get_post_install_script(),
-            m.get_pre_uninstall_script(),
-            m.get_post_uninstall_script(),
-            m.get_pre_trans_script(),
-            m.get_post_trans_script(),
-            m.get_pre_untrans_script(),
-            m.get_post_untrans_script(),
-        ];
-        for (i, (slot, s)) in SCRIPTLET_SLOTS.iter().zip(got).enumerate() {
-            let s = s.unwrap_or_else(|e| panic!("{slot}: {e}"));
-            assert_eq!(s.script, format!("echo {slot}"));
-            if i % 2 == 0 {
-                assert_eq!(s.program, Some(vec!["/bin/bash".to_string(), "-e".to_string()]), "{slot}");
-                assert_eq!(s.flags, Some(rpm::ScriptletFlags::CRITICAL), "{slot}");
+        let (_, h) = read::headers(&mut bytes.as_slice()).unwrap();
+        let requires = h.strings(encode::tag::REQUIRENAME).unwrap();
+        let require_flags = h.int32s(encode::tag::REQUIREFLAGS).unwrap();
+        for (i, (slot, (text, prog, flags, phase))) in SCRIPTLET_SLOTS.iter().zip(encode::tag::SCRIPTLETS).enumerate() {
+            assert_eq!(h.string(text), Some(format!("echo {slot}")));
+            let interpreter = if i % 2 == 0 {
+                assert_eq!(h.strings(prog), Some(vec!["/bin/bash".to_string(), "-e".to_string()]), "{slot}");
+                assert_eq!(h.int32s(flags), Some(vec![4]), "{slot}");
+                "/bin/bash"
             } else {
-                assert_eq!(s.program, Some(vec!["/bin/sh".to_string()]), "{slot}");
-                assert_eq!(s.flags, None, "{slot}");
-            }
+                assert_eq!(h.strings(prog), Some(vec!["/bin/sh".to_string()]), "{slot}");
+                assert_eq!(h.int32s(flags), None, "{slot}");
+                "/bin/sh"
+            };
+            // The interpreter is required for the phase (rpmsenseFlags INTERP | phase).
+            let found = requires.iter().zip(&require_flags).any(|(r, &f)| r == interpreter && f == (1 << 8) | phase);
+            assert!(found, "{slot}: no Requires {interpreter} for its phase in {requires:?}");
         }
     }
 

@@ -109,23 +109,30 @@ enum EntryKind {
 fn layer_entries(rpms: &[Utf8PathBuf], mtime: u64) -> Result<BTreeMap<String, Entry>> {
     let mut out: BTreeMap<String, Entry> = BTreeMap::new();
     for path in rpms {
-        let package =
-            rpm::Package::open(path).map_err(|e| Error::failed(format!("{path}: cannot read the RPM: {e}")))?;
-        let files = package.files().map_err(|e| Error::failed(format!("{path}: cannot read its payload: {e}")))?;
-        for file in files {
-            let file = file.map_err(|e| Error::failed(format!("{path}: cannot read its payload: {e}")))?;
-            let meta = &file.metadata;
-            let name = meta.path().to_string_lossy().trim_start_matches('/').to_string();
+        let mut entries = Vec::new();
+        crate::rpmpkg::read::open(path)?.for_each_entry(path, |file, data| {
+            let name = file.path.trim_start_matches('/').to_string();
+            let mut content = Vec::with_capacity(file.size as usize);
+            if file.is_file() || file.is_symlink() {
+                std::io::Read::read_to_end(data, &mut content)
+                    .map_err(|e| Error::failed(format!("{path}: {}: {e}", file.path)))?;
+            }
+            let kind = if file.is_dir() {
+                EntryKind::Dir
+            } else if file.is_file() {
+                EntryKind::File(content)
+            } else if file.is_symlink() {
+                EntryKind::Symlink(String::from_utf8_lossy(&content).into_owned())
+            } else {
+                return Ok(());
+            };
+            entries.push((name, file.mode & 0o7777, kind));
+            Ok(())
+        })?;
+        for (name, mode, kind) in entries {
             if name.is_empty() {
                 continue;
             }
-            let mode = u32::from(meta.permissions()) & 0o7777;
-            let kind = match meta.file_type() {
-                rpm::FileType::Dir => EntryKind::Dir,
-                rpm::FileType::Regular => EntryKind::File(file.content().unwrap_or_default().to_vec()),
-                rpm::FileType::SymbolicLink => EntryKind::Symlink(meta.linkto().unwrap_or_default().to_string()),
-                _ => continue,
-            };
             // Parent directories the package does not list.
             let mut parent = Utf8Path::new(&name).parent();
             while let Some(p) = parent.filter(|p| !p.as_str().is_empty()) {
