@@ -269,9 +269,9 @@ pub fn sh_quote(word: &str) -> String {
 /// The key that signs a channel's packages and metadata, from the user's GnuPG keyring or
 /// agent. The passphrase comes from gpg-agent or a file; it is never on a command line.
 ///
-/// `rpmsign` and `gpg` rather than the rpm crate's signer: the rpm crate's OpenPGP support
-/// quadruples its build (every fresh clone and CI run pays it, while publishing happens on a
-/// few machines that have `rpm` and `gnupg` anyway), and it needs the secret key in the
+/// `rpmsign` and `gpg` rather than an OpenPGP library in the process: such a library would
+/// multiply the xtask's build (every fresh clone and CI run pays it, while publishing happens
+/// on a few machines that have `rpm` and `gnupg` anyway), and it needs the secret key in the
 /// process, where gpg uses the agent, smartcards and the user's existing keyring.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signer {

@@ -73,8 +73,6 @@ const XTASK_PROFILE: &str =
     "\n# The RPM writer's hot loops, optimised even in the dev profile `cargo xtask` runs in.\n\
     [profile.dev.package.zstd-sys]\nopt-level = 1\ndebug = false\n\n\
     [profile.dev.package.sha2]\nopt-level = 1\ndebug = false\ndebug-assertions = false\noverflow-checks = false\n\n\
-    [profile.dev.package.sha3]\nopt-level = 1\ndebug = false\ndebug-assertions = false\noverflow-checks = false\n\n\
-    [profile.dev.package.keccak]\nopt-level = 1\ndebug = false\ndebug-assertions = false\noverflow-checks = false\n\n\
     [profile.dev.package.zlib-rs]\nopt-level = 1\ndebug = false\ndebug-assertions = false\noverflow-checks = false\n";
 
 /// One change init makes: a file written whole, and why (printed beside the plan).
