@@ -93,7 +93,15 @@ fn published_to_a_remote_twice_latest_stays_on_the_release() {
     plan.ok().says("rsync over ssh").says("latest at 1.0");
     assert!(!remote.exists(), "a dry run wrote to the remote");
 
-    dry_run_equals_run(&root, &["docs"], &env).1.says("latest -> 1.0");
+    let (_, run, executed) = dry_run_equals_run(&root, &["docs"], &env);
+    run.says("latest -> 1.0");
+    // The publishing commands are the executor's, recorded after the later part's line: the
+    // rsync into a temporary directory of this run, then the renames on the host.
+    let later = executed.iter().position(|l| l.starts_with("later: publish ")).expect("the later part ran");
+    let after: Vec<&str> = executed[later + 1..].iter().map(String::as_str).collect();
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(after[0].starts_with("run: rsync ") && after[0].contains("/.1.0.tmp-"), "{after:?}");
+    assert!(after[1].starts_with("run: ") && after[1].contains("mv -T") && after[1].contains("latest"), "{after:?}");
     assert_eq!(latest(&remote), "1.0");
     assert!(read(&remote.join("latest/app/index.html")).contains("release docs"));
 

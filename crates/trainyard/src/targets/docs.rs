@@ -15,6 +15,7 @@ use std::collections::BTreeSet;
 use crate::cargo::Invocation;
 use crate::cli::{FlagSpec, TargetSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
+use crate::exec::Effects;
 use crate::lockfile::{self, LockSite};
 use crate::plan::{Command as PlanCommand, Plan};
 use crate::release::repo::{sh_quote, Destination, SshTarget};
@@ -158,7 +159,7 @@ pub fn run(ctx: &Context) -> Result<()> {
             fx.execute(&publish_local(docs_dir, &built, &name, moves_latest))?;
             Ok(moves_latest)
         }
-        Site::Remote(t) => publish_remote(t, &built, &name, version),
+        Site::Remote(t) => publish_remote(fx, t, &built, &name, version),
     })?;
     match published {
         Some(true) => fx.result(format_args!("documentation {name} published to {dest}; latest -> {name}")),
@@ -193,15 +194,16 @@ fn publish_local(docs_dir: &Utf8Path, built: &Utf8Path, name: &str, moves_latest
 }
 
 /// The same order on a host, as packages are published there: under the publishers' lock,
-/// rsync into a temporary directory, then renames on the host; `latest` is read again under
-/// the lock, so two publishers never move it backwards. Returns whether `latest` moved.
-fn publish_remote(t: &SshTarget, built: &Utf8Path, name: &str, version: Version) -> Result<bool> {
-    let _lock = t.lock_dir(&t.path)?;
+/// rsync into a temporary directory, then renames on the host, both planned as commands the
+/// executor runs; `latest` is read again under the lock, so two publishers never move it
+/// backwards. Returns whether `latest` moved.
+fn publish_remote(fx: &Effects, t: &SshTarget, built: &Utf8Path, name: &str, version: Version) -> Result<bool> {
+    let _lock = fx.hold(|| t.lock_dir(&t.path))?;
     let site = Site::Remote(t.clone());
     let moves_latest = version.is_release() && site.latest()?.is_none_or(|c| c <= version);
     let pid = std::process::id();
     let tmp = format!(".{name}.tmp-{pid}");
-    t.upload_dir(built, &format!("{}/{tmp}", t.path))?;
+    let upload = t.upload_command(built, &format!("{}/{tmp}", t.path));
     let (q, tmp, old) = (sh_quote(name), sh_quote(&tmp), sh_quote(&format!(".{name}.old-{pid}")));
     let mut script = format!(
         "cd {} && if [ -e {q} ]; then mv -T {q} {old}; fi && mv -T {tmp} {q} && rm -rf {old}",
@@ -211,7 +213,9 @@ fn publish_remote(t: &SshTarget, built: &Utf8Path, name: &str, version: Version)
         let link = sh_quote(&format!(".latest.tmp-{pid}"));
         script.push_str(&format!(" && ln -sfn {q} {link} && mv -T {link} latest"));
     }
-    t.run_script(&script)?;
+    let mut plan = Plan::new();
+    plan.run(upload).run(t.script_command(&script));
+    fx.execute(&plan)?;
     Ok(moves_latest)
 }
 
