@@ -178,11 +178,14 @@ pub fn run(ctx: &Context) -> Result<()> {
             } else {
                 format!("published: {}", published.join(", "))
             };
-            Error::failed(format!("publishing {} {} to {registry} failed ({done}): {}", c.name, c.version, e.message))
-                .with_help(format!(
+            // The error keeps its kind (cargo missing is exit 3), its cause and its own help.
+            let help = e.help.clone().unwrap_or_else(|| {
+                format!(
                     "fix the cause and run `{} release publish-crates` again: crates already in {registry} are skipped",
                     ctx.program
-                ))
+                )
+            });
+            e.context(format!("publishing {} {} to {registry} failed ({done})", c.name, c.version)).with_help(help)
         })?;
         fx.outcome(format!("{} {}: published to {registry}", c.name, c.version));
         published.push(format!("{} {}", c.name, c.version));

@@ -90,7 +90,7 @@ fn edit(repo: &Repo, v: &Version, generated: &str) -> Result<String> {
     let dir = repo.ctx.ws.state_dir().join("release");
     let path = dir.join(format!("RELEASE-{v}.txt"));
     let edit = Action::Edit { editor: editor(), file: path.clone() };
-    if !effects.can_apply(&edit) {
+    if !effects.can_edit() {
         return Err(no_terminal());
     }
     effects.apply(&Action::Write { path: path.clone(), contents: format!("{EDITOR_HELP}{generated}").into_bytes() })?;
@@ -144,9 +144,7 @@ pub fn render(v: &Version, date: &str, impacts: &[String], deps: &[String], chan
 pub fn check_impacts(effects: &Effects, impacts: &Impacts<'_>) -> Result<()> {
     match impacts {
         Impacts::File(path) => impact_lines(path).map(drop),
-        Impacts::Editor if !effects.can_apply(&Action::Edit { editor: editor(), file: RELEASE_FILE.into() }) => {
-            Err(no_terminal())
-        }
+        Impacts::Editor if !effects.can_edit() => Err(no_terminal()),
         Impacts::Editor | Impacts::Written(_) => Ok(()),
     }
 }

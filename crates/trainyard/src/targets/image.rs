@@ -577,7 +577,13 @@ fn push_tags(ctx: &Context, push: &Push, layout: &Utf8Path, tags: &[String]) -> 
     let pushed = ctx.effects.execute(&plan);
     if let (Err(_), Some(removal)) = (&pushed, &removal) {
         // The copy that failed stopped the plan before its last action: the secret still goes.
-        ctx.effects.apply(removal)?;
+        // The copy's failure is the error reported; one that removal meets is said after it.
+        if let Err(left) = ctx.effects.apply(removal) {
+            return pushed.map_err(|e| {
+                let help = format!("remove {auth_file} by hand: it holds the registry login ({})", left.message);
+                e.with_help(help)
+            });
+        }
     }
     pushed
 }
