@@ -747,6 +747,23 @@ fn notify_posts_to_the_webhook_and_never_prints_it() {
     let (_, body) = rx.recv().unwrap();
     assert!(body.contains("released to *stage*"), "{body}");
 
+    // A file that is not there is bad input, refused before anything changes, the step on its
+    // own or the whole path.
+    let refs = f.git(&["for-each-ref"]);
+    let missing = f.tmp.path.join("no-such-hook");
+    let missing = missing.to_str().unwrap();
+    let ops = f.outside("ops", "Ops\n");
+    for args in [
+        &["release", "notify", "--webhook-file", missing][..],
+        &["release", "1.3", "--message-file", &ops, "--webhook-file", missing],
+    ] {
+        let r = f.ty(args, &[]);
+        let err = r.fails_with(2).to_string();
+        assert!(err.contains(&format!("--webhook-file {missing}: cannot read it")) && err.contains("help:"), "{err}");
+        assert_eq!(f.git(&["for-each-ref"]), refs, "{args:?} changed a ref");
+        assert_eq!(f.git(&["status", "--porcelain"]), "", "{args:?} changed the tree");
+    }
+
     // Never from the repository.
     f.repo.write("hook.txt", &format!("{url}\n"));
     let r = f.ty(&["release", "notify", "--webhook-file", "hook.txt"], &[]);
