@@ -370,6 +370,13 @@ fn refusals_change_nothing() {
     check(&["release", "notes", "--message-file", &empty], 2, &["has no Impacts lines"]);
     // No terminal and no message file.
     check(&["release", "notes"], 2, &["no terminal to open $EDITOR", "--message-file FILE"]);
+    // Its dry-run previews from anywhere, and says that the run needs a terminal.
+    let (refs, status) = (f.refs(), f.status());
+    let dry = f.ty(&["release", "notes", "--dry-run"], &[]);
+    dry.ok();
+    says(&dry, "would edit: ");
+    says(&dry, "no terminal here: the run refuses to open $EDITOR without one; --message-file FILE");
+    assert_eq!((f.refs(), f.status()), (refs, status), "the dry-run changed something");
     // Tagging before the notes, a fix before the tag, a step's foreign option.
     check(&["release", "tag"], 2, &["RELEASE.txt has no 1.2 section"]);
     check(&["release", "fix"], 2, &["there is no tag rpm-1.2"]);

@@ -153,13 +153,6 @@ impl Effects {
         }
     }
 
-    /// Whether a planned [`Action::Edit`] can be carried out, checked before the first action
-    /// of its plan: an editor needs a terminal. A dry-run opens nothing and needs none.
-    pub fn can_edit(&self) -> bool {
-        use std::io::IsTerminal;
-        self.dry_run || std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
-    }
-
     /// A plan made before the actions that come first have run, naming what they produce (a
     /// commit not made yet): a dry-run keeps it as planned (and prints it as such); a run plans
     /// it `again` from what those actions made, so it acts on the real values.
@@ -378,7 +371,6 @@ mod tests {
         dry.announce_command(&fails).unwrap();
         let held = dry.hold(|| -> Result<()> { panic!("a dry-run took a lock") }).unwrap();
         assert!(held.is_none());
-        assert!(dry.can_edit(), "a dry-run opens no editor and needs no terminal");
         assert!(!dir.exists(), "a dry-run wrote {dir}");
 
         let run = Effects::new(false);
