@@ -69,17 +69,41 @@ impl Site {
         }
     }
 
-    /// The version `latest` points at, if it is a link to a release's directory.
+    /// The version `latest` points at, if it is a link to a release's directory. A `latest`
+    /// that is not a link (a directory someone made) is bad input: trainyard could never move
+    /// it, and would find out only after building and copying the documentation.
     fn latest(&self) -> Result<Option<Version>> {
         let target = match self {
-            Site::Local(dir) => std::fs::read_link(dir.join("latest")).ok().and_then(|t| t.to_str().map(String::from)),
+            Site::Local(dir) => {
+                let link = dir.join("latest");
+                match std::fs::symlink_metadata(&link) {
+                    Ok(m) if !m.file_type().is_symlink() => return Err(not_a_link(link.as_str())),
+                    _ => std::fs::read_link(&link).ok().and_then(|t| t.to_str().map(String::from)),
+                }
+            }
             Site::Remote(t) => {
                 let link = sh_quote(&format!("{}/latest", t.path));
-                Some(t.run_script(&format!("readlink {link} || true"))?.trim().to_string())
+                let marker = sh_quote(NOT_A_LINK);
+                let script = format!(
+                    "if [ -e {link} ] && [ ! -L {link} ]; then echo {marker}; else readlink {link} || true; fi"
+                );
+                let said = t.run_script(&script)?.trim().to_string();
+                if said == NOT_A_LINK {
+                    return Err(not_a_link(&self.show("latest")));
+                }
+                Some(said)
             }
         };
         Ok(target.and_then(|t| Version::parse_pep440(&t).ok()).filter(Version::is_release))
     }
+}
+
+/// What the host's shell says of a `latest` that is not a link (a word no readlink prints).
+const NOT_A_LINK: &str = "<not-a-link>";
+
+fn not_a_link(shown: &str) -> Error {
+    Error::usage(format!("{shown} is not a symbolic link: trainyard points it at the newest release's directory"))
+        .with_help(format!("move {shown} away (it is not trainyard's), then run docs again"))
 }
 
 pub fn run(ctx: &Context) -> Result<()> {
