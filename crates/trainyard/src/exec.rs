@@ -180,7 +180,7 @@ impl Effects {
         if !self.begin(&Action::Run(cmd.clone()), crate::ui::show_commands()) {
             return Ok(0);
         }
-        let status = cmd.to_std().status().map_err(|e| Error::failed(format!("could not run `{cmd}`: {e}")))?;
+        let status = cmd.to_std().status().map_err(|e| plan::spawn_error(cmd, e))?;
         Ok(status.code().unwrap_or(1))
     }
 
@@ -297,11 +297,7 @@ fn output_of(cmd: &plan::Command) -> Result<(bool, String, String)> {
         let out = crate::bounded::network(cmd.to_std(), what)?;
         return Ok((out.success(), out.stdout, out.stderr));
     }
-    let out = cmd
-        .to_std()
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| Error::failed(format!("could not run `{cmd}`: {e}")))?;
+    let out = cmd.to_std().stdin(std::process::Stdio::null()).output().map_err(|e| plan::spawn_error(cmd, e))?;
     Ok((
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -380,6 +376,13 @@ mod tests {
         assert!(run.apply_read(&fails).is_err());
         assert!(run.announce_command(&fails).is_err());
         assert_eq!(run.hold(|| Ok(7)).unwrap(), Some(7));
+        // A program that is not there: the error says so, with its io error as the cause.
+        let absent = plan::Command::new("trainyard-no-such-program");
+        for err in [run.run_status(&absent).unwrap_err(), run.apply_read(&absent).unwrap_err()] {
+            assert!(err.message.starts_with("could not run `trainyard-no-such-program`"), "{}", err.message);
+            assert!(err.help.as_deref().is_some_and(|h| h.contains("installed and on PATH")), "{err:?}");
+            assert!(std::error::Error::source(&err).is_some(), "the io error is lost: {err:?}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
