@@ -433,7 +433,15 @@ fn release_as_planned(f: &Fixture, version: &str, args: &[&str]) -> Vec<String> 
     assert!(plan.contains("<the commit of the notes step>"), "{plan}");
     let record = f.tmp.path.join(format!("record-{version}"));
     let record_s = record.to_str().unwrap();
-    f.ty(args, &[("TRAINYARD_TEST_RECORD", record_s)]).ok();
+    let run = f.ty(args, &[("TRAINYARD_TEST_RECORD", record_s)]);
+    run.ok();
+    // The publish step says what it published once, with the count of packages.
+    let published: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("trainyard: published ")).collect();
+    assert!(
+        published.len() == 1 && published[0].starts_with(&format!("trainyard: published {version} (")),
+        "{}",
+        run.stderr
+    );
     let executed: Vec<String> = std::fs::read_to_string(&record).unwrap().lines().map(str::to_string).collect();
     let subject = format!("^release {version}: RELEASE.txt$");
     let notes = f.git(&["log", "-1", "--format=%H", "--grep", &subject, "HEAD"]);
