@@ -592,9 +592,27 @@ fn images_of_a_tag_and_a_branch_inspected_unpacked_pushed_and_pulled() {
     assert!(err.contains("go together") && err.contains("help:"), "{err}");
     assert_eq!(std::fs::read(layout.join("index.json")).unwrap(), before, "a refused push wrote the image");
 
+    // A push that fails (nothing listens on that port) still removes the login it wrote, and
+    // the error is the copy's, the password never in it.
+    let secret = "s3cret-Pa55word";
+    let nowhere = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("127.0.0.1:{}/portal", listener.local_addr().unwrap().port())
+    };
+    let failed = f.ty_env(
+        &["image", "RPM_CHANNEL=dev", "--trigger", "push", "--tag", "nowhere", "--push", &nowhere, "--insecure"],
+        &[("TRAINYARD_REGISTRY_USER", "ci"), ("TRAINYARD_REGISTRY_PASSWORD", secret)],
+    );
+    let err = failed.fails_with(1).to_string();
+    assert!(err.contains(&format!("{nowhere}:nowhere")) && err.contains("skopeo"), "{err}");
+    assert!(!err.contains(secret), "the password is printed: {err}");
+    assert!(
+        std::fs::read_dir(f.repo.dir.join("target/trainyard/image-auth")).map(|d| d.count()).unwrap_or(0) == 0,
+        "a failed push left its auth file behind"
+    );
+
     let Some(registry) = Registry::start() else { return };
     let repo = format!("127.0.0.1:{}/portal", registry.port);
-    let secret = "s3cret-Pa55word";
     let record = f.tmp.path.join("push-record");
     let record_s = record.to_str().unwrap().to_string();
     let pushed = f.ty_env(

@@ -23,6 +23,19 @@ fn a_release_then_a_dev_build_latest_stays_on_the_release() {
     let site = tmp.path().join("site");
     let site_arg = site.to_str().unwrap();
 
+    // A `latest` that is not a link: refused (a dry-run too) before anything is built or copied.
+    std::fs::create_dir_all(site.join("latest")).unwrap();
+    write(&site.join("latest/index.html"), "someone's page\n");
+    for dry in [true, false] {
+        let args = [&["docs", "--docs-dir", site_arg][..], if dry { &["--dry-run"] } else { &[] }].concat();
+        let refused = trainyard(&root, &args, &[]);
+        refused.fails_with(2).says(&format!("{site_arg}/latest is not a symbolic link")).says("help: move ");
+        let entries: Vec<_> = std::fs::read_dir(&site).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(entries, ["latest"], "a refused docs run changed the site");
+        assert!(!root.join("target/trainyard/docs-target").exists(), "a refused docs run built the documentation");
+    }
+    std::fs::remove_dir_all(&site).unwrap();
+
     let plan = trainyard(&root, &["docs", "--docs-dir", site_arg, "--dry-run"], &[]);
     plan.ok().says(" doc --no-deps ").says(" --locked ").says("--package app").says("; point ").says("latest at 1.0");
     assert!(!site.exists(), "a dry run wrote the site");
@@ -89,11 +102,25 @@ fn published_to_a_remote_twice_latest_stays_on_the_release() {
     commit_all(&root, "docs");
     git(&root, &["tag", "-a", "-m", "1.0", "rpm-1.0"]);
 
+    // A `latest` on the host that is not a link: refused before anything is built or sent.
+    std::fs::create_dir_all(remote.join("latest")).unwrap();
+    trainyard(&root, &["docs"], &env).fails_with(2).says("/latest is not a symbolic link").says("help: move ");
+    assert!(!root.join("target/trainyard/docs-target").exists(), "a refused docs run built the documentation");
+    std::fs::remove_dir_all(&remote).unwrap();
+
     let plan = trainyard(&root, &["docs", "--dry-run"], &env);
     plan.ok().says("rsync over ssh").says("latest at 1.0");
     assert!(!remote.exists(), "a dry run wrote to the remote");
 
-    dry_run_equals_run(&root, &["docs"], &env).1.says("latest -> 1.0");
+    let (_, run, executed) = dry_run_equals_run(&root, &["docs"], &env);
+    run.says("latest -> 1.0");
+    // The publishing commands are the executor's, recorded after the later part's line: the
+    // rsync into a temporary directory of this run, then the renames on the host.
+    let later = executed.iter().position(|l| l.starts_with("later: publish ")).expect("the later part ran");
+    let after: Vec<&str> = executed[later + 1..].iter().map(String::as_str).collect();
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(after[0].starts_with("run: rsync ") && after[0].contains("/.1.0.tmp-"), "{after:?}");
+    assert!(after[1].starts_with("run: ") && after[1].contains("mv -T") && after[1].contains("latest"), "{after:?}");
     assert_eq!(latest(&remote), "1.0");
     assert!(read(&remote.join("latest/app/index.html")).contains("release docs"));
 

@@ -370,6 +370,13 @@ fn refusals_change_nothing() {
     check(&["release", "notes", "--message-file", &empty], 2, &["has no Impacts lines"]);
     // No terminal and no message file.
     check(&["release", "notes"], 2, &["no terminal to open $EDITOR", "--message-file FILE"]);
+    // Its dry-run previews from anywhere, and says that the run needs a terminal.
+    let (refs, status) = (f.refs(), f.status());
+    let dry = f.ty(&["release", "notes", "--dry-run"], &[]);
+    dry.ok();
+    says(&dry, "would edit: ");
+    says(&dry, "no terminal here: the run refuses to open $EDITOR without one; --message-file FILE");
+    assert_eq!((f.refs(), f.status()), (refs, status), "the dry-run changed something");
     // Tagging before the notes, a fix before the tag, a step's foreign option.
     check(&["release", "tag"], 2, &["RELEASE.txt has no 1.2 section"]);
     check(&["release", "fix"], 2, &["there is no tag rpm-1.2"]);
@@ -426,7 +433,15 @@ fn release_as_planned(f: &Fixture, version: &str, args: &[&str]) -> Vec<String> 
     assert!(plan.contains("<the commit of the notes step>"), "{plan}");
     let record = f.tmp.path.join(format!("record-{version}"));
     let record_s = record.to_str().unwrap();
-    f.ty(args, &[("TRAINYARD_TEST_RECORD", record_s)]).ok();
+    let run = f.ty(args, &[("TRAINYARD_TEST_RECORD", record_s)]);
+    run.ok();
+    // The publish step says what it published once, with the count of packages.
+    let published: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("trainyard: published ")).collect();
+    assert!(
+        published.len() == 1 && published[0].starts_with(&format!("trainyard: published {version} (")),
+        "{}",
+        run.stderr
+    );
     let executed: Vec<String> = std::fs::read_to_string(&record).unwrap().lines().map(str::to_string).collect();
     let subject = format!("^release {version}: RELEASE.txt$");
     let notes = f.git(&["log", "-1", "--format=%H", "--grep", &subject, "HEAD"]);
@@ -746,6 +761,23 @@ fn notify_posts_to_the_webhook_and_never_prints_it() {
     assert!(!format!("{}{}", r.stdout, r.stderr).contains("SECRET-TOKEN"));
     let (_, body) = rx.recv().unwrap();
     assert!(body.contains("released to *stage*"), "{body}");
+
+    // A file that is not there is bad input, refused before anything changes, the step on its
+    // own or the whole path.
+    let refs = f.git(&["for-each-ref"]);
+    let missing = f.tmp.path.join("no-such-hook");
+    let missing = missing.to_str().unwrap();
+    let ops = f.outside("ops", "Ops\n");
+    for args in [
+        &["release", "notify", "--webhook-file", missing][..],
+        &["release", "1.3", "--message-file", &ops, "--webhook-file", missing],
+    ] {
+        let r = f.ty(args, &[]);
+        let err = r.fails_with(2).to_string();
+        assert!(err.contains(&format!("--webhook-file {missing}: cannot read it")) && err.contains("help:"), "{err}");
+        assert_eq!(f.git(&["for-each-ref"]), refs, "{args:?} changed a ref");
+        assert_eq!(f.git(&["status", "--porcelain"]), "", "{args:?} changed the tree");
+    }
 
     // Never from the repository.
     f.repo.write("hook.txt", &format!("{url}\n"));

@@ -94,21 +94,31 @@ impl Effects {
 
     /// Carries out one action (dry-run: prints it).
     pub fn apply(&self, action: &Action) -> Result<()> {
-        if self.dry_run {
-            println!("would {action}");
+        if !self.begin(action, crate::ui::show_commands()) {
             return Ok(());
         }
-        if crate::ui::show_commands() {
-            if let Action::Run(cmd) = action {
-                eprintln!("$ {cmd}");
-            }
-        }
-        plan::record(&action.to_string());
         plan::apply(action)
     }
 
+    /// The one prologue of every action: a dry-run prints its plan line and returns false (the
+    /// action is not carried out); a run shows a command as `$ COMMAND` when `echo`, records
+    /// the action's line and returns true.
+    fn begin(&self, action: &Action, echo: bool) -> bool {
+        if self.dry_run {
+            println!("would {action}");
+            return false;
+        }
+        if let (true, Action::Run(cmd)) = (echo, action) {
+            eprintln!("$ {cmd}");
+        }
+        plan::record(&action.to_string());
+        true
+    }
+
     /// Takes what a run that changes things holds to its end (a lock that makes a second run
-    /// wait); a dry-run changes nothing and takes nothing.
+    /// wait); a dry-run changes nothing and takes nothing. Bind the value to a named variable
+    /// (`let _guard`): `let _ =` would let the lock go at once.
+    #[must_use = "the lock is let go when this value is dropped: bind it to `_guard`"]
     pub fn hold<T>(&self, take: impl FnOnce() -> Result<T>) -> Result<Option<T>> {
         if self.dry_run {
             return Ok(None);
@@ -124,9 +134,7 @@ impl Effects {
 
     /// In a dry-run, says what the plan was made from (`planning from: ...`); silent otherwise.
     pub fn planned_from(&self, line: impl std::fmt::Display) {
-        if self.dry_run {
-            println!("planning from: {line}");
-        }
+        self.note(format_args!("planning from: {line}"));
     }
 
     /// A line of the plan's text that is not an action (what the plan leaves out, a value known
@@ -145,17 +153,6 @@ impl Effects {
         }
     }
 
-    /// Whether this process can carry out `action` when the executor gets to it, checked before
-    /// the first action of its plan: an editor needs a terminal. A dry-run opens nothing and
-    /// needs none.
-    pub fn can_apply(&self, action: &Action) -> bool {
-        use std::io::IsTerminal;
-        match action {
-            Action::Edit { .. } => self.dry_run || std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
-            _ => true,
-        }
-    }
-
     /// A plan made before the actions that come first have run, naming what they produce (a
     /// commit not made yet): a dry-run keeps it as planned (and prints it as such); a run plans
     /// it `again` from what those actions made, so it acts on the real values.
@@ -170,12 +167,9 @@ impl Effects {
     /// registry), printing it whatever the verbosity; a dry-run prints its plan line instead.
     pub fn announce_command(&self, cmd: &plan::Command) -> Result<()> {
         let action = Action::Run(cmd.clone());
-        if self.dry_run {
-            println!("would {action}");
+        if !self.begin(&action, true) {
             return Ok(());
         }
-        eprintln!("$ {cmd}");
-        plan::record(&action.to_string());
         plan::apply(&action)
     }
 
@@ -183,16 +177,10 @@ impl Effects {
     /// in dry-run (and returns 0), otherwise records it, runs it with the terminal's streams and
     /// returns its exit code (1 when killed by a signal).
     pub fn run_status(&self, cmd: &plan::Command) -> Result<i32> {
-        let action = Action::Run(cmd.clone());
-        if self.dry_run {
-            println!("would {action}");
+        if !self.begin(&Action::Run(cmd.clone()), crate::ui::show_commands()) {
             return Ok(0);
         }
-        if crate::ui::show_commands() {
-            eprintln!("$ {cmd}");
-        }
-        plan::record(&action.to_string());
-        let status = cmd.to_std().status().map_err(|e| Error::failed(format!("could not run `{cmd}`: {e}")))?;
+        let status = cmd.to_std().status().map_err(|e| plan::spawn_error(cmd, e))?;
         Ok(status.code().unwrap_or(1))
     }
 
@@ -200,15 +188,9 @@ impl Effects {
     /// the next part is planned (`cargo vendor` prints the configuration of what it vendored).
     /// Recorded as the `run:` action it is; a dry-run prints it and returns `None`.
     pub fn apply_read(&self, cmd: &plan::Command) -> Result<Option<String>> {
-        let action = Action::Run(cmd.clone());
-        if self.dry_run {
-            println!("would {action}");
+        if !self.begin(&Action::Run(cmd.clone()), crate::ui::show_commands()) {
             return Ok(None);
         }
-        if crate::ui::show_commands() {
-            eprintln!("$ {cmd}");
-        }
-        plan::record(&action.to_string());
         stdout_of(cmd, output_of(cmd)?).map(Some)
     }
 
@@ -315,11 +297,7 @@ fn output_of(cmd: &plan::Command) -> Result<(bool, String, String)> {
         let out = crate::bounded::network(cmd.to_std(), what)?;
         return Ok((out.success(), out.stdout, out.stderr));
     }
-    let out = cmd
-        .to_std()
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| Error::failed(format!("could not run `{cmd}`: {e}")))?;
+    let out = cmd.to_std().stdin(std::process::Stdio::null()).output().map_err(|e| plan::spawn_error(cmd, e))?;
     Ok((
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -368,4 +346,43 @@ pub fn write_atomic(path: &Utf8Path, contents: &[u8]) -> Result<()> {
 /// Finds an external tool, or says which Debian package provides it.
 pub fn tool(name: &str, debian_package: &str) -> Result<std::path::PathBuf> {
     which::which(name).map_err(|_| Error::missing_tool(name, debian_package))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dry_run_carries_out_nothing_and_takes_nothing() {
+        let dir = std::env::temp_dir().join(format!("trainyard-exec-{}", std::process::id()));
+        let dir = camino::Utf8PathBuf::from_path_buf(dir).unwrap();
+        let file = dir.join("f.txt");
+        let write = Action::Write { path: file.clone(), contents: b"x".to_vec() };
+        // `false` would fail if it ran: a dry-run only prints each of these.
+        let fails = plan::Command::new("false");
+        let dry = Effects::new(true);
+        dry.apply(&write).unwrap();
+        assert_eq!(dry.run_status(&fails).unwrap(), 0);
+        assert_eq!(dry.apply_read(&fails).unwrap(), None);
+        dry.announce_command(&fails).unwrap();
+        let held = dry.hold(|| -> Result<()> { panic!("a dry-run took a lock") }).unwrap();
+        assert!(held.is_none());
+        assert!(!dir.exists(), "a dry-run wrote {dir}");
+
+        let run = Effects::new(false);
+        run.apply(&write).unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"x");
+        assert_eq!(run.run_status(&fails).unwrap(), 1);
+        assert!(run.apply_read(&fails).is_err());
+        assert!(run.announce_command(&fails).is_err());
+        assert_eq!(run.hold(|| Ok(7)).unwrap(), Some(7));
+        // A program that is not there: the error says so, with its io error as the cause.
+        let absent = plan::Command::new("trainyard-no-such-program");
+        for err in [run.run_status(&absent).unwrap_err(), run.apply_read(&absent).unwrap_err()] {
+            assert!(err.message.starts_with("could not run `trainyard-no-such-program`"), "{}", err.message);
+            assert!(err.help.as_deref().is_some_and(|h| h.contains("installed and on PATH")), "{err:?}");
+            assert!(std::error::Error::source(&err).is_some(), "the io error is lost: {err:?}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -422,9 +422,13 @@ fn write_private(path: &Utf8Path, contents: &[u8]) -> crate::error::Result<()> {
     std::io::Write::write_all(&mut file, contents).and_then(|()| file.sync_all()).map_err(io(path))
 }
 
-fn spawn_error(cmd: &Command, err: std::io::Error) -> crate::error::Error {
-    let mut e = crate::error::Error::failed(format!("could not run `{cmd}`: {err}"));
-    if err.kind() == std::io::ErrorKind::NotFound {
+/// A command that could not be started: what and why, the io error as its cause, and a hint
+/// when the program is not there.
+pub(crate) fn spawn_error(cmd: &Command, err: std::io::Error) -> crate::error::Error {
+    let not_found = err.kind() == std::io::ErrorKind::NotFound;
+    let message = format!("could not run `{cmd}`: {err}");
+    let mut e = crate::error::Error::caused_by(crate::error::Kind::Failed, message, err);
+    if not_found {
         e = e.with_help(format!("is `{}` installed and on PATH?", cmd.program));
     }
     e

@@ -101,6 +101,19 @@ pub fn token_var(registry: &str) -> String {
     format!("CARGO_REGISTRIES_{}_TOKEN", registry.to_uppercase().replace('-', "_"))
 }
 
+/// Where cargo takes the registry's token from, said without it: its variable (the token,
+/// cargo's to use, is registered as a secret here, where it enters the program: no error cargo
+/// prints and trainyard passes on shows it), else cargo's credential providers.
+fn token_source(var: &str, value: Option<&str>) -> String {
+    match value.filter(|v| !v.is_empty()) {
+        Some(token) => {
+            crate::redact::register(token);
+            format!("${var}")
+        }
+        None => "cargo's credential providers".to_string(),
+    }
+}
+
 pub fn run(ctx: &Context) -> Result<()> {
     let ws = &ctx.ws;
     let fx = &ctx.effects;
@@ -120,12 +133,7 @@ pub fn run(ctx: &Context) -> Result<()> {
             )));
     }
     check_trigger(ctx, &crates, &|name| std::env::var(name).ok())?;
-    let token = token_var(&registry);
-    let from = if std::env::var_os(&token).is_some() {
-        format!("${token}")
-    } else {
-        "cargo's credential providers".to_string()
-    };
+    let from = token_source(&token_var(&registry), std::env::var(token_var(&registry)).ok().as_deref());
     println!("publishing to registry `{registry}` (token from {from}), in this order:");
     for c in &crates {
         println!("  {} {}", c.name, c.version);
@@ -178,11 +186,14 @@ pub fn run(ctx: &Context) -> Result<()> {
             } else {
                 format!("published: {}", published.join(", "))
             };
-            Error::failed(format!("publishing {} {} to {registry} failed ({done}): {}", c.name, c.version, e.message))
-                .with_help(format!(
+            // The error keeps its kind (cargo missing is exit 3), its cause and its own help.
+            let help = e.help.clone().unwrap_or_else(|| {
+                format!(
                     "fix the cause and run `{} release publish-crates` again: crates already in {registry} are skipped",
                     ctx.program
-                ))
+                )
+            });
+            e.context(format!("publishing {} {} to {registry} failed ({done})", c.name, c.version)).with_help(help)
         })?;
         fx.outcome(format!("{} {}: published to {registry}", c.name, c.version));
         published.push(format!("{} {}", c.name, c.version));
@@ -257,6 +268,16 @@ mod tests {
         let got = order(&[c("app", &["core", "serde"]), c("core", &["util"]), c("util", &[])]);
         let names: Vec<&str> = got.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["util", "core", "app"]);
+    }
+
+    #[test]
+    fn a_registry_token_is_a_secret_from_where_it_enters() {
+        let token = "cio-registry-token-7734";
+        assert_eq!(token_source("CARGO_REGISTRIES_CORP_TOKEN", Some(token)), "$CARGO_REGISTRIES_CORP_TOKEN");
+        let said = crate::redact::text(&format!("error: 403 for token {token}"));
+        assert!(!said.contains(token), "{said}");
+        assert_eq!(token_source("CARGO_REGISTRIES_CORP_TOKEN", None), "cargo's credential providers");
+        assert_eq!(token_source("CARGO_REGISTRIES_CORP_TOKEN", Some("")), "cargo's credential providers");
     }
 
     #[test]

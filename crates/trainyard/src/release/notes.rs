@@ -90,8 +90,12 @@ fn edit(repo: &Repo, v: &Version, generated: &str) -> Result<String> {
     let dir = repo.ctx.ws.state_dir().join("release");
     let path = dir.join(format!("RELEASE-{v}.txt"));
     let edit = Action::Edit { editor: editor(), file: path.clone() };
-    if !effects.can_apply(&edit) {
-        return Err(no_terminal());
+    if !terminal() {
+        if !effects.dry_run {
+            return Err(no_terminal());
+        }
+        // A dry-run previews from anywhere (a pipe, a CI job), and says what the run needs.
+        effects.note("(no terminal here: the run refuses to open $EDITOR without one; --message-file FILE gives the Impacts lines)");
     }
     effects.apply(&Action::Write { path: path.clone(), contents: format!("{EDITOR_HELP}{generated}").into_bytes() })?;
     effects.apply(&edit).map_err(|e| e.context("release notes aborted"))?;
@@ -144,9 +148,7 @@ pub fn render(v: &Version, date: &str, impacts: &[String], deps: &[String], chan
 pub fn check_impacts(effects: &Effects, impacts: &Impacts<'_>) -> Result<()> {
     match impacts {
         Impacts::File(path) => impact_lines(path).map(drop),
-        Impacts::Editor if !effects.can_apply(&Action::Edit { editor: editor(), file: RELEASE_FILE.into() }) => {
-            Err(no_terminal())
-        }
+        Impacts::Editor if !effects.dry_run && !terminal() => Err(no_terminal()),
         Impacts::Editor | Impacts::Written(_) => Ok(()),
     }
 }
@@ -158,6 +160,12 @@ fn editor() -> String {
         .filter(|e| !e.trim().is_empty())
         .or_else(|| std::env::var("EDITOR").ok().filter(|e| !e.trim().is_empty()))
         .unwrap_or_else(|| "vi".to_string())
+}
+
+/// Whether `$EDITOR` can be opened here: a terminal on both ends.
+fn terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
 fn no_terminal() -> Error {

@@ -58,7 +58,7 @@ impl Webhook {
     pub fn find(file: Option<&Utf8Path>, workspace_root: &Utf8Path) -> Result<Option<Webhook>> {
         if let Some(path) = file {
             refuse_repository_file(path, workspace_root)?;
-            let text = std::fs::read_to_string(path).map_err(io(path))?;
+            let text = std::fs::read_to_string(path).map_err(unreadable(path))?;
             let url = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).unwrap_or("");
             return Webhook::new(url, format!("the file {path}")).map(Some);
         }
@@ -86,9 +86,18 @@ impl Webhook {
     }
 }
 
+/// A `--webhook-file` that cannot be read is bad input (exit 2), said as such; the io error is
+/// its cause.
+fn unreadable(path: &Utf8Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |e| {
+        Error::caused_by(crate::error::Kind::Usage, format!("--webhook-file {path}: cannot read it: {e}"), e)
+            .with_help(format!("give the file that holds the webhook URL (one line), or set ${URL_VAR} instead"))
+    }
+}
+
 /// A secret file committed (or committable) to the repository would publish the secret.
 fn refuse_repository_file(path: &Utf8Path, root: &Utf8Path) -> Result<()> {
-    let abs = path.canonicalize_utf8().map_err(io(path))?;
+    let abs = path.canonicalize_utf8().map_err(unreadable(path))?;
     let root = root.canonicalize_utf8().map_err(io(root))?;
     if !abs.starts_with(&root) || !Git::is_repo(&root) {
         return Ok(());

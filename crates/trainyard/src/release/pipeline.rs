@@ -357,13 +357,8 @@ fn run_steps(
                         PathStep::Dist => pipeline.dist(ctx, &release_of(repo, &v)?, opts.channel)?,
                         PathStep::PublishCrates => pipeline.publish_crates(ctx)?,
                         PathStep::Publish => {
-                            let packages = publish::publish(ctx, collection(journal)?, &opts.repo_dir, opts.channel)?;
-                            eprintln!(
-                                "trainyard: published {} package{} to {}",
-                                packages.len(),
-                                if packages.len() == 1 { "" } else { "s" },
-                                publish::channel_dir(&opts.repo_dir, opts.channel)
-                            );
+                            // It says what it published (version, packages, where).
+                            publish::publish(ctx, collection(journal)?, &opts.repo_dir, opts.channel)?;
                         }
                         PathStep::Push => push::run(repo)?,
                         PathStep::Start

@@ -331,7 +331,9 @@ pub fn publish_to(
         record,
         &[],
     )?;
-    effects.result(format!("published {version} to {where_}{}", if signer.is_some() { ", signed" } else { "" }));
+    let count = format!("{} package{}", packages.len(), if packages.len() == 1 { "" } else { "s" });
+    let signed = if signer.is_some() { ", signed" } else { "" };
+    effects.result(format!("published {version} ({count}{signed}) to {where_}"));
     Ok(packages)
 }
 

@@ -245,16 +245,6 @@ impl SshTarget {
             .network(format!("rsync to {remote}"))
     }
 
-    /// Copies the local directory `src` to `dest` on the host ([`SshTarget::upload_command`]).
-    pub fn upload_dir(&self, src: &Utf8Path, dest: &str) -> Result<()> {
-        let remote = format!("{}:{dest}/", self.login());
-        let (ok, _, err) = exec::read_command_output(&self.upload_command(src, dest))?;
-        if !ok {
-            return Err(Error::failed(format!("rsync to {remote} failed:\n{}", err.trim())));
-        }
-        Ok(())
-    }
-
     /// Holds the publishers' lock of `dir` on the host while the returned value lives.
     pub fn lock_dir(&self, dir: &str) -> Result<impl Drop> {
         lock_remote_dir(self, dir)

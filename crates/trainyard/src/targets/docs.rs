@@ -16,6 +16,7 @@ use crate::cargo::program as cargo_program;
 use crate::cargo::Invocation;
 use crate::cli::{FlagSpec, TargetSpec, DRY_RUN};
 use crate::error::{io, Error, Result};
+use crate::exec::Effects;
 use crate::lockfile::{self, LockSite};
 use crate::members::workspace_members;
 use crate::plan::{Command as PlanCommand, Plan};
@@ -69,17 +70,41 @@ impl Site {
         }
     }
 
-    /// The version `latest` points at, if it is a link to a release's directory.
+    /// The version `latest` points at, if it is a link to a release's directory. A `latest`
+    /// that is not a link (a directory someone made) is bad input: trainyard could never move
+    /// it, and would find out only after building and copying the documentation.
     fn latest(&self) -> Result<Option<Version>> {
         let target = match self {
-            Site::Local(dir) => std::fs::read_link(dir.join("latest")).ok().and_then(|t| t.to_str().map(String::from)),
+            Site::Local(dir) => {
+                let link = dir.join("latest");
+                match std::fs::symlink_metadata(&link) {
+                    Ok(m) if !m.file_type().is_symlink() => return Err(not_a_link(link.as_str())),
+                    _ => std::fs::read_link(&link).ok().and_then(|t| t.to_str().map(String::from)),
+                }
+            }
             Site::Remote(t) => {
                 let link = sh_quote(&format!("{}/latest", t.path));
-                Some(t.run_script(&format!("readlink {link} || true"))?.trim().to_string())
+                let marker = sh_quote(NOT_A_LINK);
+                let script = format!(
+                    "if [ -e {link} ] && [ ! -L {link} ]; then echo {marker}; else readlink {link} || true; fi"
+                );
+                let said = t.run_script(&script)?.trim().to_string();
+                if said == NOT_A_LINK {
+                    return Err(not_a_link(&self.show("latest")));
+                }
+                Some(said)
             }
         };
         Ok(target.and_then(|t| Version::parse_pep440(&t).ok()).filter(Version::is_release))
     }
+}
+
+/// What the host's shell says of a `latest` that is not a link (a word no readlink prints).
+const NOT_A_LINK: &str = "<not-a-link>";
+
+fn not_a_link(shown: &str) -> Error {
+    Error::usage(format!("{shown} is not a symbolic link: trainyard points it at the newest release's directory"))
+        .with_help(format!("move {shown} away (it is not trainyard's), then run docs again"))
 }
 
 pub fn run(ctx: &Context) -> Result<()> {
@@ -159,7 +184,7 @@ pub fn run(ctx: &Context) -> Result<()> {
             fx.execute(&publish_local(docs_dir, &built, &name, moves_latest))?;
             Ok(moves_latest)
         }
-        Site::Remote(t) => publish_remote(t, &built, &name, version),
+        Site::Remote(t) => publish_remote(fx, t, &built, &name, version),
     })?;
     match published {
         Some(true) => fx.result(format_args!("documentation {name} published to {dest}; latest -> {name}")),
@@ -194,15 +219,16 @@ fn publish_local(docs_dir: &Utf8Path, built: &Utf8Path, name: &str, moves_latest
 }
 
 /// The same order on a host, as packages are published there: under the publishers' lock,
-/// rsync into a temporary directory, then renames on the host; `latest` is read again under
-/// the lock, so two publishers never move it backwards. Returns whether `latest` moved.
-fn publish_remote(t: &SshTarget, built: &Utf8Path, name: &str, version: Version) -> Result<bool> {
-    let _lock = t.lock_dir(&t.path)?;
+/// rsync into a temporary directory, then renames on the host, both planned as commands the
+/// executor runs; `latest` is read again under the lock, so two publishers never move it
+/// backwards. Returns whether `latest` moved.
+fn publish_remote(fx: &Effects, t: &SshTarget, built: &Utf8Path, name: &str, version: Version) -> Result<bool> {
+    let _lock = fx.hold(|| t.lock_dir(&t.path))?;
     let site = Site::Remote(t.clone());
     let moves_latest = version.is_release() && site.latest()?.is_none_or(|c| c <= version);
     let pid = std::process::id();
     let tmp = format!(".{name}.tmp-{pid}");
-    t.upload_dir(built, &format!("{}/{tmp}", t.path))?;
+    let upload = t.upload_command(built, &format!("{}/{tmp}", t.path));
     let (q, tmp, old) = (sh_quote(name), sh_quote(&tmp), sh_quote(&format!(".{name}.old-{pid}")));
     let mut script = format!(
         "cd {} && if [ -e {q} ]; then mv -T {q} {old}; fi && mv -T {tmp} {q} && rm -rf {old}",
@@ -212,7 +238,9 @@ fn publish_remote(t: &SshTarget, built: &Utf8Path, name: &str, version: Version)
         let link = sh_quote(&format!(".latest.tmp-{pid}"));
         script.push_str(&format!(" && ln -sfn {q} {link} && mv -T {link} latest"));
     }
-    t.run_script(&script)?;
+    let mut plan = Plan::new();
+    plan.run(upload).run(t.script_command(&script));
+    fx.execute(&plan)?;
     Ok(moves_latest)
 }
 

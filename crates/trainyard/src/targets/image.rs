@@ -336,8 +336,19 @@ impl Credentials {
     /// Both variables, or neither; one alone is bad input.
     fn from_env() -> Result<Option<Credentials>> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        match (var(USER_ENV), var(PASSWORD_ENV)) {
-            (Some(user), Some(password)) => Ok(Some(Credentials { user, password: Secret(password.into_bytes()) })),
+        Credentials::from_values(var(USER_ENV), var(PASSWORD_ENV))
+    }
+
+    /// The login, its password (and the encoded login the auth file holds) registered as
+    /// secrets where they enter the program: no message, record or journal shows them, whatever
+    /// skopeo or a registry echoes.
+    fn from_values(user: Option<String>, password: Option<String>) -> Result<Option<Credentials>> {
+        match (user, password) {
+            (Some(user), Some(password)) => {
+                crate::redact::register(&password);
+                crate::redact::register(&base64(format!("{user}:{password}").as_bytes()));
+                Ok(Some(Credentials { user, password: Secret(password.into_bytes()) }))
+            }
             (None, None) => Ok(None),
             _ => Err(Error::usage(format!("{USER_ENV} and {PASSWORD_ENV} go together: one of them is not set"))
                 .with_help("set both (from the CI's secret store), or neither for a registry without login")),
@@ -585,13 +596,32 @@ fn push_tags(ctx: &Context, push: &Push, layout: &Utf8Path, tags: &[String]) -> 
     let pushed = ctx.effects.execute(&plan);
     if let (Err(_), Some(removal)) = (&pushed, &removal) {
         // The copy that failed stopped the plan before its last action: the secret still goes.
-        ctx.effects.apply(removal)?;
+        // The copy's failure is the error reported; one that removal meets is said after it.
+        if let Err(left) = ctx.effects.apply(removal) {
+            return pushed.map_err(|e| {
+                let help = format!("remove {auth_file} by hand: it holds the registry login ({})", left.message);
+                e.with_help(help)
+            });
+        }
     }
     pushed
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_registry_login_is_a_secret_from_where_it_enters() {
+        let password = "image-Pa55word-0451";
+        let login = Credentials::from_values(Some("ci".into()), Some(password.into())).unwrap().unwrap();
+        assert_eq!(format!("{:?}", login.password), "***");
+        let encoded = base64(format!("ci:{password}").as_bytes());
+        let said = crate::redact::text(&format!("denied: {password}; auth {encoded}"));
+        assert!(!said.contains(password) && !said.contains(&encoded), "{said}");
+        let one = Credentials::from_values(Some("ci".into()), None).err().expect("a user alone is refused");
+        assert_eq!(one.kind, crate::error::Kind::Usage);
+        assert!(Credentials::from_values(None, None).unwrap().is_none());
+    }
+
     use super::*;
 
     #[test]
