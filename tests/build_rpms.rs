@@ -589,10 +589,23 @@ fn a_shared_out_directory_keeps_other_files() {
     d.run(&["build_rpms", "RPM_CHANNEL=dev", "--no-deps", "--out", out_s]).ok();
     let first: Vec<String> = rpms(&out).into_keys().collect();
     assert!(first.iter().any(|f| f.starts_with("account-portal-1.3~~dev1")), "{first:?}");
-    // A new commit: a new version; the old account-portal RPM goes, the other team's stays.
+    let core = format!("server-core-1.0-1.{}.rpm", std::env::consts::ARCH);
+    let core_bytes = std::fs::read(out.join(&core)).unwrap();
+    // A new commit, a year later: a new version; the old account-portal RPM goes, the other
+    // team's stays, and server-core (the same commit of it) keeps its bytes: its packages record
+    // its own commit's time, not the workspace's, or a second release could not publish them.
     write(&d.portal.join("CHANGES.txt"), "more\n");
-    commit_all(&d.portal, "more");
+    git(&d.portal, &["add", "-A"]);
+    let committed = std::process::Command::new("git")
+        .args(["commit", "-q", "-m", "more"])
+        .current_dir(&d.portal)
+        .env("GIT_COMMITTER_DATE", "2031-01-01T00:00:00Z")
+        .env("GIT_AUTHOR_DATE", "2031-01-01T00:00:00Z")
+        .status()
+        .unwrap();
+    assert!(committed.success());
     d.run(&["build_rpms", "RPM_CHANNEL=dev", "--no-deps", "--out", out_s]).ok();
+    assert!(std::fs::read(out.join(&core)).unwrap() == core_bytes, "{core} changed with the workspace's commit");
     let second: Vec<String> = rpms(&out).into_keys().collect();
     assert!(second.iter().any(|f| f.starts_with("account-portal-1.3~~dev2")), "{second:?}");
     assert!(!second.iter().any(|f| f.starts_with("account-portal-1.3~~dev1")), "{second:?}");

@@ -353,7 +353,7 @@ impl Stage {
         let mut internal_versions: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
         let mut internal_packages = Vec::new();
         for project in internal {
-            let found = project.packages(&self.release, &self.arch, self.source_date)?;
+            let found = project.packages(&self.release, &self.arch)?;
             let version = project.version.clone().or_else(|| found.first().map(|(p, _)| p.package.version.clone()));
             if let Some(v) = version.filter(|_| !found.is_empty()) {
                 internal_versions.insert(project.name.clone(), (v, project.crates.clone()));

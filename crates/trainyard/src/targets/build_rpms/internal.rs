@@ -23,6 +23,10 @@ pub struct Project {
     /// The RPM version of its packages (its tag's, or the dev version at its commit).
     pub version: Option<String>,
     pub build: plan::Command,
+    /// The time its packages record: `SOURCE_DATE_EPOCH`, else its own commit's time. Never
+    /// the workspace's: the same project at the same commit must give the same bytes in every
+    /// release of the workspace, or publishing the second release refuses them as changed.
+    pub source_date: u64,
     members: Vec<Member>,
     release_dir: Utf8PathBuf,
 }
@@ -57,6 +61,13 @@ pub fn plan(ws: &Workspace, effects: &Effects, record: &Record) -> Result<Option
         }
         (v, _) => v,
     };
+    let source_date = match std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.trim().parse().ok()) {
+        Some(t) => t,
+        None => {
+            let git = crate::git::Git::new(cache.mirror_path(&record.name));
+            git.read(&["show", "-s", "--format=%ct", commit])?.trim().parse().unwrap_or(0)
+        }
+    };
     let sub = Workspace::at(&tree.join("Cargo.toml"))?;
     let members = workspace_members(&sub)?;
     if !members.iter().any(Member::packaged) {
@@ -82,6 +93,7 @@ pub fn plan(ws: &Workspace, effects: &Effects, record: &Record) -> Result<Option
         crates,
         version,
         build: build.dir(&tree).command(),
+        source_date,
         members,
         release_dir: target.join("release"),
     }))
@@ -90,7 +102,7 @@ pub fn plan(ws: &Workspace, effects: &Effects, record: &Record) -> Result<Option
 impl Project {
     /// Its packages, read from the binaries its build made, with what each one's smoke command
     /// must print.
-    pub fn packages(&self, release: &str, arch: &str, source_date: u64) -> Result<Vec<(CratePackage, Option<String>)>> {
+    pub fn packages(&self, release: &str, arch: &str) -> Result<Vec<(CratePackage, Option<String>)>> {
         let mut out = Vec::new();
         for m in self.members.iter().filter(|m| m.packaged()) {
             let Some(mut p) = assets::from_metadata(&m.info, &m.metadata, &self.release_dir, arch)? else { continue };
@@ -98,7 +110,7 @@ impl Project {
                 p.package.version = v.to_string();
             }
             p.package.release = p.release.clone().unwrap_or_else(|| release.to_string());
-            p.package.source_date = source_date;
+            p.package.source_date = self.source_date;
             if p.auto_requires {
                 p.package.add_elf_dependencies()?;
             }
