@@ -179,6 +179,13 @@ fn adopting_a_single_crate() {
     assert_eq!(status(&root), Vec::<String>::new());
     let make = read(&root.join("Makefile"));
     assert!(make.contains("cargo xtask $@ $(MAKEOVERRIDES)"));
+    // The pins init wrote are what `pin` writes: CI's `pin --check` passes on them (it failed on
+    // hexyl right after init, wanting a blank line under the header).
+    for channel in ["CHANNEL=prod", "CHANNEL=stage"] {
+        trainyard(&root, &["pin", channel, "--check"], &[]).ok().says("up to date");
+    }
+    trainyard(&root, &["pin", "CHANNEL=prod"], &[]).ok();
+    assert_eq!(status(&root), Vec::<String>::new(), "pin rewrote the file init wrote");
 
     // One commit after v0.4.1: the next train's dev build, on the tags' three-part precision.
     let rpm_version = trainyard(&root, &["version", "--format", "rpm"], &[]).ok().stdout.trim().to_string();

@@ -398,7 +398,7 @@ fn pin_writes_through_a_symlinked_requirement_file() {
     trainyard(&f.root, &["pin", "CHANNEL=prod"], &[]).ok().says("+padcore == 0.3.0");
     let link = f.root.join("reqs/prod-reqs.txt");
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
-    assert_eq!(read(&f.root.join("shared/prod-reqs.txt")), "# Shared pins.\n\nleftpad == 1.0.0\npadcore == 0.3.0\n");
+    assert_eq!(read(&f.root.join("shared/prod-reqs.txt")), "# Shared pins.\nleftpad == 1.0.0\npadcore == 0.3.0\n");
 
     let outside = f.tmp.path().join("outside-reqs.txt");
     write(&outside, "leftpad == 1.0.0\n");

@@ -205,6 +205,35 @@ fn trigger_tag_needs_exactly_one_release_tag_on_head() {
     assert!(err.contains("pep440, semver, rpm, tag, docker, json"), "{err}");
 }
 
+/// Tags spelled as hexyl's are (`v0.17.0`, prefix `v`): the dev version and the messages follow the
+/// newest tag's `X.Y.Z`, though git lists `v0.10.0` before an older `v0.9`; under the default
+/// prefix the warning says what the dev count then runs from.
+#[test]
+fn three_part_tags_as_hexyl_spells_them() {
+    let repo = workspace_repo("three-part");
+    let manifest = std::fs::read_to_string(repo.dir.join("Cargo.toml")).unwrap();
+    repo.write("Cargo.toml", &format!("{manifest}tag-prefix = \"v\"\n"));
+    repo.commit_all("release tags are vX.Y.Z");
+    repo.tag("v0.9");
+    repo.commits(1, "work");
+    repo.tag("v0.10.0");
+    repo.commits(2, "work");
+    assert_eq!(version(&repo, &[]).ok(), "0.11.0.dev2");
+    let err = version(&repo, &["--trigger", "tag"]).fails_with(1).to_string();
+    assert!(err.contains("HEAD carries no release tag (vX.Y.Z)") && err.contains("git tag vX.Y.Z)"), "{err}");
+
+    let plain = workspace_repo("three-part-unconfigured");
+    plain.tag("v0.1.0");
+    let run = version(&plain, &[]);
+    assert_eq!(run.ok(), "0.1.dev1", "counted from the commit that set Cargo.toml's version");
+    assert!(
+        run.stderr.contains("tag-prefix = \"v\"")
+            && run.stderr.contains("from the commit that set Cargo.toml's version"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn dirty_tree() {
     let repo = workspace_repo("dirty");

@@ -201,6 +201,15 @@ struct MetadataTable {
     trainyard: Option<Config>,
 }
 
+/// An unknown key that is a known one with underscores (`tag_prefix` for `tag-prefix`, as Rust
+/// code would spell it), from serde's "unknown field `X`, expected one of `a`, `b`" message.
+fn misspelled_key(message: &str) -> Option<(String, String)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (written, expected) = rest.split_once('`')?;
+    let meant = written.replace('_', "-");
+    (meant != written && expected.split('`').any(|known| known == meant)).then(|| (written.to_string(), meant))
+}
+
 /// A character that may appear in a project or application name.
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -216,8 +225,13 @@ impl Config {
                 "{manifest}: invalid [workspace.metadata.trainyard] configuration\n{}",
                 err.to_string().trim_end()
             );
-            Error::caused_by(crate::error::Kind::Usage, message, err)
-                .with_help("see the README's configuration section for every key and its type")
+            let help = match misspelled_key(err.message()) {
+                Some((written, meant)) => {
+                    format!("write `{meant}`, not `{written}`: trainyard's keys are spelled with dashes")
+                }
+                None => "see the README's configuration section for every key and its type".to_string(),
+            };
+            Error::caused_by(crate::error::Kind::Usage, message, err).with_help(help)
         })?;
         let mut config = root.workspace.and_then(|w| w.metadata).and_then(|m| m.trainyard).unwrap_or_default();
         if config.name.is_none() {
@@ -379,6 +393,21 @@ mod tests {
         let err = parse("[workspace]\n\n[workspace.metadata.trainyard]\ntag-prefx = \"x\"\n").unwrap_err();
         assert!(err.message.contains("tag-prefx"), "{}", err.message);
         assert!(err.message.contains("line 4"), "{}", err.message);
+    }
+
+    /// Rust's spelling of a key (`tag_prefix`, tried adopting hexyl) is answered with the key meant.
+    #[test]
+    fn underscored_key_is_answered_with_the_dashed_one() {
+        let err = parse("[workspace.metadata.trainyard]\ntag_prefix = \"v\"\n").unwrap_err();
+        assert!(err.message.contains("line 2"), "{}", err.message);
+        let help = err.help.as_deref().unwrap_or_default();
+        assert!(help.contains("write `tag-prefix`, not `tag_prefix`"), "{help}");
+        let err = parse("[workspace.metadata.trainyard.rpm]\ncompression_level = 3\n").unwrap_err();
+        let help = err.help.as_deref().unwrap_or_default();
+        assert!(help.contains("write `compression-level`"), "{help}");
+        // An unknown key that no dash fixes keeps the general help.
+        let err = parse("[workspace.metadata.trainyard]\ntag_prefx = \"v\"\n").unwrap_err();
+        assert!(err.help.as_deref().unwrap_or_default().contains("configuration section"), "{:?}", err.help);
     }
 
     #[test]

@@ -235,7 +235,9 @@ pub fn dev_version(
     skip_tags: &[String],
 ) -> Result<Dev> {
     let prefix = config.tag_prefix.as_str();
-    let all = version_tags(git, &["tag", "--list"], prefix)?;
+    let mut all = version_tags(git, &["tag", "--list"], prefix)?;
+    // git lists tags by name (`rpm-1.10.0` before `rpm-1.9`): the precision is the newest's.
+    all.sort_by_key(|(v, _)| *v);
     if all.is_empty() {
         warn_foreign_tags(git, prefix)?;
     }
@@ -325,6 +327,18 @@ fn count_excluding(git: &Git, rev: &str, start: &str) -> Result<u64> {
     count(git, &format!("{start}..{rev}"))
 }
 
+/// How the release tags are spelled, for messages: `X.Y.Z` where the configuration or the tags
+/// say so (hexyl's `v0.17.0`), else `X.Y`.
+fn tag_shape(git: &Git, config: &Config) -> Result<&'static str> {
+    let mut tags = version_tags(git, &["tag", "--list"], &config.tag_prefix)?;
+    tags.sort_by_key(|(v, _)| *v);
+    let precision = config.precision().or_else(|| Precision::of_tags(tags.iter().rev().map(|(v, _)| v)));
+    Ok(match precision {
+        Some(Precision::Full) => "X.Y.Z",
+        _ => "X.Y",
+    })
+}
+
 /// Says so when no tag has the configured prefix but some look like versions with another
 /// (`v0.17.0` under the default `rpm-`): the dev version would silently count from the root.
 fn warn_foreign_tags(git: &Git, prefix: &str) -> Result<()> {
@@ -340,7 +354,7 @@ fn warn_foreign_tags(git: &Git, prefix: &str) -> Result<()> {
     let shown: Vec<&str> = tags.iter().take(3).map(String::as_str).collect();
     eprintln!(
         "trainyard: warning: no tag starts with the tag prefix `{prefix}`, but {} tag{} look like releases ({}{}); \
-         versions count from the first commit\nhelp: if those are the releases, set in Cargo.toml under [workspace.metadata.trainyard]: tag-prefix = \"{other}\"",
+         dev versions count from the commit that set Cargo.toml's version (else from the first commit)\nhelp: if those are the releases, set in Cargo.toml under [workspace.metadata.trainyard]: tag-prefix = \"{other}\"",
         tags.len(),
         if tags.len() == 1 { "" } else { "s" },
         shown.join(", "),
@@ -605,10 +619,13 @@ pub fn describe_with(ws: &Workspace, trigger: Trigger, env: &dyn Fn(&str) -> Opt
             let (version, tag) = match at_head.as_slice() {
                 [one] => one.clone(),
                 [] => {
-                    return Err(Error::failed(format!("a tag build, but HEAD carries no release tag ({prefix}X.Y)"))
-                        .with_help(format!(
-                            "tag the release (`release tag`, or git tag {prefix}X.Y), or build a dev version: --trigger push"
-                        )))
+                    let shape = tag_shape(&git, &ws.config)?;
+                    return Err(Error::failed(format!(
+                        "a tag build, but HEAD carries no release tag ({prefix}{shape})"
+                    ))
+                    .with_help(format!(
+                        "tag the release (`release tag`, or git tag {prefix}{shape}), or build a dev version: --trigger push"
+                    )));
                 }
                 many => {
                     let names: Vec<&str> = many.iter().map(|(_, t)| t.as_str()).collect();

@@ -6,6 +6,10 @@ use super::*;
 /// version, after the existing file's free comments and `-r` lines. Ends with a newline (an
 /// empty result is the empty string: a lone newline would render again as nothing).
 ///
+/// A blank line separates those free lines from the pins, unless the existing file had its header
+/// (or `-r` lines) directly above its first requirement: that layout is the user's (and what
+/// `init` writes), and `pin --check` must not call such a file out of date for a blank line.
+///
 /// From `existing`: comment blocks and `-r` lines are kept in their order, first (so a header
 /// stays at the top); old requirement lines, and lines `parse` rejects, are dropped. A comment block directly above a
 /// requirement line (other than one starting on the first line: that is the file's header),
@@ -64,7 +68,7 @@ pub fn render_pins(existing: Option<&str>, pins: &[(String, String)]) -> String 
         if section.is_empty() {
             continue;
         }
-        if !out.is_empty() {
+        if !out.is_empty() && !old.free_touches_pins {
             out.push('\n');
         }
         for line in section {
@@ -81,6 +85,9 @@ pub(super) struct OldFile {
     /// Comment blocks, include lines and single blank lines between them, in order.
     pub(super) free: Vec<String>,
     pub(super) requirements: Vec<OldRequirement>,
+    /// The free lines end directly above the first requirement (or its comment block), with no
+    /// blank line between and no free line found further down.
+    pub(super) free_touches_pins: bool,
 }
 
 pub(super) struct OldRequirement {
@@ -130,17 +137,30 @@ impl OldFile {
         let mut old = OldFile::default();
         let mut block: Vec<String> = Vec::new();
         let mut block_starts_file = false;
+        // Whether the line above the current comment block (or line) was a blank one.
+        let mut blank_above_block = true;
+        let mut previous_blank = true;
+        // The length of `free` when the first requirement touched it.
+        let mut touched_at: Option<usize> = None;
         for (i, (kind, raw)) in kinds.into_iter().enumerate() {
+            let blank = matches!(kind, Kind::Blank);
             match kind {
                 Kind::Comment => {
                     if block.is_empty() {
                         block_starts_file = i == 0;
+                        blank_above_block = previous_blank;
                     }
                     block.push(raw.to_owned());
                 }
                 Kind::Requirement { key, version, trailing } => {
+                    let first = old.requirements.is_empty();
+                    let touches =
+                        if block.is_empty() { !previous_blank } else { block_starts_file || !blank_above_block };
                     let comments = if block_starts_file { Vec::new() } else { std::mem::take(&mut block) };
                     old.free.append(&mut block);
+                    if first && touches && !old.free.is_empty() {
+                        touched_at = Some(old.free.len());
+                    }
                     old.requirements.push(OldRequirement { key, version, comments, trailing });
                 }
                 Kind::Blank => {
@@ -154,11 +174,13 @@ impl OldFile {
                     old.free.push(raw.to_owned());
                 }
             }
+            previous_blank = blank;
         }
         old.free.append(&mut block);
         while old.free.last().is_some_and(|l| l.is_empty()) {
             old.free.pop();
         }
+        old.free_touches_pins = touched_at == Some(old.free.len());
         old
     }
 }

@@ -611,7 +611,28 @@ tokio == 1.40.0  # kept on the new line
 #[test]
 fn render_pins_header_stays_on_top_even_when_touching_a_requirement() {
     let out = render(Some("# header\nzlib == 1\n"), &[("zlib", "2"), ("a", "1")]);
+    assert_eq!(out, "# header\na == 1\nzlib == 2\n");
+    let out = render(Some("# header\n\nzlib == 1\n"), &[("zlib", "2"), ("a", "1")]);
     assert_eq!(out, "# header\n\na == 1\nzlib == 2\n");
+}
+
+/// `init` writes its header directly above the pins; `pin` (and `pin --check`) found the file
+/// out of date for want of a blank line (seen adopting hexyl: `pin --check` failed right after
+/// `init`, its diff a lone `+`). A file already pinned renders as it is, whatever its layout.
+#[test]
+fn render_pins_keeps_a_pinned_file_as_it_is() {
+    let list = [("aho-corasick", "1.1.3"), ("windows-sys", "0.52.0"), ("windows-sys", "0.59.0")];
+    for existing in [
+        "# The prod channel: every external crate of the product, pinned.\naho-corasick == 1.1.3\nwindows-sys == 0.52.0\nwindows-sys == 0.59.0\n",
+        "# header\n\naho-corasick == 1.1.3\nwindows-sys == 0.52.0\nwindows-sys == 0.59.0\n",
+        "-r common-reqs.txt\naho-corasick == 1.1.3\nwindows-sys == 0.52.0\nwindows-sys == 0.59.0\n",
+        "-r common-reqs.txt\n# why\naho-corasick == 1.1.3\nwindows-sys == 0.52.0\nwindows-sys == 0.59.0\n",
+    ] {
+        assert_eq!(render(Some(existing), &list), existing);
+    }
+    // A free line found below the pins moves up: the blank line keeps it from reading as a pin's.
+    let out = render(Some("# header\naho-corasick == 1\n\n# note\n\nzlib == 1\n"), &[("aho-corasick", "2")]);
+    assert_eq!(out, "# header\n\n# note\n\naho-corasick == 2\n");
 }
 
 #[test]

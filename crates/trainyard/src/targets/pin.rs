@@ -52,10 +52,12 @@ pub fn run(ctx: &Context) -> Result<()> {
     let PinOptions { channel, check } = PinOptions::parse(ctx)?;
     let (path, old, new) = pinned_file(ctx, channel)?;
     let shown = ctx.ws.display(&path).to_string();
-    let diff = line_diff(old.as_deref().unwrap_or(""), &new);
+    let old_text = old.as_deref().unwrap_or("");
+    let up_to_date = old_text == new;
+    let diff = line_diff(old_text, &new);
     // Checked before anything is printed as if it would be written.
-    let dest = if diff.is_empty() || check { path.clone() } else { write_target(ctx, &path)? };
-    if diff.is_empty() {
+    let dest = if up_to_date || check { path.clone() } else { write_target(ctx, &path)? };
+    if up_to_date {
         println!("{shown} is up to date");
         return Ok(());
     }
@@ -138,11 +140,47 @@ pub fn pinned_file(ctx: &Context, channel: Channel) -> Result<(camino::Utf8PathB
     Ok((path, old, new))
 }
 
-/// The lines removed (`-`) and added (`+`), by content; enough for a pin file's short diff.
+/// The lines removed (`-`) and added (`+`), by content; enough for a pin file's short diff. A
+/// blank line is named (a lone `+` says nothing), and texts that differ only in the order of
+/// their lines or in how many blank lines they have say so.
 pub fn line_diff(old: &str, new: &str) -> Vec<String> {
     let old_lines: Vec<&str> = old.lines().collect();
     let new_lines: Vec<&str> = new.lines().collect();
-    let mut out: Vec<String> = old_lines.iter().filter(|l| !new_lines.contains(l)).map(|l| format!("-{l}")).collect();
-    out.extend(new_lines.iter().filter(|l| !old_lines.contains(l)).map(|l| format!("+{l}")));
+    let shown = |sign: char, line: &str| {
+        if line.trim().is_empty() {
+            format!("{sign}(a blank line)")
+        } else {
+            format!("{sign}{line}")
+        }
+    };
+    let mut out: Vec<String> = old_lines.iter().filter(|l| !new_lines.contains(l)).map(|l| shown('-', l)).collect();
+    out.extend(new_lines.iter().filter(|l| !old_lines.contains(l)).map(|l| shown('+', l)));
+    let blanks = |lines: &[&str]| lines.iter().filter(|l| l.trim().is_empty()).count();
+    let (old_blank, new_blank) = (blanks(&old_lines), blanks(&new_lines));
+    if out.is_empty() && old_blank != new_blank {
+        out.push(format!("{}(blank lines: {old_blank} -> {new_blank})", if new_blank > old_blank { '+' } else { '-' }));
+    }
+    if out.is_empty() && old != new {
+        out.push("~(the same lines, in another order or layout)".to_string());
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_diff;
+
+    #[test]
+    fn line_diff_names_what_changed() {
+        assert_eq!(line_diff("a == 1\n", "a == 2\n"), ["-a == 1", "+a == 2"]);
+        assert_eq!(line_diff("a == 1\n", "a == 1\n"), Vec::<String>::new());
+        // A blank line is named, however many there are.
+        assert_eq!(line_diff("# h\na == 1\n", "# h\n\na == 1\n"), ["+(a blank line)"]);
+        assert_eq!(line_diff("# h\n\n\na == 1\n", "# h\n\na == 1\n"), ["-(blank lines: 2 -> 1)"]);
+        assert_eq!(
+            line_diff("b == 1\na == 1\n", "a == 1\nb == 1\n"),
+            ["~(the same lines, in another order or layout)"]
+        );
+        assert_eq!(line_diff("a == 1", "a == 1\n"), ["~(the same lines, in another order or layout)"]);
+    }
 }
