@@ -250,7 +250,9 @@ impl std::fmt::Display for Write {
 /// whole under `<out>`'s lock, then switched in by one rename (see the module documentation).
 pub fn write(w: &Write) -> Result<()> {
     let locked = w.output.lock()?;
-    let only: Vec<Package> = w.packages.iter().map(|(p, _)| p.clone()).collect();
+    // References, not copies: the models of a large collection (one entry per packaged file)
+    // are tens of megabytes.
+    let only: Vec<&Package> = w.packages.iter().map(|(p, _)| p).collect();
     let writing = std::time::Instant::now();
     let phase = crate::ui::Phase::counted(format!("writing {} packages", only.len()), only.len());
     let staged = locked.stage(&w.owner, &only, w.compression, w.cache.as_deref())?;
@@ -387,16 +389,16 @@ impl Locked {
     /// (in parallel, the largest first) unless the fingerprint cache at `cache_path` or the
     /// current bytes show it unchanged, every file of other owners carried over. `<out>` does
     /// not change until [`Staged::commit`].
-    pub fn stage(
+    pub fn stage<P: std::borrow::Borrow<Package> + Sync>(
         &self,
         owner: &str,
-        pkgs: &[Package],
+        pkgs: &[P],
         compression: Compression,
         cache_path: Option<&Utf8Path>,
     ) -> Result<Staged<'_>> {
         compression.validate()?;
         let mut names = BTreeSet::new();
-        for p in pkgs {
+        for p in pkgs.iter().map(P::borrow) {
             p.validate()?;
             if !names.insert(p.file_name()) {
                 return Err(Error::usage(format!("two packages of the collection are both {}", p.file_name()))
@@ -627,9 +629,14 @@ impl Drop for Staged<'_> {
 }
 
 impl Staged<'_> {
-    fn packages(&mut self, pkgs: &[Package], compression: Compression, cache_path: Option<&Utf8Path>) -> Result<()> {
-        let cache = cache_path.map(cache::Cache::load).unwrap_or_default();
-        let files = cache::FileHashes::new(&cache);
+    fn packages<P: std::borrow::Borrow<Package> + Sync>(
+        &mut self,
+        pkgs: &[P],
+        compression: Compression,
+        cache_path: Option<&Utf8Path>,
+    ) -> Result<()> {
+        let mut cache = cache_path.map(cache::Cache::load).unwrap_or_default();
+        let files = cache::FileHashes::take(&mut cache);
         let out = &self.locked.output.path;
         let dir = &self.dir;
         let current = self.current.as_deref();
@@ -642,12 +649,12 @@ impl Staged<'_> {
                 .map(|m| m.len())
                 .sum()
         };
-        let weights: Vec<u64> = pkgs.iter().map(weight).collect();
+        let weights: Vec<u64> = pkgs.iter().map(|p| weight(p.borrow())).collect();
         let mut order: Vec<usize> = (0..pkgs.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
 
         let prepare = |i: usize| -> Result<(Written, String)> {
-            let pkg = &pkgs[i];
+            let pkg: &Package = pkgs[i].borrow();
             let name = pkg.file_name();
             let fingerprint = cache::fingerprint(pkg, compression, &files)?;
             let staged = dir.join(&name);
@@ -681,7 +688,7 @@ impl Staged<'_> {
         };
         let prepared = rpmpkg::first_error(rpmpkg::parallel(pkgs.len(), &order, |i| {
             let result = prepare(i);
-            crate::ui::tick(&pkgs[i].name);
+            crate::ui::tick(&pkgs[i].borrow().name);
             result
         }))?;
         let mut cached = BTreeMap::new();
