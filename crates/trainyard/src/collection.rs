@@ -616,7 +616,7 @@ pub struct Staged<'a> {
     owners: BTreeMap<String, (Vec<u8>, Vec<Listed>)>,
     /// One per package, in the order given; `path` is the package's path under `<out>`.
     pub written: Vec<Written>,
-    cache: Option<(Utf8PathBuf, cache::Cache)>,
+    cache: Option<cache::Cache>,
     done: bool,
 }
 
@@ -635,8 +635,7 @@ impl Staged<'_> {
         compression: Compression,
         cache_path: Option<&Utf8Path>,
     ) -> Result<()> {
-        let mut cache = cache_path.map(cache::Cache::load).unwrap_or_default();
-        let files = cache::FileHashes::take(&mut cache);
+        let cache = cache_path.map(cache::Cache::open).transpose()?;
         let out = &self.locked.output.path;
         let dir = &self.dir;
         let current = self.current.as_deref();
@@ -653,60 +652,66 @@ impl Staged<'_> {
         let mut order: Vec<usize> = (0..pkgs.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
 
-        let prepare = |i: usize| -> Result<(Written, String)> {
+        let prepare = |i: usize| -> Result<Written> {
             let pkg: &Package = pkgs[i].borrow();
             let name = pkg.file_name();
+            let (known, files) = match &cache {
+                Some(cache) => cache.load(&name),
+                None => (None, cache::FileHashes::new(BTreeMap::new())),
+            };
             let fingerprint = cache::fingerprint(pkg, compression, &files)?;
             let staged = dir.join(&name);
             let now = current.map(|c| c.join(&name));
-            if let (Some(c), Some(now)) = (cache.package(&name, &fingerprint), &now) {
-                if rpmpkg::same_content(now, c.size, &c.sha256) {
+            let reused = match (known.filter(|c| c.fingerprint == fingerprint), &now) {
+                (Some(c), Some(now)) if rpmpkg::same_content(now, c.size, &c.sha256) => {
                     link_or_copy(now, &staged)?;
-                    let w = Written {
+                    Some(Written {
                         path: out.join(&name),
-                        nevra: c.nevra.clone(),
-                        sha256: c.sha256.clone(),
+                        nevra: c.nevra,
+                        sha256: c.sha256,
                         size: c.size,
-                        provides: c.provides.clone(),
-                        requires: c.requires.clone(),
+                        provides: c.provides,
+                        requires: c.requires,
                         unchanged: true,
                         from_cache: true,
-                    };
-                    return Ok((w, fingerprint));
+                    })
                 }
+                _ => None,
+            };
+            let w = match reused {
+                Some(w) => w,
+                None => {
+                    // Streamed into the staging directory; replaced by a link when the current
+                    // file has the same bytes.
+                    let mut w = rpmpkg::encode_into(pkg, &staged, compression)?;
+                    if let Some(now) = now.as_ref().filter(|now| rpmpkg::same_content(now, w.size, &w.sha256)) {
+                        std::fs::remove_file(&staged).map_err(io(&staged))?;
+                        link_or_copy(now, &staged)?;
+                        w.unchanged = true;
+                    }
+                    w.path = out.join(&name);
+                    w
+                }
+            };
+            if let Some(cache) = &cache {
+                let record = cache::Cached {
+                    fingerprint,
+                    nevra: w.nevra.clone(),
+                    sha256: w.sha256.clone(),
+                    size: w.size,
+                    provides: w.provides.clone(),
+                    requires: w.requires.clone(),
+                };
+                cache.stage(&name, record, files)?;
             }
-            // Streamed into the staging directory; replaced by a link when the current file
-            // has the same bytes.
-            let mut w = rpmpkg::encode_into(pkg, &staged, compression)?;
-            if let Some(now) = now.as_ref().filter(|now| rpmpkg::same_content(now, w.size, &w.sha256)) {
-                std::fs::remove_file(&staged).map_err(io(&staged))?;
-                link_or_copy(now, &staged)?;
-                w.unchanged = true;
-            }
-            w.path = out.join(&name);
-            Ok((w, fingerprint))
+            Ok(w)
         };
-        let prepared = rpmpkg::first_error(rpmpkg::parallel(pkgs.len(), &order, |i| {
+        self.written = rpmpkg::first_error(rpmpkg::parallel(pkgs.len(), &order, |i| {
             let result = prepare(i);
             crate::ui::tick(&pkgs[i].borrow().name);
             result
         }))?;
-        let mut cached = BTreeMap::new();
-        for (w, fingerprint) in prepared {
-            let c = cache::Cached {
-                fingerprint,
-                nevra: w.nevra.clone(),
-                sha256: w.sha256.clone(),
-                size: w.size,
-                provides: w.provides.clone(),
-                requires: w.requires.clone(),
-            };
-            cached.insert(w.path.file_name().unwrap_or_default().to_string(), c);
-            self.written.push(w);
-        }
-        if let Some(path) = cache_path {
-            self.cache = Some((path.to_path_buf(), cache::Cache::new(cached, files)));
-        }
+        self.cache = cache;
         Ok(())
     }
 
@@ -812,8 +817,9 @@ impl Staged<'_> {
             self.done = true;
             locked.remove_collections_but(&[Some(name.as_str()), previous.as_deref()])?;
         }
-        if let Some((path, cache)) = self.cache.take() {
-            cache.save(&path)?;
+        if let Some(cache) = self.cache.take() {
+            let names = self.written.iter().filter_map(|w| w.path.file_name()).map(String::from).collect();
+            cache.commit(&names)?;
         }
         Ok(changed)
     }

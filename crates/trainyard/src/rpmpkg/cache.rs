@@ -16,19 +16,19 @@
 //! was read is not remembered: a file system with coarse timestamps could give a change right
 //! after the read the same ctime.
 //!
-//! The cache is a plain JSON file; a missing, unreadable or foreign one is an empty cache.
-//!
-//! Its size follows the collection's file count (~280 bytes a file in the file, ~250 in
-//! memory: a collection of 90,000 source files keeps 25 MB of it), so it is held once: the
-//! hashes move out of the loaded cache into [`FileHashes`] (not copied), each file's digest is
-//! kept as bytes (hex only in the file), and the file is written streaming, never built whole
-//! in memory.
+//! The cache is a directory of small JSON files, one a package (named as the package's file):
+//! what was written for it and the stamps of its files. A worker reads the record of the package
+//! it writes, and writes the new record, so the cache in memory is the packages in flight, not
+//! the collection (a collection of 90,000 source files holds ~25 MB of stamps). New records are
+//! staged beside the others and take their place only when the collection is switched in
+//! ([`Cache::commit`]): a run that fails changes nothing. A missing, unreadable or foreign
+//! record is no record.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::sync::Mutex;
 
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -100,69 +100,102 @@ impl Stamp {
     }
 }
 
-/// The cache file's contents.
+/// One package's record: what was written for it, and the stamps of its files.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cache {
+struct Record {
     format: u32,
-    /// [`writer_identity`] of the run that wrote the packages below.
+    /// [`writer_identity`] of the run that wrote the package.
     writer: String,
-    /// By file name in the output directory.
-    pub packages: BTreeMap<String, Cached>,
+    package: Option<Cached>,
     /// By source path.
     files: BTreeMap<String, Stamp>,
 }
 
+/// The fingerprint cache of one output directory: a directory of records, and the records this
+/// run staged, until [`Cache::commit`] (dropped without it, the staged records go).
+#[derive(Debug)]
+pub struct Cache {
+    dir: Utf8PathBuf,
+    staging: Utf8PathBuf,
+    committed: bool,
+}
+
+/// Prefix of the directories of staged records (a killed run's are removed by the next run).
+const STAGING_PREFIX: &str = ".staged-";
+
 impl Cache {
-    /// Reads the cache at `path`; anything unusable is an empty cache. Packages written by
-    /// another writer are forgotten (file hashes stay: they do not depend on the writer).
-    pub fn load(path: &Utf8Path) -> Cache {
-        let cache: Cache =
-            std::fs::read(path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default();
-        if cache.format != FORMAT {
-            return Cache::default();
+    /// The cache in `dir`. Only one run at a time may use a cache (the output directory's lock
+    /// says which): what other runs staged there was left by killed ones, and is removed.
+    pub fn open(dir: &Utf8Path) -> Result<Cache> {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(STAGING_PREFIX) {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
         }
-        if cache.writer != writer_identity() {
-            return Cache { packages: BTreeMap::new(), ..cache };
-        }
-        cache
+        // The single file of trainyard before records (`<dir>.json`) is not read any more.
+        let _ = std::fs::remove_file(format!("{dir}.json"));
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let staging = dir.join(format!("{STAGING_PREFIX}{nanos:x}-{}", std::process::id()));
+        Ok(Cache { dir: dir.to_path_buf(), staging, committed: false })
     }
 
-    /// The package cached under `file_name` if it has this fingerprint.
-    pub fn package(&self, file_name: &str, fingerprint: &str) -> Option<&Cached> {
-        self.packages.get(file_name).filter(|c| c.fingerprint == fingerprint)
+    /// What the cache knows of the package written as `file_name`: the package, if this writer
+    /// wrote it, and the hashes of its files (they do not depend on the writer).
+    pub fn load(&self, file_name: &str) -> (Option<Cached>, FileHashes) {
+        let path = self.dir.join(format!("{file_name}.json"));
+        let record: Record =
+            std::fs::read(&path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default();
+        if record.format != FORMAT {
+            return (None, FileHashes::new(BTreeMap::new()));
+        }
+        let package = record.package.filter(|_| record.writer == writer_identity());
+        (package, FileHashes::new(record.files))
     }
 
-    /// A cache holding `packages` and the file hashes of this run.
-    pub fn new(packages: BTreeMap<String, Cached>, files: FileHashes) -> Cache {
-        Cache { format: FORMAT, writer: writer_identity(), packages, files: files.into_stamps() }
+    /// Stages the record of the package written as `file_name`.
+    pub fn stage(&self, file_name: &str, package: Cached, files: FileHashes) -> Result<()> {
+        let record =
+            Record { format: FORMAT, writer: writer_identity(), package: Some(package), files: files.into_stamps() };
+        std::fs::create_dir_all(&self.staging).map_err(io(&self.staging))?;
+        let path = self.staging.join(format!("{file_name}.json"));
+        let json = serde_json::to_vec(&record).expect("a record serialises");
+        std::fs::write(&path, json).map_err(io(&path))
     }
 
-    /// Writes the cache if it differs from what is there (compared by digest, and written
-    /// through a buffer: the JSON of a large collection's cache is tens of megabytes).
-    pub fn save(&self, path: &Utf8Path) -> Result<()> {
-        let mut digest = Sha256::new();
-        serde_json::to_writer(&mut digest, self).expect("cache serialises");
-        let digest = digest.finalize();
-        let same = std::fs::File::open(path).is_ok_and(|mut file| {
-            let mut old = Sha256::new();
-            std::io::copy(&mut file, &mut old).is_ok() && old.finalize() == digest
-        });
-        if same {
-            return Ok(());
+    /// Puts the staged records in place, and removes the records of packages not in `names`
+    /// (the collection's package files).
+    pub fn commit(mut self, names: &std::collections::BTreeSet<String>) -> Result<()> {
+        self.committed = true;
+        std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        if let Ok(entries) = std::fs::read_dir(&self.staging) {
+            for entry in entries {
+                let entry = entry.map_err(io(&self.staging))?;
+                let to = self.dir.join(entry.file_name().to_string_lossy().as_ref());
+                std::fs::rename(entry.path(), &to).map_err(io(&to))?;
+            }
         }
-        let dir = path.parent().filter(|p| !p.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let tmp = dir.join(format!(".{}.tmp.{}", path.file_name().unwrap_or("cache"), std::process::id()));
-        let result = (|| -> std::io::Result<()> {
-            let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-            serde_json::to_writer(&mut out, self)?;
-            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_dir(&self.staging);
+        for entry in std::fs::read_dir(&self.dir).map_err(io(&self.dir))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(package) = name.strip_suffix(".json").filter(|n| !names.contains(*n)) {
+                if !package.starts_with('.') {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
         }
-        result.map_err(io(path))
+        Ok(())
+    }
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.staging);
+            // The directory itself, if this run made it and nothing else is there.
+            let _ = std::fs::remove_dir(&self.dir);
+        }
     }
 }
 
@@ -177,7 +210,7 @@ pub fn writer_identity() -> String {
     format!("trainyard {} format {FORMAT} exe {exe}", env!("CARGO_PKG_VERSION"))
 }
 
-/// Content hashes of source files, remembered by `stat` identity (shared between threads).
+/// Content hashes of one package's source files, remembered by `stat` identity.
 pub struct FileHashes {
     /// By source path: the stamp, and whether this run used it (only those are kept).
     stamps: Mutex<BTreeMap<String, (Stamp, bool)>>,
@@ -187,10 +220,13 @@ pub struct FileHashes {
 }
 
 impl FileHashes {
-    /// Takes the remembered hashes out of `cache` (moved, not copied: they are most of it).
-    pub fn take(cache: &mut Cache) -> FileHashes {
-        let stamps = std::mem::take(&mut cache.files).into_iter().map(|(path, s)| (path, (s, false))).collect();
-        FileHashes { stamps: Mutex::new(stamps), writer: writer_identity(), settle: std::time::Duration::from_secs(2) }
+    /// Hashes that start from the remembered `stamps`.
+    pub fn new(stamps: BTreeMap<String, Stamp>) -> FileHashes {
+        FileHashes {
+            stamps: Mutex::new(stamps.into_iter().map(|(path, s)| (path, (s, false))).collect()),
+            writer: writer_identity(),
+            settle: std::time::Duration::from_secs(2),
+        }
     }
 
     /// (SHA-256, size, mode) of the file at `path`.
@@ -279,7 +315,7 @@ mod tests {
             files: vec![FileEntry::new(file.clone(), "/usr/share/p/a", 0o644, FileKind::Regular)],
             ..Package::default()
         };
-        let files = FileHashes::take(&mut Cache::default());
+        let files = FileHashes::new(BTreeMap::new());
         let fp = |p: &Package, c| fingerprint(p, c, &files).unwrap();
         let base = fp(&pkg, Compression::Zstd(3));
         assert_eq!(base, fp(&pkg, Compression::Zstd(3)));
@@ -295,39 +331,78 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    #[test]
-    fn the_cache_file_keeps_hex_digests_and_is_rewritten_only_when_it_changes() {
-        let dir = scratch("file");
-        let file = dir.join("a");
-        std::fs::write(&file, "one").unwrap();
+    /// A file whose mtime is a minute old (its ctime is now: hashes of it are remembered only
+    /// with the settling time lifted, [`unsettled`]).
+    fn settled(path: &Utf8Path, text: &str) {
+        std::fs::write(path, text).unwrap();
         let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
-        std::fs::File::options().write(true).open(&file).unwrap().set_modified(old).unwrap();
-        let mut files = FileHashes::take(&mut Cache::default());
+        std::fs::File::options().write(true).open(path).unwrap().set_modified(old).unwrap();
+    }
+
+    fn unsettled(mut files: FileHashes) -> FileHashes {
         files.settle = std::time::Duration::ZERO;
-        let (sha, _, _) = files.hash(&file).unwrap();
-        let cache = Cache::new(BTreeMap::new(), files);
-        let path = dir.join("cache.json");
-        cache.save(&path).unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        files
+    }
+
+    fn cached(sha256: &str) -> Cached {
+        Cached {
+            fingerprint: "fp".into(),
+            nevra: "p-1-1.noarch".into(),
+            sha256: sha256.into(),
+            size: 3,
+            provides: vec!["p = 1-1".into()],
+            requires: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn records_are_staged_until_the_commit_and_keep_hex_digests() {
+        let dir = scratch("records");
+        let store = dir.join("cache");
+        let file = dir.join("a");
+        settled(&file, "one");
+        let sha = hex(&Sha256::digest(b"one"));
+
+        // A run that does not commit leaves nothing.
+        let cache = Cache::open(&store).unwrap();
+        let (none, files) = cache.load("p.rpm");
+        assert!(none.is_none());
+        files.hash(&file).unwrap();
+        cache.stage("p.rpm", cached(&sha), files).unwrap();
+        drop(cache);
+        assert!(!store.exists());
+
+        // A committed record: the package, and its file's hash in hex, as the file says.
+        let cache = Cache::open(&store).unwrap();
+        let (_, files) = cache.load("p.rpm");
+        let files = unsettled(files);
+        files.hash(&file).unwrap();
+        cache.stage("p.rpm", cached(&sha), files).unwrap();
+        cache.stage("q.rpm", cached(&sha), FileHashes::new(BTreeMap::new())).unwrap();
+        cache.commit(&["p.rpm".to_string(), "q.rpm".to_string()].into()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(store.join("p.rpm.json")).unwrap()).unwrap();
         assert_eq!(json["files"][file.as_str()]["sha256"], sha.as_str());
-        assert_eq!(sha, hex(&Sha256::digest(b"one")));
-        assert_eq!(Cache::load(&path), cache);
-        // The same cache again: the file is left as it is (same inode: not replaced).
-        let ino = |p: &Utf8Path| std::fs::metadata(p).unwrap().ino();
-        let before = ino(&path);
-        cache.save(&path).unwrap();
-        assert_eq!(ino(&path), before);
-        // A file hashed from a loaded cache is used, and kept; one never asked for is dropped.
-        let mut loaded = Cache::load(&path);
-        let files = FileHashes::take(&mut loaded);
+        let cache = Cache::open(&store).unwrap();
+        let (package, files) = cache.load("p.rpm");
+        assert_eq!(package, Some(cached(&sha)));
         assert_eq!(files.hash(&file).unwrap().0, sha);
-        assert_eq!(Cache::new(BTreeMap::new(), files).files.len(), 1);
-        let files = FileHashes::take(&mut Cache::load(&path));
-        let dropped = Cache::new(BTreeMap::new(), files);
-        assert!(dropped.files.is_empty());
-        dropped.save(&path).unwrap();
-        assert_ne!(ino(&path), before);
-        assert_eq!(Cache::load(&path), dropped);
+        assert_eq!(files.into_stamps().len(), 1);
+
+        // A record of a package no longer in the collection goes; one staged by a killed run too.
+        std::fs::create_dir_all(store.join(".staged-dead-1")).unwrap();
+        let (_, files) = cache.load("p.rpm");
+        cache.stage("p.rpm", cached(&sha), files).unwrap();
+        cache.commit(&["p.rpm".to_string()].into()).unwrap();
+        let cache = Cache::open(&store).unwrap();
+        let mut names: Vec<String> =
+            std::fs::read_dir(&store).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, ["p.rpm.json"]);
+        // A damaged record is no record.
+        std::fs::write(store.join("p.rpm.json"), "{").unwrap();
+        let (package, files) = cache.load("p.rpm");
+        assert!(package.is_none() && files.into_stamps().is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -335,24 +410,23 @@ mod tests {
     fn remembered_hashes_are_checked_against_the_file() {
         let dir = scratch("stamps");
         let file = dir.join("a");
-        std::fs::write(&file, "one").unwrap();
-        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
-        std::fs::File::options().write(true).open(&file).unwrap().set_modified(old).unwrap();
+        settled(&file, "one");
         // Just changed: not remembered (the test then lifts the settling time).
-        let files = FileHashes::take(&mut Cache::default());
-        files.hash(&file).unwrap();
-        assert!(Cache::new(BTreeMap::new(), files).files.is_empty());
-        let mut files = FileHashes::take(&mut Cache::default());
-        files.settle = std::time::Duration::ZERO;
+        std::fs::write(dir.join("b"), "new").unwrap();
+        let files = FileHashes::new(BTreeMap::new());
+        files.hash(&dir.join("b")).unwrap();
+        assert!(files.into_stamps().is_empty());
+        let files = unsettled(FileHashes::new(BTreeMap::new()));
         let first = files.hash(&file).unwrap();
-        let cache = Cache::new(BTreeMap::new(), files);
-        assert_eq!(cache.files.len(), 1);
-        let files = FileHashes::take(&mut cache.clone());
+        let stamps = files.into_stamps();
+        assert_eq!(stamps.len(), 1);
+        let files = FileHashes::new(stamps.clone());
         assert_eq!(files.hash(&file).unwrap(), first);
+        // A stamp not asked for in a run is not kept.
+        assert!(FileHashes::new(stamps.clone()).into_stamps().is_empty());
         // Same size, same mtime, new content: the ctime tells.
-        std::fs::write(&file, "two").unwrap();
-        std::fs::File::options().write(true).open(&file).unwrap().set_modified(old).unwrap();
-        let files = FileHashes::take(&mut cache.clone());
+        settled(&file, "two");
+        let files = FileHashes::new(stamps);
         assert_ne!(files.hash(&file).unwrap().0, first.0);
         let _ = std::fs::remove_dir_all(&dir);
     }
