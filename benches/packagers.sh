@@ -13,7 +13,8 @@
 # 3. nodeps: `build_rpms --no-deps --package trainyard-cli` of the prebuilt workspace against
 #    `cargo build --release && cargo generate-rpm` on the same crate.
 # 4. rss: peak resident memory (`/usr/bin/time -v`) of `build_rpms` writing this repo's
-#    collection, and a generated collection ten times its size.
+#    collection, and generated collections of its vendored sources RSS_COPIES times over
+#    (default "1 10 20"), with no fingerprint cache.
 #
 # PARTS="writers collection nodeps rss" picks parts; SETTINGS_<TOOL> (e.g. SETTINGS_NFPM="zstd:19")
 # replaces a tool's list of settings. Missing peers are installed, and the script says so:
@@ -37,12 +38,15 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(
 
 echo "== packagers.sh: $reps repetitions, $(nproc) cores, load average $(load) at start"
 
+# Only the parts that run a peer need it: writers (all of them), nodeps (cargo-generate-rpm).
 need_peers() {
+    has_part writers || has_part nodeps || return 0
     command -v rpmbuild >/dev/null || { echo "rpmbuild not found: apt-get install -y rpm" >&2; exit 3; }
-    if [ -n "${SETTINGS_CARGO_GENERATE_RPM-x}" ] && ! command -v cargo-generate-rpm >/dev/null; then
+    if { has_part nodeps || [ -n "${SETTINGS_CARGO_GENERATE_RPM-x}" ]; } && ! command -v cargo-generate-rpm >/dev/null; then
         echo "installing cargo-generate-rpm (cargo install --locked cargo-generate-rpm)"
         cargo install --quiet --locked cargo-generate-rpm
     fi
+    has_part writers && [ -n "${SETTINGS_NFPM-x}" ] || return 0
     nfpm=$(command -v nfpm || true)
     if [ -z "$nfpm" ]; then
         nfpm=$bench/venv/bin/nfpm
@@ -149,9 +153,10 @@ TOML
             --define "_binary_payload $macro"
     done
     # cargo-generate-rpm offers an algorithm, each at the rpm crate's default level (zstd 19, gzip 9, xz 9).
+    # It packages the crate of the directory it runs in (its -p takes a workspace member's name).
     for s in ${SETTINGS_CARGO_GENERATE_RPM-zstd gzip xz}; do
-        run cargo-generate-rpm "$s" "$work/cgr/out" -- cargo-generate-rpm --payload-compress "$s" \
-            -p "$work/cgr" --target-dir "$root/target" -o "$work/cgr/out"
+        run cargo-generate-rpm "$s" "$work/cgr/out" -- env -C "$work/cgr" cargo-generate-rpm --payload-compress "$s" \
+            --target-dir "$root/target" -o "$work/cgr/out"
     done
     # nfpm's zstd is Go's (klauspost/compress), four levels: 1 fastest, 3 default, 6 better, 19 best.
     for s in ${SETTINGS_NFPM-zstd:1 zstd:3 zstd:6 zstd:19 gzip:9 xz}; do
@@ -229,7 +234,8 @@ PY
 }
 
 # ---------------------------------------------------------------- 2. collection
-cache_of() { echo "$root/target/trainyard/rpm-cache/$(printf '%s' "$1" | sha256sum | cut -c1-16).json"; }
+# cache_of OUT [WORKSPACE]: the fingerprint cache of build_rpms --out OUT, in the workspace's state directory.
+cache_of() { echo "${2:-$root}/target/trainyard/rpm-cache/$(printf '%s' "$1" | sha256sum | cut -c1-16)"; }
 write_line() { grep -o 'trainyard: [0-9]* packages ([0-9]* encoded.*' "$1" || true; }
 
 collection() {
@@ -239,7 +245,7 @@ collection() {
     echo "== 2. collection of this repo: cargo xtask build_rpms --out target/bench/collection (prod: zstd 19)"
     # The build and `cargo vendor` once, outside the timing.
     cargo xtask build_rpms --out "$work/warmup" >/dev/null 2>&1
-    rm -f "$(cache_of "$work/warmup")"
+    rm -rf "$(cache_of "$work/warmup")"
     rm -rf "$out" "$bench/.collection.collections" "$cache"
     for run in cold warm; do
         /usr/bin/time -v -o "$work/time" cargo xtask build_rpms --out "$out" 2>"$work/collection.log" >/dev/null ||
@@ -263,41 +269,60 @@ collection() {
 }
 
 # ---------------------------------------------------------------- 3. nodeps
+# Both at zstd 19: build_rpms's default channel (prod), and cargo-generate-rpm's default (zstd at
+# the rpm crate's default level; it offers no other level).
 nodeps() {
     echo
     echo "== 3. one crate, prebuilt: build_rpms --no-deps against cargo build --release && cargo generate-rpm"
-    local t0 t1 i ours=() theirs=() out=$work/nodeps cache
+    local t0 t1 i ours=() theirs=() out=$work/nodeps cache mine theirs_median
     cache=$(cache_of "$out")
-    cat >"$work/cgr-meta.toml" <<TOML
-[package.metadata.generate-rpm]
+    # cargo-generate-rpm reads [package.metadata.generate-rpm] of the crate in the directory it
+    # runs in (trainyard-cli has trainyard's table): a stand-in crate whose asset is the binary
+    # `cargo build` just made.
+    mkdir -p "$work/cgr-nodeps/src" && echo 'fn main() {}' >"$work/cgr-nodeps/src/main.rs"
+    cat >"$work/cgr-nodeps/Cargo.toml" <<TOML
+[package]
 name = "trainyard"
-assets = [{ source = "target/release/trainyard", dest = "/usr/bin/trainyard", mode = "755" }]
+version = "1.0.0"
+edition = "2021"
+license = "MIT"
+description = "trainyard, packaged by cargo-generate-rpm"
+[package.metadata.generate-rpm]
+assets = [{ source = "$root/target/release/trainyard", dest = "/usr/bin/trainyard", mode = "755" }]
 TOML
     cargo xtask build_rpms --no-deps --package trainyard-cli --out "$out" >/dev/null 2>&1
+    # build_rpms builds with TRAINYARD_VERSION set (the binary prints it): the same for cargo
+    # build, or each would rebuild the crates the other built.
+    local version
+    version=$("$root/target/release/trainyard" --version | cut -d' ' -f2)
     for i in $(seq "$reps"); do
         rm -rf "$out" "$work/.nodeps.collections" "$cache" "$work/cgr-out"
+        mkdir -p "$work/cgr-out"
         t0=$(now)
         cargo xtask build_rpms --no-deps --package trainyard-cli --out "$out" >/dev/null 2>"$work/log" ||
             { cat "$work/log" >&2; exit 1; }
         t1=$(now)
         ours+=("$(awk "BEGIN {print $t1 - $t0}")")
         t0=$(now)
-        cargo build --release --quiet --config profile.release.strip=true -p trainyard-cli
-        cargo-generate-rpm -p crates/trainyard-cli --metadata-overwrite "$work/cgr-meta.toml" -o "$work/cgr-out" >/dev/null
+        TRAINYARD_VERSION=$version cargo build --release --quiet --config profile.release.strip=true -p trainyard-cli
+        env -C "$work/cgr-nodeps" cargo-generate-rpm --target-dir "$root/target" -o "$work/cgr-out" >/dev/null
         t1=$(now)
         theirs+=("$(awk "BEGIN {print $t1 - $t0}")")
     done
-    printf '  build_rpms --no-deps --package trainyard-cli      %6.2f s  %d bytes\n' "$(median "${ours[@]}")" \
+    mine=$(median "${ours[@]}") theirs_median=$(median "${theirs[@]}")
+    printf '  build_rpms --no-deps --package trainyard-cli (zstd 19)     %6.2f s  %d bytes\n' "$mine" \
         "$(stat -c %s "$out"/trainyard-*.rpm)"
-    printf '  cargo build --release && cargo generate-rpm       %6.2f s  %d bytes   (load %s)\n' \
-        "$(median "${theirs[@]}")" "$(stat -c %s "$work"/cgr-out/*.rpm)" "$(load)"
+    printf '  cargo build --release && cargo generate-rpm (zstd 19)      %6.2f s  %d bytes   (load %s)\n' \
+        "$theirs_median" "$(stat -c %s "$work"/cgr-out/*.rpm)" "$(load)"
+    printf '  ratio (theirs / ours; above 1: build_rpms is faster)       %6.2fx\n' \
+        "$(awk "BEGIN {print $theirs_median / $mine}")"
 }
 
 # ---------------------------------------------------------------- 4. rss
 # Peak memory must follow the packages in flight (threads x the largest), not the collection:
-# this repo's collection, then generated collections of this repo's vendored sources once and
-# ten times over, in packages no larger than this repo's largest, at RSS_LEVEL (default 19; a
-# tenfold collection at 19 is ~10x the collection's time).
+# this repo's collection, then generated collections of this repo's vendored sources once, ten
+# and twenty times over (RSS_COPIES), in packages no larger than this repo's largest, at
+# RSS_LEVEL (default 19; a tenfold collection at 19 is ~10x the collection's time).
 rss() {
     echo
     echo "== 4. peak resident memory of build_rpms writing a collection, cold (built before; /usr/bin/time -v,"
@@ -307,7 +332,7 @@ rss() {
     cargo build --quiet -p xtask
     peak() { # LABEL DIR: build_rpms in DIR, timed by /usr/bin/time
         local label=$1 dir=$2
-        rm -rf "$out" "$bench/.rss.collections" "$(cache_of "$out")"
+        rm -rf "$out" "$bench/.rss.collections" "$(cache_of "$out" "$dir")"
         (cd "$dir" && /usr/bin/time -v "$xtask" build_rpms --out "$out" >/dev/null 2>"$work/time.log") ||
             { cat "$work/time.log" >&2; exit 1; }
         printf '  %-30s %5d MB peak RSS; %5d MB in %4d packages, the largest %3d MB   %s   (load %s)\n' "$label" \
@@ -321,7 +346,8 @@ rss() {
         peak "this repo (zstd 19)" "$root"
     fi
     local vendor=$root/target/trainyard/vendor/prod copies gen
-    for copies in 1 10; do
+    [ -d "$vendor" ] || { echo "no vendored sources in target/trainyard/vendor/prod: run \`cargo xtask build_rpms\` once (or PARTS=\"collection rss\")" >&2; exit 3; }
+    for copies in ${RSS_COPIES:-1 10 20}; do
         gen=$bench/generated-$copies-$level
         if [ ! -f "$gen/Cargo.lock" ]; then
             echo "  generating target/bench/generated-$copies-$level: the vendored sources $copies time(s), in crates"

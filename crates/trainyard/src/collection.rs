@@ -229,7 +229,9 @@ impl std::fmt::Display for Write {
 /// whole under `<out>`'s lock, then switched in by one rename (see the module documentation).
 pub fn write(w: &Write) -> Result<()> {
     let locked = w.output.lock()?;
-    let only: Vec<Package> = w.packages.iter().map(|(p, _)| p.clone()).collect();
+    // References, not copies: the models of a large collection (one entry per packaged file)
+    // are tens of megabytes.
+    let only: Vec<&Package> = w.packages.iter().map(|(p, _)| p).collect();
     let writing = std::time::Instant::now();
     let phase = crate::ui::Phase::counted(format!("writing {} packages", only.len()), only.len());
     let staged = locked.stage(&w.owner, &only, w.compression, w.cache.as_deref())?;
@@ -366,16 +368,16 @@ impl Locked {
     /// (in parallel, the largest first) unless the fingerprint cache at `cache_path` or the
     /// current bytes show it unchanged, every file of other owners carried over. `<out>` does
     /// not change until [`Staged::commit`].
-    pub fn stage(
+    pub fn stage<P: std::borrow::Borrow<Package> + Sync>(
         &self,
         owner: &str,
-        pkgs: &[Package],
+        pkgs: &[P],
         compression: Compression,
         cache_path: Option<&Utf8Path>,
     ) -> Result<Staged<'_>> {
         compression.validate()?;
         let mut names = BTreeSet::new();
-        for p in pkgs {
+        for p in pkgs.iter().map(P::borrow) {
             p.validate()?;
             if !names.insert(p.file_name()) {
                 return Err(Error::usage(format!("two packages of the collection are both {}", p.file_name()))
@@ -623,7 +625,7 @@ pub struct Staged<'a> {
     owners: BTreeMap<String, (Vec<u8>, Vec<Listed>)>,
     /// One per package, in the order given; `path` is the package's path under `<out>`.
     pub written: Vec<Written>,
-    cache: Option<(Utf8PathBuf, cache::Cache)>,
+    cache: Option<cache::Cache>,
     done: bool,
 }
 
@@ -636,9 +638,13 @@ impl Drop for Staged<'_> {
 }
 
 impl Staged<'_> {
-    fn packages(&mut self, pkgs: &[Package], compression: Compression, cache_path: Option<&Utf8Path>) -> Result<()> {
-        let cache = cache_path.map(cache::Cache::load).unwrap_or_default();
-        let files = cache::FileHashes::new(&cache);
+    fn packages<P: std::borrow::Borrow<Package> + Sync>(
+        &mut self,
+        pkgs: &[P],
+        compression: Compression,
+        cache_path: Option<&Utf8Path>,
+    ) -> Result<()> {
+        let cache = cache_path.map(cache::Cache::open).transpose()?;
         let out = &self.locked.output.path;
         let dir = &self.dir;
         let current = self.current.as_deref();
@@ -651,64 +657,70 @@ impl Staged<'_> {
                 .map(|m| m.len())
                 .sum()
         };
-        let weights: Vec<u64> = pkgs.iter().map(weight).collect();
+        let weights: Vec<u64> = pkgs.iter().map(|p| weight(p.borrow())).collect();
         let mut order: Vec<usize> = (0..pkgs.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
 
-        let prepare = |i: usize| -> Result<(Written, String)> {
-            let pkg = &pkgs[i];
+        let prepare = |i: usize| -> Result<Written> {
+            let pkg: &Package = pkgs[i].borrow();
             let name = pkg.file_name();
+            let (known, files) = match &cache {
+                Some(cache) => cache.load(&name),
+                None => (None, cache::FileHashes::new(BTreeMap::new())),
+            };
             let fingerprint = cache::fingerprint(pkg, compression, &files)?;
             let staged = dir.join(&name);
             let now = current.map(|c| c.join(&name));
-            if let (Some(c), Some(now)) = (cache.package(&name, &fingerprint), &now) {
-                if rpmpkg::same_content(now, c.size, &c.sha256) {
+            let reused = match (known.filter(|c| c.fingerprint == fingerprint), &now) {
+                (Some(c), Some(now)) if rpmpkg::same_content(now, c.size, &c.sha256) => {
                     link_or_copy(now, &staged)?;
-                    let w = Written {
+                    Some(Written {
                         path: out.join(&name),
-                        nevra: c.nevra.clone(),
-                        sha256: c.sha256.clone(),
+                        nevra: c.nevra,
+                        sha256: c.sha256,
                         size: c.size,
-                        provides: c.provides.clone(),
-                        requires: c.requires.clone(),
+                        provides: c.provides,
+                        requires: c.requires,
                         unchanged: true,
                         from_cache: true,
-                    };
-                    return Ok((w, fingerprint));
+                    })
                 }
+                _ => None,
+            };
+            let w = match reused {
+                Some(w) => w,
+                None => {
+                    // Streamed into the staging directory; replaced by a link when the current
+                    // file has the same bytes.
+                    let mut w = rpmpkg::encode_into(pkg, &staged, compression)?;
+                    if let Some(now) = now.as_ref().filter(|now| rpmpkg::same_content(now, w.size, &w.sha256)) {
+                        std::fs::remove_file(&staged).map_err(io(&staged))?;
+                        link_or_copy(now, &staged)?;
+                        w.unchanged = true;
+                    }
+                    w.path = out.join(&name);
+                    w
+                }
+            };
+            if let Some(cache) = &cache {
+                let record = cache::Cached {
+                    fingerprint,
+                    nevra: w.nevra.clone(),
+                    sha256: w.sha256.clone(),
+                    size: w.size,
+                    provides: w.provides.clone(),
+                    requires: w.requires.clone(),
+                };
+                cache.stage(&name, record, files)?;
             }
-            // Streamed into the staging directory; replaced by a link when the current file
-            // has the same bytes.
-            let mut w = rpmpkg::encode_into(pkg, &staged, compression)?;
-            if let Some(now) = now.as_ref().filter(|now| rpmpkg::same_content(now, w.size, &w.sha256)) {
-                std::fs::remove_file(&staged).map_err(io(&staged))?;
-                link_or_copy(now, &staged)?;
-                w.unchanged = true;
-            }
-            w.path = out.join(&name);
-            Ok((w, fingerprint))
+            Ok(w)
         };
-        let prepared = rpmpkg::first_error(rpmpkg::parallel(pkgs.len(), &order, |i| {
+        self.written = rpmpkg::first_error(rpmpkg::parallel(pkgs.len(), &order, |i| {
             let result = prepare(i);
-            crate::ui::tick(&pkgs[i].name);
+            crate::ui::tick(&pkgs[i].borrow().name);
             result
         }))?;
-        let mut cached = BTreeMap::new();
-        for (w, fingerprint) in prepared {
-            let c = cache::Cached {
-                fingerprint,
-                nevra: w.nevra.clone(),
-                sha256: w.sha256.clone(),
-                size: w.size,
-                provides: w.provides.clone(),
-                requires: w.requires.clone(),
-            };
-            cached.insert(w.path.file_name().unwrap_or_default().to_string(), c);
-            self.written.push(w);
-        }
-        if let Some(path) = cache_path {
-            self.cache = Some((path.to_path_buf(), cache::Cache::new(cached, files)));
-        }
+        self.cache = cache;
         Ok(())
     }
 
@@ -814,8 +826,9 @@ impl Staged<'_> {
             self.done = true;
             locked.remove_collections_but(&[Some(name.as_str()), previous.as_deref()])?;
         }
-        if let Some((path, cache)) = self.cache.take() {
-            cache.save(&path)?;
+        if let Some(cache) = self.cache.take() {
+            let names = self.written.iter().filter_map(|w| w.path.file_name()).map(String::from).collect();
+            cache.commit(&names)?;
         }
         Ok(changed)
     }

@@ -556,10 +556,11 @@ fn source_date(ws: &Workspace, commit: Option<&str>) -> Result<u64> {
     }
 }
 
-/// Where the fingerprint cache of an output directory lives: under trainyard's state directory,
-/// not beside the RPMs (it names local paths, and the collection is meant to be published).
+/// Where the fingerprint cache of an output directory lives (a directory of one record a
+/// package): under trainyard's state directory, not beside the RPMs (it names local paths, and
+/// the collection is meant to be published).
 pub fn cache_path(ws: &Workspace, out: &Utf8Path) -> Utf8PathBuf {
     use sha2::{Digest, Sha256};
     let key: String = Sha256::digest(out.as_str().as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect();
-    ws.state_dir().join("rpm-cache").join(format!("{key}.json"))
+    ws.state_dir().join("rpm-cache").join(key)
 }
