@@ -640,10 +640,11 @@ fn compiled(run: &Run) -> Vec<String> {
 }
 
 /// Every target that builds the product passes the same cargo profile flags (profile settings
-/// are in every unit's fingerprint): after `build`, neither `build_rpms` nor `mock` compiles a
-/// crate of the workspace's graph again, and `build`'s binary is stripped as the packaged one is.
+/// are in every unit's fingerprint): after `build`, neither `build_rpms`, `dist` nor `mock`
+/// compiles a crate of the workspace's graph again, and `build`'s binary is stripped as the
+/// packaged one is.
 #[test]
-fn build_then_build_rpms_then_mock_compile_nothing_again() {
+fn build_then_build_rpms_dist_and_mock_compile_nothing_again() {
     let d = Demo::new("mock-fresh");
     let build = d.run(&["-vv", "build"]);
     build.ok();
@@ -662,6 +663,10 @@ fn build_then_build_rpms_then_mock_compile_nothing_again() {
     }
     // What build_rpms compiled is only the internal project's own build (its own target dir).
     assert!(again.iter().all(|c| c.starts_with("server-core ")), "{again:?}");
+    // `dist` builds the channel's product before it vendors it: the same flags, nothing compiled.
+    let dist = d.run(&["-vv", "dist", "RPM_CHANNEL=dev", "--head"]);
+    dist.ok();
+    assert_eq!(compiled(&dist), Vec::<String>::new(), "dist compiled nothing\n{}", dist.output());
 
     if !is_root() {
         eprintln!("NOTICE: mock part of {} skipped: the mock tests need root", module_path!());
