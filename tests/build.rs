@@ -207,7 +207,8 @@ fn build_does_what_its_dry_run_printed() {
     dry.says("planning with: ").says("cargo update --manifest-path");
     assert!(executed.iter().any(|l| l.starts_with("write: ") && l.contains("dev/Cargo.lock (")), "{executed:?}");
     assert!(
-        executed.iter().any(|l| l.starts_with("run: ") && l.contains("cargo build --release -p app")),
+        executed.iter().any(|l| l.starts_with("run: ")
+            && l.contains("cargo build --release --config profile.release.strip=true -p app")),
         "{executed:?}"
     );
     assert_eq!(f.app_says(), "leftpad 1.1.0 padcore 0.3.1");
@@ -310,7 +311,10 @@ fn dry_run_prints_the_plan_and_builds_nothing() {
     let f = Fixture::new();
     let before = snapshot(&f.root);
     let run = f.run(&["build", "--dry-run"]);
-    run.ok().says("would run: ").says("cargo update").says("cargo build --release -p app");
+    run.ok()
+        .says("would run: ")
+        .says("cargo update")
+        .says("cargo build --release --config profile.release.strip=true -p app");
     assert!(snapshot(&f.root) == before);
     assert!(!f.root.join("target").exists());
     f.run(&["build", "CHANNEL=prod", "--dry-run"]).ok().says("--locked");

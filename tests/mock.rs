@@ -633,3 +633,48 @@ fn a_failing_mock_speaks_json_to_the_end() {
     let problem = events.iter().find(|e| e["reason"] == "problem").expect("a problem event");
     assert!(problem["message"].as_str().unwrap().contains("smoke"), "{problem}");
 }
+
+/// The crates a cargo run (trainyard `-vv`) compiled, each as `NAME VERSION (SOURCE)`.
+fn compiled(run: &Run) -> Vec<String> {
+    run.output().lines().filter_map(|l| l.trim().strip_prefix("Compiling ")).map(str::to_string).collect()
+}
+
+/// Every target that builds the product passes the same cargo profile flags (profile settings
+/// are in every unit's fingerprint): after `build`, neither `build_rpms`, `dist` nor `mock`
+/// compiles a crate of the workspace's graph again, and `build`'s binary is stripped as the
+/// packaged one is.
+#[test]
+fn build_then_build_rpms_dist_and_mock_compile_nothing_again() {
+    let d = Demo::new("mock-fresh");
+    let build = d.run(&["-vv", "build"]);
+    build.ok();
+    let built = compiled(&build);
+    assert!(built.iter().any(|c| c.starts_with("account-portal ")), "build compiled the product\n{}", build.output());
+    let binary = std::fs::read(d.portal.join("target/release/account-portal")).unwrap();
+    let elf = trainyard::rpmpkg::elf::ElfInfo::parse(&binary).unwrap();
+    assert!(elf.is_stripped(), "`build`'s binary is stripped like the packaged one");
+
+    let rpms = d.run(&["-vv", "build_rpms", "RPM_CHANNEL=dev", "--no-deps"]);
+    rpms.ok();
+    let again = compiled(&rpms);
+    for c in &built {
+        assert!(!again.contains(c), "build_rpms compiled {c} again\n{}", rpms.output());
+        assert!(rpms.output().contains(&format!("Fresh {c}")), "build_rpms found {c} fresh\n{}", rpms.output());
+    }
+    // What build_rpms compiled is only the internal project's own build (its own target dir).
+    assert!(again.iter().all(|c| c.starts_with("server-core ")), "{again:?}");
+    // `dist` builds the channel's product before it vendors it: the same flags, nothing compiled.
+    let dist = d.run(&["-vv", "dist", "RPM_CHANNEL=dev", "--head"]);
+    dist.ok();
+    assert_eq!(compiled(&dist), Vec::<String>::new(), "dist compiled nothing\n{}", dist.output());
+
+    if !is_root() {
+        eprintln!("NOTICE: mock part of {} skipped: the mock tests need root", module_path!());
+        return;
+    }
+    let mock = d.run(&["-vv", "mock", "RPM_CHANNEL=dev", "--no-deps"]);
+    mock.ok();
+    assert_eq!(compiled(&mock), Vec::<String>::new(), "mock compiled nothing\n{}", mock.output());
+    // The collection build_rpms wrote is taken as it is: nothing encoded or rewritten.
+    mock.says("nothing changed, nothing rewritten");
+}

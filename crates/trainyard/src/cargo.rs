@@ -7,6 +7,7 @@
 
 use camino::Utf8Path;
 
+use crate::build_settings::BuildSettings;
 use crate::lockfile::LockSite;
 use crate::plan;
 
@@ -39,6 +40,15 @@ impl Invocation {
     {
         self.cmd = self.cmd.args(args);
         self
+    }
+
+    /// The profile of a build of the product, the same for every target that builds it (`build`,
+    /// `build_rpms`, `mock`, `dist`, the internal projects' builds): `--release` or `--profile
+    /// NAME`, the features, `--target`, and `--config profile.<profile>.strip=true`. Profile
+    /// settings are part of every unit's fingerprint: one target adding a setting another lacks
+    /// recompiles the whole graph when they run one after the other.
+    pub fn product_profile(self, settings: &BuildSettings) -> Invocation {
+        self.args(settings.cargo_args()).args(settings.strip_args())
     }
 
     /// The workspace and lock file of `site`: `--manifest-path`, the global options, and (cargo
@@ -99,5 +109,14 @@ mod tests {
         assert_eq!(c.args, ["build", "--frozen"]);
         let c = Invocation::new("build").locked().locked().patches(&["--config".into(), "x".into()]).command();
         assert_eq!(c.args, ["build", "--locked", "--config", "x"]);
+    }
+
+    #[test]
+    fn product_profile_strips_the_chosen_profile() {
+        let c = Invocation::new("build").product_profile(&BuildSettings::default()).command();
+        assert_eq!(c.args, ["build", "--release", "--config", "profile.release.strip=true"]);
+        let settings = BuildSettings { profile: Some("release-lto".into()), ..BuildSettings::default() };
+        let c = Invocation::new("build").product_profile(&settings).command();
+        assert_eq!(c.args, ["build", "--profile", "release-lto", "--config", "profile.release-lto.strip=true"]);
     }
 }

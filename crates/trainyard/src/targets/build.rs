@@ -138,7 +138,8 @@ pub struct Planned {
 pub struct BuildOptions {
     /// Resolve the dev channel again even if nothing changed.
     pub refresh: bool,
-    /// More arguments for `cargo build` (`build_rpms` strips the binaries).
+    /// More arguments for `cargo build` (never profile settings: every target builds the
+    /// product with the same ones, [`Invocation::product_profile`]).
     pub cargo_args: Vec<String>,
     /// The build flags; `None`: as the command line says.
     pub flags: Option<BuildFlags>,
@@ -178,10 +179,10 @@ pub fn plan(ctx: &Context, args: &BuildArgs) -> Result<Planned> {
     // Every build builds against a lock file of its own under target/trainyard/.
     let site = LockSite::new(ws, ws.state_dir().join(resolution_key(channel, &patches)), mechanism);
     let roots: Vec<&Member> = members.iter().filter(|m| product.roots.contains(&m.info.name)).collect();
-    let settings = BuildSettings::of(&args.flags, &roots)?.cargo_args();
+    let settings = BuildSettings::of(&args.flags, &roots)?;
     // `locked`: the build must not change the lock.
     let build_cmd = |locked: bool| -> plan::Command {
-        let mut c = Invocation::new("build").args(settings.iter().cloned()).args(product.cargo_args()).at(&site);
+        let mut c = Invocation::new("build").product_profile(&settings).args(product.cargo_args()).at(&site);
         if locked {
             c = c.locked();
         }

@@ -284,8 +284,8 @@ pub fn plan(ctx: &Context, args: &CollectionArgs) -> Result<Planned> {
     // run says at once that it waits. (Always before the build lock, never after: no two runs
     // can each hold the lock the other waits for.)
     let lock = ctx.effects.hold(|| output.lock())?;
-    let build_args =
-        BuildArgs { channel, refresh: false, flags: args.build.clone(), cargo_args: settings.strip_args() };
+    // Stripped as every build of the product is (`build` too: a build after it recompiles nothing).
+    let build_args = BuildArgs { channel, refresh: false, flags: args.build.clone(), cargo_args: Vec::new() };
     let mut planned = build::plan(ctx, &build_args)?;
     let mut internal = Vec::new();
     for record in &planned.outcome.manifest.internal {

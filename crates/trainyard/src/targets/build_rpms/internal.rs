@@ -10,7 +10,7 @@ use crate::exec::Effects;
 use crate::members::{workspace_members, Member};
 use crate::plan;
 use crate::projects::{self, Record};
-use crate::rpmpkg::{self, assets, assets::CratePackage};
+use crate::rpmpkg::{assets, assets::CratePackage};
 use crate::version::Version;
 use crate::workspace::Workspace;
 
@@ -77,11 +77,10 @@ pub fn plan(ws: &Workspace, effects: &Effects, record: &Record) -> Result<Option
     // The project's product only: its xtask and tools are not built either.
     let selection = crate::product::Product::from_members(&members).cargo_args();
     let mut build = Invocation::new("build")
-        .arg("--release")
+        .product_profile(&crate::build_settings::BuildSettings::default())
         .args(selection)
         .manifest_path(&tree.join("Cargo.toml"))
-        .args(["--target-dir", target.as_str()])
-        .args(rpmpkg::STRIP_CARGO_ARGS.iter().copied());
+        .args(["--target-dir", target.as_str()]);
     if tree.join("Cargo.lock").exists() {
         build = build.locked();
     }
