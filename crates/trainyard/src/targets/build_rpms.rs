@@ -60,6 +60,7 @@ pub const SPEC: TargetSpec = TargetSpec {
 
 pub fn run(ctx: &Context) -> Result<()> {
     let args = CollectionArgs::parse(&ctx.args)?;
+    crate::toolchain::check(&ctx.ws)?;
     let started = std::time::Instant::now();
     if let Some(collection) = collect_with(ctx, &args)? {
         ctx.effects.result(format!(
@@ -329,7 +330,9 @@ pub fn plan(ctx: &Context, args: &CollectionArgs) -> Result<Planned> {
         channel,
     };
     let stage = Stage { members, ..stage };
-    let building = crate::ui::Phase::start(format!("building {} for {channel}", ws.config.name()));
+    let name = ws.config.name();
+    let building =
+        ctx.effects.phase(format!("building {name} for {channel}"), format_args!("build {name} for {channel}"));
     Ok(Planned { plan: planned.plan, rest: Rest { building, build: planned.outcome, internal, stage } })
 }
 

@@ -260,6 +260,7 @@ pub fn run(ctx: &Context) -> Result<()> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let forbidden = std::env::var(NO_INSTALL_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
     preflight(ctx, &path, forbidden)?;
+    crate::toolchain::check(&ctx.ws)?;
     let manifest = &ctx.ws.manifest;
     let extra = ctx.args.passthrough.iter().cloned();
     if in_ci() {
