@@ -60,7 +60,6 @@ pub const SPEC: TargetSpec = TargetSpec {
 
 pub fn run(ctx: &Context) -> Result<()> {
     let args = CollectionArgs::parse(&ctx.args)?;
-    crate::toolchain::check(&ctx.ws)?;
     let started = std::time::Instant::now();
     if let Some(collection) = collect_with(ctx, &args)? {
         ctx.effects.result(format!(
@@ -130,6 +129,8 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
 
 /// Plans the collection and runs the plan; `None` in dry-run (the plan is printed).
 pub fn collect_with(ctx: &Context, args: &CollectionArgs) -> Result<Option<Collection>> {
+    // `build_rpms`, and `image` and `release` through `collect`: refused before anything is planned.
+    crate::toolchain::check(&ctx.ws)?;
     let Planned { plan, rest } = plan(ctx, args)?;
     ctx.effects.execute_then(&plan, || rest.run(ctx, args))
 }
