@@ -25,6 +25,7 @@ fn a_rust_version_above_the_toolchain_is_refused_before_anything_is_written() {
         &["dist"],
         &["docs", "--docs-dir", "site"],
         &["tests"],
+        &["image", "--dry-run"],
     ] {
         // No install in a test (`tests` would install what it misses).
         let run = trainyard(&root, args, &[("TRAINYARD_NO_INSTALL", "1")]);
