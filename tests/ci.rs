@@ -363,6 +363,12 @@ fn events_by_hand_gitlab_configuration_and_bad_input() {
         let run = f.ci(args, &[]);
         let err = run.fails_with(2);
         assert!(err.contains(needle) && err.contains("help:"), "{args:?}: {err}");
+        if args[0] == "generate" {
+            // The help is a command to run: it names the program, as every other help does.
+            assert!(err.contains("help: trainyard ci generate github"), "{args:?}: {err}");
+            let both = args.len() <= 2;
+            assert!(!both || err.contains("or trainyard ci generate gitlab"), "{args:?}: {err}");
+        }
     }
     assert_eq!(f.repo.git(&["status", "--porcelain", "--untracked-files=all"]), before, "nothing changed");
     let help = f.ci(&["--help"], &[]);

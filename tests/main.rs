@@ -41,6 +41,8 @@ mod mock;
 /// Collections in a shared, concurrent or interrupted --out (createrepo_c, release publish).
 mod outputs;
 /// Channel repositories: signing (gpg, rpm -K), dnf with gpgcheck, promote, rollback, ssh (as root).
+/// The plan phase: the toolchain against rust-version; a dry-run's words.
+mod preflight;
 mod publish;
 mod release;
 /// `release minor|patch`: versions computed from git.

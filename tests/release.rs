@@ -361,7 +361,16 @@ fn refusals_change_nothing() {
     check(&["release", "start", "1.2.1"], 2, &["not the fix 1.2.1"]);
 
     // Release from the wrong branch.
-    check(&["release", "tag"], 2, &["runs on `1.3-release`, and you are on `main`", "RELEASE.txt has no 1.3 section"]);
+    // 1.3-release is not cut yet: the help cuts it (a `git switch 1.3-release` would fail).
+    check(
+        &["release", "tag"],
+        2,
+        &[
+            "runs on `1.3-release`, which does not exist yet",
+            "trainyard release start 1.3",
+            "RELEASE.txt has no 1.3 section",
+        ],
+    );
     check(&["release", "fix"], 2, &["runs on `1.3-release`", "1.3 is not released yet: there is no tag rpm-1.3"]);
 
     // Empty notes.

@@ -20,7 +20,20 @@ fn minor_and_patch_are_computed_from_the_tags_and_the_branch() {
     minor.ok().says("release minor: 0.2").says("plan of the release of 0.2");
     let patch = trainyard(&root, &["release", "patch", "--dry-run"], &[]);
     // Computed, then the fix's own preflight: a fix runs on the release branch.
-    patch.fails_with(2).says("release patch: 0.1.1").says("runs on `0.1-release`");
+    patch.fails_with(2).says("release patch: 0.1.1").says("runs on `0.1-release`, which does not exist yet");
+    // The release was tagged on the default branch (as many projects do): the help creates the
+    // branch from the tag, and does what it says (a `git switch 0.1-release` would fail).
+    let help = "help: create it from the release rpm-0.1: git switch -c 0.1-release rpm-0.1";
+    patch.says(help);
+    let head = git(&root, &["rev-parse", "HEAD"]);
+    git(&root, &["switch", "-q", "-c", "0.1-release", "rpm-0.1"]);
+    trainyard(&root, &["release", "patch", "--dry-run"], &[]).ok().says("release patch: 0.1.1");
+    // Once it exists, a step run elsewhere is sent to it.
+    git(&root, &["switch", "-q", "main"]);
+    let elsewhere = trainyard(&root, &["release", "patch", "--dry-run"], &[]);
+    elsewhere.fails_with(2).says("help: git switch 0.1-release");
+    git(&root, &["branch", "-q", "-D", "0.1-release"]);
+    assert_eq!(git(&root, &["rev-parse", "HEAD"]), head);
     trainyard(&root, &["release", "start", "minor", "--dry-run"], &[]).ok().says("release start minor: 0.2");
     // Where a step asks for a version that exists already, a computed next one is refused.
     for args in [

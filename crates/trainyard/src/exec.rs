@@ -37,6 +37,18 @@ impl Effects {
         }
     }
 
+    /// A phase of a run that does what its plan says (`building portal for prod`): a run starts
+    /// it (its line on stderr, its time in the summary). A dry-run does nothing, so it never says
+    /// it is doing it: it prints `plan: WHAT` (`plan: build portal for prod`) above the plan.
+    pub fn phase(&self, running: impl Into<String>, what: impl std::fmt::Display) -> crate::ui::Phase {
+        if self.dry_run {
+            self.note(format_args!("plan: {what}"));
+            crate::ui::Phase::events_only(running)
+        } else {
+            crate::ui::Phase::start(running)
+        }
+    }
+
     /// The result line of a run (`built portal for dev`): on stderr after a real run, even
     /// under `-q` (cargo's `-q` keeps what the command produced); a dry-run says nothing more.
     pub fn result(&self, line: impl std::fmt::Display) {

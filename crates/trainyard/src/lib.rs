@@ -36,6 +36,7 @@ pub mod sandbox;
 pub mod scm;
 pub mod scratch;
 pub mod targets;
+pub mod toolchain;
 pub mod version;
 pub mod walk;
 pub mod workspace;

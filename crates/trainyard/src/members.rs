@@ -26,14 +26,7 @@ impl Member {
 /// The workspace's members, from `cargo metadata --no-deps` (which resolves nothing and
 /// writes nothing).
 pub fn workspace_members(ws: &Workspace) -> Result<Vec<Member>> {
-    let cmd = crate::cargo::Invocation::new("metadata")
-        .args(["--format-version", "1", "--no-deps"])
-        .manifest_path(&ws.manifest)
-        .dir(&ws.root)
-        .command();
-    let json = exec::read_command(&cmd)?;
-    let meta: cargo_metadata::Metadata =
-        serde_json::from_str(&json).map_err(|e| Error::failed(format!("reading cargo metadata: {e}")))?;
+    let meta = metadata(ws)?;
     let members: BTreeSet<_> = meta.workspace_members.iter().collect();
     Ok(meta
         .packages
@@ -54,4 +47,36 @@ pub fn workspace_members(ws: &Workspace) -> Result<Vec<Member>> {
             metadata: p.metadata.clone(),
         })
         .collect())
+}
+
+/// A member's `rust-version` (`package.rust-version`): the oldest rustc that builds it.
+pub struct RustVersion {
+    pub name: String,
+    pub manifest: camino::Utf8PathBuf,
+    pub version: semver::Version,
+}
+
+/// The `rust-version` of each member that declares one.
+pub fn rust_versions(ws: &Workspace) -> Result<Vec<RustVersion>> {
+    let meta = metadata(ws)?;
+    let members: BTreeSet<_> = meta.workspace_members.iter().collect();
+    Ok(meta
+        .packages
+        .iter()
+        .filter(|p| members.contains(&p.id))
+        .filter_map(|p| {
+            let version = p.rust_version.clone()?;
+            Some(RustVersion { name: p.name.to_string(), manifest: p.manifest_path.clone(), version })
+        })
+        .collect())
+}
+
+fn metadata(ws: &Workspace) -> Result<cargo_metadata::Metadata> {
+    let cmd = crate::cargo::Invocation::new("metadata")
+        .args(["--format-version", "1", "--no-deps"])
+        .manifest_path(&ws.manifest)
+        .dir(&ws.root)
+        .command();
+    let json = exec::read_command(&cmd)?;
+    serde_json::from_str(&json).map_err(|e| Error::failed(format!("reading cargo metadata: {e}")))
 }

@@ -10,7 +10,7 @@ pub fn plan(repo: &Repo, state: &State, members: &[String]) -> Result<Step> {
     let branch = repo.branch_name(&v);
     let mut pre = Preflight::new(format!("start the fix {next}"));
     pre.clean(state);
-    pre.on_branch(state, &branch);
+    pre.on_release_branch(repo, state, &v)?;
     let tag = repo.tag_name(&v);
     if !repo.tag_exists(&tag)? {
         pre.problem(

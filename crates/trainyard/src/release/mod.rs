@@ -367,6 +367,25 @@ impl Preflight {
         }
     }
 
+    /// On `v`'s release branch. When that branch does not exist yet (a project whose releases
+    /// were tagged on the default branch), `git switch` to it would fail: the help creates it
+    /// from the line's newest release tag, or starts the release when the line has none.
+    pub fn on_release_branch(&mut self, repo: &Repo, state: &State, v: &Version) -> Result<()> {
+        let branch = repo.branch_name(v);
+        if state.branch.as_deref() == Some(branch.as_str()) || repo.branch_exists(&branch)? {
+            self.on_branch(state, &branch);
+            return Ok(());
+        }
+        let line = v.major_minor();
+        let from = repo.release_tags()?.into_iter().rev().find(|(t, _)| t.major_minor() == line);
+        let help = match from {
+            Some((_, tag)) => format!("create it from the release {tag}: git switch -c {branch} {tag}"),
+            None => format!("start the release, which cuts it: {} release start {line}", repo.ctx.program),
+        };
+        self.problem(format!("this step runs on `{branch}`, which does not exist yet"), Some(help));
+        Ok(())
+    }
+
     pub fn tag_absent(&mut self, repo: &Repo, tag: &str) -> Result<()> {
         validate_ref(tag)?;
         if repo.tag_exists(tag)? {

@@ -55,7 +55,7 @@ pub fn plan(repo: &Repo, state: &State, impacts: Impacts<'_>) -> Result<Step> {
     }
     let mut pre = Preflight::new(format!("write the release notes of {v}"));
     pre.clean(state);
-    pre.on_branch(state, &repo.branch_name(&v));
+    pre.on_release_branch(repo, state, &v)?;
     if let Some(text) = &state.release_notes {
         if section(text, &v).is_some() {
             pre.problem(format!("{RELEASE_FILE} already has a {v} section"), None);

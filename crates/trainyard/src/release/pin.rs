@@ -10,7 +10,7 @@ pub fn plan(repo: &Repo, state: &State) -> Result<Step> {
     let v = state.version(repo)?;
     let mut pre = Preflight::new(format!("pin the {v} release"));
     pre.clean(state);
-    pre.on_branch(state, &repo.branch_name(&v));
+    pre.on_release_branch(repo, state, &v)?;
     pre.finish()?;
     let mut plan = Plan::default();
     let mut paths = Vec::new();

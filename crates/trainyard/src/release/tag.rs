@@ -11,7 +11,7 @@ pub fn plan(repo: &Repo, state: &State) -> Result<Step> {
     let tag = repo.tag_name(&v);
     let mut pre = Preflight::new(format!("tag {tag}"));
     pre.clean(state);
-    pre.on_branch(state, &repo.branch_name(&v));
+    pre.on_release_branch(repo, state, &v)?;
     if !cargo.pre.is_empty() {
         pre.problem(
             format!("the workspace version {cargo} is a pre-release, not {}", v.to_semver()),

@@ -83,8 +83,10 @@ impl BuildArgs {
 
 pub fn run(ctx: &Context) -> Result<()> {
     let args = BuildArgs::parse(&ctx.args)?;
+    crate::toolchain::check(&ctx.ws)?;
     let channel = args.channel;
-    let phase = crate::ui::Phase::start(format!("building {} for {channel}", ctx.ws.config.name()));
+    let name = ctx.ws.config.name();
+    let phase = ctx.effects.phase(format!("building {name} for {channel}"), format_args!("build {name} for {channel}"));
     let planned = plan(ctx, &args)?;
     ctx.effects.execute(&planned.plan).map_err(|e| shadow_hint(e, &planned.outcome.site))?;
     phase.elapsed();

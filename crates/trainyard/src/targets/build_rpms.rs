@@ -129,6 +129,8 @@ pub fn collect(ctx: &Context) -> Result<Collection> {
 
 /// Plans the collection and runs the plan; `None` in dry-run (the plan is printed).
 pub fn collect_with(ctx: &Context, args: &CollectionArgs) -> Result<Option<Collection>> {
+    // `build_rpms`, and `image` and `release` through `collect`: refused before anything is planned.
+    crate::toolchain::check(&ctx.ws)?;
     let Planned { plan, rest } = plan(ctx, args)?;
     ctx.effects.execute_then(&plan, || rest.run(ctx, args))
 }
@@ -329,7 +331,9 @@ pub fn plan(ctx: &Context, args: &CollectionArgs) -> Result<Planned> {
         channel,
     };
     let stage = Stage { members, ..stage };
-    let building = crate::ui::Phase::start(format!("building {} for {channel}", ws.config.name()));
+    let name = ws.config.name();
+    let building =
+        ctx.effects.phase(format!("building {name} for {channel}"), format_args!("build {name} for {channel}"));
     Ok(Planned { plan: planned.plan, rest: Rest { building, build: planned.outcome, internal, stage } })
 }
 

@@ -119,6 +119,7 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
     for (tool, package) in [("git", "git"), ("tar", "tar"), ("gzip", "gzip"), ("rpmbuild", "rpm")] {
         exec::tool(tool, package)?;
     }
+    crate::toolchain::check(&ctx.ws)?;
     if ws.checkout.is_some() {
         return Err(Error::usage(format!(
             "dist makes the source release of {} from its own repository",

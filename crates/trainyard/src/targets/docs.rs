@@ -127,6 +127,7 @@ pub fn run(ctx: &Context) -> Result<()> {
             "give --docs-dir DIR (or ssh://[user@]host[:port]/path), or set docs-dir in [workspace.metadata.trainyard]",
         )),
     };
+    crate::toolchain::check(&ctx.ws)?;
     let described = scm::describe(ws, options::trigger(&ctx.args)?)?;
     let version = described.version;
     let name = version.to_pep440();

@@ -137,6 +137,7 @@ pub fn run(ctx: &Context) -> Result<()> {
     let smoke_timeout = args.smoke_timeout;
     // Read before anything is built: a bad value is refused at once.
     let limits = sandbox::Limits::from_env()?;
+    crate::toolchain::check(&ctx.ws)?;
     let work_dir = ctx.ws.state_dir().join("sandbox");
     let mock_config = args.mock_config.clone();
 

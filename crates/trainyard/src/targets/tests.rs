@@ -259,6 +259,7 @@ fn install_plan(absent: &[Need], chains: &[(String, String)]) -> Plan {
 pub fn run(ctx: &Context) -> Result<()> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let forbidden = std::env::var(NO_INSTALL_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
+    crate::toolchain::check(&ctx.ws)?;
     preflight(ctx, &path, forbidden)?;
     let manifest = &ctx.ws.manifest;
     let extra = ctx.args.passthrough.iter().cloned();

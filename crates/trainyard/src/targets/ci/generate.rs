@@ -8,7 +8,7 @@
 
 use camino::Utf8PathBuf;
 
-use crate::cli::{Args, Options};
+use crate::cli::Args;
 use crate::error::{io, Error, Result};
 use crate::plan::Plan;
 use crate::Context;
@@ -24,13 +24,15 @@ pub enum System {
 }
 
 impl System {
-    pub fn parse(text: &str) -> Result<System> {
+    /// `program` is the command line's name (`cargo xtask`, `trainyard`), for the `help:` line.
+    pub fn parse(text: &str, program: &str) -> Result<System> {
         match text {
             "github" => Ok(System::GitHub),
             "gitlab" => Ok(System::GitLab),
-            _ => Err(Error::usage(format!("unknown CI system `{}`", text.escape_debug())).with_help(
-                "ci generate github (.github/workflows/trainyard.yml) or ci generate gitlab (.gitlab-ci.yml)",
-            )),
+            _ => Err(Error::usage(format!("unknown CI system `{}`", text.escape_debug())).with_help(format!(
+                "{program} ci generate github (.github/workflows/trainyard.yml) or {program} ci generate gitlab \
+                 (.gitlab-ci.yml)"
+            ))),
         }
     }
 
@@ -154,26 +156,26 @@ struct GenerateOptions {
     check: bool,
 }
 
-impl Options for GenerateOptions {
-    fn parse(args: &Args) -> Result<GenerateOptions> {
+impl GenerateOptions {
+    /// Like [`crate::cli::Options::parse`], with the command line's name for the `help:` lines.
+    fn parse(args: &Args, program: &str) -> Result<GenerateOptions> {
         let Some(name) = args.positional.get(1) else {
-            return Err(
-                Error::usage("`ci generate` needs the CI system").with_help("ci generate github or ci generate gitlab")
-            );
+            return Err(Error::usage("`ci generate` needs the CI system")
+                .with_help(format!("{program} ci generate github or {program} ci generate gitlab")));
         };
-        let system = System::parse(name)?;
+        let system = System::parse(name, program)?;
         if args.value("event").is_some() || args.value("ref").is_some() || args.value("format").is_some() {
             return Err(Error::usage(
                 "--event, --ref and --format are options of `ci` and `ci plan`, not of `ci generate`",
             )
-            .with_help("ci generate github|gitlab [--check]"));
+            .with_help(format!("{program} ci generate github|gitlab [--check]")));
         }
         Ok(GenerateOptions { system, check: args.flag("check") })
     }
 }
 
 pub fn run(ctx: &Context) -> Result<()> {
-    let GenerateOptions { system, check } = GenerateOptions::parse(&ctx.args)?;
+    let GenerateOptions { system, check } = GenerateOptions::parse(&ctx.args, &ctx.program)?;
     // The repository root holds the workflow (the workspace may be a subdirectory of it).
     let root = crate::git::Git::new(&ctx.ws.root)
         .try_read(&["rev-parse", "--show-toplevel"])
@@ -228,6 +230,6 @@ mod tests {
         let gl = render(System::GitLab, "v");
         assert!(gl.contains("resource_group: trainyard-$CI_COMMIT_REF_SLUG"));
         assert!(!gl.contains("password"), "no secret value in the file");
-        assert!(System::parse("jenkins").is_err());
+        assert!(System::parse("jenkins", "trainyard").is_err());
     }
 }
