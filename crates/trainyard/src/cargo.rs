@@ -25,7 +25,7 @@ pub struct Invocation {
 impl Invocation {
     /// `cargo SUBCOMMAND`.
     pub fn new(subcommand: &str) -> Invocation {
-        Invocation { cmd: plan::Command::new(program()).arg(subcommand) }
+        Invocation { cmd: plan::Command::program(program()).arg(subcommand) }
     }
 
     pub fn arg(mut self, arg: impl Into<String>) -> Invocation {

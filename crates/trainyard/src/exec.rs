@@ -371,7 +371,7 @@ mod tests {
         let file = dir.join("f.txt");
         let write = Action::Write { path: file.clone(), contents: b"x".to_vec() };
         // `false` would fail if it ran: a dry-run only prints each of these.
-        let fails = plan::Command::new("false");
+        let fails = plan::Command::program("false");
         let dry = Effects::new(true);
         dry.apply(&write).unwrap();
         assert_eq!(dry.run_status(&fails).unwrap(), 0);
@@ -389,7 +389,7 @@ mod tests {
         assert!(run.announce_command(&fails).is_err());
         assert_eq!(run.hold(|| Ok(7)).unwrap(), Some(7));
         // A program that is not there: the error says so, with its io error as the cause.
-        let absent = plan::Command::new("trainyard-no-such-program");
+        let absent = plan::Command::program("trainyard-no-such-program");
         for err in [run.run_status(&absent).unwrap_err(), run.apply_read(&absent).unwrap_err()] {
             assert!(err.message.starts_with("could not run `trainyard-no-such-program`"), "{}", err.message);
             assert!(err.help.as_deref().is_some_and(|h| h.contains("installed and on PATH")), "{err:?}");

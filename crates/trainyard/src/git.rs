@@ -122,7 +122,7 @@ impl Git {
 
     /// `git -C DIR ARGS...` as a plan's command (see [`crate::plan`]): a change the executor runs.
     pub fn planned(&self, args: &[&str]) -> crate::plan::Command {
-        crate::plan::Command::new("git").arg("-C").arg(self.dir.as_str()).args(args.iter().copied())
+        crate::plan::Command::program("git").arg("-C").arg(self.dir.as_str()).args(args.iter().copied())
     }
 
     /// The commit id of HEAD.

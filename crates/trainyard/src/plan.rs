@@ -65,7 +65,9 @@ impl fmt::Debug for Secret {
 }
 
 impl Command {
-    pub fn new(program: impl Into<String>) -> Command {
+    /// A command to plan: `program` with no arguments yet. (Not `new`: building one starts
+    /// nothing, and `Command::new` in this crate's source then means a process started for real.)
+    pub fn program(program: impl Into<String>) -> Command {
         Command {
             program: program.into(),
             args: Vec::new(),
@@ -461,7 +463,7 @@ mod tests {
 
     #[test]
     fn commands_show_as_a_shell_would_need_them_and_hide_secrets() {
-        let cmd = Command::new("git")
+        let cmd = Command::program("git")
             .args(["commit", "-m", "it's done"])
             .env("GIT_EDITOR", "true")
             .env_secret("CARGO_REGISTRY_TOKEN", "s3cr3t-token")
@@ -473,7 +475,7 @@ mod tests {
             "run: GIT_EDITOR=true CARGO_REGISTRY_TOKEN=*** git commit -m 'it'\\''s done' <(25 bytes on stdin) (in /repo)"
         );
         assert_eq!(shell_word("a\nb 'c'\\"), "$'a\\nb \\'c\\'\\\\'");
-        assert!(!format!("{:?}", Action::Run(Command::new("x").env_secret("T", "s3cr3t-token"))).contains("s3cr3t"));
+        assert!(!format!("{:?}", Action::Run(Command::program("x").env_secret("T", "s3cr3t-token"))).contains("s3cr3t"));
     }
 
     #[test]
@@ -548,14 +550,14 @@ mod tests {
             .rename(dir.join("g"), dir.join("h"))
             .symlink("h", dir.join("l"))
             .remove_file(dir.join("absent"))
-            .run(Command::new("sh").args(["-c", "cat > out"]).dir(&dir).stdin("piped"));
+            .run(Command::program("sh").args(["-c", "cat > out"]).dir(&dir).stdin("piped"));
         for action in &plan.actions {
             apply(action).unwrap();
         }
         assert_eq!(std::fs::read_to_string(dir.join("l")).unwrap(), "one");
         assert_eq!(std::fs::read_to_string(dir.join("out")).unwrap(), "piped");
         assert!(!dir.join("g").exists());
-        let err = apply(&Action::Run(Command::new("sh").args(["-c", "exit 3"]))).unwrap_err();
+        let err = apply(&Action::Run(Command::program("sh").args(["-c", "exit 3"]))).unwrap_err();
         assert!(err.message.contains("exit status: 3"), "{}", err.message);
         apply(&Action::RemoveDir(dir.clone())).unwrap();
         assert!(!dir.exists());

@@ -65,7 +65,7 @@ pub fn check(ws: &Workspace) -> Result<()> {
     if wanted.is_empty() {
         return Ok(());
     }
-    let cmd = plan::Command::new(rustc()).arg("-vV").dir(&ws.root);
+    let cmd = plan::Command::program(rustc()).arg("-vV").dir(&ws.root);
     let text = crate::exec::read_command(&cmd)?;
     let Some(found) = release(&text) else {
         return Err(Error::failed(format!("`{} -vV` printed no release line: {}", cmd.program, text.trim()))

@@ -235,7 +235,7 @@ fn check_trigger(ctx: &Context, crates: &[Publishable], env: &dyn Fn(&str) -> Op
 /// reads the index; not found is cargo's "could not find").
 fn in_registry(ctx: &Context, cargo: &str, registry: &str, c: &Publishable) -> Result<bool> {
     let spec = format!("{}@{}", c.name, c.version);
-    let asked = plan::Command::new(cargo)
+    let asked = plan::Command::program(cargo)
         .args(["info", "--quiet", "--registry", registry, &spec])
         .dir(&ctx.ws.root)
         .network(format!("asking {registry} for {spec}"));

@@ -263,7 +263,7 @@ fn post_curl(effects: &Effects, hook: &Webhook, body: &str, limit: Duration) -> 
         quote(&hook.url),
         quote(body)
     );
-    let curl = crate::plan::Command::new("curl")
+    let curl = crate::plan::Command::program("curl")
         .args(["--silent", "--show-error", "--fail", "--output", "/dev/null", "--max-time"])
         .arg(limit.as_secs().to_string())
         .args(["--config", "-"])

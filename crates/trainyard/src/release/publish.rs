@@ -65,7 +65,7 @@ pub fn read_packages(files: &[Utf8PathBuf]) -> Result<Vec<Package>> {
     exec::tool("rpm", "rpm")?;
     let mut out = Vec::new();
     for path in files {
-        let query = crate::plan::Command::new("rpm").args([
+        let query = crate::plan::Command::program("rpm").args([
             "-qp",
             "--nosignature",
             "--qf",

@@ -193,7 +193,7 @@ impl SshTarget {
     /// command's: for a plan (a change on the host) or a read.
     pub fn script_command(&self, script: &str) -> plan::Command {
         let words = self.ssh_words();
-        plan::Command::new(&words[0])
+        plan::Command::program(&words[0])
             .args(&words[1..])
             .arg("--")
             .arg(self.login())
@@ -238,7 +238,7 @@ impl SshTarget {
     /// ssh, as packages go), for a plan.
     pub fn upload_command(&self, src: &Utf8Path, dest: &str) -> plan::Command {
         let remote = format!("{}:{dest}/", self.login());
-        plan::Command::new("rsync")
+        plan::Command::program("rsync")
             .args(rsync_base(self))
             .arg(format!("{src}/"))
             .arg(&remote)
@@ -316,7 +316,7 @@ impl Signer {
     pub fn key_id(&self) -> Result<String> {
         let gpg = self.gpg()?;
         let key = &self.key;
-        let list = plan::Command::new(gpg.to_string_lossy()).args([
+        let list = plan::Command::program(gpg.to_string_lossy()).args([
             "--batch",
             "--with-colons",
             "--list-secret-keys",
@@ -352,12 +352,12 @@ impl Signer {
             .map(|(f, _)| f)
             .collect();
         if !other.is_empty() {
-            out.push(plan::Command::new("rpmsign").arg("--delsign").args(other.iter().map(|f| f.as_str())));
+            out.push(plan::Command::program("rpmsign").arg("--delsign").args(other.iter().map(|f| f.as_str())));
         }
         let mut extra = vec!["--batch".to_string(), "--no-tty".into()];
         extra.extend(self.passphrase_args());
         out.push(
-            plan::Command::new("rpmsign")
+            plan::Command::program("rpmsign")
                 .arg("--addsign")
                 .args(["--define".to_string(), format!("__gpg {}", gpg.display())])
                 .args(["--define".to_string(), format!("_gpg_name {}", self.key)])
@@ -370,7 +370,7 @@ impl Signer {
     /// The command that writes `<file>.asc`, an armored detached signature.
     pub fn sign_detached(&self, file: &Utf8Path) -> Result<plan::Command> {
         self.gpg()?;
-        Ok(plan::Command::new("gpg")
+        Ok(plan::Command::program("gpg")
             .args(["--batch", "--no-tty", "--yes"])
             .args(self.passphrase_args())
             .args(["--local-user", &self.key, "--armor", "--detach-sign", "--output"])
@@ -383,7 +383,7 @@ impl Signer {
     pub fn public_key(&self) -> Result<String> {
         let gpg = self.gpg()?;
         let export =
-            plan::Command::new(gpg.to_string_lossy()).args(["--batch", "--armor", "--export", "--", &self.key]);
+            plan::Command::program(gpg.to_string_lossy()).args(["--batch", "--armor", "--export", "--", &self.key]);
         exec::read_command(&export).map(|k| format!("{k}\n"))
     }
 }
@@ -404,7 +404,7 @@ pub fn execute(effects: &Effects, plan: &Plan) -> Result<()> {
 
 /// The id of the key that signed an RPM's header (`Key ID 0123...`), lower case.
 pub fn signed_by(file: &Utf8Path) -> Option<String> {
-    let query = plan::Command::new("rpm").args([
+    let query = plan::Command::program("rpm").args([
         "-qp",
         "--nosignature",
         "--qf",
@@ -559,7 +559,7 @@ impl Session {
         let mut text = files.join("\n");
         text.push('\n');
         plan.create_dir(&work).write(&list, text.as_bytes().to_vec());
-        plan.run(plan::Command::new("createrepo_c").args([
+        plan.run(plan::Command::program("createrepo_c").args([
             "--quiet",
             "--pkglist",
             list.as_str(),
@@ -854,7 +854,7 @@ fn rsync_base(t: &SshTarget) -> Vec<String> {
 /// Mirrors the remote channel into `dir` (an exact copy: `--delete`).
 fn pull(t: &SshTarget, channel: Channel, dir: &Utf8Path) -> Result<()> {
     let remote = t.rsync_remote(channel);
-    let mirror = plan::Command::new("rsync")
+    let mirror = plan::Command::program("rsync")
         .args(rsync_base(t))
         .arg("--delete")
         .arg(&remote)
@@ -873,7 +873,7 @@ fn pull(t: &SshTarget, channel: Channel, dir: &Utf8Path) -> Result<()> {
 
 /// The rsync that sends the mirror `dir` to the remote channel.
 fn rsync_push(t: &SshTarget, channel: Channel, dir: &Utf8Path, extra: &[&str]) -> plan::Command {
-    plan::Command::new("rsync")
+    plan::Command::program("rsync")
         .args(rsync_base(t))
         .args(extra.iter().copied())
         .arg(format!("{dir}/"))

@@ -83,7 +83,7 @@ pub fn plan(dir: &Utf8Path) -> Result<Plan> {
     plan.create_dir(portal.clone());
     plan.run(portal_git.planned(&["init", "-q", "-b", "main"]));
     write_portal(&mut plan, &portal, &url, "1.2.0");
-    plan.run(PlanCommand::new(cargo::program()).args(["generate-lockfile", "--quiet"]).dir(&portal));
+    plan.run(PlanCommand::program(cargo::program()).args(["generate-lockfile", "--quiet"]).dir(&portal));
     commit(&mut plan, &portal_git, "account-portal 1.2");
     plan.run(portal_git.planned(&["tag", "-a", "-m", "release 1.2", "rpm-1.2"]));
     write_portal_main(&mut plan, &portal, "account-portal (after 1.2)");

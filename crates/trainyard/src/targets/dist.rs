@@ -266,7 +266,7 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
         ws.display(&config_path)
     ));
     let tar_file = work.join(format!("{top}.tar"));
-    plan.run(PlanCommand::new("tar").args([
+    plan.run(PlanCommand::program("tar").args([
         "--create".to_string(),
         "--file".into(),
         tar_file.to_string(),
@@ -281,12 +281,12 @@ pub fn run_into(ctx: &Context, collection: Option<&Utf8Path>) -> Result<()> {
         work.to_string(),
         top.clone(),
     ]));
-    plan.run(PlanCommand::new("gzip").args(["--no-name", "--best", "--force", tar_file.as_str()]));
+    plan.run(PlanCommand::program("gzip").args(["--no-name", "--best", "--force", tar_file.as_str()]));
     plan.create_dir(&rpm_dir);
     plan.rename(work.join(&tarball), rpm_dir.join(&tarball));
     plan.write(&spec_file, spec.into_bytes());
     // rpm records each source's mtime (and does not clamp them in a source RPM): the commit's.
-    plan.run(PlanCommand::new("touch").args([
+    plan.run(PlanCommand::program("touch").args([
         "--no-create".to_string(),
         format!("--date=@{source_date}"),
         rpm_dir.join(&tarball).to_string(),
@@ -409,7 +409,7 @@ fn unpack(plan: &mut Plan, git: &Git, commit: &str, prefix: &str, archive: &Utf8
         archive.as_str(),
         commit,
     ]));
-    plan.run(PlanCommand::new("tar").args(["--extract", "--file", archive.as_str(), "-C", into.as_str()]));
+    plan.run(PlanCommand::program("tar").args(["--extract", "--file", archive.as_str(), "-C", into.as_str()]));
     plan.remove_file(archive);
 }
 
@@ -591,7 +591,7 @@ fn rpmbuild_command(dir: &Utf8Path, spec: &Utf8Path, source_date: u64) -> PlanCo
         "clamp_mtime_to_source_epoch 1".to_string(),
         "_buildhost reproducible".to_string(),
     ];
-    PlanCommand::new("rpmbuild")
+    PlanCommand::program("rpmbuild")
         .env("SOURCE_DATE_EPOCH", source_date.to_string())
         .args(["-bs", "--quiet"])
         .args(defines.iter().flat_map(|d| ["--define".to_string(), d.clone()]))

@@ -204,7 +204,7 @@ fn publish_local(docs_dir: &Utf8Path, built: &Utf8Path, name: &str, moves_latest
     let mut plan = Plan::new();
     plan.create_dir(docs_dir);
     plan.remove_dir(&tmp);
-    plan.run(PlanCommand::new("cp").args(["-R", "--", built.as_str(), tmp.as_str()]));
+    plan.run(PlanCommand::program("cp").args(["-R", "--", built.as_str(), tmp.as_str()]));
     if std::fs::symlink_metadata(&dest).is_ok() {
         // The same version again (a rebuilt dev version): the old tree goes aside, then away.
         let old = docs_dir.join(format!(".{name}.old-{pid}"));

@@ -581,7 +581,7 @@ fn push_tags(ctx: &Context, push: &Push, layout: &Utf8Path, tags: &[String]) -> 
     }
     for t in tags {
         plan.run(
-            PlanCommand::new(push.skopeo.to_string_lossy())
+            PlanCommand::program(push.skopeo.to_string_lossy())
                 .args(["copy", "--quiet"])
                 .args(push.insecure.then_some("--dest-tls-verify=false"))
                 .args(auth_args.iter().cloned())

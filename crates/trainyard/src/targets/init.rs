@@ -213,7 +213,7 @@ const SETTLE_LOCK: &str = "fit xtask/Cargo.lock to the xtask: cargo update --wor
 fn settle_xtask_lock(ctx: &Context) -> Result<()> {
     let manifest = ctx.ws.root.join("xtask/Cargo.toml");
     let update = |offline: bool| {
-        let cmd = PlanCommand::new(crate::cargo::program())
+        let cmd = PlanCommand::program(crate::cargo::program())
             .args(["update", "--workspace", "--quiet", "--manifest-path", manifest.as_str()])
             .dir(&ctx.ws.root);
         Action::Run(if offline { cmd.arg("--offline") } else { cmd })

@@ -383,7 +383,7 @@ fn built_rpms(result_dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
 }
 
 fn run_argv(fx: &exec::Effects, argv: &[String], what: &str) -> Result<()> {
-    let cmd = plan::Command::new(&argv[0]).args(argv[1..].iter().cloned());
+    let cmd = plan::Command::program(&argv[0]).args(argv[1..].iter().cloned());
     fx.apply(&Action::Run(cmd)).map_err(|e| e.context(what))
 }
 

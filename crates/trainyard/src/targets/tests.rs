@@ -82,7 +82,7 @@ impl Need {
                         ));
                 }
                 let Some(python) = find(python) else { return Ok(false) };
-                let import = Command::new(python.to_string_lossy())
+                let import = Command::program(python.to_string_lossy())
                     .args(["-c", &format!("import {module}")])
                     .env("PATH", path.to_string_lossy());
                 Ok(exec::read_command(&import).is_ok())
@@ -147,7 +147,7 @@ fn cargo_versions(path: &OsStr) -> Vec<(u64, u64)> {
     let path = path.to_string_lossy();
     // Probes: a cargo or rustup that is absent or fails stands in for nothing.
     let read = |program: &str, args: &[&str]| {
-        exec::read_command(&Command::new(program).args(args.iter().copied()).env("PATH", path.as_ref())).ok()
+        exec::read_command(&Command::program(program).args(args.iter().copied()).env("PATH", path.as_ref())).ok()
     };
     let version = |cargo: &str| -> Option<(u64, u64)> {
         let (major, minor, _) = crate::lockfile::parse_cargo_version(&read(cargo, &["-V"])?)?;
@@ -240,14 +240,14 @@ pub fn preflight(ctx: &Context, path: &OsStr, forbidden: bool) -> Result<()> {
 fn install_plan(absent: &[Need], chains: &[(String, String)]) -> Plan {
     let mut plan = Plan::new();
     let apt =
-        |args: &[&str]| Command::new("apt-get").env("DEBIAN_FRONTEND", "noninteractive").args(args.iter().copied());
+        |args: &[&str]| Command::program("apt-get").env("DEBIAN_FRONTEND", "noninteractive").args(args.iter().copied());
     if !absent.is_empty() {
         plan.run(apt(&["update", "-qq"]));
         plan.run(apt(&["install", "-y", "-qq"]).args(packages(absent)));
     }
     if !chains.is_empty() {
         plan.run(
-            Command::new("rustup")
+            Command::program("rustup")
                 .args(["toolchain", "install", "--profile", "minimal"])
                 .args(chains.iter().map(|(t, _)| t.clone())),
         );

@@ -29,7 +29,8 @@ pub struct Graphs {
 pub fn resolved_graph(root: &Utf8Path, site: &LockSite, patches: &[String], with_compiled: bool) -> Result<Graphs> {
     let target = host_target()?;
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let cfgs = rpmpkg::devel::parse_cfgs(&exec::read_command(&plan::Command::new(&rustc).args(["--print", "cfg"]))?);
+    let cfgs =
+        rpmpkg::devel::parse_cfgs(&exec::read_command(&plan::Command::program(&rustc).args(["--print", "cfg"]))?);
     let tree = |args: &[&str]| {
         let c = Invocation::new("tree").arg("--locked").at(site).args(["--target", target.as_str()]);
         exec::read_command(&c.args(args.iter().copied()).patches(patches).dir(root).command())
@@ -42,7 +43,7 @@ pub fn resolved_graph(root: &Utf8Path, site: &LockSite, patches: &[String], with
 /// The target triple rustc builds for when given none (`rustc -vV`'s `host:`).
 fn host_target() -> Result<String> {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let out = exec::read_command(&plan::Command::new(&rustc).arg("-vV"))?;
+    let out = exec::read_command(&plan::Command::program(&rustc).arg("-vV"))?;
     out.lines()
         .find_map(|l| l.strip_prefix("host: "))
         .map(|h| h.trim().to_string())
