@@ -136,7 +136,7 @@ TOML
             awk -F'\t' '{printf "  %-24s %-9s %7.2f s wall %7.2f s CPU %10d bytes   (load %s)\n", $1, $2, $3, $6, $4, $5}'
     }
     local s kind level
-    for s in ${SETTINGS_TRAINYARD-zstd:1 zstd:2 zstd:3 zstd:6 zstd:9 zstd:12 zstd:15 zstd:19 gzip:9}; do
+    for s in ${SETTINGS_TRAINYARD-zstd:1 zstd:2 zstd:3 zstd:4 zstd:6 zstd:9 zstd:12 zstd:15 zstd:19 gzip:9}; do
         kind=${s%%:*} level=${s##*:}
         local files=("$bin=/usr/bin/trainyard" "$conf=/etc/trainyard/trainyard.toml:config"
             "$doc=/usr/share/doc/trainyard/README.md:doc")
