@@ -27,11 +27,7 @@ impl Member {
 /// writes nothing).
 pub fn workspace_members(ws: &Workspace) -> Result<Vec<Member>> {
     let meta = metadata(ws)?;
-    let members: BTreeSet<_> = meta.workspace_members.iter().collect();
-    Ok(meta
-        .packages
-        .iter()
-        .filter(|p| members.contains(&p.id))
+    Ok(members_of(&meta)
         .map(|p| Member {
             info: assets::CrateInfo {
                 name: p.name.to_string(),
@@ -59,16 +55,18 @@ pub struct RustVersion {
 /// The `rust-version` of each member that declares one.
 pub fn rust_versions(ws: &Workspace) -> Result<Vec<RustVersion>> {
     let meta = metadata(ws)?;
-    let members: BTreeSet<_> = meta.workspace_members.iter().collect();
-    Ok(meta
-        .packages
-        .iter()
-        .filter(|p| members.contains(&p.id))
+    Ok(members_of(&meta)
         .filter_map(|p| {
             let version = p.rust_version.clone()?;
             Some(RustVersion { name: p.name.to_string(), manifest: p.manifest_path.clone(), version })
         })
         .collect())
+}
+
+/// The packages of `meta` that are members of the workspace.
+fn members_of(meta: &cargo_metadata::Metadata) -> impl Iterator<Item = &cargo_metadata::Package> {
+    let members: BTreeSet<_> = meta.workspace_members.iter().collect();
+    meta.packages.iter().filter(move |p| members.contains(&p.id))
 }
 
 fn metadata(ws: &Workspace) -> Result<cargo_metadata::Metadata> {

@@ -137,12 +137,13 @@ pub fn run(ctx: &Context) -> Result<()> {
     let smoke_timeout = args.smoke_timeout;
     // Read before anything is built: a bad value is refused at once.
     let limits = sandbox::Limits::from_env()?;
-    crate::toolchain::check(&ctx.ws)?;
     let work_dir = ctx.ws.state_dir().join("sandbox");
     let mock_config = args.mock_config.clone();
 
-    // Preflight: before anything is built.
+    // Preflight: before anything is built. Whether the backend can run here comes first: it
+    // needs nothing else (not even a cargo this user may run).
     check_backend(ctx, &args)?;
+    crate::toolchain::check(&ctx.ws)?;
     let backend = args.backend;
     ctx.effects.say(format!("{backend} backend: preflight passed"));
 
