@@ -71,7 +71,7 @@ pub const ALIAS: &str = "run --quiet --manifest-path xtask/Cargo.toml --";
 /// first collection several times slower (README, "Figures"). Its own workspace, its own profile.
 const XTASK_PROFILE: &str =
     "\n# The RPM writer's hot loops, optimised even in the dev profile `cargo xtask` runs in.\n\
-    [profile.dev.package.zstd-sys]\nopt-level = 1\ndebug = false\n\n\
+    [profile.dev.package.zstd-sys]\nopt-level = 3\ndebug = false\n\n\
     [profile.dev.package.sha2]\nopt-level = 1\ndebug = false\ndebug-assertions = false\noverflow-checks = false\n\n\
     [profile.dev.package.zlib-rs]\nopt-level = 1\ndebug = false\ndebug-assertions = false\noverflow-checks = false\n";
 
