@@ -29,7 +29,7 @@ impl Effects {
 
     /// Prints a plan line: what is about to happen (or would happen, in dry-run).
     pub fn say(&self, line: impl std::fmt::Display) {
-        let line = crate::error::printable(&crate::redact::text(&line.to_string()));
+        let line = shown(line);
         if self.dry_run {
             println!("would: {line}");
         } else if !self.quiet {
@@ -53,7 +53,7 @@ impl Effects {
     /// under `-q` (cargo's `-q` keeps what the command produced); a dry-run says nothing more.
     pub fn result(&self, line: impl std::fmt::Display) {
         if !self.dry_run {
-            eprintln!("trainyard: {}", crate::error::printable(&crate::redact::text(&line.to_string())));
+            eprintln!("trainyard: {}", shown(line));
         }
     }
 
@@ -61,7 +61,7 @@ impl Effects {
     /// a real run, unless quiet; a dry-run printed the plan instead and says nothing more.
     pub fn done(&self, line: impl std::fmt::Display) {
         if !self.dry_run && !self.quiet {
-            eprintln!("trainyard: {}", crate::error::printable(&crate::redact::text(&line.to_string())));
+            eprintln!("trainyard: {}", shown(line));
         }
     }
 
@@ -153,7 +153,7 @@ impl Effects {
     /// only at run time): printed by a dry-run, on stdout; a run prints nothing.
     pub fn note(&self, line: impl std::fmt::Display) {
         if self.dry_run {
-            println!("{}", crate::error::printable(&crate::redact::text(&line.to_string())));
+            println!("{}", shown(line));
         }
     }
 
@@ -161,7 +161,7 @@ impl Effects {
     /// on stdout after a real run; a dry-run printed the plan instead and says nothing more.
     pub fn outcome(&self, line: impl std::fmt::Display) {
         if !self.dry_run {
-            println!("{}", crate::error::printable(&crate::redact::text(&line.to_string())));
+            println!("{}", shown(line));
         }
     }
 
@@ -203,7 +203,7 @@ impl Effects {
         if !self.begin(&Action::Run(cmd.clone()), crate::ui::show_commands()) {
             return Ok(None);
         }
-        stdout_of(cmd, output_of(cmd)?).map(Some)
+        stdout_of(cmd, read_command_output(cmd)?).map(Some)
     }
 
     /// Runs a command that changes something. In dry-run, prints it instead.
@@ -260,6 +260,11 @@ impl Effects {
     }
 }
 
+/// A line as the user sees it: secrets redacted, control characters made printable.
+fn shown(line: impl std::fmt::Display) -> String {
+    crate::error::printable(&crate::redact::text(&line.to_string()))
+}
+
 /// A shell for the xshell commands that remain (`cmd!`), in the process's directory.
 pub fn shell() -> Result<xshell::Shell> {
     xshell::Shell::new().map_err(command_error)
@@ -272,7 +277,7 @@ pub fn read(cmd: Cmd<'_>) -> Result<String> {
 
 /// Runs a read-only command given as a [`plan::Command`] and returns its trimmed stdout.
 pub fn read_command(cmd: &plan::Command) -> Result<String> {
-    stdout_of(cmd, output_of(cmd)?)
+    stdout_of(cmd, read_command_output(cmd)?)
 }
 
 /// Runs a command of a plan phase whose only writes land in a temporary directory of this run
@@ -299,11 +304,13 @@ pub fn compute_output(fx: &Effects, cmd: &plan::Command) -> Result<(bool, String
     } else if crate::ui::show_commands() {
         eprintln!("$ {cmd}");
     }
-    output_of(cmd)
+    read_command_output(cmd)
 }
 
-/// Runs `cmd` to its end: (success, stdout, stderr); the process reads nothing.
-fn output_of(cmd: &plan::Command) -> Result<(bool, String, String)> {
+/// Runs a read-only command given as a [`plan::Command`] to its end (its time bounded when it is
+/// a network one; it reads nothing) and returns (success, stdout, stderr) without failing on
+/// its status.
+pub fn read_command_output(cmd: &plan::Command) -> Result<(bool, String, String)> {
     if let Some(what) = &cmd.network {
         // Bounded in total time (TRAINYARD_NETWORK_TIMEOUT), with a message naming it.
         let out = crate::bounded::network(cmd.to_std(), what)?;
@@ -315,12 +322,6 @@ fn output_of(cmd: &plan::Command) -> Result<(bool, String, String)> {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     ))
-}
-
-/// Runs a read-only command given as a [`plan::Command`] (its time bounded when it is a network
-/// one) and returns (success, stdout, stderr) without failing on its status.
-pub fn read_command_output(cmd: &plan::Command) -> Result<(bool, String, String)> {
-    output_of(cmd)
 }
 
 /// Runs a read-only command and returns (success, stdout, stderr) without failing on status.

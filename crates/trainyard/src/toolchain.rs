@@ -9,7 +9,7 @@ use crate::workspace::Workspace;
 /// The rustc cargo runs: `$RUSTC`, else the `rustc` beside `$CARGO` (the toolchain's own, as
 /// `cargo xtask` sets it), else `rustc` on `PATH` (rustup's proxy, which reads the workspace's
 /// `rust-toolchain.toml` from the directory it runs in).
-fn rustc() -> String {
+pub(crate) fn rustc() -> String {
     if let Some(rustc) = std::env::var("RUSTC").ok().filter(|r| !r.is_empty()) {
         return rustc;
     }

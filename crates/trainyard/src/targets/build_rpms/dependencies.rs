@@ -28,7 +28,7 @@ pub struct Graphs {
 /// have downloaded).
 pub fn resolved_graph(root: &Utf8Path, site: &LockSite, patches: &[String], with_compiled: bool) -> Result<Graphs> {
     let target = host_target()?;
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let rustc = crate::toolchain::rustc();
     let cfgs =
         rpmpkg::devel::parse_cfgs(&exec::read_command(&plan::Command::program(&rustc).args(["--print", "cfg"]))?);
     let tree = |args: &[&str]| {
@@ -42,7 +42,7 @@ pub fn resolved_graph(root: &Utf8Path, site: &LockSite, patches: &[String], with
 
 /// The target triple rustc builds for when given none (`rustc -vV`'s `host:`).
 fn host_target() -> Result<String> {
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let rustc = crate::toolchain::rustc();
     let out = exec::read_command(&plan::Command::program(&rustc).arg("-vV"))?;
     out.lines()
         .find_map(|l| l.strip_prefix("host: "))
