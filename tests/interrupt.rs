@@ -57,20 +57,12 @@ impl Fixture {
     fn as_planned(&self, args: &[&str], point: &str) -> Run {
         let dry = self.release(&[args, &["--dry-run"]].concat(), &[]);
         assert_eq!(dry.code, Some(0), "{point}: the dry-run failed: {}", said(&dry));
-        let planned: Vec<String> =
-            dry.stdout.lines().filter_map(|l| l.strip_prefix("would ")).map(str::to_string).collect();
+        let planned = crate::support::workspace::planned(&dry.stdout);
         let record = self.tmp.path.join("record");
         let _ = std::fs::remove_file(&record);
         let r = self.release(args, &[("TRAINYARD_TEST_RECORD", record.to_str().unwrap())]);
         assert_eq!(r.code, Some(0), "{point}: {}", said(&r));
-        let executed: Vec<String> =
-            std::fs::read_to_string(&record).unwrap_or_default().lines().map(str::to_string).collect();
-        assert!(
-            crate::support::workspace::plan_matches(&planned, &executed),
-            "{point}: {args:?} did not do what its dry-run printed\n--- planned:\n{}\n--- executed:\n{}",
-            planned.join("\n"),
-            executed.join("\n")
-        );
+        crate::support::workspace::executed_as_planned(&planned, &record, &format!("{point}: {args:?}"));
         r
     }
 
@@ -171,21 +163,13 @@ fn killed_inside_a_step_then_resumed_exactly() {
         // are planned from what that leaves; the run (stopped after the tag) does exactly that.
         let dry = f.release(&["--resume", "--dry-run"], &[]);
         assert_eq!(dry.code, Some(0), "{point}: {}", said(&dry));
-        let planned: Vec<String> =
-            dry.stdout.lines().filter_map(|l| l.strip_prefix("would ")).map(str::to_string).collect();
+        let planned = crate::support::workspace::planned(&dry.stdout);
         assert!(planned.last().is_some_and(|l| l.starts_with("later: the steps left")), "{point}: {}", dry.stdout);
         let record = f.tmp.path.join("record");
         let _ = std::fs::remove_file(&record);
         let r = f.release(&["--resume"], &[stop[0], ("TRAINYARD_TEST_RECORD", record.to_str().unwrap())]);
         r.fails_with(1);
-        let executed: Vec<String> =
-            std::fs::read_to_string(&record).unwrap_or_default().lines().map(str::to_string).collect();
-        assert!(
-            crate::support::workspace::plan_matches(&planned, &executed),
-            "{point}: the resume did not do what its dry-run printed\n--- planned:\n{}\n--- executed:\n{}",
-            planned.join("\n"),
-            executed.join("\n")
-        );
+        crate::support::workspace::executed_as_planned(&planned, &record, &format!("{point}: the resume"));
         assert!(said(&r).contains("stopped after `tag`"), "{point}: {}", said(&r));
         assert_eq!(f.snapshot(), reference, "{point}: --resume ends where an uninterrupted run does\n{}", said(&r));
         f.release(&["--abort"], &[]).ok();

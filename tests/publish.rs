@@ -59,8 +59,7 @@ impl Yard {
         dry.push("--dry-run");
         let plan = self.ty(&dry, env);
         plan.ok();
-        let planned: Vec<String> =
-            plan.stdout.lines().filter_map(|l| l.strip_prefix("would ")).map(str::to_string).collect();
+        let planned = support::planned(&plan.stdout);
         assert!(planned.iter().any(|l| l.starts_with("run: createrepo_c")), "{}", plan.stdout);
         let record = self.path("record");
         let _ = std::fs::remove_file(&record);
@@ -68,14 +67,7 @@ impl Yard {
         env.push(("TRAINYARD_TEST_RECORD", record.to_str().unwrap()));
         let r = self.ty(args, &env);
         r.ok();
-        let executed: Vec<String> =
-            std::fs::read_to_string(&record).unwrap_or_default().lines().map(str::to_string).collect();
-        assert!(
-            support::plan_matches(&planned, &executed),
-            "{args:?} did not do what its dry-run printed\n--- planned:\n{}\n--- executed:\n{}",
-            planned.join("\n"),
-            executed.join("\n")
-        );
+        support::executed_as_planned(&planned, &record, &format!("{args:?}"));
         r
     }
 

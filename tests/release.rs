@@ -70,20 +70,12 @@ impl Fixture {
         dry.push("--dry-run");
         let plan = self.ty(&dry, &[]);
         plan.ok();
-        let planned: Vec<String> =
-            plan.stdout.lines().filter_map(|l| l.strip_prefix("would ")).map(str::to_string).collect();
+        let planned = support::planned(&plan.stdout);
         let record = self.tmp.path.join("record");
         let _ = std::fs::remove_file(&record);
         let r = self.ty(args, &[("TRAINYARD_TEST_RECORD", record.to_str().unwrap())]);
         r.ok();
-        let executed: Vec<String> =
-            std::fs::read_to_string(&record).unwrap_or_default().lines().map(str::to_string).collect();
-        assert!(
-            support::plan_matches(&planned, &executed),
-            "{args:?} did not do what its dry-run printed\n--- planned:\n{}\n--- executed:\n{}",
-            planned.join("\n"),
-            executed.join("\n")
-        );
+        support::executed_as_planned(&planned, &record, &format!("{args:?}"));
         r
     }
 

@@ -231,8 +231,7 @@ pub fn dry_run_equals_run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (R
     dry_args.insert(at, "--dry-run");
     let dry = trainyard(dir, &dry_args, env);
     dry.ok();
-    let planned: Vec<String> =
-        dry.stdout.lines().filter_map(|l| l.strip_prefix("would ")).map(str::to_string).collect();
+    let planned = planned(&dry.stdout);
     let record = dir.parent().unwrap_or(dir).join(format!(".record-{}", std::process::id()));
     let _ = std::fs::remove_file(&record);
     let record_str = record.display().to_string();
@@ -240,16 +239,28 @@ pub fn dry_run_equals_run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (R
     env.push(("TRAINYARD_TEST_RECORD", &record_str));
     let real = trainyard(dir, args, &env);
     real.ok();
-    let executed: Vec<String> =
-        std::fs::read_to_string(&record).unwrap_or_default().lines().map(str::to_string).collect();
+    let executed = executed_as_planned(&planned, &record, "the run");
     let _ = std::fs::remove_file(&record);
+    (dry, real, executed)
+}
+
+/// The actions a dry-run printed: its `would ...` lines, without `would `.
+pub fn planned(stdout: &str) -> Vec<String> {
+    stdout.lines().filter_map(|l| l.strip_prefix("would ")).map(str::to_string).collect()
+}
+
+/// The actions a run recorded in `record` (`TRAINYARD_TEST_RECORD`), asserted to be `planned`
+/// (see [`plan_matches`]); `what` names the run in the failure message.
+pub fn executed_as_planned(planned: &[String], record: &Path, what: &str) -> Vec<String> {
+    let executed: Vec<String> =
+        std::fs::read_to_string(record).unwrap_or_default().lines().map(str::to_string).collect();
     assert!(
-        plan_matches(&planned, &executed),
-        "the run did not do what the dry-run printed\n--- dry-run planned:\n{}\n--- run executed:\n{}",
+        plan_matches(planned, &executed),
+        "{what} did not do what its dry-run printed\n--- planned:\n{}\n--- executed:\n{}",
         planned.join("\n"),
         executed.join("\n")
     );
-    (dry, real, executed)
+    executed
 }
 
 /// Whether `executed` is `planned` with each `later: ...` line followed by what was planned then.
